@@ -1,0 +1,108 @@
+//! Builtin functions: runtime routines that compiled code calls through the
+//! builtins table that the VMContext points at (never by symbol).
+//!
+//! Every builtin uses the host's native C calling convention and takes the
+//! calling instance's VMContext first. A builtin that must trap does not
+//! return: it unwinds to the host-to-Wasm entry itself.
+
+use std::fmt;
+
+/// The kind of a builtin parameter or result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuiltinType {
+    /// A pointer-sized value (VMContext, references).
+    Pointer,
+    /// A 32-bit integer.
+    I32,
+}
+
+macro_rules! builtins {
+    ($($name:ident = $idx:literal, $ident:literal, ($($param:ident),*) -> ($($ret:ident),*), $doc:literal;)*) => {
+        /// Index of a builtin in the builtins table.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        pub enum BuiltinIndex {
+            $(
+                #[doc = $doc]
+                $name = $idx,
+            )*
+        }
+
+        impl BuiltinIndex {
+            /// Every builtin, in table order.
+            pub const ALL: &'static [BuiltinIndex] = &[$(BuiltinIndex::$name),*];
+
+            /// Its name.
+            pub fn name(self) -> &'static str {
+                match self { $(BuiltinIndex::$name => $ident,)* }
+            }
+
+            /// Parameter types, the VMContext first.
+            pub fn params(self) -> &'static [BuiltinType] {
+                match self { $(BuiltinIndex::$name => &[BuiltinType::Pointer, $(BuiltinType::$param),*],)* }
+            }
+
+            /// Result types.
+            pub fn results(self) -> &'static [BuiltinType] {
+                match self { $(BuiltinIndex::$name => &[$(BuiltinType::$ret),*],)* }
+            }
+        }
+    };
+}
+
+builtins! {
+    MemoryGrow = 0, "memory_grow", (I32, I32) -> (I32),
+        "`(vmctx, memory, delta_pages) -> old_pages`, or -1 when the memory cannot grow.";
+    MemoryFill = 1, "memory_fill", (I32, I32, I32, I32) -> (),
+        "`(vmctx, memory, dst, value, len)`.";
+    MemoryCopy = 2, "memory_copy", (I32, I32, I32, I32, I32) -> (),
+        "`(vmctx, dst_memory, dst, src_memory, src, len)`.";
+    MemoryInit = 3, "memory_init", (I32, I32, I32, I32, I32) -> (),
+        "`(vmctx, memory, data_index, dst, src, len)`.";
+    DataDrop = 4, "data_drop", (I32) -> (),
+        "`(vmctx, data_index)`.";
+    TableGet = 5, "table_get", (I32, I32) -> (Pointer),
+        "`(vmctx, table, index) -> reference`; traps when out of bounds.";
+    TableSet = 6, "table_set", (I32, I32, Pointer) -> (),
+        "`(vmctx, table, index, reference)`; traps when out of bounds.";
+    TableGrow = 7, "table_grow", (I32, I32, Pointer) -> (I32),
+        "`(vmctx, table, delta, init) -> old_size`, or -1 when the table cannot grow.";
+    TableFill = 8, "table_fill", (I32, I32, Pointer, I32) -> (),
+        "`(vmctx, table, dst, reference, len)`.";
+    TableCopy = 9, "table_copy", (I32, I32, I32, I32, I32) -> (),
+        "`(vmctx, dst_table, dst, src_table, src, len)`.";
+    TableInit = 10, "table_init", (I32, I32, I32, I32, I32) -> (),
+        "`(vmctx, table, elem_index, dst, src, len)`.";
+    ElemDrop = 11, "elem_drop", (I32) -> (),
+        "`(vmctx, elem_index)`.";
+    GlobalGetRef = 12, "global_get_ref", (I32) -> (Pointer),
+        "`(vmctx, global) -> reference`: reads a reference-typed global (index in the global space).";
+    GlobalSetRef = 13, "global_set_ref", (I32, Pointer) -> (),
+        "`(vmctx, global, reference)`: writes a reference-typed global, keeping reference counts.";
+    ActivationsInsertSlow = 14, "activations_insert_slow", (Pointer) -> (),
+        "`(vmctx, externref)`: the activations chunk is full; run a GC, then insert.";
+    Gc = 15, "gc", () -> (),
+        "`(vmctx)`: run an externref GC now.";
+}
+
+/// Number of builtins (entries in the builtins table).
+pub const NUM_BUILTINS: u32 = BuiltinIndex::ALL.len() as u32;
+
+impl fmt::Display for BuiltinIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_indices_are_dense() {
+        for (i, b) in BuiltinIndex::ALL.iter().enumerate() {
+            assert_eq!(*b as usize, i);
+            assert_eq!(b.params()[0], BuiltinType::Pointer);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The kiln artifact format and ABI.
+//!
+//! Everything that the compiler (`kilnc`) and the loader (`kiln`) must agree
+//! on lives here, written once: section and symbol names, the artifact
+//! header, the module info records, trap codes, stack-map records, builtin
+//! indices and the VMContext layout. `SPEC.md` next to this crate is the
+//! normative, byte-by-byte description.
+//!
+//! ```
+//! use kiln_format::{ArtifactHeader, CpuFeatures, FORMAT_VERSION};
+//!
+//! let header = ArtifactHeader::new("x86_64-unknown-linux-gnu", CpuFeatures::BASELINE_X86_64, 7, 0, 0);
+//! let bytes = header.to_bytes();
+//! let back = ArtifactHeader::from_bytes(&bytes).unwrap();
+//! assert_eq!(back.format_version, FORMAT_VERSION);
+//! assert_eq!(back.target(), "x86_64-unknown-linux-gnu");
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod builtins;
+mod checksum;
+mod cpu;
+mod error;
+mod header;
+mod module_info;
+mod names;
+mod stackmap;
+mod trap;
+mod value;
+mod vmoffsets;
+
+pub use builtins::*;
+pub use checksum::*;
+pub use cpu::*;
+pub use error::*;
+pub use header::*;
+pub use module_info::*;
+pub use names::*;
+pub use stackmap::*;
+pub use trap::*;
+pub use value::*;
+pub use vmoffsets::*;

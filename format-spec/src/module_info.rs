@@ -1,0 +1,337 @@
+//! The module info: everything the loader needs to instantiate a module,
+//! stored bincode-encoded (standard config) after the header in `.kiln.meta`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{FormatError, Result, SECTION_META};
+
+/// A value type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ValType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+    /// 128-bit vector.
+    V128,
+    /// Reference to a function (`*const VMFuncRef`, null for `ref.null func`).
+    FuncRef,
+    /// Reference to a host value (`*mut VMExternData`, null for `ref.null extern`).
+    ExternRef,
+}
+
+impl ValType {
+    /// Whether this is a reference type.
+    pub fn is_ref(self) -> bool {
+        matches!(self, ValType::FuncRef | ValType::ExternRef)
+    }
+}
+
+/// A reference type (element type of a table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RefType {
+    /// `funcref`.
+    FuncRef,
+    /// `externref`.
+    ExternRef,
+}
+
+impl From<RefType> for ValType {
+    fn from(r: RefType) -> ValType {
+        match r {
+            RefType::FuncRef => ValType::FuncRef,
+            RefType::ExternRef => ValType::ExternRef,
+        }
+    }
+}
+
+/// A function type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FuncType {
+    /// Parameter types.
+    pub params: Vec<ValType>,
+    /// Result types.
+    pub results: Vec<ValType>,
+}
+
+/// Limits and element type of a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableType {
+    /// Element type.
+    pub element: RefType,
+    /// Initial number of elements.
+    pub minimum: u32,
+    /// Maximum number of elements.
+    pub maximum: Option<u32>,
+}
+
+/// Limits of a memory, in 64 KiB pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryType {
+    /// Initial size in pages.
+    pub minimum: u64,
+    /// Maximum size in pages.
+    pub maximum: Option<u64>,
+    /// Whether the memory is shared (threads proposal; refused today).
+    pub shared: bool,
+}
+
+/// Type and mutability of a global.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalType {
+    /// Content type.
+    pub content: ValType,
+    /// Whether `global.set` may change it.
+    pub mutable: bool,
+}
+
+/// A constant expression (WebAssembly 2.0 allows exactly one instruction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConstExpr {
+    /// `i32.const`.
+    I32(i32),
+    /// `i64.const`.
+    I64(i64),
+    /// `f32.const`, as bits.
+    F32(u32),
+    /// `f64.const`, as bits.
+    F64(u64),
+    /// `v128.const`, as bits.
+    V128(u128),
+    /// `ref.null`.
+    RefNull(RefType),
+    /// `ref.func` of a function index.
+    RefFunc(u32),
+    /// `global.get` of a global index (an imported global in 2.0).
+    GlobalGet(u32),
+}
+
+/// What an import is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImportKind {
+    /// A function of the given type index.
+    Func(u32),
+    /// A table.
+    Table(TableType),
+    /// A memory.
+    Memory(MemoryType),
+    /// A global.
+    Global(GlobalType),
+}
+
+/// One import.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Import {
+    /// Module name.
+    pub module: String,
+    /// Field name.
+    pub name: String,
+    /// What is imported.
+    pub kind: ImportKind,
+}
+
+/// The kind of an exported entity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExternKind {
+    /// Function.
+    Func,
+    /// Table.
+    Table,
+    /// Memory.
+    Memory,
+    /// Global.
+    Global,
+}
+
+/// One export.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    /// Export name.
+    pub name: String,
+    /// Kind of entity.
+    pub kind: ExternKind,
+    /// Index in the module's index space of that kind (imports first).
+    pub index: u32,
+}
+
+/// A defined global.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalDef {
+    /// Its type.
+    pub ty: GlobalType,
+    /// Its initialiser.
+    pub init: ConstExpr,
+}
+
+/// How an element segment is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ElementMode {
+    /// Copied into `table` at `offset` during instantiation, then dropped.
+    Active {
+        /// Table index.
+        table: u32,
+        /// Offset expression (i32).
+        offset: ConstExpr,
+    },
+    /// Available to `table.init` until `elem.drop`.
+    Passive,
+    /// Only declares functions for `ref.func`; dropped at instantiation.
+    Declared,
+}
+
+/// An element segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElementSegment {
+    /// Mode.
+    pub mode: ElementMode,
+    /// Element type.
+    pub element: RefType,
+    /// Items: `RefFunc`, `RefNull` or `GlobalGet` expressions.
+    pub items: Vec<ConstExpr>,
+}
+
+/// How a data segment is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DataMode {
+    /// Copied into `memory` at `offset` during instantiation, then dropped.
+    Active {
+        /// Memory index.
+        memory: u32,
+        /// Offset expression (i32).
+        offset: ConstExpr,
+    },
+    /// Available to `memory.init` until `data.drop`.
+    Passive,
+}
+
+/// A data segment; its bytes are `.kiln.data[data_offset .. data_offset + len]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSegment {
+    /// Mode.
+    pub mode: DataMode,
+    /// Offset of the bytes in `.kiln.data`.
+    pub data_offset: u32,
+    /// Number of bytes.
+    pub len: u32,
+}
+
+/// A range of `.text`, relative to the section start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRange {
+    /// Start offset in `.text`.
+    pub offset: u32,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+/// A function of the module's function space.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionInfo {
+    /// Index of its type in [`ModuleInfo::types`].
+    pub type_index: u32,
+    /// Name from the name section, if any.
+    pub name: Option<String>,
+    /// Its code, for a defined function; `None` for an import.
+    pub code: Option<CodeRange>,
+}
+
+/// Everything the loader needs to instantiate the module.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleInfo {
+    /// Module name from the name section.
+    pub name: Option<String>,
+    /// The type section.
+    pub types: Vec<FuncType>,
+    /// Imports, in order.
+    pub imports: Vec<Import>,
+    /// The function space: imports first, then defined functions.
+    pub functions: Vec<FunctionInfo>,
+    /// The table space: imports first.
+    pub tables: Vec<TableType>,
+    /// The memory space: imports first.
+    pub memories: Vec<MemoryType>,
+    /// Types of the whole global space: imports first.
+    pub global_types: Vec<GlobalType>,
+    /// Defined globals (after the imported ones).
+    pub globals: Vec<GlobalDef>,
+    /// Exports, in order.
+    pub exports: Vec<Export>,
+    /// Start function.
+    pub start: Option<u32>,
+    /// Element segments.
+    pub elements: Vec<ElementSegment>,
+    /// Data segments.
+    pub data: Vec<DataSegment>,
+    /// Host-to-Wasm entry trampoline of each type, indexed by type index.
+    pub entry_trampolines: Vec<CodeRange>,
+    /// Wasm-to-host trampoline of each type, indexed by type index.
+    pub host_trampolines: Vec<CodeRange>,
+    /// Number of imported functions.
+    pub num_imported_funcs: u32,
+    /// Number of imported tables.
+    pub num_imported_tables: u32,
+    /// Number of imported memories.
+    pub num_imported_memories: u32,
+    /// Number of imported globals.
+    pub num_imported_globals: u32,
+}
+
+fn bincode_config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+impl ModuleInfo {
+    /// Encodes with bincode (standard configuration).
+    pub fn encode(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(self, bincode_config()).expect("module info is always encodable")
+    }
+
+    /// Decodes bytes written by [`ModuleInfo::encode`]; `base` is their offset in `.kiln.meta`.
+    pub fn decode(bytes: &[u8], base: usize) -> Result<Self> {
+        let (info, used): (ModuleInfo, usize) = bincode::serde::decode_from_slice(bytes, bincode_config())
+            .map_err(|e| FormatError::new(SECTION_META, base, format!("bad module info: {e}")))?;
+        if used != bytes.len() {
+            return Err(FormatError::new(SECTION_META, base + used, "trailing bytes after module info"));
+        }
+        Ok(info)
+    }
+
+    /// The [`VMOffsets`](crate::VMOffsets) of an instance of this module.
+    pub fn vmoffsets(&self) -> crate::VMOffsets {
+        crate::VMOffsets::new(crate::ModuleCounts {
+            types: self.types.len() as u32,
+            imported_funcs: self.num_imported_funcs,
+            imported_tables: self.num_imported_tables,
+            imported_memories: self.num_imported_memories,
+            imported_globals: self.num_imported_globals,
+            defined_tables: self.tables.len() as u32 - self.num_imported_tables,
+            defined_memories: self.memories.len() as u32 - self.num_imported_memories,
+            defined_globals: self.globals.len() as u32,
+            funcs: self.functions.len() as u32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_info_round_trip() {
+        let info = ModuleInfo {
+            name: Some("m".into()),
+            types: vec![FuncType { params: vec![ValType::I32], results: vec![ValType::ExternRef] }],
+            functions: vec![FunctionInfo { type_index: 0, name: None, code: Some(CodeRange { offset: 16, len: 32 }) }],
+            exports: vec![Export { name: "f".into(), kind: ExternKind::Func, index: 0 }],
+            ..Default::default()
+        };
+        let bytes = info.encode();
+        assert_eq!(ModuleInfo::decode(&bytes, 128).unwrap(), info);
+        let err = ModuleInfo::decode(&bytes[..bytes.len() - 1], 128).unwrap_err();
+        assert_eq!(err.section, SECTION_META);
+    }
+}

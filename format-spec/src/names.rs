@@ -1,0 +1,31 @@
+//! Section and symbol names of the artifact.
+
+/// Metadata section: [`crate::ArtifactHeader`] followed by the bincode-encoded [`crate::ModuleInfo`].
+pub const SECTION_META: &str = ".kiln.meta";
+/// Trap table: sorted [`crate::TrapRecord`]s.
+pub const SECTION_TRAPS: &str = ".kiln.traps";
+/// Stack maps: sorted [`crate::StackMapRecord`]s.
+pub const SECTION_STACKMAPS: &str = ".kiln.stackmaps";
+/// Data segment bytes, referenced by offset from [`crate::DataSegment`].
+pub const SECTION_DATA: &str = ".kiln.data";
+/// The code section.
+pub const SECTION_TEXT: &str = ".text";
+
+/// Exported root symbol of a shared object built with `kilnc --emit so`:
+/// it points at the start of the `.kiln.meta` contents.
+pub const ROOT_SYMBOL: &str = "kiln_module_root";
+
+/// Symbol of defined function `func_index` (index in the module's function space).
+pub fn function_symbol(func_index: u32) -> String {
+    format!("kiln_func_{func_index}")
+}
+
+/// Symbol of the host-to-Wasm entry trampoline for type `type_index`.
+pub fn entry_trampoline_symbol(type_index: u32) -> String {
+    format!("kiln_entry_{type_index}")
+}
+
+/// Symbol of the Wasm-to-host trampoline for type `type_index`.
+pub fn host_trampoline_symbol(type_index: u32) -> String {
+    format!("kiln_host_{type_index}")
+}
