@@ -1,0 +1,98 @@
+//! How kiln's ABI (defined in `kiln-format`) maps onto Cranelift: value
+//! types, the Wasm function signature, builtin signatures and trap codes.
+
+use cranelift_codegen::ir::{self, AbiParam, ArgumentPurpose, Signature};
+use cranelift_codegen::isa::CallConv;
+use kiln_format::{BuiltinIndex, BuiltinType, FuncType, TrapCode, ValType};
+
+/// Cranelift type of a pointer (and of funcref/externref values).
+pub const POINTER_TYPE: ir::Type = ir::types::I64;
+
+/// The Cranelift type a Wasm value type is carried in.
+pub fn clif_type(ty: ValType) -> ir::Type {
+    match ty {
+        ValType::I32 => ir::types::I32,
+        ValType::I64 => ir::types::I64,
+        ValType::F32 => ir::types::F32,
+        ValType::F64 => ir::types::F64,
+        ValType::V128 => ir::types::I8X16,
+        ValType::FuncRef | ValType::ExternRef => POINTER_TYPE,
+    }
+}
+
+/// The signature of a Wasm function of type `ty`: the callee VMContext
+/// first, then the Wasm parameters; the Wasm results (several results use
+/// Cranelift's implicit struct return).
+pub fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::special(POINTER_TYPE, ArgumentPurpose::VMContext));
+    sig.params.extend(ty.params.iter().map(|&t| AbiParam::new(clif_type(t))));
+    sig.returns.extend(ty.results.iter().map(|&t| AbiParam::new(clif_type(t))));
+    sig
+}
+
+/// The signature of a builtin.
+pub fn builtin_signature(builtin: BuiltinIndex, call_conv: CallConv) -> Signature {
+    let to_clif = |t: &BuiltinType| match t {
+        BuiltinType::Pointer => POINTER_TYPE,
+        BuiltinType::I32 => ir::types::I32,
+    };
+    let mut sig = Signature::new(call_conv);
+    sig.params.extend(builtin.params().iter().map(|t| AbiParam::new(to_clif(t))));
+    sig.returns.extend(builtin.results().iter().map(|t| AbiParam::new(to_clif(t))));
+    sig
+}
+
+/// The signature of a host-to-Wasm entry trampoline:
+/// `(vmctx, callee_code, values) -> ()`.
+pub fn entry_trampoline_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.extend([AbiParam::new(POINTER_TYPE); 3]);
+    sig
+}
+
+/// The signature of a `VMHostFuncContext`'s host call: `(host_ctx, values) -> ()`.
+pub fn host_call_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.extend([AbiParam::new(POINTER_TYPE); 2]);
+    sig
+}
+
+/// The Cranelift trap code compiled code uses for a kiln trap code.
+///
+/// Traps that Cranelift raises itself keep Cranelift's reserved codes (see
+/// [`kiln_trap_code`]); the others are user codes equal to the kiln byte.
+pub fn clif_trap_code(code: TrapCode) -> ir::TrapCode {
+    match code {
+        TrapCode::STACK_OVERFLOW => ir::TrapCode::STACK_OVERFLOW,
+        TrapCode::MEMORY_OUT_OF_BOUNDS => ir::TrapCode::HEAP_OUT_OF_BOUNDS,
+        TrapCode::INTEGER_OVERFLOW => ir::TrapCode::INTEGER_OVERFLOW,
+        TrapCode::INTEGER_DIVISION_BY_ZERO => ir::TrapCode::INTEGER_DIVISION_BY_ZERO,
+        TrapCode::BAD_CONVERSION_TO_INTEGER => ir::TrapCode::BAD_CONVERSION_TO_INTEGER,
+        other => ir::TrapCode::unwrap_user(other.as_u8()),
+    }
+}
+
+/// The kiln trap code recorded in `.kiln.traps` for a Cranelift trap code.
+pub fn kiln_trap_code(code: ir::TrapCode) -> Option<TrapCode> {
+    match code {
+        ir::TrapCode::STACK_OVERFLOW => Some(TrapCode::STACK_OVERFLOW),
+        ir::TrapCode::HEAP_OUT_OF_BOUNDS => Some(TrapCode::MEMORY_OUT_OF_BOUNDS),
+        ir::TrapCode::INTEGER_OVERFLOW => Some(TrapCode::INTEGER_OVERFLOW),
+        ir::TrapCode::INTEGER_DIVISION_BY_ZERO => Some(TrapCode::INTEGER_DIVISION_BY_ZERO),
+        ir::TrapCode::BAD_CONVERSION_TO_INTEGER => Some(TrapCode::BAD_CONVERSION_TO_INTEGER),
+        other => TrapCode::from_u8(other.as_raw().get()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trap_codes_round_trip_through_cranelift() {
+        for &code in TrapCode::ALL {
+            assert_eq!(kiln_trap_code(clif_trap_code(code)), Some(code));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Translation of Wasm function bodies to Cranelift IR.
