@@ -1,1 +1,3 @@
 //! Translation of Wasm function bodies to Cranelift IR.
+
+mod numeric;

@@ -1,0 +1,1 @@
+//! Loading artifacts: header checks, ELF parsing, relocation, executable memory, the code registry.

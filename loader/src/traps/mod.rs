@@ -1,0 +1,1 @@
+//! Traps: signal handlers, unwinding to the entry, backtraces.
