@@ -1,9 +1,29 @@
 //! kilnc: compiles WebAssembly ahead of time into kiln ELF objects.
+//!
+//! ```
+//! use kiln_compiler::{compile, CompileOptions, OptLevel};
+//!
+//! let wat = br#"(module (func (export "add") (param i32 i32) (result i32)
+//!                  local.get 0 local.get 1 i32.add))"#;
+//! let options = CompileOptions { opt_level: OptLevel::Speed, threads: Some(1), ..Default::default() };
+//! let object = compile(wat, &options).unwrap();
+//! assert_eq!(&object[..4], b"\x7fELF");
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod abi;
+mod compile;
+mod driver;
+mod emit;
+mod environ;
 mod error;
+mod options;
+mod simd;
+mod trampolines;
 pub mod translate;
 
+pub use driver::{compile, compile_file};
 pub use error::{CompileError, CompileErrorKind, Result};
+pub use translate::{FuncEnvironment, FuncTranslator};
+pub use options::{CompileOptions, CpuChoice, OptLevel, DEFAULT_TARGET};

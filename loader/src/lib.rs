@@ -1,6 +1,69 @@
 //! kiln: loads kiln objects, applies their relocations, instantiates and runs them.
+//!
+//! An artifact made by `kilnc` is loaded into a [`Module`], instantiated in
+//! a [`Store`] with a [`Linker`] that provides its imports, and called:
+//!
+//! ```no_run
+//! use kiln_loader::{FuncType, Linker, Module, Store, Val, ValType};
+//!
+//! # fn main() -> Result<(), kiln_loader::Error> {
+//! let store = Store::new();
+//! let module = Module::from_file("add.o")?;
+//! let mut linker = Linker::new();
+//! let print = FuncType { params: vec![ValType::I32], results: vec![] };
+//! linker.func_new(&store, "env", "print", print, |args: &[Val], _results: &mut [Val]| {
+//!     println!("{:?}", args[0]);
+//!     Ok(())
+//! })?;
+//! let instance = linker.instantiate(&store, &module)?;
+//! let add = instance.typed_func::<(i32, i32), i32>("add")?;
+//! assert_eq!(add.call((2, 3))?, 5);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The ABI between the runtime and compiled code (the VMContext, the
+//! trampolines, the builtins, externref) is described in `format-spec/SPEC.md`.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
 pub mod code;
 pub mod traps;
+
+mod builtins;
+mod error;
+mod externals;
+mod externref;
+mod func;
+mod global;
+mod instance;
+mod linker;
+pub mod matching;
+mod memory;
+mod module;
+mod stack;
+mod store;
+mod table;
+mod typed_func;
+mod values;
+mod vm;
+
+pub use builtins::builtin_address;
+pub use error::Error;
+pub use externals::Extern;
+pub use externref::ExternRef;
+pub use func::{Func, HostFn};
+pub use global::Global;
+pub use instance::Instance;
+pub use kiln_format::{
+    Export, ExternKind, FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType,
+    TrapCode, ValType,
+};
+pub use linker::Linker;
+pub use memory::{Memory, MAX_WASM_PAGES, WASM_PAGE_SIZE};
+pub use module::Module;
+pub use store::{Store, DEFAULT_MAX_WASM_STACK};
+pub use table::{Table, MAX_TABLE_ELEMENTS};
+pub use traps::{FrameInfo, Trap};
+pub use typed_func::{TypedFunc, WasmParams, WasmResults, WasmTy};
+pub use values::Val;

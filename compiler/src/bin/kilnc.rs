@@ -1,1 +1,85 @@
-fn main() {}
+//! `kilnc`: compiles a WebAssembly module (`.wasm` or `.wat`) ahead of time
+//! into a kiln artifact (an ELF relocatable object).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use kiln_compiler::{compile_file, CompileOptions, CpuChoice, OptLevel};
+
+/// Compile a WebAssembly module into a kiln object file.
+#[derive(Parser, Debug)]
+#[command(name = "kilnc", version, about)]
+struct Cli {
+    /// The input module: binary `.wasm` or text `.wat`.
+    input: PathBuf,
+    /// The object file to write.
+    #[arg(short = 'o', long = "output", value_name = "OUT.o")]
+    output: PathBuf,
+    /// Optimization level.
+    #[arg(short = 'O', long = "opt-level", value_enum, default_value_t = OptArg::Speed)]
+    opt_level: OptArg,
+    /// Target triple (only x86_64-unknown-linux-gnu is supported).
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+    /// CPU features the code may use.
+    #[arg(long, value_enum, default_value_t = CpuArg::Baseline)]
+    cpu: CpuArg,
+    /// Number of compile threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OptArg {
+    None,
+    Speed,
+    #[value(name = "speed_and_size")]
+    SpeedAndSize,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CpuArg {
+    Baseline,
+    Native,
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let options = CompileOptions {
+        opt_level: match cli.opt_level {
+            OptArg::None => OptLevel::None,
+            OptArg::Speed => OptLevel::Speed,
+            OptArg::SpeedAndSize => OptLevel::SpeedAndSize,
+        },
+        target: cli.target,
+        cpu: match cli.cpu {
+            CpuArg::Baseline => CpuChoice::Baseline,
+            CpuArg::Native => CpuChoice::Native,
+        },
+        threads: cli.threads.map(usize::from),
+    };
+    if !cli.input.is_file() {
+        anyhow::bail!("input file {} does not exist or is not a file", cli.input.display());
+    }
+    compile_file(&cli.input, &cli.output, &options)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Usage errors exit 1 like every other failure; --help and
+            // --version are not failures.
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,3 +1,27 @@
-//! Translation of Wasm function bodies to Cranelift IR.
+//! Translation of one validated Wasm function body into Cranelift IR.
+//!
+//! [`FuncTranslator::translate`] validates every operator with the
+//! module's [`wasmparser::FuncValidator`] and, when it is reachable, lowers it
+//! following kiln's ABI (`format-spec/SPEC.md`, section 3). Each concern has
+//! its own module: the control stack (`control`), memories, tables, globals,
+//! calls and references; numeric operators live in `numeric`.
 
+mod call;
+mod control;
+mod env;
+mod global;
+mod locals;
+mod memory;
 mod numeric;
+mod operators;
+mod reference;
+mod state;
+mod table;
+mod translator;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use env::FuncEnvironment;
+pub use translator::FuncTranslator;

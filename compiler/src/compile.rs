@@ -1,0 +1,255 @@
+//! Parallel compilation of function bodies and trampolines to machine code.
+//!
+//! Every job is independent; rayon runs them with one translator and one
+//! Cranelift context per worker thread, and results are collected in job
+//! order, so the output does not depend on the number of threads.
+
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
+use kiln_format::{ModuleInfo, StackMapRecord, TrapRecord};
+use rayon::prelude::*;
+use wasmparser::FuncValidatorAllocations;
+
+use crate::abi::{self, kiln_trap_code};
+use crate::environ::{FunctionBodyData, ModuleTranslation};
+use crate::options::Target;
+use crate::trampolines::{entry_trampoline, host_trampoline};
+use crate::translate::{FuncEnvironment, FuncTranslator};
+use crate::{simd, CompileError, Result};
+
+/// One unit of parallel work.
+pub(crate) enum Job<'data> {
+    /// A defined Wasm function.
+    Function(FunctionBodyData<'data>),
+    /// The entry trampoline of a type index.
+    Entry(u32),
+    /// The host trampoline of a type index.
+    Host(u32),
+}
+
+impl Job<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Job::Function(f) => format!("function {}", f.func_index),
+            Job::Entry(t) => format!("entry trampoline of type {t}"),
+            Job::Host(t) => format!("host trampoline of type {t}"),
+        }
+    }
+}
+
+/// Machine code of one function or trampoline, with everything recorded
+/// relative to its own start.
+pub(crate) struct CompiledCode {
+    /// The code bytes.
+    pub bytes: Vec<u8>,
+    /// Required alignment of the code.
+    pub alignment: u32,
+    /// Relocations, their targets already mapped to [`FuncId`]s.
+    pub relocs: Vec<ModuleReloc>,
+    /// Trap sites.
+    pub traps: Vec<TrapRecord>,
+    /// Stack maps of safepoints.
+    pub stack_maps: Vec<StackMapRecord>,
+}
+
+/// The [`FuncId`] of each symbol, in declaration order: defined functions,
+/// then entry trampolines, then host trampolines.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SymbolLayout {
+    /// Number of imported functions (they have no symbol).
+    pub num_imported_funcs: u32,
+    /// Number of defined functions.
+    pub num_defined_funcs: u32,
+    /// Number of types (one entry and one host trampoline each).
+    pub num_types: u32,
+}
+
+impl SymbolLayout {
+    /// The layout of `info`.
+    pub fn new(info: &ModuleInfo) -> Self {
+        let num_functions = u32::try_from(info.functions.len()).unwrap_or(u32::MAX);
+        SymbolLayout {
+            num_imported_funcs: info.num_imported_funcs,
+            num_defined_funcs: num_functions.saturating_sub(info.num_imported_funcs),
+            num_types: u32::try_from(info.types.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The symbol of function `func_index` of the function space, if it is defined.
+    pub fn defined_function(&self, func_index: u32) -> Option<FuncId> {
+        let defined = func_index.checked_sub(self.num_imported_funcs)?;
+        (defined < self.num_defined_funcs).then(|| FuncId::from_u32(defined))
+    }
+
+    /// The symbol of the entry trampoline of type `type_index`.
+    pub fn entry_trampoline(&self, type_index: u32) -> FuncId {
+        FuncId::from_u32(self.num_defined_funcs + type_index)
+    }
+
+    /// The symbol of the host trampoline of type `type_index`.
+    pub fn host_trampoline(&self, type_index: u32) -> FuncId {
+        FuncId::from_u32(self.num_defined_funcs + self.num_types + type_index)
+    }
+}
+
+/// Per-thread state, reused from one job to the next.
+struct Worker {
+    translator: FuncTranslator,
+    context: Context,
+    builder_context: FunctionBuilderContext,
+    validator_allocations: FuncValidatorAllocations,
+}
+
+impl Worker {
+    fn new() -> Self {
+        Worker {
+            translator: FuncTranslator::new(),
+            context: Context::new(),
+            builder_context: FunctionBuilderContext::new(),
+            validator_allocations: FuncValidatorAllocations::default(),
+        }
+    }
+
+    fn run(&mut self, target: &Target, env: &FuncEnvironment<'_>, layout: &SymbolLayout, job: Job<'_>) -> Result<CompiledCode> {
+        let call_conv = env.call_conv;
+        let types = &env.info.types;
+        let (func, func_id) = match job {
+            Job::Function(data) => {
+                let FunctionBodyData { func_index, body, validator } = data;
+                simd::check_body(&body).map_err(|e| e.in_function(func_index))?;
+                let ty = env
+                    .info
+                    .functions
+                    .get(func_index as usize)
+                    .and_then(|f| types.get(f.type_index as usize))
+                    .ok_or_else(|| CompileError::codegen("function without a type").in_function(func_index))?;
+                let func_id = layout
+                    .defined_function(func_index)
+                    .ok_or_else(|| CompileError::codegen("body of an imported function").in_function(func_index))?;
+                let mut func = ir::Function::with_name_signature(
+                    UserFuncName::user(0, func_index),
+                    abi::wasm_signature(ty, call_conv),
+                );
+                let mut validator = validator.into_validator(std::mem::take(&mut self.validator_allocations));
+                let translated = self.translator.translate(env, func_index, &body, &mut validator, &mut func);
+                self.validator_allocations = validator.into_allocations();
+                translated.map_err(|e| e.in_function(func_index))?;
+                (func, func_id)
+            }
+            Job::Entry(t) => {
+                let ty = types.get(t as usize).ok_or_else(|| CompileError::codegen(format!("unknown type {t}")))?;
+                (entry_trampoline(t, ty, target.isa.frontend_config(), &mut self.builder_context)?, layout.entry_trampoline(t))
+            }
+            Job::Host(t) => {
+                let ty = types.get(t as usize).ok_or_else(|| CompileError::codegen(format!("unknown type {t}")))?;
+                (host_trampoline(t, ty, target.isa.frontend_config(), &mut self.builder_context)?, layout.host_trampoline(t))
+            }
+        };
+        self.compile_clif(target, layout, func, func_id)
+    }
+
+    fn compile_clif(&mut self, target: &Target, layout: &SymbolLayout, func: ir::Function, func_id: FuncId) -> Result<CompiledCode> {
+        self.context.clear();
+        self.context.func = func;
+        self.context
+            .compile(&*target.isa, &mut ControlPlane::default())
+            .map(|_| ())
+            .map_err(|e| CompileError::codegen(format!("cranelift: {}", e.inner)))?;
+        let func = &self.context.func;
+        let code = self.context.compiled_code().ok_or_else(|| CompileError::codegen("cranelift produced no code"))?;
+        let buffer = &code.buffer;
+
+        let mut relocs = Vec::with_capacity(buffer.relocs().len());
+        for reloc in buffer.relocs() {
+            let callee = match reloc.target {
+                FinalizedRelocTarget::ExternalName(ExternalName::User(r)) => {
+                    let name = &func.params.user_named_funcs()[r];
+                    (name.namespace == 0).then(|| layout.defined_function(name.index)).flatten()
+                }
+                _ => None,
+            };
+            let callee = callee.ok_or_else(|| {
+                CompileError::codegen(format!("relocation against an unsupported target {:?}", reloc.target))
+            })?;
+            if !matches!(reloc.kind, Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 | Reloc::X86PCRel4 | Reloc::Abs8) {
+                return Err(CompileError::codegen(format!("unsupported relocation kind {}", reloc.kind)));
+            }
+            let mut reloc = ModuleReloc::from_mach_reloc(reloc, func, func_id);
+            reloc.name = ModuleRelocTarget::from(callee);
+            relocs.push(reloc);
+        }
+
+        let traps = buffer
+            .traps()
+            .iter()
+            .map(|t| {
+                let code = kiln_trap_code(t.code)
+                    .ok_or_else(|| CompileError::codegen(format!("trap code {} has no kiln equivalent", t.code)))?;
+                Ok(TrapRecord { text_offset: t.offset, code })
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let stack_maps = buffer
+            .user_stack_maps()
+            .iter()
+            .map(|(return_offset, span, map)| {
+                let mut slots: Vec<u32> =
+                    map.entries().filter(|(ty, _)| *ty == abi::POINTER_TYPE).map(|(_, offset)| offset).collect();
+                slots.sort_unstable();
+                StackMapRecord { return_offset: *return_offset, frame_size: *span, slots }
+            })
+            .collect();
+
+        Ok(CompiledCode { bytes: buffer.data().to_vec(), alignment: buffer.alignment, relocs, traps, stack_maps })
+    }
+}
+
+/// Compiles every defined function and every trampoline. The result holds
+/// the defined functions in index order, then the entry trampolines, then
+/// the host trampolines, by type index.
+pub(crate) fn compile_module(
+    translation: ModuleTranslation<'_>,
+    target: &Target,
+    threads: Option<usize>,
+) -> Result<(ModuleInfo, Vec<u8>, Vec<CompiledCode>)> {
+    let ModuleTranslation { info, data, bodies } = translation;
+    let layout = SymbolLayout::new(&info);
+    let env = FuncEnvironment { info: &info, offsets: info.vmoffsets(), call_conv: target.isa.default_call_conv() };
+
+    let mut jobs: Vec<Job<'_>> = bodies.into_iter().map(Job::Function).collect();
+    jobs.extend((0..layout.num_types).map(Job::Entry));
+    jobs.extend((0..layout.num_types).map(Job::Host));
+    let origins: Vec<(Option<u32>, String)> =
+        jobs.iter().map(|j| (if let Job::Function(f) = j { Some(f.func_index) } else { None }, j.describe())).collect();
+
+    let run = || -> Vec<Result<CompiledCode>> {
+        jobs.into_par_iter().map_init(Worker::new, |worker, job| worker.run(target, &env, &layout, job)).collect()
+    };
+    let results = match threads {
+        None => run(),
+        Some(0) => return Err(CompileError::options("the number of threads must be at least 1")),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| CompileError::options(format!("cannot start {n} compile threads: {e}")))?
+            .install(run),
+    };
+
+    // The first failure in job order, so the reported error is the same
+    // for every thread count.
+    let mut code = Vec::with_capacity(results.len());
+    for (result, (func_index, what)) in results.into_iter().zip(origins) {
+        match (result, func_index) {
+            (Ok(c), _) => code.push(c),
+            (Err(e), _) if e.func_index().is_some() => return Err(e),
+            (Err(e), Some(i)) => return Err(e.in_function(i)),
+            (Err(e), None) => return Err(CompileError::codegen(format!("{} (in {what})", e.message()))),
+        }
+    }
+    drop(env);
+    Ok((info, data, code))
+}

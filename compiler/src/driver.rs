@@ -1,0 +1,66 @@
+//! The public entry points: bytes in, artifact out.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::options::{CompileOptions, Target};
+use crate::{emit, environ, CompileError, Result};
+
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+
+/// Compiles a module, given as `.wasm` bytes or `.wat` text, to a kiln
+/// artifact (an ELF relocatable object).
+///
+/// ```
+/// let wasm = br#"(module (func (export "answer") (result i32) i32.const 42))"#;
+/// let object = kiln_compiler::compile(wasm, &kiln_compiler::CompileOptions::default()).unwrap();
+/// assert_eq!(&object[..4], b"\x7fELF");
+/// ```
+pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
+    let target = Target::new(options)?;
+    let wasm = if input.starts_with(WASM_MAGIC) {
+        std::borrow::Cow::Borrowed(input)
+    } else {
+        // The text parser reports line and column in its message; the
+        // byte offset of a text error is not exposed, so 0 stands in.
+        wat::parse_bytes(input).map_err(|e| CompileError::invalid(format!("invalid text format: {e}"), 0))?
+    };
+    let translation = environ::translate_module(&wasm)?;
+    let (info, data, code) = crate::compile::compile_module(translation, &target, options.threads)?;
+    emit::emit_object(&target, info, data, code)
+}
+
+/// Compiles the file `input` into the artifact `output`.
+///
+/// The artifact is written to a temporary file next to `output` and renamed
+/// over it only when complete, so `output` is never left partial and is
+/// untouched when compilation fails.
+pub fn compile_file(input: &Path, output: &Path, options: &CompileOptions) -> Result<()> {
+    let bytes = std::fs::read(input)
+        .map_err(|e| CompileError::output(format!("cannot read {}: {e}", input.display())))?;
+    let object = compile(&bytes, options)?;
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let write_error = |e: std::io::Error| CompileError::output(format!("cannot write {}: {e}", output.display()));
+    let mut file = tempfile::Builder::new().prefix(".kilnc-").suffix(".tmp").tempfile_in(dir).map_err(write_error)?;
+    file.write_all(&object).map_err(write_error)?;
+    file.as_file().sync_all().map_err(write_error)?;
+    set_output_permissions(file.as_file()).map_err(write_error)?;
+    file.persist(output).map_err(|e| write_error(e.error))?;
+    Ok(())
+}
+
+/// Temporary files are created private (0600); an object file is as
+/// readable as any other build output.
+#[cfg(unix)]
+fn set_output_permissions(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn set_output_permissions(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Lays compiled code out in an ELF object and adds the kiln sections
+//! (SPEC sections 1 and 2).
+
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+use cranelift_object::object::write::{SectionId, StandardSection};
+use cranelift_object::object::SectionKind;
+use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
+use kiln_format::{
+    checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader, CodeRange,
+    ModuleInfo, StackMapRecord, TrapRecord, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+};
+
+use crate::abi;
+use crate::compile::{CompiledCode, SymbolLayout};
+use crate::options::Target;
+use crate::{CompileError, Result};
+
+fn module_error(e: impl std::fmt::Display) -> CompileError {
+    CompileError::output(format!("object writer: {e}"))
+}
+
+fn declare(module: &mut ObjectModule, name: &str, sig: &cranelift_codegen::ir::Signature, expected: FuncId) -> Result<()> {
+    let id = module.declare_function(name, Linkage::Local, sig).map_err(module_error)?;
+    if id != expected {
+        return Err(CompileError::output(format!("symbol {name} declared out of order")));
+    }
+    Ok(())
+}
+
+fn add_kiln_section(product: &mut ObjectProduct, name: &str, bytes: Vec<u8>, align: u64) -> SectionId {
+    let object = &mut product.object;
+    let section = object.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+    object.set_section_data(section, bytes, align);
+    section
+}
+
+/// Writes the artifact: code, relocations and kiln sections.
+pub(crate) fn emit_object(target: &Target, mut info: ModuleInfo, data: Vec<u8>, code: Vec<CompiledCode>) -> Result<Vec<u8>> {
+    let layout = SymbolLayout::new(&info);
+    let call_conv = target.isa.default_call_conv();
+    let builder = ObjectBuilder::new(target.isa.clone(), "kiln", default_libcall_names()).map_err(module_error)?;
+    let mut module = ObjectModule::new(builder);
+
+    // Declaration order fixes the FuncIds that relocations already name.
+    for defined in 0..layout.num_defined_funcs {
+        let func_index = layout.num_imported_funcs + defined;
+        let ty = info
+            .functions
+            .get(func_index as usize)
+            .and_then(|f| info.types.get(f.type_index as usize))
+            .ok_or_else(|| CompileError::output(format!("function {func_index} has no type")))?;
+        declare(&mut module, &function_symbol(func_index), &abi::wasm_signature(ty, call_conv), FuncId::from_u32(defined))?;
+    }
+    for t in 0..layout.num_types {
+        declare(&mut module, &entry_trampoline_symbol(t), &abi::entry_trampoline_signature(call_conv), layout.entry_trampoline(t))?;
+    }
+    for (t, ty) in (0u32..).zip(&info.types) {
+        declare(&mut module, &host_trampoline_symbol(t), &abi::wasm_signature(ty, call_conv), layout.host_trampoline(t))?;
+    }
+    let expected = layout.num_defined_funcs as usize + 2 * info.types.len();
+    if code.len() != expected {
+        return Err(CompileError::output(format!("{} compiled functions for {expected} symbols", code.len())));
+    }
+    // Cranelift's preferred alignment (32 on x86-64) keeps hot loops from
+    // straddling fetch blocks, as wasmtime does.
+    let preferred = u64::from(target.isa.function_alignment().preferred);
+    for (id, c) in (0u32..).zip(&code) {
+        module
+            .define_function_bytes(FuncId::from_u32(id), u64::from(c.alignment).max(preferred), &c.bytes, &c.relocs)
+            .map_err(module_error)?;
+    }
+
+    let mut product = module.finish();
+    let text_section = product.object.section_id(StandardSection::Text);
+    let mut ranges = Vec::with_capacity(code.len());
+    for (id, c) in (0u32..).zip(&code) {
+        let symbol = product.object.symbol(product.function_symbol(FuncId::from_u32(id)));
+        let offset = u32::try_from(symbol.value).map_err(|_| CompileError::output(".text exceeds 4 GiB"))?;
+        let len = u32::try_from(c.bytes.len()).map_err(|_| CompileError::output("function exceeds 4 GiB"))?;
+        ranges.push(CodeRange { offset, len });
+    }
+
+    let mut traps = Vec::new();
+    let mut stack_maps = Vec::new();
+    for (range, c) in ranges.iter().zip(&code) {
+        traps.extend(c.traps.iter().map(|t| TrapRecord { text_offset: range.offset + t.text_offset, code: t.code }));
+        stack_maps.extend(c.stack_maps.iter().map(|m| StackMapRecord {
+            return_offset: range.offset + m.return_offset,
+            ..m.clone()
+        }));
+    }
+    traps.sort_by_key(|t| (t.text_offset, t.code.as_u8()));
+    stack_maps.sort_by_key(|m| m.return_offset);
+
+    let defined = layout.num_defined_funcs as usize;
+    let ntypes = info.types.len();
+    for (f, range) in info.functions[layout.num_imported_funcs as usize..].iter_mut().zip(&ranges[..defined]) {
+        f.code = Some(*range);
+    }
+    info.entry_trampolines = ranges[defined..defined + ntypes].to_vec();
+    info.host_trampolines = ranges[defined + ntypes..].to_vec();
+
+    let info_bytes = info.encode();
+    let trap_bytes = TrapRecord::encode_all(&traps);
+    let stack_map_bytes = StackMapRecord::encode_all(&stack_maps);
+    let checksum = {
+        let text = product.object.section(text_section).data();
+        checksum_sections([&info_bytes, &trap_bytes, &stack_map_bytes, &data, text])
+    };
+    let header = ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, checksum, info_bytes.len() as u64);
+    let mut meta = header.to_bytes().to_vec();
+    meta.extend_from_slice(&info_bytes);
+
+    add_kiln_section(&mut product, SECTION_META, meta, 8);
+    add_kiln_section(&mut product, SECTION_TRAPS, trap_bytes, 4);
+    add_kiln_section(&mut product, SECTION_STACKMAPS, stack_map_bytes, 8);
+    add_kiln_section(&mut product, SECTION_DATA, data, 16);
+    product.emit().map_err(module_error)
+}

@@ -1,0 +1,378 @@
+//! Walks a Wasm module once: validates every section, builds the
+//! [`ModuleInfo`] the loader needs, concatenates data segments and collects
+//! the function bodies for parallel translation.
+
+use kiln_format::{
+    ConstExpr, DataMode, DataSegment, ElementMode, ElementSegment, Export, ExternKind, FuncType, FunctionInfo,
+    GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, ValType,
+};
+use wasmparser::{
+    AbstractHeapType, CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate,
+    FunctionBody, HeapType, KnownCustom, Name, Operator, Parser, Payload, TableInit, TypeRef, ValidPayload,
+    Validator, ValidatorResources, WasmFeatures,
+};
+
+use crate::{CompileError, Result};
+
+/// Message of every refusal of the SIMD proposal.
+pub(crate) const SIMD_UNSUPPORTED: &str = "SIMD (v128) is not supported yet";
+
+/// One defined function, ready for translation.
+pub(crate) struct FunctionBodyData<'data> {
+    /// Index in the function space (imports first).
+    pub func_index: u32,
+    /// The body.
+    pub body: FunctionBody<'data>,
+    /// What validates the body alongside its translation.
+    pub validator: FuncToValidate<ValidatorResources>,
+}
+
+/// The result of walking a module.
+pub(crate) struct ModuleTranslation<'data> {
+    /// Everything but code ranges (filled in once code is laid out).
+    pub info: ModuleInfo,
+    /// Contents of `.kiln.data`.
+    pub data: Vec<u8>,
+    /// Defined function bodies, in function-index order.
+    pub bodies: Vec<FunctionBodyData<'data>>,
+}
+
+fn offset_of(pos: u64) -> usize {
+    usize::try_from(pos).unwrap_or(usize::MAX)
+}
+
+fn val_type(ty: wasmparser::ValType, offset: u64) -> Result<ValType> {
+    Ok(match ty {
+        wasmparser::ValType::I32 => ValType::I32,
+        wasmparser::ValType::I64 => ValType::I64,
+        wasmparser::ValType::F32 => ValType::F32,
+        wasmparser::ValType::F64 => ValType::F64,
+        wasmparser::ValType::V128 => return Err(CompileError::unsupported(SIMD_UNSUPPORTED, offset_of(offset))),
+        wasmparser::ValType::Ref(r) => ref_type(r, offset)?.into(),
+    })
+}
+
+fn ref_type(ty: wasmparser::RefType, offset: u64) -> Result<RefType> {
+    if ty == wasmparser::RefType::FUNCREF {
+        Ok(RefType::FuncRef)
+    } else if ty == wasmparser::RefType::EXTERNREF {
+        Ok(RefType::ExternRef)
+    } else {
+        Err(CompileError::unsupported(format!("reference type {ty} is not supported"), offset_of(offset)))
+    }
+}
+
+fn heap_ref_type(ty: HeapType, offset: u64) -> Result<RefType> {
+    match ty {
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => Ok(RefType::FuncRef),
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => Ok(RefType::ExternRef),
+        other => Err(CompileError::unsupported(format!("heap type {other:?} is not supported"), offset_of(offset))),
+    }
+}
+
+fn table_type(ty: wasmparser::TableType, offset: u64) -> Result<TableType> {
+    let too_big = || CompileError::unsupported("64-bit tables are not supported", offset_of(offset));
+    if ty.table64 || ty.shared {
+        return Err(too_big());
+    }
+    Ok(TableType {
+        element: ref_type(ty.element_type, offset)?,
+        minimum: u32::try_from(ty.initial).map_err(|_| too_big())?,
+        maximum: ty.maximum.map(u32::try_from).transpose().map_err(|_| too_big())?,
+    })
+}
+
+fn memory_type(ty: wasmparser::MemoryType, offset: u64) -> Result<MemoryType> {
+    if ty.memory64 || ty.shared || ty.page_size_log2.is_some() {
+        return Err(CompileError::unsupported(
+            "only unshared 32-bit memories with 64 KiB pages are supported",
+            offset_of(offset),
+        ));
+    }
+    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: false })
+}
+
+fn global_type(ty: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {
+    Ok(GlobalType { content: val_type(ty.content_type, offset)?, mutable: ty.mutable })
+}
+
+fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
+    let mut ops = expr.get_operators_reader();
+    let offset = ops.original_position();
+    let value = match ops.read()? {
+        Operator::I32Const { value } => ConstExpr::I32(value),
+        Operator::I64Const { value } => ConstExpr::I64(value),
+        Operator::F32Const { value } => ConstExpr::F32(value.bits()),
+        Operator::F64Const { value } => ConstExpr::F64(value.bits()),
+        Operator::V128Const { .. } => return Err(CompileError::unsupported(SIMD_UNSUPPORTED, offset_of(offset))),
+        Operator::RefNull { hty } => ConstExpr::RefNull(heap_ref_type(hty, offset)?),
+        Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
+        Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
+        _ => return Err(CompileError::unsupported("extended constant expressions are not supported", offset_of(offset))),
+    };
+    let end_offset = ops.original_position();
+    match ops.read()? {
+        Operator::End => Ok(value),
+        _ => Err(CompileError::unsupported("extended constant expressions are not supported", offset_of(end_offset))),
+    }
+}
+
+/// Walks and validates `wasm`, a binary module.
+pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
+    let mut validator = Validator::new_with_features(WasmFeatures::WASM2);
+    let mut info = ModuleInfo::default();
+    let mut data = Vec::new();
+    let mut bodies = Vec::new();
+    let mut function_names: Vec<(u32, String)> = Vec::new();
+
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload?;
+        let valid = validator.payload(&payload)?;
+        match payload {
+            Payload::TypeSection(reader) => {
+                for group in reader.into_iter_with_offsets() {
+                    let (offset, group) = group?;
+                    for sub in group.into_types() {
+                        let CompositeInnerType::Func(ft) = &sub.composite_type.inner else {
+                            return Err(CompileError::unsupported("only function types are supported", offset_of(offset)));
+                        };
+                        let params = ft.params().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
+                        let results = ft.results().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
+                        info.types.push(FuncType { params, results });
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports_with_offsets() {
+                    let (offset, import) = import?;
+                    let kind = match import.ty {
+                        TypeRef::Func(type_index) | TypeRef::FuncExact(type_index) => {
+                            info.functions.push(FunctionInfo { type_index, name: None, code: None });
+                            info.num_imported_funcs += 1;
+                            ImportKind::Func(type_index)
+                        }
+                        TypeRef::Table(t) => {
+                            let t = table_type(t, offset)?;
+                            info.tables.push(t);
+                            info.num_imported_tables += 1;
+                            ImportKind::Table(t)
+                        }
+                        TypeRef::Memory(m) => {
+                            let m = memory_type(m, offset)?;
+                            info.memories.push(m);
+                            info.num_imported_memories += 1;
+                            ImportKind::Memory(m)
+                        }
+                        TypeRef::Global(g) => {
+                            let g = global_type(g, offset)?;
+                            info.global_types.push(g);
+                            info.num_imported_globals += 1;
+                            ImportKind::Global(g)
+                        }
+                        TypeRef::Tag(_) => {
+                            return Err(CompileError::unsupported("tags are not supported", offset_of(offset)))
+                        }
+                    };
+                    info.imports.push(Import { module: import.module.to_string(), name: import.name.to_string(), kind });
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for type_index in reader {
+                    info.functions.push(FunctionInfo { type_index: type_index?, name: None, code: None });
+                }
+            }
+            Payload::TableSection(reader) => {
+                for table in reader.into_iter_with_offsets() {
+                    let (offset, table) = table?;
+                    if let TableInit::Expr(_) = table.init {
+                        return Err(CompileError::unsupported("table initializer expressions are not supported", offset_of(offset)));
+                    }
+                    info.tables.push(table_type(table.ty, offset)?);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for memory in reader.into_iter_with_offsets() {
+                    let (offset, memory) = memory?;
+                    info.memories.push(memory_type(memory, offset)?);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for global in reader.into_iter_with_offsets() {
+                    let (offset, global) = global?;
+                    let ty = global_type(global.ty, offset)?;
+                    info.global_types.push(ty);
+                    info.globals.push(GlobalDef { ty, init: const_expr(&global.init_expr)? });
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader.into_iter_with_offsets() {
+                    let (offset, export) = export?;
+                    let kind = match export.kind {
+                        ExternalKind::Func | ExternalKind::FuncExact => ExternKind::Func,
+                        ExternalKind::Table => ExternKind::Table,
+                        ExternalKind::Memory => ExternKind::Memory,
+                        ExternalKind::Global => ExternKind::Global,
+                        ExternalKind::Tag => {
+                            return Err(CompileError::unsupported("tags are not supported", offset_of(offset)))
+                        }
+                    };
+                    info.exports.push(Export { name: export.name.to_string(), kind, index: export.index });
+                }
+            }
+            Payload::StartSection { func, .. } => info.start = Some(func),
+            Payload::ElementSection(reader) => {
+                for element in reader.into_iter_with_offsets() {
+                    let (offset, element) = element?;
+                    let mode = match &element.kind {
+                        ElementKind::Passive => ElementMode::Passive,
+                        ElementKind::Declared => ElementMode::Declared,
+                        ElementKind::Active { table_index, offset_expr } => ElementMode::Active {
+                            table: table_index.unwrap_or(0),
+                            offset: const_expr(offset_expr)?,
+                        },
+                    };
+                    let (element_type, items) = match element.items {
+                        ElementItems::Functions(funcs) => (
+                            RefType::FuncRef,
+                            funcs.into_iter().map(|f| Ok(ConstExpr::RefFunc(f?))).collect::<Result<Vec<_>>>()?,
+                        ),
+                        ElementItems::Expressions(ty, exprs) => (
+                            ref_type(ty, offset)?,
+                            exprs.into_iter().map(|e| const_expr(&e?)).collect::<Result<Vec<_>>>()?,
+                        ),
+                    };
+                    info.elements.push(ElementSegment { mode, element: element_type, items });
+                }
+            }
+            Payload::DataSection(reader) => {
+                for segment in reader.into_iter_with_offsets() {
+                    let (offset, segment) = segment?;
+                    let mode = match &segment.kind {
+                        DataKind::Passive => DataMode::Passive,
+                        DataKind::Active { memory_index, offset_expr } => {
+                            DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr)? }
+                        }
+                    };
+                    let too_big = || CompileError::unsupported("data segments exceed 4 GiB in total", offset_of(offset));
+                    let data_offset = u32::try_from(data.len()).map_err(|_| too_big())?;
+                    let len = u32::try_from(segment.data.len()).map_err(|_| too_big())?;
+                    data_offset.checked_add(len).ok_or_else(too_big)?;
+                    data.extend_from_slice(segment.data);
+                    info.data.push(DataSegment { mode, data_offset, len });
+                }
+            }
+            Payload::CustomSection(reader) => {
+                if let KnownCustom::Name(names) = reader.as_known() {
+                    // The name section is advisory: a damaged one must not
+                    // fail the compile, so its first error ends the reading.
+                    for name in names {
+                        match name {
+                            Ok(Name::Module { name, .. }) => info.name = Some(name.to_string()),
+                            Ok(Name::Function(map)) => {
+                                for naming in map {
+                                    match naming {
+                                        Ok(n) => function_names.push((n.index, n.name.to_string())),
+                                        Err(_) => break,
+                                    }
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        match valid {
+            ValidPayload::Func(validate, body) => {
+                bodies.push(FunctionBodyData { func_index: validate.index, body, validator: validate });
+            }
+            ValidPayload::End(_) => break,
+            ValidPayload::Ok | ValidPayload::Parser(_) => {}
+        }
+    }
+
+    for (index, name) in function_names {
+        if let Some(f) = info.functions.get_mut(index as usize) {
+            f.name = Some(name);
+        }
+    }
+    Ok(ModuleTranslation { info, data, bodies })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CompileErrorKind;
+
+    fn translate(wat: &str) -> Result<ModuleInfo> {
+        let wasm = wat::parse_str(wat).unwrap();
+        translate_module(&wasm).map(|t| t.info)
+    }
+
+    #[test]
+    fn module_info_of_a_small_module() {
+        let wasm = wat::parse_str(
+            r#"(module $m
+                (type (func (param i32) (result i32)))
+                (import "env" "f" (func $imp (type 0)))
+                (import "env" "g" (global i64))
+                (table 2 funcref)
+                (memory 1 3)
+                (global (mut i32) (i32.const 7))
+                (func $double (type 0) local.get 0 local.get 0 i32.add)
+                (export "double" (func $double))
+                (elem (i32.const 0) $imp $double)
+                (elem funcref (ref.null func) (ref.func $double))
+                (data (i32.const 8) "ab")
+                (data "cde")
+                (start $double2)
+                (func $double2))"#,
+        )
+        .unwrap();
+        let t = translate_module(&wasm).unwrap();
+        let info = &t.info;
+        assert_eq!(info.name.as_deref(), Some("m"));
+        assert_eq!(info.types.len(), 2);
+        assert_eq!(info.num_imported_funcs, 1);
+        assert_eq!(info.num_imported_globals, 1);
+        assert_eq!(info.functions.len(), 3);
+        assert_eq!(info.functions[1].name.as_deref(), Some("double"));
+        assert_eq!(info.tables, vec![TableType { element: RefType::FuncRef, minimum: 2, maximum: None }]);
+        assert_eq!(info.memories[0].maximum, Some(3));
+        assert_eq!(info.globals[0].init, ConstExpr::I32(7));
+        assert_eq!(info.global_types.len(), 2);
+        assert_eq!(info.exports[0].index, 1);
+        assert_eq!(info.start, Some(2));
+        assert_eq!(info.elements[0].items, vec![ConstExpr::RefFunc(0), ConstExpr::RefFunc(1)]);
+        assert_eq!(info.elements[0].mode, ElementMode::Active { table: 0, offset: ConstExpr::I32(0) });
+        assert_eq!(info.elements[1].items, vec![ConstExpr::RefNull(RefType::FuncRef), ConstExpr::RefFunc(1)]);
+        assert_eq!(info.elements[1].mode, ElementMode::Passive);
+        assert_eq!(t.data, b"abcde");
+        assert_eq!(info.data[1], DataSegment { mode: DataMode::Passive, data_offset: 2, len: 3 });
+        assert_eq!(t.bodies.iter().map(|b| b.func_index).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn v128_in_types_and_globals_is_unsupported() {
+        for wat in [
+            "(module (func (param v128)))",
+            "(module (global v128 (v128.const i64x2 0 0)))",
+            r#"(module (import "a" "b" (global v128)))"#,
+        ] {
+            let err = translate(wat).unwrap_err();
+            assert_eq!(err.kind(), CompileErrorKind::Unsupported, "{wat}: {err}");
+            assert_eq!(err.message(), SIMD_UNSUPPORTED);
+            assert!(err.offset().is_some());
+        }
+    }
+
+    #[test]
+    fn invalid_module_has_an_offset() {
+        let err = translate("(module (func (export \"f\")) (export \"f\" (func 0)))").unwrap_err();
+        assert_eq!(err.kind(), CompileErrorKind::Invalid);
+        assert!(err.to_string().contains("duplicate export"), "{err}");
+        assert!(err.to_string().contains("at offset 0x"), "{err}");
+    }
+}

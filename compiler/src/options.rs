@@ -1,0 +1,292 @@
+//! Compile options and the Cranelift target they select: the ISA, its
+//! flags, the CPU features the code will need and a hash of the flags.
+
+use std::fmt;
+use std::str::FromStr;
+
+use cranelift_codegen::isa::{self, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use kiln_format::{CpuFeatures, CPU_FEATURE_NAMES};
+
+use crate::{CompileError, Result};
+
+/// The one target triple kiln generates code for today, recorded in the
+/// artifact header for every accepted spelling of it.
+pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// How hard Cranelift optimizes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OptLevel {
+    /// No optimizations.
+    None,
+    /// Optimize for speed.
+    #[default]
+    Speed,
+    /// Optimize for speed and size.
+    SpeedAndSize,
+}
+
+impl OptLevel {
+    /// The value of Cranelift's `opt_level` setting.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+            OptLevel::SpeedAndSize => "speed_and_size",
+        }
+    }
+}
+
+impl fmt::Display for OptLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OptLevel {
+    type Err = CompileError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" | "0" => Ok(OptLevel::None),
+            "speed" | "2" => Ok(OptLevel::Speed),
+            "speed_and_size" | "s" => Ok(OptLevel::SpeedAndSize),
+            other => Err(CompileError::options(format!(
+                "unknown optimization level `{other}` (expected none, speed or speed_and_size)"
+            ))),
+        }
+    }
+}
+
+/// Which CPU the code may assume.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CpuChoice {
+    /// [`CpuFeatures::BASELINE_X86_64`]: runs on any x86-64-v2 machine.
+    #[default]
+    Baseline,
+    /// Every feature of the compiling machine that kiln can record.
+    Native,
+}
+
+impl fmt::Display for CpuChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CpuChoice::Baseline => "baseline",
+            CpuChoice::Native => "native",
+        })
+    }
+}
+
+impl FromStr for CpuChoice {
+    type Err = CompileError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "baseline" => Ok(CpuChoice::Baseline),
+            "native" => Ok(CpuChoice::Native),
+            other => Err(CompileError::options(format!("unknown CPU `{other}` (expected baseline or native)"))),
+        }
+    }
+}
+
+/// Options of one compilation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Optimization level.
+    pub opt_level: OptLevel,
+    /// Target triple; `None` means [`DEFAULT_TARGET`].
+    pub target: Option<String>,
+    /// CPU features the code may use.
+    pub cpu: CpuChoice,
+    /// Number of compile threads; `None` uses rayon's global pool.
+    pub threads: Option<usize>,
+}
+
+/// The Cranelift target selected by [`CompileOptions`].
+pub(crate) struct Target {
+    /// The ISA with its shared and ISA-specific flags.
+    pub isa: OwnedTargetIsa,
+    /// The canonical triple recorded in the header.
+    pub triple: &'static str,
+    /// The CPU features the code needs.
+    pub cpu_features: CpuFeatures,
+    /// Stable hash of every setting that influences code generation.
+    pub flags_hash: u64,
+}
+
+/// Checks that `triple` names x86-64 Linux (the only supported target).
+fn check_triple(triple: &str) -> Result<()> {
+    let mut parts = triple.split('-');
+    let arch = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    let is_x86_64 = matches!(arch, "x86_64" | "amd64" | "x86_64h");
+    let is_linux = rest.contains(&"linux");
+    let env_ok = rest.iter().all(|p| matches!(*p, "unknown" | "pc" | "linux" | "gnu"));
+    if is_x86_64 && is_linux && env_ok {
+        Ok(())
+    } else {
+        Err(CompileError::options(format!(
+            "unsupported target `{triple}`: kiln generates code only for {DEFAULT_TARGET}"
+        )))
+    }
+}
+
+fn shared_flags(opt_level: OptLevel) -> Result<settings::Flags> {
+    let mut b = settings::builder();
+    let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
+    let settings: [(&str, &str); 8] = [
+        ("opt_level", opt_level.as_str()),
+        ("preserve_frame_pointers", "true"),
+        ("enable_multi_ret_implicit_sret", "true"),
+        ("enable_probestack", "true"),
+        ("probestack_strategy", "inline"),
+        ("is_pic", "false"),
+        ("unwind_info", "false"),
+        ("enable_verifier", verifier),
+    ];
+    for (name, value) in settings {
+        b.set(name, value).map_err(|e| CompileError::options(format!("cranelift setting {name}={value}: {e}")))?;
+    }
+    Ok(settings::Flags::new(b))
+}
+
+/// Name of the Cranelift x86-64 flag for a kiln CPU feature name.
+fn cranelift_feature_flag(kiln_name: &str) -> String {
+    format!("has_{}", kiln_name.replace('.', ""))
+}
+
+impl Target {
+    /// Builds the ISA for `options`.
+    pub fn new(options: &CompileOptions) -> Result<Target> {
+        if let Some(triple) = &options.target {
+            check_triple(triple)?;
+        }
+        let mut builder = match options.cpu {
+            CpuChoice::Baseline => isa::lookup_by_name(DEFAULT_TARGET)
+                .map_err(|e| CompileError::options(format!("target {DEFAULT_TARGET}: {e}")))?,
+            CpuChoice::Native => cranelift_native::builder()
+                .map_err(|e| CompileError::options(format!("cannot detect the native CPU: {e}")))?,
+        };
+        if builder.triple().architecture.to_string() != "x86_64" {
+            return Err(CompileError::options(format!(
+                "native CPU is {}, but kiln generates code only for {DEFAULT_TARGET}",
+                builder.triple()
+            )));
+        }
+        match options.cpu {
+            CpuChoice::Baseline => {
+                for (feature, name) in CPU_FEATURE_NAMES {
+                    let on = CpuFeatures::BASELINE_X86_64.contains(feature);
+                    set_isa_flag(&mut builder, &cranelift_feature_flag(name), on)?;
+                }
+            }
+            CpuChoice::Native => {
+                // The header can only promise what it can name; anything
+                // else the host has stays unused so a loader's cpuid check
+                // against the recorded features is sufficient.
+                let known: Vec<String> = CPU_FEATURE_NAMES.iter().map(|(_, n)| cranelift_feature_flag(n)).collect();
+                let unknown: Vec<&'static str> = builder
+                    .iter()
+                    .filter(|s| s.name.starts_with("has_") && !known.iter().any(|k| k == s.name))
+                    .map(|s| s.name)
+                    .collect();
+                for name in unknown {
+                    set_isa_flag(&mut builder, name, false)?;
+                }
+            }
+        }
+        let flags = shared_flags(options.opt_level)?;
+        let isa = builder.finish(flags).map_err(|e| CompileError::options(format!("cannot build the ISA: {e}")))?;
+
+        let mut cpu_features = CpuFeatures::NONE;
+        for value in isa.isa_flags() {
+            if value.as_bool() != Some(true) {
+                continue;
+            }
+            if let Some((feature, _)) =
+                CPU_FEATURE_NAMES.iter().find(|(_, n)| cranelift_feature_flag(n) == value.name)
+            {
+                cpu_features = cpu_features.union(*feature);
+            }
+        }
+        let flags_hash = flags_hash(&*isa);
+        Ok(Target { isa, triple: DEFAULT_TARGET, cpu_features, flags_hash })
+    }
+}
+
+fn set_isa_flag(builder: &mut isa::Builder, name: &str, on: bool) -> Result<()> {
+    builder
+        .set(name, if on { "true" } else { "false" })
+        .map_err(|e| CompileError::options(format!("cranelift ISA flag {name}: {e}")))
+}
+
+/// FNV-1a (64-bit): stable across Rust releases and platforms, unlike `std`'s hasher.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The flags text that the hash covers, one `name=value` a line.
+///
+/// `enable_verifier` is left out: it checks the IR but never changes the
+/// code, and debug and release builds of `kilnc` must agree.
+pub(crate) fn flags_text(isa: &dyn isa::TargetIsa) -> String {
+    let mut text = format!("triple={}\n", isa.triple());
+    for v in isa.flags().iter() {
+        if v.name != "enable_verifier" {
+            text.push_str(&format!("{}={}\n", v.name, v.value_string()));
+        }
+    }
+    for v in isa.isa_flags() {
+        text.push_str(&format!("{}={}\n", v.name, v.value_string()));
+    }
+    text
+}
+
+fn flags_hash(isa: &dyn isa::TargetIsa) -> u64 {
+    fnv1a(flags_text(isa).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_reference_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn baseline_target_records_baseline_features() {
+        let t = Target::new(&CompileOptions::default()).unwrap();
+        assert_eq!(t.cpu_features, CpuFeatures::BASELINE_X86_64);
+        assert_eq!(t.triple, DEFAULT_TARGET);
+        let text = flags_text(&*t.isa);
+        assert!(text.contains("preserve_frame_pointers=true"), "{text}");
+        assert!(text.contains("enable_multi_ret_implicit_sret=true"), "{text}");
+        assert!(text.contains("probestack_strategy=inline"), "{text}");
+        assert!(text.contains("has_avx=false"), "{text}");
+    }
+
+    #[test]
+    fn flags_hash_depends_on_opt_level() {
+        let a = Target::new(&CompileOptions::default()).unwrap();
+        let b = Target::new(&CompileOptions { opt_level: OptLevel::None, ..Default::default() }).unwrap();
+        assert_ne!(a.flags_hash, b.flags_hash);
+    }
+
+    #[test]
+    fn triples() {
+        for ok in ["x86_64-unknown-linux-gnu", "x86_64-linux", "x86_64-pc-linux-gnu"] {
+            check_triple(ok).unwrap();
+        }
+        for bad in ["aarch64-unknown-linux-gnu", "x86_64-apple-darwin", "x86_64-pc-windows-msvc", "x86_64-unknown-linux-musl", ""] {
+            let err = check_triple(bad).unwrap_err();
+            assert!(err.to_string().contains("unsupported target"), "{err}");
+        }
+    }
+}

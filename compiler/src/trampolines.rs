@@ -1,0 +1,185 @@
+//! The CLIF of the trampolines of SPEC 3.2: one host-to-Wasm entry and one
+//! Wasm-to-host exit per type index.
+
+use cranelift_codegen::ir::{self, GlobalValueData, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, UserFuncName};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use kiln_format::{FuncType, VALUE_SLOT_SIZE};
+
+use crate::abi::{clif_type, entry_trampoline_signature, host_call_signature, wasm_signature, POINTER_TYPE};
+use crate::{CompileError, Result};
+
+/// `UserFuncName` namespace of entry trampolines (defined functions use 0).
+pub(crate) const ENTRY_NAMESPACE: u32 = 1;
+/// `UserFuncName` namespace of host trampolines.
+pub(crate) const HOST_NAMESPACE: u32 = 2;
+
+/// Offset of the host-call function pointer in a `VMHostFuncContext`.
+const HOST_CALL_OFFSET: i32 = 8;
+
+fn slot_offset(index: usize) -> i32 {
+    // Signatures have far fewer than i32::MAX / 16 values: the validator
+    // bounds them at 1000 parameters and results.
+    (index as i32) * VALUE_SLOT_SIZE as i32
+}
+
+/// `kiln_entry_T`: `(vmctx, callee_code, values)`; loads the arguments from
+/// the value slots, calls the callee with the Wasm ABI and stores its
+/// results back into the slots.
+pub(crate) fn entry_trampoline(
+    type_index: u32,
+    ty: &FuncType,
+    config: TargetFrontendConfig,
+    fb_ctx: &mut FunctionBuilderContext,
+) -> Result<ir::Function> {
+    let call_conv = config.default_call_conv;
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(ENTRY_NAMESPACE, type_index), entry_trampoline_signature(call_conv));
+    let mut b = FunctionBuilder::new(&mut func, fb_ctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let [vmctx, callee, values] = [0, 1, 2].map(|i| b.block_params(block)[i]);
+
+    // The host owns the slot array and hands over a valid, aligned pointer.
+    let flags = MemFlagsData::trusted();
+    let mut args = Vec::with_capacity(ty.params.len() + 1);
+    args.push(vmctx);
+    for (i, &param) in ty.params.iter().enumerate() {
+        args.push(b.ins().load(clif_type(param), flags, values, slot_offset(i)));
+    }
+    let sig = b.import_signature(wasm_signature(ty, call_conv));
+    let call = b.ins().call_indirect(sig, callee, &args);
+    let results = b.inst_results(call).to_vec();
+    for (i, result) in results.into_iter().enumerate() {
+        b.ins().store(flags, result, values, slot_offset(i));
+    }
+    b.ins().return_(&[]);
+    b.finalize(config);
+    Ok(func)
+}
+
+/// `kiln_host_T`: the Wasm ABI of type T with a `VMHostFuncContext` as its
+/// vmctx; spills the arguments to a stack array of value slots, calls the
+/// host through the context and returns the results read from the slots.
+pub(crate) fn host_trampoline(
+    type_index: u32,
+    ty: &FuncType,
+    config: TargetFrontendConfig,
+    fb_ctx: &mut FunctionBuilderContext,
+) -> Result<ir::Function> {
+    let call_conv = config.default_call_conv;
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(HOST_NAMESPACE, type_index), wasm_signature(ty, call_conv));
+
+    // The host context starts with the same runtime-limits pointer as a
+    // VMContext, so deep recursion through host calls is caught here too.
+    let trusted = func
+        .dfg
+        .mem_flags
+        .insert(MemFlagsData::trusted())
+        .map_err(|_| CompileError::codegen("too many distinct memory flags"))?;
+    let vmctx_gv = func.create_global_value(GlobalValueData::VMContext);
+    let limits = func.create_global_value(GlobalValueData::Load {
+        base: vmctx_gv,
+        offset: 0.into(),
+        global_type: POINTER_TYPE,
+        flags: trusted,
+    });
+    let stack_limit = func.create_global_value(GlobalValueData::Load {
+        base: limits,
+        offset: 0.into(),
+        global_type: POINTER_TYPE,
+        flags: trusted,
+    });
+    func.stack_limit = Some(stack_limit);
+
+    let mut b = FunctionBuilder::new(&mut func, fb_ctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let params = b.block_params(block).to_vec();
+    let host_ctx = params[0];
+
+    // At least one slot, so the host always receives a valid pointer.
+    let nslots = ty.params.len().max(ty.results.len()).max(1);
+    let size = u32::try_from(nslots).unwrap_or(u32::MAX / VALUE_SLOT_SIZE).saturating_mul(VALUE_SLOT_SIZE);
+    let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
+    let values = b.ins().stack_addr(POINTER_TYPE, slot, 0);
+    let flags = MemFlagsData::trusted();
+    for (i, &arg) in params[1..].iter().enumerate() {
+        b.ins().store(flags, arg, values, slot_offset(i));
+    }
+    let host_call = b.ins().load(POINTER_TYPE, flags, host_ctx, HOST_CALL_OFFSET);
+    let sig = b.import_signature(host_call_signature(call_conv));
+    b.ins().call_indirect(sig, host_call, &[host_ctx, values]);
+    let results: Vec<ir::Value> =
+        ty.results.iter().enumerate().map(|(i, &r)| b.ins().load(clif_type(r), flags, values, slot_offset(i))).collect();
+    b.ins().return_(&results);
+    b.finalize(config);
+    Ok(func)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cranelift_codegen::ir::{types, AbiParam, ArgumentPurpose};
+    use kiln_format::ValType;
+
+    fn config() -> TargetFrontendConfig {
+        crate::options::Target::new(&crate::CompileOptions::default()).unwrap().isa.frontend_config()
+    }
+
+    fn ty() -> FuncType {
+        FuncType { params: vec![ValType::I32, ValType::F64], results: vec![ValType::I64, ValType::ExternRef] }
+    }
+
+    #[test]
+    fn entry_trampoline_clif() {
+        let f = entry_trampoline(3, &ty(), config(), &mut FunctionBuilderContext::new()).unwrap();
+        let text = f.display().to_string();
+        let expected = "\
+function u1:3(i64, i64, i64) system_v {
+    sig0 = (i64 vmctx, i32, f64) -> i64, i64 system_v
+
+block0(v0: i64, v1: i64, v2: i64):
+    v3 = load.i32 notrap aligned v2
+    v4 = load.f64 notrap aligned v2+16
+    v5, v6 = call_indirect sig0, v1(v0, v3, v4)
+    store notrap aligned v5, v2
+    store notrap aligned v6, v2+16
+    return
+}
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn host_trampoline_clif() {
+        let f = host_trampoline(3, &ty(), config(), &mut FunctionBuilderContext::new()).unwrap();
+        assert_eq!(f.signature.params[0], AbiParam::special(types::I64, ArgumentPurpose::VMContext));
+        let text = f.display().to_string();
+        let expected = "\
+function u2:3(i64 vmctx, i32, f64) -> i64, i64 system_v {
+    ss0 = explicit_slot 32, align = 16
+    gv0 = vmctx
+    gv1 = load.i64 notrap aligned gv0
+    gv2 = load.i64 notrap aligned gv1
+    sig0 = (i64, i64) system_v
+    stack_limit = gv2
+
+block0(v0: i64, v1: i32, v2: f64):
+    v3 = stack_addr.i64 ss0
+    store notrap aligned v1, v3
+    store notrap aligned v2, v3+16
+    v4 = load.i64 notrap aligned v0+8
+    call_indirect sig0, v4(v0, v3)
+    v5 = load.i64 notrap aligned v3
+    v6 = load.i64 notrap aligned v3+16
+    return v5, v6
+}
+";
+        assert_eq!(text, expected);
+    }
+}

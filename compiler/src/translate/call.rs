@@ -1,0 +1,130 @@
+//! Calls: direct calls to defined functions, calls through the import
+//! records of imported functions, and `call_indirect` (SPEC 3.4).
+
+use cranelift_codegen::ir::{self, condcodes::IntCC, ExtFuncData, ExternalName, InstBuilder, UserExternalName};
+use cranelift_frontend::FunctionBuilder;
+use kiln_format::{func_ref, FuncType, TrapCode};
+
+use super::env::{vm_flags, vm_readonly_flags, FuncEnvironment};
+use super::state::FuncState;
+use super::table::checked_element_address;
+use super::types::reject_v128;
+use crate::abi::{self, POINTER_TYPE};
+use crate::Result;
+
+/// The imported signature of Wasm type `type_index`, declared once per function.
+fn signature_of(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    type_index: u32,
+    offset: usize,
+) -> Result<ir::SigRef> {
+    if let Some(&sig) = state.signatures.get(&type_index) {
+        return Ok(sig);
+    }
+    let ty = env.func_type(type_index, offset)?;
+    let sig = builder.import_signature(abi::wasm_signature(ty, env.call_conv));
+    state.signatures.insert(type_index, sig);
+    Ok(sig)
+}
+
+/// Fills `call_args` with `callee_vmctx` and the callee's parameters, popped
+/// from the stack.
+fn pop_call_args(state: &mut FuncState, ty: &FuncType, callee_vmctx: ir::Value, offset: usize) -> Result<()> {
+    let mut args = std::mem::take(&mut state.call_args);
+    args.clear();
+    args.push(callee_vmctx);
+    let params = state.peekn(ty.params.len(), offset);
+    if let Ok(params) = params {
+        args.extend_from_slice(params);
+    }
+    state.call_args = args;
+    state.popn(ty.params.len(), offset)
+}
+
+/// Pushes the results of `call`, marking externrefs for the stack maps.
+fn push_results(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, ty: &FuncType, call: ir::Inst) {
+    for i in 0..ty.results.len() {
+        let Some(&value) = builder.inst_results(call).get(i) else { break };
+        state.push_typed(builder, value, ty.results[i]);
+    }
+}
+
+/// `call f`.
+pub(crate) fn translate_call(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    function_index: u32,
+    offset: usize,
+) -> Result<()> {
+    let ty = env.func_type_of(function_index, offset)?;
+    reject_v128(&ty.params, offset)?;
+    reject_v128(&ty.results, offset)?;
+    let call = if env.is_imported_function(function_index) {
+        let (code_at, vmctx_at) = env.imported_function(function_index, offset)?;
+        let type_index = env.func_type_index(function_index, offset)?;
+        let sig = signature_of(env, builder, state, type_index, offset)?;
+        let vmctx = state.vmctx;
+        let code = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, code_at as i32);
+        let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, vmctx_at as i32);
+        pop_call_args(state, ty, callee_vmctx, offset)?;
+        builder.ins().call_indirect(sig, code, &state.call_args)
+    } else {
+        let callee = match state.direct_callees.get(&function_index) {
+            Some(&callee) => callee,
+            None => {
+                let name = builder.func.declare_imported_user_function(UserExternalName { namespace: 0, index: function_index });
+                let signature = builder.import_signature(abi::wasm_signature(ty, env.call_conv));
+                let callee = builder.import_function(ExtFuncData {
+                    name: ExternalName::User(name),
+                    signature,
+                    colocated: true,
+                    patchable: false,
+                });
+                state.direct_callees.insert(function_index, callee);
+                callee
+            }
+        };
+        pop_call_args(state, ty, state.vmctx, offset)?;
+        builder.ins().call(callee, &state.call_args)
+    };
+    push_results(builder, state, ty, call);
+    Ok(())
+}
+
+/// `call_indirect (type T) table`: bounds check (`undefined_element`), null
+/// check (`indirect_call_to_null`), type-id check (`bad_signature`), then a
+/// call of the element's `wasm_call` with its `vmctx`.
+pub(crate) fn translate_call_indirect(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    type_index: u32,
+    table_index: u32,
+    offset: usize,
+) -> Result<()> {
+    let ty = env.func_type(type_index, offset)?;
+    reject_v128(&ty.params, offset)?;
+    reject_v128(&ty.results, offset)?;
+    let sig = signature_of(env, builder, state, type_index, offset)?;
+    let type_id_at = env.type_id_offset(type_index, offset)?;
+
+    let index = state.pop1(offset)?;
+    let slot = checked_element_address(env, builder, state, table_index, index, TrapCode::UNDEFINED_ELEMENT, offset)?;
+    let func_ref = builder.ins().load(POINTER_TYPE, vm_flags(), slot, 0);
+    builder.ins().trapz(func_ref, abi::clif_trap_code(TrapCode::INDIRECT_CALL_TO_NULL));
+
+    let actual = builder.ins().load(ir::types::I32, vm_flags(), func_ref, func_ref::TYPE_ID as i32);
+    let expected = builder.ins().load(ir::types::I32, vm_readonly_flags(), state.vmctx, type_id_at as i32);
+    let mismatch = builder.ins().icmp(IntCC::NotEqual, actual, expected);
+    builder.ins().trapnz(mismatch, abi::clif_trap_code(TrapCode::BAD_SIGNATURE));
+
+    let code = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::WASM_CALL as i32);
+    let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::VMCTX as i32);
+    pop_call_args(state, ty, callee_vmctx, offset)?;
+    let call = builder.ins().call_indirect(sig, code, &state.call_args);
+    push_results(builder, state, ty, call);
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! The module-level facts a function body is translated against, and the
+//! IR helpers that reach the VMContext: loads of its fields, memory and
+//! table definitions, global slots and builtin calls.
+
+use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::FunctionBuilder;
+use kiln_format::{definition, BuiltinIndex, FuncType, GlobalType, ModuleInfo, RefType, TableType, VMOffsets};
+
+use super::state::FuncState;
+use crate::abi::{self, POINTER_TYPE};
+use crate::{CompileError, Result};
+
+/// What the translation of one function needs to know about its module.
+pub struct FuncEnvironment<'a> {
+    /// The module: types, function space, tables, memories, globals.
+    pub info: &'a ModuleInfo,
+    /// The VMContext layout of the module's instances.
+    pub offsets: VMOffsets,
+    /// Calling convention of Wasm functions and builtins.
+    pub call_conv: CallConv,
+}
+
+/// Where an entity's record lives relative to the VMContext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// The record is inline in the VMContext at this offset.
+    Defined(u32),
+    /// The VMContext holds, at this offset, a pointer to the record.
+    Imported(u32),
+}
+
+impl<'a> FuncEnvironment<'a> {
+    /// Type `index` of the type section.
+    pub(crate) fn func_type(&self, index: u32, offset: usize) -> Result<&'a FuncType> {
+        self.info
+            .types
+            .get(index as usize)
+            .ok_or_else(|| CompileError::invalid(format!("unknown type {index}"), offset))
+    }
+
+    /// The type index of function `index` of the function space.
+    pub(crate) fn func_type_index(&self, func_index: u32, offset: usize) -> Result<u32> {
+        self.info
+            .functions
+            .get(func_index as usize)
+            .map(|func| func.type_index)
+            .ok_or_else(|| CompileError::invalid(format!("unknown function {func_index}"), offset))
+    }
+
+    /// The type of function `index` of the function space.
+    pub(crate) fn func_type_of(&self, func_index: u32, offset: usize) -> Result<&'a FuncType> {
+        self.func_type(self.func_type_index(func_index, offset)?, offset)
+    }
+
+    /// Whether function `index` is imported.
+    pub(crate) fn is_imported_function(&self, func_index: u32) -> bool {
+        func_index < self.info.num_imported_funcs
+    }
+
+    /// Type of table `index`.
+    pub(crate) fn table_type(&self, index: u32, offset: usize) -> Result<TableType> {
+        self.info
+            .tables
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| CompileError::invalid(format!("unknown table {index}"), offset))
+    }
+
+    /// Whether table `index` holds externrefs (whose accesses go through builtins).
+    pub(crate) fn is_externref_table(&self, index: u32, offset: usize) -> Result<bool> {
+        Ok(self.table_type(index, offset)?.element == RefType::ExternRef)
+    }
+
+    /// Type of global `index` (in the global space).
+    pub(crate) fn global_type(&self, index: u32, offset: usize) -> Result<GlobalType> {
+        self.info
+            .global_types
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| CompileError::invalid(format!("unknown global {index}"), offset))
+    }
+
+    /// Where the `VMMemoryDefinition` of memory `index` is.
+    pub(crate) fn memory_location(&self, index: u32, offset: usize) -> Result<Location> {
+        let counts = self.offsets.counts();
+        if index < counts.imported_memories {
+            Ok(Location::Imported(self.offsets.imported_memory(index)))
+        } else if index - counts.imported_memories < counts.defined_memories {
+            Ok(Location::Defined(self.offsets.defined_memory(index - counts.imported_memories)))
+        } else {
+            Err(CompileError::invalid(format!("unknown memory {index}"), offset))
+        }
+    }
+
+    /// Where the `VMTableDefinition` of table `index` is.
+    pub(crate) fn table_location(&self, index: u32, offset: usize) -> Result<Location> {
+        let counts = self.offsets.counts();
+        if index < counts.imported_tables {
+            Ok(Location::Imported(self.offsets.imported_table(index)))
+        } else if index - counts.imported_tables < counts.defined_tables {
+            Ok(Location::Defined(self.offsets.defined_table(index - counts.imported_tables)))
+        } else {
+            Err(CompileError::invalid(format!("unknown table {index}"), offset))
+        }
+    }
+
+    /// Where the `VMGlobalDefinition` of global `index` is.
+    pub(crate) fn global_location(&self, index: u32, offset: usize) -> Result<Location> {
+        let counts = self.offsets.counts();
+        if index < counts.imported_globals {
+            Ok(Location::Imported(self.offsets.imported_global(index)))
+        } else if index - counts.imported_globals < counts.defined_globals {
+            Ok(Location::Defined(self.offsets.defined_global(index - counts.imported_globals)))
+        } else {
+            Err(CompileError::invalid(format!("unknown global {index}"), offset))
+        }
+    }
+
+    /// Offset of the `VMFunctionImport` of imported function `index`.
+    pub(crate) fn imported_function(&self, index: u32, offset: usize) -> Result<(u32, u32)> {
+        if index < self.offsets.counts().imported_funcs {
+            Ok((self.offsets.imported_function_call(index), self.offsets.imported_function_vmctx(index)))
+        } else {
+            Err(CompileError::invalid(format!("unknown imported function {index}"), offset))
+        }
+    }
+
+    /// Offset of the `VMFuncRef` of function `index`.
+    pub(crate) fn func_ref_offset(&self, index: u32, offset: usize) -> Result<u32> {
+        if index < self.offsets.counts().funcs {
+            Ok(self.offsets.func_ref(index))
+        } else {
+            Err(CompileError::invalid(format!("unknown function {index}"), offset))
+        }
+    }
+
+    /// Offset of the canonical type id of type `index`.
+    pub(crate) fn type_id_offset(&self, index: u32, offset: usize) -> Result<u32> {
+        if index < self.offsets.counts().types {
+            Ok(self.offsets.type_id(index))
+        } else {
+            Err(CompileError::invalid(format!("unknown type {index}"), offset))
+        }
+    }
+}
+
+/// Flags of a load or store of VMContext-owned data: aligned, never faults.
+pub(crate) fn vm_flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Flags of a load of VMContext data that no code changes while an instance
+/// lives (pointers to imported records, memory bases, type ids).
+pub(crate) fn vm_readonly_flags() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly()
+}
+
+/// Flags of a linear-memory access: little-endian, and allowed to fault on
+/// the guard region, which reports `memory_out_of_bounds`.
+pub(crate) fn heap_flags() -> MemFlagsData {
+    MemFlagsData::new()
+        .with_endianness(ir::Endianness::Little)
+        .with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
+}
+
+/// The address of the record at `location`: `vmctx + offset` for an inline
+/// record, or the pointer loaded from `vmctx + offset` for an imported one.
+pub(crate) fn record_address(builder: &mut FunctionBuilder<'_>, vmctx: ir::Value, location: Location) -> ir::Value {
+    match location {
+        Location::Defined(offset) => builder.ins().iadd_imm_u(vmctx, i64::from(offset)),
+        Location::Imported(offset) => builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, offset as i32),
+    }
+}
+
+/// `(record base, offset of the record from it)`: saves an `iadd` for
+/// inline records by folding their offset into the access.
+pub(crate) fn record_base(builder: &mut FunctionBuilder<'_>, vmctx: ir::Value, location: Location) -> (ir::Value, i32) {
+    match location {
+        Location::Defined(offset) => (vmctx, offset as i32),
+        Location::Imported(offset) => {
+            (builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, offset as i32), 0)
+        }
+    }
+}
+
+/// Loads the `base` of memory `index`. The base never moves once the
+/// memory exists, so the load is read-only and may be hoisted.
+pub(crate) fn memory_base(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &FuncState,
+    index: u32,
+    offset: usize,
+) -> Result<ir::Value> {
+    let location = env.memory_location(index, offset)?;
+    let (base, at) = record_base(builder, state.vmctx, location);
+    Ok(builder.ins().load(POINTER_TYPE, vm_readonly_flags(), base, at + definition::BASE as i32))
+}
+
+/// Loads the current length in bytes of memory `index` (an i64).
+pub(crate) fn memory_length(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &FuncState,
+    index: u32,
+    offset: usize,
+) -> Result<ir::Value> {
+    let location = env.memory_location(index, offset)?;
+    let (base, at) = record_base(builder, state.vmctx, location);
+    Ok(builder.ins().load(ir::types::I64, vm_flags(), base, at + definition::CURRENT_LENGTH as i32))
+}
+
+/// Loads `(base, current_elements)` of table `index`; both may change when
+/// the table grows, so they are reloaded on every access.
+pub(crate) fn table_base_and_bound(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &FuncState,
+    index: u32,
+    offset: usize,
+) -> Result<(ir::Value, ir::Value)> {
+    let location = env.table_location(index, offset)?;
+    let (record, at) = record_base(builder, state.vmctx, location);
+    let bound = builder.ins().load(ir::types::I64, vm_flags(), record, at + definition::CURRENT_LENGTH as i32);
+    let base = builder.ins().load(POINTER_TYPE, vm_flags(), record, at + definition::BASE as i32);
+    Ok((base, bound))
+}
+
+/// Loads the current number of elements of table `index` (an i64).
+pub(crate) fn table_bound(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &FuncState,
+    index: u32,
+    offset: usize,
+) -> Result<ir::Value> {
+    let location = env.table_location(index, offset)?;
+    let (record, at) = record_base(builder, state.vmctx, location);
+    Ok(builder.ins().load(ir::types::I64, vm_flags(), record, at + definition::CURRENT_LENGTH as i32))
+}
+
+/// An `i32` constant for a builtin's index argument.
+pub(crate) fn index_arg(builder: &mut FunctionBuilder<'_>, index: u32) -> ir::Value {
+    builder.ins().iconst(ir::types::I32, i64::from(index as i32))
+}
+
+/// Calls `builtin` through the builtins table, `*(vmctx + 8) + 8 * index`,
+/// passing the caller's vmctx before `args`. Returns the call instruction.
+pub(crate) fn call_builtin(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    builtin: BuiltinIndex,
+    args: &[ir::Value],
+) -> ir::Inst {
+    let sig = match state.builtin_signatures.get(builtin as usize).copied().flatten() {
+        Some(sig) => sig,
+        None => {
+            let sig = builder.import_signature(abi::builtin_signature(builtin, env.call_conv));
+            if let Some(slot) = state.builtin_signatures.get_mut(builtin as usize) {
+                *slot = Some(sig);
+            }
+            sig
+        }
+    };
+    let vmctx = state.vmctx;
+    let table = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, VMOffsets::BUILTINS as i32);
+    let callee = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), table, 8 * builtin as i32);
+    state.call_args.clear();
+    state.call_args.push(vmctx);
+    state.call_args.extend_from_slice(args);
+    builder.ins().call_indirect(sig, callee, &state.call_args)
+}
+
+/// Calls `builtin` and returns its single result.
+pub(crate) fn call_builtin_value(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    builtin: BuiltinIndex,
+    args: &[ir::Value],
+    offset: usize,
+) -> Result<ir::Value> {
+    let call = call_builtin(env, builder, state, builtin, args);
+    builder
+        .inst_results(call)
+        .first()
+        .copied()
+        .ok_or_else(|| CompileError::codegen(format!("builtin {builtin} returns nothing (at offset {offset:#x})")))
+}

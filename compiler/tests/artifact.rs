@@ -1,0 +1,192 @@
+//! The artifact kilnc writes, read back with `object` and `kiln-format`.
+
+use kiln_compiler::{compile, CompileOptions};
+use kiln_format::{
+    checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader, CpuFeatures,
+    ModuleInfo, StackMapRecord, TrapCode, TrapRecord, FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_META,
+    SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
+};
+use object::{Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget};
+
+const SEVERAL: &str = include_str!("modules/several_functions.wat");
+
+fn compile_default(wat: &str) -> Vec<u8> {
+    compile(wat.as_bytes(), &CompileOptions::default()).unwrap_or_else(|e| panic!("compile failed: {e}"))
+}
+
+fn section<'a>(file: &object::File<'a>, name: &str) -> &'a [u8] {
+    file.section_by_name(name).unwrap_or_else(|| panic!("missing section {name}")).data().unwrap()
+}
+
+struct Artifact<'a> {
+    file: object::File<'a>,
+    header: ArtifactHeader,
+    info: ModuleInfo,
+}
+
+fn read(bytes: &[u8]) -> Artifact<'_> {
+    let file = object::File::parse(bytes).unwrap();
+    let meta = section(&file, SECTION_META);
+    let header = ArtifactHeader::from_bytes(meta).unwrap();
+    let info_bytes = &meta[HEADER_SIZE..];
+    assert_eq!(header.info_len as usize, info_bytes.len());
+    let info = ModuleInfo::decode(info_bytes, HEADER_SIZE).unwrap();
+    Artifact { file, header, info }
+}
+
+fn symbol_address(file: &object::File<'_>, name: &str) -> u64 {
+    file.symbols().find(|s| s.name() == Ok(name)).unwrap_or_else(|| panic!("missing symbol {name}")).address()
+}
+
+#[test]
+fn artifact_is_an_x86_64_relocatable_elf_with_kiln_sections() {
+    let bytes = compile_default(SEVERAL);
+    let a = read(&bytes);
+    assert_eq!(a.file.format(), object::BinaryFormat::Elf);
+    assert_eq!(a.file.architecture(), object::Architecture::X86_64);
+    assert_eq!(a.file.kind(), object::ObjectKind::Relocatable);
+    for name in [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA] {
+        assert!(a.file.section_by_name(name).is_some(), "missing {name}");
+    }
+    assert_eq!(section(&a.file, SECTION_DATA), b"kilnpassive bytes");
+}
+
+#[test]
+fn header_records_version_target_features_and_checksum() {
+    let bytes = compile_default(SEVERAL);
+    let a = read(&bytes);
+    assert_eq!(a.header.format_version, FORMAT_VERSION);
+    assert_eq!(a.header.target(), "x86_64-unknown-linux-gnu");
+    assert_eq!(a.header.cpu_features, CpuFeatures::BASELINE_X86_64);
+    assert_ne!(a.header.flags_hash, 0);
+    let meta = section(&a.file, SECTION_META);
+    let expected = checksum_sections([
+        &meta[HEADER_SIZE..],
+        section(&a.file, SECTION_TRAPS),
+        section(&a.file, SECTION_STACKMAPS),
+        section(&a.file, SECTION_DATA),
+        section(&a.file, SECTION_TEXT),
+    ]);
+    assert_eq!(a.header.checksum, expected);
+}
+
+#[test]
+fn module_info_describes_the_module() {
+    let bytes = compile_default(SEVERAL);
+    let info = read(&bytes).info;
+    assert_eq!(info.name.as_deref(), Some("several"));
+    assert_eq!(info.num_imported_funcs, 1);
+    assert_eq!(info.num_imported_globals, 1);
+    assert!(info.functions[0].code.is_none());
+    assert_eq!(info.functions[1].name.as_deref(), Some("add"));
+    assert_eq!(info.tables.len(), 2);
+    assert_eq!(info.elements.len(), 2);
+    assert_eq!(info.data.len(), 2);
+    assert_eq!(info.entry_trampolines.len(), info.types.len());
+    assert_eq!(info.host_trampolines.len(), info.types.len());
+    assert!(info.exports.iter().any(|e| e.name == "fib"));
+}
+
+#[test]
+fn code_ranges_match_the_symbols() {
+    let bytes = compile_default(SEVERAL);
+    let a = read(&bytes);
+    let text_len = section(&a.file, SECTION_TEXT).len() as u64;
+    for (i, f) in a.info.functions.iter().enumerate().skip(a.info.num_imported_funcs as usize) {
+        let code = f.code.expect("defined function has code");
+        assert_eq!(u64::from(code.offset), symbol_address(&a.file, &function_symbol(i as u32)));
+        assert!(code.len > 0 && u64::from(code.offset + code.len) <= text_len);
+    }
+    for t in 0..a.info.types.len() {
+        assert_eq!(
+            u64::from(a.info.entry_trampolines[t].offset),
+            symbol_address(&a.file, &entry_trampoline_symbol(t as u32))
+        );
+        assert_eq!(
+            u64::from(a.info.host_trampolines[t].offset),
+            symbol_address(&a.file, &host_trampoline_symbol(t as u32))
+        );
+    }
+    // SPEC 1: functions first, then entry trampolines, then host trampolines.
+    let last_func = a.info.functions.last().unwrap().code.unwrap().offset;
+    assert!(last_func < a.info.entry_trampolines[0].offset);
+    assert!(a.info.entry_trampolines.last().unwrap().offset < a.info.host_trampolines[0].offset);
+}
+
+#[test]
+fn only_spec_relocation_kinds_against_text_symbols() {
+    const R_X86_64_64: u32 = 1;
+    const R_X86_64_PC32: u32 = 2;
+    const R_X86_64_PLT32: u32 = 4;
+    let bytes = compile_default(SEVERAL);
+    let a = read(&bytes);
+    let text_index = a.file.section_by_name(SECTION_TEXT).unwrap().index();
+    let mut count = 0;
+    for section in a.file.sections() {
+        for (_, reloc) in section.relocations() {
+            assert_eq!(section.index(), text_index, "relocation outside .text");
+            let RelocationFlags::Elf { r_type } = reloc.flags() else { panic!("not an ELF relocation") };
+            assert!([R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32].contains(&r_type), "relocation type {r_type}");
+            let RelocationTarget::Symbol(sym) = reloc.target() else { panic!("relocation without a symbol") };
+            let sym = a.file.symbol_by_index(sym).unwrap();
+            assert_eq!(sym.section_index(), Some(text_index), "target {:?} not in .text", sym.name());
+            count += 1;
+        }
+    }
+    assert!(count > 0, "the fib recursion needs a direct call relocation");
+    assert!(a.file.symbols().all(|s| !s.is_undefined() || s.name() == Ok("")), "undefined symbols");
+}
+
+#[test]
+fn trap_table_is_sorted_and_covers_division_and_memory() {
+    let bytes = compile_default(SEVERAL);
+    let a = read(&bytes);
+    let traps = TrapRecord::decode_all(section(&a.file, SECTION_TRAPS)).unwrap();
+    assert!(traps.windows(2).all(|w| w[0].text_offset <= w[1].text_offset));
+    let text_len = section(&a.file, SECTION_TEXT).len() as u32;
+    assert!(traps.iter().all(|t| t.text_offset < text_len));
+    let div = a.info.functions.iter().find(|f| f.name.as_deref() == Some("div")).unwrap().code.unwrap();
+    let in_div: Vec<TrapCode> = traps
+        .iter()
+        .filter(|t| (div.offset..div.offset + div.len).contains(&t.text_offset))
+        .map(|t| t.code)
+        .collect();
+    assert!(in_div.contains(&TrapCode::INTEGER_DIVISION_BY_ZERO), "{in_div:?}");
+    assert!(traps.iter().any(|t| t.code == TrapCode::MEMORY_OUT_OF_BOUNDS));
+}
+
+#[test]
+fn stack_maps_are_keyed_by_return_addresses_inside_their_function() {
+    let bytes = compile_default(SEVERAL);
+    let a = read(&bytes);
+    let maps = StackMapRecord::decode_all(section(&a.file, SECTION_STACKMAPS)).unwrap();
+    let keep = a.info.functions.iter().find(|f| f.name.as_deref() == Some("keep")).unwrap().code.unwrap();
+    let text = section(&a.file, SECTION_TEXT);
+    // `keep` holds its externref across the call to `log`.
+    let in_keep: Vec<&StackMapRecord> =
+        maps.iter().filter(|m| (keep.offset..=keep.offset + keep.len).contains(&m.return_offset)).collect();
+    assert!(!in_keep.is_empty(), "no stack map in `keep`: {maps:?}");
+    for m in in_keep {
+        assert!(!m.slots.is_empty());
+        assert!(m.slots.iter().all(|s| s % 8 == 0 && *s < m.frame_size.max(8) + 8));
+        // The byte before a return address ends a call: `call rel32` (e8 ..)
+        // or an indirect `call *%reg` (ff /2).
+        let at = m.return_offset as usize;
+        assert!(text[at - 5] == 0xe8 || text[at - 2] == 0xff || text[at - 3] == 0xff, "not after a call: {m:?}");
+    }
+}
+
+#[test]
+fn module_without_functions_still_has_every_section() {
+    let bytes = compile_default("(module (memory 1))");
+    let a = read(&bytes);
+    assert!(a.info.functions.is_empty());
+    assert!(a.info.entry_trampolines.is_empty());
+    assert!(section(&a.file, SECTION_TRAPS).is_empty());
+}
+
+#[test]
+fn binary_input_gives_the_same_artifact_as_text() {
+    let wasm = wat::parse_str(SEVERAL).unwrap();
+    assert_eq!(compile(&wasm, &CompileOptions::default()).unwrap(), compile_default(SEVERAL));
+}

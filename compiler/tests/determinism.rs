@@ -1,0 +1,39 @@
+//! The same input and flags give a byte-identical artifact, whatever the
+//! number of compile threads.
+
+use kiln_compiler::{compile, CompileOptions, OptLevel};
+
+const SEVERAL: &str = include_str!("modules/several_functions.wat");
+
+fn compile_with(threads: Option<usize>, opt_level: OptLevel) -> Vec<u8> {
+    let options = CompileOptions { threads, opt_level, ..Default::default() };
+    compile(SEVERAL.as_bytes(), &options).unwrap_or_else(|e| panic!("compile failed: {e}"))
+}
+
+#[test]
+fn compiling_twice_gives_identical_bytes() {
+    assert_eq!(compile_with(None, OptLevel::Speed), compile_with(None, OptLevel::Speed));
+}
+
+#[test]
+fn thread_count_does_not_change_the_bytes() {
+    for opt_level in [OptLevel::None, OptLevel::Speed, OptLevel::SpeedAndSize] {
+        let one = compile_with(Some(1), opt_level);
+        for threads in [2, 3, 8] {
+            assert!(one == compile_with(Some(threads), opt_level), "{threads} threads at {opt_level} differ from 1");
+        }
+    }
+}
+
+#[test]
+fn opt_level_changes_the_flags_hash() {
+    let header = |bytes: &[u8]| {
+        use object::{Object, ObjectSection};
+        let file = object::File::parse(bytes).unwrap();
+        let meta = file.section_by_name(kiln_format::SECTION_META).unwrap().data().unwrap().to_vec();
+        kiln_format::ArtifactHeader::from_bytes(&meta).unwrap()
+    };
+    let none = header(&compile_with(Some(1), OptLevel::None));
+    let speed = header(&compile_with(Some(1), OptLevel::Speed));
+    assert_ne!(none.flags_hash, speed.flags_hash);
+}

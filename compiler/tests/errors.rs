@@ -1,0 +1,145 @@
+//! Errors say what and where, and never leave a partial output behind.
+
+use std::path::Path;
+use std::process::Command;
+
+use kiln_compiler::{compile, compile_file, CompileErrorKind, CompileOptions};
+
+const INVALID_BODY: &str = include_str!("modules/invalid_body.wat");
+const SIMD: &str = include_str!("modules/simd.wat");
+const SEVERAL: &str = include_str!("modules/several_functions.wat");
+
+fn kilnc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kilnc"))
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn invalid_body_reports_offset_and_function_index() {
+    let err = compile(INVALID_BODY.as_bytes(), &CompileOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), CompileErrorKind::Invalid);
+    assert_eq!(err.func_index(), Some(2));
+    assert!(err.offset().is_some());
+    let text = err.to_string();
+    assert!(text.contains("type mismatch"), "{text}");
+    assert!(text.contains("at offset 0x") && text.contains("in function 2"), "{text}");
+}
+
+#[test]
+fn malformed_binary_is_invalid_with_an_offset() {
+    let err = compile(b"\0asm\x01\0\0\0\x01\x05", &CompileOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), CompileErrorKind::Invalid);
+    assert!(err.offset().is_some());
+}
+
+#[test]
+fn bad_text_is_invalid() {
+    let err = compile(b"(module (func (i32.bogus)))", &CompileOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), CompileErrorKind::Invalid);
+    assert!(err.message().contains("invalid text format"), "{err}");
+}
+
+#[test]
+fn simd_is_unsupported() {
+    let err = compile(SIMD.as_bytes(), &CompileOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), CompileErrorKind::Unsupported);
+    assert_eq!(err.message(), "SIMD (v128) is not supported yet");
+    assert_eq!(err.func_index(), Some(0));
+    assert!(err.offset().is_some());
+}
+
+#[test]
+fn other_targets_are_refused() {
+    let options = CompileOptions { target: Some("aarch64-unknown-linux-gnu".into()), ..Default::default() };
+    let err = compile(b"(module)", &options).unwrap_err();
+    assert_eq!(err.kind(), CompileErrorKind::Options);
+    assert!(err.message().contains("aarch64-unknown-linux-gnu"), "{err}");
+}
+
+#[test]
+fn zero_threads_are_refused() {
+    let options = CompileOptions { threads: Some(0), ..Default::default() };
+    assert_eq!(compile(b"(module)", &options).unwrap_err().kind(), CompileErrorKind::Options);
+}
+
+#[test]
+fn failed_compile_file_leaves_the_output_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bad.wat");
+    let output = dir.path().join("bad.o");
+    std::fs::write(&input, INVALID_BODY).unwrap();
+
+    assert!(compile_file(&input, &output, &CompileOptions::default()).is_err());
+    assert!(!output.exists());
+    assert_eq!(entries(dir.path()), ["bad.wat"]);
+
+    std::fs::write(&output, b"previous artifact").unwrap();
+    assert!(compile_file(&input, &output, &CompileOptions::default()).is_err());
+    assert_eq!(std::fs::read(&output).unwrap(), b"previous artifact");
+    assert_eq!(entries(dir.path()), ["bad.o", "bad.wat"]);
+}
+
+#[test]
+fn compile_file_writes_the_same_bytes_as_compile() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("m.wat");
+    let output = dir.path().join("m.o");
+    std::fs::write(&input, SEVERAL).unwrap();
+    compile_file(&input, &output, &CompileOptions::default()).unwrap();
+    assert_eq!(std::fs::read(&output).unwrap(), compile(SEVERAL.as_bytes(), &CompileOptions::default()).unwrap());
+    assert_eq!(entries(dir.path()), ["m.o", "m.wat"]);
+}
+
+#[test]
+fn cli_compiles_a_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("m.wat");
+    let output = dir.path().join("m.o");
+    std::fs::write(&input, SEVERAL).unwrap();
+    let out = kilnc()
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .args(["-O", "speed_and_size", "--cpu", "baseline", "--threads", "2", "--target", "x86_64-unknown-linux-gnu"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(&std::fs::read(&output).unwrap()[..4], b"\x7fELF");
+}
+
+#[test]
+fn cli_reports_errors_and_exits_1_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bad.wat");
+    let output = dir.path().join("bad.o");
+    std::fs::write(&input, INVALID_BODY).unwrap();
+
+    let out = kilnc().arg(&input).arg("-o").arg(&output).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("in function 2") && stderr.contains("at offset 0x"), "{stderr}");
+    assert!(!output.exists());
+
+    let missing = kilnc().arg(dir.path().join("missing.wasm")).arg("-o").arg(&output).output().unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("missing.wasm"));
+
+    let bad_target = kilnc().arg(&input).arg("-o").arg(&output).args(["--target", "riscv64gc-unknown-linux-gnu"]).output().unwrap();
+    assert_eq!(bad_target.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_target.stderr).contains("unsupported target"));
+
+    let bad_arg = kilnc().arg(&input).arg("-o").arg(&output).args(["-O", "fastest"]).output().unwrap();
+    assert_eq!(bad_arg.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_arg.stderr).contains("error:"));
+
+    let no_output = kilnc().arg(&input).output().unwrap();
+    assert_eq!(no_output.status.code(), Some(1));
+    assert!(!output.exists());
+}

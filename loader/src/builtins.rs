@@ -1,0 +1,248 @@
+//! The builtins table: runtime routines that compiled code calls through
+//! `*(vmctx + 8) + 8 * index`, in `BuiltinIndex` order.
+//!
+//! Each builtin finds its instance through `vmctx + VMOffsets::INSTANCE`.
+//! The work happens in a function that returns a `Result`, so that every
+//! value with a destructor is gone before a trap unwinds past the builtin.
+#![allow(unsafe_code)]
+
+use kiln_format::{BuiltinIndex, RefType, TrapCode, VMOffsets, ValType, NUM_BUILTINS};
+
+use crate::externref::{ExternRef, VMExternData};
+use crate::instance::InstanceData;
+use crate::store::Store;
+use crate::traps::raise_trap;
+
+#[repr(transparent)]
+struct BuiltinsTable([*const u8; NUM_BUILTINS as usize]);
+
+// SAFETY: the table is immutable and holds only function addresses.
+unsafe impl Sync for BuiltinsTable {}
+
+static BUILTINS: BuiltinsTable = BuiltinsTable([
+    memory_grow as *const u8,
+    memory_fill as *const u8,
+    memory_copy as *const u8,
+    memory_init as *const u8,
+    data_drop as *const u8,
+    table_get as *const u8,
+    table_set as *const u8,
+    table_grow as *const u8,
+    table_fill as *const u8,
+    table_copy as *const u8,
+    table_init as *const u8,
+    elem_drop as *const u8,
+    global_get_ref as *const u8,
+    global_set_ref as *const u8,
+    activations_insert_slow as *const u8,
+    gc as *const u8,
+]);
+
+/// The address every VMContext stores at `VMOffsets::BUILTINS`.
+pub(crate) fn table_ptr() -> *const *const u8 {
+    BUILTINS.0.as_ptr()
+}
+
+/// The address of a builtin.
+pub fn builtin_address(index: BuiltinIndex) -> *const u8 {
+    BUILTINS.0[index as usize]
+}
+
+/// The instance whose VMContext compiled code passed.
+///
+/// # Safety
+/// `vmctx` must be the VMContext of a live instance.
+unsafe fn instance<'a>(vmctx: *mut u8) -> &'a InstanceData {
+    // SAFETY: instantiation stored the `InstanceData` pointer there, and the
+    // store keeps the instance alive while its code can run.
+    unsafe { &*vmctx.add(VMOffsets::INSTANCE as usize).cast::<*const InstanceData>().read() }
+}
+
+fn trap_on(result: Result<(), TrapCode>) {
+    if let Err(code) = result {
+        raise_trap(code);
+    }
+}
+
+/// Keeps an externref that is handed to Wasm alive until the store's
+/// outermost Wasm call returns.
+fn keep_alive(instance: &InstanceData, raw: usize) {
+    if let Some(store) = Store::from_weak(&instance.store) {
+        // SAFETY: the table or global it came from holds a count, so it is live.
+        if let Some(r) = unsafe { ExternRef::clone_from_raw(raw as *mut VMExternData) } {
+            store.keep_alive_in_activations(r);
+        }
+    }
+}
+
+unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let instance = unsafe { instance(vmctx) };
+    match instance.memories.get(memory as usize).and_then(|m| m.grow(delta as u64)) {
+        Some(old) => old as u32,
+        None => u32::MAX,
+    }
+}
+
+unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u32, value: u32, len: u32) {
+    // SAFETY: as above.
+    let result = unsafe { memory_fill_impl(instance(vmctx), memory, dst, value, len) };
+    trap_on(result);
+}
+
+unsafe fn memory_fill_impl(instance: &InstanceData, memory: u32, dst: u32, value: u32, len: u32) -> Result<(), TrapCode> {
+    let memory = instance.memories.get(memory as usize).ok_or(TrapCode::MEMORY_OUT_OF_BOUNDS)?;
+    memory.check_range(dst as u64, len as u64)?;
+    // SAFETY: the range was checked against the accessible pages.
+    unsafe { std::ptr::write_bytes(memory.base().add(dst as usize), value as u8, len as usize) };
+    Ok(())
+}
+
+unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u32, src_memory: u32, src: u32, len: u32) {
+    // SAFETY: as above.
+    let result = unsafe { memory_copy_impl(instance(vmctx), dst_memory, dst, src_memory, src, len) };
+    trap_on(result);
+}
+
+unsafe fn memory_copy_impl(
+    instance: &InstanceData,
+    dst_memory: u32,
+    dst: u32,
+    src_memory: u32,
+    src: u32,
+    len: u32,
+) -> Result<(), TrapCode> {
+    let dst_memory = instance.memories.get(dst_memory as usize).ok_or(TrapCode::MEMORY_OUT_OF_BOUNDS)?;
+    let src_memory = instance.memories.get(src_memory as usize).ok_or(TrapCode::MEMORY_OUT_OF_BOUNDS)?;
+    dst_memory.check_range(dst as u64, len as u64)?;
+    src_memory.check_range(src as u64, len as u64)?;
+    // SAFETY: both ranges were checked; `copy` allows overlap.
+    unsafe {
+        std::ptr::copy(src_memory.base().add(src as usize), dst_memory.base().add(dst as usize), len as usize)
+    };
+    Ok(())
+}
+
+unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, data: u32, dst: u32, src: u32, len: u32) {
+    // SAFETY: as above.
+    let result = unsafe { instance(vmctx) }.memory_init(memory, data, dst, src, len);
+    trap_on(result);
+}
+
+unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
+    // SAFETY: as above.
+    unsafe { instance(vmctx) }.drop_data(data);
+}
+
+unsafe extern "C" fn table_get(vmctx: *mut u8, table: u32, index: u32) -> *mut u8 {
+    // SAFETY: as above.
+    let result = table_get_impl(unsafe { instance(vmctx) }, table, index);
+    match result {
+        Ok(raw) => raw as *mut u8,
+        Err(code) => raise_trap(code),
+    }
+}
+
+fn table_get_impl(instance: &InstanceData, table: u32, index: u32) -> Result<usize, TrapCode> {
+    let table = instance.tables.get(table as usize).ok_or(TrapCode::TABLE_OUT_OF_BOUNDS)?;
+    let raw = table.get(index)?;
+    if table.element_type() == RefType::ExternRef {
+        keep_alive(instance, raw);
+    }
+    Ok(raw)
+}
+
+unsafe extern "C" fn table_set(vmctx: *mut u8, table: u32, index: u32, value: *mut u8) {
+    // SAFETY: as above.
+    let instance = unsafe { instance(vmctx) };
+    let result = match instance.tables.get(table as usize) {
+        Some(t) => t.set(index, value as usize),
+        None => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
+    };
+    trap_on(result);
+}
+
+unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: *mut u8) -> u32 {
+    // SAFETY: as above.
+    let instance = unsafe { instance(vmctx) };
+    match instance.tables.get(table as usize).and_then(|t| t.grow(delta, init as usize)) {
+        Some(old) => old,
+        None => u32::MAX,
+    }
+}
+
+unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: *mut u8, len: u32) {
+    // SAFETY: as above.
+    let instance = unsafe { instance(vmctx) };
+    let result = match instance.tables.get(table as usize) {
+        Some(t) => t.fill(dst, value as usize, len),
+        None => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
+    };
+    trap_on(result);
+}
+
+unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, dst: u32, src_table: u32, src: u32, len: u32) {
+    // SAFETY: as above.
+    let instance = unsafe { instance(vmctx) };
+    let result = match (instance.tables.get(dst_table as usize), instance.tables.get(src_table as usize)) {
+        (Some(d), Some(s)) => d.copy_from(dst, s, src, len),
+        _ => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
+    };
+    trap_on(result);
+}
+
+unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u32, src: u32, len: u32) {
+    // SAFETY: as above.
+    let result = unsafe { instance(vmctx) }.table_init(table, elem, dst, src, len);
+    trap_on(result);
+}
+
+unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
+    // SAFETY: as above.
+    unsafe { instance(vmctx) }.drop_element(elem);
+}
+
+unsafe extern "C" fn global_get_ref(vmctx: *mut u8, global: u32) -> *mut u8 {
+    // SAFETY: as above.
+    let instance = unsafe { instance(vmctx) };
+    let Some(global) = instance.globals.get(global as usize) else {
+        return std::ptr::null_mut();
+    };
+    let raw = global.read().pointer();
+    if global.ty().content == ValType::ExternRef {
+        keep_alive(instance, raw);
+    }
+    raw as *mut u8
+}
+
+unsafe extern "C" fn global_set_ref(vmctx: *mut u8, global: u32, value: *mut u8) {
+    // SAFETY: as above.
+    let instance = unsafe { instance(vmctx) };
+    if let Some(global) = instance.globals.get(global as usize) {
+        global.write(crate::vm::ValueSlot::from_u128(value as usize as u128));
+    }
+}
+
+unsafe extern "C" fn activations_insert_slow(vmctx: *mut u8, externref: *mut u8) {
+    // SAFETY: as above; compiled code only inserts references it holds.
+    keep_alive(unsafe { instance(vmctx) }, externref as usize);
+}
+
+unsafe extern "C" fn gc(_vmctx: *mut u8) {
+    // Until the deferred reference-counting GC lands, activations are only
+    // released when the outermost Wasm call returns.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_in_builtin_index_order() {
+        assert_eq!(BuiltinIndex::ALL.len(), NUM_BUILTINS as usize);
+        assert_eq!(builtin_address(BuiltinIndex::MemoryGrow), memory_grow as *const u8);
+        assert_eq!(builtin_address(BuiltinIndex::TableInit), table_init as *const u8);
+        assert_eq!(builtin_address(BuiltinIndex::Gc), gc as *const u8);
+        assert!(BUILTINS.0.iter().all(|p| !p.is_null()));
+    }
+}

@@ -1,0 +1,187 @@
+//! Validating an artifact before anything is mapped: compatibility, the
+//! checksum, the module info and every offset that later code trusts.
+
+use kiln_format::{
+    checksum_sections, ArtifactHeader, CodeRange, ModuleInfo, StackMapRecord, TrapRecord, FORMAT_VERSION,
+    HEADER_SIZE, MAGIC, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
+};
+
+use super::elf::ElfObject;
+use super::reloc::Relocation;
+use super::{host_cpu_features, host_target, LoadError};
+
+/// A validated artifact, borrowing its bytes.
+pub(crate) struct Artifact<'data> {
+    pub header: ArtifactHeader,
+    pub info: ModuleInfo,
+    pub text: &'data [u8],
+    pub data: &'data [u8],
+    pub traps: Vec<TrapRecord>,
+    pub stack_maps: Vec<StackMapRecord>,
+    pub relocations: Vec<Relocation>,
+    /// Bodies of the defined functions, sorted by start offset.
+    pub functions: Vec<FunctionRange>,
+}
+
+/// Where a defined function's body lies in `.text`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FunctionRange {
+    pub start: u32,
+    pub end: u32,
+    pub func_index: u32,
+}
+
+/// Parses and checks everything, in the order SPEC.md 2.1 gives, so that
+/// the most telling refusal is the one reported (an artifact of another
+/// format version also fails its checksum, but the version is what the user
+/// needs to hear).
+pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
+    let object = ElfObject::parse(bytes)?;
+    let meta = object
+        .section(SECTION_META)?
+        .ok_or_else(|| LoadError::new(format!("no {SECTION_META} section: not a kiln artifact")))?
+        .bytes;
+    let header = check_header(meta)?;
+
+    let text_section = object.section(SECTION_TEXT)?;
+    let text = text_section.map_or(&[][..], |s| s.bytes);
+    let section_bytes = |name| -> Result<&[u8], LoadError> { Ok(object.section(name)?.map_or(&[][..], |s| s.bytes)) };
+    let traps_bytes = section_bytes(SECTION_TRAPS)?;
+    let stack_map_bytes = section_bytes(SECTION_STACKMAPS)?;
+    let data = section_bytes(SECTION_DATA)?;
+    let info_bytes = &meta[HEADER_SIZE..];
+    let actual = checksum_sections([info_bytes, traps_bytes, stack_map_bytes, data, text]);
+    if actual != header.checksum {
+        return Err(LoadError::at(
+            SECTION_META,
+            96,
+            format!(
+                "checksum mismatch: the header records {:#010x}, the sections give {actual:#010x}; the artifact is damaged",
+                header.checksum
+            ),
+        ));
+    }
+
+    if header.info_len != info_bytes.len() as u64 {
+        return Err(LoadError::at(
+            SECTION_META,
+            104,
+            format!("module info length {} in the header, but {} bytes follow it", header.info_len, info_bytes.len()),
+        ));
+    }
+    let info = ModuleInfo::decode(info_bytes, HEADER_SIZE)?;
+    let functions = check_module_info(&info, text.len(), data.len())?;
+
+    let traps = TrapRecord::decode_all(traps_bytes)?;
+    if let Some((i, r)) = traps.iter().enumerate().find(|(_, r)| r.text_offset as usize >= text.len()) {
+        return Err(LoadError::at(
+            SECTION_TRAPS,
+            (i * kiln_format::TRAP_RECORD_SIZE) as u64,
+            format!("trap record at .text+{:#x} is outside .text ({:#x} bytes)", r.text_offset, text.len()),
+        ));
+    }
+    let stack_maps = StackMapRecord::decode_all(stack_map_bytes)?;
+    if let Some(r) = stack_maps.iter().find(|r| r.return_offset as usize > text.len()) {
+        return Err(LoadError::in_section(
+            SECTION_STACKMAPS,
+            format!("stack map for return address .text+{:#x} is outside .text", r.return_offset),
+        ));
+    }
+
+    let relocations = match text_section {
+        Some(s) => object.text_relocations(s.index, text.len())?,
+        None => Vec::new(),
+    };
+    Ok(Artifact { header, info, text, data, traps, stack_maps, relocations, functions })
+}
+
+/// Decodes the header and refuses artifacts this host cannot run.
+pub(crate) fn check_header(meta: &[u8]) -> Result<ArtifactHeader, LoadError> {
+    // The version is looked at before the rest of the header, whose layout
+    // another version may change.
+    if meta.len() >= 12 && meta[0..8] == MAGIC {
+        let version = u32::from_le_bytes([meta[8], meta[9], meta[10], meta[11]]);
+        if version != FORMAT_VERSION {
+            return Err(LoadError::at(
+                SECTION_META,
+                8,
+                format!("format version {version}, this loader reads {FORMAT_VERSION}"),
+            ));
+        }
+    }
+    let header = ArtifactHeader::from_bytes(meta)?;
+    if header.target() != host_target() {
+        return Err(LoadError::at(
+            SECTION_META,
+            16,
+            format!("artifact is for target {}, this host is {}", header.target(), host_target()),
+        ));
+    }
+    let missing = header.cpu_features.missing_from(host_cpu_features());
+    if !missing.is_empty() {
+        return Err(LoadError::at(
+            SECTION_META,
+            80,
+            format!("artifact needs CPU features this host lacks: {}", missing.names().join(", ")),
+        ));
+    }
+    Ok(header)
+}
+
+fn check_range(range: CodeRange, text_len: usize, what: impl FnOnce() -> String) -> Result<(), LoadError> {
+    let end = range.offset as u64 + range.len as u64;
+    if end > text_len as u64 {
+        return Err(LoadError::in_section(
+            SECTION_META,
+            format!(
+                "{} at .text+{:#x}..{end:#x} lies outside .text ({text_len:#x} bytes)",
+                what(),
+                range.offset
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the offsets the loader and runtime trust without looking again:
+/// code ranges, type indices of functions and data-segment ranges.
+fn check_module_info(info: &ModuleInfo, text_len: usize, data_len: usize) -> Result<Vec<FunctionRange>, LoadError> {
+    let mut functions = Vec::new();
+    for (i, f) in info.functions.iter().enumerate() {
+        if f.type_index as usize >= info.types.len() {
+            return Err(LoadError::in_section(
+                SECTION_META,
+                format!("function {i} has type index {}, but there are {} types", f.type_index, info.types.len()),
+            ));
+        }
+        if let Some(code) = f.code {
+            check_range(code, text_len, || format!("function {i}"))?;
+            functions.push(FunctionRange { start: code.offset, end: code.offset + code.len, func_index: i as u32 });
+        }
+    }
+    functions.sort_by_key(|f| f.start);
+    if let Some(w) = functions.windows(2).find(|w| w[0].end > w[1].start) {
+        return Err(LoadError::in_section(
+            SECTION_META,
+            format!("the code of functions {} and {} overlaps", w[0].func_index, w[1].func_index),
+        ));
+    }
+    for (t, range) in info.entry_trampolines.iter().enumerate() {
+        check_range(*range, text_len, || format!("entry trampoline of type {t}"))?;
+    }
+    for (t, range) in info.host_trampolines.iter().enumerate() {
+        check_range(*range, text_len, || format!("host trampoline of type {t}"))?;
+    }
+    for (i, segment) in info.data.iter().enumerate() {
+        if segment.data_offset as u64 + segment.len as u64 > data_len as u64 {
+            return Err(LoadError::in_section(
+                SECTION_META,
+                format!(
+                    "data segment {i} at {SECTION_DATA}+{:#x} ({} bytes) lies outside {SECTION_DATA} ({data_len} bytes)",
+                    segment.data_offset, segment.len
+                ),
+            ));
+        }
+    }
+    Ok(functions)
+}

@@ -1,0 +1,217 @@
+//! Loaded, relocated, executable code of one artifact.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use kiln_format::{ArtifactHeader, CodeRange, ModuleInfo, StackMapRecord, TrapCode, TrapRecord};
+
+use super::artifact::{parse_artifact, FunctionRange};
+use super::memory::{CodeMemory, WritableCode};
+use super::registry;
+use super::reloc::apply_relocations;
+use super::LoadError;
+
+/// The code and metadata of one artifact, mapped and ready to run.
+///
+/// Immutable after loading and shared as `Arc<LoadedCode>`. While it lives,
+/// its address range is in the global code registry, which is how the trap
+/// handler and the GC's stack walk find it from a PC.
+pub struct LoadedCode {
+    memory: CodeMemory,
+    header: ArtifactHeader,
+    info: ModuleInfo,
+    data: Box<[u8]>,
+    traps: Vec<TrapRecord>,
+    stack_maps: Vec<StackMapRecord>,
+    functions: Vec<FunctionRange>,
+}
+
+/// Loads an artifact from its bytes: validates it completely, then maps
+/// its code, applies relocations and registers it.
+pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
+    // The ELF reader needs 8-byte aligned headers; a misaligned slice (one
+    // taken out of a larger buffer, say) is copied once.
+    let realigned;
+    let bytes = if bytes.as_ptr().align_offset(8) == 0 {
+        bytes
+    } else {
+        realigned = AlignedCopy::new(bytes);
+        realigned.bytes()
+    };
+    let artifact = parse_artifact(bytes)?;
+    let mut writable = WritableCode::new(artifact.text)?;
+    let base = writable.base();
+    apply_relocations(writable.bytes_mut(), base, &artifact.relocations);
+    let memory = writable.into_executable()?;
+    let code = Arc::new(LoadedCode {
+        memory,
+        header: artifact.header,
+        info: artifact.info,
+        data: artifact.data.into(),
+        traps: artifact.traps,
+        stack_maps: artifact.stack_maps,
+        functions: artifact.functions,
+    });
+    registry::register(&code);
+    Ok(code)
+}
+
+/// Loads an artifact from a file; see [`load_bytes`].
+pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| LoadError::new(format!("cannot read {}: {e}", path.display())))?;
+    load_bytes(&bytes)
+}
+
+struct AlignedCopy {
+    buffer: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedCopy {
+    fn new(bytes: &[u8]) -> Self {
+        let mut buffer = vec![0u8; bytes.len() + 8];
+        let start = buffer.as_ptr().align_offset(8).min(8);
+        buffer[start..start + bytes.len()].copy_from_slice(bytes);
+        AlignedCopy { buffer, start, len: bytes.len() }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buffer[self.start..self.start + self.len]
+    }
+}
+
+impl LoadedCode {
+    /// The artifact header.
+    pub fn header(&self) -> &ArtifactHeader {
+        &self.header
+    }
+
+    /// The module info.
+    pub fn info(&self) -> &ModuleInfo {
+        &self.info
+    }
+
+    /// The bytes of `.kiln.data`; every data segment's range was checked
+    /// to lie inside them.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Start of the relocated `.text`.
+    pub fn text(&self) -> *const u8 {
+        self.memory.base()
+    }
+
+    /// Length of `.text` in bytes.
+    pub fn text_len(&self) -> usize {
+        self.memory.len()
+    }
+
+    pub(crate) fn mapped_len(&self) -> usize {
+        self.memory.mapped_len()
+    }
+
+    /// Offset in `.text` of `pc`, if `pc` lies in this module's code.
+    pub fn text_offset(&self, pc: usize) -> Option<u32> {
+        let offset = pc.checked_sub(self.text() as usize)?;
+        if offset < self.text_len() {
+            u32::try_from(offset).ok()
+        } else {
+            None
+        }
+    }
+
+    fn address(&self, range: CodeRange) -> Option<*const u8> {
+        // Ranges were checked against .text at load; an empty one marks a
+        // trampoline the compiler did not need to emit.
+        if range.len == 0 {
+            return None;
+        }
+        Some(self.text().wrapping_add(range.offset as usize))
+    }
+
+    /// Entry of defined function `func_index` (an index in the module's
+    /// function space, imports first); `None` for imports.
+    pub fn func_code(&self, func_index: u32) -> Option<*const u8> {
+        self.address(self.info.functions.get(func_index as usize)?.code?)
+    }
+
+    /// The host-to-Wasm entry trampoline for type `type_index`.
+    pub fn entry_trampoline(&self, type_index: u32) -> Option<*const u8> {
+        self.address(*self.info.entry_trampolines.get(type_index as usize)?)
+    }
+
+    /// The Wasm-to-host trampoline for type `type_index`.
+    pub fn host_trampoline(&self, type_index: u32) -> Option<*const u8> {
+        self.address(*self.info.host_trampolines.get(type_index as usize)?)
+    }
+
+    /// The trap code of the instruction at exactly `pc`.
+    pub fn trap_at(&self, pc: usize) -> Option<TrapCode> {
+        let offset = self.text_offset(pc)?;
+        let i = self.traps.partition_point(|r| r.text_offset < offset);
+        self.traps.get(i).filter(|r| r.text_offset == offset).map(|r| r.code)
+    }
+
+    /// The defined function whose body contains `pc`.
+    pub fn func_at(&self, pc: usize) -> Option<u32> {
+        let offset = self.text_offset(pc)?;
+        let i = self.functions.partition_point(|f| f.start <= offset);
+        let f = self.functions.get(i.checked_sub(1)?)?;
+        (offset < f.end).then_some(f.func_index)
+    }
+
+    /// The stack map of the call whose return address is exactly
+    /// `return_pc`. Never a neighbour's: a function with no live externrefs
+    /// at a call has no map there.
+    pub fn stack_map_at(&self, return_pc: usize) -> Option<&StackMapRecord> {
+        let offset = self.text_offset(return_pc).or_else(|| {
+            // A call that ends the text returns to one past its end.
+            (return_pc.checked_sub(self.text() as usize)? == self.text_len()).then_some(self.text_len() as u32)
+        })?;
+        let i = self.stack_maps.binary_search_by_key(&offset, |r| r.return_offset).ok()?;
+        self.stack_maps.get(i)
+    }
+
+    /// Every stack map, sorted by return offset.
+    pub fn stack_maps(&self) -> &[StackMapRecord] {
+        &self.stack_maps
+    }
+
+    /// Every trap record, sorted by offset.
+    pub fn trap_records(&self) -> &[TrapRecord] {
+        &self.traps
+    }
+
+    /// The module's name from its name section.
+    pub fn module_name(&self) -> Option<&str> {
+        self.info.name.as_deref()
+    }
+
+    /// The name of function `func_index` from the name section.
+    pub fn func_name(&self, func_index: u32) -> Option<&str> {
+        self.info.functions.get(func_index as usize)?.name.as_deref()
+    }
+}
+
+impl Drop for LoadedCode {
+    fn drop(&mut self) {
+        // Before the fields (and the mapping) go: see the registry docs.
+        registry::unregister(self.text() as usize);
+    }
+}
+
+impl fmt::Debug for LoadedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedCode")
+            .field("name", &self.info.name)
+            .field("text", &self.text())
+            .field("text_len", &self.text_len())
+            .field("functions", &self.functions.len())
+            .field("traps", &self.traps.len())
+            .field("stack_maps", &self.stack_maps.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,86 @@
+//! `Extern`: anything that can be imported or exported.
+
+use crate::func::Func;
+use crate::global::Global;
+use crate::memory::Memory;
+use crate::store::Store;
+use crate::table::Table;
+
+/// A function, global, table or memory.
+#[derive(Clone)]
+pub enum Extern {
+    /// A function.
+    Func(Func),
+    /// A global.
+    Global(Global),
+    /// A table.
+    Table(Table),
+    /// A memory.
+    Memory(Memory),
+}
+
+impl Extern {
+    /// The store it belongs to.
+    pub fn store(&self) -> &Store {
+        match self {
+            Extern::Func(f) => f.store(),
+            Extern::Global(g) => g.store(),
+            Extern::Table(t) => t.store(),
+            Extern::Memory(m) => m.store(),
+        }
+    }
+
+    /// What kind of entity it is, as import errors name it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Extern::Func(_) => "function",
+            Extern::Global(_) => "global",
+            Extern::Table(_) => "table",
+            Extern::Memory(_) => "memory",
+        }
+    }
+
+    /// The function, if it is one.
+    pub fn into_func(self) -> Option<Func> {
+        if let Extern::Func(f) = self { Some(f) } else { None }
+    }
+
+    /// The global, if it is one.
+    pub fn into_global(self) -> Option<Global> {
+        if let Extern::Global(g) = self { Some(g) } else { None }
+    }
+
+    /// The table, if it is one.
+    pub fn into_table(self) -> Option<Table> {
+        if let Extern::Table(t) = self { Some(t) } else { None }
+    }
+
+    /// The memory, if it is one.
+    pub fn into_memory(self) -> Option<Memory> {
+        if let Extern::Memory(m) = self { Some(m) } else { None }
+    }
+}
+
+impl From<Func> for Extern {
+    fn from(f: Func) -> Extern {
+        Extern::Func(f)
+    }
+}
+
+impl From<Global> for Extern {
+    fn from(g: Global) -> Extern {
+        Extern::Global(g)
+    }
+}
+
+impl From<Table> for Extern {
+    fn from(t: Table) -> Extern {
+        Extern::Table(t)
+    }
+}
+
+impl From<Memory> for Extern {
+    fn from(m: Memory) -> Extern {
+        Extern::Memory(m)
+    }
+}

@@ -1,0 +1,73 @@
+//! The native stack budget of Wasm code.
+#![allow(unsafe_code)]
+
+use std::cell::Cell;
+
+/// Space kept free above the thread's real stack bottom for host code,
+/// signal delivery and the trap path.
+const RESERVED_BELOW: usize = 64 << 10;
+
+thread_local! {
+    /// Lowest address of this thread's stack, or 0 if unknown.
+    static STACK_BOTTOM: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+fn stack_bottom() -> usize {
+    STACK_BOTTOM.with(|cell| {
+        if let Some(bottom) = cell.get() {
+            return bottom;
+        }
+        let bottom = query_stack_bottom().unwrap_or(0);
+        cell.set(Some(bottom));
+        bottom
+    })
+}
+
+fn query_stack_bottom() -> Option<usize> {
+    // SAFETY: plain libc queries on the calling thread with a zeroed attr
+    // that is destroyed after use.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        (rc == 0).then_some(addr as usize)
+    }
+}
+
+/// An address close to the current stack pointer.
+#[inline(never)]
+pub(crate) fn approximate_sp() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// The stack limit for an outermost call into Wasm made from here:
+/// `budget` below the current stack pointer, but never closer than 64 KiB to
+/// the bottom of the thread's stack.
+pub(crate) fn stack_limit_for(budget: usize) -> usize {
+    let sp = approximate_sp();
+    let wanted = sp.saturating_sub(budget);
+    let floor = stack_bottom().saturating_add(RESERVED_BELOW);
+    // A floor above the stack pointer means the query was wrong; trust the budget then.
+    if floor < sp { wanted.max(floor) } else { wanted }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_lies_below_the_stack_pointer_and_above_the_bottom() {
+        let sp = approximate_sp();
+        let limit = stack_limit_for(1 << 20);
+        assert!(limit < sp);
+        assert!(limit >= stack_bottom());
+        let huge = stack_limit_for(usize::MAX);
+        assert!(huge >= stack_bottom() + RESERVED_BELOW || stack_bottom() == 0);
+    }
+}

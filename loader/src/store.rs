@@ -1,0 +1,217 @@
+//! The store: owner of everything that instances, host functions, memories,
+//! tables and globals need while any of them can still run.
+#![allow(unsafe_code)]
+
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use kiln_format::FuncType;
+
+use crate::error::Error;
+use crate::externref::ExternRef;
+use crate::func::VMHostFuncContext;
+use crate::global::GlobalInner;
+use crate::instance::{InstanceData, VMContextAlloc};
+use crate::memory::MemoryInner;
+use crate::table::TableInner;
+use crate::vm::{VMActivationsTable, VMRuntimeLimits};
+
+/// Default budget of native stack that Wasm may use below the outermost entry.
+pub const DEFAULT_MAX_WASM_STACK: usize = 1 << 20;
+
+/// A store. Cheap to clone (all clones are the same store); not `Send`.
+///
+/// Everything created in a store stays alive until the last handle to the
+/// store (including handles held inside `Func`, `Instance`, ... values) is
+/// dropped. Instances of different modules in one store share its runtime
+/// limits, canonical type ids and activations list.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Rc<StoreInner>,
+}
+
+/// Canonical, store-wide ids of function types, compared by `call_indirect`.
+#[derive(Default)]
+pub(crate) struct TypeRegistry {
+    ids: HashMap<FuncType, u32>,
+    types: Vec<FuncType>,
+}
+
+impl TypeRegistry {
+    pub fn intern(&mut self, ty: &FuncType) -> u32 {
+        if let Some(&id) = self.ids.get(ty) {
+            return id;
+        }
+        let id = self.types.len() as u32;
+        self.types.push(ty.clone());
+        self.ids.insert(ty.clone(), id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> Option<&FuncType> {
+        self.types.get(id as usize)
+    }
+}
+
+pub(crate) struct StoreInner {
+    limits: Box<UnsafeCell<VMRuntimeLimits>>,
+    activations_table: Box<UnsafeCell<VMActivationsTable>>,
+    /// Interim keep-alive list of externrefs that entered Wasm (SPEC 3.6).
+    activations: RefCell<Vec<ExternRef>>,
+    pub(crate) types: RefCell<TypeRegistry>,
+    /// A Wasm-to-host trampoline for each canonical type id seen so far, so
+    /// that host functions stored straight into tables can be called from Wasm.
+    host_trampolines: RefCell<HashMap<u32, *const u8>>,
+    /// A host-to-Wasm entry trampoline for each canonical type id seen so far,
+    /// for functions whose own module did not need one.
+    entry_trampolines: RefCell<HashMap<u32, *const u8>>,
+    pub(crate) instances: RefCell<Vec<Rc<InstanceData>>>,
+    pub(crate) vmctxs: RefCell<Vec<Rc<VMContextAlloc>>>,
+    pub(crate) host_funcs: RefCell<Vec<Box<VMHostFuncContext>>>,
+    pub(crate) memories: RefCell<Vec<Rc<MemoryInner>>>,
+    pub(crate) tables: RefCell<Vec<Rc<TableInner>>>,
+    pub(crate) globals: RefCell<Vec<Rc<GlobalInner>>>,
+    pub(crate) wasm_depth: Cell<u32>,
+    max_wasm_stack: Cell<usize>,
+    /// The error of a host function, carried across the unwind to the entry.
+    pub(crate) pending_error: RefCell<Option<Error>>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+impl Store {
+    /// A new, empty store.
+    pub fn new() -> Store {
+        crate::traps::init_signal_handlers();
+        Store {
+            inner: Rc::new(StoreInner {
+                limits: Box::default(),
+                activations_table: Box::new(UnsafeCell::new(VMActivationsTable {
+                    next: std::ptr::null_mut(),
+                    end: std::ptr::null_mut(),
+                })),
+                activations: RefCell::default(),
+                types: RefCell::default(),
+                host_trampolines: RefCell::default(),
+                entry_trampolines: RefCell::default(),
+                instances: RefCell::default(),
+                vmctxs: RefCell::default(),
+                host_funcs: RefCell::default(),
+                memories: RefCell::default(),
+                tables: RefCell::default(),
+                globals: RefCell::default(),
+                wasm_depth: Cell::new(0),
+                max_wasm_stack: Cell::new(DEFAULT_MAX_WASM_STACK),
+                pending_error: RefCell::default(),
+            }),
+        }
+    }
+
+    /// Sets how much native stack Wasm may use below the outermost call into it.
+    pub fn set_max_wasm_stack(&self, bytes: usize) {
+        self.inner.max_wasm_stack.set(bytes);
+    }
+
+    /// The native stack budget of Wasm calls.
+    pub fn max_wasm_stack(&self) -> usize {
+        self.inner.max_wasm_stack.get()
+    }
+
+    /// Releases the externrefs that Wasm activations held. Until the
+    /// deferred reference-counting GC lands, this can only be done safely when
+    /// no Wasm code of this store is running, so it does nothing otherwise.
+    pub fn gc(&self) {
+        if self.inner.wasm_depth.get() == 0 {
+            self.clear_activations();
+        }
+    }
+
+    /// Number of externrefs currently kept alive for Wasm activations.
+    pub fn activations_len(&self) -> usize {
+        self.inner.activations.borrow().len()
+    }
+
+    /// Whether two handles are the same store.
+    pub fn same(a: &Store, b: &Store) -> bool {
+        Rc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<StoreInner> {
+        Rc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn from_weak(weak: &Weak<StoreInner>) -> Option<Store> {
+        weak.upgrade().map(|inner| Store { inner })
+    }
+
+    pub(crate) fn limits_ptr(&self) -> *mut VMRuntimeLimits {
+        self.inner.limits.get()
+    }
+
+    pub(crate) fn activations_table_ptr(&self) -> *mut VMActivationsTable {
+        self.inner.activations_table.get()
+    }
+
+    pub(crate) fn keep_alive_in_activations(&self, r: ExternRef) {
+        self.inner.activations.borrow_mut().push(r);
+    }
+
+    pub(crate) fn clear_activations(&self) {
+        // Host destructors may re-enter the store, so they run after the borrow ends.
+        let released = std::mem::take(&mut *self.inner.activations.borrow_mut());
+        drop(released);
+    }
+
+    pub(crate) fn intern_type(&self, ty: &FuncType) -> u32 {
+        self.inner.types.borrow_mut().intern(ty)
+    }
+
+    pub(crate) fn type_of_id(&self, id: u32) -> Option<FuncType> {
+        self.inner.types.borrow().get(id).cloned()
+    }
+
+    pub(crate) fn host_trampoline_for(&self, type_id: u32) -> Option<*const u8> {
+        self.inner.host_trampolines.borrow().get(&type_id).copied()
+    }
+
+    pub(crate) fn entry_trampoline_for(&self, type_id: u32) -> Option<*const u8> {
+        self.inner.entry_trampolines.borrow().get(&type_id).copied()
+    }
+
+    pub(crate) fn register_entry_trampoline(&self, type_id: u32, code: *const u8) {
+        self.inner.entry_trampolines.borrow_mut().entry(type_id).or_insert(code);
+    }
+
+    /// Records a module's Wasm-to-host trampoline for a type, and gives it
+    /// to host functions of that type that had none yet.
+    pub(crate) fn register_host_trampoline(&self, type_id: u32, code: *const u8) {
+        if self.inner.host_trampolines.borrow_mut().insert(type_id, code).is_some() {
+            return;
+        }
+        for ctx in self.inner.host_funcs.borrow_mut().iter_mut() {
+            if ctx.func_ref.type_id == type_id && ctx.func_ref.wasm_call.is_null() {
+                ctx.func_ref.wasm_call = code;
+            }
+        }
+    }
+}
+
+impl Drop for StoreInner {
+    fn drop(&mut self) {
+        // Tables and globals own counts of the externrefs stored in them.
+        // Defined globals live inside VMContexts, so this happens before any
+        // instance frees its VMContext.
+        for global in self.globals.get_mut().iter() {
+            global.release_reference();
+        }
+        for table in self.tables.get_mut().iter() {
+            table.release_references();
+        }
+        self.activations.get_mut().clear();
+    }
+}

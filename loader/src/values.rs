@@ -1,0 +1,177 @@
+//! Wasm values as the host sees them, and their encoding in value slots.
+#![allow(unsafe_code)]
+
+use kiln_format::ValType;
+
+use crate::externref::{ExternRef, VMExternData};
+use crate::func::Func;
+use crate::store::Store;
+use crate::vm::{VMFuncRef, ValueSlot};
+
+/// A Wasm value.
+#[derive(Clone, Debug)]
+pub enum Val {
+    /// `i32`.
+    I32(i32),
+    /// `i64`.
+    I64(i64),
+    /// `f32`, as its bits (so NaN payloads survive).
+    F32(u32),
+    /// `f64`, as its bits.
+    F64(u64),
+    /// `v128`.
+    V128(u128),
+    /// `funcref` (`None` is `ref.null func`).
+    FuncRef(Option<Func>),
+    /// `externref` (`None` is `ref.null extern`).
+    ExternRef(Option<ExternRef>),
+}
+
+impl Val {
+    /// The value's type.
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::V128(_) => ValType::V128,
+            Val::FuncRef(_) => ValType::FuncRef,
+            Val::ExternRef(_) => ValType::ExternRef,
+        }
+    }
+
+    /// The zero value (or null reference) of a type.
+    pub fn default_for(ty: ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(0),
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            ValType::V128 => Val::V128(0),
+            ValType::FuncRef => Val::FuncRef(None),
+            ValType::ExternRef => Val::ExternRef(None),
+        }
+    }
+
+    /// Whether the value is a null reference.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Val::FuncRef(None) | Val::ExternRef(None))
+    }
+
+    /// The `i32`, if it is one.
+    pub fn i32(&self) -> Option<i32> {
+        if let Val::I32(v) = self { Some(*v) } else { None }
+    }
+
+    /// The `i64`, if it is one.
+    pub fn i64(&self) -> Option<i64> {
+        if let Val::I64(v) = self { Some(*v) } else { None }
+    }
+
+    /// The `f32`, if it is one.
+    pub fn f32(&self) -> Option<f32> {
+        if let Val::F32(v) = self { Some(f32::from_bits(*v)) } else { None }
+    }
+
+    /// The `f64`, if it is one.
+    pub fn f64(&self) -> Option<f64> {
+        if let Val::F64(v) = self { Some(f64::from_bits(*v)) } else { None }
+    }
+
+    /// The funcref, if it is a non-null one.
+    pub fn funcref(&self) -> Option<&Func> {
+        if let Val::FuncRef(Some(f)) = self { Some(f) } else { None }
+    }
+
+    /// The externref, if it is a non-null one.
+    pub fn externref(&self) -> Option<&ExternRef> {
+        if let Val::ExternRef(Some(r)) = self { Some(r) } else { None }
+    }
+
+    /// The raw slot encoding of a reference value, without changing counts.
+    pub(crate) fn raw_ref(&self) -> usize {
+        match self {
+            Val::FuncRef(Some(f)) => f.raw() as usize,
+            Val::ExternRef(Some(r)) => r.as_raw() as usize,
+            _ => 0,
+        }
+    }
+
+    /// Encodes the value for Wasm. An externref is kept alive for the
+    /// duration of the store's outermost Wasm call by its activations list.
+    pub(crate) fn to_slot_for_wasm(&self, store: &Store) -> ValueSlot {
+        match self {
+            Val::I32(v) => ValueSlot::from_u128(*v as u32 as u128),
+            Val::I64(v) => ValueSlot::from_u128(*v as u64 as u128),
+            Val::F32(v) => ValueSlot::from_u128(*v as u128),
+            Val::F64(v) => ValueSlot::from_u128(*v as u128),
+            Val::V128(v) => ValueSlot::from_u128(*v),
+            Val::FuncRef(_) => ValueSlot::from_u128(self.raw_ref() as u128),
+            Val::ExternRef(r) => {
+                if let Some(r) = r {
+                    store.keep_alive_in_activations(r.clone());
+                }
+                ValueSlot::from_u128(self.raw_ref() as u128)
+            }
+        }
+    }
+
+    /// Decodes a slot written by Wasm; an externref becomes a new reference.
+    ///
+    /// # Safety
+    /// A reference in the slot must be null or live, and a funcref must
+    /// belong to `store`.
+    pub(crate) unsafe fn from_slot(slot: ValueSlot, ty: ValType, store: &Store) -> Val {
+        let bits = slot.to_u128();
+        match ty {
+            ValType::I32 => Val::I32(bits as u32 as i32),
+            ValType::I64 => Val::I64(bits as u64 as i64),
+            ValType::F32 => Val::F32(bits as u32),
+            ValType::F64 => Val::F64(bits as u64),
+            ValType::V128 => Val::V128(bits),
+            // SAFETY: forwarded from the caller.
+            ValType::FuncRef => Val::FuncRef(unsafe { Func::from_raw(store, slot.pointer() as *const VMFuncRef) }),
+            // SAFETY: forwarded from the caller.
+            ValType::ExternRef => {
+                Val::ExternRef(unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) })
+            }
+        }
+    }
+}
+
+impl From<i32> for Val {
+    fn from(v: i32) -> Val {
+        Val::I32(v)
+    }
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::I64(v)
+    }
+}
+
+impl From<f32> for Val {
+    fn from(v: f32) -> Val {
+        Val::F32(v.to_bits())
+    }
+}
+
+impl From<f64> for Val {
+    fn from(v: f64) -> Val {
+        Val::F64(v.to_bits())
+    }
+}
+
+impl From<Option<ExternRef>> for Val {
+    fn from(v: Option<ExternRef>) -> Val {
+        Val::ExternRef(v)
+    }
+}
+
+impl From<Option<Func>> for Val {
+    fn from(v: Option<Func>) -> Val {
+        Val::FuncRef(v)
+    }
+}

@@ -1,0 +1,214 @@
+//! Hand-assembled kiln artifacts for the loader's tests, written with the
+//! `object` crate the way the compiler writes real ones.
+#![allow(dead_code)]
+
+use kiln_format::{
+    checksum_sections, ArtifactHeader, CodeRange, CpuFeatures, FuncType, FunctionInfo, ModuleInfo, StackMapRecord,
+    TrapCode, TrapRecord, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+};
+use object::write::{Object, Relocation, StandardSection, Symbol, SymbolSection};
+use object::{elf, Architecture, BinaryFormat, Endianness, RelocationFlags, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
+
+/// One relocation in a function's code.
+pub struct Reloc {
+    /// Offset of the field from the start of the function.
+    pub at: u64,
+    /// Target symbol.
+    pub symbol: String,
+    pub r_type: u32,
+    pub addend: i64,
+}
+
+/// A function of the test module: machine code, its trap sites and relocations.
+pub struct Func {
+    pub name: String,
+    pub code: Vec<u8>,
+    /// (offset in the function, trap code).
+    pub traps: Vec<(u32, TrapCode)>,
+    pub relocs: Vec<Reloc>,
+}
+
+impl Func {
+    pub fn new(name: &str, code: &[u8]) -> Self {
+        Func { name: name.to_string(), code: code.to_vec(), traps: Vec::new(), relocs: Vec::new() }
+    }
+
+    pub fn trap(mut self, at: u32, code: TrapCode) -> Self {
+        self.traps.push((at, code));
+        self
+    }
+
+    /// A `call rel32` to `symbol` whose opcode is at `at`.
+    pub fn call(mut self, at: u64, symbol: &str) -> Self {
+        self.relocs.push(Reloc { at: at + 1, symbol: symbol.into(), r_type: elf::R_X86_64_PLT32, addend: -4 });
+        self
+    }
+
+    pub fn reloc(mut self, at: u64, symbol: &str, r_type: u32, addend: i64) -> Self {
+        self.relocs.push(Reloc { at, symbol: symbol.into(), r_type, addend });
+        self
+    }
+}
+
+/// A whole artifact, with knobs to damage it.
+pub struct TestArtifact {
+    pub module_name: Option<String>,
+    pub funcs: Vec<Func>,
+    pub data: Vec<u8>,
+    pub stack_maps: Vec<StackMapRecord>,
+    pub target: String,
+    pub cpu_features: CpuFeatures,
+    pub format_version: Option<u32>,
+    pub checksum: Option<u32>,
+    /// Changes applied to the module info after the code layout is known.
+    pub edit_info: Option<Box<dyn Fn(&mut ModuleInfo)>>,
+    pub undefined_symbols: Vec<String>,
+}
+
+impl TestArtifact {
+    pub fn new(funcs: Vec<Func>) -> Self {
+        TestArtifact {
+            module_name: Some("test".into()),
+            funcs,
+            data: Vec::new(),
+            stack_maps: Vec::new(),
+            target: kiln_loader::code::host_target().to_string(),
+            cpu_features: CpuFeatures::NONE,
+            format_version: None,
+            checksum: None,
+            edit_info: None,
+            undefined_symbols: Vec::new(),
+        }
+    }
+
+    /// Offset in `.text` of function `i`.
+    pub fn func_offset(&self, i: usize) -> u32 {
+        self.layout().0[i]
+    }
+
+    fn layout(&self) -> (Vec<u32>, Vec<u8>) {
+        let mut text = Vec::new();
+        let mut offsets = Vec::new();
+        for f in &self.funcs {
+            while text.len() % 16 != 0 {
+                text.push(0xcc);
+            }
+            offsets.push(text.len() as u32);
+            text.extend_from_slice(&f.code);
+        }
+        (offsets, text)
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        let (offsets, text_bytes) = self.layout();
+        let mut info = ModuleInfo {
+            name: self.module_name.clone(),
+            types: vec![FuncType { params: vec![], results: vec![] }],
+            functions: self
+                .funcs
+                .iter()
+                .zip(&offsets)
+                .map(|(f, &offset)| FunctionInfo {
+                    type_index: 0,
+                    name: Some(f.name.clone()),
+                    code: Some(CodeRange { offset, len: f.code.len() as u32 }),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        if let Some(edit) = &self.edit_info {
+            edit(&mut info);
+        }
+        let info_bytes = info.encode();
+        let mut traps: Vec<TrapRecord> = self
+            .funcs
+            .iter()
+            .zip(&offsets)
+            .flat_map(|(f, &base)| f.traps.iter().map(move |&(at, code)| TrapRecord { text_offset: base + at, code }))
+            .collect();
+        traps.sort_by_key(|r| r.text_offset);
+        let traps_bytes = TrapRecord::encode_all(&traps);
+        let stack_map_bytes =
+            if self.stack_maps.is_empty() { Vec::new() } else { StackMapRecord::encode_all(&self.stack_maps) };
+        let checksum = self.checksum.unwrap_or_else(|| {
+            checksum_sections([&info_bytes, &traps_bytes, &stack_map_bytes, &self.data, &text_bytes])
+        });
+        let mut header =
+            ArtifactHeader::new(&self.target, self.cpu_features, 0, checksum, info_bytes.len() as u64).to_bytes();
+        if let Some(v) = self.format_version {
+            header[8..12].copy_from_slice(&v.to_le_bytes());
+        }
+        let mut meta = header.to_vec();
+        meta.extend_from_slice(&info_bytes);
+
+        let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+        let text = obj.section_id(StandardSection::Text);
+        obj.append_section_data(text, &text_bytes, 16);
+        for (name, bytes) in [
+            (SECTION_META, &meta),
+            (SECTION_TRAPS, &traps_bytes),
+            (SECTION_STACKMAPS, &stack_map_bytes),
+            (SECTION_DATA, &self.data),
+        ] {
+            let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+            obj.append_section_data(id, bytes, 8);
+        }
+        let mut symbols = std::collections::HashMap::new();
+        for (f, &offset) in self.funcs.iter().zip(&offsets) {
+            let id = obj.add_symbol(Symbol {
+                name: f.name.as_bytes().to_vec(),
+                value: offset as u64,
+                size: f.code.len() as u64,
+                kind: SymbolKind::Text,
+                scope: SymbolScope::Compilation,
+                weak: false,
+                section: SymbolSection::Section(text),
+                flags: SymbolFlags::None,
+            });
+            symbols.insert(f.name.clone(), id);
+        }
+        for name in &self.undefined_symbols {
+            let id = obj.add_symbol(Symbol {
+                name: name.as_bytes().to_vec(),
+                value: 0,
+                size: 0,
+                kind: SymbolKind::Text,
+                scope: SymbolScope::Linkage,
+                weak: false,
+                section: SymbolSection::Undefined,
+                flags: SymbolFlags::None,
+            });
+            symbols.insert(name.clone(), id);
+        }
+        for (f, &offset) in self.funcs.iter().zip(&offsets) {
+            for r in &f.relocs {
+                obj.add_relocation(
+                    text,
+                    Relocation {
+                        offset: offset as u64 + r.at,
+                        symbol: symbols[&r.symbol],
+                        addend: r.addend,
+                        flags: RelocationFlags::Elf { r_type: r.r_type },
+                    },
+                )
+                .expect("relocation");
+            }
+        }
+        obj.write().expect("object writes")
+    }
+}
+
+/// Position of `needle` in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).position(|w| w == needle).expect("pattern present")
+}
+
+// Machine code snippets (x86-64).
+pub const PROLOGUE: [u8; 4] = [0x55, 0x48, 0x89, 0xe5]; // push rbp; mov rbp, rsp
+pub const EPILOGUE: [u8; 2] = [0x5d, 0xc3]; // pop rbp; ret
+pub const UD2: [u8; 2] = [0x0f, 0x0b];
+pub const CALL_REL32: [u8; 5] = [0xe8, 0, 0, 0, 0];
+
+pub fn concat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}

@@ -1,0 +1,210 @@
+//! Traps from hand-assembled code: signals in registered code become
+//! `Trap`s with the right code and a Wasm backtrace, and the host survives.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use kiln_format::{runtime_limits, TrapCode};
+use kiln_loader::code::{load_bytes, LoadedCode};
+use kiln_loader::traps::{catch_traps, catch_traps_with_limits, raise_host_error, raise_trap, Trap};
+
+fn load(funcs: Vec<Func>) -> Arc<LoadedCode> {
+    load_bytes(&TestArtifact::new(funcs).build()).expect("artifact loads")
+}
+
+/// Calls function `index` as `extern "C" fn(a, b)` under `catch_traps`.
+fn call(code: &LoadedCode, index: u32, a: usize, b: usize) -> Result<(), Box<Trap>> {
+    let f: extern "C" fn(usize, usize) = unsafe { std::mem::transmute(code.func_code(index).unwrap()) };
+    unsafe { catch_traps(&mut || f(a, b)) }
+}
+
+fn frame_names(trap: &Trap) -> Vec<&str> {
+    trap.backtrace.iter().map(|f| f.func_name.as_deref().unwrap_or("?")).collect()
+}
+
+fn unreachable_pair() -> Vec<Func> {
+    vec![
+        Func::new("outer", &concat(&[&PROLOGUE, &CALL_REL32, &EPILOGUE])).call(4, "inner"),
+        Func::new("inner", &concat(&[&PROLOGUE, &UD2])).trap(4, TrapCode::UNREACHABLE),
+    ]
+}
+
+#[test]
+fn ud2_traps_with_a_backtrace() {
+    let code = load(unreachable_pair());
+    let trap = call(&code, 0, 0, 0).unwrap_err();
+    assert_eq!(trap.code, Some(TrapCode::UNREACHABLE));
+    assert_eq!(frame_names(&trap), ["inner", "outer"]);
+    assert_eq!(trap.backtrace[0].func_index, 1);
+    assert_eq!(trap.backtrace[0].module_name.as_deref(), Some("test"));
+    assert_eq!(
+        trap.to_string(),
+        "wasm trap: unreachable\n  0: inner (module test, function 1)\n  1: outer (module test, function 0)"
+    );
+    // The thread is fine afterwards, and traps again.
+    assert!(call(&code, 0, 0, 0).is_err());
+}
+
+fn inaccessible_page() -> usize {
+    let page = unsafe {
+        libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+    };
+    assert_ne!(page, libc::MAP_FAILED);
+    page as usize
+}
+
+#[test]
+fn memory_fault_uses_the_trap_record() {
+    // mov eax, [rdi]; ret
+    let code = load(vec![Func::new("load", &[0x8b, 0x07, 0xc3]).trap(0, TrapCode::MEMORY_OUT_OF_BOUNDS)]);
+    let trap = call(&code, 0, inaccessible_page(), 0).unwrap_err();
+    assert_eq!(trap.code, Some(TrapCode::MEMORY_OUT_OF_BOUNDS));
+    assert_eq!(trap.message, "out of bounds memory access");
+    assert_eq!(frame_names(&trap), ["load"]);
+}
+
+#[test]
+fn fault_without_record_is_reported_not_misnamed() {
+    let code = load(vec![Func::new("load", &[0x8b, 0x07, 0xc3])]);
+    let trap = call(&code, 0, inaccessible_page(), 0).unwrap_err();
+    assert_eq!(trap.code, None);
+    assert!(trap.message.contains("no trap recorded: SIGSEGV"), "{}", trap.message);
+}
+
+#[test]
+fn division_by_zero_raises_sigfpe() {
+    // xor ecx, ecx; mov eax, 1; cdq; idiv ecx; ret
+    let f = Func::new("div", &[0x31, 0xc9, 0xb8, 1, 0, 0, 0, 0x99, 0xf7, 0xf9, 0xc3])
+        .trap(8, TrapCode::INTEGER_DIVISION_BY_ZERO);
+    let trap = call(&load(vec![f]), 0, 0, 0).unwrap_err();
+    assert_eq!(trap.code, Some(TrapCode::INTEGER_DIVISION_BY_ZERO));
+}
+
+#[test]
+fn stack_overflow_on_the_guard_page_is_caught() {
+    // Endless recursion with no prologue stack check: only the guard page
+    // stops it, and the handler runs on the alternate stack.
+    let recurse = Func::new("recurse", &concat(&[&PROLOGUE, &CALL_REL32, &EPILOGUE])).call(4, "recurse");
+    let code = load(vec![recurse]);
+    let thread_code = code.clone();
+    let trap = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let first = call(&thread_code, 0, 0, 0).unwrap_err();
+            // The same thread can overflow again.
+            let second = call(&thread_code, 0, 0, 0).unwrap_err();
+            assert_eq!(second.code, Some(TrapCode::STACK_OVERFLOW));
+            first
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(trap.code, Some(TrapCode::STACK_OVERFLOW));
+    assert!(trap.backtrace.len() > 10 && trap.backtrace.iter().all(|f| f.func_index == 0));
+}
+
+extern "C" fn trap_from_builtin() {
+    raise_trap(TrapCode::INTEGER_OVERFLOW);
+}
+
+extern "C" fn fail_from_host() {
+    raise_host_error("the host said no".into());
+}
+
+/// Calls `rdi` after recording the exit frame in the limits block at `rsi`,
+/// as compiled code does before calling out.
+fn calls_out() -> Vec<Func> {
+    let body: Vec<u8> = concat(&[
+        &PROLOGUE,
+        &[0x48, 0x89, 0x6e, 0x08],             // mov [rsi+8], rbp
+        &[0x48, 0x8d, 0x05, 0x06, 0, 0, 0],    // lea rax, [rip+6] (the return address)
+        &[0x48, 0x89, 0x46, 0x10],             // mov [rsi+16], rax
+        &[0xff, 0xd7],                         // call rdi
+        &EPILOGUE,
+    ]);
+    vec![Func::new("outer", &concat(&[&PROLOGUE, &CALL_REL32, &EPILOGUE])).call(4, "calls_out"), Func::new("calls_out", &body)]
+}
+
+#[test]
+fn builtin_trap_unwinds_with_backtrace_from_exit_record() {
+    assert_eq!(runtime_limits::LAST_EXIT_FP, 8);
+    assert_eq!(runtime_limits::LAST_EXIT_PC, 16);
+    let code = load(calls_out());
+    // outer(rdi, rsi) passes its arguments through untouched.
+    let f: extern "C" fn(usize, usize) = unsafe { std::mem::transmute(code.func_code(0).unwrap()) };
+    let limits = [0usize; 4];
+    let trap = unsafe {
+        catch_traps_with_limits(limits.as_ptr().cast(), &mut || f(trap_from_builtin as *const () as usize, limits.as_ptr() as usize))
+    }
+    .unwrap_err();
+    assert_eq!(trap.code, Some(TrapCode::INTEGER_OVERFLOW));
+    assert_eq!(frame_names(&trap), ["calls_out", "outer"]);
+
+    let trap = unsafe { catch_traps(&mut || f(fail_from_host as *const () as usize, limits.as_ptr() as usize)) }.unwrap_err();
+    assert_eq!(trap.code, None);
+    assert_eq!(trap.to_string(), "the host said no");
+    assert!(trap.backtrace.is_empty(), "no limits block, no backtrace");
+}
+
+thread_local! {
+    static INNER: std::cell::RefCell<Option<Result<(), Box<Trap>>>> = const { std::cell::RefCell::new(None) };
+    static INNER_CODE: std::cell::RefCell<Option<Arc<LoadedCode>>> = const { std::cell::RefCell::new(None) };
+}
+
+extern "C" fn host_calls_wasm_again() {
+    let code = INNER_CODE.with(|c| c.borrow().clone()).unwrap();
+    let result = call(&code, 0, 0, 0);
+    INNER.with(|r| *r.borrow_mut() = Some(result));
+}
+
+#[test]
+fn nested_activations_unwind_only_the_innermost() {
+    let inner = load(unreachable_pair());
+    INNER_CODE.with(|c| *c.borrow_mut() = Some(inner));
+    let outer = load(calls_out());
+    let limits = [0usize; 4];
+    call(&outer, 0, host_calls_wasm_again as *const () as usize, limits.as_ptr() as usize).expect("outer call completes");
+    let inner_result = INNER.with(|r| r.borrow_mut().take()).unwrap();
+    let trap = inner_result.unwrap_err();
+    assert_eq!(trap.code, Some(TrapCode::UNREACHABLE));
+    assert_eq!(frame_names(&trap), ["inner", "outer"], "the walk stops at the host frame");
+}
+
+#[test]
+fn panics_in_the_body_propagate() {
+    let caught = std::panic::catch_unwind(|| unsafe { catch_traps(&mut || panic!("boom")) });
+    assert!(caught.is_err());
+    // The recovery point was popped: a trap still lands in a new catch_traps.
+    let code = load(unreachable_pair());
+    assert!(call(&code, 0, 0, 0).is_err());
+}
+
+#[test]
+fn raise_trap_outside_catch_traps_panics() {
+    let std_thread = std::thread::spawn(|| raise_trap(TrapCode::UNREACHABLE));
+    assert!(std_thread.join().is_err());
+}
+
+#[test]
+fn traps_on_many_threads_while_modules_come_and_go() {
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    if i % 2 == 0 {
+                        let code = load(unreachable_pair());
+                        let trap = call(&code, 0, 0, 0).unwrap_err();
+                        assert_eq!(frame_names(&trap), ["inner", "outer"]);
+                    } else {
+                        drop(load(vec![Func::new("f", &[0xc3])]));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}

@@ -1,0 +1,12 @@
+(module
+  (table $t (export "t") 4 externref)
+  (global $g (export "g") (mut externref) (ref.null extern))
+  (func (export "id") (param externref) (result externref) local.get 0)
+  (func (export "store") (param i32 externref) local.get 0 local.get 1 table.set $t)
+  (func (export "load") (param i32) (result externref) local.get 0 table.get $t)
+  (func (export "set_g") (param externref) local.get 0 global.set $g)
+  (func (export "get_g") (result externref) global.get $g)
+  (func (export "grow") (param i32 externref) (result i32) local.get 1 local.get 0 table.grow $t)
+  (func (export "fill") (param i32 externref i32) local.get 0 local.get 1 local.get 2 table.fill $t)
+  (func (export "is_null") (param externref) (result i32) local.get 0 ref.is_null)
+)

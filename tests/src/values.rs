@@ -1,0 +1,218 @@
+//! Script values: turning `.wast` arguments into [`Val`]s and matching results
+//! against expectations. `ref.extern N` is the host value `N as u32`.
+
+use kiln_loader::{ExternRef, Val};
+use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
+use wast::token::{F32, F64};
+use wast::{WastArg, WastRet};
+
+/// Converts a script argument into a value.
+pub fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
+    let WastArg::Core(core) = arg else {
+        return Err("component-model argument in a core script".to_string());
+    };
+    Ok(match core {
+        WastArgCore::I32(v) => Val::I32(*v),
+        WastArgCore::I64(v) => Val::I64(*v),
+        WastArgCore::F32(v) => Val::F32(v.bits),
+        WastArgCore::F64(v) => Val::F64(v.bits),
+        WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
+        WastArgCore::RefNull(heap) => match null_kind(heap)? {
+            RefKind::Func => Val::FuncRef(None),
+            RefKind::Extern => Val::ExternRef(None),
+        },
+        WastArgCore::RefExtern(n) => Val::ExternRef(Some(ExternRef::new(*n))),
+        WastArgCore::RefHost(_) => return Err("`ref.host` needs the GC proposal".to_string()),
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RefKind {
+    Func,
+    Extern,
+}
+
+fn null_kind(heap: &HeapType<'_>) -> Result<RefKind, String> {
+    match heap {
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => Ok(RefKind::Func),
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => Ok(RefKind::Extern),
+        other => Err(format!("reference type {other:?} is not part of WebAssembly 2.0")),
+    }
+}
+
+/// Describes a value the way a script would write it.
+pub fn describe(val: &Val) -> String {
+    match val {
+        Val::I32(v) => format!("(i32.const {v})"),
+        Val::I64(v) => format!("(i64.const {v})"),
+        Val::F32(b) => format!("(f32.const {} (0x{b:08x}))", f32::from_bits(*b)),
+        Val::F64(b) => format!("(f64.const {} (0x{b:016x}))", f64::from_bits(*b)),
+        Val::V128(b) => format!("(v128.const i64x2 0x{:016x} 0x{:016x})", *b as u64, (*b >> 64) as u64),
+        Val::FuncRef(None) => "(ref.null func)".to_string(),
+        Val::FuncRef(Some(_)) => "(ref.func)".to_string(),
+        Val::ExternRef(None) => "(ref.null extern)".to_string(),
+        Val::ExternRef(Some(r)) => match r.downcast_ref::<u32>() {
+            Some(n) => format!("(ref.extern {n})"),
+            None => "(ref.extern <foreign host value>)".to_string(),
+        },
+    }
+}
+
+/// Checks results against a script's expectations; the error says which
+/// result differs and how.
+pub fn match_results(actual: &[Val], expected: &[WastRet<'_>]) -> Result<(), String> {
+    if actual.len() != expected.len() {
+        return Err(format!(
+            "expected {} results, got {}: [{}]",
+            expected.len(),
+            actual.len(),
+            actual.iter().map(describe).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    for (i, (val, ret)) in actual.iter().zip(expected).enumerate() {
+        let WastRet::Core(ret) = ret else {
+            return Err("component-model result in a core script".to_string());
+        };
+        match matches(val, ret) {
+            Ok(true) => {}
+            Ok(false) => return Err(format!("result {i}: expected {}, got {}", describe_ret(ret), describe(val))),
+            Err(e) => return Err(format!("result {i}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn describe_ret(ret: &WastRetCore<'_>) -> String {
+    match ret {
+        WastRetCore::I32(v) => format!("(i32.const {v})"),
+        WastRetCore::I64(v) => format!("(i64.const {v})"),
+        WastRetCore::F32(NanPattern::Value(v)) => format!("(f32.const {} (0x{:08x}))", f32::from_bits(v.bits), v.bits),
+        WastRetCore::F64(NanPattern::Value(v)) => {
+            format!("(f64.const {} (0x{:016x}))", f64::from_bits(v.bits), v.bits)
+        }
+        WastRetCore::F32(NanPattern::CanonicalNan) => "(f32.const nan:canonical)".to_string(),
+        WastRetCore::F32(NanPattern::ArithmeticNan) => "(f32.const nan:arithmetic)".to_string(),
+        WastRetCore::F64(NanPattern::CanonicalNan) => "(f64.const nan:canonical)".to_string(),
+        WastRetCore::F64(NanPattern::ArithmeticNan) => "(f64.const nan:arithmetic)".to_string(),
+        WastRetCore::RefExtern(Some(n)) => format!("(ref.extern {n})"),
+        WastRetCore::RefExtern(None) => "(ref.extern)".to_string(),
+        WastRetCore::RefFunc(_) => "(ref.func)".to_string(),
+        WastRetCore::RefNull(_) => "(ref.null)".to_string(),
+        WastRetCore::Either(alts) => {
+            format!("(either {})", alts.iter().map(describe_ret).collect::<Vec<_>>().join(" "))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+const F32_QUIET_NAN: u32 = 0x7fc0_0000;
+const F64_QUIET_NAN: u64 = 0x7ff8_0000_0000_0000;
+
+fn f32_matches(bits: u32, pattern: &NanPattern<F32>) -> bool {
+    match pattern {
+        NanPattern::Value(v) => bits == v.bits,
+        // The spec's canonical NaN has only the quiet bit set in its payload,
+        // with either sign.
+        NanPattern::CanonicalNan => bits & 0x7fff_ffff == F32_QUIET_NAN,
+        NanPattern::ArithmeticNan => bits & F32_QUIET_NAN == F32_QUIET_NAN,
+    }
+}
+
+fn f64_matches(bits: u64, pattern: &NanPattern<F64>) -> bool {
+    match pattern {
+        NanPattern::Value(v) => bits == v.bits,
+        NanPattern::CanonicalNan => bits & 0x7fff_ffff_ffff_ffff == F64_QUIET_NAN,
+        NanPattern::ArithmeticNan => bits & F64_QUIET_NAN == F64_QUIET_NAN,
+    }
+}
+
+fn v128_matches(bits: u128, pattern: &V128Pattern) -> bool {
+    let bytes = bits.to_le_bytes();
+    let lane = |i: usize, n: usize| -> u128 {
+        let mut v = [0u8; 16];
+        v[..n].copy_from_slice(&bytes[i * n..i * n + n]);
+        u128::from_le_bytes(v)
+    };
+    match pattern {
+        V128Pattern::I8x16(l) => l.iter().enumerate().all(|(i, &x)| lane(i, 1) == x as u8 as u128),
+        V128Pattern::I16x8(l) => l.iter().enumerate().all(|(i, &x)| lane(i, 2) == x as u16 as u128),
+        V128Pattern::I32x4(l) => l.iter().enumerate().all(|(i, &x)| lane(i, 4) == x as u32 as u128),
+        V128Pattern::I64x2(l) => l.iter().enumerate().all(|(i, &x)| lane(i, 8) == x as u64 as u128),
+        V128Pattern::F32x4(l) => l.iter().enumerate().all(|(i, p)| f32_matches(lane(i, 4) as u32, p)),
+        V128Pattern::F64x2(l) => l.iter().enumerate().all(|(i, p)| f64_matches(lane(i, 8) as u64, p)),
+    }
+}
+
+fn matches(val: &Val, ret: &WastRetCore<'_>) -> Result<bool, String> {
+    Ok(match (ret, val) {
+        (WastRetCore::I32(e), Val::I32(a)) => e == a,
+        (WastRetCore::I64(e), Val::I64(a)) => e == a,
+        (WastRetCore::F32(p), Val::F32(a)) => f32_matches(*a, p),
+        (WastRetCore::F64(p), Val::F64(a)) => f64_matches(*a, p),
+        (WastRetCore::V128(p), Val::V128(a)) => v128_matches(*a, p),
+        (WastRetCore::RefNull(heap), Val::FuncRef(None)) => match heap {
+            None => true,
+            Some(h) => null_kind(h)? == RefKind::Func,
+        },
+        (WastRetCore::RefNull(heap), Val::ExternRef(None)) => match heap {
+            None => true,
+            Some(h) => null_kind(h)? == RefKind::Extern,
+        },
+        (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
+        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => {
+            r.downcast_ref::<u32>() == Some(n)
+        }
+        // Function identity is not observable from a script beyond non-nullness.
+        (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
+        (WastRetCore::Either(alternatives), _) => {
+            for alt in alternatives {
+                if matches(val, alt)? {
+                    return Ok(true);
+                }
+            }
+            false
+        }
+        (
+            WastRetCore::RefHost(_)
+            | WastRetCore::RefAny
+            | WastRetCore::RefEq
+            | WastRetCore::RefArray
+            | WastRetCore::RefStruct
+            | WastRetCore::RefI31
+            | WastRetCore::RefI31Shared,
+            _,
+        ) => return Err(format!("expectation {ret:?} needs the GC proposal")),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_nan_accepts_both_signs_and_nothing_else() {
+        assert!(f32_matches(0x7fc0_0000, &NanPattern::CanonicalNan));
+        assert!(f32_matches(0xffc0_0000, &NanPattern::CanonicalNan));
+        assert!(!f32_matches(0x7fc0_0001, &NanPattern::CanonicalNan));
+        assert!(!f32_matches(0x7f80_0000, &NanPattern::CanonicalNan));
+        assert!(f64_matches(0xfff8_0000_0000_0000, &NanPattern::CanonicalNan));
+        assert!(!f64_matches(0x7ff8_0000_0000_0001, &NanPattern::CanonicalNan));
+    }
+
+    #[test]
+    fn arithmetic_nan_needs_the_quiet_bit() {
+        assert!(f32_matches(0x7fc0_0001, &NanPattern::ArithmeticNan));
+        assert!(!f32_matches(0x7f80_0001, &NanPattern::ArithmeticNan));
+        assert!(f64_matches(0x7ff8_0000_0000_0001, &NanPattern::ArithmeticNan));
+        assert!(!f64_matches(0x7ff0_0000_0000_0001, &NanPattern::ArithmeticNan));
+        assert!(!f64_matches(0x3ff0_0000_0000_0000, &NanPattern::ArithmeticNan));
+    }
+
+    #[test]
+    fn v128_lanes_are_little_endian() {
+        let bits = u128::from_le_bytes([1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        assert!(v128_matches(bits, &V128Pattern::I32x4([1, 2, 3, -1])));
+        assert!(!v128_matches(bits, &V128Pattern::I32x4([1, 2, 3, 4])));
+    }
+}

@@ -1,0 +1,186 @@
+//! Damaged and foreign artifacts are refused with an error that says what is
+//! wrong, by the library and by the `kiln` binary, never with a crash.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use kiln_compiler::{compile, CompileOptions};
+use kiln_format::{FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS};
+use kiln_loader::{Error, Extern, Func, Linker, Module, Store, Val};
+use object::{Object, ObjectSection};
+
+/// The pristine artifact of `tests/wat/multi.wat`, which has code, traps,
+/// data and externref stack maps.
+fn artifact() -> Vec<u8> {
+    let source = std::fs::read(common::tests_path("wat/multi.wat")).expect("multi.wat");
+    compile(&source, &CompileOptions::default()).unwrap_or_else(|e| panic!("compile failed: {e}"))
+}
+
+/// File offset and size of a section.
+fn section_range(bytes: &[u8], name: &str) -> (usize, usize) {
+    let file = object::File::parse(bytes).expect("kilnc writes a valid ELF object");
+    let section = file.section_by_name(name).unwrap_or_else(|| panic!("no {name} section"));
+    let (offset, size) = section.file_range().unwrap_or_else(|| panic!("{name} has no file data"));
+    (offset as usize, size as usize)
+}
+
+fn flipped(bytes: &[u8], at: usize) -> Vec<u8> {
+    let mut damaged = bytes.to_vec();
+    damaged[at] ^= 0xa5;
+    damaged
+}
+
+fn load_error(bytes: &[u8]) -> String {
+    match Module::from_bytes(bytes) {
+        Ok(_) => panic!("a damaged artifact was accepted"),
+        Err(e @ Error::Load(_)) => e.to_string(),
+        Err(other) => panic!("expected a load error, got {other:?}"),
+    }
+}
+
+fn assert_refused(what: &str, bytes: &[u8], words: &[&str]) {
+    let message = load_error(bytes);
+    assert!(
+        words.iter().any(|w| message.contains(w)),
+        "{what}: error {message:?} names none of {words:?}"
+    );
+    assert_cli_refuses(what, bytes);
+}
+
+/// `kiln run` on the damaged file exits with 1 and an `error:` line, not a signal.
+fn assert_cli_refuses(what: &str, bytes: &[u8]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("damaged.o");
+    std::fs::write(&path, bytes).expect("write damaged artifact");
+    let output = Command::new(common::workspace_binary("kiln"))
+        .args(["run".as_ref(), path.as_os_str(), "--invoke".as_ref(), "add".as_ref(), "1".as_ref(), "2".as_ref()])
+        .output()
+        .expect("kiln runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{what}: kiln exited with {:?}; stderr: {stderr}", output.status);
+    assert!(stderr.contains("error:"), "{what}: no `error:` on stderr: {stderr}");
+}
+
+#[test]
+fn the_pristine_artifact_loads_and_runs() {
+    // Without this the refusals below could come from a loader that refuses everything.
+    let bytes = artifact();
+    let store = Store::new();
+    let module = Module::from_bytes(&bytes).expect("pristine artifact loads");
+    let mut linker = Linker::new();
+    let log = kiln_format::FuncType { params: vec![kiln_format::ValType::I32], results: vec![] };
+    linker.func_new(&store, "env", "log", log, |_: &[Val], _: &mut [Val]| Ok(())).expect("define env.log");
+    let instance = linker.instantiate(&store, &module).expect("instantiate");
+    let add: Func = match instance.get_export("add") {
+        Some(Extern::Func(f)) => f,
+        _ => panic!("no exported function add"),
+    };
+    let results = add.call(&[Val::I32(2), Val::I32(3)]).expect("call add");
+    assert!(matches!(results.as_slice(), [Val::I32(5)]), "add(2, 3) gave {results:?}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("multi.o");
+    std::fs::write(&path, &bytes).expect("write artifact");
+    Module::from_file(&path).expect("pristine artifact loads from a file");
+}
+
+#[test]
+fn a_flipped_byte_in_any_checksummed_section_is_refused() {
+    let bytes = artifact();
+    let (meta, meta_len) = section_range(&bytes, SECTION_META);
+    assert!(meta_len > HEADER_SIZE, "module info follows the header");
+    let mut targets = vec![
+        ("module info", meta + HEADER_SIZE + (meta_len - HEADER_SIZE) / 2),
+        ("header checksum", meta + 96),
+    ];
+    for name in [SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA, SECTION_TEXT] {
+        let (offset, size) = section_range(&bytes, name);
+        if name == SECTION_STACKMAPS && size == 0 {
+            continue;
+        }
+        assert!(size > 0, "{name} is empty in multi.wat's artifact");
+        targets.push((name, offset + size / 2));
+    }
+    for (what, at) in targets {
+        assert_refused(what, &flipped(&bytes, at), &["checksum"]);
+    }
+}
+
+#[test]
+fn multi_wat_has_stack_maps() {
+    // `keep` holds an externref across calls; if this fails, the flipped-byte
+    // test above silently covers one section less.
+    let bytes = artifact();
+    let (_, size) = section_range(&bytes, SECTION_STACKMAPS);
+    assert!(size > 0, ".kiln.stackmaps is empty");
+}
+
+#[test]
+fn a_truncated_file_is_refused() {
+    let bytes = artifact();
+    let (meta, _) = section_range(&bytes, SECTION_META);
+    let (text, text_len) = section_range(&bytes, SECTION_TEXT);
+    let cuts = [0, 1, 4, 16, 63, 64, meta + 8, meta + HEADER_SIZE / 2, text + text_len / 2, bytes.len() / 2, bytes.len() - 1];
+    for cut in cuts {
+        assert_refused(
+            &format!("truncated at {cut:#x} of {:#x}", bytes.len()),
+            &bytes[..cut],
+            &["ELF", "truncated", "out of bounds", "not a kiln artifact", "checksum", "magic"],
+        );
+    }
+}
+
+fn patched(bytes: &[u8], field_offset: usize, value: &[u8]) -> Vec<u8> {
+    let (meta, _) = section_range(bytes, SECTION_META);
+    let mut out = bytes.to_vec();
+    out[meta + field_offset..meta + field_offset + value.len()].copy_from_slice(value);
+    out
+}
+
+#[test]
+fn a_wrong_magic_is_refused() {
+    let bytes = patched(&artifact(), 0, b"\0KILNOBX");
+    assert_refused("magic", &bytes, &["magic"]);
+}
+
+#[test]
+fn another_format_version_is_refused() {
+    for version in [FORMAT_VERSION + 1, 0, u32::MAX] {
+        let bytes = patched(&artifact(), 8, &version.to_le_bytes());
+        assert_refused(&format!("version {version}"), &bytes, &["format version"]);
+    }
+}
+
+#[test]
+fn another_target_is_refused() {
+    let mut field = [0u8; 32];
+    field[..b"aarch64-unknown-linux-gnu".len()].copy_from_slice(b"aarch64-unknown-linux-gnu");
+    let bytes = patched(&artifact(), 16, &field);
+    assert_refused("target", &bytes, &["target"]);
+    let message = load_error(&bytes);
+    assert!(message.contains("aarch64-unknown-linux-gnu"), "names the artifact's target: {message}");
+}
+
+#[test]
+fn missing_cpu_features_are_refused() {
+    // Bit 63 names no feature, so no host has it.
+    let bytes = patched(&artifact(), 80, &(1u64 << 63).to_le_bytes());
+    assert_refused("cpu features", &bytes, &["CPU features"]);
+}
+
+#[test]
+fn a_file_that_is_not_an_object_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sieve.wat");
+    std::fs::copy(common::tests_path("examples/sieve.wat"), &path).expect("copy");
+    match Module::from_file(&path) {
+        Ok(_) => panic!("a .wat file loaded as an artifact"),
+        Err(e) => assert!(matches!(e, Error::Load(_)), "{e:?}"),
+    }
+    match Module::from_file(Path::new("/nonexistent/kiln/artifact.o")) {
+        Ok(_) => panic!("a missing file loaded"),
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}

@@ -1,0 +1,77 @@
+//! The same input and flags give a byte-identical object, whether the
+//! functions are compiled on one thread or several. Build caches that share
+//! artifacts across machines depend on it.
+
+mod common;
+
+use kiln_compiler::{compile, CompileOptions};
+
+fn modules() -> Vec<(String, Vec<u8>)> {
+    let dir = common::tests_path("wat");
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wat"))
+        .map(|p| (p.display().to_string(), std::fs::read(&p).expect("readable module")))
+        .collect();
+    out.push((
+        "tests/examples/sieve.wat".into(),
+        std::fs::read(common::tests_path("examples/sieve.wat")).expect("readable example"),
+    ));
+    out.sort();
+    assert!(out.len() >= 2, "no modules to compile in {}", dir.display());
+    out
+}
+
+fn compile_with(source: &[u8], threads: Option<usize>) -> Vec<u8> {
+    let options = CompileOptions { threads, ..CompileOptions::default() };
+    compile(source, &options).unwrap_or_else(|e| panic!("compile failed: {e}"))
+}
+
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => format!("first difference at byte {i:#x} (of {:#x} and {:#x})", a.len(), b.len()),
+        None => format!("lengths differ: {:#x} vs {:#x}", a.len(), b.len()),
+    }
+}
+
+#[test]
+fn compiling_twice_gives_identical_bytes() {
+    for (name, source) in modules() {
+        let first = compile_with(&source, None);
+        let second = compile_with(&source, None);
+        assert!(first == second, "{name}: {}", first_difference(&first, &second));
+    }
+}
+
+#[test]
+fn thread_count_does_not_change_the_bytes() {
+    for (name, source) in modules() {
+        let one = compile_with(&source, Some(1));
+        let two = compile_with(&source, Some(2));
+        let four = compile_with(&source, Some(4));
+        assert!(one == two, "{name}, 1 vs 2 threads: {}", first_difference(&one, &two));
+        assert!(one == four, "{name}, 1 vs 4 threads: {}", first_difference(&one, &four));
+    }
+}
+
+#[test]
+fn text_and_binary_input_give_identical_bytes() {
+    for (name, source) in modules() {
+        let binary = wat::parse_bytes(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let from_text = compile_with(&source, None);
+        let from_binary = compile_with(&binary, None);
+        assert!(from_text == from_binary, "{name}: {}", first_difference(&from_text, &from_binary));
+    }
+}
+
+#[test]
+fn different_modules_give_different_bytes() {
+    // Guards the tests above against a compiler that ignores its input.
+    let objects: Vec<Vec<u8>> = modules().iter().map(|(_, s)| compile_with(s, None)).collect();
+    for (i, a) in objects.iter().enumerate() {
+        for b in &objects[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+}

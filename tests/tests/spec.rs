@@ -1,0 +1,60 @@
+//! The WebAssembly 2.0 specification scripts, SIMD aside, run through
+//! `kiln-wast` (one child process per script, so a crash costs one script).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kiln_tests::{run_scripts_isolated, IsolateOptions};
+
+/// The non-SIMD scripts of the 2.0 suite; a different number means the
+/// suite moved or changed, which must not pass silently.
+const EXPECTED_SCRIPTS: usize = 90;
+
+fn spec_scripts() -> Vec<PathBuf> {
+    let dir = common::testsuite_dir();
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let mut scripts: Vec<PathBuf> = entries
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wast"))
+        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("simd_")))
+        .collect();
+    scripts.sort();
+    scripts
+}
+
+#[test]
+fn spec_suite_passes() {
+    let scripts = spec_scripts();
+    assert_eq!(scripts.len(), EXPECTED_SCRIPTS, "non-SIMD scripts in {}", common::testsuite_dir().display());
+
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_kiln-wast"));
+    let options = IsolateOptions { timeout: Duration::from_secs(600), ..Default::default() };
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let reports = run_scripts_isolated(&exe, &scripts, &options, jobs);
+
+    let mut listing = String::new();
+    let (mut passed, mut failed) = (0, 0);
+    for report in &reports {
+        passed += report.passed;
+        failed += report.failed();
+        let name = report.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for failure in &report.failures {
+            let mut message = failure.message.replace('\n', " | ");
+            if message.len() > 400 {
+                let cut = (0..=400).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+                message.truncate(cut);
+                message.push_str("...");
+            }
+            listing.push_str(&format!("{name}:{}: {}: {message}\n", failure.line, failure.directive));
+        }
+        if report.not_run > 0 {
+            listing.push_str(&format!("{name}: {} directives not run after the crash above\n", report.not_run));
+        }
+    }
+    let table: String = reports.iter().map(|r| format!("  {}\n", r.summary())).collect();
+    println!("{table}{passed} passed, {failed} failed");
+    assert!(passed > 0, "no directive ran");
+    assert_eq!(failed, 0, "spec suite: {passed} passed, {failed} failed\n{listing}");
+}
