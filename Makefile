@@ -19,8 +19,8 @@ build:
 
 run: build
 	$(RELEASE)/kilnc tests/examples/sieve.wat -o target/example.o
-	@echo "primes below 1,000,000:"
-	$(RELEASE)/kiln run target/example.o --invoke main
+	@printf 'primes below 1,000,000: '
+	@$(RELEASE)/kiln run target/example.o --invoke main
 
 # The CLI tests run target/release/kilnc and kiln, which `cargo test` alone
 # builds only for crates with integration tests of their own.

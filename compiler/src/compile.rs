@@ -19,7 +19,7 @@ use crate::environ::{FunctionBodyData, ModuleTranslation};
 use crate::options::Target;
 use crate::trampolines::{entry_trampoline, host_trampoline};
 use crate::translate::{FuncEnvironment, FuncTranslator};
-use crate::{simd, CompileError, Result};
+use crate::{prescan, CompileError, Result};
 
 /// One unit of parallel work.
 pub(crate) enum Job<'data> {
@@ -120,7 +120,7 @@ impl Worker {
         let (func, func_id) = match job {
             Job::Function(data) => {
                 let FunctionBodyData { func_index, body, validator } = data;
-                simd::check_body(&body).map_err(|e| e.in_function(func_index))?;
+                prescan::check_body(&body).map_err(|e| e.in_function(func_index))?;
                 let ty = env
                     .info
                     .functions

@@ -19,7 +19,7 @@ mod emit;
 mod environ;
 mod error;
 mod options;
-mod simd;
+mod prescan;
 mod trampolines;
 pub mod translate;
 

@@ -165,10 +165,7 @@ unsafe extern "C" fn table_set(vmctx: *mut u8, table: u32, index: u32, value: *m
 unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: *mut u8) -> u32 {
     // SAFETY: as above.
     let instance = unsafe { instance(vmctx) };
-    match instance.tables.get(table as usize).and_then(|t| t.grow(delta, init as usize)) {
-        Some(old) => old,
-        None => u32::MAX,
-    }
+    instance.tables.get(table as usize).and_then(|t| t.grow(delta, init as usize)).unwrap_or(u32::MAX)
 }
 
 unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: *mut u8, len: u32) {

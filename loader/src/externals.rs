@@ -7,7 +7,7 @@ use crate::store::Store;
 use crate::table::Table;
 
 /// A function, global, table or memory.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum Extern {
     /// A function.
     Func(Func),

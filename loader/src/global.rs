@@ -143,6 +143,12 @@ fn checked_slot(store: &Store, ty: ValType, value: &Val) -> Result<ValueSlot, Er
     })
 }
 
+impl std::fmt::Debug for Global {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Global").field("ty", &self.ty()).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,3 +169,4 @@ mod tests {
         assert_eq!(b.strong_count(), 1);
     }
 }
+

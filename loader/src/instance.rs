@@ -136,3 +136,9 @@ impl Instance {
         TypedFunc::new(func)
     }
 }
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").field("module", &self.data.module.name()).field("vmctx", &self.data.vmctx).finish()
+    }
+}

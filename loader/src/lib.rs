@@ -24,6 +24,26 @@
 //!
 //! The ABI between the runtime and compiled code (the VMContext, the
 //! trampolines, the builtins, externref) is described in `format-spec/SPEC.md`.
+//!
+//! # Runtime model
+//!
+//! - A [`Store`] owns everything created in it (instances, host functions,
+//!   memories, tables, globals) until its last handle is dropped; handles
+//!   keep their store alive. Instances of different modules in one store
+//!   share its `VMRuntimeLimits`, its canonical function-type ids and its
+//!   externref activations list.
+//! - Calls into Wasm go through the entry trampoline of the callee's type.
+//!   The outermost call of a store sets the stack limit to
+//!   [`Store::max_wasm_stack`] below the current stack pointer (never within
+//!   64 KiB of the thread's stack bottom); nested calls keep it. A trap, a
+//!   stack overflow included, becomes [`Error::Trap`] and the host goes on.
+//! - Host functions are called by Wasm through the importing module's
+//!   Wasm-to-host trampoline. A host error or panic is carried to the
+//!   entry and comes back unchanged (a trap of a nested call keeps its code).
+//! - externref uses the interim scheme of SPEC 3.6: the activations list is
+//!   per store and is emptied when the store's outermost Wasm call returns
+//!   (or by [`Store::gc`] when no Wasm runs). Tables and globals own one
+//!   count per stored reference and release them when the store drops.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 

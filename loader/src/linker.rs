@@ -87,3 +87,9 @@ impl Linker {
         Instance::new(store, module, &imports)
     }
 }
+
+impl std::fmt::Debug for Linker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Linker").field("definitions", &self.definitions.len()).finish()
+    }
+}

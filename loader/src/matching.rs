@@ -120,4 +120,28 @@ mod tests {
         assert!(!global_matches(&g(ValType::I32, false), &g(ValType::I32, true)));
         assert!(!global_matches(&g(ValType::I64, false), &g(ValType::I32, false)));
     }
+
+    #[test]
+    fn host_entities_match_by_current_size() {
+        use crate::{Global, Memory, Store, Table, Val};
+        let store = Store::new();
+        let table = Table::new(&store, TableType { element: RefType::FuncRef, minimum: 1, maximum: Some(5) }, Val::FuncRef(None))
+            .unwrap();
+        let wanted = ImportKind::Table(TableType { element: RefType::FuncRef, minimum: 3, maximum: Some(5) });
+        assert!(check_import(&table.clone().into(), &wanted, &[]).is_err());
+        table.grow(2, Val::FuncRef(None)).unwrap();
+        assert!(check_import(&table.into(), &wanted, &[]).is_ok(), "a grown table satisfies a larger minimum");
+
+        let memory = Memory::new(&store, MemoryType { minimum: 0, maximum: None, shared: false }).unwrap();
+        let wanted = ImportKind::Memory(MemoryType { minimum: 1, maximum: None, shared: false });
+        assert!(check_import(&memory.clone().into(), &wanted, &[]).is_err());
+        memory.grow(1).unwrap();
+        assert!(check_import(&memory.clone().into(), &wanted, &[]).is_ok());
+        let err = check_import(&memory.into(), &ImportKind::Func(0), &[]).unwrap_err();
+        assert!(err.contains("expected function, found memory"), "{err}");
+
+        let global = Global::new(&store, GlobalType { content: ValType::I64, mutable: false }, Val::I64(1)).unwrap();
+        let wanted = ImportKind::Global(GlobalType { content: ValType::I64, mutable: true });
+        assert!(check_import(&global.into(), &wanted, &[]).is_err());
+    }
 }

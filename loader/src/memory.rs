@@ -207,6 +207,12 @@ impl Memory {
     }
 }
 
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memory").field("pages", &self.size_pages()).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,3 +244,4 @@ mod tests {
         assert!(MemoryInner::new(ty(MAX_WASM_PAGES + 1, None), std::ptr::null_mut()).is_err());
     }
 }
+

@@ -61,3 +61,9 @@ impl Module {
         info.types.get(info.functions.get(func_index as usize)?.type_index as usize)
     }
 }
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module").field("name", &self.name()).finish()
+    }
+}

@@ -68,6 +68,8 @@ pub(crate) struct StoreInner {
     entry_trampolines: RefCell<HashMap<u32, *const u8>>,
     pub(crate) instances: RefCell<Vec<Rc<InstanceData>>>,
     pub(crate) vmctxs: RefCell<Vec<Rc<VMContextAlloc>>>,
+    /// Boxed: funcrefs and importing VMContexts point into each context.
+    #[allow(clippy::vec_box)]
     pub(crate) host_funcs: RefCell<Vec<Box<VMHostFuncContext>>>,
     pub(crate) memories: RefCell<Vec<Rc<MemoryInner>>>,
     pub(crate) tables: RefCell<Vec<Rc<TableInner>>>,
@@ -213,5 +215,11 @@ impl Drop for StoreInner {
             table.release_references();
         }
         self.activations.get_mut().clear();
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("instances", &self.inner.instances.borrow().len()).finish()
     }
 }

@@ -44,25 +44,25 @@ impl TableInner {
             (home, None)
         };
         let table = TableInner { ty, elements: UnsafeCell::new(Vec::new()), home, _own_definition: own };
-        table.sync_definition();
+        table.with_elements(|_| ());
         if table.grow(ty.minimum, init).is_none() {
             return Err(Error::Instantiation("cannot allocate the table".into()));
         }
         Ok(table)
     }
 
-    fn elements(&self) -> &mut Vec<usize> {
-        // SAFETY: tables are used from one thread, and no caller keeps the
-        // reference across a call that could reach the table again.
-        unsafe { &mut *self.elements.get() }
-    }
-
-    fn sync_definition(&self) {
-        let elements = self.elements();
+    /// Runs `f` on the elements, then updates the definition. `f` must not
+    /// reach this table again (it only moves raw values; counts change after it).
+    fn with_elements<R>(&self, f: impl FnOnce(&mut Vec<usize>) -> R) -> R {
+        // SAFETY: tables are used from one thread, and the borrow ends before
+        // anything that could reach the table again runs.
+        let elements = unsafe { &mut *self.elements.get() };
+        let result = f(elements);
         // SAFETY: `home` is valid for the table's life.
         unsafe {
             self.home.write(VMDefinition { base: elements.as_mut_ptr().cast(), current_length: elements.len() as u64 })
         };
+        result
     }
 
     fn is_extern(&self) -> bool {
@@ -79,7 +79,7 @@ impl TableInner {
 
     pub(crate) fn size(&self) -> u32 {
         // Compiled code never changes the length, only the elements.
-        self.elements().len() as u32
+        self.with_elements(|e| e.len() as u32)
     }
 
     pub(crate) fn current_type(&self) -> TableType {
@@ -88,13 +88,14 @@ impl TableInner {
 
     /// The raw element at `index`; the table keeps its count.
     pub(crate) fn get(&self, index: u32) -> Result<usize, TrapCode> {
-        self.elements().get(index as usize).copied().ok_or(TrapCode::TABLE_OUT_OF_BOUNDS)
+        self.with_elements(|e| e.get(index as usize).copied()).ok_or(TrapCode::TABLE_OUT_OF_BOUNDS)
     }
 
     /// Stores a raw reference, taking a new count of it and dropping the old one.
     pub(crate) fn set(&self, index: u32, value: usize) -> Result<(), TrapCode> {
-        let slot = self.elements().get_mut(index as usize).ok_or(TrapCode::TABLE_OUT_OF_BOUNDS)?;
-        let old = std::mem::replace(slot, value);
+        let old = self
+            .with_elements(|e| e.get_mut(index as usize).map(|slot| std::mem::replace(slot, value)))
+            .ok_or(TrapCode::TABLE_OUT_OF_BOUNDS)?;
         if self.is_extern() {
             // SAFETY: `value` is live (the caller holds it) and the table owned `old`.
             unsafe {
@@ -112,18 +113,21 @@ impl TableInner {
         if new > self.ty.maximum.unwrap_or(u32::MAX).min(MAX_TABLE_ELEMENTS) {
             return None;
         }
-        let elements = self.elements();
-        if elements.try_reserve_exact(delta as usize).is_err() {
+        let grown = self.with_elements(|elements| {
+            elements.try_reserve_exact(delta as usize).is_ok() && {
+                elements.resize(new as usize, init);
+                true
+            }
+        });
+        if !grown {
             return None;
         }
-        elements.resize(new as usize, init);
         if self.is_extern() {
             for _ in 0..delta {
                 // SAFETY: `init` is live; each new element owns one count.
                 unsafe { increment_raw(init as *mut VMExternData) };
             }
         }
-        self.sync_definition();
         Some(old)
     }
 
@@ -139,7 +143,7 @@ impl TableInner {
     pub(crate) fn copy_from(&self, dst: u32, src: &TableInner, src_index: u32, len: u32) -> Result<(), TrapCode> {
         check_range(dst, len, self.size())?;
         check_range(src_index, len, src.size())?;
-        let values: Vec<usize> = src.elements()[src_index as usize..(src_index + len) as usize].to_vec();
+        let values: Vec<usize> = src.with_elements(|e| e[src_index as usize..(src_index + len) as usize].to_vec());
         for (i, v) in values.into_iter().enumerate() {
             self.set(dst + i as u32, v)?;
         }
@@ -151,8 +155,7 @@ impl TableInner {
         if !self.is_extern() {
             return;
         }
-        let old = std::mem::take(self.elements());
-        self.sync_definition();
+        let old = self.with_elements(std::mem::take);
         for raw in old {
             // SAFETY: the table owned one count of each element.
             unsafe { decrement_raw(raw as *mut VMExternData) };
@@ -246,6 +249,12 @@ pub(crate) fn raw_to_val(store: &Store, ty: RefType, raw: usize) -> Val {
     }
 }
 
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").field("ty", &self.ty()).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,3 +298,4 @@ mod tests {
         assert_eq!(check_range(10, 0, 10), Ok(()));
     }
 }
+

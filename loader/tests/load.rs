@@ -236,3 +236,34 @@ fn missing_metadata_is_refused() {
     let err = load_bytes(&obj.write().unwrap()).unwrap_err();
     assert!(err.to_string().contains("no .kiln.meta section"), "{err}");
 }
+
+#[test]
+fn hostile_lengths_in_metadata_are_refused_without_allocating_them() {
+    // bincode varint 0xff = u64 follows: a vector or string of 2^64 - 1 items.
+    let huge = [0xffu8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    let mut info_prefixes: Vec<Vec<u8>> = vec![huge.to_vec()];
+    // `name: Some(...)` followed by a huge string length, then a huge type vector.
+    info_prefixes.push([&[1u8][..], &huge].concat());
+    info_prefixes.push([&[0u8][..], &huge].concat());
+    for raw in info_prefixes {
+        let mut artifact = TestArtifact::new(vec![returns_42()]);
+        artifact.raw_info = Some(raw);
+        let err = refusal(&artifact);
+        assert!(err.to_string().contains("bad module info"), "{err}");
+    }
+    for raw in [huge.to_vec(), [&[1u8, 0, 0][..], &huge].concat()] {
+        let mut artifact = TestArtifact::new(vec![returns_42()]);
+        artifact.raw_stack_maps = Some(raw);
+        let err = refusal(&artifact);
+        assert_eq!(err.section(), Some(".kiln.stackmaps"), "{err}");
+    }
+}
+
+#[test]
+fn module_info_garbage_is_refused_with_its_location() {
+    let mut artifact = TestArtifact::new(vec![returns_42()]);
+    artifact.raw_info = Some(vec![0, 1, 2, 3, 200]);
+    let err = refusal(&artifact);
+    assert_eq!(err.section(), Some(".kiln.meta"));
+    assert!(err.offset().is_some_and(|o| o >= 128), "{err}");
+}

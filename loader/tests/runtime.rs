@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::rc::Rc;
 use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kiln_loader::{
     Error, ExternRef, FuncType, Global, GlobalType, Linker, Memory, MemoryType, Module, RefType, Store, Table,
@@ -27,7 +28,9 @@ fn compile(name: &str) -> Option<Module> {
         return None;
     };
     let wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wat").join(format!("{name}.wat"));
-    let out = std::env::temp_dir().join(format!("kiln-runtime-{}-{name}.o", std::process::id()));
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("kiln-runtime-{}-{unique}-{name}.o", std::process::id()));
     let status = Command::new(kilnc).arg(&wat).arg("-o").arg(&out).status().expect("run kilnc");
     assert!(status.success(), "kilnc failed on {}", wat.display());
     let module = Module::from_file(&out).expect("load");
@@ -221,7 +224,7 @@ fn import_errors_and_segment_traps() {
 
     let Some(segments) = compile("segments") else { return };
     let (linker, table, memory, _) = host_linker(&store, false);
-    table.grow(1, Val::FuncRef(None)).unwrap();
+    table.grow(2, Val::FuncRef(None)).unwrap();
     let err = linker.instantiate(&store, &segments).unwrap_err();
     assert_eq!(trap_code(&err), Some(TrapCode::MEMORY_OUT_OF_BOUNDS), "{err}");
     assert!(table.get(0).unwrap().funcref().is_some(), "earlier segments stay applied");
@@ -231,7 +234,8 @@ fn import_errors_and_segment_traps() {
     assert_eq!(&bytes, b"ab");
     assert_eq!(table.get(0).unwrap().funcref().unwrap().call(&[]).unwrap()[0].i32(), Some(1));
 
-    let (linker, ..) = host_linker(&store, false);
+    let (linker, table, ..) = host_linker(&store, false);
+    table.grow(1, Val::FuncRef(None)).unwrap();
     let err = linker.instantiate(&store, &segments).unwrap_err();
     assert_eq!(trap_code(&err), Some(TrapCode::TABLE_OUT_OF_BOUNDS), "{err}");
 }
@@ -251,4 +255,55 @@ fn start_function_runs_at_instantiation() {
         .unwrap();
     linker.instantiate(&store, &module).unwrap();
     assert_eq!(seen.get(), 99);
+}
+
+#[test]
+fn host_functions_reenter_wasm_and_traps_keep_their_code() {
+    let Some(module) = compile("reentry") else { return };
+    let store = Store::new();
+    let slot: Rc<std::cell::RefCell<Option<kiln_loader::Instance>>> = Rc::default();
+    let me = slot.clone();
+    let mut linker = Linker::new();
+    linker
+        .func_new(&store, "host", "callback", ty(&[ValType::I32], &[ValType::I32]), move |args, results| {
+            let instance = me.borrow().clone().expect("instantiated");
+            let n = args[0].i32().unwrap();
+            results[0] = match n {
+                0 => Val::I32(0),
+                -1 => instance.get_func("div").unwrap().call(&[Val::I32(1), Val::I32(0)])?.remove(0),
+                n => Val::I32(instance.typed_func::<i32, i32>("down")?.call(n - 1)? + 1),
+            };
+            Ok(())
+        })
+        .unwrap();
+    let instance = linker.instantiate(&store, &module).unwrap();
+    *slot.borrow_mut() = Some(instance.clone());
+    let down = instance.typed_func::<i32, i32>("down").unwrap();
+    assert_eq!(down.call(50).unwrap(), 50);
+    let err = down.call(-1).unwrap_err();
+    assert_eq!(trap_code(&err), Some(TrapCode::INTEGER_DIVISION_BY_ZERO), "{err}");
+    assert_eq!(down.call(3).unwrap(), 3, "usable after a nested trap");
+
+    let r = ExternRef::new(5u64);
+    let second = instance.typed_func::<(Option<ExternRef>, Option<ExternRef>), Option<ExternRef>>("second").unwrap();
+    let back = second.call((Some(r.clone()), Some(r.clone()))).unwrap().unwrap();
+    assert!(ExternRef::ptr_eq(&back, &r));
+    drop(back);
+    assert_eq!(r.strong_count(), 1, "passing one reference twice neither leaks nor double-frees");
+    *slot.borrow_mut() = None;
+}
+
+#[test]
+fn the_wasm_stack_budget_is_configurable() {
+    let Some(module) = compile("reentry") else { return };
+    let store = Store::new();
+    let mut linker = Linker::new();
+    linker.func_new(&store, "host", "callback", ty(&[ValType::I32], &[ValType::I32]), |_, _| Ok(())).unwrap();
+    let instance = linker.instantiate(&store, &module).unwrap();
+    let deep = instance.typed_func::<i32, i32>("deep").unwrap();
+    assert_eq!(deep.call(1000).unwrap(), 1000);
+    store.set_max_wasm_stack(16 << 10);
+    assert_eq!(trap_code(&deep.call(1000).unwrap_err()), Some(TrapCode::STACK_OVERFLOW));
+    store.set_max_wasm_stack(kiln_loader::DEFAULT_MAX_WASM_STACK);
+    assert_eq!(deep.call(1000).unwrap(), 1000);
 }

@@ -214,7 +214,12 @@ fn stderr_tail(text: &str, lines: usize) -> String {
 }
 
 /// Runs many scripts in child processes, `jobs` at a time; reports come back in input order.
-pub fn run_scripts_isolated(exe: &Path, scripts: &[PathBuf], options: &IsolateOptions, jobs: usize) -> Vec<ScriptReport> {
+pub fn run_scripts_isolated(
+    exe: &Path,
+    scripts: &[PathBuf],
+    options: &IsolateOptions,
+    jobs: usize,
+) -> Vec<ScriptReport> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(vec![None; scripts.len()]);
     std::thread::scope(|scope| {

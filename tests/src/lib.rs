@@ -19,6 +19,11 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+// Keeps the README's embedding example compiling and passing.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;
+
 mod artifact;
 mod isolate;
 mod report;

@@ -55,9 +55,7 @@ impl ScriptReport {
     pub fn record(&mut self, outcome: DirectiveOutcome) {
         match outcome.failure {
             None => self.passed += 1,
-            Some(message) => {
-                self.failures.push(Failure { line: outcome.line, directive: outcome.directive, message })
-            }
+            Some(message) => self.failures.push(Failure { line: outcome.line, directive: outcome.directive, message }),
         }
     }
 

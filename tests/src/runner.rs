@@ -203,14 +203,15 @@ fn describe_error(error: &Error) -> String {
     }
 }
 
+// Fields drop in declaration order: instances and the linker before the
+// store they live in, and the object files last.
 struct ScriptRunner {
-    store: Store,
-    linker: Linker,
     instances: Vec<Instance>,
     named: HashMap<String, usize>,
     current: Option<usize>,
+    linker: Linker,
+    store: Store,
     builder: ArtifactBuilder,
-    // Dropped last: holds the object files the loaded modules came from.
     _scratch: Option<tempfile::TempDir>,
 }
 

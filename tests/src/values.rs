@@ -159,9 +159,7 @@ fn matches(val: &Val, ret: &WastRetCore<'_>) -> Result<bool, String> {
             Some(h) => null_kind(h)? == RefKind::Extern,
         },
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
-        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => {
-            r.downcast_ref::<u32>() == Some(n)
-        }
+        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => r.downcast_ref::<u32>() == Some(n),
         // Function identity is not observable from a script beyond non-nullness.
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
         (WastRetCore::Either(alternatives), _) => {

@@ -30,10 +30,8 @@ fn compile_into(dir: &Path, source: &str, name: &str) -> String {
 fn kilnc_refuses_invalid_wasm_with_its_offset_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     // A type mismatch in the first function body: i32.add of an i32 and an i64.
-    let invalid = wat::parse_str(
-        r#"(module (func (result i32) (i32.add (i32.const 1) (i64.const 2))))"#,
-    )
-    .expect("the text itself parses");
+    let invalid = wat::parse_str(r#"(module (func (result i32) (i32.add (i32.const 1) (i64.const 2))))"#)
+        .expect("the text itself parses");
     let input = dir.path().join("invalid.wasm");
     std::fs::write(&input, invalid).expect("write input");
     let output = dir.path().join("invalid.o");
@@ -136,4 +134,37 @@ fn kiln_wast_counts_passes_and_failures() {
     assert_eq!(result.status.code(), Some(1), "stdout: {stdout}\nstderr: {}", text(&result.stderr));
     assert_eq!(stdout.lines().last(), Some("4 passed, 1 failed"), "stdout: {stdout}");
     assert!(stdout.contains("line 3: assert_return"), "stdout: {stdout}");
+}
+
+#[test]
+fn kiln_wast_survives_a_script_that_never_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let endless = dir.path().join("endless.wast");
+    std::fs::write(
+        &endless,
+        r#"(module (func (export "spin") (loop (br 0))) (func (export "one") (result i32) (i32.const 1)))
+           (assert_return (invoke "one") (i32.const 1))
+           (invoke "spin")
+           (assert_return (invoke "one") (i32.const 1))
+           (assert_return (invoke "one") (i32.const 1))"#,
+    )
+    .expect("write script");
+    let fine = dir.path().join("fine.wast");
+    std::fs::write(
+        &fine,
+        r#"(module (func (export "f") (result i32) (i32.const 7))) (assert_return (invoke "f") (i32.const 7))"#,
+    )
+    .expect("write script");
+
+    let result = Command::new(env!("CARGO_BIN_EXE_kiln-wast"))
+        .args([endless.as_os_str(), fine.as_os_str(), "--timeout".as_ref(), "2".as_ref(), "-v".as_ref()])
+        .output()
+        .expect("kiln-wast runs");
+    let stdout = text(&result.stdout);
+    assert_eq!(result.status.code(), Some(1), "stdout: {stdout}");
+    // The endless script: 2 passed, then the hung invoke and the 2 directives after it fail.
+    assert!(stdout.contains("endless.wast: 2 passed, 3 failed"), "stdout: {stdout}");
+    assert!(stdout.contains("line 3: invoke: script process timed out"), "stdout: {stdout}");
+    assert!(stdout.contains("fine.wast: 2 passed, 0 failed"), "stdout: {stdout}");
+    assert_eq!(stdout.lines().last(), Some("4 passed, 3 failed"), "stdout: {stdout}");
 }

@@ -18,9 +18,27 @@ fn modules() -> Vec<(String, Vec<u8>)> {
         "tests/examples/sieve.wat".into(),
         std::fs::read(common::tests_path("examples/sieve.wat")).expect("readable example"),
     ));
+    out.push(("generated: 300 functions".into(), many_functions(300).into_bytes()));
     out.sort();
     assert!(out.len() >= 2, "no modules to compile in {}", dir.display());
     out
+}
+
+/// A module big enough that parallel compilation finishes its functions out
+/// of order: each function calls the previous one and does a little arithmetic.
+fn many_functions(n: usize) -> String {
+    let mut wat = String::from("(module (memory 1)\n  (func $f0 (param i32) (result i32) (local.get 0))\n");
+    for i in 1..n {
+        wat.push_str(&format!(
+            "  (func $f{i} (export \"f{i}\") (param i32) (result i32)\n    \
+             (i32.store (i32.const {addr}) (local.get 0))\n    \
+             (i32.add (call $f{prev} (i32.mul (local.get 0) (i32.const {i}))) (i32.load (i32.const {addr}))))\n",
+            prev = i - 1,
+            addr = (i % 1000) * 4,
+        ));
+    }
+    wat.push(')');
+    wat
 }
 
 fn compile_with(source: &[u8], threads: Option<usize>) -> Vec<u8> {
@@ -73,5 +91,32 @@ fn different_modules_give_different_bytes() {
         for b in &objects[i + 1..] {
             assert_ne!(a, b);
         }
+    }
+}
+
+#[test]
+fn compile_file_and_kilnc_write_the_bytes_of_compile() {
+    // The spec runner goes through compile_file; this ties it to what kilnc ships.
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (i, (name, source)) in modules().into_iter().enumerate() {
+        let expected = compile_with(&source, None);
+        let input = dir.path().join(format!("m{i}.wat"));
+        std::fs::write(&input, &source).expect("write input");
+
+        let output = dir.path().join(format!("m{i}.o"));
+        kiln_compiler::compile_file(&input, &output, &CompileOptions::default()).expect("compile_file");
+        let written = std::fs::read(&output).expect("read output");
+        assert!(written == expected, "{name}, compile_file: {}", first_difference(&written, &expected));
+
+        let output = dir.path().join(format!("m{i}-kilnc.o"));
+        let status = std::process::Command::new(common::workspace_binary("kilnc"))
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .status()
+            .expect("kilnc runs");
+        assert!(status.success(), "kilnc {name}: {status:?}");
+        let written = std::fs::read(&output).expect("read output");
+        assert!(written == expected, "{name}, kilnc: {}", first_difference(&written, &expected));
     }
 }

@@ -164,15 +164,6 @@ pub(crate) fn heap_flags() -> MemFlagsData {
         .with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
 }
 
-/// The address of the record at `location`: `vmctx + offset` for an inline
-/// record, or the pointer loaded from `vmctx + offset` for an imported one.
-pub(crate) fn record_address(builder: &mut FunctionBuilder<'_>, vmctx: ir::Value, location: Location) -> ir::Value {
-    match location {
-        Location::Defined(offset) => builder.ins().iadd_imm_u(vmctx, i64::from(offset)),
-        Location::Imported(offset) => builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, offset as i32),
-    }
-}
-
 /// `(record base, offset of the record from it)`: saves an `iadd` for
 /// inline records by folding their offset into the access.
 pub(crate) fn record_base(builder: &mut FunctionBuilder<'_>, vmctx: ir::Value, location: Location) -> (ir::Value, i32) {

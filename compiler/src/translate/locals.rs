@@ -15,7 +15,7 @@ fn declare_local(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, ty: V
     if ty == ValType::ExternRef {
         builder.declare_var_needs_stack_map(var);
     }
-    let local = Local { var, ty };
+    let local = Local { var };
     state.locals.push(local);
     local
 }

@@ -11,13 +11,11 @@ use kiln_format::{ValType, NUM_BUILTINS};
 use super::control::ControlFrame;
 use crate::{CompileError, Result};
 
-/// A local variable: its Cranelift variable and its Wasm type.
+/// A local variable.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Local {
     /// The SSA variable that holds it.
     pub var: Variable,
-    /// Its type.
-    pub ty: ValType,
 }
 
 /// State of the function being translated.

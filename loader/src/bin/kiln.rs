@@ -74,8 +74,19 @@ fn report(error: &anyhow::Error) {
     if let Some(Error::Trap(trap)) = error.downcast_ref::<Error>() {
         if !trap.backtrace.is_empty() {
             eprintln!("wasm backtrace:");
-            for (i, frame) in trap.backtrace.iter().enumerate() {
-                eprintln!("  {i}: {frame}");
+            // A runaway recursion would print the same frame a hundred times.
+            let frames: Vec<String> = trap.backtrace.iter().map(ToString::to_string).collect();
+            let mut i = 0;
+            while i < frames.len() {
+                let run = frames[i..].iter().take_while(|f| **f == frames[i]).count();
+                if run > 2 {
+                    eprintln!("  {i}: {} (and {} more times)", frames[i], run - 1);
+                } else {
+                    for (j, frame) in frames.iter().enumerate().skip(i).take(run) {
+                        eprintln!("  {j}: {frame}");
+                    }
+                }
+                i += run;
             }
         }
     }

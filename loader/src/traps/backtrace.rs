@@ -35,7 +35,7 @@ pub(crate) unsafe fn capture(
     out[0] = MaybeUninit::new(pc);
     n += 1;
     while n < out.len() {
-        let in_bounds = fp >= lower && fp % 8 == 0 && fp.checked_add(16).is_some_and(|end| end <= upper);
+        let in_bounds = fp >= lower && fp.is_multiple_of(8) && fp.checked_add(16).is_some_and(|end| end <= upper);
         if !in_bounds {
             break;
         }

@@ -63,6 +63,10 @@ pub struct TestArtifact {
     /// Changes applied to the module info after the code layout is known.
     pub edit_info: Option<Box<dyn Fn(&mut ModuleInfo)>>,
     pub undefined_symbols: Vec<String>,
+    /// Bytes stored instead of the encoded module info.
+    pub raw_info: Option<Vec<u8>>,
+    /// Bytes stored instead of the encoded stack maps.
+    pub raw_stack_maps: Option<Vec<u8>>,
 }
 
 impl TestArtifact {
@@ -78,6 +82,8 @@ impl TestArtifact {
             checksum: None,
             edit_info: None,
             undefined_symbols: Vec::new(),
+            raw_info: None,
+            raw_stack_maps: None,
         }
     }
 
@@ -119,7 +125,7 @@ impl TestArtifact {
         if let Some(edit) = &self.edit_info {
             edit(&mut info);
         }
-        let info_bytes = info.encode();
+        let info_bytes = self.raw_info.clone().unwrap_or_else(|| info.encode());
         let mut traps: Vec<TrapRecord> = self
             .funcs
             .iter()
@@ -128,8 +134,11 @@ impl TestArtifact {
             .collect();
         traps.sort_by_key(|r| r.text_offset);
         let traps_bytes = TrapRecord::encode_all(&traps);
-        let stack_map_bytes =
-            if self.stack_maps.is_empty() { Vec::new() } else { StackMapRecord::encode_all(&self.stack_maps) };
+        let stack_map_bytes = match &self.raw_stack_maps {
+            Some(raw) => raw.clone(),
+            None if self.stack_maps.is_empty() => Vec::new(),
+            None => StackMapRecord::encode_all(&self.stack_maps),
+        };
         let checksum = self.checksum.unwrap_or_else(|| {
             checksum_sections([&info_bytes, &traps_bytes, &stack_map_bytes, &self.data, &text_bytes])
         });

@@ -1,8 +1,11 @@
-//! Refusal of the SIMD proposal inside function bodies.
+//! A quick pass over each function body before translation.
 //!
-//! Validation runs with SIMD enabled so that a SIMD module is reported as
-//! unsupported rather than as malformed; this pass then finds the first
-//! v128 local or vector operator of a body.
+//! - SIMD: validation runs with SIMD enabled so that a SIMD module is
+//!   reported as unsupported rather than as malformed; this pass finds the
+//!   first v128 local or vector operator.
+//! - Encoding: WebAssembly 2.0 requires the memory index of `memory.size`
+//!   and `memory.grow` to be the single byte 0x00, which wasmparser (built
+//!   for multi-memory) also accepts as a longer LEB128.
 
 use wasmparser::{BlockType, FunctionBody, Operator};
 
@@ -33,8 +36,9 @@ fn mentions_v128(op: &Operator<'_>) -> bool {
     }
 }
 
-/// Refuses a body with a v128 local or a SIMD operator. A body that does
-/// not parse is left for the validator to report with its own message.
+/// Refuses a body with a v128 local or a SIMD operator, or with an
+/// overlong memory index. A body that does not parse is left for the
+/// validator to report with its own message.
 pub(crate) fn check_body(body: &FunctionBody<'_>) -> Result<()> {
     let unsupported = |offset: u64| CompileError::unsupported(SIMD_UNSUPPORTED, usize::try_from(offset).unwrap_or(usize::MAX));
     let Ok(mut locals) = body.get_locals_reader() else { return Ok(()) };
@@ -51,6 +55,12 @@ pub(crate) fn check_body(body: &FunctionBody<'_>) -> Result<()> {
         let offset = ops.original_position();
         match ops.read() {
             Ok(op) if is_simd_operator(&op) || mentions_v128(&op) => return Err(unsupported(offset)),
+            Ok(Operator::MemorySize { .. } | Operator::MemoryGrow { .. }) if ops.original_position() != offset + 2 => {
+                return Err(CompileError::invalid(
+                    "zero byte expected: memory index must be the single byte 0x00",
+                    usize::try_from(offset + 1).unwrap_or(usize::MAX),
+                ))
+            }
             Ok(_) => {}
             Err(_) => return Ok(()),
         }
@@ -85,6 +95,19 @@ mod tests {
             assert_eq!(err.message(), SIMD_UNSUPPORTED, "{wat}");
             assert!(err.offset().is_some());
         }
+    }
+
+    #[test]
+    fn overlong_memory_index_is_malformed() {
+        // memory.size with its index encoded as `80 00`.
+        let wasm: &[u8] = b"\0asm\x01\0\0\0\x01\x05\x01\x60\0\x01\x7f\x03\x02\x01\0\x05\x03\x01\0\0\x0a\x07\x01\x05\0\x3f\x80\0\x0b";
+        for payload in Parser::new(0).parse_all(wasm) {
+            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
+                let err = check_body(&body).unwrap_err();
+                assert!(err.message().contains("zero byte expected"), "{err}");
+            }
+        }
+        check("(module (memory 1) (func (result i32) (memory.grow (memory.size))))").unwrap();
     }
 
     #[test]
