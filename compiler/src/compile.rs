@@ -4,9 +4,9 @@
 //! Cranelift context per worker thread, and results are collected in job
 //! order, so the output does not depend on the number of threads.
 
+use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
-use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
@@ -114,7 +114,13 @@ impl Worker {
         }
     }
 
-    fn run(&mut self, target: &Target, env: &FuncEnvironment<'_>, layout: &SymbolLayout, job: Job<'_>) -> Result<CompiledCode> {
+    fn run(
+        &mut self,
+        target: &Target,
+        env: &FuncEnvironment<'_>,
+        layout: &SymbolLayout,
+        job: Job<'_>,
+    ) -> Result<CompiledCode> {
         let call_conv = env.call_conv;
         let types = &env.info.types;
         let (func, func_id) = match job {
@@ -142,17 +148,29 @@ impl Worker {
             }
             Job::Entry(t) => {
                 let ty = types.get(t as usize).ok_or_else(|| CompileError::codegen(format!("unknown type {t}")))?;
-                (entry_trampoline(t, ty, target.isa.frontend_config(), &mut self.builder_context)?, layout.entry_trampoline(t))
+                (
+                    entry_trampoline(t, ty, target.isa.frontend_config(), &mut self.builder_context)?,
+                    layout.entry_trampoline(t),
+                )
             }
             Job::Host(t) => {
                 let ty = types.get(t as usize).ok_or_else(|| CompileError::codegen(format!("unknown type {t}")))?;
-                (host_trampoline(t, ty, target.isa.frontend_config(), &mut self.builder_context)?, layout.host_trampoline(t))
+                (
+                    host_trampoline(t, ty, target.isa.frontend_config(), &mut self.builder_context)?,
+                    layout.host_trampoline(t),
+                )
             }
         };
         self.compile_clif(target, layout, func, func_id)
     }
 
-    fn compile_clif(&mut self, target: &Target, layout: &SymbolLayout, func: ir::Function, func_id: FuncId) -> Result<CompiledCode> {
+    fn compile_clif(
+        &mut self,
+        target: &Target,
+        layout: &SymbolLayout,
+        func: ir::Function,
+        func_id: FuncId,
+    ) -> Result<CompiledCode> {
         self.context.clear();
         self.context.func = func;
         self.context
@@ -250,6 +268,5 @@ pub(crate) fn compile_module(
             (Err(e), None) => return Err(CompileError::codegen(format!("{} (in {what})", e.message()))),
         }
     }
-    drop(env);
     Ok((info, data, code))
 }

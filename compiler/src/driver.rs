@@ -36,8 +36,8 @@ pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
 /// over it only when complete, so `output` is never left partial and is
 /// untouched when compilation fails.
 pub fn compile_file(input: &Path, output: &Path, options: &CompileOptions) -> Result<()> {
-    let bytes = std::fs::read(input)
-        .map_err(|e| CompileError::output(format!("cannot read {}: {e}", input.display())))?;
+    let bytes =
+        std::fs::read(input).map_err(|e| CompileError::output(format!("cannot read {}: {e}", input.display())))?;
     let object = compile(&bytes, options)?;
     let dir = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

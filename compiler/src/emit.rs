@@ -19,7 +19,12 @@ fn module_error(e: impl std::fmt::Display) -> CompileError {
     CompileError::output(format!("object writer: {e}"))
 }
 
-fn declare(module: &mut ObjectModule, name: &str, sig: &cranelift_codegen::ir::Signature, expected: FuncId) -> Result<()> {
+fn declare(
+    module: &mut ObjectModule,
+    name: &str,
+    sig: &cranelift_codegen::ir::Signature,
+    expected: FuncId,
+) -> Result<()> {
     let id = module.declare_function(name, Linkage::Local, sig).map_err(module_error)?;
     if id != expected {
         return Err(CompileError::output(format!("symbol {name} declared out of order")));
@@ -35,7 +40,12 @@ fn add_kiln_section(product: &mut ObjectProduct, name: &str, bytes: Vec<u8>, ali
 }
 
 /// Writes the artifact: code, relocations and kiln sections.
-pub(crate) fn emit_object(target: &Target, mut info: ModuleInfo, data: Vec<u8>, code: Vec<CompiledCode>) -> Result<Vec<u8>> {
+pub(crate) fn emit_object(
+    target: &Target,
+    mut info: ModuleInfo,
+    data: Vec<u8>,
+    code: Vec<CompiledCode>,
+) -> Result<Vec<u8>> {
     let layout = SymbolLayout::new(&info);
     let call_conv = target.isa.default_call_conv();
     let builder = ObjectBuilder::new(target.isa.clone(), "kiln", default_libcall_names()).map_err(module_error)?;
@@ -49,13 +59,28 @@ pub(crate) fn emit_object(target: &Target, mut info: ModuleInfo, data: Vec<u8>, 
             .get(func_index as usize)
             .and_then(|f| info.types.get(f.type_index as usize))
             .ok_or_else(|| CompileError::output(format!("function {func_index} has no type")))?;
-        declare(&mut module, &function_symbol(func_index), &abi::wasm_signature(ty, call_conv), FuncId::from_u32(defined))?;
+        declare(
+            &mut module,
+            &function_symbol(func_index),
+            &abi::wasm_signature(ty, call_conv),
+            FuncId::from_u32(defined),
+        )?;
     }
     for t in 0..layout.num_types {
-        declare(&mut module, &entry_trampoline_symbol(t), &abi::entry_trampoline_signature(call_conv), layout.entry_trampoline(t))?;
+        declare(
+            &mut module,
+            &entry_trampoline_symbol(t),
+            &abi::entry_trampoline_signature(call_conv),
+            layout.entry_trampoline(t),
+        )?;
     }
     for (t, ty) in (0u32..).zip(&info.types) {
-        declare(&mut module, &host_trampoline_symbol(t), &abi::wasm_signature(ty, call_conv), layout.host_trampoline(t))?;
+        declare(
+            &mut module,
+            &host_trampoline_symbol(t),
+            &abi::wasm_signature(ty, call_conv),
+            layout.host_trampoline(t),
+        )?;
     }
     let expected = layout.num_defined_funcs as usize + 2 * info.types.len();
     if code.len() != expected {
@@ -84,10 +109,9 @@ pub(crate) fn emit_object(target: &Target, mut info: ModuleInfo, data: Vec<u8>, 
     let mut stack_maps = Vec::new();
     for (range, c) in ranges.iter().zip(&code) {
         traps.extend(c.traps.iter().map(|t| TrapRecord { text_offset: range.offset + t.text_offset, code: t.code }));
-        stack_maps.extend(c.stack_maps.iter().map(|m| StackMapRecord {
-            return_offset: range.offset + m.return_offset,
-            ..m.clone()
-        }));
+        stack_maps.extend(
+            c.stack_maps.iter().map(|m| StackMapRecord { return_offset: range.offset + m.return_offset, ..m.clone() }),
+        );
     }
     traps.sort_by_key(|t| (t.text_offset, t.code.as_u8()));
     stack_maps.sort_by_key(|m| m.return_offset);
@@ -107,7 +131,8 @@ pub(crate) fn emit_object(target: &Target, mut info: ModuleInfo, data: Vec<u8>, 
         let text = product.object.section(text_section).data();
         checksum_sections([&info_bytes, &trap_bytes, &stack_map_bytes, &data, text])
     };
-    let header = ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, checksum, info_bytes.len() as u64);
+    let header =
+        ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, checksum, info_bytes.len() as u64);
     let mut meta = header.to_bytes().to_vec();
     meta.extend_from_slice(&info_bytes);
 

@@ -8,8 +8,8 @@ use kiln_format::{
 };
 use wasmparser::{
     AbstractHeapType, CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate,
-    FunctionBody, HeapType, KnownCustom, Name, Operator, Parser, Payload, TableInit, TypeRef, ValidPayload,
-    Validator, ValidatorResources, WasmFeatures,
+    FunctionBody, HeapType, KnownCustom, Name, Operator, Parser, Payload, TableInit, TypeRef, ValidPayload, Validator,
+    ValidatorResources, WasmFeatures,
 };
 
 use crate::{CompileError, Result};
@@ -108,13 +108,57 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
         Operator::RefNull { hty } => ConstExpr::RefNull(heap_ref_type(hty, offset)?),
         Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
         Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
-        _ => return Err(CompileError::unsupported("extended constant expressions are not supported", offset_of(offset))),
+        _ => {
+            return Err(CompileError::unsupported("extended constant expressions are not supported", offset_of(offset)))
+        }
     };
     let end_offset = ops.original_position();
     match ops.read()? {
         Operator::End => Ok(value),
         _ => Err(CompileError::unsupported("extended constant expressions are not supported", offset_of(end_offset))),
     }
+}
+
+/// Reads an unsigned LEB128 of at most `max_bytes` bytes; `None` when the
+/// bytes end first.
+fn read_leb(bytes: &[u8], pos: &mut usize, max_bytes: usize) -> Option<std::result::Result<u64, usize>> {
+    let start = *pos;
+    let mut value = 0u64;
+    for i in 0..max_bytes {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(Ok(value));
+        }
+    }
+    Some(Err(start))
+}
+
+/// WebAssembly 2.0 encodes memory limits as u32 LEB128s (at most 5 bytes);
+/// wasmparser, built for memory64, reads them as u64s and accepts longer
+/// encodings. Anything this check does not understand is left to the
+/// validator.
+fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
+    let malformed =
+        |at: usize| CompileError::invalid("integer representation too long", offset_of(base).saturating_add(at));
+    let mut pos = 0;
+    let Some(Ok(count)) = read_leb(section, &mut pos, 5) else { return Ok(()) };
+    for _ in 0..count {
+        let Some(&flags) = section.get(pos) else { return Ok(()) };
+        pos += 1;
+        if flags > 1 {
+            return Ok(());
+        }
+        for _ in 0..=flags {
+            match read_leb(section, &mut pos, 5) {
+                Some(Ok(_)) => {}
+                Some(Err(at)) => return Err(malformed(at)),
+                None => return Ok(()),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Walks and validates `wasm`, a binary module.
@@ -134,7 +178,10 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                     let (offset, group) = group?;
                     for sub in group.into_types() {
                         let CompositeInnerType::Func(ft) = &sub.composite_type.inner else {
-                            return Err(CompileError::unsupported("only function types are supported", offset_of(offset)));
+                            return Err(CompileError::unsupported(
+                                "only function types are supported",
+                                offset_of(offset),
+                            ));
                         };
                         let params = ft.params().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
                         let results = ft.results().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
@@ -173,7 +220,11 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                             return Err(CompileError::unsupported("tags are not supported", offset_of(offset)))
                         }
                     };
-                    info.imports.push(Import { module: import.module.to_string(), name: import.name.to_string(), kind });
+                    info.imports.push(Import {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        kind,
+                    });
                 }
             }
             Payload::FunctionSection(reader) => {
@@ -185,12 +236,19 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                 for table in reader.into_iter_with_offsets() {
                     let (offset, table) = table?;
                     if let TableInit::Expr(_) = table.init {
-                        return Err(CompileError::unsupported("table initializer expressions are not supported", offset_of(offset)));
+                        return Err(CompileError::unsupported(
+                            "table initializer expressions are not supported",
+                            offset_of(offset),
+                        ));
                     }
                     info.tables.push(table_type(table.ty, offset)?);
                 }
             }
             Payload::MemorySection(reader) => {
+                let range = reader.range();
+                if let Some(bytes) = wasm.get(offset_of(range.start)..offset_of(range.end)) {
+                    check_memory_limits_encoding(bytes, range.start)?;
+                }
                 for memory in reader.into_iter_with_offsets() {
                     let (offset, memory) = memory?;
                     info.memories.push(memory_type(memory, offset)?);
@@ -226,10 +284,9 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                     let mode = match &element.kind {
                         ElementKind::Passive => ElementMode::Passive,
                         ElementKind::Declared => ElementMode::Declared,
-                        ElementKind::Active { table_index, offset_expr } => ElementMode::Active {
-                            table: table_index.unwrap_or(0),
-                            offset: const_expr(offset_expr)?,
-                        },
+                        ElementKind::Active { table_index, offset_expr } => {
+                            ElementMode::Active { table: table_index.unwrap_or(0), offset: const_expr(offset_expr)? }
+                        }
                     };
                     let (element_type, items) = match element.items {
                         ElementItems::Functions(funcs) => (
@@ -253,7 +310,8 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                             DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr)? }
                         }
                     };
-                    let too_big = || CompileError::unsupported("data segments exceed 4 GiB in total", offset_of(offset));
+                    let too_big =
+                        || CompileError::unsupported("data segments exceed 4 GiB in total", offset_of(offset));
                     let data_offset = u32::try_from(data.len()).map_err(|_| too_big())?;
                     let len = u32::try_from(segment.data.len()).map_err(|_| too_big())?;
                     data_offset.checked_add(len).ok_or_else(too_big)?;
@@ -366,6 +424,14 @@ mod tests {
             assert_eq!(err.message(), SIMD_UNSUPPORTED);
             assert!(err.offset().is_some());
         }
+    }
+
+    #[test]
+    fn overlong_memory_limits_are_malformed() {
+        let wasm: &[u8] = b"\0asm\x01\0\0\0\x05\x08\x01\x00\x82\x80\x80\x80\x80\x00";
+        let err = translate_module(wasm).err().expect("overlong minimum accepted");
+        assert!(err.message().contains("too long"), "{err}");
+        translate("(module (memory 1 65536))").unwrap();
     }
 
     #[test]

@@ -201,8 +201,7 @@ impl Target {
             if value.as_bool() != Some(true) {
                 continue;
             }
-            if let Some((feature, _)) =
-                CPU_FEATURE_NAMES.iter().find(|(_, n)| cranelift_feature_flag(n) == value.name)
+            if let Some((feature, _)) = CPU_FEATURE_NAMES.iter().find(|(_, n)| cranelift_feature_flag(n) == value.name)
             {
                 cpu_features = cpu_features.union(*feature);
             }
@@ -284,7 +283,13 @@ mod tests {
         for ok in ["x86_64-unknown-linux-gnu", "x86_64-linux", "x86_64-pc-linux-gnu"] {
             check_triple(ok).unwrap();
         }
-        for bad in ["aarch64-unknown-linux-gnu", "x86_64-apple-darwin", "x86_64-pc-windows-msvc", "x86_64-unknown-linux-musl", ""] {
+        for bad in [
+            "aarch64-unknown-linux-gnu",
+            "x86_64-apple-darwin",
+            "x86_64-pc-windows-msvc",
+            "x86_64-unknown-linux-musl",
+            "",
+        ] {
             let err = check_triple(bad).unwrap_err();
             assert!(err.to_string().contains("unsupported target"), "{err}");
         }

@@ -40,7 +40,8 @@ fn mentions_v128(op: &Operator<'_>) -> bool {
 /// overlong memory index. A body that does not parse is left for the
 /// validator to report with its own message.
 pub(crate) fn check_body(body: &FunctionBody<'_>) -> Result<()> {
-    let unsupported = |offset: u64| CompileError::unsupported(SIMD_UNSUPPORTED, usize::try_from(offset).unwrap_or(usize::MAX));
+    let unsupported =
+        |offset: u64| CompileError::unsupported(SIMD_UNSUPPORTED, usize::try_from(offset).unwrap_or(usize::MAX));
     let Ok(mut locals) = body.get_locals_reader() else { return Ok(()) };
     for _ in 0..locals.get_count() {
         let offset = locals.original_position();
@@ -100,7 +101,8 @@ mod tests {
     #[test]
     fn overlong_memory_index_is_malformed() {
         // memory.size with its index encoded as `80 00`.
-        let wasm: &[u8] = b"\0asm\x01\0\0\0\x01\x05\x01\x60\0\x01\x7f\x03\x02\x01\0\x05\x03\x01\0\0\x0a\x07\x01\x05\0\x3f\x80\0\x0b";
+        let wasm: &[u8] =
+            b"\0asm\x01\0\0\0\x01\x05\x01\x60\0\x01\x7f\x03\x02\x01\0\x05\x03\x01\0\0\x0a\x07\x01\x05\0\x3f\x80\0\x0b";
         for payload in Parser::new(0).parse_all(wasm) {
             if let Payload::CodeSectionEntry(body) = payload.unwrap() {
                 let err = check_body(&body).unwrap_err();
@@ -112,6 +114,7 @@ mod tests {
 
     #[test]
     fn scalar_code_passes() {
-        check("(module (func (param i32) (result i32) (local i64 f32) (i32.add (local.get 0) (i32.const 1))))").unwrap();
+        check("(module (func (param i32) (result i32) (local i64 f32) (i32.add (local.get 0) (i32.const 1))))")
+            .unwrap();
     }
 }

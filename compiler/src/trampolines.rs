@@ -1,7 +1,9 @@
 //! The CLIF of the trampolines of SPEC 3.2: one host-to-Wasm entry and one
 //! Wasm-to-host exit per type index.
 
-use cranelift_codegen::ir::{self, GlobalValueData, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, UserFuncName};
+use cranelift_codegen::ir::{
+    self, GlobalValueData, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, UserFuncName,
+};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_format::{FuncType, VALUE_SLOT_SIZE};
@@ -33,8 +35,10 @@ pub(crate) fn entry_trampoline(
     fb_ctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function> {
     let call_conv = config.default_call_conv;
-    let mut func =
-        ir::Function::with_name_signature(UserFuncName::user(ENTRY_NAMESPACE, type_index), entry_trampoline_signature(call_conv));
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::user(ENTRY_NAMESPACE, type_index),
+        entry_trampoline_signature(call_conv),
+    );
     let mut b = FunctionBuilder::new(&mut func, fb_ctx);
     let block = b.create_block();
     b.append_block_params_for_function_params(block);
@@ -70,7 +74,10 @@ pub(crate) fn host_trampoline(
     fb_ctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function> {
     let call_conv = config.default_call_conv;
-    let mut func = ir::Function::with_name_signature(UserFuncName::user(HOST_NAMESPACE, type_index), wasm_signature(ty, call_conv));
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::user(HOST_NAMESPACE, type_index),
+        wasm_signature(ty, call_conv),
+    );
 
     // The host context starts with the same runtime-limits pointer as a
     // VMContext, so deep recursion through host calls is caught here too.
@@ -114,8 +121,12 @@ pub(crate) fn host_trampoline(
     let host_call = b.ins().load(POINTER_TYPE, flags, host_ctx, HOST_CALL_OFFSET);
     let sig = b.import_signature(host_call_signature(call_conv));
     b.ins().call_indirect(sig, host_call, &[host_ctx, values]);
-    let results: Vec<ir::Value> =
-        ty.results.iter().enumerate().map(|(i, &r)| b.ins().load(clif_type(r), flags, values, slot_offset(i))).collect();
+    let results: Vec<ir::Value> = ty
+        .results
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| b.ins().load(clif_type(r), flags, values, slot_offset(i)))
+        .collect();
     b.ins().return_(&results);
     b.finalize(config);
     Ok(func)

@@ -146,11 +146,8 @@ fn trap_table_is_sorted_and_covers_division_and_memory() {
     let text_len = section(&a.file, SECTION_TEXT).len() as u32;
     assert!(traps.iter().all(|t| t.text_offset < text_len));
     let div = a.info.functions.iter().find(|f| f.name.as_deref() == Some("div")).unwrap().code.unwrap();
-    let in_div: Vec<TrapCode> = traps
-        .iter()
-        .filter(|t| (div.offset..div.offset + div.len).contains(&t.text_offset))
-        .map(|t| t.code)
-        .collect();
+    let in_div: Vec<TrapCode> =
+        traps.iter().filter(|t| (div.offset..div.offset + div.len).contains(&t.text_offset)).map(|t| t.code).collect();
     assert!(in_div.contains(&TrapCode::INTEGER_DIVISION_BY_ZERO), "{in_div:?}");
     assert!(traps.iter().any(|t| t.code == TrapCode::MEMORY_OUT_OF_BOUNDS));
 }

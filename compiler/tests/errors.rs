@@ -131,7 +131,8 @@ fn cli_reports_errors_and_exits_1_without_output() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("missing.wasm"));
 
-    let bad_target = kilnc().arg(&input).arg("-o").arg(&output).args(["--target", "riscv64gc-unknown-linux-gnu"]).output().unwrap();
+    let bad_target =
+        kilnc().arg(&input).arg("-o").arg(&output).args(["--target", "riscv64gc-unknown-linux-gnu"]).output().unwrap();
     assert_eq!(bad_target.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_target.stderr).contains("unsupported target"));
 

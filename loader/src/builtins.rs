@@ -90,7 +90,13 @@ unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u32, value: u
     trap_on(result);
 }
 
-unsafe fn memory_fill_impl(instance: &InstanceData, memory: u32, dst: u32, value: u32, len: u32) -> Result<(), TrapCode> {
+unsafe fn memory_fill_impl(
+    instance: &InstanceData,
+    memory: u32,
+    dst: u32,
+    value: u32,
+    len: u32,
+) -> Result<(), TrapCode> {
     let memory = instance.memories.get(memory as usize).ok_or(TrapCode::MEMORY_OUT_OF_BOUNDS)?;
     memory.check_range(dst as u64, len as u64)?;
     // SAFETY: the range was checked against the accessible pages.
@@ -117,9 +123,7 @@ unsafe fn memory_copy_impl(
     dst_memory.check_range(dst as u64, len as u64)?;
     src_memory.check_range(src as u64, len as u64)?;
     // SAFETY: both ranges were checked; `copy` allows overlap.
-    unsafe {
-        std::ptr::copy(src_memory.base().add(src as usize), dst_memory.base().add(dst as usize), len as usize)
-    };
+    unsafe { std::ptr::copy(src_memory.base().add(src as usize), dst_memory.base().add(dst as usize), len as usize) };
     Ok(())
 }
 

@@ -123,12 +123,16 @@ impl Func {
 
     /// Calls the function.
     pub fn call(&self, params: &[Val]) -> Result<Vec<Val>, Error> {
-        let ty = self.ty();
+        self.call_as(&self.ty(), params)
+    }
+
+    /// Calls the function, whose type the caller already knows to be `ty`.
+    pub(crate) fn call_as(&self, ty: &FuncType, params: &[Val]) -> Result<Vec<Val>, Error> {
         check_values("argument", &ty.params, params, &self.store)?;
         if let Some(host) = self.host_context() {
             return call_host_closure(host, params);
         }
-        self.call_wasm(&ty, params)
+        self.call_wasm(ty, params)
     }
 
     fn call_wasm(&self, ty: &FuncType, params: &[Val]) -> Result<Vec<Val>, Error> {
@@ -195,7 +199,12 @@ impl Func {
 }
 
 /// Type-checks values against types.
-pub(crate) fn check_values(what: &str, types: &[kiln_format::ValType], values: &[Val], store: &Store) -> Result<(), Error> {
+pub(crate) fn check_values(
+    what: &str,
+    types: &[kiln_format::ValType],
+    values: &[Val],
+    store: &Store,
+) -> Result<(), Error> {
     if types.len() != values.len() {
         return Err(Error::ty(format!("expected {} {what}s, got {}", types.len(), values.len())));
     }

@@ -169,4 +169,3 @@ mod tests {
         assert_eq!(b.strong_count(), 1);
     }
 }
-

@@ -122,12 +122,7 @@ impl Instance {
 
     /// Every export, in order.
     pub fn exports(&self) -> Vec<(String, Extern)> {
-        self.data
-            .module
-            .exports()
-            .iter()
-            .filter_map(|e| Some((e.name.clone(), self.item(e.kind, e.index)?)))
-            .collect()
+        self.data.module.exports().iter().filter_map(|e| Some((e.name.clone(), self.item(e.kind, e.index)?))).collect()
     }
 
     /// The exported function `name`, checked against the signature `P -> R`.

@@ -29,8 +29,7 @@ pub fn table_matches(provided: &TableType, wanted: &TableType) -> bool {
 
 /// Whether a memory (with its current size as minimum) matches an imported memory type.
 pub fn memory_matches(provided: &MemoryType, wanted: &MemoryType) -> bool {
-    provided.shared == wanted.shared
-        && limits_match(provided.minimum, provided.maximum, wanted.minimum, wanted.maximum)
+    provided.shared == wanted.shared && limits_match(provided.minimum, provided.maximum, wanted.minimum, wanted.maximum)
 }
 
 /// Whether a global matches an imported global type: same content type and mutability.
@@ -125,8 +124,12 @@ mod tests {
     fn host_entities_match_by_current_size() {
         use crate::{Global, Memory, Store, Table, Val};
         let store = Store::new();
-        let table = Table::new(&store, TableType { element: RefType::FuncRef, minimum: 1, maximum: Some(5) }, Val::FuncRef(None))
-            .unwrap();
+        let table = Table::new(
+            &store,
+            TableType { element: RefType::FuncRef, minimum: 1, maximum: Some(5) },
+            Val::FuncRef(None),
+        )
+        .unwrap();
         let wanted = ImportKind::Table(TableType { element: RefType::FuncRef, minimum: 3, maximum: Some(5) });
         assert!(check_import(&table.clone().into(), &wanted, &[]).is_err());
         table.grow(2, Val::FuncRef(None)).unwrap();

@@ -52,10 +52,7 @@ impl MemoryInner {
             )
         };
         if base == libc::MAP_FAILED {
-            return Err(Error::Instantiation(format!(
-                "cannot reserve memory: {}",
-                std::io::Error::last_os_error()
-            )));
+            return Err(Error::Instantiation(format!("cannot reserve memory: {}", std::io::Error::last_os_error())));
         }
         let (home, own) = if home.is_null() {
             let own = Box::new(UnsafeCell::new(VMDefinition::default()));
@@ -196,9 +193,7 @@ impl Memory {
 
     /// Grows by `delta` pages; returns the old size in pages.
     pub fn grow(&self, delta: u64) -> Result<u64, Error> {
-        self.inner
-            .grow(delta)
-            .ok_or_else(|| Error::Instantiation(format!("cannot grow memory by {delta} pages")))
+        self.inner.grow(delta).ok_or_else(|| Error::Instantiation(format!("cannot grow memory by {delta} pages")))
     }
 
     /// The store it belongs to.
@@ -244,4 +239,3 @@ mod tests {
         assert!(MemoryInner::new(ty(MAX_WASM_PAGES + 1, None), std::ptr::null_mut()).is_err());
     }
 }
-

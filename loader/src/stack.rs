@@ -52,9 +52,12 @@ pub(crate) fn approximate_sp() -> usize {
 pub(crate) fn stack_limit_for(budget: usize) -> usize {
     let sp = approximate_sp();
     let wanted = sp.saturating_sub(budget);
-    let floor = stack_bottom().saturating_add(RESERVED_BELOW);
-    // A floor above the stack pointer means the query was wrong; trust the budget then.
-    if floor < sp { wanted.max(floor) } else { wanted }
+    let bottom = stack_bottom();
+    if bottom == 0 {
+        return wanted;
+    }
+    // Already within the reserve: the first Wasm prologue must trap.
+    wanted.max(bottom.saturating_add(RESERVED_BELOW)).min(sp)
 }
 
 #[cfg(test)]

@@ -223,3 +223,57 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store").field("instances", &self.inner.instances.borrow().len()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gc_releases_activations_only_when_no_wasm_runs() {
+        let store = Store::new();
+        let r = ExternRef::new(1u8);
+        store.keep_alive_in_activations(r.clone());
+        store.inner.wasm_depth.set(1);
+        store.gc();
+        assert_eq!(r.strong_count(), 2, "a running activation may still use it");
+        store.inner.wasm_depth.set(0);
+        store.gc();
+        assert_eq!(r.strong_count(), 1);
+        assert_eq!(store.activations_len(), 0);
+    }
+
+    #[test]
+    fn type_ids_are_canonical() {
+        let store = Store::new();
+        let a = FuncType { params: vec![kiln_format::ValType::I32], results: vec![] };
+        let b = FuncType { params: vec![], results: vec![] };
+        let ia = store.intern_type(&a);
+        assert_ne!(ia, store.intern_type(&b));
+        assert_eq!(ia, store.intern_type(&a.clone()));
+        assert_eq!(store.type_of_id(ia), Some(a));
+    }
+
+    #[test]
+    fn dropping_the_store_releases_host_globals_and_tables() {
+        use crate::{Global, Table, Val};
+        use kiln_format::{GlobalType, RefType, TableType, ValType};
+        let r = ExternRef::new("x");
+        let store = Store::new();
+        let ty = GlobalType { content: ValType::ExternRef, mutable: true };
+        let g = Global::new(&store, ty, Val::ExternRef(Some(r.clone()))).unwrap();
+        let t = Table::new(
+            &store,
+            TableType { element: RefType::ExternRef, minimum: 3, maximum: None },
+            Val::ExternRef(Some(r.clone())),
+        )
+        .unwrap();
+        assert_eq!(r.strong_count(), 5);
+        assert!(ExternRef::ptr_eq(t.get(2).unwrap().externref().unwrap(), &r));
+        assert!(t.get(3).is_none());
+        assert!(g.set(Val::I32(0)).is_err());
+        drop((g, t));
+        assert_eq!(r.strong_count(), 5, "the store still owns them");
+        drop(store);
+        assert_eq!(r.strong_count(), 1);
+    }
+}

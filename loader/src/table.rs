@@ -298,4 +298,3 @@ mod tests {
         assert_eq!(check_range(10, 0, 10), Ok(()));
     }
 }
-

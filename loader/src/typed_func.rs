@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use kiln_format::ValType;
+use kiln_format::{FuncType, ValType};
 
 use crate::error::Error;
 use crate::externref::ExternRef;
@@ -127,12 +127,13 @@ tuples! {
 /// A function whose signature was checked once against `P -> R`.
 pub struct TypedFunc<P, R> {
     func: Func,
+    ty: FuncType,
     _signature: PhantomData<fn(P) -> R>,
 }
 
 impl<P, R> Clone for TypedFunc<P, R> {
     fn clone(&self) -> Self {
-        TypedFunc { func: self.func.clone(), _signature: PhantomData }
+        TypedFunc { func: self.func.clone(), ty: self.ty.clone(), _signature: PhantomData }
     }
 }
 
@@ -149,12 +150,12 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
                 R::valtypes()
             )));
         }
-        Ok(TypedFunc { func, _signature: PhantomData })
+        Ok(TypedFunc { func, ty, _signature: PhantomData })
     }
 
     /// Calls the function.
     pub fn call(&self, params: P) -> Result<R, Error> {
-        let results = self.func.call(&params.into_vals())?;
+        let results = self.func.call_as(&self.ty, &params.into_vals())?;
         R::from_vals(results).ok_or_else(|| Error::ty("results do not match the signature"))
     }
 

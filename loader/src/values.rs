@@ -61,32 +61,56 @@ impl Val {
 
     /// The `i32`, if it is one.
     pub fn i32(&self) -> Option<i32> {
-        if let Val::I32(v) = self { Some(*v) } else { None }
+        if let Val::I32(v) = self {
+            Some(*v)
+        } else {
+            None
+        }
     }
 
     /// The `i64`, if it is one.
     pub fn i64(&self) -> Option<i64> {
-        if let Val::I64(v) = self { Some(*v) } else { None }
+        if let Val::I64(v) = self {
+            Some(*v)
+        } else {
+            None
+        }
     }
 
     /// The `f32`, if it is one.
     pub fn f32(&self) -> Option<f32> {
-        if let Val::F32(v) = self { Some(f32::from_bits(*v)) } else { None }
+        if let Val::F32(v) = self {
+            Some(f32::from_bits(*v))
+        } else {
+            None
+        }
     }
 
     /// The `f64`, if it is one.
     pub fn f64(&self) -> Option<f64> {
-        if let Val::F64(v) = self { Some(f64::from_bits(*v)) } else { None }
+        if let Val::F64(v) = self {
+            Some(f64::from_bits(*v))
+        } else {
+            None
+        }
     }
 
     /// The funcref, if it is a non-null one.
     pub fn funcref(&self) -> Option<&Func> {
-        if let Val::FuncRef(Some(f)) = self { Some(f) } else { None }
+        if let Val::FuncRef(Some(f)) = self {
+            Some(f)
+        } else {
+            None
+        }
     }
 
     /// The externref, if it is a non-null one.
     pub fn externref(&self) -> Option<&ExternRef> {
-        if let Val::ExternRef(Some(r)) = self { Some(r) } else { None }
+        if let Val::ExternRef(Some(r)) = self {
+            Some(r)
+        } else {
+            None
+        }
     }
 
     /// The raw slot encoding of a reference value, without changing counts.

@@ -31,12 +31,8 @@ fn relocated_direct_call_runs() {
 #[test]
 fn absolute_relocation_holds_the_loaded_address() {
     // movabs rax, imm64; ret
-    let address_of = Func::new("address_of", &[0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xc3]).reloc(
-        2,
-        "forty_two",
-        elf::R_X86_64_64,
-        0,
-    );
+    let address_of =
+        Func::new("address_of", &[0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xc3]).reloc(2, "forty_two", elf::R_X86_64_64, 0);
     let code = load_bytes(&TestArtifact::new(vec![address_of, returns_42()]).build()).unwrap();
     let f: extern "C" fn() -> usize = unsafe { std::mem::transmute(code.func_code(0).unwrap()) };
     assert_eq!(f(), code.func_code(1).unwrap() as usize);
@@ -226,11 +222,8 @@ fn trap_records_outside_text_are_refused() {
 
 #[test]
 fn missing_metadata_is_refused() {
-    let mut obj = object::write::Object::new(
-        object::BinaryFormat::Elf,
-        object::Architecture::X86_64,
-        object::Endianness::Little,
-    );
+    let mut obj =
+        object::write::Object::new(object::BinaryFormat::Elf, object::Architecture::X86_64, object::Endianness::Little);
     let text = obj.section_id(object::write::StandardSection::Text);
     obj.append_section_data(text, &[0xc3], 16);
     let err = load_bytes(&obj.write().unwrap()).unwrap_err();

@@ -3,9 +3,9 @@
 //! the tests are skipped with a note when it has not been built), loaded,
 //! linked and run.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -161,8 +161,9 @@ fn host_linker(store: &Store, failing: bool) -> (Linker, Table, Memory, Global) 
             Err(Error::Host("refused".into()))
         })
         .unwrap();
-    let table = Table::new(store, TableType { element: RefType::FuncRef, minimum: 2, maximum: None }, Val::FuncRef(None))
-        .unwrap();
+    let table =
+        Table::new(store, TableType { element: RefType::FuncRef, minimum: 2, maximum: None }, Val::FuncRef(None))
+            .unwrap();
     let memory = Memory::new(store, MemoryType { minimum: 1, maximum: None, shared: false }).unwrap();
     let counter = Global::new(store, GlobalType { content: ValType::I32, mutable: true }, Val::I32(10)).unwrap();
     let base = Global::new(store, GlobalType { content: ValType::I32, mutable: false }, Val::I32(1)).unwrap();
@@ -214,7 +215,13 @@ fn import_errors_and_segment_traps() {
     let err = Linker::new().instantiate(&store, &module).unwrap_err();
     assert!(matches!(&err, Error::Link(m) if m.contains("unknown import")), "{err}");
     let (mut linker, ..) = host_linker(&store, false);
-    linker.define("host", "counter", Global::new(&store, GlobalType { content: ValType::I32, mutable: false }, Val::I32(0)).unwrap()).unwrap();
+    linker
+        .define(
+            "host",
+            "counter",
+            Global::new(&store, GlobalType { content: ValType::I32, mutable: false }, Val::I32(0)).unwrap(),
+        )
+        .unwrap();
     let err = linker.instantiate(&store, &module).unwrap_err();
     assert!(matches!(&err, Error::Link(m) if m.contains("incompatible import type")), "{err}");
     let small = Memory::new(&store, MemoryType { minimum: 0, maximum: None, shared: false }).unwrap();
@@ -306,4 +313,22 @@ fn the_wasm_stack_budget_is_configurable() {
     assert_eq!(trap_code(&deep.call(1000).unwrap_err()), Some(TrapCode::STACK_OVERFLOW));
     store.set_max_wasm_stack(kiln_loader::DEFAULT_MAX_WASM_STACK);
     assert_eq!(deep.call(1000).unwrap(), 1000);
+}
+
+#[test]
+fn small_thread_stacks_overflow_into_a_trap() {
+    let handle = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(|| {
+            let Some(module) = compile("reentry") else { return };
+            let store = Store::new();
+            let mut linker = Linker::new();
+            linker.func_new(&store, "host", "callback", ty(&[ValType::I32], &[ValType::I32]), |_, _| Ok(())).unwrap();
+            let instance = linker.instantiate(&store, &module).unwrap();
+            let deep = instance.typed_func::<i32, i32>("deep").unwrap();
+            assert_eq!(trap_code(&deep.call(1_000_000).unwrap_err()), Some(TrapCode::STACK_OVERFLOW));
+            assert_eq!(deep.call(10).unwrap(), 10);
+        })
+        .unwrap();
+    handle.join().unwrap();
 }

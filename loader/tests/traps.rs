@@ -118,13 +118,16 @@ extern "C" fn fail_from_host() {
 fn calls_out() -> Vec<Func> {
     let body: Vec<u8> = concat(&[
         &PROLOGUE,
-        &[0x48, 0x89, 0x6e, 0x08],             // mov [rsi+8], rbp
-        &[0x48, 0x8d, 0x05, 0x06, 0, 0, 0],    // lea rax, [rip+6] (the return address)
-        &[0x48, 0x89, 0x46, 0x10],             // mov [rsi+16], rax
-        &[0xff, 0xd7],                         // call rdi
+        &[0x48, 0x89, 0x6e, 0x08],          // mov [rsi+8], rbp
+        &[0x48, 0x8d, 0x05, 0x06, 0, 0, 0], // lea rax, [rip+6] (the return address)
+        &[0x48, 0x89, 0x46, 0x10],          // mov [rsi+16], rax
+        &[0xff, 0xd7],                      // call rdi
         &EPILOGUE,
     ]);
-    vec![Func::new("outer", &concat(&[&PROLOGUE, &CALL_REL32, &EPILOGUE])).call(4, "calls_out"), Func::new("calls_out", &body)]
+    vec![
+        Func::new("outer", &concat(&[&PROLOGUE, &CALL_REL32, &EPILOGUE])).call(4, "calls_out"),
+        Func::new("calls_out", &body),
+    ]
 }
 
 #[test]
@@ -136,13 +139,16 @@ fn builtin_trap_unwinds_with_backtrace_from_exit_record() {
     let f: extern "C" fn(usize, usize) = unsafe { std::mem::transmute(code.func_code(0).unwrap()) };
     let limits = [0usize; 4];
     let trap = unsafe {
-        catch_traps_with_limits(limits.as_ptr().cast(), &mut || f(trap_from_builtin as *const () as usize, limits.as_ptr() as usize))
+        catch_traps_with_limits(limits.as_ptr().cast(), &mut || {
+            f(trap_from_builtin as *const () as usize, limits.as_ptr() as usize)
+        })
     }
     .unwrap_err();
     assert_eq!(trap.code, Some(TrapCode::INTEGER_OVERFLOW));
     assert_eq!(frame_names(&trap), ["calls_out", "outer"]);
 
-    let trap = unsafe { catch_traps(&mut || f(fail_from_host as *const () as usize, limits.as_ptr() as usize)) }.unwrap_err();
+    let trap =
+        unsafe { catch_traps(&mut || f(fail_from_host as *const () as usize, limits.as_ptr() as usize)) }.unwrap_err();
     assert_eq!(trap.code, None);
     assert_eq!(trap.to_string(), "the host said no");
     assert!(trap.backtrace.is_empty(), "no limits block, no backtrace");
@@ -165,7 +171,8 @@ fn nested_activations_unwind_only_the_innermost() {
     INNER_CODE.with(|c| *c.borrow_mut() = Some(inner));
     let outer = load(calls_out());
     let limits = [0usize; 4];
-    call(&outer, 0, host_calls_wasm_again as *const () as usize, limits.as_ptr() as usize).expect("outer call completes");
+    call(&outer, 0, host_calls_wasm_again as *const () as usize, limits.as_ptr() as usize)
+        .expect("outer call completes");
     let inner_result = INNER.with(|r| r.borrow_mut().take()).unwrap();
     let trap = inner_result.unwrap_err();
     assert_eq!(trap.code, Some(TrapCode::UNREACHABLE));
@@ -207,4 +214,37 @@ fn traps_on_many_threads_while_modules_come_and_go() {
     for t in threads {
         t.join().unwrap();
     }
+}
+
+thread_local! {
+    static WALKED: std::cell::RefCell<Option<(bool, Vec<usize>)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called by `calls_out` with its own address and the limits block.
+extern "C" fn walk_from_host(_self: usize, limits: *const usize) {
+    let (exit_fp, exit_pc, entry_fp) = unsafe { (*limits.add(1), *limits.add(2), *limits.add(3)) };
+    let mut pcs = Vec::new();
+    let complete = unsafe { kiln_loader::traps::walk_wasm_frames(exit_pc, exit_fp, entry_fp, |f| pcs.push(f.pc)) };
+    WALKED.with(|w| *w.borrow_mut() = Some((complete, pcs)));
+}
+
+#[test]
+fn frame_walk_goes_from_exit_to_entry() {
+    let mut funcs = calls_out();
+    // A stand-in entry trampoline: records its frame pointer as ENTRY_FP.
+    funcs.push(
+        Func::new(
+            "entry",
+            &concat(&[&PROLOGUE, &[0x48, 0x89, 0x6e, 0x18], &CALL_REL32, &EPILOGUE]), // mov [rsi+24], rbp; call outer
+        )
+        .call(8, "outer"),
+    );
+    let code = load(funcs);
+    let limits = [0usize; 4];
+    let entry: extern "C" fn(usize, usize) = unsafe { std::mem::transmute(code.func_code(2).unwrap()) };
+    unsafe { catch_traps(&mut || entry(walk_from_host as *const () as usize, limits.as_ptr() as usize)) }.unwrap();
+    let (complete, pcs) = WALKED.with(|w| w.borrow_mut().take()).unwrap();
+    assert!(complete);
+    let funcs: Vec<u32> = pcs.iter().map(|&pc| code.func_at(pc - 1).unwrap()).collect();
+    assert_eq!(funcs, [1, 0], "calls_out, then outer; the entry frame itself is not a Wasm frame");
 }

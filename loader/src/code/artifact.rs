@@ -2,8 +2,8 @@
 //! checksum, the module info and every offset that later code trusts.
 
 use kiln_format::{
-    checksum_sections, ArtifactHeader, CodeRange, ModuleInfo, StackMapRecord, TrapRecord, FORMAT_VERSION,
-    HEADER_SIZE, MAGIC, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
+    checksum_sections, ArtifactHeader, CodeRange, ModuleInfo, StackMapRecord, TrapRecord, FORMAT_VERSION, HEADER_SIZE,
+    MAGIC, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
 };
 
 use super::elf::ElfObject;
@@ -133,11 +133,7 @@ fn check_range(range: CodeRange, text_len: usize, what: impl FnOnce() -> String)
     if end > text_len as u64 {
         return Err(LoadError::in_section(
             SECTION_META,
-            format!(
-                "{} at .text+{:#x}..{end:#x} lies outside .text ({text_len:#x} bytes)",
-                what(),
-                range.offset
-            ),
+            format!("{} at .text+{:#x}..{end:#x} lies outside .text ({text_len:#x} bytes)", what(), range.offset),
         ));
     }
     Ok(())

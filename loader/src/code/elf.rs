@@ -63,9 +63,9 @@ impl<'data> ElfObject<'data> {
         let Some((index, header)) = self.sections.section_by_name(ENDIAN, name.as_bytes()) else {
             return Ok(None);
         };
-        let bytes = header.data(ENDIAN, self.data).map_err(|e| {
-            LoadError::in_section(name, format!("section contents lie outside the file: {e}"))
-        })?;
+        let bytes = header
+            .data(ENDIAN, self.data)
+            .map_err(|e| LoadError::in_section(name, format!("section contents lie outside the file: {e}")))?;
         Ok(Some(FoundSection { index, bytes }))
     }
 
@@ -83,12 +83,18 @@ impl<'data> ElfObject<'data> {
             let applies_to = section.info_link(ENDIAN);
             if applies_to != text {
                 if let Some(name) = self.kiln_section_name(applies_to) {
-                    return Err(LoadError::in_section(name, "relocations of a kiln metadata section are not supported"));
+                    return Err(LoadError::in_section(
+                        name,
+                        "relocations of a kiln metadata section are not supported",
+                    ));
                 }
                 continue;
             }
             if sh_type == elf::SHT_REL {
-                return Err(LoadError::in_section(SECTION_TEXT, "SHT_REL relocations (implicit addends) are not supported"));
+                return Err(LoadError::in_section(
+                    SECTION_TEXT,
+                    "SHT_REL relocations (implicit addends) are not supported",
+                ));
             }
             self.resolve_section(section, text, text_len, &mut out)?;
         }

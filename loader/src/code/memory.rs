@@ -104,10 +104,7 @@ impl WritableCode {
             libc::mprotect(mapping.ptr.as_ptr().cast(), mapping.mapped_len, libc::PROT_READ | libc::PROT_EXEC)
         };
         if rc != 0 {
-            return Err(LoadError::new(format!(
-                "cannot make code executable: {}",
-                std::io::Error::last_os_error()
-            )));
+            return Err(LoadError::new(format!("cannot make code executable: {}", std::io::Error::last_os_error())));
         }
         Ok(CodeMemory { mapping, len })
     }

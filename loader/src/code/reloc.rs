@@ -49,7 +49,10 @@ impl Relocation {
             return Err(LoadError::at(
                 SECTION_TEXT,
                 offset,
-                format!("relocation {} at .text+{offset:#x} is outside .text ({text_len:#x} bytes)", relocation_name(r_type)),
+                format!(
+                    "relocation {} at .text+{offset:#x} is outside .text ({text_len:#x} bytes)",
+                    relocation_name(r_type)
+                ),
             ));
         }
         // Both fit in i64: .text is far smaller than 2^63 bytes.
@@ -64,9 +67,9 @@ impl Relocation {
                         SECTION_TEXT,
                         offset,
                         format!(
-                            "relocation {} at .text+{offset:#x} overflows 32 bits (target {target:#x}, addend {addend})",
-                            relocation_name(r_type)
-                        ),
+                        "relocation {} at .text+{offset:#x} overflows 32 bits (target {target:#x}, addend {addend})",
+                        relocation_name(r_type)
+                    ),
                     ))
                 }
             }

@@ -63,16 +63,11 @@ pub(super) fn instantiate(store: &Store, module: &Module, imports: &[Extern]) ->
                     let trampoline = code
                         .host_trampoline(type_index)
                         .or_else(|| store.host_trampoline_for(type_id))
-                        .ok_or_else(|| {
-                            Error::Instantiation(format!("no host trampoline for type {type_index}"))
-                        })?;
+                        .ok_or_else(|| Error::Instantiation(format!("no host trampoline for type {type_index}")))?;
                     VMFuncRef { wasm_call: trampoline, host_entry: std::ptr::null(), ..provided }
                 } else if provided.host_entry.is_null() {
                     // The provider's module had no entry trampoline for this type; ours does.
-                    VMFuncRef {
-                        host_entry: code.entry_trampoline(type_index).unwrap_or(std::ptr::null()),
-                        ..provided
-                    }
+                    VMFuncRef { host_entry: code.entry_trampoline(type_index).unwrap_or(std::ptr::null()), ..provided }
                 } else {
                     provided
                 };

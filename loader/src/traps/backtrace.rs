@@ -10,7 +10,7 @@
 
 use std::mem::MaybeUninit;
 
-use crate::code::CodeRanges;
+use crate::code::{with_code_ranges, CodeRanges};
 
 /// Records `pc`, then the return address of every caller whose return
 /// address lies in registered code, starting from the frame `fp`. Frame
@@ -54,4 +54,55 @@ pub(crate) unsafe fn capture(
         fp = caller_fp;
     }
     n
+}
+
+/// One Wasm frame found by [`walk_wasm_frames`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WasmFrame {
+    /// Return address into the frame's function (for the innermost frame,
+    /// the exit PC): the key of its stack map.
+    pub pc: usize,
+    /// The frame's frame pointer; the SP at the call is `fp - frame_size`
+    /// of the stack map.
+    pub fp: usize,
+}
+
+/// Walks the Wasm frames of one activation, innermost first, from the exit
+/// record (`LAST_EXIT_PC`, `LAST_EXIT_FP`) up to the entry trampoline's
+/// frame (`ENTRY_FP`), calling `visit` on each. Returns whether the walk
+/// reached `entry_fp`; a GC must not sweep when it did not (the chain was
+/// broken, or the records were stale), since it may have missed live frames.
+///
+/// `visit` runs outside any registry read section, so it may lock, allocate
+/// and drop modules.
+///
+/// # Safety
+///
+/// `exit_fp..entry_fp + 16` must be readable: the records must describe a
+/// Wasm activation that is live on the current thread.
+pub unsafe fn walk_wasm_frames(
+    exit_pc: usize,
+    exit_fp: usize,
+    entry_fp: usize,
+    mut visit: impl FnMut(WasmFrame),
+) -> bool {
+    let (mut pc, mut fp) = (exit_pc, exit_fp);
+    loop {
+        if fp == entry_fp {
+            return true;
+        }
+        let plausible = fp != 0 && fp.is_multiple_of(8) && fp < entry_fp;
+        if !plausible || !with_code_ranges(|ranges| ranges.contains(pc.wrapping_sub(1))) {
+            return false;
+        }
+        visit(WasmFrame { pc, fp });
+        // SAFETY: `exit_fp <= fp < entry_fp` (frames only move up the
+        // stack, checked below), inside the range the caller vouched for.
+        let (caller_fp, return_pc) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        if caller_fp <= fp {
+            return false;
+        }
+        pc = return_pc;
+        fp = caller_fp;
+    }
 }

@@ -13,6 +13,7 @@ mod recovery;
 mod signals;
 mod trap;
 
+pub use backtrace::{walk_wasm_frames, WasmFrame};
 pub use recovery::{catch_traps, catch_traps_with_limits, raise_host_error, raise_trap};
 pub use signals::init_signal_handlers;
 pub use trap::*;

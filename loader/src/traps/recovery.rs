@@ -23,8 +23,11 @@ use super::trap::{symbolize, Trap};
 use crate::code::with_code_ranges;
 
 extern "C" {
-    fn kiln_setjmp_call(jmp_buf_slot: *mut *mut c_void, body: extern "C" fn(*mut c_void), payload: *mut c_void)
-        -> c_int;
+    fn kiln_setjmp_call(
+        jmp_buf_slot: *mut *mut c_void,
+        body: extern "C" fn(*mut c_void),
+        payload: *mut c_void,
+    ) -> c_int;
     fn kiln_longjmp(jmp_buf: *mut c_void) -> !;
 }
 
@@ -65,7 +68,9 @@ thread_local! {
 }
 
 /// The innermost recovery point of this thread, or null. Async-signal-safe:
-/// a const-initialised thread-local with no destructor is a plain TLS read.
+/// a const-initialised thread-local with no destructor is a plain TLS read,
+/// and on a thread that can trap, `catch_traps` has touched it already, so
+/// even in a `dlopen`ed library its TLS block exists before a handler reads it.
 pub(crate) fn current_recovery_point() -> *mut RecoveryPoint {
     CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null_mut())
 }

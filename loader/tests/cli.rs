@@ -1,0 +1,85 @@
+//! The `kiln` command line: results, traps and bad input, each with its
+//! exit status. Artifacts are built by the `kilnc` binary (from `$KILNC`, or
+//! the workspace's target directory; skipped with a note when not built).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kilnc() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("KILNC") {
+        return Some(PathBuf::from(path));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.join("target");
+    ["release", "debug"].iter().map(|p| root.join(p).join("kilnc")).find(|p| p.exists())
+}
+
+fn artifact() -> Option<PathBuf> {
+    let Some(kilnc) = kilnc() else {
+        eprintln!("kilnc not built; skipping");
+        return None;
+    };
+    let wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wat/cli.wat");
+    let out = std::env::temp_dir().join(format!("kiln-cli-{}.o", std::process::id()));
+    assert!(Command::new(kilnc).arg(&wat).arg("-o").arg(&out).status().unwrap().success());
+    Some(out)
+}
+
+fn kiln(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).output().expect("run kiln")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_inspect_and_refuse() {
+    let Some(object) = artifact() else { return };
+    let file = object.to_str().unwrap();
+
+    let out = kiln(&["run", file, "--invoke", "pair", "-5", "1.5"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "-5\n1.5\n");
+    let out = kiln(&["run", file, "--invoke", "pair", "0x10", "2"]);
+    assert_eq!(text(&out.stdout), "16\n2\n");
+
+    let out = kiln(&["run", file, "--invoke", "boom", "3"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: wasm trap: integer divide by zero"), "{stderr}");
+    assert!(stderr.contains("inner"), "backtrace names the function: {stderr}");
+
+    let out = kiln(&["run", file, "--invoke", "rec", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("call stack exhausted"));
+
+    let out = kiln(&["run", file]);
+    assert_eq!(out.status.code(), Some(1), "_start traps");
+    assert!(text(&out.stderr).contains("unreachable"));
+
+    for bad in [
+        vec!["run", file, "--invoke", "pair", "x", "1"],
+        vec!["run", file, "--invoke", "pair", "1"],
+        vec!["run", file, "--invoke", "nope"],
+        vec!["run", "/nonexistent.o"],
+        vec!["inspect", env!("CARGO_MANIFEST_DIR")],
+        vec!["frobnicate"],
+    ] {
+        let out = kiln(&bad);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+        assert!(text(&out.stderr).starts_with("error:"), "{bad:?}: {}", text(&out.stderr));
+    }
+
+    let out = kiln(&["inspect", file, "--json"]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["header"]["format_version"], 1);
+    let inner = &json["functions"][0];
+    assert_eq!(inner["name"], "inner");
+    assert!(inner["code_size"].as_u64().unwrap() > 0);
+    assert!(inner["traps"].as_u64().unwrap() >= 1);
+    assert_eq!(inner["stack_maps"], 0);
+    let out = kiln(&["inspect", file]);
+    assert!(text(&out.stdout).contains("exports (4)"));
+    let _ = std::fs::remove_file(&object);
+}
