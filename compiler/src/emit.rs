@@ -32,6 +32,9 @@ fn declare(
     Ok(())
 }
 
+/// Kiln sections are read-only `SHF_ALLOC` data: the loader reads them from
+/// the file bytes either way, and a shared object linked from the artifact
+/// maps them, so its root symbol can point into `.kiln.meta`.
 fn add_kiln_section(product: &mut ObjectProduct, name: &str, bytes: Vec<u8>, align: u64) -> SectionId {
     let object = &mut product.object;
     let section = object.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);

@@ -32,15 +32,7 @@ fn signature_of(
 /// Fills `call_args` with `callee_vmctx` and the callee's parameters, popped
 /// from the stack.
 fn pop_call_args(state: &mut FuncState, ty: &FuncType, callee_vmctx: ir::Value, offset: usize) -> Result<()> {
-    let mut args = std::mem::take(&mut state.call_args);
-    args.clear();
-    args.push(callee_vmctx);
-    let params = state.peekn(ty.params.len(), offset);
-    if let Ok(params) = params {
-        args.extend_from_slice(params);
-    }
-    state.call_args = args;
-    state.popn(ty.params.len(), offset)
+    state.popn_into_call_args(callee_vmctx, ty.params.len(), offset)
 }
 
 /// Pushes the results of `call`, marking externrefs for the stack maps.

@@ -171,7 +171,7 @@ pub(crate) fn translate_else(builder: &mut FunctionBuilder<'_>, state: &mut Func
         .control
         .last_mut()
         .ok_or_else(|| CompileError::invalid("`else` without an open block", offset))?;
-    let FrameKind::If { else_block, else_seen, .. } = &mut frame.kind else {
+    let FrameKind::If { else_block, else_seen, params } = &mut frame.kind else {
         return Err(CompileError::invalid("`else` outside of `if`", offset));
     };
     if *else_seen {
@@ -179,21 +179,16 @@ pub(crate) fn translate_else(builder: &mut FunctionBuilder<'_>, state: &mut Func
     }
     *else_seen = true;
     let else_block = *else_block;
+    // Only the else arm needs the parameters again; `end` no longer does.
+    let params = std::mem::take(params);
+    frame.exit_reachable |= reachable;
     let (next, num_results, height) = (frame.next, frame.num_results, frame.height);
     if reachable {
-        frame.exit_reachable = true;
-        let len = state.stack.len();
-        if num_results > len {
-            return Err(CompileError::codegen(format!("operand stack underflow at `else` (at offset {offset:#x})")));
-        }
-        state.block_args.clear();
-        state.block_args.extend(state.stack[len - num_results..].iter().map(|&v| ir::BlockArg::Value(v)));
+        state.collect_block_args(num_results, offset)?;
         builder.ins().jump(next, &state.block_args);
     }
     state.stack.truncate(height);
-    if let Some(ControlFrame { kind: FrameKind::If { params, .. }, .. }) = state.control.last() {
-        state.stack.extend_from_slice(params);
-    }
+    state.stack.extend_from_slice(&params);
     builder.switch_to_block(else_block);
     state.reachable = true;
     Ok(())

@@ -104,7 +104,7 @@ pub(crate) fn translate_local_tee(
     offset: usize,
 ) -> Result<()> {
     let local = local(state, index, offset)?;
-    let value = *state.peekn(1, offset)?.first().ok_or_else(|| CompileError::codegen("empty operand stack"))?;
+    let value = state.peek1(offset)?;
     builder.def_var(local.var, value);
     Ok(())
 }

@@ -122,6 +122,21 @@ impl FuncState {
         Ok(&self.stack[len - n..])
     }
 
+    /// The top operand.
+    pub fn peek1(&self, offset: usize) -> Result<ir::Value> {
+        self.stack.last().copied().ok_or_else(|| underflow(offset))
+    }
+
+    /// Fills `call_args` with `first` followed by the top `n` operands,
+    /// which are popped.
+    pub fn popn_into_call_args(&mut self, first: ir::Value, n: usize, offset: usize) -> Result<()> {
+        let start = self.stack.len().checked_sub(n).ok_or_else(|| underflow(offset))?;
+        self.call_args.clear();
+        self.call_args.push(first);
+        self.call_args.extend(self.stack.drain(start..));
+        Ok(())
+    }
+
     /// Removes the top `n` operands.
     pub fn popn(&mut self, n: usize, offset: usize) -> Result<()> {
         let len = self.stack.len();
