@@ -3,6 +3,18 @@
 
 use wasmparser::Operator;
 
+macro_rules! is_simd_proposal {
+    (simd) => {
+        true
+    };
+    (relaxed_simd) => {
+        true
+    };
+    ($other:ident) => {
+        false
+    };
+}
+
 macro_rules! define_operator_facts {
     ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*) )*) => {
         /// The operator's name, as wasmparser spells its variant.
@@ -14,12 +26,12 @@ macro_rules! define_operator_facts {
             }
         }
 
-        /// The proposal that introduced the operator (`mvp`, `simd`, ...).
-        pub(crate) fn operator_proposal(op: &Operator<'_>) -> &'static str {
+        /// Whether the operator belongs to the SIMD or relaxed-SIMD proposals.
+        pub(crate) fn is_simd_operator(op: &Operator<'_>) -> bool {
             match op {
-                $( Operator::$op { .. } => stringify!($proposal), )*
+                $( Operator::$op { .. } => is_simd_proposal!($proposal), )*
                 #[allow(unreachable_patterns)]
-                _ => "unknown",
+                _ => false,
             }
         }
     };
@@ -27,7 +39,15 @@ macro_rules! define_operator_facts {
 
 wasmparser::for_each_operator!(define_operator_facts);
 
-/// Whether the operator belongs to the SIMD or relaxed-SIMD proposals.
-pub(crate) fn is_simd_operator(op: &Operator<'_>) -> bool {
-    matches!(operator_proposal(op), "simd" | "relaxed_simd")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_operators_are_recognised() {
+        assert!(is_simd_operator(&Operator::I8x16Splat));
+        assert!(is_simd_operator(&Operator::I32x4RelaxedTruncF32x4S));
+        assert!(!is_simd_operator(&Operator::I32Add));
+        assert_eq!(operator_name(&Operator::I32Add), "I32Add");
+    }
 }

@@ -169,6 +169,45 @@ fn golden_local_get() {
 }
 
 #[test]
+fn golden_call_indirect_follows_spec_3_4() {
+    let text = clif("(module (table 1 funcref) (type $t (func)) (func (param i32) local.get 0 call_indirect (type $t)))");
+    assert_eq!(
+        text,
+        "function u0:0(i64 vmctx, i32) system_v {
+    gv0 = vmctx
+    gv1 = load.i64 notrap aligned gv0
+    gv2 = load.i64 notrap aligned gv1
+    sig0 = (i64 vmctx) system_v
+    stack_limit = gv2
+
+                                block0(v0: i64, v1: i32):
+@0023                               v2 = load.i64 notrap aligned v0+48
+@0023                               v3 = load.i64 notrap aligned v0+40
+@0023                               v4 = uextend.i64 v1
+@0023                               v5 = icmp uge v4, v2
+@0023                               trapnz v5, user6
+@0023                               v6 = iconst.i64 3
+@0023                               v7 = ishl v4, v6  ; v6 = 3
+@0023                               v8 = iadd v3, v7
+@0023                               v9 = load.i64 notrap aligned v8
+@0023                               trapz v9, user4
+@0023                               v10 = load.i32 notrap aligned v9+16
+@0023                               v11 = load.i32 notrap aligned readonly v0+32
+@0023                               v12 = icmp ne v10, v11
+@0023                               trapnz v12, user5
+@0023                               v13 = load.i64 notrap aligned v9
+@0023                               v14 = load.i64 notrap aligned v9+8
+@0023                               call_indirect sig0, v13(v14)
+@0026                               jump block1
+
+                                block1:
+@0026                               return
+}
+"
+    );
+}
+
+#[test]
 fn golden_memory_load() {
     let text = clif("(module (memory 1) (func (param i32) (result i32) local.get 0 i32.load offset=4))");
     assert!(text.contains("uextend.i64 v1"), "{text}");
@@ -381,6 +420,22 @@ fn invalid_bodies_are_refused_with_location() {
     assert_eq!(err.kind(), CompileErrorKind::Invalid, "{err}");
     assert_eq!(err.func_index(), Some(0));
     assert!(err.offset().is_some());
+}
+
+#[test]
+fn externrefs_live_across_calls_get_stack_maps() {
+    let text = clif(
+        r#"(module (import "m" "f" (func $f))
+            (func (param externref) (result externref) call $f local.get 0))"#,
+    );
+    assert!(text.contains("stack_map=[i64 @ ss0+0]"), "{text}");
+}
+
+#[test]
+fn unsupported_operators_are_named() {
+    let err = translate_wat("(module (func (param i32) local.get 0 return_call 0))").unwrap_err();
+    assert_eq!(err.kind(), CompileErrorKind::Unsupported, "{err}");
+    assert!(err.message().contains("ReturnCall"), "{err}");
 }
 
 #[test]
