@@ -3,14 +3,15 @@
 #   make run    build, compile the bundled example with kilnc, run it with kiln
 #   make test   every test of the workspace, the WebAssembly spec suite included
 #   make spec   the spec suite alone, one line per script
+#   make valgrind  the randomized externref stress test under valgrind
+#   make bench-programs   real C programs under `kiln run` against native builds
 
 CARGO ?= cargo
 RELEASE := target/release
 SUITE := $(or $(KILN_TESTSUITE),../shared/testsuite/wasm-2.0)
-# The SIMD scripts are not part of kiln's supported feature set yet.
-SPEC_SCRIPTS = $(filter-out $(SUITE)/simd_%,$(wildcard $(SUITE)/*.wast))
+SPEC_SCRIPTS = $(wildcard $(SUITE)/*.wast)
 
-.PHONY: all build run test spec clean
+.PHONY: all build run test spec valgrind clean programs bench-programs
 
 all: build
 
@@ -23,13 +24,38 @@ run: build
 	@$(RELEASE)/kiln run target/example.o --invoke main
 
 # The CLI tests run target/release/kilnc and kiln, which `cargo test` alone
-# builds only for crates with integration tests of their own.
-test: build
+# builds only for crates with integration tests of their own; the real-program
+# tests (tests/tests/programs.rs) need the C programs built for both sides.
+test: build programs
 	$(CARGO) test --release --workspace
+
+# Real C programs for wasm32-wasi and natively, into target/programs/; the
+# install script adds the WASI toolchain when it is missing.
+programs:
+	bash tests/programs/install-deps.sh
+	bash tests/programs/build.sh
+
+# Wall time of each program under `kiln run` against its native build.
+bench-programs: build programs
+	bash tests/programs/bench.sh
 
 spec: build
 	@test -n "$(SPEC_SCRIPTS)" || { echo "error: no scripts in $(SUITE)" >&2; exit 1; }
 	$(RELEASE)/kiln-wast $(SPEC_SCRIPTS)
+
+# The stress test exercises the GC's stack walk and every barrier; valgrind
+# must report no error (invalid read or write, use of freed or uninitialised
+# memory) anywhere in it.
+VALGRIND_TEST := stress_random_operations_keep_drop_counts_exact
+
+valgrind:
+	@command -v valgrind >/dev/null || { apt-get update && apt-get install -y valgrind; }
+	$(CARGO) test --release -p kiln-tests --test externref_gc --no-run
+	bin=$$($(CARGO) test --release -p kiln-tests --test externref_gc --no-run 2>&1 \
+		| sed -n 's/^ *Executable .*(\(.*\))$$/\1/p'); \
+	test -x "$$bin" || { echo "error: no externref_gc test binary" >&2; exit 1; }; \
+	valgrind --error-exitcode=1 --errors-for-leak-kinds=definite --leak-check=full \
+		"$$bin" --exact $(VALGRIND_TEST) --test-threads=1
 
 clean:
 	$(CARGO) clean

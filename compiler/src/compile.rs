@@ -10,14 +10,14 @@ use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
-use kiln_format::{ModuleInfo, StackMapRecord, TrapRecord};
+use kiln_format::{BuiltinIndex, ModuleInfo, StackMapRecord, TrapRecord, NUM_BUILTINS};
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
 
 use crate::abi::{self, kiln_trap_code};
 use crate::environ::{FunctionBodyData, ModuleTranslation};
 use crate::options::Target;
-use crate::trampolines::{entry_trampoline, host_trampoline};
+use crate::trampolines::{builtin_trampoline, entry_trampoline, host_trampoline, BUILTIN_NAMESPACE};
 use crate::translate::{FuncEnvironment, FuncTranslator};
 use crate::{prescan, CompileError, Result};
 
@@ -29,6 +29,8 @@ pub(crate) enum Job<'data> {
     Entry(u32),
     /// The host trampoline of a type index.
     Host(u32),
+    /// The exit trampoline of a builtin.
+    Builtin(BuiltinIndex),
 }
 
 impl Job<'_> {
@@ -37,6 +39,7 @@ impl Job<'_> {
             Job::Function(f) => format!("function {}", f.func_index),
             Job::Entry(t) => format!("entry trampoline of type {t}"),
             Job::Host(t) => format!("host trampoline of type {t}"),
+            Job::Builtin(b) => format!("exit trampoline of builtin {b}"),
         }
     }
 }
@@ -57,7 +60,8 @@ pub(crate) struct CompiledCode {
 }
 
 /// The [`FuncId`] of each symbol, in declaration order: defined functions,
-/// then entry trampolines, then host trampolines.
+/// then entry trampolines, then host trampolines, then one exit trampoline
+/// per builtin.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SymbolLayout {
     /// Number of imported functions (they have no symbol).
@@ -93,6 +97,11 @@ impl SymbolLayout {
     /// The symbol of the host trampoline of type `type_index`.
     pub fn host_trampoline(&self, type_index: u32) -> FuncId {
         FuncId::from_u32(self.num_defined_funcs + self.num_types + type_index)
+    }
+
+    /// The symbol of the exit trampoline of builtin `index`.
+    pub fn builtin_trampoline(&self, index: u32) -> Option<FuncId> {
+        (index < NUM_BUILTINS).then(|| FuncId::from_u32(self.num_defined_funcs + 2 * self.num_types + index))
     }
 }
 
@@ -160,6 +169,12 @@ impl Worker {
                     layout.host_trampoline(t),
                 )
             }
+            Job::Builtin(b) => (
+                builtin_trampoline(b, target.isa.frontend_config(), &mut self.builder_context),
+                layout
+                    .builtin_trampoline(b as u32)
+                    .ok_or_else(|| CompileError::codegen(format!("unknown builtin {b}")))?,
+            ),
         };
         self.compile_clif(target, layout, func, func_id)
     }
@@ -186,7 +201,11 @@ impl Worker {
             let callee = match reloc.target {
                 FinalizedRelocTarget::ExternalName(ExternalName::User(r)) => {
                     let name = &func.params.user_named_funcs()[r];
-                    (name.namespace == 0).then(|| layout.defined_function(name.index)).flatten()
+                    match name.namespace {
+                        0 => layout.defined_function(name.index),
+                        BUILTIN_NAMESPACE => layout.builtin_trampoline(name.index),
+                        _ => None,
+                    }
                 }
                 _ => None,
             };
@@ -228,7 +247,7 @@ impl Worker {
 
 /// Compiles every defined function and every trampoline. The result holds
 /// the defined functions in index order, then the entry trampolines, then
-/// the host trampolines, by type index.
+/// the host trampolines, by type index, then the builtin exit trampolines.
 pub(crate) fn compile_module(
     translation: ModuleTranslation<'_>,
     target: &Target,
@@ -241,6 +260,7 @@ pub(crate) fn compile_module(
     let mut jobs: Vec<Job<'_>> = bodies.into_iter().map(Job::Function).collect();
     jobs.extend((0..layout.num_types).map(Job::Entry));
     jobs.extend((0..layout.num_types).map(Job::Host));
+    jobs.extend(BuiltinIndex::ALL.iter().copied().map(Job::Builtin));
     let origins: Vec<(Option<u32>, String)> =
         jobs.iter().map(|j| (if let Job::Function(f) = j { Some(f.func_index) } else { None }, j.describe())).collect();
 

@@ -6,8 +6,8 @@ use cranelift_object::object::write::{SectionId, StandardSection};
 use cranelift_object::object::SectionKind;
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
-    checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader, CodeRange,
-    ModuleInfo, StackMapRecord, TrapRecord, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+    builtin_trampoline_symbol, checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader, CodeRange,
+    BuiltinIndex, ModuleInfo, StackMapRecord, TrapRecord, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
 };
 
 use crate::abi;
@@ -85,7 +85,13 @@ pub(crate) fn emit_object(
             layout.host_trampoline(t),
         )?;
     }
-    let expected = layout.num_defined_funcs as usize + 2 * info.types.len();
+    for &b in BuiltinIndex::ALL {
+        let id = layout
+            .builtin_trampoline(b as u32)
+            .ok_or_else(|| CompileError::output(format!("builtin {b} has no trampoline slot")))?;
+        declare(&mut module, &builtin_trampoline_symbol(b as u32), &abi::builtin_signature(b, call_conv), id)?;
+    }
+    let expected = layout.num_defined_funcs as usize + 2 * info.types.len() + BuiltinIndex::ALL.len();
     if code.len() != expected {
         return Err(CompileError::output(format!("{} compiled functions for {expected} symbols", code.len())));
     }
@@ -125,7 +131,7 @@ pub(crate) fn emit_object(
         f.code = Some(*range);
     }
     info.entry_trampolines = ranges[defined..defined + ntypes].to_vec();
-    info.host_trampolines = ranges[defined + ntypes..].to_vec();
+    info.host_trampolines = ranges[defined + ntypes..defined + 2 * ntypes].to_vec();
 
     let info_bytes = info.encode();
     let trap_bytes = TrapRecord::encode_all(&traps);

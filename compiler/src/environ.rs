@@ -14,9 +14,6 @@ use wasmparser::{
 
 use crate::{CompileError, Result};
 
-/// Message of every refusal of the SIMD proposal.
-pub(crate) const SIMD_UNSUPPORTED: &str = "SIMD (v128) is not supported yet";
-
 /// One defined function, ready for translation.
 pub(crate) struct FunctionBodyData<'data> {
     /// Index in the function space (imports first).
@@ -47,7 +44,7 @@ fn val_type(ty: wasmparser::ValType, offset: u64) -> Result<ValType> {
         wasmparser::ValType::I64 => ValType::I64,
         wasmparser::ValType::F32 => ValType::F32,
         wasmparser::ValType::F64 => ValType::F64,
-        wasmparser::ValType::V128 => return Err(CompileError::unsupported(SIMD_UNSUPPORTED, offset_of(offset))),
+        wasmparser::ValType::V128 => ValType::V128,
         wasmparser::ValType::Ref(r) => ref_type(r, offset)?.into(),
     })
 }
@@ -104,7 +101,7 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
         Operator::I64Const { value } => ConstExpr::I64(value),
         Operator::F32Const { value } => ConstExpr::F32(value.bits()),
         Operator::F64Const { value } => ConstExpr::F64(value.bits()),
-        Operator::V128Const { .. } => return Err(CompileError::unsupported(SIMD_UNSUPPORTED, offset_of(offset))),
+        Operator::V128Const { value } => ConstExpr::V128(u128::from_le_bytes(*value.bytes())),
         Operator::RefNull { hty } => ConstExpr::RefNull(heap_ref_type(hty, offset)?),
         Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
         Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
@@ -413,17 +410,18 @@ mod tests {
     }
 
     #[test]
-    fn v128_in_types_and_globals_is_unsupported() {
-        for wat in [
-            "(module (func (param v128)))",
-            "(module (global v128 (v128.const i64x2 0 0)))",
-            r#"(module (import "a" "b" (global v128)))"#,
-        ] {
-            let err = translate(wat).unwrap_err();
-            assert_eq!(err.kind(), CompileErrorKind::Unsupported, "{wat}: {err}");
-            assert_eq!(err.message(), SIMD_UNSUPPORTED);
-            assert!(err.offset().is_some());
-        }
+    fn v128_types_and_constants_are_recorded() {
+        let info = translate(
+            r#"(module
+                (import "a" "b" (global v128))
+                (global v128 (v128.const i32x4 1 2 3 0x80000000))
+                (func (param v128) (result v128) local.get 0))"#,
+        )
+        .unwrap();
+        assert_eq!(info.types[0].params, vec![ValType::V128]);
+        assert_eq!(info.types[0].results, vec![ValType::V128]);
+        assert_eq!(info.global_types[0].content, ValType::V128);
+        assert_eq!(info.globals[0].init, ConstExpr::V128(0x8000_0000_0000_0003_0000_0002_0000_0001));
     }
 
     #[test]

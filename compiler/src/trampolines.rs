@@ -1,20 +1,32 @@
 //! The CLIF of the trampolines of SPEC 3.2: one host-to-Wasm entry and one
-//! Wasm-to-host exit per type index.
+//! Wasm-to-host exit per type index, and one Wasm-to-builtin exit per
+//! builtin.
+//!
+//! They keep the boundary records of `VMRuntimeLimits` that the GC's stack
+//! walk and the trap handler's backtrace start and stop at: the entry
+//! records its own frame pointer, and every exit records the frame pointer
+//! and return address of the Wasm frame that called it, read from its own
+//! frame record (`[fp]` and `[fp + 8]`).
 
 use cranelift_codegen::ir::{
     self, GlobalValueData, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, UserFuncName,
 };
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use kiln_format::{FuncType, VALUE_SLOT_SIZE};
+use kiln_format::{runtime_limits, BuiltinIndex, FuncType, VMOffsets, VALUE_SLOT_SIZE};
 
-use crate::abi::{clif_type, entry_trampoline_signature, host_call_signature, wasm_signature, POINTER_TYPE};
+use crate::abi::{
+    builtin_signature, clif_type, entry_trampoline_signature, host_call_signature, wasm_signature, POINTER_TYPE,
+};
 use crate::{CompileError, Result};
 
 /// `UserFuncName` namespace of entry trampolines (defined functions use 0).
 pub(crate) const ENTRY_NAMESPACE: u32 = 1;
 /// `UserFuncName` namespace of host trampolines.
 pub(crate) const HOST_NAMESPACE: u32 = 2;
+/// `UserFuncName` namespace of builtin exit trampolines; Wasm functions call
+/// them by this name.
+pub(crate) const BUILTIN_NAMESPACE: u32 = 3;
 
 /// Offset of the host-call function pointer in a `VMHostFuncContext`.
 const HOST_CALL_OFFSET: i32 = 8;
@@ -48,6 +60,9 @@ pub(crate) fn entry_trampoline(
 
     // The host owns the slot array and hands over a valid, aligned pointer.
     let flags = MemFlagsData::trusted();
+    let fp = b.ins().get_frame_pointer(POINTER_TYPE);
+    let limits = b.ins().load(POINTER_TYPE, flags, vmctx, VMOffsets::RUNTIME_LIMITS as i32);
+    b.ins().store(flags, fp, limits, runtime_limits::ENTRY_FP as i32);
     let mut args = Vec::with_capacity(ty.params.len() + 1);
     args.push(vmctx);
     for (i, &param) in ty.params.iter().enumerate() {
@@ -108,13 +123,15 @@ pub(crate) fn host_trampoline(
     b.seal_block(block);
     let params = b.block_params(block).to_vec();
     let host_ctx = params[0];
+    let flags = MemFlagsData::trusted();
+    let limits = b.ins().load(POINTER_TYPE, flags, host_ctx, VMOffsets::RUNTIME_LIMITS as i32);
+    record_exit(&mut b, limits);
 
     // At least one slot, so the host always receives a valid pointer.
     let nslots = ty.params.len().max(ty.results.len()).max(1);
     let size = u32::try_from(nslots).unwrap_or(u32::MAX / VALUE_SLOT_SIZE).saturating_mul(VALUE_SLOT_SIZE);
     let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
     let values = b.ins().stack_addr(POINTER_TYPE, slot, 0);
-    let flags = MemFlagsData::trusted();
     for (i, &arg) in params[1..].iter().enumerate() {
         b.ins().store(flags, arg, values, slot_offset(i));
     }
@@ -130,6 +147,51 @@ pub(crate) fn host_trampoline(
     b.ins().return_(&results);
     b.finalize(config);
     Ok(func)
+}
+
+/// Stores the calling Wasm frame's frame pointer and return address, read
+/// from this trampoline's own frame record, as the last exit.
+fn record_exit(b: &mut FunctionBuilder<'_>, limits: ir::Value) {
+    let flags = MemFlagsData::trusted();
+    let fp = b.ins().get_frame_pointer(POINTER_TYPE);
+    let caller_fp = b.ins().load(POINTER_TYPE, flags, fp, 0);
+    let return_pc = b.ins().load(POINTER_TYPE, flags, fp, 8);
+    b.ins().store(flags, caller_fp, limits, runtime_limits::LAST_EXIT_FP as i32);
+    b.ins().store(flags, return_pc, limits, runtime_limits::LAST_EXIT_PC as i32);
+}
+
+/// `kiln_builtin_N`: the builtin's own signature; records the exit, then
+/// calls entry N of the builtins table with the same arguments and returns
+/// its results.
+pub(crate) fn builtin_trampoline(
+    builtin: BuiltinIndex,
+    config: TargetFrontendConfig,
+    fb_ctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    let call_conv = config.default_call_conv;
+    let signature = builtin_signature(builtin, call_conv);
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::user(BUILTIN_NAMESPACE, builtin as u32),
+        signature.clone(),
+    );
+    let mut b = FunctionBuilder::new(&mut func, fb_ctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let params = b.block_params(block).to_vec();
+    let vmctx = params[0];
+    let flags = MemFlagsData::trusted();
+    let limits = b.ins().load(POINTER_TYPE, flags, vmctx, VMOffsets::RUNTIME_LIMITS as i32);
+    record_exit(&mut b, limits);
+    let table = b.ins().load(POINTER_TYPE, flags.with_readonly(), vmctx, VMOffsets::BUILTINS as i32);
+    let callee = b.ins().load(POINTER_TYPE, flags.with_readonly(), table, 8 * builtin as i32);
+    let sig = b.import_signature(signature);
+    let call = b.ins().call_indirect(sig, callee, &params);
+    let results = b.inst_results(call).to_vec();
+    b.ins().return_(&results);
+    b.finalize(config);
+    func
 }
 
 #[cfg(test)]
@@ -155,11 +217,14 @@ function u1:3(i64, i64, i64) system_v {
     sig0 = (i64 vmctx, i32, f64) -> i64, i64 system_v
 
 block0(v0: i64, v1: i64, v2: i64):
-    v3 = load.i32 notrap aligned v2
-    v4 = load.f64 notrap aligned v2+16
-    v5, v6 = call_indirect sig0, v1(v0, v3, v4)
-    store notrap aligned v5, v2
-    store notrap aligned v6, v2+16
+    v3 = get_frame_pointer.i64 
+    v4 = load.i64 notrap aligned v0
+    store notrap aligned v3, v4+24
+    v5 = load.i32 notrap aligned v2
+    v6 = load.f64 notrap aligned v2+16
+    v7, v8 = call_indirect sig0, v1(v0, v5, v6)
+    store notrap aligned v7, v2
+    store notrap aligned v8, v2+16
     return
 }
 ";
@@ -181,14 +246,44 @@ function u2:3(i64 vmctx, i32, f64) -> i64, i64 system_v {
     stack_limit = gv2
 
 block0(v0: i64, v1: i32, v2: f64):
-    v3 = stack_addr.i64 ss0
-    store notrap aligned v1, v3
-    store notrap aligned v2, v3+16
-    v4 = load.i64 notrap aligned v0+8
-    call_indirect sig0, v4(v0, v3)
-    v5 = load.i64 notrap aligned v3
-    v6 = load.i64 notrap aligned v3+16
-    return v5, v6
+    v3 = load.i64 notrap aligned v0
+    v4 = get_frame_pointer.i64 
+    v5 = load.i64 notrap aligned v4
+    v6 = load.i64 notrap aligned v4+8
+    store notrap aligned v5, v3+8
+    store notrap aligned v6, v3+16
+    v7 = stack_addr.i64 ss0
+    store notrap aligned v1, v7
+    store notrap aligned v2, v7+16
+    v8 = load.i64 notrap aligned v0+8
+    call_indirect sig0, v8(v0, v7)
+    v9 = load.i64 notrap aligned v7
+    v10 = load.i64 notrap aligned v7+16
+    return v9, v10
+}
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn builtin_trampoline_clif() {
+        let f = builtin_trampoline(BuiltinIndex::TableGrow, config(), &mut FunctionBuilderContext::new());
+        let text = f.display().to_string();
+        let expected = "\
+function u3:5(i64, i32, i32, i64) -> i32 system_v {
+    sig0 = (i64, i32, i32, i64) -> i32 system_v
+
+block0(v0: i64, v1: i32, v2: i32, v3: i64):
+    v4 = load.i64 notrap aligned v0
+    v5 = get_frame_pointer.i64 
+    v6 = load.i64 notrap aligned v5
+    v7 = load.i64 notrap aligned v5+8
+    store notrap aligned v6, v4+8
+    store notrap aligned v7, v4+16
+    v8 = load.i64 notrap aligned readonly v0+8
+    v9 = load.i64 notrap aligned readonly v8+40
+    v10 = call_indirect sig0, v9(v0, v1, v2, v3)
+    return v10
 }
 ";
         assert_eq!(text, expected);

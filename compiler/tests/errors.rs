@@ -7,6 +7,7 @@ use kiln_compiler::{compile, compile_file, CompileErrorKind, CompileOptions};
 
 const INVALID_BODY: &str = include_str!("modules/invalid_body.wat");
 const SIMD: &str = include_str!("modules/simd.wat");
+const RELAXED_SIMD: &str = include_str!("modules/relaxed_simd.wat");
 const SEVERAL: &str = include_str!("modules/several_functions.wat");
 
 fn kilnc() -> Command {
@@ -46,10 +47,11 @@ fn bad_text_is_invalid() {
 }
 
 #[test]
-fn simd_is_unsupported() {
-    let err = compile(SIMD.as_bytes(), &CompileOptions::default()).unwrap_err();
-    assert_eq!(err.kind(), CompileErrorKind::Unsupported);
-    assert_eq!(err.message(), "SIMD (v128) is not supported yet");
+fn simd_compiles_and_relaxed_simd_is_invalid() {
+    compile(SIMD.as_bytes(), &CompileOptions::default()).unwrap();
+    let err = compile(RELAXED_SIMD.as_bytes(), &CompileOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), CompileErrorKind::Invalid, "{err}");
+    assert!(err.message().contains("relaxed SIMD"), "{err}");
     assert_eq!(err.func_index(), Some(0));
     assert!(err.offset().is_some());
 }

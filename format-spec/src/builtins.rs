@@ -61,28 +61,22 @@ builtins! {
         "`(vmctx, memory, data_index, dst, src, len)`.";
     DataDrop = 4, "data_drop", (I32) -> (),
         "`(vmctx, data_index)`.";
-    TableGet = 5, "table_get", (I32, I32) -> (Pointer),
-        "`(vmctx, table, index) -> reference`; traps when out of bounds.";
-    TableSet = 6, "table_set", (I32, I32, Pointer) -> (),
-        "`(vmctx, table, index, reference)`; traps when out of bounds.";
-    TableGrow = 7, "table_grow", (I32, I32, Pointer) -> (I32),
+    TableGrow = 5, "table_grow", (I32, I32, Pointer) -> (I32),
         "`(vmctx, table, delta, init) -> old_size`, or -1 when the table cannot grow.";
-    TableFill = 8, "table_fill", (I32, I32, Pointer, I32) -> (),
+    TableFill = 6, "table_fill", (I32, I32, Pointer, I32) -> (),
         "`(vmctx, table, dst, reference, len)`.";
-    TableCopy = 9, "table_copy", (I32, I32, I32, I32, I32) -> (),
+    TableCopy = 7, "table_copy", (I32, I32, I32, I32, I32) -> (),
         "`(vmctx, dst_table, dst, src_table, src, len)`.";
-    TableInit = 10, "table_init", (I32, I32, I32, I32, I32) -> (),
+    TableInit = 8, "table_init", (I32, I32, I32, I32, I32) -> (),
         "`(vmctx, table, elem_index, dst, src, len)`.";
-    ElemDrop = 11, "elem_drop", (I32) -> (),
+    ElemDrop = 9, "elem_drop", (I32) -> (),
         "`(vmctx, elem_index)`.";
-    GlobalGetRef = 12, "global_get_ref", (I32) -> (Pointer),
-        "`(vmctx, global) -> reference`: reads a reference-typed global (index in the global space).";
-    GlobalSetRef = 13, "global_set_ref", (I32, Pointer) -> (),
-        "`(vmctx, global, reference)`: writes a reference-typed global, keeping reference counts.";
-    ActivationsInsertSlow = 14, "activations_insert_slow", (Pointer) -> (),
+    ActivationsInsertSlow = 10, "activations_insert_slow", (Pointer) -> (),
         "`(vmctx, externref)`: the activations chunk is full; run a GC, then insert.";
-    Gc = 15, "gc", () -> (),
+    Gc = 11, "gc", () -> (),
         "`(vmctx)`: run an externref GC now.";
+    DropExternRef = 12, "drop_externref", (Pointer) -> (),
+        "`(vmctx, externref)`: compiled code dropped the last count of a reference; free it (its destructor may re-enter).";
 }
 
 /// Number of builtins (entries in the builtins table).

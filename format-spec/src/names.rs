@@ -29,3 +29,9 @@ pub fn entry_trampoline_symbol(type_index: u32) -> String {
 pub fn host_trampoline_symbol(type_index: u32) -> String {
     format!("kiln_host_{type_index}")
 }
+
+/// Symbol of the Wasm-to-builtin exit trampoline of builtin `builtin` (its
+/// index in the builtins table).
+pub fn builtin_trampoline_symbol(builtin: u32) -> String {
+    format!("kiln_builtin_{builtin}")
+}

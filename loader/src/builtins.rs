@@ -6,12 +6,14 @@
 //! value with a destructor is gone before a trap unwinds past the builtin.
 #![allow(unsafe_code)]
 
-use kiln_format::{BuiltinIndex, RefType, TrapCode, VMOffsets, ValType, NUM_BUILTINS};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::externref::{ExternRef, VMExternData};
+use kiln_format::{BuiltinIndex, TrapCode, VMOffsets, NUM_BUILTINS};
+
+use crate::externref::{free_unreferenced, ExternRef, VMExternData};
 use crate::instance::InstanceData;
 use crate::store::Store;
-use crate::traps::raise_trap;
+use crate::traps::{raise_host_error, raise_trap};
 
 #[repr(transparent)]
 struct BuiltinsTable([*const u8; NUM_BUILTINS as usize]);
@@ -25,17 +27,14 @@ static BUILTINS: BuiltinsTable = BuiltinsTable([
     memory_copy as *const u8,
     memory_init as *const u8,
     data_drop as *const u8,
-    table_get as *const u8,
-    table_set as *const u8,
     table_grow as *const u8,
     table_fill as *const u8,
     table_copy as *const u8,
     table_init as *const u8,
     elem_drop as *const u8,
-    global_get_ref as *const u8,
-    global_set_ref as *const u8,
     activations_insert_slow as *const u8,
     gc as *const u8,
+    drop_externref as *const u8,
 ]);
 
 /// The address every VMContext stores at `VMOffsets::BUILTINS`.
@@ -61,17 +60,6 @@ unsafe fn instance<'a>(vmctx: *mut u8) -> &'a InstanceData {
 fn trap_on(result: Result<(), TrapCode>) {
     if let Err(code) = result {
         raise_trap(code);
-    }
-}
-
-/// Keeps an externref that is handed to Wasm alive until the store's
-/// outermost Wasm call returns.
-fn keep_alive(instance: &InstanceData, raw: usize) {
-    if let Some(store) = Store::from_weak(&instance.store) {
-        // SAFETY: the table or global it came from holds a count, so it is live.
-        if let Some(r) = unsafe { ExternRef::clone_from_raw(raw as *mut VMExternData) } {
-            store.keep_alive_in_activations(r);
-        }
     }
 }
 
@@ -138,34 +126,6 @@ unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
     unsafe { instance(vmctx) }.drop_data(data);
 }
 
-unsafe extern "C" fn table_get(vmctx: *mut u8, table: u32, index: u32) -> *mut u8 {
-    // SAFETY: as above.
-    let result = table_get_impl(unsafe { instance(vmctx) }, table, index);
-    match result {
-        Ok(raw) => raw as *mut u8,
-        Err(code) => raise_trap(code),
-    }
-}
-
-fn table_get_impl(instance: &InstanceData, table: u32, index: u32) -> Result<usize, TrapCode> {
-    let table = instance.tables.get(table as usize).ok_or(TrapCode::TABLE_OUT_OF_BOUNDS)?;
-    let raw = table.get(index)?;
-    if table.element_type() == RefType::ExternRef {
-        keep_alive(instance, raw);
-    }
-    Ok(raw)
-}
-
-unsafe extern "C" fn table_set(vmctx: *mut u8, table: u32, index: u32, value: *mut u8) {
-    // SAFETY: as above.
-    let instance = unsafe { instance(vmctx) };
-    let result = match instance.tables.get(table as usize) {
-        Some(t) => t.set(index, value as usize),
-        None => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
-    };
-    trap_on(result);
-}
-
 unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: *mut u8) -> u32 {
     // SAFETY: as above.
     let instance = unsafe { instance(vmctx) };
@@ -203,35 +163,46 @@ unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
     unsafe { instance(vmctx) }.drop_element(elem);
 }
 
-unsafe extern "C" fn global_get_ref(vmctx: *mut u8, global: u32) -> *mut u8 {
-    // SAFETY: as above.
-    let instance = unsafe { instance(vmctx) };
-    let Some(global) = instance.globals.get(global as usize) else {
-        return std::ptr::null_mut();
-    };
-    let raw = global.read().pointer();
-    if global.ty().content == ValType::ExternRef {
-        keep_alive(instance, raw);
-    }
-    raw as *mut u8
-}
-
-unsafe extern "C" fn global_set_ref(vmctx: *mut u8, global: u32, value: *mut u8) {
-    // SAFETY: as above.
-    let instance = unsafe { instance(vmctx) };
-    if let Some(global) = instance.globals.get(global as usize) {
-        global.write(crate::vm::ValueSlot::from_u128(value as usize as u128));
+/// Runs code that may run host destructors (which may panic) from a
+/// builtin: a panic must not unwind through Wasm frames, so it ends the
+/// activation as a host error instead.
+fn run_destructors(f: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        raise_host_error("a host value's destructor panicked".into());
     }
 }
 
 unsafe extern "C" fn activations_insert_slow(vmctx: *mut u8, externref: *mut u8) {
-    // SAFETY: as above; compiled code only inserts references it holds.
-    keep_alive(unsafe { instance(vmctx) }, externref as usize);
+    // SAFETY: called by compiled code with its own vmctx.
+    let instance = unsafe { instance(vmctx) };
+    let Some(store) = Store::from_weak(&instance.store) else {
+        return;
+    };
+    run_destructors(|| {
+        store.gc();
+    });
+    // SAFETY: compiled code took the count that the table now owns; the
+    // reference stayed alive through the GC, which collects nothing that a
+    // frame's stack map names, and this one is live after the call.
+    if let Some(r) = unsafe { ExternRef::from_raw(externref.cast::<VMExternData>()) } {
+        store.move_into_activations(r);
+    }
 }
 
-unsafe extern "C" fn gc(_vmctx: *mut u8) {
-    // Until the deferred reference-counting GC lands, activations are only
-    // released when the outermost Wasm call returns.
+unsafe extern "C" fn gc(vmctx: *mut u8) {
+    // SAFETY: as above.
+    let instance = unsafe { instance(vmctx) };
+    if let Some(store) = Store::from_weak(&instance.store) {
+        run_destructors(|| {
+            store.gc();
+        });
+    }
+}
+
+unsafe extern "C" fn drop_externref(_vmctx: *mut u8, externref: *mut u8) {
+    // SAFETY: compiled code dropped the last count of a reference it
+    // removed from a table or global.
+    run_destructors(|| unsafe { free_unreferenced(externref.cast::<VMExternData>()) });
 }
 
 #[cfg(test)]

@@ -25,6 +25,11 @@ pub enum Error {
     /// A value or signature had the wrong type.
     #[error("type mismatch: {0}")]
     Type(String),
+    /// The program asked to end with this exit code (WASI `proc_exit`). It
+    /// unwinds out of Wasm like a host error, so the embedder decides what
+    /// ending means.
+    #[error("program exited with code {0}")]
+    Exit(i32),
 }
 
 impl Error {

@@ -5,7 +5,7 @@
 //! plain reference counting: cloning an [`ExternRef`] increments, dropping
 //! decrements and frees the value at zero. Tables and globals own one count
 //! per stored reference; references held only by running Wasm frames are
-//! kept alive by the store's activations list (see `SPEC.md` 3.6).
+//! kept alive by the store's activations table (see `SPEC.md` 3.8).
 #![allow(unsafe_code)]
 
 use std::any::Any;
@@ -63,7 +63,6 @@ impl ExternRef {
     }
 
     /// Gives up this count to whoever stores the raw pointer.
-    #[cfg(test)]
     pub(crate) fn into_raw(self) -> *mut VMExternData {
         let raw = self.data.as_ptr();
         std::mem::forget(self);
@@ -99,6 +98,20 @@ pub(crate) unsafe fn increment_raw(raw: *mut VMExternData) {
     if let Some(r) = unsafe { ExternRef::clone_from_raw(raw) } {
         std::mem::forget(r);
     }
+}
+
+/// Frees a block whose count compiled code has just taken to zero.
+///
+/// # Safety
+/// `raw` must be a block whose last count was just dropped (so nothing else
+/// can reach it).
+pub(crate) unsafe fn free_unreferenced(raw: *mut VMExternData) {
+    if raw.is_null() {
+        return;
+    }
+    fence(Ordering::Acquire);
+    // SAFETY: the count is zero, and `ExternRef::new` allocated the block as a `Box`.
+    drop(unsafe { Box::from_raw(raw) });
 }
 
 /// Drops one count of a raw reference (null is ignored); may free it.

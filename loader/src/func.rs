@@ -9,6 +9,7 @@ use std::rc::Weak;
 
 use kiln_format::FuncType;
 
+use crate::activations::ActivationRecord;
 use crate::error::Error;
 use crate::store::{Store, StoreInner};
 use crate::traps::{catch_traps_with_limits, raise_host_error};
@@ -158,6 +159,10 @@ impl Func {
         if depth == 0 {
             // SAFETY: as above.
             unsafe { (*limits).stack_limit = crate::stack::stack_limit_for(store.max_wasm_stack()) };
+        } else {
+            // The enclosing activation is suspended in the host call that got
+            // here; its exit record is current and the GC must walk it too.
+            store.push_outer_activation(ActivationRecord::from_limits(&saved));
         }
         store.inner.wasm_depth.set(depth + 1);
         let slots_ptr = slots.as_mut_ptr();
@@ -171,6 +176,9 @@ impl Func {
         // it, and the limits block lives as long as the store.
         let outcome = unsafe { catch_traps_with_limits(limits.cast_const().cast(), &mut run) };
         store.inner.wasm_depth.set(depth);
+        if depth > 0 {
+            store.pop_outer_activation();
+        }
         // Nested entries and traps leave exit/entry records behind; put back the caller's.
         // SAFETY: as above.
         unsafe { limits.write(saved) };
@@ -180,7 +188,7 @@ impl Func {
                 .iter()
                 .zip(&slots)
                 // SAFETY: the trampoline wrote a value of each result type; references are live
-                // (kept by their owners or by the activations list until it is cleared below).
+                // (the activations table holds every reference Wasm held until the next GC).
                 .map(|(&t, slot)| unsafe { Val::from_slot(*slot, t, store) })
                 .collect()),
             Err(trap) => {
@@ -191,9 +199,6 @@ impl Func {
                 }
             }
         };
-        if depth == 0 {
-            store.clear_activations();
-        }
         result
     }
 }

@@ -31,7 +31,7 @@
 //!   memories, tables, globals) until its last handle is dropped; handles
 //!   keep their store alive. Instances of different modules in one store
 //!   share its `VMRuntimeLimits`, its canonical function-type ids and its
-//!   externref activations list.
+//!   externref activations table.
 //! - Calls into Wasm go through the entry trampoline of the callee's type.
 //!   The outermost call of a store sets the stack limit to
 //!   [`Store::max_wasm_stack`] below the current stack pointer (never within
@@ -40,13 +40,17 @@
 //! - Host functions are called by Wasm through the importing module's
 //!   Wasm-to-host trampoline. A host error or panic is carried to the
 //!   entry and comes back unchanged (a trap of a nested call keeps its code).
-//! - externref uses the interim scheme of SPEC 3.6: the activations list is
-//!   per store and is emptied when the store's outermost Wasm call returns
-//!   (or by [`Store::gc`] when no Wasm runs). Tables and globals own one
-//!   count per stored reference and release them when the store drops.
+//! - externref uses deferred reference counting (SPEC 3.8): host code
+//!   counts every [`ExternRef`]; compiled code counts only stores into
+//!   tables and globals. References held by Wasm frames are kept alive by
+//!   the store's activations table, which a GC (when its chunk fills, or
+//!   [`Store::gc`]) makes precise by walking the Wasm stack with the stack
+//!   maps of the object. Tables and globals own one count per stored
+//!   reference and release them when the store drops.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod activations;
 pub mod code;
 pub mod traps;
 
@@ -67,7 +71,10 @@ mod table;
 mod typed_func;
 mod values;
 mod vm;
+#[cfg(feature = "wasi")]
+pub mod wasi;
 
+pub use activations::{GcStats, ACTIVATIONS_CHUNK_CAPACITY};
 pub use builtins::builtin_address;
 pub use error::Error;
 pub use externals::Extern;
@@ -82,7 +89,7 @@ pub use kiln_format::{
 pub use linker::Linker;
 pub use memory::{Memory, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use module::Module;
-pub use store::{Store, DEFAULT_MAX_WASM_STACK};
+pub use store::{Store, WeakStore, DEFAULT_MAX_WASM_STACK};
 pub use table::{Table, MAX_TABLE_ELEMENTS};
 pub use traps::{FrameInfo, Trap};
 pub use typed_func::{TypedFunc, WasmParams, WasmResults, WasmTy};

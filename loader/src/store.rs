@@ -8,6 +8,7 @@ use std::rc::{Rc, Weak};
 
 use kiln_format::FuncType;
 
+use crate::activations::{ActivationRecord, ActivationsTable, GcStats};
 use crate::error::Error;
 use crate::externref::ExternRef;
 use crate::func::VMHostFuncContext;
@@ -25,10 +26,28 @@ pub const DEFAULT_MAX_WASM_STACK: usize = 1 << 20;
 /// Everything created in a store stays alive until the last handle to the
 /// store (including handles held inside `Func`, `Instance`, ... values) is
 /// dropped. Instances of different modules in one store share its runtime
-/// limits, canonical type ids and activations list.
+/// limits, canonical type ids and externref activations table (the table is
+/// per store: compiled code reaches it through every VMContext of the store).
 #[derive(Clone)]
 pub struct Store {
     pub(crate) inner: Rc<StoreInner>,
+}
+
+/// A [`Store`] handle that does not keep it alive.
+#[derive(Clone)]
+pub struct WeakStore(Weak<StoreInner>);
+
+impl WeakStore {
+    /// The store, if some strong handle still keeps it alive.
+    pub fn upgrade(&self) -> Option<Store> {
+        Store::from_weak(&self.0)
+    }
+}
+
+impl std::fmt::Debug for WeakStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WeakStore")
+    }
 }
 
 /// Canonical, store-wide ids of function types, compared by `call_indirect`.
@@ -56,9 +75,11 @@ impl TypeRegistry {
 
 pub(crate) struct StoreInner {
     limits: Box<UnsafeCell<VMRuntimeLimits>>,
-    activations_table: Box<UnsafeCell<VMActivationsTable>>,
-    /// Interim keep-alive list of externrefs that entered Wasm (SPEC 3.6).
-    activations: RefCell<Vec<ExternRef>>,
+    activations: ActivationsTable,
+    /// Boundary records of the Wasm activations that enclose the current
+    /// one (host called Wasm, which called the host, which called Wasm
+    /// again), outermost first; the GC walks them all.
+    outer_activations: RefCell<Vec<ActivationRecord>>,
     pub(crate) types: RefCell<TypeRegistry>,
     /// A Wasm-to-host trampoline for each canonical type id seen so far, so
     /// that host functions stored straight into tables can be called from Wasm.
@@ -93,11 +114,8 @@ impl Store {
         Store {
             inner: Rc::new(StoreInner {
                 limits: Box::default(),
-                activations_table: Box::new(UnsafeCell::new(VMActivationsTable {
-                    next: std::ptr::null_mut(),
-                    end: std::ptr::null_mut(),
-                })),
-                activations: RefCell::default(),
+                activations: ActivationsTable::new(),
+                outer_activations: RefCell::default(),
                 types: RefCell::default(),
                 host_trampolines: RefCell::default(),
                 entry_trampolines: RefCell::default(),
@@ -124,18 +142,39 @@ impl Store {
         self.inner.max_wasm_stack.get()
     }
 
-    /// Releases the externrefs that Wasm activations held. Until the
-    /// deferred reference-counting GC lands, this can only be done safely when
-    /// no Wasm code of this store is running, so it does nothing otherwise.
-    pub fn gc(&self) {
-        if self.inner.wasm_depth.get() == 0 {
-            self.clear_activations();
+    /// Runs an externref GC: walks the stack of every Wasm activation of
+    /// this store (it may be called from a host function that Wasm called),
+    /// keeps the references live Wasm frames hold and drops the counts of
+    /// every other reference the activations table held. Host destructors
+    /// run at the end and may call back into Wasm or collect again.
+    pub fn gc(&self) -> GcStats {
+        let mut records = Vec::new();
+        if self.inner.wasm_depth.get() > 0 {
+            // SAFETY: the store owns the limits; Wasm is suspended in a host
+            // call or builtin, so its exit record is current.
+            records.push(ActivationRecord::from_limits(unsafe { &*self.limits_ptr() }));
+            records.extend(self.inner.outer_activations.borrow().iter().rev().copied());
         }
+        // SAFETY: the current record is fresh (above) and each outer one was
+        // saved when its activation called the host that entered the next.
+        unsafe { self.inner.activations.collect(&records) }
     }
 
-    /// Number of externrefs currently kept alive for Wasm activations.
+    /// Number of counts the activations table holds (chunk and retained list).
     pub fn activations_len(&self) -> usize {
-        self.inner.activations.borrow().len()
+        self.inner.activations.len()
+    }
+
+    /// Number of GCs this store has run.
+    pub fn gc_count(&self) -> u64 {
+        self.inner.activations.gc_count()
+    }
+
+    /// A handle that does not keep the store alive: what a host function
+    /// that needs its own store (to collect, say) should capture, since a
+    /// strong handle inside the store would keep it alive forever.
+    pub fn weak(&self) -> WeakStore {
+        WeakStore(self.downgrade())
     }
 
     /// Whether two handles are the same store.
@@ -156,17 +195,23 @@ impl Store {
     }
 
     pub(crate) fn activations_table_ptr(&self) -> *mut VMActivationsTable {
-        self.inner.activations_table.get()
+        self.inner.activations.vm_ptr()
     }
 
-    pub(crate) fn keep_alive_in_activations(&self, r: ExternRef) {
-        self.inner.activations.borrow_mut().push(r);
+    /// Moves a reference that the host hands to Wasm into the activations
+    /// table, which keeps it alive until a GC finds no Wasm frame holding it.
+    pub(crate) fn move_into_activations(&self, r: ExternRef) {
+        self.inner.activations.insert(r.into_raw());
     }
 
-    pub(crate) fn clear_activations(&self) {
-        // Host destructors may re-enter the store, so they run after the borrow ends.
-        let released = std::mem::take(&mut *self.inner.activations.borrow_mut());
-        drop(released);
+    /// Notes the enclosing activation's records before entering Wasm again
+    /// from a host call.
+    pub(crate) fn push_outer_activation(&self, record: ActivationRecord) {
+        self.inner.outer_activations.borrow_mut().push(record);
+    }
+
+    pub(crate) fn pop_outer_activation(&self) {
+        self.inner.outer_activations.borrow_mut().pop();
     }
 
     pub(crate) fn intern_type(&self, ty: &FuncType) -> u32 {
@@ -214,7 +259,7 @@ impl Drop for StoreInner {
         for table in self.tables.get_mut().iter() {
             table.release_references();
         }
-        self.activations.get_mut().clear();
+        self.activations.release_all();
     }
 }
 
@@ -229,15 +274,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gc_releases_activations_only_when_no_wasm_runs() {
+    fn gc_skips_the_sweep_when_the_stack_walk_fails() {
         let store = Store::new();
         let r = ExternRef::new(1u8);
-        store.keep_alive_in_activations(r.clone());
+        store.move_into_activations(r.clone());
+        // Wasm "running" with no valid exit record: the walk cannot reach
+        // the entry, so nothing may be freed.
         store.inner.wasm_depth.set(1);
-        store.gc();
+        let stats = store.gc();
+        assert!(stats.skipped);
         assert_eq!(r.strong_count(), 2, "a running activation may still use it");
         store.inner.wasm_depth.set(0);
-        store.gc();
+        let stats = store.gc();
+        assert_eq!((stats.skipped, stats.released), (false, 1));
         assert_eq!(r.strong_count(), 1);
         assert_eq!(store.activations_len(), 0);
     }

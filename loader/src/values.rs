@@ -19,7 +19,9 @@ pub enum Val {
     F32(u32),
     /// `f64`, as its bits.
     F64(u64),
-    /// `v128`.
+    /// `v128`: its 16 bytes in Wasm order as a little-endian `u128`, so
+    /// lane 0 of any shape is in the lowest bits (`i32x4 1 2 3 4` is
+    /// `0x00000004_00000003_00000002_00000001`).
     V128(u128),
     /// `funcref` (`None` is `ref.null func`).
     FuncRef(Option<Func>),
@@ -122,8 +124,8 @@ impl Val {
         }
     }
 
-    /// Encodes the value for Wasm. An externref is kept alive for the
-    /// duration of the store's outermost Wasm call by its activations list.
+    /// Encodes the value for Wasm. A new count of an externref moves into
+    /// the store's activations table, which keeps it alive while Wasm holds it.
     pub(crate) fn to_slot_for_wasm(&self, store: &Store) -> ValueSlot {
         match self {
             Val::I32(v) => ValueSlot::from_u128(*v as u32 as u128),
@@ -134,7 +136,7 @@ impl Val {
             Val::FuncRef(_) => ValueSlot::from_u128(self.raw_ref() as u128),
             Val::ExternRef(r) => {
                 if let Some(r) = r {
-                    store.keep_alive_in_activations(r.clone());
+                    store.move_into_activations(r.clone());
                 }
                 ValueSlot::from_u128(self.raw_ref() as u128)
             }

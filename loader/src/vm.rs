@@ -61,9 +61,9 @@ impl Default for VMDefinition {
     }
 }
 
-/// The bump chunk of externrefs held by Wasm frames. Until the deferred
-/// reference-counting GC lands the chunk is empty (`next == end`), so any
-/// inline insertion takes the `activations_insert_slow` builtin.
+/// The bump chunk of the store's activations table: compiled code stores a
+/// reference at `next` and bumps it, or calls `activations_insert_slow`
+/// when `next == end`.
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct VMActivationsTable {

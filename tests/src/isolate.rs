@@ -109,6 +109,8 @@ pub fn run_script_isolated(exe: &Path, script: &Path, options: &IsolateOptions) 
     if let Some(dir) = &options.run.keep_artifacts {
         command.arg("--keep-artifacts").arg(dir);
     }
+    command.arg("--cpu").arg(options.run.compile.cpu.to_string());
+    command.arg("--opt-level").arg(options.run.compile.opt_level.as_str());
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match command.spawn() {
         Ok(c) => c,

@@ -30,6 +30,8 @@ pub struct RunOptions {
     /// Keep each module's `.wasm` and `.o` in this directory (one
     /// subdirectory per script) instead of a temporary one.
     pub keep_artifacts: Option<PathBuf>,
+    /// How kilnc compiles every module (CPU, optimisation level).
+    pub compile: CompileOptions,
 }
 
 /// Runs the script at `path` on a thread with [`SCRIPT_STACK_SIZE`] of stack.
@@ -241,7 +243,7 @@ impl ScriptRunner {
             instances: Vec::new(),
             named: HashMap::new(),
             current: None,
-            builder: ArtifactBuilder::new(dir, CompileOptions::default()),
+            builder: ArtifactBuilder::new(dir, options.compile.clone()),
             _scratch: scratch,
         })
     }

@@ -8,7 +8,6 @@ use kiln_format::{func_ref, FuncType, TrapCode};
 use super::env::{vm_flags, vm_readonly_flags, FuncEnvironment};
 use super::state::FuncState;
 use super::table::checked_element_address;
-use super::types::reject_v128;
 use crate::abi::{self, POINTER_TYPE};
 use crate::Result;
 
@@ -52,8 +51,6 @@ pub(crate) fn translate_call(
     offset: usize,
 ) -> Result<()> {
     let ty = env.func_type_of(function_index, offset)?;
-    reject_v128(&ty.params, offset)?;
-    reject_v128(&ty.results, offset)?;
     let call = if env.is_imported_function(function_index) {
         let (code_at, vmctx_at) = env.imported_function(function_index, offset)?;
         let type_index = env.func_type_index(function_index, offset)?;
@@ -98,8 +95,6 @@ pub(crate) fn translate_call_indirect(
     offset: usize,
 ) -> Result<()> {
     let ty = env.func_type(type_index, offset)?;
-    reject_v128(&ty.params, offset)?;
-    reject_v128(&ty.results, offset)?;
     let sig = signature_of(env, builder, state, type_index, offset)?;
     let type_id_at = env.type_id_offset(type_index, offset)?;
 

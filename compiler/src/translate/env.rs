@@ -2,13 +2,14 @@
 //! IR helpers that reach the VMContext: loads of its fields, memory and
 //! table definitions, global slots and builtin calls.
 
-use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData};
+use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, UserExternalName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 use kiln_format::{definition, BuiltinIndex, FuncType, GlobalType, ModuleInfo, RefType, TableType, VMOffsets};
 
 use super::state::FuncState;
 use crate::abi::{self, POINTER_TYPE};
+use crate::trampolines::BUILTIN_NAMESPACE;
 use crate::{CompileError, Result};
 
 /// What the translation of one function needs to know about its module.
@@ -236,8 +237,11 @@ pub(crate) fn index_arg(builder: &mut FunctionBuilder<'_>, index: u32) -> ir::Va
     builder.ins().iconst(ir::types::I32, i64::from(index as i32))
 }
 
-/// Calls `builtin` through the builtins table, `*(vmctx + 8) + 8 * index`,
-/// passing the caller's vmctx before `args`. Returns the call instruction.
+/// Calls `builtin` through its exit trampoline `kiln_builtin_N`, which
+/// records the exit (frame pointer, return address) for the GC and the
+/// trap handler before calling the builtin through the builtins table.
+/// Passes the caller's vmctx before `args`. Returns the call instruction,
+/// a safepoint like any other call.
 pub(crate) fn call_builtin(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
@@ -245,23 +249,25 @@ pub(crate) fn call_builtin(
     builtin: BuiltinIndex,
     args: &[ir::Value],
 ) -> ir::Inst {
-    let sig = match state.builtin_signatures.get(builtin as usize).copied().flatten() {
-        Some(sig) => sig,
+    let callee = match state.builtin_funcs.get(builtin as usize).copied().flatten() {
+        Some(callee) => callee,
         None => {
-            let sig = builder.import_signature(abi::builtin_signature(builtin, env.call_conv));
-            if let Some(slot) = state.builtin_signatures.get_mut(builtin as usize) {
-                *slot = Some(sig);
+            let signature = builder.import_signature(abi::builtin_signature(builtin, env.call_conv));
+            let name = builder
+                .func
+                .declare_imported_user_function(UserExternalName { namespace: BUILTIN_NAMESPACE, index: builtin as u32 });
+            let callee =
+                builder.import_function(ExtFuncData { name: ExternalName::User(name), signature, colocated: true, patchable: false });
+            if let Some(slot) = state.builtin_funcs.get_mut(builtin as usize) {
+                *slot = Some(callee);
             }
-            sig
+            callee
         }
     };
-    let vmctx = state.vmctx;
-    let table = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, VMOffsets::BUILTINS as i32);
-    let callee = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), table, 8 * builtin as i32);
     state.call_args.clear();
-    state.call_args.push(vmctx);
+    state.call_args.push(state.vmctx);
     state.call_args.extend_from_slice(args);
-    builder.ins().call_indirect(sig, callee, &state.call_args)
+    builder.ins().call(callee, &state.call_args)
 }
 
 /// Calls `builtin` and returns its single result.

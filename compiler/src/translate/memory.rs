@@ -40,7 +40,7 @@ fn memory_index(memarg: &MemArg, offset: usize) -> Result<u32> {
 
 /// The effective address `base + zext(address)`, and the static offset to
 /// apply in the access itself (folded when it fits an `Offset32`).
-fn effective_address(
+pub(crate) fn effective_address(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
     state: &mut FuncState,

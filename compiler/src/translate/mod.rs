@@ -4,17 +4,20 @@
 //! module's [`wasmparser::FuncValidator`] and, when it is reachable, lowers it
 //! following kiln's ABI (`format-spec/SPEC.md`, section 3). Each concern has
 //! its own module: the control stack (`control`), memories, tables, globals,
-//! calls and references; numeric operators live in `numeric`.
+//! calls and references; numeric operators live in `numeric`, vector
+//! operators in `simd`.
 
 mod call;
 mod control;
 mod env;
+mod externref;
 mod global;
 mod locals;
 mod memory;
 mod numeric;
 mod operators;
 mod reference;
+mod simd;
 mod state;
 mod table;
 mod translator;

@@ -37,8 +37,8 @@ pub(crate) struct FuncState {
     pub vmctx: ir::Value,
     /// Imported signatures of Wasm function types, by type index.
     pub signatures: BTreeMap<u32, ir::SigRef>,
-    /// Imported signatures of builtins, by builtin index.
-    pub builtin_signatures: Vec<Option<ir::SigRef>>,
+    /// Exit trampolines of builtins declared in this function, by builtin index.
+    pub builtin_funcs: Vec<Option<ir::FuncRef>>,
     /// Direct callees declared in this function, by function index.
     pub direct_callees: BTreeMap<u32, ir::FuncRef>,
     /// Scratch list of call arguments.
@@ -58,7 +58,7 @@ impl FuncState {
             unreachable_depth: 0,
             vmctx: ir::Value::new(0),
             signatures: BTreeMap::new(),
-            builtin_signatures: vec![None; NUM_BUILTINS as usize],
+            builtin_funcs: vec![None; NUM_BUILTINS as usize],
             direct_callees: BTreeMap::new(),
             call_args: Vec::new(),
             block_args: Vec::new(),
@@ -75,7 +75,7 @@ impl FuncState {
             unreachable_depth,
             vmctx,
             signatures,
-            builtin_signatures,
+            builtin_funcs,
             direct_callees,
             call_args,
             block_args,
@@ -87,8 +87,8 @@ impl FuncState {
         *unreachable_depth = 0;
         *vmctx = ir::Value::new(0);
         signatures.clear();
-        builtin_signatures.clear();
-        builtin_signatures.resize(NUM_BUILTINS as usize, None);
+        builtin_funcs.clear();
+        builtin_funcs.resize(NUM_BUILTINS as usize, None);
         direct_callees.clear();
         call_args.clear();
         block_args.clear();

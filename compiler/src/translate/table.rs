@@ -1,11 +1,13 @@
-//! Tables: funcref `table.get`/`table.set` inline, externref accesses and
-//! every other table operator through builtins (SPEC 3.4).
+//! Tables: `table.get`/`table.set` inline (with reference-count barriers
+//! for externref tables), every other table operator through builtins
+//! (SPEC 3.4).
 
 use cranelift_codegen::ir::{self, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
 use kiln_format::{BuiltinIndex, TrapCode, ValType};
 
 use super::env::{call_builtin, call_builtin_value, index_arg, table_base_and_bound, table_bound, vm_flags, FuncEnvironment};
+use super::externref::{clone_into_activations, store_with_counts};
 use super::state::FuncState;
 use crate::abi::{self, POINTER_TYPE};
 use crate::Result;
@@ -38,13 +40,13 @@ pub(crate) fn translate_table_get(
     offset: usize,
 ) -> Result<()> {
     let index = state.pop1(offset)?;
-    if env.is_externref_table(table, offset)? {
-        let table = index_arg(builder, table);
-        let value = call_builtin_value(env, builder, state, BuiltinIndex::TableGet, &[table, index], offset)?;
+    let is_extern = env.is_externref_table(table, offset)?;
+    let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
+    let value = builder.ins().load(POINTER_TYPE, vm_flags(), addr, 0);
+    if is_extern {
+        clone_into_activations(env, builder, state, value);
         state.push_typed(builder, value, ValType::ExternRef);
     } else {
-        let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
-        let value = builder.ins().load(POINTER_TYPE, vm_flags(), addr, 0);
         state.stack.push(value);
     }
     Ok(())
@@ -59,11 +61,11 @@ pub(crate) fn translate_table_set(
     offset: usize,
 ) -> Result<()> {
     let (index, value) = state.pop2(offset)?;
-    if env.is_externref_table(table, offset)? {
-        let table = index_arg(builder, table);
-        call_builtin(env, builder, state, BuiltinIndex::TableSet, &[table, index, value]);
+    let is_extern = env.is_externref_table(table, offset)?;
+    let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
+    if is_extern {
+        store_with_counts(env, builder, state, addr, 0, value);
     } else {
-        let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
         builder.ins().store(vm_flags(), value, addr, 0);
     }
     Ok(())

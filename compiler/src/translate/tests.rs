@@ -139,11 +139,11 @@ pub(crate) fn translate_wasm(wasm: &[u8]) -> Result<Vec<Function>> {
     Ok(functions)
 }
 
-fn translate_wat(wat: &str) -> Result<Vec<Function>> {
+pub(crate) fn translate_wat(wat: &str) -> Result<Vec<Function>> {
     translate_wasm(&wat::parse_str(wat).expect("test input is valid text format"))
 }
 
-fn clif(wat: &str) -> String {
+pub(crate) fn clif(wat: &str) -> String {
     translate_wat(wat).unwrap().iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("\n")
 }
 
@@ -397,18 +397,32 @@ fn covers_imported_memory_tables_globals_and_calls() {
 }
 
 #[test]
-fn simd_is_unsupported() {
-    for wat in [
-        "(module (func (result v128) v128.const i64x2 0 0))",
-        "(module (func (local v128)))",
-        "(module (func (param v128)))",
-        "(module (func (result i32) unreachable i8x16.splat drop i32.const 0))",
-    ] {
-        let err = translate_wat(wat).unwrap_err();
-        assert_eq!(err.kind(), CompileErrorKind::Unsupported, "{wat}: {err}");
-        assert_eq!(err.message(), "SIMD (v128) is not supported yet");
-        assert_eq!(err.func_index(), Some(0));
-    }
+fn v128_travels_through_locals_blocks_calls_and_globals() {
+    // Every path a value takes outside SIMD operators: parameters, locals,
+    // block parameters and results, `select`, direct and imported calls,
+    // defined and imported globals.
+    clif(
+        r#"(module
+          (import "m" "g" (global $ig (mut v128)))
+          (import "m" "f" (func $imp (param v128) (result v128)))
+          (global $g (mut v128) (v128.const i32x4 1 2 3 4))
+          (type $vv (func (param v128) (result v128)))
+          (func $id (param v128) (result v128) local.get 0)
+          (func (param v128 i32) (result v128 v128)
+            (local v128)
+            local.get 0 local.set 2
+            global.get $g global.set $ig
+            global.get $ig global.set $g
+            local.get 0
+            block (param v128) (result v128) call $id end
+            local.get 2
+            local.get 1
+            select
+            loop (param v128) (result v128) call $imp end
+            local.get 0
+            local.get 1
+            if (param v128) (result v128) else drop v128.const i64x2 0 0 end))"#,
+    );
 }
 
 #[test]

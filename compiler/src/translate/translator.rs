@@ -12,10 +12,10 @@ use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, Validat
 use super::control::{self, block_with_params, push_ctrl, FrameKind};
 use super::env::{vm_flags, FuncEnvironment};
 use super::memory::{self, LoadKind, StoreKind};
-use super::operators::{is_simd_operator, operator_name};
+use super::operators::operator_name;
 use super::state::FuncState;
-use super::types::{block_signature, reject_v128, val_type, SIMD_UNSUPPORTED};
-use super::{call, global, locals, numeric, reference, table};
+use super::types::{block_signature, val_type};
+use super::{call, global, locals, numeric, reference, simd, table};
 use crate::abi::POINTER_TYPE;
 use crate::{CompileError, Result};
 
@@ -75,8 +75,6 @@ impl FuncTranslator {
         };
         let body_offset = body.range().start as usize;
         let ty = env.func_type_of(func_index, body_offset)?;
-        reject_v128(&ty.params, body_offset)?;
-        reject_v128(&ty.results, body_offset)?;
         if func.signature.params.len() != ty.params.len() + 1 || func.signature.returns.len() != ty.results.len() {
             return Err(CompileError::codegen(format!(
                 "function {func_index} arrives with signature {}, which does not match its type",
@@ -175,9 +173,6 @@ fn translate_operator(
     op: &Operator<'_>,
     offset: usize,
 ) -> Result<()> {
-    if is_simd_operator(op) {
-        return Err(CompileError::unsupported(SIMD_UNSUPPORTED, offset));
-    }
     if !state.reachable {
         return skip_unreachable(env, builder, state, op, offset);
     }
@@ -271,7 +266,9 @@ fn translate_operator(
         }
 
         _ => {
-            if !numeric::translate_numeric(op, builder, &mut state.stack) {
+            if !numeric::translate_numeric(op, builder, &mut state.stack)
+                && !simd::translate_simd(env, builder, state, op, offset)?
+            {
                 return Err(CompileError::unsupported(
                     format!("operator `{}` is not supported", operator_name(op)),
                     offset,

@@ -7,32 +7,21 @@ use wasmparser::BlockType;
 use super::env::FuncEnvironment;
 use crate::{abi, CompileError, Result};
 
-/// The message every v128 rejection carries.
-pub(crate) const SIMD_UNSUPPORTED: &str = "SIMD (v128) is not supported yet";
-
-/// Converts a wasmparser value type, refusing v128 and the reference types
-/// that only later proposals (GC, typed function references) introduce.
+/// Converts a wasmparser value type, refusing the reference types that only
+/// later proposals (GC, typed function references) introduce.
 pub(crate) fn val_type(ty: wasmparser::ValType, offset: usize) -> Result<ValType> {
     match ty {
         wasmparser::ValType::I32 => Ok(ValType::I32),
         wasmparser::ValType::I64 => Ok(ValType::I64),
         wasmparser::ValType::F32 => Ok(ValType::F32),
         wasmparser::ValType::F64 => Ok(ValType::F64),
-        wasmparser::ValType::V128 => Err(CompileError::unsupported(SIMD_UNSUPPORTED, offset)),
+        wasmparser::ValType::V128 => Ok(ValType::V128),
         wasmparser::ValType::Ref(r) if r.is_func_ref() && !r.is_concrete_type_ref() => Ok(ValType::FuncRef),
         wasmparser::ValType::Ref(r) if r.is_extern_ref() => Ok(ValType::ExternRef),
         wasmparser::ValType::Ref(r) => {
             Err(CompileError::unsupported(format!("reference type `{r}` is not supported"), offset))
         }
     }
-}
-
-/// Refuses a list of types that holds a v128.
-pub(crate) fn reject_v128(types: &[ValType], offset: usize) -> Result<()> {
-    if types.contains(&ValType::V128) {
-        return Err(CompileError::unsupported(SIMD_UNSUPPORTED, offset));
-    }
-    Ok(())
 }
 
 /// The Cranelift type of a kiln value type.
@@ -55,8 +44,6 @@ pub(crate) fn block_signature<'e>(
             (&ty.params, &ty.results)
         }
     };
-    reject_v128(params, offset)?;
-    reject_v128(results, offset)?;
     Ok((params, results))
 }
 

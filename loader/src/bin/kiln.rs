@@ -3,6 +3,7 @@
 //! ```text
 //! kiln run app.o --invoke add 1 2     # prints each result on its own line
 //! kiln run app.o                      # instantiates (runs start), calls `_start` if exported
+//! kiln run app.o --dir data::/data --env K=V -- arg1 arg2   # a WASI command
 //! kiln inspect app.o [--json]         # header, imports, exports, functions
 //! ```
 
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use kiln_loader::{Error, ExternKind, ImportKind, Linker, Module, Store, Val, ValType};
+use kiln_loader::{Error, ExternKind, ImportKind, Instance, Linker, Module, Store, Val, ValType};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -24,6 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Instantiate an artifact and call a function.
+    #[command(after_help = ARGUMENT_SYNTAX)]
     Run {
         /// The artifact (`kilnc` output).
         file: PathBuf,
@@ -33,7 +35,20 @@ enum Command {
         /// Native stack that Wasm may use, in bytes.
         #[arg(long)]
         max_wasm_stack: Option<usize>,
-        /// Arguments, parsed by the export's parameter types.
+        /// WASI: let the program reach host directory HOST (and nothing
+        /// above it) as GUEST (default: HOST as written).
+        #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+        dirs: Vec<String>,
+        /// WASI: an environment variable for the program (KEY alone passes
+        /// the host's value on).
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        envs: Vec<String>,
+        /// Instantiate another artifact first and offer its exports as
+        /// imports under NAME.
+        #[arg(long = "preload", value_name = "NAME=OTHER.o")]
+        preloads: Vec<String>,
+        /// Arguments: of the WASI command (after `--`), or of the `--invoke`d
+        /// export, parsed by its parameter types.
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
         args: Vec<String>,
     },
@@ -47,6 +62,19 @@ enum Command {
     },
 }
 
+/// How `kiln run` reads arguments and prints results.
+const ARGUMENT_SYNTAX: &str = "\
+Arguments, by parameter type:
+  i32, i64             decimal or 0x hex, optionally signed: 42, -1, 0xff
+  f32, f64             decimal, inf, -inf or NaN: 1.5, -0
+  v128                 0x and up to 32 hex digits, the 128-bit value with lane 0 in its
+                       lowest bits (0x00000004000000030000000200000001 is i32x4 1 2 3 4),
+                       or a shape and its lanes, lane 0 first, each written as its scalar
+                       type is: i8x16:1,2,...,16  i16x8:..  i32x4:1,2,3,-4  i64x2:..
+                       f32x4:1.5,-0,inf,NaN  f64x2:..
+  funcref, externref   null
+Results are printed one per line, in the same syntax; a v128 as 0x and 32 hex digits.";
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -57,11 +85,19 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Command::Run { file, invoke, max_wasm_stack, args } => run(&file, invoke.as_deref(), max_wasm_stack, &args),
+        Command::Run { file, invoke, max_wasm_stack, dirs, envs, preloads, args } => {
+            let wasi = WasiOptions { dirs, envs, preloads };
+            run(&file, invoke.as_deref(), max_wasm_stack, &wasi, &args)
+        }
         Command::Inspect { file, json } => inspect(&file, json),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        // `proc_exit`: the program's own exit code, which POSIX truncates to 8 bits.
+        Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Exit(_))) => match e.downcast_ref::<Error>() {
+            Some(Error::Exit(code)) => ExitCode::from(*code as u8),
+            _ => ExitCode::from(1),
+        },
         Err(e) => {
             report(&e);
             ExitCode::from(1)
@@ -92,13 +128,36 @@ fn report(error: &anyhow::Error) {
     }
 }
 
-fn run(file: &PathBuf, invoke: Option<&str>, max_wasm_stack: Option<usize>, args: &[String]) -> Result<()> {
+/// What `kiln run` gives a WASI command beyond its arguments.
+struct WasiOptions {
+    dirs: Vec<String>,
+    envs: Vec<String>,
+    preloads: Vec<String>,
+}
+
+fn run(
+    file: &PathBuf,
+    invoke: Option<&str>,
+    max_wasm_stack: Option<usize>,
+    options: &WasiOptions,
+    args: &[String],
+) -> Result<()> {
     let module = Module::from_file(file)?;
     let store = Store::new();
     if let Some(bytes) = max_wasm_stack {
         store.set_max_wasm_stack(bytes);
     }
-    let instance = Linker::new().instantiate(&store, &module)?;
+    // Without --invoke the arguments are the command's own, after its name.
+    let command_args: Vec<String> = match invoke {
+        Some(_) => vec![file.display().to_string()],
+        None => std::iter::once(file.display().to_string()).chain(args.iter().cloned()).collect(),
+    };
+    let instance = instantiate(&store, &module, options, &command_args)?;
+    if invoke.is_none() {
+        if let Ok(start) = instance.typed_func::<(), ()>("_start") {
+            return Ok(start.call(())?);
+        }
+    }
     let name = match invoke {
         Some(name) => name,
         None if instance.get_func("_start").is_some() => "_start",
@@ -127,6 +186,53 @@ fn run(file: &PathBuf, invoke: Option<&str>, max_wasm_stack: Option<usize>, args
     Ok(())
 }
 
+/// Instantiates `module` and the `--preload`ed artifacts, with WASI as
+/// their `wasi_snapshot_preview1` (stdio inherited, `--dir`s preopened).
+#[cfg(feature = "wasi")]
+fn instantiate(store: &Store, module: &Module, options: &WasiOptions, args: &[String]) -> Result<Instance> {
+    use kiln_loader::wasi::{Wasi, WasiCtx};
+    let mut ctx = WasiCtx::builder();
+    ctx.args(args).inherit_stdio();
+    for env in &options.envs {
+        match env.split_once('=') {
+            Some((key, value)) => ctx.env(key, value),
+            None => {
+                let value = std::env::var_os(env).ok_or_else(|| anyhow!("--env {env}: not set here; write KEY=VALUE"))?;
+                ctx.env(env, value)
+            }
+        };
+    }
+    for dir in &options.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        ctx.preopened_dir(host, guest)?;
+    }
+    let wasi = Wasi::new(ctx.build());
+    let mut linker = Linker::new();
+    for preload in &options.preloads {
+        let (name, path) = preload.split_once('=').ok_or_else(|| anyhow!("--preload {preload}: write NAME=OTHER.o"))?;
+        let other = Module::from_file(path).with_context(|| format!("--preload {name}={path}"))?;
+        let instance = wasi.instantiate(&linker, store, &other).with_context(|| format!("--preload {name}={path}"))?;
+        linker.instance(name, &instance)?;
+    }
+    Ok(wasi.instantiate(&linker, store, module)?)
+}
+
+/// Instantiates `module` and the `--preload`ed artifacts; this `kiln` has no WASI.
+#[cfg(not(feature = "wasi"))]
+fn instantiate(store: &Store, module: &Module, options: &WasiOptions, _args: &[String]) -> Result<Instance> {
+    if !options.dirs.is_empty() || !options.envs.is_empty() {
+        bail!("--dir and --env need WASI, which this kiln was built without (cargo feature `wasi`)");
+    }
+    let mut linker = Linker::new();
+    for preload in &options.preloads {
+        let (name, path) = preload.split_once('=').ok_or_else(|| anyhow!("--preload {preload}: write NAME=OTHER.o"))?;
+        let other = Module::from_file(path).with_context(|| format!("--preload {name}={path}"))?;
+        let instance = linker.instantiate(store, &other).with_context(|| format!("--preload {name}={path}"))?;
+        linker.instance(name, &instance)?;
+    }
+    Ok(linker.instantiate(store, module)?)
+}
+
 fn parse_int(text: &str, bits: u32) -> Result<u64> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -152,13 +258,46 @@ fn parse_arg(ty: ValType, text: &str) -> Result<Val> {
         ValType::I64 => Val::I64(parse_int(text, 64)? as i64),
         ValType::F32 => Val::F32(text.parse::<f32>()?.to_bits()),
         ValType::F64 => Val::F64(text.parse::<f64>()?.to_bits()),
-        ValType::V128 => {
-            let hex = text.strip_prefix("0x").ok_or_else(|| anyhow!("a v128 is written as 0x and 32 hex digits"))?;
-            Val::V128(u128::from_str_radix(hex, 16)?)
-        }
+        ValType::V128 => Val::V128(parse_v128(text)?),
         ValType::FuncRef | ValType::ExternRef if text == "null" => Val::default_for(ty),
         ValType::FuncRef | ValType::ExternRef => bail!("only `null` can be passed as a reference"),
     })
+}
+
+/// A v128 as `0x` and hex digits, or as `shape:lane,lane,...` (lane 0
+/// first); see [`ARGUMENT_SYNTAX`].
+fn parse_v128(text: &str) -> Result<u128> {
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        let hex = hex.replace('_', "");
+        if hex.is_empty() || hex.len() > 32 {
+            bail!("a v128 in hex has 1 to 32 digits");
+        }
+        return Ok(u128::from_str_radix(&hex, 16)?);
+    }
+    let (shape, lanes) = text
+        .split_once(':')
+        .ok_or_else(|| anyhow!("a v128 is 0x and 32 hex digits, or a shape and its lanes such as i32x4:1,2,3,4"))?;
+    let (bits, count) = match shape {
+        "i8x16" => (8, 16),
+        "i16x8" => (16, 8),
+        "i32x4" | "f32x4" => (32, 4),
+        "i64x2" | "f64x2" => (64, 2),
+        other => bail!("unknown v128 shape `{other}` (expected i8x16, i16x8, i32x4, i64x2, f32x4 or f64x2)"),
+    };
+    let lanes: Vec<&str> = lanes.split(',').map(str::trim).collect();
+    if lanes.len() != count {
+        bail!("{shape} has {count} lanes, {} given", lanes.len());
+    }
+    let mut value = 0u128;
+    for (i, lane) in lanes.iter().enumerate() {
+        let lane_bits = match shape {
+            "f32x4" => u64::from(lane.parse::<f32>().with_context(|| format!("lane {i} `{lane}`"))?.to_bits()),
+            "f64x2" => lane.parse::<f64>().with_context(|| format!("lane {i} `{lane}`"))?.to_bits(),
+            _ => parse_int(lane, bits).with_context(|| format!("lane {i} `{lane}`"))?,
+        };
+        value |= u128::from(lane_bits) << (i as u32 * bits);
+    }
+    Ok(value)
 }
 
 fn format_val(v: &Val) -> String {
@@ -182,7 +321,8 @@ struct FunctionSummary {
     code_offset: u32,
     code_size: u32,
     traps: usize,
-    stack_maps: usize,
+    /// The stack maps of its safepoints, by return address.
+    stack_maps: Vec<kiln_format::StackMapRecord>,
 }
 
 fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
@@ -205,7 +345,12 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 code_offset: f.code.map_or(0, |r| r.offset),
                 code_size: f.code.map_or(0, |r| r.len),
                 traps: code.trap_records().iter().filter(|t| within(t.text_offset)).count(),
-                stack_maps: code.stack_maps().iter().filter(|s| within(s.return_offset.saturating_sub(1))).count(),
+                stack_maps: code
+                    .stack_maps()
+                    .iter()
+                    .filter(|s| within(s.return_offset.saturating_sub(1)))
+                    .cloned()
+                    .collect(),
             }
         })
         .collect();
@@ -251,7 +396,11 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "code_offset": f.code_offset,
                 "code_size": f.code_size,
                 "traps": f.traps,
-                "stack_maps": f.stack_maps,
+                "stack_maps": f.stack_maps.iter().map(|m| json!({
+                    "return_offset": m.return_offset,
+                    "frame_size": m.frame_size,
+                    "slots": m.slots,
+                })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "memories": info.memories.len(),
             "tables": info.tables.len(),
@@ -295,7 +444,12 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
         } else {
             println!(
                 "  {:>4} {name} (type {}) offset {:#x} size {} traps {} stack maps {}",
-                f.index, f.type_index, f.code_offset, f.code_size, f.traps, f.stack_maps
+                f.index,
+                f.type_index,
+                f.code_offset,
+                f.code_size,
+                f.traps,
+                f.stack_maps.len()
             );
         }
     }
@@ -321,5 +475,22 @@ mod tests {
         assert_eq!(parse_int("-1", 64).unwrap(), u64::MAX);
         assert!(matches!(parse_arg(ValType::F32, "1.5").unwrap(), Val::F32(b) if b == 1.5f32.to_bits()));
         assert!(parse_arg(ValType::ExternRef, "1").is_err());
+    }
+
+    #[test]
+    fn v128_parses_as_hex_or_lanes_and_prints_as_hex() {
+        let expected = 0x0000_0004_0000_0003_0000_0002_0000_0001u128;
+        assert_eq!(parse_v128("0x00000004000000030000000200000001").unwrap(), expected);
+        assert_eq!(parse_v128("i32x4:1,2,3,4").unwrap(), expected);
+        assert_eq!(parse_v128("i64x2:-1,0").unwrap(), u128::from(u64::MAX));
+        assert_eq!(parse_v128("i8x16:1,0,0,0,2,0,0,0,3,0,0,0,4,0,0,0").unwrap(), expected);
+        assert_eq!(parse_v128("i16x8:-1,0,0,0,0,0,0,0x8000").unwrap(), 0x8000u128 << 112 | 0xffff);
+        assert_eq!(parse_v128("f32x4:1,0,0,-0").unwrap(), 0x8000_0000u128 << 96 | 0x3f80_0000);
+        assert_eq!(parse_v128("f64x2:0,1.5").unwrap(), u128::from(1.5f64.to_bits()) << 64);
+        for bad in ["", "0x", "1", "i32x4:1,2,3", "i32x4:1,2,3,4,5", "i8x16:256,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0", "q32x4:1,2,3,4", "0x1_0000_0000_0000_0000_0000_0000_0000_0000"] {
+            assert!(parse_v128(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_val(&Val::V128(expected)), "0x00000004000000030000000200000001");
+        assert_eq!(parse_v128(&format_val(&Val::V128(u128::MAX))).unwrap(), u128::MAX);
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Parser;
+use kiln_compiler::CompileOptions;
 use kiln_tests::{
     protocol_done_line, protocol_line, run_script_file, run_script_file_with, run_scripts_isolated, IsolateOptions,
     RunOptions, ScriptReport, CHILD_FLAG,
@@ -30,6 +31,12 @@ struct Args {
     /// Keep each module's .wasm and .o under this directory.
     #[arg(long)]
     keep_artifacts: Option<PathBuf>,
+    /// CPU features kilnc may use: `baseline` (x86-64-v2) or `native`.
+    #[arg(long, default_value = "baseline")]
+    cpu: String,
+    /// kilnc's optimisation level: `none`, `speed` or `speed_and_size`.
+    #[arg(long, default_value = "speed")]
+    opt_level: String,
     /// Seconds after which a script's process is killed and the script fails.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -44,7 +51,8 @@ struct Args {
 
 fn main() -> Result<ExitCode> {
     let args = Args::parse();
-    let run = RunOptions { verbose: args.verbose, keep_artifacts: args.keep_artifacts.clone() };
+    let compile = CompileOptions { cpu: args.cpu.parse()?, opt_level: args.opt_level.parse()?, ..Default::default() };
+    let run = RunOptions { verbose: args.verbose, keep_artifacts: args.keep_artifacts.clone(), compile };
 
     if args.child {
         return child(&args, &run);

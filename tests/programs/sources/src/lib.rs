@@ -1,0 +1,1 @@
+//! Empty: this package exists only to bring its dependencies' C sources.
