@@ -1,6 +1,7 @@
 # kiln: build, run the demo, test.
 #
-#   make run    build, compile the bundled example with kilnc, run it with kiln
+#   make run    build; compile and run the bundled examples (a Wasm sieve, and a
+#               C wc built for WASI with clang, run sandboxed by `kiln run`)
 #   make test   every test of the workspace, the WebAssembly spec suite included
 #   make spec   the spec suite alone, one line per script
 #   make valgrind  the randomized externref stress test under valgrind
@@ -22,12 +23,17 @@ run: build
 	$(RELEASE)/kilnc tests/examples/sieve.wat -o target/example.o
 	@printf 'primes below 1,000,000: '
 	@$(RELEASE)/kiln run target/example.o --invoke main
+	@bash tests/programs/install-deps.sh
+	clang --target=wasm32-wasi --sysroot=/usr -O2 tests/examples/wc.c -o target/example-wc.wasm
+	$(RELEASE)/kilnc target/example-wc.wasm -o target/example-wc.o
+	$(RELEASE)/kiln run target/example-wc.o --dir tests/examples::/examples --env LIST=/examples \
+		-- /examples/wc.c /examples/sieve.wat
 
 # The CLI tests run target/release/kilnc and kiln, which `cargo test` alone
 # builds only for crates with integration tests of their own; the real-program
 # tests (tests/tests/programs.rs) need the C programs built for both sides.
 test: build programs
-	$(CARGO) test --release --workspace
+	$(CARGO) test --release --workspace --no-fail-fast
 
 # Real C programs for wasm32-wasi and natively, into target/programs/; the
 # install script adds the WASI toolchain when it is missing.
@@ -45,7 +51,8 @@ spec: build
 
 # The stress test exercises the GC's stack walk and every barrier; valgrind
 # must report no error (invalid read or write, use of freed or uninitialised
-# memory) anywhere in it.
+# memory) anywhere in it. A first run without valgrind compiles the test's
+# object, which the run under valgrind then reuses.
 VALGRIND_TEST := stress_random_operations_keep_drop_counts_exact
 
 valgrind:
@@ -54,6 +61,7 @@ valgrind:
 	bin=$$($(CARGO) test --release -p kiln-tests --test externref_gc --no-run 2>&1 \
 		| sed -n 's/^ *Executable .*(\(.*\))$$/\1/p'); \
 	test -x "$$bin" || { echo "error: no externref_gc test binary" >&2; exit 1; }; \
+	"$$bin" --exact $(VALGRIND_TEST) && \
 	valgrind --error-exitcode=1 --errors-for-leak-kinds=definite --leak-check=full \
 		"$$bin" --exact $(VALGRIND_TEST) --test-threads=1
 

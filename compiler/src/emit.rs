@@ -6,8 +6,9 @@ use cranelift_object::object::write::{SectionId, StandardSection};
 use cranelift_object::object::SectionKind;
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
-    builtin_trampoline_symbol, checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader, CodeRange,
-    BuiltinIndex, ModuleInfo, StackMapRecord, TrapRecord, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+    builtin_trampoline_symbol, checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol,
+    ArtifactHeader, BuiltinIndex, CodeRange, ModuleInfo, StackMapRecord, TrapRecord, SECTION_DATA, SECTION_META,
+    SECTION_STACKMAPS, SECTION_TRAPS,
 };
 
 use crate::abi;

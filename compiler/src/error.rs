@@ -7,7 +7,7 @@ use std::fmt;
 pub enum CompileErrorKind {
     /// The input is not valid WebAssembly (or not valid text format).
     Invalid,
-    /// Valid WebAssembly that kiln does not support yet (for example v128).
+    /// Valid WebAssembly that kiln does not support.
     Unsupported,
     /// Cranelift failed to compile a function.
     Codegen,

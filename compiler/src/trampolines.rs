@@ -170,10 +170,8 @@ pub(crate) fn builtin_trampoline(
 ) -> ir::Function {
     let call_conv = config.default_call_conv;
     let signature = builtin_signature(builtin, call_conv);
-    let mut func = ir::Function::with_name_signature(
-        UserFuncName::user(BUILTIN_NAMESPACE, builtin as u32),
-        signature.clone(),
-    );
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(BUILTIN_NAMESPACE, builtin as u32), signature.clone());
     let mut b = FunctionBuilder::new(&mut func, fb_ctx);
     let block = b.create_block();
     b.append_block_params_for_function_params(block);

@@ -95,6 +95,14 @@ impl ActivationsTable {
         (next as usize - self.chunk as usize) / size_of::<usize>() + self.retained.borrow().len()
     }
 
+    /// Whether the chunk is full: the host collects before inserting more,
+    /// so that calls made only from the host do not grow the table forever.
+    pub fn chunk_is_full(&self) -> bool {
+        let vm = self.vm.get();
+        // SAFETY: plain reads of the two pointers; no Wasm runs while the host is here.
+        unsafe { (*vm).next == (*vm).end }
+    }
+
     /// Takes over one count of `raw` (non-null). Never collects: a host
     /// moving several references into a call must not have the first
     /// freed while it inserts the next.

@@ -147,6 +147,7 @@ impl Func {
             func_ref.host_entry
         };
         let mut slots = vec![ValueSlot::default(); ty.params.len().max(ty.results.len()).max(1)];
+        store.collect_if_full();
         for (slot, value) in slots.iter_mut().zip(params) {
             *slot = value.to_slot_for_wasm(store);
         }
@@ -262,6 +263,8 @@ unsafe fn host_call(
             .collect();
         let results = call_host_closure(ctx, &params)?;
         drop(params);
+        // The results are the host's until they move into Wasm below.
+        store.collect_if_full();
         for (i, value) in results.iter().enumerate() {
             // SAFETY: the slot array has room for every result.
             unsafe { slots.add(i).write(value.to_slot_for_wasm(&store)) };

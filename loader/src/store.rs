@@ -160,6 +160,15 @@ impl Store {
         unsafe { self.inner.activations.collect(&records) }
     }
 
+    /// Collects if the activations chunk is full. Called by the runtime
+    /// before it moves references into Wasm, while the host still owns them,
+    /// never between two such moves.
+    pub(crate) fn collect_if_full(&self) {
+        if self.inner.activations.chunk_is_full() {
+            self.gc();
+        }
+    }
+
     /// Number of counts the activations table holds (chunk and retained list).
     pub fn activations_len(&self) -> usize {
         self.inner.activations.len()

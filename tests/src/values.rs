@@ -75,7 +75,14 @@ pub fn match_results(actual: &[Val], expected: &[WastRet<'_>]) -> Result<(), Str
         };
         match matches(val, ret) {
             Ok(true) => {}
-            Ok(false) => return Err(format!("result {i}: expected {}, got {}", describe_ret(ret), describe(val))),
+            Ok(false) => {
+                let actual = match (ret, val) {
+                    // Shown in the expected shape, so the differing lane stands out.
+                    (WastRetCore::V128(pattern), Val::V128(bits)) => describe_v128_as(*bits, pattern),
+                    _ => describe(val),
+                };
+                return Err(format!("result {i}: expected {}, got {actual}", describe_ret(ret)));
+            }
             Err(e) => return Err(format!("result {i}: {e}")),
         }
     }
@@ -98,11 +105,56 @@ fn describe_ret(ret: &WastRetCore<'_>) -> String {
         WastRetCore::RefExtern(None) => "(ref.extern)".to_string(),
         WastRetCore::RefFunc(_) => "(ref.func)".to_string(),
         WastRetCore::RefNull(_) => "(ref.null)".to_string(),
+        WastRetCore::V128(pattern) => describe_v128_pattern(pattern),
         WastRetCore::Either(alts) => {
             format!("(either {})", alts.iter().map(describe_ret).collect::<Vec<_>>().join(" "))
         }
         other => format!("{other:?}"),
     }
+}
+
+fn describe_nan_pattern<T>(pattern: &NanPattern<T>, value: impl Fn(&T) -> String) -> String {
+    match pattern {
+        NanPattern::CanonicalNan => "nan:canonical".to_string(),
+        NanPattern::ArithmeticNan => "nan:arithmetic".to_string(),
+        NanPattern::Value(v) => value(v),
+    }
+}
+
+fn describe_v128_pattern(pattern: &V128Pattern) -> String {
+    fn join<T: ToString>(lanes: impl IntoIterator<Item = T>) -> String {
+        lanes.into_iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" ")
+    }
+    let (shape, lanes) = match pattern {
+        V128Pattern::I8x16(l) => ("i8x16", join(l.iter())),
+        V128Pattern::I16x8(l) => ("i16x8", join(l.iter())),
+        V128Pattern::I32x4(l) => ("i32x4", join(l.iter())),
+        V128Pattern::I64x2(l) => ("i64x2", join(l.iter())),
+        V128Pattern::F32x4(l) => {
+            ("f32x4", join(l.iter().map(|p| describe_nan_pattern(p, |v| format!("{:#010x}", v.bits)))))
+        }
+        V128Pattern::F64x2(l) => {
+            ("f64x2", join(l.iter().map(|p| describe_nan_pattern(p, |v| format!("{:#018x}", v.bits)))))
+        }
+    };
+    format!("(v128.const {shape} {lanes})")
+}
+
+/// `bits` written in the shape of `pattern` (floats as their bits).
+fn describe_v128_as(bits: u128, pattern: &V128Pattern) -> String {
+    let bytes = bits.to_le_bytes();
+    let lanes = |width: usize| -> Vec<u64> {
+        bytes.chunks(width).map(|c| c.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b))).collect()
+    };
+    let (shape, lanes) = match pattern {
+        V128Pattern::I8x16(_) => ("i8x16", lanes(1).iter().map(|&l| (l as u8 as i8).to_string()).collect::<Vec<_>>()),
+        V128Pattern::I16x8(_) => ("i16x8", lanes(2).iter().map(|&l| (l as u16 as i16).to_string()).collect()),
+        V128Pattern::I32x4(_) => ("i32x4", lanes(4).iter().map(|&l| (l as u32 as i32).to_string()).collect()),
+        V128Pattern::I64x2(_) => ("i64x2", lanes(8).iter().map(|&l| (l as i64).to_string()).collect()),
+        V128Pattern::F32x4(_) => ("f32x4", lanes(4).iter().map(|&l| format!("{l:#010x}")).collect()),
+        V128Pattern::F64x2(_) => ("f64x2", lanes(8).iter().map(|&l| format!("{l:#018x}")).collect()),
+    };
+    format!("(v128.const {shape} {})", lanes.join(" "))
 }
 
 const F32_QUIET_NAN: u32 = 0x7fc0_0000;
@@ -205,6 +257,37 @@ mod tests {
         assert!(f64_matches(0x7ff8_0000_0000_0001, &NanPattern::ArithmeticNan));
         assert!(!f64_matches(0x7ff0_0000_0000_0001, &NanPattern::ArithmeticNan));
         assert!(!f64_matches(0x3ff0_0000_0000_0000, &NanPattern::ArithmeticNan));
+    }
+
+    #[test]
+    fn v128_float_lanes_each_have_their_own_nan_pattern() {
+        let bits = |lanes: [u32; 4]| lanes.iter().enumerate().fold(0u128, |v, (i, &l)| v | u128::from(l) << (32 * i));
+        let one = F32 { bits: 0x3f80_0000 };
+        let pattern = V128Pattern::F32x4([
+            NanPattern::CanonicalNan,
+            NanPattern::ArithmeticNan,
+            NanPattern::Value(one),
+            NanPattern::CanonicalNan,
+        ]);
+        assert!(v128_matches(bits([0x7fc0_0000, 0x7fc0_0001, 0x3f80_0000, 0xffc0_0000]), &pattern));
+        // An arithmetic NaN is not canonical; a signalling NaN is neither.
+        assert!(!v128_matches(bits([0x7fc0_0001, 0x7fc0_0001, 0x3f80_0000, 0x7fc0_0000]), &pattern));
+        assert!(!v128_matches(bits([0x7fc0_0000, 0x7f80_0001, 0x3f80_0000, 0x7fc0_0000]), &pattern));
+        assert!(!v128_matches(bits([0x7fc0_0000, 0x7fc0_0000, 0x3f80_0001, 0x7fc0_0000]), &pattern));
+
+        let pattern = V128Pattern::F64x2([NanPattern::ArithmeticNan, NanPattern::Value(F64 { bits: 0 })]);
+        assert!(v128_matches(u128::from(0xfff8_0000_0000_0001u64), &pattern));
+        assert!(!v128_matches(u128::from(0xfff0_0000_0000_0001u64), &pattern));
+        assert!(!v128_matches(u128::from(0xfff8_0000_0000_0001u64) | 1 << 127, &pattern));
+    }
+
+    #[test]
+    fn v128_mismatches_are_shown_in_the_expected_shape() {
+        let expected = WastRetCore::V128(V128Pattern::I16x8([1, -1, 0, 0, 0, 0, 0, 0]));
+        let actual = Val::V128(u128::from_le_bytes([1, 0, 0xfe, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        let err = match_results(&[actual], &[WastRet::Core(expected)]).unwrap_err();
+        assert!(err.contains("expected (v128.const i16x8 1 -1 0 0 0 0 0 0)"), "{err}");
+        assert!(err.contains("got (v128.const i16x8 1 -2 0 0 0 0 0 0)"), "{err}");
     }
 
     #[test]

@@ -41,8 +41,11 @@ fn references_passed_through_locals_and_calls_are_all_freed_by_one_gc() {
         let r = tracked(i, &host.drops);
         assert_eq!(pass.call(Some(r)).unwrap(), i as i32);
     }
-    assert_eq!(host.dropped(), 0, "the activations table still holds them");
-    assert!(host.store.activations_len() >= 4096);
+    // The host collects whenever the chunk is full before a call, so the
+    // table stays within one chunk; whatever was not freed yet is in it.
+    let pending = host.store.activations_len();
+    assert!(pending <= ACTIVATIONS_CHUNK_CAPACITY);
+    assert!(host.dropped() + pending >= 4096, "a reference was freed without a GC finding it dead");
     host.store.gc();
     assert_eq!(host.dropped(), 4096);
     assert_eq!(host.store.activations_len(), 0);

@@ -253,11 +253,16 @@ pub(crate) fn call_builtin(
         Some(callee) => callee,
         None => {
             let signature = builder.import_signature(abi::builtin_signature(builtin, env.call_conv));
-            let name = builder
-                .func
-                .declare_imported_user_function(UserExternalName { namespace: BUILTIN_NAMESPACE, index: builtin as u32 });
-            let callee =
-                builder.import_function(ExtFuncData { name: ExternalName::User(name), signature, colocated: true, patchable: false });
+            let name = builder.func.declare_imported_user_function(UserExternalName {
+                namespace: BUILTIN_NAMESPACE,
+                index: builtin as u32,
+            });
+            let callee = builder.import_function(ExtFuncData {
+                name: ExternalName::User(name),
+                signature,
+                colocated: true,
+                patchable: false,
+            });
             if let Some(slot) = state.builtin_funcs.get_mut(builtin as usize) {
                 *slot = Some(callee);
             }

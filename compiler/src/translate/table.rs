@@ -6,7 +6,9 @@ use cranelift_codegen::ir::{self, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
 use kiln_format::{BuiltinIndex, TrapCode, ValType};
 
-use super::env::{call_builtin, call_builtin_value, index_arg, table_base_and_bound, table_bound, vm_flags, FuncEnvironment};
+use super::env::{
+    call_builtin, call_builtin_value, index_arg, table_base_and_bound, table_bound, vm_flags, FuncEnvironment,
+};
 use super::externref::{clone_into_activations, store_with_counts};
 use super::state::FuncState;
 use crate::abi::{self, POINTER_TYPE};

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! kiln run app.o --invoke add 1 2     # prints each result on its own line
+//! kiln run app.o --invoke f i32x4:1,2,3,4   # v128 arguments (see `kiln run --help`)
 //! kiln run app.o                      # instantiates (runs start), calls `_start` if exported
 //! kiln run app.o --dir data::/data --env K=V -- arg1 arg2   # a WASI command
 //! kiln inspect app.o [--json]         # header, imports, exports, functions

@@ -4,7 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,17 +12,29 @@ use std::sync::{Arc, Mutex};
 use kiln_compiler::{compile_file, CompileOptions};
 use kiln_loader::{Error, ExternRef, FuncType, Instance, Linker, Module, Store, Val, ValType};
 
-/// Compiles `tests/wat/NAME.wat` to an object file once per test process,
-/// through the same path as `kilnc`, and returns the object's path.
+/// Compiles `tests/wat/NAME.wat` to an object file through the same path
+/// as `kilnc`, and returns the object's path. An object newer than both the
+/// source and this test binary (whose compiler made it) is reused, so that
+/// `make valgrind` checks the runtime, not the compiler.
 pub fn compiled(name: &str) -> PathBuf {
     static DONE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let output = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}.o", std::process::id()));
+    let input = super::common::tests_path(&format!("wat/{name}.wat"));
+    let output = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.o"));
     let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if done.get_or_insert_with(HashSet::new).insert(name.to_string()) {
-        let input = super::common::tests_path(&format!("wat/{name}.wat"));
+    if done.get_or_insert_with(HashSet::new).insert(name.to_string()) && !up_to_date(&output, &input) {
         compile_file(&input, &output, &CompileOptions::default()).unwrap_or_else(|e| panic!("kilnc {name}: {e}"));
     }
     output
+}
+
+fn up_to_date(output: &Path, input: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(made) = modified(output) else {
+        return false;
+    };
+    let exe = std::env::current_exe().ok();
+    let fresh = [Some(input), exe.as_deref()].into_iter().all(|p| p.and_then(modified).is_some_and(|t| t <= made));
+    fresh
 }
 
 /// A host value that counts its drops.

@@ -3,14 +3,29 @@
 //!
 //! Cranelift's vector instructions were designed for Wasm, so most
 //! operators are one instruction whose semantics already match the
-//! specification: shift counts are taken modulo the lane width, `swizzle`
-//! yields 0 for out-of-range indices, `fmin`/`fmax` propagate NaN and order
-//! `-0 < +0`, the `_sat` conversions map NaN to 0 and saturate. The
-//! operators without a single Cranelift counterpart are written as the
+//! specification, and the x86-64 backend supplies the fix-ups SSE needs:
+//!
+//! - shift counts are taken modulo the lane width (the backend masks them;
+//!   `i8x16` shifts and `i64x2.shr_s` have no SSE instruction and get
+//!   sequences);
+//! - `swizzle` yields 0 for indices of 16 and more (`pshufb` alone only
+//!   does so for indices with the top bit set; the backend adds 0x70 with
+//!   unsigned saturation first);
+//! - `fmin`/`fmax` propagate NaN and order `-0 < +0`, unlike `minps`;
+//! - `fcvt_to_sint_sat`/`fcvt_to_uint_sat` on `f32x4` map NaN to 0 and
+//!   saturate, where `cvttps2dq` gives `0x80000000`;
+//! - `fcvt_from_uint` on `i32x4` rounds correctly, through two halves;
+//! - `i64x2` orderings need `pcmpgtq` (SSE4.2), `i8x16.popcnt` uses
+//!   `pshufb` nibble tables (SSSE3), the rounding operators `roundps`
+//!   (SSE4.1).
+//!
+//! The operators without a single Cranelift counterpart are written as the
 //! short sequences the x86-64 backend recognises (extended multiplication,
 //! pairwise addition, dot product, pseudo-min/max, the `f64x2` to `i32x4`
 //! truncations and the low-half conversions), so each still becomes one or
-//! a few SSE4.1 instructions.
+//! a few SSE4.1 instructions. `simd::tests` compiles every operator for the
+//! baseline CPU at both optimisation levels, and the spec suite checks the
+//! results.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F32X4, F64X2, I16X8, I32X4, I64X2, I8X16};
