@@ -19,8 +19,10 @@
 
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
-use crate::code::lookup_code;
+use crate::code::{lookup_code, LoadedCode};
 use crate::externref::{decrement_raw, VMExternData};
 use crate::traps::{walk_wasm_frames, WasmFrame};
 use crate::vm::{VMActivationsTable, VMRuntimeLimits};
@@ -44,6 +46,31 @@ impl ActivationRecord {
     }
 }
 
+/// Hashes a pointer with one multiplication: the GC's sets hold nothing but
+/// heap addresses, which need no protection against chosen collisions, and
+/// SipHash would dominate the pause.
+#[derive(Default)]
+struct PointerHasher(u64);
+
+impl Hasher for PointerHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        // The high bits of the product are the well-mixed ones.
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(32);
+    }
+}
+
+type PointerSet = HashSet<*mut VMExternData, BuildHasherDefault<PointerHasher>>;
+
 /// What a GC did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GcStats {
@@ -60,6 +87,8 @@ pub(crate) struct ActivationsTable {
     vm: Box<UnsafeCell<VMActivationsTable>>,
     chunk: *mut *mut VMExternData,
     retained: RefCell<Vec<*mut VMExternData>>,
+    /// The set a GC builds, kept between GCs for its allocation.
+    scratch: RefCell<PointerSet>,
     gcs: Cell<u64>,
 }
 
@@ -73,6 +102,7 @@ impl ActivationsTable {
             vm: Box::new(UnsafeCell::new(VMActivationsTable { next: chunk, end })),
             chunk,
             retained: RefCell::default(),
+            scratch: RefCell::default(),
             gcs: Cell::new(0),
         }
     }
@@ -140,7 +170,11 @@ impl ActivationsTable {
     /// thread's stack, whose exit record is current.
     pub unsafe fn collect(&self, records: &[ActivationRecord]) -> GcStats {
         self.gcs.set(self.gcs.get() + 1);
-        let mut live = HashSet::new();
+        // Taken, not borrowed: a destructor run at the end may start a
+        // nested GC, which then builds its own set.
+        let mut live = std::mem::take(&mut *self.scratch.borrow_mut());
+        live.clear();
+        live.reserve(self.retained.borrow().len() + ACTIVATIONS_CHUNK_CAPACITY);
         let mut complete = true;
         for record in records {
             // SAFETY: forwarded from the caller.
@@ -151,7 +185,9 @@ impl ActivationsTable {
             // A frame may have been missed: keep every count (leak a little
             // until a later GC succeeds) rather than free a live reference.
             self.retained.borrow_mut().append(&mut entries);
-            return GcStats { live: live.len(), released: 0, skipped: true };
+            let stats = GcStats { live: live.len(), released: 0, skipped: true };
+            *self.scratch.borrow_mut() = live;
+            return stats;
         }
         entries.append(&mut self.retained.borrow_mut());
         let mut kept = Vec::with_capacity(live.len());
@@ -167,6 +203,7 @@ impl ActivationsTable {
         // still holds on its way into the table (`activations_insert_slow`).
         let stats = GcStats { live: kept.len(), released: released.len(), skipped: false };
         *self.retained.borrow_mut() = kept;
+        *self.scratch.borrow_mut() = live;
         for raw in released {
             // SAFETY: each entry owned one count, now given up. The table is
             // consistent, so a destructor may re-enter Wasm or collect.
@@ -200,13 +237,19 @@ impl Drop for ActivationsTable {
 ///
 /// # Safety
 /// As [`ActivationsTable::collect`].
-unsafe fn find_live_references(record: &ActivationRecord, live: &mut HashSet<*mut VMExternData>) -> bool {
+unsafe fn find_live_references(record: &ActivationRecord, live: &mut PointerSet) -> bool {
     if record.exit_pc == 0 || record.exit_fp == 0 || record.entry_fp == 0 {
         return false;
     }
     let mut complete = true;
+    // Consecutive frames are nearly always in the same module: skip the
+    // registry's lock for them.
+    let mut module: Option<Arc<LoadedCode>> = None;
     let visit = |frame: WasmFrame| {
-        let Some(code) = lookup_code(frame.pc) else {
+        if module.as_ref().is_none_or(|m| m.text_offset(frame.pc.wrapping_sub(1)).is_none()) {
+            module = lookup_code(frame.pc.wrapping_sub(1));
+        }
+        let Some(code) = module.as_deref() else {
             complete = false;
             return;
         };

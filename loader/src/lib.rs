@@ -22,6 +22,10 @@
 //! # }
 //! ```
 //!
+//! With the default cargo feature `wasi`, the [`wasi`] module provides
+//! `wasi_snapshot_preview1` for commands built with wasi-libc, sandboxed to
+//! preopened directories by cap-std.
+//!
 //! The ABI between the runtime and compiled code (the VMContext, the
 //! trampolines, the builtins, externref) is described in `format-spec/SPEC.md`.
 //!

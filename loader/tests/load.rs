@@ -89,9 +89,10 @@ fn misaligned_input_is_accepted() {
 #[test]
 fn other_format_version_is_refused() {
     let mut artifact = TestArtifact::new(vec![returns_42()]);
-    artifact.format_version = Some(2);
+    artifact.format_version = Some(FORMAT_VERSION + 1);
     let err = refusal(&artifact);
-    assert!(err.to_string().contains("format version 2, this loader reads 1"), "{err}");
+    let expected = format!("format version {}, this loader reads {FORMAT_VERSION}", FORMAT_VERSION + 1);
+    assert!(err.to_string().contains(&expected), "{err}");
     assert_eq!(err.section(), Some(".kiln.meta"));
 }
 

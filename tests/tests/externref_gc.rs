@@ -429,6 +429,35 @@ fn stress_random_operations_keep_drop_counts_exact() {
     assert_eq!(host.store.activations_len(), 0);
 }
 
+#[test]
+fn kiln_inspect_lists_the_stack_maps_of_each_function() {
+    let object = compiled("externref_gc");
+    let output = std::process::Command::new(common::workspace_binary("kiln"))
+        .arg("inspect")
+        .arg("--json")
+        .arg(&object)
+        .output()
+        .expect("kiln runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let module = Module::from_file(&object).unwrap();
+    let code = module.code();
+    for m in code.stack_maps() {
+        let entry = format!("\"return_offset\": {},", m.return_offset);
+        assert!(text.contains(&entry), "no {entry} in {text}");
+    }
+    // Each function lists its own: `plain` has none, `neighbour` one.
+    let functions = &text[text.find("\"functions\"").expect("a functions field")..];
+    // Keys are sorted: a function's `stack_maps` lie between its `name` and its `type`.
+    let function = |name: &str| {
+        let at = functions.find(&format!("\"name\": \"{name}\"")).unwrap_or_else(|| panic!("no function {name}"));
+        let end = at + functions[at..].find("\"type\"").expect("type field");
+        functions[at..end].to_string()
+    };
+    assert!(function("plain").contains("\"stack_maps\": []"), "{}", function("plain"));
+    assert_eq!(function("neighbour").matches("\"frame_size\"").count(), 1, "{}", function("neighbour"));
+}
+
 fn id_of(r: Option<ExternRef>) -> Option<u32> {
     r.and_then(|r| r.downcast_ref::<Tracked>().map(|t| t.id))
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Generous: the slowest step takes about a second natively.
@@ -66,7 +66,7 @@ fn run(mut command: Command, stdin: Option<File>) -> Output {
         None => Stdio::null(),
     });
     let description = format!("{command:?}");
-    let mut child: Child = command.spawn().unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
     let mut out = child.stdout.take().expect("piped stdout");
     let mut err = child.stderr.take().expect("piped stderr");
     let stdout = std::thread::spawn(move || {
@@ -144,14 +144,9 @@ fn differential(program: &str, setup: impl Fn(&Path), steps: &[Step]) {
 
     let scratch = tempfile::tempdir().expect("temp dir");
     let object = scratch.path().join(format!("{program}.o"));
-    let compiled = run(
-        {
-            let mut c = Command::new(common::workspace_binary("kilnc"));
-            c.arg(&wasm).arg("-o").arg(&object);
-            c
-        },
-        None,
-    );
+    let mut kilnc = Command::new(common::workspace_binary("kilnc"));
+    kilnc.arg(&wasm).arg("-o").arg(&object);
+    let compiled = run(kilnc, None);
     assert!(compiled.status.success(), "kilnc {}: {}", wasm.display(), String::from_utf8_lossy(&compiled.stderr));
 
     let native_dir = scratch.path().join("native");

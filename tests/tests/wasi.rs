@@ -227,7 +227,10 @@ fn snapshot(root: &Path, skip: &Path, into: &mut BTreeMap<PathBuf, String>) {
         }
         let meta = std::fs::symlink_metadata(&path).expect("metadata");
         let content = if meta.is_file() { text(&std::fs::read(&path).expect("read")) } else { String::new() };
-        into.insert(path.clone(), format!("{:?} {} {:?} {content}", meta.file_type(), meta.len(), meta.modified().ok()));
+        into.insert(
+            path.clone(),
+            format!("{:?} {} {:?} {content}", meta.file_type(), meta.len(), meta.modified().ok()),
+        );
         if meta.is_dir() {
             snapshot(&path, skip, into);
         }
@@ -269,4 +272,36 @@ fn sandbox_escapes_are_all_refused_and_change_nothing_outside() {
     assert_eq!(before, after, "something outside the sandbox changed");
     assert_eq!(std::fs::read_to_string(sandbox.join("inside.txt")).expect("inside.txt"), "inside\n");
     assert!(!Path::new("/tmp/kiln-escape-test").exists());
+}
+
+/// The embedding API: a command's exit code comes back as `Error::Exit`,
+/// and each instance's calls use its own memory.
+#[test]
+fn embedders_get_the_exit_code_and_each_instance_its_own_memory() {
+    use kiln_loader::wasi::{Wasi, WasiCtx};
+    use kiln_loader::{Error, Linker, Module, Store};
+
+    // Exits with argc, read through args_sizes_get into its own memory at 0.
+    let command = r#"(module
+        (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (func (export "_start")
+          (if (call $sizes (i32.const 0) (i32.const 4)) (then unreachable))
+          (call $exit (i32.load (i32.const 0)))))"#;
+    let object = kiln_compiler::compile(command.as_bytes(), &Default::default()).expect("compiles");
+    let store = Store::new();
+    let module = Module::from_bytes(&object).expect("loads");
+    let wasi = Wasi::new(WasiCtx::builder().args(["app", "one", "two"]).build());
+    let first = wasi.instantiate(&Linker::new(), &store, &module).expect("instantiates");
+    let second = wasi.instantiate(&Linker::new(), &store, &module).expect("instantiates");
+    for instance in [&first, &second] {
+        let start = instance.typed_func::<(), ()>("_start").expect("_start");
+        assert!(matches!(start.call(()), Err(Error::Exit(3))));
+    }
+    // The byte count landed in the memory of the instance that asked.
+    let memory = second.get_memory("memory").expect("memory");
+    let mut size = [0u8; 4];
+    memory.read(4, &mut size).expect("read");
+    assert_eq!(u32::from_le_bytes(size), "app\0one\0two\0".len() as u32);
 }

@@ -25,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Instantiate an artifact and call a function.
+    /// Run a WASI command (`_start`), or call an export with --invoke.
     #[command(after_help = ARGUMENT_SYNTAX)]
     Run {
         /// The artifact (`kilnc` output).
@@ -198,7 +198,8 @@ fn instantiate(store: &Store, module: &Module, options: &WasiOptions, args: &[St
         match env.split_once('=') {
             Some((key, value)) => ctx.env(key, value),
             None => {
-                let value = std::env::var_os(env).ok_or_else(|| anyhow!("--env {env}: not set here; write KEY=VALUE"))?;
+                let value =
+                    std::env::var_os(env).ok_or_else(|| anyhow!("--env {env}: not set here; write KEY=VALUE"))?;
                 ctx.env(env, value)
             }
         };

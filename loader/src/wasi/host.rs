@@ -9,7 +9,7 @@ use kiln_format::{FuncType, ValType};
 use super::ctx::WasiCtx;
 use super::errno::Errno;
 use super::memory::{GuestMemory, MemorySlot};
-use super::{args, clock, fd, path, poll, random};
+use super::{args, clock, fd, path, poll, random, readdir};
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::linker::Linker;
@@ -81,7 +81,7 @@ const SYSCALLS: &[(&str, &[ValType], Syscall)] = &[
     ("fd_prestat_dir_name", &[I, I, I], fd::fd_prestat_dir_name),
     ("fd_pwrite", &[I, I, I, L, I], fd::fd_pwrite),
     ("fd_read", &[I, I, I, I], fd::fd_read),
-    ("fd_readdir", &[I, I, I, L, I], fd::fd_readdir),
+    ("fd_readdir", &[I, I, I, L, I], readdir::fd_readdir),
     ("fd_renumber", &[I, I], fd::fd_renumber),
     ("fd_seek", &[I, L, I, I], fd::fd_seek),
     ("fd_sync", &[I], fd::fd_sync),
@@ -154,9 +154,8 @@ impl Wasi {
             })?;
         }
         let exit = FuncType { params: vec![I], results: vec![] };
-        linker.func_new(store, WASI_MODULE, "proc_exit", exit, |args, _| {
-            Err(Error::Exit(Params(args).u32(0) as i32))
-        })?;
+        linker
+            .func_new(store, WASI_MODULE, "proc_exit", exit, |args, _| Err(Error::Exit(Params(args).u32(0) as i32)))?;
         Ok(())
     }
 }

@@ -36,6 +36,7 @@ mod memory;
 mod path;
 mod poll;
 mod random;
+mod readdir;
 mod table;
 mod types;
 

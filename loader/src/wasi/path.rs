@@ -59,7 +59,8 @@ pub(crate) fn path_open(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<
     } else {
         let append = fd_flags & fdflags::APPEND != 0;
         let creates = open_flags & (oflags::CREAT | oflags::TRUNC) != 0;
-        let write = append || creates || base & (rights::FD_WRITE | rights::FD_ALLOCATE | rights::FD_FILESTAT_SET_SIZE) != 0;
+        let write =
+            append || creates || base & (rights::FD_WRITE | rights::FD_ALLOCATE | rights::FD_FILESTAT_SET_SIZE) != 0;
         let read = !write || base & (rights::FD_READ | rights::FD_READDIR) != 0;
         let mut options = cap_std::fs::OpenOptions::new();
         options
@@ -169,9 +170,10 @@ fn system_time_spec(time: u64, set: bool, now: bool) -> Result<Option<SystemTime
     Ok(match (set, now) {
         (true, true) => return Err(Errno::INVAL),
         (false, true) => Some(SystemTimeSpec::SymbolicNow),
-        (true, false) => Some(SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(
-            UNIX_EPOCH + Duration::from_nanos(time),
-        ))),
+        (true, false) => {
+            let time = UNIX_EPOCH.checked_add(Duration::from_nanos(time)).ok_or(Errno::INVAL)?;
+            Some(SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(time)))
+        }
         (false, false) => None,
     })
 }

@@ -66,7 +66,8 @@ pub(crate) fn poll_oneoff(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Param
         let kind = memory.read_u8(at + 8)?;
         match kind {
             eventtype::CLOCK => {
-                let (id, timeout, flags) = (memory.read_u32(at + 16)?, memory.read_u64(at + 24)?, memory.read_u16(at + 40)?);
+                let (id, timeout, flags) =
+                    (memory.read_u32(at + 16)?, memory.read_u64(at + 24)?, memory.read_u16(at + 40)?);
                 let after = if flags & SUBSCRIPTION_CLOCK_ABSTIME != 0 {
                     match clock::now(id) {
                         Ok(now) => timeout.saturating_sub(now),
@@ -117,7 +118,13 @@ fn bytes_left(descriptor: &Descriptor) -> u64 {
 }
 
 /// Blocks until a descriptor is ready or the first timer is due.
-fn wait(ctx: &WasiCtx, timers: &[Timer], waiters: &[Waiter], start: Instant, events: &mut Vec<Event>) -> Result<(), Errno> {
+fn wait(
+    ctx: &WasiCtx,
+    timers: &[Timer],
+    waiters: &[Waiter],
+    start: Instant,
+    events: &mut Vec<Event>,
+) -> Result<(), Errno> {
     let first_due = timers.iter().map(|t| t.after).min();
     loop {
         let mut fds = Vec::with_capacity(waiters.len());
@@ -154,7 +161,13 @@ fn wait(ctx: &WasiCtx, timers: &[Timer], waiters: &[Waiter], start: Instant, eve
         }
         let elapsed = start.elapsed();
         for timer in timers.iter().filter(|t| t.after <= elapsed) {
-            events.push(Event { userdata: timer.userdata, error: Errno::SUCCESS, kind: eventtype::CLOCK, nbytes: 0, flags: 0 });
+            events.push(Event {
+                userdata: timer.userdata,
+                error: Errno::SUCCESS,
+                kind: eventtype::CLOCK,
+                nbytes: 0,
+                flags: 0,
+            });
         }
         if !events.is_empty() || (first_due.is_none() && waiters.is_empty()) {
             return Ok(());

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Wall time of each real program (tests/programs/build.sh) under `kiln run`
+# against its native build on the same workload: the median of RUNS runs,
+# each in a fresh directory whose setup is not timed; plus how long kilnc
+# takes to compile each program (median of RUNS) and the sizes involved.
+# Prints a Markdown table.
+#
+# usage: tests/programs/bench.sh        (`make bench-programs` builds first)
+#   RUNS=5  BENCH_SIZE=8388608 (bytes of text the compressors work on)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="${KILN_PROGRAMS_DIR:-$root/target/programs}"
+release="$root/target/release"
+runs="${RUNS:-5}"
+size="${BENCH_SIZE:-8388608}"
+
+for f in "$release/kiln" "$release/kilnc" "$out/gendata"; do
+    [ -x "$f" ] || { echo "error: $f missing: run \`make bench-programs\`" >&2; exit 1; }
+done
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/objects" "$work/inputs"
+"$out/gendata" "$size" "$work/inputs/data.txt"
+cp "$here/sqlite/build.sql" "$work/inputs/"
+
+now_ns() { date +%s%N; }
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Runs program NAME of SIDE (native | kiln) with ARGS in the current directory.
+prog() {
+    local side="$1" name="$2"
+    shift 2
+    case "$side" in
+    native) "$out/native/$name" "$@" ;;
+    kiln) "$release/kiln" run "$work/objects/$name.o" --dir "$PWD::/" -- "$@" ;;
+    esac
+}
+
+# The timed workload of each program; stdout is discarded, the exit status
+# checked.
+workload() {
+    local side="$1" name="$2"
+    case "$name" in
+    sqlite) prog "$side" sqlite orders.db build.sql >/dev/null ;;
+    minigzip) prog "$side" minigzip -9 data.txt >/dev/null && prog "$side" minigzip -d data.txt.gz >/dev/null ;;
+    bzip2) prog "$side" bzip2 -9 -k data.txt && prog "$side" bzip2 -d -c data.txt.bz2 >/dev/null ;;
+    lz4) prog "$side" lz4 -q -9 data.txt data.lz4 && prog "$side" lz4 -q -d data.lz4 restored.txt ;;
+    zstdpipe) prog "$side" zstdpipe -12 data.txt data.zst >/dev/null &&
+        prog "$side" zstdpipe -d data.zst restored.txt >/dev/null ;;
+    esac
+}
+
+describe() {
+    case "$1" in
+    sqlite) echo "sqlite3: build.sql (60k-row database, joins, FTS5, VACUUM)" ;;
+    minigzip) echo "zlib minigzip -9, then -d" ;;
+    bzip2) echo "bzip2 -9, then -d" ;;
+    lz4) echo "lz4 -9, then -d" ;;
+    zstdpipe) echo "zstd level 12, then -d" ;;
+    esac
+}
+
+# Milliseconds of one timed workload in a fresh directory.
+time_once() {
+    local side="$1" name="$2" dir
+    dir="$(mktemp -d "$work/run.XXXXXX")"
+    cp "$work/inputs/"* "$dir/"
+    local start end
+    start="$(now_ns)"
+    # Called inside $(...): a failure is left as a mark for the caller.
+    (cd "$dir" && workload "$side" "$name") || { echo "error: $name ($side) failed" >&2; touch "$work/failed"; }
+    end="$(now_ns)"
+    rm -rf "$dir"
+    echo $(((end - start) / 1000000))
+}
+
+human() { awk -v b="$1" 'BEGIN { if (b >= 1048576) printf "%.1f MiB", b / 1048576; else printf "%.0f KiB", b / 1024 }'; }
+
+echo "Each figure is the median of $runs runs; text input $(human "$size"). $(nproc) CPUs."
+echo
+echo "| program (workload) | native | kiln run | kiln / native | kilnc compile | .wasm | kiln .o |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+for name in sqlite minigzip bzip2 lz4 zstdpipe; do
+    wasm="$out/wasm/$name.wasm"
+    [ -f "$wasm" ] || { echo "error: $wasm missing: run \`make programs\`" >&2; exit 1; }
+    compile_ms="$(for _ in $(seq "$runs"); do
+        start="$(now_ns)"
+        "$release/kilnc" "$wasm" -o "$work/objects/$name.o"
+        echo $((($(now_ns) - start) / 1000000))
+    done | median)"
+    native_ms="$(for _ in $(seq "$runs"); do time_once native "$name"; done | median)"
+    kiln_ms="$(for _ in $(seq "$runs"); do time_once kiln "$name"; done | median)"
+    [ ! -e "$work/failed" ] || exit 1
+    ratio="$(awk -v k="$kiln_ms" -v n="$native_ms" 'BEGIN { printf "%.2f", k / n }')"
+    printf '| %s | %s ms | %s ms | %s× | %s ms | %s | %s |\n' "$(describe "$name")" "$native_ms" "$kiln_ms" \
+        "$ratio" "$compile_ms" "$(human "$(stat -c %s "$wasm")")" "$(human "$(stat -c %s "$work/objects/$name.o")")"
+done
