@@ -27,7 +27,11 @@ fn reference_live_across_a_collecting_host_call_survives() {
     let back = hold.call(Some(r.clone())).unwrap().expect("not null");
     assert!(ExternRef::ptr_eq(&back, &r));
     assert_eq!(back.downcast_ref::<Tracked>().map(|t| t.id), Some(41));
-    assert!(host.gcs() >= 2, "the host calls collected");
+    let dynamic = host.instance.get_func("hold_across_gc").unwrap();
+    let results = dynamic.call(&[Val::ExternRef(Some(r.clone()))]).unwrap();
+    assert!(ExternRef::ptr_eq(results[0].externref().expect("not null"), &r), "dynamic calls too");
+    drop(results);
+    assert!(host.gcs() >= 3, "the host calls collected");
     drop((r, back));
     host.store.gc();
     assert_eq!(host.dropped(), 1);
@@ -162,10 +166,8 @@ fn a_gc_while_references_move_into_a_call_frees_none_of_them() {
     let host = Host::new(&module());
     let table_set = host.instance.typed_func::<(i32, Option<ExternRef>), ()>("table_set").unwrap();
     let read_t0 = host.instance.typed_func::<i32, ()>("read_t0").unwrap();
-    let three = host
-        .instance
-        .typed_func::<(Option<ExternRef>, Option<ExternRef>, Option<ExternRef>), i32>("three")
-        .unwrap();
+    let three =
+        host.instance.typed_func::<(Option<ExternRef>, Option<ExternRef>, Option<ExternRef>), i32>("three").unwrap();
     let made_three = host.instance.typed_func::<i32, i32>("made_three").unwrap();
     table_set.call((0, Some(tracked(1000, &host.drops)))).unwrap();
 
@@ -174,7 +176,8 @@ fn a_gc_while_references_move_into_a_call_frees_none_of_them() {
     host.store.gc();
     read_t0.call(ACTIVATIONS_CHUNK_CAPACITY as i32).unwrap();
     let before = host.store.gc_count();
-    let result = three.call((Some(tracked(1, &host.drops)), Some(tracked(2, &host.drops)), Some(tracked(3, &host.drops))));
+    let result =
+        three.call((Some(tracked(1, &host.drops)), Some(tracked(2, &host.drops)), Some(tracked(3, &host.drops))));
     assert_eq!(result.unwrap(), 321);
     assert_eq!(host.store.gc_count(), before + 1, "the callee's barrier collected");
     assert_eq!(host.dropped(), 0);

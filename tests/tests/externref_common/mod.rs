@@ -114,7 +114,8 @@ impl Host {
         let gcs = Rc::new(Cell::new(0));
         let drops_at_gcs = Rc::new(RefCell::new(Vec::new()));
         let mut linker = Linker::new();
-        let ty = |params: &[ValType], results: &[ValType]| FuncType { params: params.to_vec(), results: results.to_vec() };
+        let ty =
+            |params: &[ValType], results: &[ValType]| FuncType { params: params.to_vec(), results: results.to_vec() };
         let ext = ValType::ExternRef;
         {
             let (weak, gcs, drops, log) = (store.weak(), gcs.clone(), drops.clone(), drops_at_gcs.clone());
