@@ -2,13 +2,13 @@
 //! (SPEC sections 1 and 2).
 
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
-use cranelift_object::object::write::{SectionId, StandardSection};
-use cranelift_object::object::SectionKind;
+use cranelift_object::object::write::{SectionId, StandardSection, Symbol, SymbolSection};
+use cranelift_object::object::{SectionKind, SymbolFlags, SymbolKind, SymbolScope};
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
     builtin_trampoline_symbol, checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol,
-    ArtifactHeader, BuiltinIndex, CodeRange, ModuleInfo, StackMapRecord, TrapRecord, SECTION_DATA, SECTION_META,
-    SECTION_STACKMAPS, SECTION_TRAPS,
+    ArtifactHeader, BuiltinIndex, CodeRange, ModuleInfo, StackMapRecord, TrapRecord, ROOT_SYMBOL, SECTION_DATA,
+    SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
 };
 
 use crate::abi;
@@ -146,7 +146,20 @@ pub(crate) fn emit_object(
     let mut meta = header.to_bytes().to_vec();
     meta.extend_from_slice(&info_bytes);
 
-    add_kiln_section(&mut product, SECTION_META, meta, 8);
+    let meta_len = meta.len() as u64;
+    let meta_section = add_kiln_section(&mut product, SECTION_META, meta, 8);
+    // Global with default visibility so that a shared object linked from
+    // this object exports it; the loader of a plain object ignores it.
+    product.object.add_symbol(Symbol {
+        name: ROOT_SYMBOL.as_bytes().to_vec(),
+        value: 0,
+        size: meta_len,
+        kind: SymbolKind::Data,
+        scope: SymbolScope::Dynamic,
+        weak: false,
+        section: SymbolSection::Section(meta_section),
+        flags: SymbolFlags::None,
+    });
     add_kiln_section(&mut product, SECTION_TRAPS, trap_bytes, 4);
     add_kiln_section(&mut product, SECTION_STACKMAPS, stack_map_bytes, 8);
     add_kiln_section(&mut product, SECTION_DATA, data, 16);

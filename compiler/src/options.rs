@@ -87,6 +87,40 @@ impl FromStr for CpuChoice {
     }
 }
 
+/// What [`crate::compile_file`] writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Emit {
+    /// The relocatable object (`ET_REL`) that the loader relocates itself.
+    #[default]
+    Object,
+    /// That object linked by the system linker into a shared object
+    /// (`ET_DYN`), opened by the loader with `dlopen` (SPEC.md 1.3). The
+    /// code is the same: every call between functions is PC-relative, so
+    /// non-PIC code is already position-independent and the flags hash does
+    /// not change.
+    SharedObject,
+}
+
+impl fmt::Display for Emit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Emit::Object => "obj",
+            Emit::SharedObject => "so",
+        })
+    }
+}
+
+impl FromStr for Emit {
+    type Err = CompileError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "obj" => Ok(Emit::Object),
+            "so" => Ok(Emit::SharedObject),
+            other => Err(CompileError::options(format!("unknown output kind `{other}` (expected obj or so)"))),
+        }
+    }
+}
+
 /// Options of one compilation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CompileOptions {
@@ -98,6 +132,9 @@ pub struct CompileOptions {
     pub cpu: CpuChoice,
     /// Number of compile threads; `None` uses rayon's global pool.
     pub threads: Option<usize>,
+    /// What [`crate::compile_file`] writes; [`crate::compile`] always
+    /// returns the object.
+    pub emit: Emit,
 }
 
 /// The Cranelift target selected by [`CompileOptions`].

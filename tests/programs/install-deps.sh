@@ -9,7 +9,9 @@ packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32)
 
 missing=()
 for p in "${packages[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    # `dpkg -s` alone also succeeds for a removed package whose configuration
+    # files remain.
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -1,0 +1,89 @@
+//! Linking an artifact into a shared object with the system linker
+//! (`kilnc --emit so`, SPEC.md 1.3).
+
+use std::ffi::OsString;
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+use std::process::Command;
+
+use crate::{CompileError, Result};
+
+/// Linker flags, for `cc` (each passed through `-Wl,`) and `ld` alike.
+///
+/// - `--emit-relocs` keeps `.rela.text` in the output: the loader undoes
+///   those link-time patches to check `.text` against the header checksum,
+///   which covers `.text` before relocation (SPEC.md 2.1).
+/// - `-z text` refuses relocations that would make `.text` writable at load
+///   time; kiln code needs none, and a shared object with no dynamic
+///   relocations is mapped exactly as the file holds it.
+/// - `-z defs` refuses undefined symbols: kiln code names none.
+const LINK_FLAGS: [&str; 7] = ["--emit-relocs", "-z", "text", "-z", "defs", "-z", "noexecstack"];
+
+/// Links the relocatable object `object` into the shared object `output`.
+///
+/// Both the object handed to the linker and the linker's output are
+/// temporary files next to `output`; the output is renamed over `output`
+/// only when the link succeeded, so `output` is never left partial.
+pub fn link_shared_object(object: &[u8], output: &Path) -> Result<()> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let write_error = |e: std::io::Error| CompileError::output(format!("cannot write {}: {e}", output.display()));
+    let temp = |suffix: &str| tempfile::Builder::new().prefix(".kilnc-").suffix(suffix).tempfile_in(dir);
+    let mut input = temp(".o").map_err(write_error)?;
+    input.write_all(object).map_err(write_error)?;
+    input.as_file().sync_all().map_err(write_error)?;
+    let linked = temp(".so.tmp").map_err(write_error)?;
+
+    run_linker(input.path(), linked.path())?;
+
+    // The linker replaced the file at the temporary path; sync and chmod
+    // what is there now, not the handle `tempfile` opened.
+    let file = std::fs::File::open(linked.path()).map_err(write_error)?;
+    file.sync_all().map_err(write_error)?;
+    set_permissions(&file).map_err(write_error)?;
+    linked.persist(output).map_err(|e| write_error(e.error))?;
+    Ok(())
+}
+
+/// Runs `cc -shared -nostdlib`, or `ld -shared` where there is no `cc`.
+fn run_linker(input: &Path, output: &Path) -> Result<()> {
+    let mut cc_args: Vec<OsString> = vec!["-shared".into(), "-nostdlib".into()];
+    cc_args.extend(LINK_FLAGS.chunks(1).map(|f| OsString::from(format!("-Wl,{}", f[0]))));
+    cc_args.extend(["-o".into(), output.as_os_str().to_owned(), input.as_os_str().to_owned()]);
+    let mut ld_args: Vec<OsString> = vec!["-shared".into()];
+    ld_args.extend(LINK_FLAGS.iter().map(OsString::from));
+    ld_args.extend(["-o".into(), output.as_os_str().to_owned(), input.as_os_str().to_owned()]);
+
+    for (linker, args) in [("cc", cc_args), ("ld", ld_args)] {
+        let result = match Command::new(linker).args(&args).output() {
+            Ok(result) => result,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(CompileError::output(format!("cannot run the system linker `{linker}`: {e}"))),
+        };
+        if result.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        return Err(CompileError::output(format!(
+            "the system linker `{linker}` failed ({}): {}",
+            result.status,
+            stderr.trim()
+        )));
+    }
+    Err(CompileError::output(
+        "no system linker: neither `cc` nor `ld` is on PATH, and --emit so needs one to build a shared object",
+    ))
+}
+
+#[cfg(unix)]
+fn set_permissions(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn set_permissions(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
