@@ -12,7 +12,7 @@ RELEASE := target/release
 SUITE := $(or $(KILN_TESTSUITE),../shared/testsuite/wasm-2.0)
 SPEC_SCRIPTS = $(wildcard $(SUITE)/*.wast)
 
-.PHONY: all build run test spec valgrind clean programs bench-programs
+.PHONY: all build run test spec valgrind clean programs bench-programs dist bench
 
 all: build
 
@@ -64,6 +64,15 @@ valgrind:
 	"$$bin" --exact $(VALGRIND_TEST) && \
 	valgrind --error-exitcode=1 --errors-for-leak-kinds=definite --leak-check=full \
 		"$$bin" --exact $(VALGRIND_TEST) --test-threads=1
+
+# The shipped loader, built for size (see [profile.dist] in Cargo.toml).
+dist:
+	$(CARGO) build --profile dist -p kiln-loader --bin kiln
+	@ls -l target/dist/kiln
+
+# Micro-benchmarks (criterion): load/instantiate speed and externref costs.
+bench:
+	$(CARGO) bench -p kiln-tests
 
 clean:
 	$(CARGO) clean

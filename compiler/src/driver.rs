@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::options::{CompileOptions, Target};
-use crate::{emit, environ, CompileError, Result};
+use crate::options::{CompileOptions, Emit, Target};
+use crate::{emit, environ, link, CompileError, Result};
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 
@@ -30,7 +30,8 @@ pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
     emit::emit_object(&target, info, data, code)
 }
 
-/// Compiles the file `input` into the artifact `output`.
+/// Compiles the file `input` into the artifact `output`: the object, or with
+/// [`Emit::SharedObject`] the shared object linked from it.
 ///
 /// The artifact is written to a temporary file next to `output` and renamed
 /// over it only when complete, so `output` is never left partial and is
@@ -39,6 +40,9 @@ pub fn compile_file(input: &Path, output: &Path, options: &CompileOptions) -> Re
     let bytes =
         std::fs::read(input).map_err(|e| CompileError::output(format!("cannot read {}: {e}", input.display())))?;
     let object = compile(&bytes, options)?;
+    if options.emit == Emit::SharedObject {
+        return link::link_shared_object(&object, output);
+    }
     let dir = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -50,7 +50,7 @@ pub fn link_shared_object(object: &[u8], output: &Path) -> Result<()> {
 /// Runs `cc -shared -nostdlib`, or `ld -shared` where there is no `cc`.
 fn run_linker(input: &Path, output: &Path) -> Result<()> {
     let mut cc_args: Vec<OsString> = vec!["-shared".into(), "-nostdlib".into()];
-    cc_args.extend(LINK_FLAGS.chunks(1).map(|f| OsString::from(format!("-Wl,{}", f[0]))));
+    cc_args.extend(LINK_FLAGS.iter().map(|f| OsString::from(format!("-Wl,{f}"))));
     cc_args.extend(["-o".into(), output.as_os_str().to_owned(), input.as_os_str().to_owned()]);
     let mut ld_args: Vec<OsString> = vec!["-shared".into()];
     ld_args.extend(LINK_FLAGS.iter().map(OsString::from));

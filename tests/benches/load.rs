@@ -4,6 +4,11 @@
 //! module of `br_table.wast`), compiled once by kilnc; the benchmarks then
 //! time loading its object (header and checksum checks, ELF parsing,
 //! relocation, mapping) and instantiating it.
+//!
+//! Smaller figures isolate the parts: loading a tiny module, instantiating a
+//! module with one memory (its reservation dominates), creating and dropping
+//! a store, dropping an instance's store and a module, and a cold start
+//! (load, instantiate, first call, drop everything) as an embedder sees it.
 
 use std::path::Path;
 
@@ -56,5 +61,90 @@ fn bench_load(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_load);
+/// Two functions, no memory: the floor of loading.
+const TINY: &str = r#"(module
+  (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#;
+
+/// One memory of one page with a data segment, and a function reading it.
+const WITH_MEMORY: &str = r#"(module
+  (memory 1)
+  (data (i32.const 16) "kiln")
+  (func (export "load") (param i32) (result i32) local.get 0 i32.load))"#;
+
+fn object_of(wat_text: &str) -> Vec<u8> {
+    let wasm = wat::parse_str(wat_text).expect("bench module parses");
+    compile(&wasm, &CompileOptions::default()).expect("bench module compiles")
+}
+
+fn bench_parts(c: &mut Criterion) {
+    let tiny = object_of(TINY);
+    let with_memory = object_of(WITH_MEMORY);
+    let br_table = compile(&first_module_of(&suite_script("br_table.wast")), &CompileOptions::default())
+        .expect("br_table module compiles");
+    let linker = Linker::new();
+
+    c.bench_function("load tiny object", |b| b.iter(|| Module::from_bytes(&tiny).unwrap()));
+    c.bench_function("drop tiny module", |b| {
+        b.iter_batched(|| Module::from_bytes(&tiny).unwrap(), drop, criterion::BatchSize::SmallInput)
+    });
+    c.bench_function("store new and drop", |b| b.iter(|| drop(Store::new())));
+
+    let tiny_module = Module::from_bytes(&tiny).unwrap();
+    c.bench_function("instantiate tiny module", |b| {
+        b.iter_batched(
+            Store::new,
+            |store| linker.instantiate(&store, &tiny_module).unwrap(),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    let memory_module = Module::from_bytes(&with_memory).unwrap();
+    c.bench_function("instantiate one-memory module", |b| {
+        b.iter_batched(
+            Store::new,
+            |store| linker.instantiate(&store, &memory_module).unwrap(),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("drop one-memory instance and store", |b| {
+        b.iter_batched(
+            || {
+                let store = Store::new();
+                let instance = linker.instantiate(&store, &memory_module).unwrap();
+                (store, instance)
+            },
+            drop,
+            criterion::BatchSize::SmallInput,
+        )
+    });
+
+    c.bench_function("cold start tiny", |b| {
+        b.iter(|| {
+            let store = Store::new();
+            let module = Module::from_bytes(&tiny).unwrap();
+            let instance = linker.instantiate(&store, &module).unwrap();
+            let add = instance.typed_func::<(i32, i32), i32>("add").unwrap();
+            assert_eq!(add.call((2, 3)).unwrap(), 5);
+        })
+    });
+    c.bench_function("cold start one-memory", |b| {
+        b.iter(|| {
+            let store = Store::new();
+            let module = Module::from_bytes(&with_memory).unwrap();
+            let instance = linker.instantiate(&store, &module).unwrap();
+            let load = instance.typed_func::<i32, i32>("load").unwrap();
+            assert_eq!(load.call(16).unwrap(), i32::from_le_bytes(*b"kiln"));
+        })
+    });
+    c.bench_function("cold start br_table", |b| {
+        b.iter(|| {
+            let store = Store::new();
+            let module = Module::from_bytes(&br_table).unwrap();
+            let instance = linker.instantiate(&store, &module).unwrap();
+            let f = instance.typed_func::<(), ()>("type-i32").unwrap();
+            f.call(()).unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, bench_load, bench_parts);
 criterion_main!(benches);

@@ -1,11 +1,12 @@
 //! `kilnc`: compiles a WebAssembly module (`.wasm` or `.wat`) ahead of time
-//! into a kiln artifact (an ELF relocatable object).
+//! into a kiln artifact: an ELF relocatable object, or with `--emit so` a
+//! shared object linked from it by the system linker.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use kiln_compiler::{compile_file, CompileOptions, CpuChoice, OptLevel};
+use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, OptLevel};
 
 /// Compile a WebAssembly module into a kiln object file.
 #[derive(Parser, Debug)]
@@ -13,9 +14,13 @@ use kiln_compiler::{compile_file, CompileOptions, CpuChoice, OptLevel};
 struct Cli {
     /// The input module: binary `.wasm` or text `.wat`.
     input: PathBuf,
-    /// The object file to write.
+    /// The artifact to write.
     #[arg(short = 'o', long = "output", value_name = "OUT.o")]
     output: PathBuf,
+    /// What to write: the relocatable object, or a shared object linked
+    /// from it with the system linker (`cc` or `ld`).
+    #[arg(long, value_enum, default_value_t = EmitArg::Obj)]
+    emit: EmitArg,
     /// Optimization level.
     #[arg(short = 'O', long = "opt-level", value_enum, default_value_t = OptArg::Speed)]
     opt_level: OptArg,
@@ -39,6 +44,12 @@ enum OptArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum EmitArg {
+    Obj,
+    So,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum CpuArg {
     Baseline,
     Native,
@@ -57,6 +68,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             CpuArg::Native => CpuChoice::Native,
         },
         threads: cli.threads.map(usize::from),
+        emit: match cli.emit {
+            EmitArg::Obj => Emit::Object,
+            EmitArg::So => Emit::SharedObject,
+        },
     };
     if !cli.input.is_file() {
         anyhow::bail!("input file {} does not exist or is not a file", cli.input.display());

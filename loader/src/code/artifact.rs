@@ -49,8 +49,22 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
     let traps_bytes = section_bytes(SECTION_TRAPS)?;
     let stack_map_bytes = section_bytes(SECTION_STACKMAPS)?;
     let data = section_bytes(SECTION_DATA)?;
-    let info_bytes = &meta[HEADER_SIZE..];
-    let actual = checksum_sections([info_bytes, traps_bytes, stack_map_bytes, data, text]);
+    check_checksum(&header, [&meta[HEADER_SIZE..], traps_bytes, stack_map_bytes, data, text])?;
+
+    let contents = check_contents(&header, meta, text.len(), traps_bytes, stack_map_bytes, data.len())?;
+
+    let relocations = match text_section {
+        Some(s) => object.text_relocations(s.index, text.len())?,
+        None => Vec::new(),
+    };
+    let Contents { info, traps, stack_maps, functions } = contents;
+    Ok(Artifact { header, info, text, data, traps, stack_maps, relocations, functions })
+}
+
+/// Compares the checksum of `sections` (in `CHECKSUMMED_SECTIONS` order)
+/// with the header's.
+pub(crate) fn check_checksum(header: &ArtifactHeader, sections: [&[u8]; 5]) -> Result<(), LoadError> {
+    let actual = checksum_sections(sections);
     if actual != header.checksum {
         return Err(LoadError::at(
             SECTION_META,
@@ -61,7 +75,29 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
             ),
         ));
     }
+    Ok(())
+}
 
+/// What [`check_contents`] decoded.
+pub(crate) struct Contents {
+    pub info: ModuleInfo,
+    pub traps: Vec<TrapRecord>,
+    pub stack_maps: Vec<StackMapRecord>,
+    /// Bodies of the defined functions, sorted by start offset.
+    pub functions: Vec<FunctionRange>,
+}
+
+/// The checks after the checksum, shared by relocatable and shared objects:
+/// the module info length, then every record and offset.
+pub(crate) fn check_contents(
+    header: &ArtifactHeader,
+    meta: &[u8],
+    text_len: usize,
+    traps_bytes: &[u8],
+    stack_map_bytes: &[u8],
+    data_len: usize,
+) -> Result<Contents, LoadError> {
+    let info_bytes = &meta[HEADER_SIZE..];
     if header.info_len != info_bytes.len() as u64 {
         return Err(LoadError::at(
             SECTION_META,
@@ -70,29 +106,25 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
         ));
     }
     let info = ModuleInfo::decode(info_bytes, HEADER_SIZE)?;
-    let functions = check_module_info(&info, text.len(), data.len())?;
+    let functions = check_module_info(&info, text_len, data_len)?;
 
     let traps = TrapRecord::decode_all(traps_bytes)?;
-    if let Some((i, r)) = traps.iter().enumerate().find(|(_, r)| r.text_offset as usize >= text.len()) {
+    if let Some((i, r)) = traps.iter().enumerate().find(|(_, r)| r.text_offset as usize >= text_len) {
         return Err(LoadError::at(
             SECTION_TRAPS,
             (i * kiln_format::TRAP_RECORD_SIZE) as u64,
-            format!("trap record at .text+{:#x} is outside .text ({:#x} bytes)", r.text_offset, text.len()),
+            format!("trap record at .text+{:#x} is outside .text ({:#x} bytes)", r.text_offset, text_len),
         ));
     }
     let stack_maps = StackMapRecord::decode_all(stack_map_bytes)?;
-    if let Some(r) = stack_maps.iter().find(|r| r.return_offset as usize > text.len()) {
+    if let Some(r) = stack_maps.iter().find(|r| r.return_offset as usize > text_len) {
         return Err(LoadError::in_section(
             SECTION_STACKMAPS,
             format!("stack map for return address .text+{:#x} is outside .text", r.return_offset),
         ));
     }
 
-    let relocations = match text_section {
-        Some(s) => object.text_relocations(s.index, text.len())?,
-        None => Vec::new(),
-    };
-    Ok(Artifact { header, info, text, data, traps, stack_maps, relocations, functions })
+    Ok(Contents { info, traps, stack_maps, functions })
 }
 
 /// Decodes the header and refuses artifacts this host cannot run.

@@ -10,6 +10,7 @@ use super::artifact::{parse_artifact, FunctionRange};
 use super::memory::{CodeMemory, WritableCode};
 use super::registry;
 use super::reloc::apply_relocations;
+use super::shared::{self, SharedCode};
 use super::LoadError;
 
 /// The code and metadata of one artifact, mapped and ready to run.
@@ -18,18 +19,31 @@ use super::LoadError;
 /// its address range is in the global code registry, which is how the trap
 /// handler and the GC's stack walk find it from a PC.
 pub struct LoadedCode {
-    memory: CodeMemory,
+    storage: Storage,
     header: ArtifactHeader,
     info: ModuleInfo,
-    data: Box<[u8]>,
     traps: Vec<TrapRecord>,
     stack_maps: Vec<StackMapRecord>,
     functions: Vec<FunctionRange>,
 }
 
+/// Where the code and data live.
+enum Storage {
+    /// A relocatable object: code copied into our own mapping, data copied
+    /// out of the file bytes.
+    Private { memory: CodeMemory, data: Box<[u8]> },
+    /// A shared object: both stay where `dlopen` mapped them.
+    Shared(SharedCode),
+}
+
 /// Loads an artifact from its bytes: validates it completely, then maps
 /// its code, applies relocations and registers it.
+///
+/// A shared object is refused: `dlopen` needs a file, see [`load_file`].
 pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
+    if shared::is_shared_object(bytes) {
+        return Err(LoadError::new("a shared object (kilnc --emit so) can only be loaded from a file"));
+    }
     // The ELF reader needs 8-byte aligned headers; a misaligned slice (one
     // taken out of a larger buffer, say) is copied once.
     let realigned;
@@ -45,22 +59,49 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
     apply_relocations(writable.bytes_mut(), base, &artifact.relocations);
     let memory = writable.into_executable()?;
     let code = Arc::new(LoadedCode {
-        memory,
+        storage: Storage::Private { memory, data: artifact.data.into() },
         header: artifact.header,
         info: artifact.info,
-        data: artifact.data.into(),
         traps: artifact.traps,
         stack_maps: artifact.stack_maps,
         functions: artifact.functions,
     });
-    registry::register(&code);
-    Ok(code)
+    Ok(registry::register(code))
 }
 
-/// Loads an artifact from a file; see [`load_bytes`].
+/// Loads an artifact from a file: a relocatable object as [`load_bytes`]
+/// does, or a shared object (`ET_DYN`, `kilnc --emit so`), which is checked
+/// from the file's bytes, then opened with `dlopen` (SPEC.md 1.3).
 pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::new(format!("cannot read {}: {e}", path.display())))?;
-    load_bytes(&bytes)
+    use std::io::Read;
+    let read_error = |e: std::io::Error| LoadError::new(format!("cannot read {}: {e}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(read_error)?;
+    if !shared::is_shared_object(&bytes) {
+        return load_bytes(&bytes);
+    }
+    let realigned;
+    let bytes = if bytes.as_ptr().align_offset(8) == 0 {
+        &bytes[..]
+    } else {
+        realigned = AlignedCopy::new(&bytes);
+        realigned.bytes()
+    };
+    let image = shared::parse_shared(bytes)?;
+    let code = shared::open(path, &file, &image)?;
+    let contents = image.contents;
+    let code = Arc::new(LoadedCode {
+        storage: Storage::Shared(code),
+        header: image.header,
+        info: contents.info,
+        traps: contents.traps,
+        stack_maps: contents.stack_maps,
+        functions: contents.functions,
+    });
+    // Opening one file twice maps it once; both loads then share one
+    // `LoadedCode`, which the registry hands back.
+    Ok(registry::register(code))
 }
 
 struct AlignedCopy {
@@ -96,21 +137,42 @@ impl LoadedCode {
     /// The bytes of `.kiln.data`; every data segment's range was checked
     /// to lie inside them.
     pub fn data(&self) -> &[u8] {
-        &self.data
+        match &self.storage {
+            Storage::Private { data, .. } => data,
+            Storage::Shared(shared) => shared.data(),
+        }
     }
 
     /// Start of the relocated `.text`.
     pub fn text(&self) -> *const u8 {
-        self.memory.base()
+        match &self.storage {
+            Storage::Private { memory, .. } => memory.base(),
+            Storage::Shared(shared) => shared.text(),
+        }
     }
 
     /// Length of `.text` in bytes.
     pub fn text_len(&self) -> usize {
-        self.memory.len()
+        match &self.storage {
+            Storage::Private { memory, .. } => memory.len(),
+            Storage::Shared(shared) => shared.text_len(),
+        }
     }
 
+    /// Whether the code was loaded from a shared object.
+    pub fn is_shared_object(&self) -> bool {
+        matches!(self.storage, Storage::Shared(_))
+    }
+
+    /// Length of the address range registered for this code: every address
+    /// in it belongs to this module.
     pub(crate) fn mapped_len(&self) -> usize {
-        self.memory.mapped_len()
+        match &self.storage {
+            Storage::Private { memory, .. } => memory.mapped_len(),
+            // One past the end too, for a call that ends `.text`: the
+            // linker puts no other module's code there.
+            Storage::Shared(shared) => shared.text_len() + 1,
+        }
     }
 
     /// Offset in `.text` of `pc`, if `pc` lies in this module's code.
@@ -199,7 +261,7 @@ impl LoadedCode {
 impl Drop for LoadedCode {
     fn drop(&mut self) {
         // Before the fields (and the mapping) go: see the registry docs.
-        registry::unregister(self.text() as usize);
+        registry::unregister(self.text() as usize, self);
     }
 }
 

@@ -12,6 +12,7 @@ mod loaded;
 mod memory;
 mod registry;
 mod reloc;
+mod shared;
 
 pub use error::*;
 pub use host::*;

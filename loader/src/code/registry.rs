@@ -44,20 +44,30 @@ struct Snapshot {
     entries: Vec<Entry>,
 }
 
-/// Adds `code`'s address range to the registry.
-pub(crate) fn register(code: &Arc<LoadedCode>) {
+/// Adds `code`'s address range to the registry and returns it, or returns
+/// the live module already registered at the same address: a shared object
+/// opened twice is mapped once, and its two loads are one module.
+pub(crate) fn register(code: Arc<LoadedCode>) -> Arc<LoadedCode> {
     let start = code.text() as usize;
     let end = start + code.mapped_len();
     let mut map = MAP.write().unwrap_or_else(|e| e.into_inner());
-    map.insert(start, Registered { end, code: Arc::downgrade(code) });
+    if let Some(existing) = map.get(&start).and_then(|r| r.code.upgrade()) {
+        drop(map);
+        // `code`'s Drop finds the entry is not its own and leaves it.
+        return existing;
+    }
+    map.insert(start, Registered { end, code: Arc::downgrade(&code) });
     publish(&map);
+    code
 }
 
-/// Removes the range starting at `start`; returns once no signal handler
-/// can still be looking at it.
-pub(crate) fn unregister(start: usize) {
+/// Removes `code`'s range starting at `start`, unless another module has
+/// taken that address since; returns once no signal handler can still be
+/// looking at it.
+pub(crate) fn unregister(start: usize, code: *const LoadedCode) {
     let mut map = MAP.write().unwrap_or_else(|e| e.into_inner());
-    if map.remove(&start).is_some() {
+    if map.get(&start).is_some_and(|r| std::ptr::eq(r.code.as_ptr(), code)) {
+        map.remove(&start);
         publish(&map);
     }
 }
