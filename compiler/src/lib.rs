@@ -26,6 +26,6 @@ pub mod translate;
 
 pub use driver::{compile, compile_file};
 pub use error::{CompileError, CompileErrorKind, Result};
-pub use translate::{FuncEnvironment, FuncTranslator};
 pub use link::link_shared_object;
 pub use options::{CompileOptions, CpuChoice, Emit, OptLevel, DEFAULT_TARGET};
+pub use translate::{FuncEnvironment, FuncTranslator};

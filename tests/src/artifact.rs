@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use kiln_compiler::{compile_file, CompileOptions};
+use kiln_compiler::{compile_file, CompileOptions, Emit};
 use kiln_loader::Module;
 
 /// Why a module did not become a loaded [`Module`].
@@ -44,13 +44,15 @@ impl ArtifactBuilder {
         ArtifactBuilder { dir: dir.into(), next: 0, options }
     }
 
-    /// Writes `wasm` to `mN.wasm` and compiles it to `mN.o` with
-    /// [`compile_file`], the function behind `kilnc`; returns the object's path.
+    /// Writes `wasm` to `mN.wasm` and compiles it to `mN.o` (`mN.so` for a
+    /// shared object) with [`compile_file`], the function behind `kilnc`;
+    /// returns the artifact's path.
     pub fn compile(&mut self, wasm: &[u8]) -> Result<PathBuf, BuildFailure> {
         let n = self.next;
         self.next += 1;
         let input = self.dir.join(format!("m{n}.wasm"));
-        let output = self.dir.join(format!("m{n}.o"));
+        let extension = if self.options.emit == Emit::SharedObject { "so" } else { "o" };
+        let output = self.dir.join(format!("m{n}.{extension}"));
         fs::write(&input, wasm).map_err(|e| BuildFailure::Io(format!("{}: {e}", input.display())))?;
         compile_file(&input, &output, &self.options).map_err(|e| BuildFailure::Compile(e.to_string()))?;
         Ok(output)

@@ -73,11 +73,7 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
 /// does, or a shared object (`ET_DYN`, `kilnc --emit so`), which is checked
 /// from the file's bytes, then opened with `dlopen` (SPEC.md 1.3).
 pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
-    use std::io::Read;
-    let read_error = |e: std::io::Error| LoadError::new(format!("cannot read {}: {e}", path.display()));
-    let mut file = std::fs::File::open(path).map_err(read_error)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(read_error)?;
+    let bytes = std::fs::read(path).map_err(|e| LoadError::new(format!("cannot read {}: {e}", path.display())))?;
     if !shared::is_shared_object(&bytes) {
         return load_bytes(&bytes);
     }
@@ -89,7 +85,7 @@ pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
         realigned.bytes()
     };
     let image = shared::parse_shared(bytes)?;
-    let code = shared::open(path, &file, &image)?;
+    let code = shared::open(path, &image)?;
     let contents = image.contents;
     let code = Arc::new(LoadedCode {
         storage: Storage::Shared(code),

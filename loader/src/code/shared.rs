@@ -145,7 +145,7 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
     let data = optional(SECTION_DATA)?;
 
     check_root_symbol(&sections, bytes, meta.addr)?;
-    let loads = check_segments(&file, &sections, bytes, text_index)?;
+    let loads = check_segments(file, &sections, bytes, text_index)?;
 
     let unrelocated = undo_text_relocations(&sections, bytes, text_index, text)?;
     check_checksum(&header, [&meta.bytes[HEADER_SIZE..], traps.bytes, stack_maps.bytes, data.bytes, &unrelocated])?;
@@ -172,10 +172,7 @@ fn check_root_symbol<'data>(
     if root.st_value(ENDIAN) != meta_addr {
         return Err(LoadError::in_section(
             SECTION_META,
-            format!(
-                "{ROOT_SYMBOL} is at {:#x}, but {SECTION_META} starts at {meta_addr:#x}",
-                root.st_value(ENDIAN)
-            ),
+            format!("{ROOT_SYMBOL} is at {:#x}, but {SECTION_META} starts at {meta_addr:#x}", root.st_value(ENDIAN)),
         ));
     }
     Ok(())
@@ -232,8 +229,9 @@ fn check_segments<'data>(
     }
     for (index, header) in sections.enumerate() {
         let name = sections.section_name(ENDIAN, header).unwrap_or(b"");
-        let Some(kiln_name) =
-            [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA].into_iter().find(|n| n.as_bytes() == name)
+        let Some(kiln_name) = [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA]
+            .into_iter()
+            .find(|n| n.as_bytes() == name)
         else {
             continue;
         };
@@ -322,30 +320,27 @@ fn undo_text_relocations<'data>(
 }
 
 /// Opens a checked shared object and locates its sections from the root
-/// symbol. `file` is the open file `image` was read from: opening it
-/// through `/proc/self/fd` maps that file even if `path` has been replaced
-/// since.
-pub(crate) fn open(path: &Path, file: &std::fs::File, image: &SharedImage<'_>) -> Result<SharedCode, LoadError> {
-    let target = dlopen_path(path, file);
+/// symbol.
+pub(crate) fn open(path: &Path, image: &SharedImage<'_>) -> Result<SharedCode, LoadError> {
+    let target = dlopen_path(path);
     // SAFETY: the file was checked to have no constructors, needed
     // libraries, dynamic relocations or interpreter, so opening it runs no
     // code; the comparison below catches a file changed since the check.
-    let library = unsafe {
-        libloading::os::unix::Library::open(Some(&target), libc::RTLD_NOW | libc::RTLD_LOCAL)
-    }
-    .map_err(|e| LoadError::new(format!("cannot open shared object {}: {e}", path.display())))?;
+    let library = unsafe { libloading::os::unix::Library::open(Some(&target), libc::RTLD_NOW | libc::RTLD_LOCAL) }
+        .map_err(|e| LoadError::new(format!("cannot open shared object {}: {e}", path.display())))?;
     let library = libloading::Library::from(library);
     let mut name = ROOT_SYMBOL.as_bytes().to_vec();
     name.push(0);
-    // SAFETY: the symbol is only used as an address, never called or read
-    // through the `Symbol`'s type.
+    // SAFETY: a `Symbol<*const u8>` holds the symbol's address as the
+    // pointer value; it is only used as an address, never read through.
     let root = unsafe { library.get::<*const u8>(&name) }
         .map_err(|e| LoadError::new(format!("{ROOT_SYMBOL} not found after opening: {e}")))?;
-    let root = root.try_as_raw_ptr().map_or(0, |p| p as usize) as u64;
+    let root = *root as usize as u64;
     let bias = root.wrapping_sub(image.meta.addr);
     if !mapping_matches(bias, &image.loads) {
         return Err(LoadError::new(format!(
-            "{} changed while it was being loaded: its mapped segments differ from the checked file",
+            "{}: the opened object's segments differ from the checked file (the file changed while it was \
+             being loaded, or another file of that name is still open)",
             path.display()
         )));
     }
@@ -378,12 +373,11 @@ pub(crate) fn open(path: &Path, file: &std::fs::File, image: &SharedImage<'_>) -
     })
 }
 
-fn dlopen_path(path: &Path, file: &std::fs::File) -> PathBuf {
-    use std::os::fd::AsRawFd;
-    let by_fd = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
-    if by_fd.exists() {
-        return by_fd;
-    }
+/// `path` as `dlopen` must be given it. Not `/proc/self/fd/N` of the file
+/// that was checked: the dynamic loader matches names before files, so a
+/// reused descriptor number would hand back a different, already open
+/// object.
+fn dlopen_path(path: &Path) -> PathBuf {
     // Without a slash, dlopen would search the library path instead.
     if path.as_os_str().as_bytes().contains(&b'/') {
         path.to_path_buf()

@@ -37,6 +37,10 @@ struct Args {
     /// kilnc's optimisation level: `none`, `speed` or `speed_and_size`.
     #[arg(long, default_value = "speed")]
     opt_level: String,
+    /// What kilnc writes and the loader opens: `obj` (relocatable objects)
+    /// or `so` (shared objects, opened with dlopen).
+    #[arg(long, default_value = "obj")]
+    emit: String,
     /// Seconds after which a script's process is killed and the script fails.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -51,7 +55,12 @@ struct Args {
 
 fn main() -> Result<ExitCode> {
     let args = Args::parse();
-    let compile = CompileOptions { cpu: args.cpu.parse()?, opt_level: args.opt_level.parse()?, ..Default::default() };
+    let compile = CompileOptions {
+        cpu: args.cpu.parse()?,
+        opt_level: args.opt_level.parse()?,
+        emit: args.emit.parse()?,
+        ..Default::default()
+    };
     let run = RunOptions { verbose: args.verbose, keep_artifacts: args.keep_artifacts.clone(), compile };
 
     if args.child {
