@@ -52,11 +52,8 @@ pub(crate) fn entry_trampoline(
         entry_trampoline_signature(call_conv),
     );
     let mut b = FunctionBuilder::new(&mut func, fb_ctx);
-    let block = b.create_block();
-    b.append_block_params_for_function_params(block);
-    b.switch_to_block(block);
-    b.seal_block(block);
-    let [vmctx, callee, values] = [0, 1, 2].map(|i| b.block_params(block)[i]);
+    let params = open_block(&mut b);
+    let [vmctx, callee, values] = [0, 1, 2].map(|i| params[i]);
 
     // The host owns the slot array and hands over a valid, aligned pointer.
     let flags = MemFlagsData::trusted();
@@ -117,15 +114,10 @@ pub(crate) fn host_trampoline(
     func.stack_limit = Some(stack_limit);
 
     let mut b = FunctionBuilder::new(&mut func, fb_ctx);
-    let block = b.create_block();
-    b.append_block_params_for_function_params(block);
-    b.switch_to_block(block);
-    b.seal_block(block);
-    let params = b.block_params(block).to_vec();
+    let params = open_block(&mut b);
     let host_ctx = params[0];
+    record_exit(&mut b, host_ctx);
     let flags = MemFlagsData::trusted();
-    let limits = b.ins().load(POINTER_TYPE, flags, host_ctx, VMOffsets::RUNTIME_LIMITS as i32);
-    record_exit(&mut b, limits);
 
     // At least one slot, so the host always receives a valid pointer.
     let nslots = ty.params.len().max(ty.results.len()).max(1);
@@ -149,10 +141,22 @@ pub(crate) fn host_trampoline(
     Ok(func)
 }
 
+/// Opens the trampoline's only block; returns its parameters.
+fn open_block(b: &mut FunctionBuilder<'_>) -> Vec<ir::Value> {
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    b.block_params(block).to_vec()
+}
+
 /// Stores the calling Wasm frame's frame pointer and return address, read
-/// from this trampoline's own frame record, as the last exit.
-fn record_exit(b: &mut FunctionBuilder<'_>, limits: ir::Value) {
+/// from this trampoline's own frame record, as the last exit in the
+/// runtime limits of `ctx`, a VMContext or a host context (both start with
+/// that pointer).
+fn record_exit(b: &mut FunctionBuilder<'_>, ctx: ir::Value) {
     let flags = MemFlagsData::trusted();
+    let limits = b.ins().load(POINTER_TYPE, flags, ctx, VMOffsets::RUNTIME_LIMITS as i32);
     let fp = b.ins().get_frame_pointer(POINTER_TYPE);
     let caller_fp = b.ins().load(POINTER_TYPE, flags, fp, 0);
     let return_pc = b.ins().load(POINTER_TYPE, flags, fp, 8);
@@ -173,15 +177,10 @@ pub(crate) fn builtin_trampoline(
     let mut func =
         ir::Function::with_name_signature(UserFuncName::user(BUILTIN_NAMESPACE, builtin as u32), signature.clone());
     let mut b = FunctionBuilder::new(&mut func, fb_ctx);
-    let block = b.create_block();
-    b.append_block_params_for_function_params(block);
-    b.switch_to_block(block);
-    b.seal_block(block);
-    let params = b.block_params(block).to_vec();
+    let params = open_block(&mut b);
     let vmctx = params[0];
+    record_exit(&mut b, vmctx);
     let flags = MemFlagsData::trusted();
-    let limits = b.ins().load(POINTER_TYPE, flags, vmctx, VMOffsets::RUNTIME_LIMITS as i32);
-    record_exit(&mut b, limits);
     let table = b.ins().load(POINTER_TYPE, flags.with_readonly(), vmctx, VMOffsets::BUILTINS as i32);
     let callee = b.ins().load(POINTER_TYPE, flags.with_readonly(), table, 8 * builtin as i32);
     let sig = b.import_signature(signature);

@@ -85,36 +85,43 @@ impl<'a> FuncEnvironment<'a> {
     /// Where the `VMMemoryDefinition` of memory `index` is.
     pub(crate) fn memory_location(&self, index: u32, offset: usize) -> Result<Location> {
         let counts = self.offsets.counts();
-        if index < counts.imported_memories {
-            Ok(Location::Imported(self.offsets.imported_memory(index)))
-        } else if index - counts.imported_memories < counts.defined_memories {
-            Ok(Location::Defined(self.offsets.defined_memory(index - counts.imported_memories)))
-        } else {
-            Err(CompileError::invalid(format!("unknown memory {index}"), offset))
-        }
+        let (imported, defined) = (counts.imported_memories, counts.defined_memories);
+        self.location(index, imported, defined, VMOffsets::imported_memory, VMOffsets::defined_memory)
+            .ok_or_else(|| CompileError::invalid(format!("unknown memory {index}"), offset))
     }
 
     /// Where the `VMTableDefinition` of table `index` is.
     pub(crate) fn table_location(&self, index: u32, offset: usize) -> Result<Location> {
         let counts = self.offsets.counts();
-        if index < counts.imported_tables {
-            Ok(Location::Imported(self.offsets.imported_table(index)))
-        } else if index - counts.imported_tables < counts.defined_tables {
-            Ok(Location::Defined(self.offsets.defined_table(index - counts.imported_tables)))
-        } else {
-            Err(CompileError::invalid(format!("unknown table {index}"), offset))
-        }
+        let (imported, defined) = (counts.imported_tables, counts.defined_tables);
+        self.location(index, imported, defined, VMOffsets::imported_table, VMOffsets::defined_table)
+            .ok_or_else(|| CompileError::invalid(format!("unknown table {index}"), offset))
     }
 
     /// Where the `VMGlobalDefinition` of global `index` is.
     pub(crate) fn global_location(&self, index: u32, offset: usize) -> Result<Location> {
         let counts = self.offsets.counts();
-        if index < counts.imported_globals {
-            Ok(Location::Imported(self.offsets.imported_global(index)))
-        } else if index - counts.imported_globals < counts.defined_globals {
-            Ok(Location::Defined(self.offsets.defined_global(index - counts.imported_globals)))
+        let (imported, defined) = (counts.imported_globals, counts.defined_globals);
+        self.location(index, imported, defined, VMOffsets::imported_global, VMOffsets::defined_global)
+            .ok_or_else(|| CompileError::invalid(format!("unknown global {index}"), offset))
+    }
+
+    /// Where entity `index` is in an index space of `imported` imports
+    /// followed by `defined` definitions; `None` past its end.
+    fn location(
+        &self,
+        index: u32,
+        imported: u32,
+        defined: u32,
+        imported_at: fn(&VMOffsets, u32) -> u32,
+        defined_at: fn(&VMOffsets, u32) -> u32,
+    ) -> Option<Location> {
+        if index < imported {
+            Some(Location::Imported(imported_at(&self.offsets, index)))
+        } else if index - imported < defined {
+            Some(Location::Defined(defined_at(&self.offsets, index - imported)))
         } else {
-            Err(CompileError::invalid(format!("unknown global {index}"), offset))
+            None
         }
     }
 
@@ -160,9 +167,7 @@ pub(crate) fn vm_readonly_flags() -> MemFlagsData {
 /// Flags of a linear-memory access: little-endian, and allowed to fault on
 /// the guard region, which reports `memory_out_of_bounds`.
 pub(crate) fn heap_flags() -> MemFlagsData {
-    MemFlagsData::new()
-        .with_endianness(ir::Endianness::Little)
-        .with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
+    MemFlagsData::new().with_endianness(ir::Endianness::Little).with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
 }
 
 /// `(record base, offset of the record from it)`: saves an `iadd` for
@@ -170,9 +175,7 @@ pub(crate) fn heap_flags() -> MemFlagsData {
 pub(crate) fn record_base(builder: &mut FunctionBuilder<'_>, vmctx: ir::Value, location: Location) -> (ir::Value, i32) {
     match location {
         Location::Defined(offset) => (vmctx, offset as i32),
-        Location::Imported(offset) => {
-            (builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, offset as i32), 0)
-        }
+        Location::Imported(offset) => (builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, offset as i32), 0),
     }
 }
 
@@ -199,8 +202,7 @@ pub(crate) fn memory_length(
     offset: usize,
 ) -> Result<ir::Value> {
     let location = env.memory_location(index, offset)?;
-    let (base, at) = record_base(builder, state.vmctx, location);
-    Ok(builder.ins().load(ir::types::I64, vm_flags(), base, at + definition::CURRENT_LENGTH as i32))
+    Ok(current_length(builder, state.vmctx, location))
 }
 
 /// Loads `(base, current_elements)` of table `index`; both may change when
@@ -228,8 +230,14 @@ pub(crate) fn table_bound(
     offset: usize,
 ) -> Result<ir::Value> {
     let location = env.table_location(index, offset)?;
-    let (record, at) = record_base(builder, state.vmctx, location);
-    Ok(builder.ins().load(ir::types::I64, vm_flags(), record, at + definition::CURRENT_LENGTH as i32))
+    Ok(current_length(builder, state.vmctx, location))
+}
+
+/// Loads the `current_length` (an i64) of the memory or table definition
+/// at `location`; growing changes it, so the load is not read-only.
+fn current_length(builder: &mut FunctionBuilder<'_>, vmctx: ir::Value, location: Location) -> ir::Value {
+    let (record, at) = record_base(builder, vmctx, location);
+    builder.ins().load(ir::types::I64, vm_flags(), record, at + definition::CURRENT_LENGTH as i32)
 }
 
 /// An `i32` constant for a builtin's index argument.

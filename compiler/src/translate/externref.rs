@@ -9,7 +9,7 @@
 
 use cranelift_codegen::ir::{self, condcodes::IntCC, AtomicRmwOp, InstBuilder, MemFlagsData};
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::{activations, extern_data, BuiltinIndex, VMOffsets};
+use kiln_format::{activations, extern_data, BuiltinIndex, VMOffsets, ValType};
 
 use super::env::{call_builtin, vm_flags, vm_readonly_flags, FuncEnvironment};
 use super::state::FuncState;
@@ -23,11 +23,46 @@ fn count_flags() -> MemFlagsData {
     MemFlagsData::trusted()
 }
 
+/// Pushes `value`, just read from a table element or global; an externref
+/// (`is_extern`) is first cloned into the activations table.
+pub(crate) fn push_from_storage(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    value: ir::Value,
+    is_extern: bool,
+) {
+    if is_extern {
+        clone_into_activations(env, builder, state, value);
+        state.push_typed(builder, value, ValType::ExternRef);
+    } else {
+        state.stack.push(value);
+    }
+}
+
+/// Stores `value` at `slot + at` (a table element or global); an externref
+/// (`is_extern`) goes through the count barrier of `store_with_counts`.
+pub(crate) fn store_to_storage(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    slot: ir::Value,
+    at: i32,
+    value: ir::Value,
+    is_extern: bool,
+) {
+    if is_extern {
+        store_with_counts(env, builder, state, slot, at, value);
+    } else {
+        builder.ins().store(vm_flags(), value, slot, at);
+    }
+}
+
 /// `reference` was just read from a table or global: take a count of it and
 /// record it in the activations table, so that it stays alive while only
 /// Wasm frames hold it. The fast path bumps `next`; a full chunk calls
 /// `activations_insert_slow`, which collects and then inserts.
-pub(crate) fn clone_into_activations(
+fn clone_into_activations(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
     state: &mut FuncState,
@@ -72,7 +107,7 @@ pub(crate) fn clone_into_activations(
 /// Stores `new` at `slot + at` (a table element or global), taking a count
 /// of `new` before dropping the count of the reference it replaces; the
 /// `drop_externref` builtin frees the old one when that was its last count.
-pub(crate) fn store_with_counts(
+fn store_with_counts(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
     state: &mut FuncState,

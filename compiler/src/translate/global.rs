@@ -6,7 +6,7 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_format::ValType;
 
 use super::env::{record_base, vm_flags, vm_readonly_flags, FuncEnvironment};
-use super::externref::{clone_into_activations, store_with_counts};
+use super::externref::{push_from_storage, store_to_storage};
 use super::state::FuncState;
 use super::types::clif_type;
 use crate::Result;
@@ -25,12 +25,7 @@ pub(crate) fn translate_global_get(
     // An immutable global never changes after instantiation.
     let flags = if ty.mutable { vm_flags() } else { vm_readonly_flags() };
     let value = builder.ins().load(clif_type(ty.content), flags, base, at);
-    if ty.content == ValType::ExternRef {
-        clone_into_activations(env, builder, state, value);
-        state.push_typed(builder, value, ValType::ExternRef);
-    } else {
-        state.stack.push(value);
-    }
+    push_from_storage(env, builder, state, value, ty.content == ValType::ExternRef);
     Ok(())
 }
 
@@ -46,10 +41,6 @@ pub(crate) fn translate_global_set(
     let value = state.pop1(offset)?;
     let location = env.global_location(global, offset)?;
     let (base, at) = record_base(builder, state.vmctx, location);
-    if ty.content == ValType::ExternRef {
-        store_with_counts(env, builder, state, base, at, value);
-    } else {
-        builder.ins().store(vm_flags(), value, base, at);
-    }
+    store_to_storage(env, builder, state, base, at, value, ty.content == ValType::ExternRef);
     Ok(())
 }

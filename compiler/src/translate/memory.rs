@@ -1,4 +1,5 @@
-//! Linear memory: loads, stores, `memory.size` and the bulk operators.
+//! Linear memory: loads, stores, `memory.size` and `memory.grow` (the bulk
+//! operators are in `bulk`, shared with tables).
 //!
 //! Every 32-bit memory sits in a reservation that covers any
 //! `base + zext(address) + offset + size`, so accesses carry no bounds
@@ -9,7 +10,7 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_format::BuiltinIndex;
 use wasmparser::{MemArg, MemArgTarget};
 
-use super::env::{call_builtin, call_builtin_value, heap_flags, index_arg, memory_base, memory_length, FuncEnvironment};
+use super::env::{call_builtin_value, heap_flags, index_arg, memory_base, memory_length, FuncEnvironment};
 use super::state::FuncState;
 use crate::{CompileError, Result};
 
@@ -148,61 +149,4 @@ pub(crate) fn translate_memory_grow(
     let old = call_builtin_value(env, builder, state, BuiltinIndex::MemoryGrow, &[mem, delta], offset)?;
     state.stack.push(old);
     Ok(())
-}
-
-/// `memory.fill`: pops `dst, value, len`.
-pub(crate) fn translate_memory_fill(
-    env: &FuncEnvironment<'_>,
-    builder: &mut FunctionBuilder<'_>,
-    state: &mut FuncState,
-    mem: u32,
-    offset: usize,
-) -> Result<()> {
-    let (dst, value, len) = state.pop3(offset)?;
-    let mem = index_arg(builder, mem);
-    call_builtin(env, builder, state, BuiltinIndex::MemoryFill, &[mem, dst, value, len]);
-    Ok(())
-}
-
-/// `memory.copy`: pops `dst, src, len`.
-pub(crate) fn translate_memory_copy(
-    env: &FuncEnvironment<'_>,
-    builder: &mut FunctionBuilder<'_>,
-    state: &mut FuncState,
-    dst_mem: u32,
-    src_mem: u32,
-    offset: usize,
-) -> Result<()> {
-    let (dst, src, len) = state.pop3(offset)?;
-    let dst_mem = index_arg(builder, dst_mem);
-    let src_mem = index_arg(builder, src_mem);
-    call_builtin(env, builder, state, BuiltinIndex::MemoryCopy, &[dst_mem, dst, src_mem, src, len]);
-    Ok(())
-}
-
-/// `memory.init`: pops `dst, src, len`.
-pub(crate) fn translate_memory_init(
-    env: &FuncEnvironment<'_>,
-    builder: &mut FunctionBuilder<'_>,
-    state: &mut FuncState,
-    data_index: u32,
-    mem: u32,
-    offset: usize,
-) -> Result<()> {
-    let (dst, src, len) = state.pop3(offset)?;
-    let mem = index_arg(builder, mem);
-    let data_index = index_arg(builder, data_index);
-    call_builtin(env, builder, state, BuiltinIndex::MemoryInit, &[mem, data_index, dst, src, len]);
-    Ok(())
-}
-
-/// `data.drop`.
-pub(crate) fn translate_data_drop(
-    env: &FuncEnvironment<'_>,
-    builder: &mut FunctionBuilder<'_>,
-    state: &mut FuncState,
-    data_index: u32,
-) {
-    let data_index = index_arg(builder, data_index);
-    call_builtin(env, builder, state, BuiltinIndex::DataDrop, &[data_index]);
 }

@@ -7,6 +7,7 @@
 //! calls and references; numeric operators live in `numeric`, vector
 //! operators in `simd`.
 
+mod bulk;
 mod call;
 mod control;
 mod env;

@@ -2,11 +2,11 @@
 //! one, and dispatches it from a single match.
 
 use cranelift_codegen::ir::{self, immediates::Offset32, GlobalValueData};
-use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_codegen::isa::CallConv;
+use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_codegen::settings;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use kiln_format::{runtime_limits, VMOffsets};
+use kiln_format::{runtime_limits, BuiltinIndex, VMOffsets};
 use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, ValidatorResources, WasmModuleResources};
 
 use super::control::{self, block_with_params, push_ctrl, FrameKind};
@@ -15,7 +15,7 @@ use super::memory::{self, LoadKind, StoreKind};
 use super::operators::operator_name;
 use super::state::FuncState;
 use super::types::{block_signature, val_type};
-use super::{call, global, locals, numeric, reference, simd, table};
+use super::{bulk, call, global, locals, numeric, reference, simd, table};
 use crate::abi::POINTER_TYPE;
 use crate::{CompileError, Result};
 
@@ -36,7 +36,11 @@ impl Default for FuncTranslator {
 impl FuncTranslator {
     /// A translator with empty state.
     pub fn new() -> Self {
-        FuncTranslator { builder_context: FunctionBuilderContext::new(), state: FuncState::new(), frontend_config: None }
+        FuncTranslator {
+            builder_context: FunctionBuilderContext::new(),
+            state: FuncState::new(),
+            frontend_config: None,
+        }
     }
 
     /// Validates and translates the body of function `func_index` into
@@ -119,7 +123,10 @@ impl FuncTranslator {
         }
         operators.finish()?;
         if !state.control.is_empty() {
-            return Err(CompileError::invalid("function body ends inside a block", operators.original_position() as usize));
+            return Err(CompileError::invalid(
+                "function body ends inside a block",
+                operators.original_position() as usize,
+            ));
         }
         builder.finalize(frontend_config);
         Ok(())
@@ -145,11 +152,8 @@ fn reject_64bit_indices(env: &FuncEnvironment<'_>, resources: &ValidatorResource
 /// The stack limit global value, `*(*(vmctx + RUNTIME_LIMITS) + STACK_LIMIT)`,
 /// which Cranelift checks in the prologue.
 fn stack_limit(func: &mut ir::Function) -> Result<ir::GlobalValue> {
-    let flags = func
-        .dfg
-        .mem_flags
-        .insert(vm_flags())
-        .map_err(|_| CompileError::codegen("too many distinct memory flags"))?;
+    let flags =
+        func.dfg.mem_flags.insert(vm_flags()).map_err(|_| CompileError::codegen("too many distinct memory flags"))?;
     let vmctx = func.create_global_value(GlobalValueData::VMContext);
     let limits = func.create_global_value(GlobalValueData::Load {
         base: vmctx,
@@ -206,23 +210,47 @@ fn translate_operator(
         Operator::LocalGet { local_index } => locals::translate_local_get(builder, state, *local_index, offset)?,
         Operator::LocalSet { local_index } => locals::translate_local_set(builder, state, *local_index, offset)?,
         Operator::LocalTee { local_index } => locals::translate_local_tee(builder, state, *local_index, offset)?,
-        Operator::GlobalGet { global_index } => global::translate_global_get(env, builder, state, *global_index, offset)?,
-        Operator::GlobalSet { global_index } => global::translate_global_set(env, builder, state, *global_index, offset)?,
+        Operator::GlobalGet { global_index } => {
+            global::translate_global_get(env, builder, state, *global_index, offset)?
+        }
+        Operator::GlobalSet { global_index } => {
+            global::translate_global_set(env, builder, state, *global_index, offset)?
+        }
 
         Operator::I32Load { memarg } => load(env, builder, state, memarg, LoadKind::Plain(ir::types::I32), offset)?,
         Operator::I64Load { memarg } => load(env, builder, state, memarg, LoadKind::Plain(ir::types::I64), offset)?,
         Operator::F32Load { memarg } => load(env, builder, state, memarg, LoadKind::Plain(ir::types::F32), offset)?,
         Operator::F64Load { memarg } => load(env, builder, state, memarg, LoadKind::Plain(ir::types::F64), offset)?,
-        Operator::I32Load8S { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I32, 8, true), offset)?,
-        Operator::I32Load8U { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I32, 8, false), offset)?,
-        Operator::I32Load16S { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I32, 16, true), offset)?,
-        Operator::I32Load16U { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I32, 16, false), offset)?,
-        Operator::I64Load8S { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 8, true), offset)?,
-        Operator::I64Load8U { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 8, false), offset)?,
-        Operator::I64Load16S { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 16, true), offset)?,
-        Operator::I64Load16U { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 16, false), offset)?,
-        Operator::I64Load32S { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 32, true), offset)?,
-        Operator::I64Load32U { memarg } => load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 32, false), offset)?,
+        Operator::I32Load8S { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I32, 8, true), offset)?
+        }
+        Operator::I32Load8U { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I32, 8, false), offset)?
+        }
+        Operator::I32Load16S { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I32, 16, true), offset)?
+        }
+        Operator::I32Load16U { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I32, 16, false), offset)?
+        }
+        Operator::I64Load8S { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 8, true), offset)?
+        }
+        Operator::I64Load8U { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 8, false), offset)?
+        }
+        Operator::I64Load16S { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 16, true), offset)?
+        }
+        Operator::I64Load16U { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 16, false), offset)?
+        }
+        Operator::I64Load32S { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 32, true), offset)?
+        }
+        Operator::I64Load32U { memarg } => {
+            load(env, builder, state, memarg, LoadKind::Extend(ir::types::I64, 32, false), offset)?
+        }
         Operator::I32Store { memarg }
         | Operator::I64Store { memarg }
         | Operator::F32Store { memarg }
@@ -237,27 +265,35 @@ fn translate_operator(
 
         Operator::MemorySize { mem } => memory::translate_memory_size(env, builder, state, *mem, offset)?,
         Operator::MemoryGrow { mem } => memory::translate_memory_grow(env, builder, state, *mem, offset)?,
-        Operator::MemoryFill { mem } => memory::translate_memory_fill(env, builder, state, *mem, offset)?,
+        Operator::MemoryFill { mem } => {
+            bulk::translate_fill(env, builder, state, BuiltinIndex::MemoryFill, *mem, offset)?
+        }
         Operator::MemoryCopy { dst_mem, src_mem } => {
-            memory::translate_memory_copy(env, builder, state, *dst_mem, *src_mem, offset)?
+            bulk::translate_copy(env, builder, state, BuiltinIndex::MemoryCopy, *dst_mem, *src_mem, offset)?
         }
         Operator::MemoryInit { data_index, mem } => {
-            memory::translate_memory_init(env, builder, state, *data_index, *mem, offset)?
+            bulk::translate_init(env, builder, state, BuiltinIndex::MemoryInit, *data_index, *mem, offset)?
         }
-        Operator::DataDrop { data_index } => memory::translate_data_drop(env, builder, state, *data_index),
+        Operator::DataDrop { data_index } => {
+            bulk::translate_segment_drop(env, builder, state, BuiltinIndex::DataDrop, *data_index)
+        }
 
         Operator::TableGet { table } => table::translate_table_get(env, builder, state, *table, offset)?,
         Operator::TableSet { table } => table::translate_table_set(env, builder, state, *table, offset)?,
         Operator::TableSize { table } => table::translate_table_size(env, builder, state, *table, offset)?,
         Operator::TableGrow { table } => table::translate_table_grow(env, builder, state, *table, offset)?,
-        Operator::TableFill { table } => table::translate_table_fill(env, builder, state, *table, offset)?,
+        Operator::TableFill { table } => {
+            bulk::translate_fill(env, builder, state, BuiltinIndex::TableFill, *table, offset)?
+        }
         Operator::TableCopy { dst_table, src_table } => {
-            table::translate_table_copy(env, builder, state, *dst_table, *src_table, offset)?
+            bulk::translate_copy(env, builder, state, BuiltinIndex::TableCopy, *dst_table, *src_table, offset)?
         }
         Operator::TableInit { elem_index, table } => {
-            table::translate_table_init(env, builder, state, *elem_index, *table, offset)?
+            bulk::translate_init(env, builder, state, BuiltinIndex::TableInit, *elem_index, *table, offset)?
         }
-        Operator::ElemDrop { elem_index } => table::translate_elem_drop(env, builder, state, *elem_index),
+        Operator::ElemDrop { elem_index } => {
+            bulk::translate_segment_drop(env, builder, state, BuiltinIndex::ElemDrop, *elem_index)
+        }
 
         Operator::RefNull { .. } => reference::translate_ref_null(builder, state),
         Operator::RefIsNull => reference::translate_ref_is_null(builder, state, offset)?,
