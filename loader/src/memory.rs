@@ -100,7 +100,11 @@ impl Reservation {
     /// Returns the reservation to the pool with its contents discarded, or
     /// unmaps it.
     fn release(self) {
-        if self.accessible > POOL_MAX_ACCESSIBLE {
+        // Into a full pool, discarding the pages first would be a wasted
+        // system call; a race that fills it meanwhile only costs that call.
+        if self.accessible > POOL_MAX_ACCESSIBLE
+            || POOL.lock().unwrap_or_else(|e| e.into_inner()).len() >= POOL_CAPACITY
+        {
             return;
         }
         // SAFETY: the range is the reservation's accessible prefix; its

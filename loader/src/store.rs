@@ -3,7 +3,9 @@
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::rc::{Rc, Weak};
 
 use kiln_format::FuncType;
@@ -51,21 +53,69 @@ impl std::fmt::Debug for WeakStore {
 }
 
 /// Canonical, store-wide ids of function types, compared by `call_indirect`.
+///
+/// Each type is stored once, in `types`; the map goes from a type's hash to
+/// the ids with that hash. Keying a map by the types themselves cloned
+/// every new type twice and hashed it twice, which was half the cost of
+/// instantiating a module in a fresh store.
 #[derive(Default)]
 pub(crate) struct TypeRegistry {
-    ids: HashMap<FuncType, u32>,
+    /// Hash of a type to the newest id with that hash.
+    by_hash: HashMap<u64, u32, BuildHasherDefault<HashIsKey>>,
+    /// For each id, the next older id with the same hash, or `NO_TYPE`.
+    same_hash: Vec<u32>,
     types: Vec<FuncType>,
+    hasher: RandomState,
+}
+
+const NO_TYPE: u32 = u32::MAX;
+
+/// The hasher of keys that are hashes already.
+#[derive(Default)]
+struct HashIsKey(u64);
+
+impl Hasher for HashIsKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl TypeRegistry {
     pub fn intern(&mut self, ty: &FuncType) -> u32 {
-        if let Some(&id) = self.ids.get(ty) {
-            return id;
+        let hash = self.hasher.hash_one(ty);
+        let mut candidate = self.by_hash.get(&hash).copied().unwrap_or(NO_TYPE);
+        while let (Some(known), Some(&next)) =
+            (self.types.get(candidate as usize), self.same_hash.get(candidate as usize))
+        {
+            if known == ty {
+                return candidate;
+            }
+            candidate = next;
         }
         let id = self.types.len() as u32;
         self.types.push(ty.clone());
-        self.ids.insert(ty.clone(), id);
+        self.same_hash.push(self.by_hash.insert(hash, id).unwrap_or(NO_TYPE));
         id
+    }
+
+    /// Interns every type of a module at once, growing the tables once
+    /// instead of rehashing as they fill (a fresh store per instance is
+    /// the common case, where every type is new).
+    pub fn intern_all(&mut self, tys: &[FuncType]) -> Vec<u32> {
+        self.by_hash.reserve(tys.len());
+        self.same_hash.reserve(tys.len());
+        self.types.reserve(tys.len());
+        tys.iter().map(|ty| self.intern(ty)).collect()
     }
 
     pub fn get(&self, id: u32) -> Option<&FuncType> {
@@ -82,11 +132,12 @@ pub(crate) struct StoreInner {
     outer_activations: RefCell<Vec<ActivationRecord>>,
     pub(crate) types: RefCell<TypeRegistry>,
     /// A Wasm-to-host trampoline for each canonical type id seen so far, so
-    /// that host functions stored straight into tables can be called from Wasm.
-    host_trampolines: RefCell<HashMap<u32, *const u8>>,
+    /// that host functions stored straight into tables can be called from
+    /// Wasm. Indexed by type id (ids are dense); null where there is none.
+    host_trampolines: RefCell<Vec<*const u8>>,
     /// A host-to-Wasm entry trampoline for each canonical type id seen so far,
-    /// for functions whose own module did not need one.
-    entry_trampolines: RefCell<HashMap<u32, *const u8>>,
+    /// for functions whose own module did not need one; indexed likewise.
+    entry_trampolines: RefCell<Vec<*const u8>>,
     pub(crate) instances: RefCell<Vec<Rc<InstanceData>>>,
     pub(crate) vmctxs: RefCell<Vec<Rc<VMContextAlloc>>>,
     /// Boxed: funcrefs and importing VMContexts point into each context.
@@ -227,26 +278,45 @@ impl Store {
         self.inner.types.borrow_mut().intern(ty)
     }
 
+    /// Interns a module's types; the trampoline tables then have a slot for
+    /// each, so registering its trampolines grows nothing.
+    pub(crate) fn intern_types(&self, tys: &[FuncType]) -> Vec<u32> {
+        let mut types = self.inner.types.borrow_mut();
+        let ids = types.intern_all(tys);
+        for slots in [&self.inner.host_trampolines, &self.inner.entry_trampolines] {
+            let mut slots = slots.borrow_mut();
+            if slots.len() < types.types.len() {
+                slots.resize(types.types.len(), std::ptr::null());
+            }
+        }
+        ids
+    }
+
     pub(crate) fn type_of_id(&self, id: u32) -> Option<FuncType> {
         self.inner.types.borrow().get(id).cloned()
     }
 
     pub(crate) fn host_trampoline_for(&self, type_id: u32) -> Option<*const u8> {
-        self.inner.host_trampolines.borrow().get(&type_id).copied()
+        trampoline_in(&self.inner.host_trampolines.borrow(), type_id)
     }
 
     pub(crate) fn entry_trampoline_for(&self, type_id: u32) -> Option<*const u8> {
-        self.inner.entry_trampolines.borrow().get(&type_id).copied()
+        trampoline_in(&self.inner.entry_trampolines.borrow(), type_id)
     }
 
     pub(crate) fn register_entry_trampoline(&self, type_id: u32, code: *const u8) {
-        self.inner.entry_trampolines.borrow_mut().entry(type_id).or_insert(code);
+        let mut slots = self.inner.entry_trampolines.borrow_mut();
+        let slot = trampoline_slot(&mut slots, type_id);
+        if slot.is_null() {
+            *slot = code;
+        }
     }
 
     /// Records a module's Wasm-to-host trampoline for a type, and gives it
     /// to host functions of that type that had none yet.
     pub(crate) fn register_host_trampoline(&self, type_id: u32, code: *const u8) {
-        if self.inner.host_trampolines.borrow_mut().insert(type_id, code).is_some() {
+        let previous = std::mem::replace(trampoline_slot(&mut self.inner.host_trampolines.borrow_mut(), type_id), code);
+        if !previous.is_null() {
             return;
         }
         for ctx in self.inner.host_funcs.borrow_mut().iter_mut() {
@@ -255,6 +325,18 @@ impl Store {
             }
         }
     }
+}
+
+fn trampoline_in(slots: &[*const u8], type_id: u32) -> Option<*const u8> {
+    slots.get(type_id as usize).copied().filter(|code| !code.is_null())
+}
+
+fn trampoline_slot(slots: &mut Vec<*const u8>, type_id: u32) -> &mut *const u8 {
+    let index = type_id as usize;
+    if index >= slots.len() {
+        slots.resize(index + 1, std::ptr::null());
+    }
+    &mut slots[index]
 }
 
 impl Drop for StoreInner {
@@ -298,6 +380,28 @@ mod tests {
         assert_eq!((stats.skipped, stats.released), (false, 1));
         assert_eq!(r.strong_count(), 1);
         assert_eq!(store.activations_len(), 0);
+    }
+
+    #[test]
+    fn types_sharing_a_hash_keep_their_own_ids() {
+        use kiln_format::ValType;
+        let mut registry = TypeRegistry::default();
+        let tys: Vec<FuncType> = [vec![], vec![ValType::I32], vec![ValType::I64], vec![ValType::I32, ValType::I32]]
+            .into_iter()
+            .map(|params| FuncType { params, results: vec![] })
+            .collect();
+        // The first three are chained under the last one's hash, as if
+        // their hashes collided with it.
+        let hash = registry.hasher.hash_one(&tys[3]);
+        for (id, ty) in tys[..3].iter().enumerate() {
+            registry.types.push(ty.clone());
+            registry.same_hash.push(registry.by_hash.insert(hash, id as u32).unwrap_or(NO_TYPE));
+        }
+        assert_eq!(registry.intern(&tys[3]), 3, "no type of the chain equals it");
+        assert_eq!(registry.same_hash[3], 2, "it heads the chain");
+        assert_eq!(registry.intern(&tys[3]), 3);
+        assert_eq!(registry.intern(&tys[3].clone()), 3);
+        assert_eq!(registry.types.len(), 4);
     }
 
     #[test]

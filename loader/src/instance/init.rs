@@ -41,7 +41,7 @@ pub(super) fn instantiate(store: &Store, module: &Module, imports: &[Extern]) ->
     alloc.write(VMOffsets::RUNTIME_LIMITS, store.limits_ptr());
     alloc.write(VMOffsets::BUILTINS, crate::builtins::table_ptr());
     alloc.write(VMOffsets::ACTIVATIONS, store.activations_table_ptr());
-    let type_ids: Vec<u32> = info.types.iter().map(|t| store.intern_type(t)).collect();
+    let type_ids = store.intern_types(&info.types);
     for (i, &id) in type_ids.iter().enumerate() {
         alloc.write(offsets.type_id(i as u32), id);
     }
