@@ -12,13 +12,8 @@ pub struct SectionChecksum {
 
 /// The sections covered by the header checksum, in the order they are fed.
 /// For `.kiln.meta` only the bytes after the header are covered.
-pub const CHECKSUMMED_SECTIONS: [&str; 5] = [
-    crate::SECTION_META,
-    crate::SECTION_TRAPS,
-    crate::SECTION_STACKMAPS,
-    crate::SECTION_DATA,
-    crate::SECTION_TEXT,
-];
+pub const CHECKSUMMED_SECTIONS: [&str; 5] =
+    [crate::SECTION_META, crate::SECTION_TRAPS, crate::SECTION_STACKMAPS, crate::SECTION_DATA, crate::SECTION_TEXT];
 
 impl SectionChecksum {
     /// A fresh checksum.

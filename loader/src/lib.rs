@@ -87,8 +87,8 @@ pub use func::{Func, HostFn};
 pub use global::Global;
 pub use instance::Instance;
 pub use kiln_format::{
-    Export, ExternKind, FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType,
-    TrapCode, ValType,
+    Export, ExternKind, FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, TrapCode,
+    ValType,
 };
 pub use linker::Linker;
 pub use memory::{Memory, MAX_WASM_PAGES, WASM_PAGE_SIZE};

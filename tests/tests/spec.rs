@@ -29,7 +29,8 @@ fn spec_scripts() -> Vec<PathBuf> {
 fn spec_suite_passes() {
     let scripts = spec_scripts();
     assert_eq!(scripts.len(), EXPECTED_SCRIPTS, "scripts in {}", common::testsuite_dir().display());
-    let simd = scripts.iter().filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("simd_")));
+    let simd =
+        scripts.iter().filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("simd_")));
     assert_eq!(simd.count(), EXPECTED_SIMD_SCRIPTS, "simd_* scripts in {}", common::testsuite_dir().display());
 
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_kiln-wast"));

@@ -64,7 +64,9 @@ pub(crate) fn translate_call(
         let callee = match state.direct_callees.get(&function_index) {
             Some(&callee) => callee,
             None => {
-                let name = builder.func.declare_imported_user_function(UserExternalName { namespace: 0, index: function_index });
+                let name = builder
+                    .func
+                    .declare_imported_user_function(UserExternalName { namespace: 0, index: function_index });
                 let signature = builder.import_signature(abi::wasm_signature(ty, env.call_conv));
                 let callee = builder.import_function(ExtFuncData {
                     name: ExternalName::User(name),

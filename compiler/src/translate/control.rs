@@ -71,7 +71,13 @@ pub(crate) fn block_with_params(builder: &mut FunctionBuilder<'_>, types: &[ValT
 }
 
 /// Opens a frame whose `num_params` parameters are on top of the stack.
-pub(crate) fn push_ctrl(state: &mut FuncState, kind: FrameKind, next: ir::Block, num_params: usize, num_results: usize) {
+pub(crate) fn push_ctrl(
+    state: &mut FuncState,
+    kind: FrameKind,
+    next: ir::Block,
+    num_params: usize,
+    num_results: usize,
+) {
     let height = state.stack.len().saturating_sub(num_params);
     state.control.push(ControlFrame { kind, next, num_params, num_results, height, exit_reachable: false });
 }
@@ -153,13 +159,7 @@ pub(crate) fn translate_if(
     builder.seal_block(else_block);
     builder.switch_to_block(then_block);
     let saved = state.peekn(params.len(), offset)?.to_vec();
-    push_ctrl(
-        state,
-        FrameKind::If { else_block, else_seen: false, params: saved },
-        next,
-        params.len(),
-        results.len(),
-    );
+    push_ctrl(state, FrameKind::If { else_block, else_seen: false, params: saved }, next, params.len(), results.len());
     Ok(())
 }
 
@@ -167,10 +167,8 @@ pub(crate) fn translate_if(
 /// from the parameters.
 pub(crate) fn translate_else(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, offset: usize) -> Result<()> {
     let reachable = state.reachable;
-    let frame = state
-        .control
-        .last_mut()
-        .ok_or_else(|| CompileError::invalid("`else` without an open block", offset))?;
+    let frame =
+        state.control.last_mut().ok_or_else(|| CompileError::invalid("`else` without an open block", offset))?;
     let FrameKind::If { else_block, else_seen, params } = &mut frame.kind else {
         return Err(CompileError::invalid("`else` outside of `if`", offset));
     };
@@ -236,7 +234,12 @@ pub(crate) fn translate_end(builder: &mut FunctionBuilder<'_>, state: &mut FuncS
 }
 
 /// `br l`.
-pub(crate) fn translate_br(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, relative_depth: u32, offset: usize) -> Result<()> {
+pub(crate) fn translate_br(
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    relative_depth: u32,
+    offset: usize,
+) -> Result<()> {
     let (dest, arity) = br_target(state, relative_depth, offset)?;
     state.collect_block_args(arity, offset)?;
     builder.ins().jump(dest, &state.block_args);

@@ -182,7 +182,11 @@ fn bool_to_i32(builder: &mut FunctionBuilder<'_>, truth: ir::Value) -> ir::Value
 /// right operand is the top of `stack`). Values are carried as `i32`, `i64`,
 /// `f32` and `f64` (see `abi::clif_type`); every numeric operator pushes
 /// exactly one value, with Wasm's boolean results as `i32` 0 or 1.
-pub(crate) fn translate_numeric(op: &Operator<'_>, builder: &mut FunctionBuilder<'_>, stack: &mut Vec<ir::Value>) -> bool {
+pub(crate) fn translate_numeric(
+    op: &Operator<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    stack: &mut Vec<ir::Value>,
+) -> bool {
     let Some(lowering) = lowering(op) else {
         return false;
     };

@@ -16,7 +16,11 @@ pub(crate) fn translate_ref_null(builder: &mut FunctionBuilder<'_>, state: &mut 
 }
 
 /// `ref.is_null`.
-pub(crate) fn translate_ref_is_null(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, offset: usize) -> Result<()> {
+pub(crate) fn translate_ref_is_null(
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    offset: usize,
+) -> Result<()> {
     let reference = state.pop1(offset)?;
     let is_null = builder.ins().icmp_imm_u(IntCC::Equal, reference, 0);
     let is_null = builder.ins().uextend(ir::types::I32, is_null);

@@ -170,7 +170,8 @@ fn golden_local_get() {
 
 #[test]
 fn golden_call_indirect_follows_spec_3_4() {
-    let text = clif("(module (table 1 funcref) (type $t (func)) (func (param i32) local.get 0 call_indirect (type $t)))");
+    let text =
+        clif("(module (table 1 funcref) (type $t (func)) (func (param i32) local.get 0 call_indirect (type $t)))");
     assert_eq!(
         text,
         "function u0:0(i64 vmctx, i32) system_v {
