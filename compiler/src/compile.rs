@@ -4,13 +4,15 @@
 //! Cranelift context per worker thread, and results are collected in job
 //! order, so the output does not depend on the number of threads.
 
+use std::fmt;
+
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
-use kiln_format::{BuiltinIndex, ModuleInfo, StackMapRecord, TrapRecord, NUM_BUILTINS};
+use kiln_format::{BuiltinIndex, FuncType, ModuleInfo, StackMapRecord, TrapRecord, NUM_BUILTINS};
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
 
@@ -25,6 +27,13 @@ use crate::{prescan, CompileError, Result};
 pub(crate) enum Job<'data> {
     /// A defined Wasm function.
     Function(FunctionBodyData<'data>),
+    /// A trampoline.
+    Trampoline(Trampoline),
+}
+
+/// A trampoline to compile.
+#[derive(Clone, Copy)]
+pub(crate) enum Trampoline {
     /// The entry trampoline of a type index.
     Entry(u32),
     /// The host trampoline of a type index.
@@ -33,13 +42,12 @@ pub(crate) enum Job<'data> {
     Builtin(BuiltinIndex),
 }
 
-impl Job<'_> {
-    fn describe(&self) -> String {
+impl fmt::Display for Trampoline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Job::Function(f) => format!("function {}", f.func_index),
-            Job::Entry(t) => format!("entry trampoline of type {t}"),
-            Job::Host(t) => format!("host trampoline of type {t}"),
-            Job::Builtin(b) => format!("exit trampoline of builtin {b}"),
+            Trampoline::Entry(t) => write!(f, "entry trampoline of type {t}"),
+            Trampoline::Host(t) => write!(f, "host trampoline of type {t}"),
+            Trampoline::Builtin(b) => write!(f, "exit trampoline of builtin {b}"),
         }
     }
 }
@@ -123,6 +131,8 @@ impl Worker {
         }
     }
 
+    /// Compiles one job; its error names the function, or the trampoline,
+    /// it came from.
     fn run(
         &mut self,
         target: &Target,
@@ -130,47 +140,58 @@ impl Worker {
         layout: &SymbolLayout,
         job: Job<'_>,
     ) -> Result<CompiledCode> {
-        let call_conv = env.call_conv;
-        let types = &env.info.types;
-        let (func, func_id) = match job {
+        match job {
             Job::Function(data) => {
-                let FunctionBodyData { func_index, body, validator } = data;
-                prescan::check_body(&body).map_err(|e| e.in_function(func_index))?;
-                let ty = env
-                    .info
-                    .functions
-                    .get(func_index as usize)
-                    .and_then(|f| types.get(f.type_index as usize))
-                    .ok_or_else(|| CompileError::codegen("function without a type").in_function(func_index))?;
-                let func_id = layout
-                    .defined_function(func_index)
-                    .ok_or_else(|| CompileError::codegen("body of an imported function").in_function(func_index))?;
-                let mut func = ir::Function::with_name_signature(
-                    UserFuncName::user(0, func_index),
-                    abi::wasm_signature(ty, call_conv),
-                );
-                let mut validator = validator.into_validator(std::mem::take(&mut self.validator_allocations));
-                let translated = self.translator.translate(env, func_index, &body, &mut validator, &mut func);
-                self.validator_allocations = validator.into_allocations();
-                translated.map_err(|e| e.in_function(func_index))?;
-                (func, func_id)
+                let func_index = data.func_index;
+                self.function(target, env, layout, data).map_err(|e| e.in_function(func_index))
             }
-            Job::Entry(t) => {
-                let ty = types.get(t as usize).ok_or_else(|| CompileError::codegen(format!("unknown type {t}")))?;
-                (
-                    entry_trampoline(t, ty, target.isa.frontend_config(), &mut self.builder_context)?,
-                    layout.entry_trampoline(t),
-                )
+            Job::Trampoline(trampoline) => self
+                .trampoline(target, &env.info.types, layout, trampoline)
+                .map_err(|e| CompileError::codegen(format!("{} (in {trampoline})", e.message()))),
+        }
+    }
+
+    fn function(
+        &mut self,
+        target: &Target,
+        env: &FuncEnvironment<'_>,
+        layout: &SymbolLayout,
+        data: FunctionBodyData<'_>,
+    ) -> Result<CompiledCode> {
+        let FunctionBodyData { func_index, body, validator } = data;
+        prescan::check_body(&body)?;
+        let ty = env.info.func_type(func_index).ok_or_else(|| CompileError::codegen("function without a type"))?;
+        let func_id =
+            layout.defined_function(func_index).ok_or_else(|| CompileError::codegen("body of an imported function"))?;
+        let mut func = ir::Function::with_name_signature(
+            UserFuncName::user(0, func_index),
+            abi::wasm_signature(ty, env.call_conv),
+        );
+        let mut validator = validator.into_validator(std::mem::take(&mut self.validator_allocations));
+        let translated = self.translator.translate(env, func_index, &body, &mut validator, &mut func);
+        self.validator_allocations = validator.into_allocations();
+        translated?;
+        self.compile_clif(target, layout, func, func_id)
+    }
+
+    fn trampoline(
+        &mut self,
+        target: &Target,
+        types: &[FuncType],
+        layout: &SymbolLayout,
+        trampoline: Trampoline,
+    ) -> Result<CompiledCode> {
+        let config = target.isa.frontend_config();
+        let ty = |t: u32| types.get(t as usize).ok_or_else(|| CompileError::codegen(format!("unknown type {t}")));
+        let (func, func_id) = match trampoline {
+            Trampoline::Entry(t) => {
+                (entry_trampoline(t, ty(t)?, config, &mut self.builder_context)?, layout.entry_trampoline(t))
             }
-            Job::Host(t) => {
-                let ty = types.get(t as usize).ok_or_else(|| CompileError::codegen(format!("unknown type {t}")))?;
-                (
-                    host_trampoline(t, ty, target.isa.frontend_config(), &mut self.builder_context)?,
-                    layout.host_trampoline(t),
-                )
+            Trampoline::Host(t) => {
+                (host_trampoline(t, ty(t)?, config, &mut self.builder_context)?, layout.host_trampoline(t))
             }
-            Job::Builtin(b) => (
-                builtin_trampoline(b, target.isa.frontend_config(), &mut self.builder_context),
+            Trampoline::Builtin(b) => (
+                builtin_trampoline(b, config, &mut self.builder_context),
                 layout
                     .builtin_trampoline(b as u32)
                     .ok_or_else(|| CompileError::codegen(format!("unknown builtin {b}")))?,
@@ -258,12 +279,9 @@ pub(crate) fn compile_module(
     let env = FuncEnvironment { info: &info, offsets: info.vmoffsets(), call_conv: target.isa.default_call_conv() };
 
     let mut jobs: Vec<Job<'_>> = bodies.into_iter().map(Job::Function).collect();
-    jobs.extend((0..layout.num_types).map(Job::Entry));
-    jobs.extend((0..layout.num_types).map(Job::Host));
-    jobs.extend(BuiltinIndex::ALL.iter().copied().map(Job::Builtin));
-    let origins: Vec<(Option<u32>, String)> =
-        jobs.iter().map(|j| (if let Job::Function(f) = j { Some(f.func_index) } else { None }, j.describe())).collect();
-
+    jobs.extend((0..layout.num_types).map(|t| Job::Trampoline(Trampoline::Entry(t))));
+    jobs.extend((0..layout.num_types).map(|t| Job::Trampoline(Trampoline::Host(t))));
+    jobs.extend(BuiltinIndex::ALL.iter().map(|&b| Job::Trampoline(Trampoline::Builtin(b))));
     let run = || -> Vec<Result<CompiledCode>> {
         jobs.into_par_iter().map_init(Worker::new, |worker, job| worker.run(target, &env, &layout, job)).collect()
     };
@@ -279,14 +297,6 @@ pub(crate) fn compile_module(
 
     // The first failure in job order, so the reported error is the same
     // for every thread count.
-    let mut code = Vec::with_capacity(results.len());
-    for (result, (func_index, what)) in results.into_iter().zip(origins) {
-        match (result, func_index) {
-            (Ok(c), _) => code.push(c),
-            (Err(e), _) if e.func_index().is_some() => return Err(e),
-            (Err(e), Some(i)) => return Err(e.in_function(i)),
-            (Err(e), None) => return Err(CompileError::codegen(format!("{} (in {what})", e.message()))),
-        }
-    }
+    let code = results.into_iter().collect::<Result<Vec<_>>>()?;
     Ok((info, data, code))
 }

@@ -43,28 +43,42 @@ pub fn compile_file(input: &Path, output: &Path, options: &CompileOptions) -> Re
     if options.emit == Emit::SharedObject {
         return link::link_shared_object(&object, output);
     }
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let write_error = |e: std::io::Error| CompileError::output(format!("cannot write {}: {e}", output.display()));
-    let mut file = tempfile::Builder::new().prefix(".kilnc-").suffix(".tmp").tempfile_in(dir).map_err(write_error)?;
+    let write_error = write_error(output);
+    let mut file = tempfile::Builder::new()
+        .prefix(".kilnc-")
+        .suffix(".tmp")
+        .tempfile_in(output_dir(output))
+        .map_err(write_error)?;
     file.write_all(&object).map_err(write_error)?;
     file.as_file().sync_all().map_err(write_error)?;
-    set_output_permissions(file.as_file()).map_err(write_error)?;
+    set_mode(file.as_file(), 0o644).map_err(write_error)?;
     file.persist(output).map_err(|e| write_error(e.error))?;
     Ok(())
 }
 
-/// Temporary files are created private (0600); an object file is as
-/// readable as any other build output.
+/// The directory of `output`, where its temporary files go so that the
+/// final rename stays within one file system.
+pub(crate) fn output_dir(output: &Path) -> &Path {
+    match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// The error of a failed write of `output`.
+pub(crate) fn write_error(output: &Path) -> impl Fn(std::io::Error) -> CompileError + Copy + '_ {
+    move |e| CompileError::output(format!("cannot write {}: {e}", output.display()))
+}
+
+/// Temporary files are created private (0600); an artifact is as readable
+/// (and a shared object as executable) as any other build output.
 #[cfg(unix)]
-fn set_output_permissions(file: &std::fs::File) -> std::io::Result<()> {
+pub(crate) fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
 #[cfg(not(unix))]
-fn set_output_permissions(_file: &std::fs::File) -> std::io::Result<()> {
+pub(crate) fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }

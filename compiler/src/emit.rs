@@ -59,9 +59,7 @@ pub(crate) fn emit_object(
     for defined in 0..layout.num_defined_funcs {
         let func_index = layout.num_imported_funcs + defined;
         let ty = info
-            .functions
-            .get(func_index as usize)
-            .and_then(|f| info.types.get(f.type_index as usize))
+            .func_type(func_index)
             .ok_or_else(|| CompileError::output(format!("function {func_index} has no type")))?;
         declare(
             &mut module,

@@ -6,6 +6,7 @@ use std::io::{ErrorKind, Write};
 use std::path::Path;
 use std::process::Command;
 
+use crate::driver::{output_dir, set_mode, write_error};
 use crate::{CompileError, Result};
 
 /// Linker flags, for `cc` (each passed through `-Wl,`) and `ld` alike.
@@ -25,11 +26,8 @@ const LINK_FLAGS: [&str; 7] = ["--emit-relocs", "-z", "text", "-z", "defs", "-z"
 /// temporary files next to `output`; the output is renamed over `output`
 /// only when the link succeeded, so `output` is never left partial.
 pub fn link_shared_object(object: &[u8], output: &Path) -> Result<()> {
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let write_error = |e: std::io::Error| CompileError::output(format!("cannot write {}: {e}", output.display()));
+    let dir = output_dir(output);
+    let write_error = write_error(output);
     let temp = |suffix: &str| tempfile::Builder::new().prefix(".kilnc-").suffix(suffix).tempfile_in(dir);
     let mut input = temp(".o").map_err(write_error)?;
     input.write_all(object).map_err(write_error)?;
@@ -42,7 +40,7 @@ pub fn link_shared_object(object: &[u8], output: &Path) -> Result<()> {
     // what is there now, not the handle `tempfile` opened.
     let file = std::fs::File::open(linked.path()).map_err(write_error)?;
     file.sync_all().map_err(write_error)?;
-    set_permissions(&file).map_err(write_error)?;
+    set_mode(&file, 0o755).map_err(write_error)?;
     linked.persist(output).map_err(|e| write_error(e.error))?;
     Ok(())
 }
@@ -75,15 +73,4 @@ fn run_linker(input: &Path, output: &Path) -> Result<()> {
     Err(CompileError::output(
         "no system linker: neither `cc` nor `ld` is on PATH, and --emit so needs one to build a shared object",
     ))
-}
-
-#[cfg(unix)]
-fn set_permissions(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o755))
-}
-
-#[cfg(not(unix))]
-fn set_permissions(_file: &std::fs::File) -> std::io::Result<()> {
-    Ok(())
 }

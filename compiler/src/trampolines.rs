@@ -8,17 +8,16 @@
 //! and return address of the Wasm frame that called it, read from its own
 //! frame record (`[fp]` and `[fp + 8]`).
 
-use cranelift_codegen::ir::{
-    self, GlobalValueData, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, UserFuncName,
-};
+use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, UserFuncName};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use kiln_format::{runtime_limits, BuiltinIndex, FuncType, VMOffsets, VALUE_SLOT_SIZE};
+use kiln_format::{host_func_context, runtime_limits, BuiltinIndex, FuncType, VMOffsets, VALUE_SLOT_SIZE};
 
 use crate::abi::{
     builtin_signature, clif_type, entry_trampoline_signature, host_call_signature, wasm_signature, POINTER_TYPE,
 };
-use crate::{CompileError, Result};
+use crate::translate::stack_limit;
+use crate::Result;
 
 /// `UserFuncName` namespace of entry trampolines (defined functions use 0).
 pub(crate) const ENTRY_NAMESPACE: u32 = 1;
@@ -28,8 +27,8 @@ pub(crate) const HOST_NAMESPACE: u32 = 2;
 /// them by this name.
 pub(crate) const BUILTIN_NAMESPACE: u32 = 3;
 
-/// Offset of the host-call function pointer in a `VMHostFuncContext`.
-const HOST_CALL_OFFSET: i32 = 8;
+// Exits take the runtime limits from a VMContext or a host context alike.
+const _: () = assert!(host_func_context::RUNTIME_LIMITS == VMOffsets::RUNTIME_LIMITS);
 
 fn slot_offset(index: usize) -> i32 {
     // Signatures have far fewer than i32::MAX / 16 values: the validator
@@ -93,25 +92,7 @@ pub(crate) fn host_trampoline(
 
     // The host context starts with the same runtime-limits pointer as a
     // VMContext, so deep recursion through host calls is caught here too.
-    let trusted = func
-        .dfg
-        .mem_flags
-        .insert(MemFlagsData::trusted())
-        .map_err(|_| CompileError::codegen("too many distinct memory flags"))?;
-    let vmctx_gv = func.create_global_value(GlobalValueData::VMContext);
-    let limits = func.create_global_value(GlobalValueData::Load {
-        base: vmctx_gv,
-        offset: 0.into(),
-        global_type: POINTER_TYPE,
-        flags: trusted,
-    });
-    let stack_limit = func.create_global_value(GlobalValueData::Load {
-        base: limits,
-        offset: 0.into(),
-        global_type: POINTER_TYPE,
-        flags: trusted,
-    });
-    func.stack_limit = Some(stack_limit);
+    func.stack_limit = Some(stack_limit(&mut func)?);
 
     let mut b = FunctionBuilder::new(&mut func, fb_ctx);
     let params = open_block(&mut b);
@@ -127,7 +108,7 @@ pub(crate) fn host_trampoline(
     for (i, &arg) in params[1..].iter().enumerate() {
         b.ins().store(flags, arg, values, slot_offset(i));
     }
-    let host_call = b.ins().load(POINTER_TYPE, flags, host_ctx, HOST_CALL_OFFSET);
+    let host_call = b.ins().load(POINTER_TYPE, flags, host_ctx, host_func_context::HOST_CALL as i32);
     let sig = b.import_signature(host_call_signature(call_conv));
     b.ins().call_indirect(sig, host_call, &[host_ctx, values]);
     let results: Vec<ir::Value> = ty

@@ -86,11 +86,6 @@ impl CpuFeatures {
         }
         out
     }
-
-    /// Looks a feature up by name.
-    pub fn from_name(name: &str) -> Option<CpuFeatures> {
-        CPU_FEATURE_NAMES.iter().find(|(_, n)| *n == name).map(|(f, _)| *f)
-    }
 }
 
 impl fmt::Display for CpuFeatures {

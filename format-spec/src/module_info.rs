@@ -24,13 +24,6 @@ pub enum ValType {
     ExternRef,
 }
 
-impl ValType {
-    /// Whether this is a reference type.
-    pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef)
-    }
-}
-
 /// A reference type (element type of a table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RefType {
@@ -298,6 +291,11 @@ impl ModuleInfo {
             return Err(FormatError::new(SECTION_META, base + used, "trailing bytes after module info"));
         }
         Ok(info)
+    }
+
+    /// The type of function `func_index` of the function space, imports first.
+    pub fn func_type(&self, func_index: u32) -> Option<&FuncType> {
+        self.types.get(self.functions.get(func_index as usize)?.type_index as usize)
     }
 
     /// The [`VMOffsets`](crate::VMOffsets) of an instance of this module.

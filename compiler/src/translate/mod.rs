@@ -28,4 +28,5 @@ mod types;
 mod tests;
 
 pub use env::FuncEnvironment;
+pub(crate) use translator::stack_limit;
 pub use translator::FuncTranslator;

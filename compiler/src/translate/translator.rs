@@ -150,8 +150,9 @@ fn reject_64bit_indices(env: &FuncEnvironment<'_>, resources: &ValidatorResource
 }
 
 /// The stack limit global value, `*(*(vmctx + RUNTIME_LIMITS) + STACK_LIMIT)`,
-/// which Cranelift checks in the prologue.
-fn stack_limit(func: &mut ir::Function) -> Result<ir::GlobalValue> {
+/// which Cranelift checks in the prologue. The same for a host
+/// trampoline, whose host context keeps that pointer at the same offset.
+pub(crate) fn stack_limit(func: &mut ir::Function) -> Result<ir::GlobalValue> {
     let flags =
         func.dfg.mem_flags.insert(vm_flags()).map_err(|_| CompileError::codegen("too many distinct memory flags"))?;
     let vmctx = func.create_global_value(GlobalValueData::VMContext);
