@@ -74,45 +74,22 @@ unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u32) -> u32
 
 unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u32, value: u32, len: u32) {
     // SAFETY: as above.
-    let result = unsafe { memory_fill_impl(instance(vmctx), memory, dst, value, len) };
+    let instance = unsafe { instance(vmctx) };
+    let result = match instance.memories.get(memory as usize) {
+        Some(m) => m.fill(dst as u64, value as u8, len as u64),
+        None => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
+    };
     trap_on(result);
-}
-
-unsafe fn memory_fill_impl(
-    instance: &InstanceData,
-    memory: u32,
-    dst: u32,
-    value: u32,
-    len: u32,
-) -> Result<(), TrapCode> {
-    let memory = instance.memories.get(memory as usize).ok_or(TrapCode::MEMORY_OUT_OF_BOUNDS)?;
-    memory.check_range(dst as u64, len as u64)?;
-    // SAFETY: the range was checked against the accessible pages.
-    unsafe { std::ptr::write_bytes(memory.base().add(dst as usize), value as u8, len as usize) };
-    Ok(())
 }
 
 unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u32, src_memory: u32, src: u32, len: u32) {
     // SAFETY: as above.
-    let result = unsafe { memory_copy_impl(instance(vmctx), dst_memory, dst, src_memory, src, len) };
+    let instance = unsafe { instance(vmctx) };
+    let result = match (instance.memories.get(dst_memory as usize), instance.memories.get(src_memory as usize)) {
+        (Some(d), Some(s)) => d.copy_from(dst as u64, s, src as u64, len as u64),
+        _ => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
+    };
     trap_on(result);
-}
-
-unsafe fn memory_copy_impl(
-    instance: &InstanceData,
-    dst_memory: u32,
-    dst: u32,
-    src_memory: u32,
-    src: u32,
-    len: u32,
-) -> Result<(), TrapCode> {
-    let dst_memory = instance.memories.get(dst_memory as usize).ok_or(TrapCode::MEMORY_OUT_OF_BOUNDS)?;
-    let src_memory = instance.memories.get(src_memory as usize).ok_or(TrapCode::MEMORY_OUT_OF_BOUNDS)?;
-    dst_memory.check_range(dst as u64, len as u64)?;
-    src_memory.check_range(src as u64, len as u64)?;
-    // SAFETY: both ranges were checked; `copy` allows overlap.
-    unsafe { std::ptr::copy(src_memory.base().add(src as usize), dst_memory.base().add(dst as usize), len as usize) };
-    Ok(())
 }
 
 unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, data: u32, dst: u32, src: u32, len: u32) {

@@ -183,7 +183,7 @@ impl Func {
         // Nested entries and traps leave exit/entry records behind; put back the caller's.
         // SAFETY: as above.
         unsafe { limits.write(saved) };
-        let result = match outcome {
+        match outcome {
             Ok(()) => Ok(ty
                 .results
                 .iter()
@@ -199,8 +199,7 @@ impl Func {
                     _ => Err(Error::Trap(trap)),
                 }
             }
-        };
-        result
+        }
     }
 }
 

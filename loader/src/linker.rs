@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::externals::Extern;
 use crate::func::Func;
 use crate::instance::Instance;
-use crate::matching::check_import;
+use crate::matching::check_import_item;
 use crate::module::Module;
 use crate::store::Store;
 use crate::values::Val;
@@ -67,15 +67,7 @@ impl Linker {
                 let item = self.get(&import.module, &import.name).ok_or_else(|| {
                     Error::Link(format!("unknown import: `{}`.`{}` is not defined", import.module, import.name))
                 })?;
-                if !Store::same(item.store(), store) {
-                    return Err(Error::Link(format!(
-                        "incompatible import type: `{}`.`{}` belongs to another store",
-                        import.module, import.name
-                    )));
-                }
-                check_import(item, &import.kind, types).map_err(|why| {
-                    Error::Link(format!("incompatible import type for `{}`.`{}`: {why}", import.module, import.name))
-                })?;
+                check_import_item(store, import, item, types)?;
                 Ok(item.clone())
             })
             .collect()

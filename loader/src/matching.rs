@@ -1,8 +1,10 @@
 //! Import matching (WebAssembly 2.0, "external types" subtyping).
 
-use kiln_format::{FuncType, GlobalType, ImportKind, MemoryType, TableType};
+use kiln_format::{FuncType, GlobalType, Import, ImportKind, MemoryType, TableType};
 
+use crate::error::Error;
 use crate::externals::Extern;
+use crate::store::Store;
 
 /// Whether limits `{min, max}` of a provided entity match the import's.
 /// The provided minimum must be at least the wanted one; a wanted maximum
@@ -40,6 +42,26 @@ pub fn global_matches(provided: &GlobalType, wanted: &GlobalType) -> bool {
 /// Whether a function matches an imported function type: equal types.
 pub fn func_matches(provided: &FuncType, wanted: &FuncType) -> bool {
     provided == wanted
+}
+
+/// Checks that `item` may satisfy `import` of a module instantiated in
+/// `store`. Instantiation makes this check itself, whoever gathered the
+/// imports: compiled code trusts an import's type and store completely.
+pub(crate) fn check_import_item(
+    store: &Store,
+    import: &Import,
+    item: &Extern,
+    types: &[FuncType],
+) -> Result<(), Error> {
+    if !Store::same(item.store(), store) {
+        return Err(Error::Link(format!(
+            "incompatible import type: `{}`.`{}` belongs to another store",
+            import.module, import.name
+        )));
+    }
+    check_import(item, &import.kind, types).map_err(|why| {
+        Error::Link(format!("incompatible import type for `{}`.`{}`: {why}", import.module, import.name))
+    })
 }
 
 /// Checks `item` against an import; the error says why it does not match.

@@ -175,6 +175,7 @@ impl MemoryInner {
         self.home
     }
 
+    #[cfg(test)]
     pub(crate) fn base(&self) -> *mut u8 {
         self.base
     }
@@ -235,6 +236,25 @@ impl MemoryInner {
         // SAFETY: the range is mapped read-write; `bytes` cannot alias Wasm memory
         // that Rust code borrows, since nothing hands out references into it.
         unsafe { std::ptr::copy(bytes.as_ptr(), self.base.add(offset as usize), bytes.len()) };
+        Ok(())
+    }
+
+    /// `memory.fill`: sets `len` bytes at `offset` to `value`, after checking the range.
+    pub(crate) fn fill(&self, offset: u64, value: u8, len: u64) -> Result<(), TrapCode> {
+        self.check_range(offset, len)?;
+        // SAFETY: the range is mapped read-write.
+        unsafe { std::ptr::write_bytes(self.base.add(offset as usize), value, len as usize) };
+        Ok(())
+    }
+
+    /// `memory.copy`: copies `len` bytes at `src` of `source` to `dst` of this
+    /// memory, after checking both ranges.
+    pub(crate) fn copy_from(&self, dst: u64, source: &MemoryInner, src: u64, len: u64) -> Result<(), TrapCode> {
+        self.check_range(dst, len)?;
+        source.check_range(src, len)?;
+        // SAFETY: both ranges are mapped, the destination read-write; `copy`
+        // allows them to overlap within one memory.
+        unsafe { std::ptr::copy(source.base.add(src as usize), self.base.add(dst as usize), len as usize) };
         Ok(())
     }
 

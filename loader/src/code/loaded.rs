@@ -44,15 +44,8 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
     if shared::is_shared_object(bytes) {
         return Err(LoadError::new("a shared object (kilnc --emit so) can only be loaded from a file"));
     }
-    // The ELF reader needs 8-byte aligned headers; a misaligned slice (one
-    // taken out of a larger buffer, say) is copied once.
-    let realigned;
-    let bytes = if bytes.as_ptr().align_offset(8) == 0 {
-        bytes
-    } else {
-        realigned = AlignedCopy::new(bytes);
-        realigned.bytes()
-    };
+    let mut realigned = None;
+    let bytes = aligned(bytes, &mut realigned);
     let artifact = parse_artifact(bytes)?;
     let mut writable = WritableCode::new(artifact.text)?;
     let base = writable.base();
@@ -77,13 +70,8 @@ pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
     if !shared::is_shared_object(&bytes) {
         return load_bytes(&bytes);
     }
-    let realigned;
-    let bytes = if bytes.as_ptr().align_offset(8) == 0 {
-        &bytes[..]
-    } else {
-        realigned = AlignedCopy::new(&bytes);
-        realigned.bytes()
-    };
+    let mut realigned = None;
+    let bytes = aligned(&bytes, &mut realigned);
     let image = shared::parse_shared(bytes)?;
     let code = shared::open(path, &image)?;
     let contents = image.contents;
@@ -98,6 +86,17 @@ pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
     // Opening one file twice maps it once; both loads then share one
     // `LoadedCode`, which the registry hands back.
     Ok(registry::register(code))
+}
+
+/// `bytes`, or a copy of them in `storage` if they are misaligned: the ELF
+/// reader needs 8-byte aligned headers, and a slice taken out of a larger
+/// buffer may not be.
+fn aligned<'a>(bytes: &'a [u8], storage: &'a mut Option<AlignedCopy>) -> &'a [u8] {
+    if bytes.as_ptr().align_offset(8) == 0 {
+        bytes
+    } else {
+        storage.insert(AlignedCopy::new(bytes)).bytes()
+    }
 }
 
 struct AlignedCopy {

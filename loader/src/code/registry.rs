@@ -105,24 +105,23 @@ pub(crate) struct CodeRanges<'a> {
 }
 
 impl CodeRanges<'_> {
+    fn entry_at(&self, pc: usize) -> Option<&Entry> {
+        let i = self.entries.partition_point(|e| e.start <= pc);
+        self.entries.get(i.checked_sub(1)?).filter(|e| pc < e.end)
+    }
+
     /// The module whose code contains `pc`.
     pub fn code_at(&self, pc: usize) -> Option<&LoadedCode> {
-        let i = self.entries.partition_point(|e| e.start <= pc);
-        let entry = self.entries.get(i.checked_sub(1)?)?;
-        if pc < entry.end {
-            // SAFETY: the entry is in the current snapshot, so its module's
-            // `Drop` has not got past `unregister` (which waits for this read
-            // section to end); the pointee is alive until then.
-            Some(unsafe { &*entry.code })
-        } else {
-            None
-        }
+        let entry = self.entry_at(pc)?;
+        // SAFETY: the entry is in the current snapshot, so its module's
+        // `Drop` has not got past `unregister` (which waits for this read
+        // section to end); the pointee is alive until then.
+        Some(unsafe { &*entry.code })
     }
 
     /// Whether `pc` lies in any loaded code.
     pub fn contains(&self, pc: usize) -> bool {
-        let i = self.entries.partition_point(|e| e.start <= pc);
-        i.checked_sub(1).and_then(|i| self.entries.get(i)).is_some_and(|e| pc < e.end)
+        self.entry_at(pc).is_some()
     }
 }
 

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::externals::Extern;
 use crate::func::Func;
 use crate::global::GlobalInner;
+use crate::matching::check_import_item;
 use crate::memory::MemoryInner;
 use crate::module::Module;
 use crate::store::Store;
@@ -51,6 +52,7 @@ pub(super) fn instantiate(store: &Store, module: &Module, imports: &[Extern]) ->
     let mut tables = Vec::new();
     let mut globals = Vec::new();
     for (import, item) in info.imports.iter().zip(imports) {
+        check_import_item(store, import, item, &info.types)?;
         let mismatch = || Error::Link(format!("incompatible import type for `{}`.`{}`", import.module, import.name));
         match (item, &import.kind) {
             (Extern::Func(f), &ImportKind::Func(type_index)) => {

@@ -231,8 +231,9 @@ fn ensure_alt_stack() {
     if ALT_STACK_READY.try_with(Cell::get).unwrap_or(true) {
         return;
     }
-    // SAFETY: sigaltstack only reads/writes the given structs.
+    // SAFETY: `stack_t` is plain data, for which all zeroes is a valid value.
     let mut current: libc::stack_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sigaltstack only reads/writes the given structs.
     let rc = unsafe { libc::sigaltstack(std::ptr::null(), &mut current) };
     let usable = rc == 0 && current.ss_flags & libc::SS_DISABLE == 0 && current.ss_size >= ALT_STACK_SIZE;
     if !usable {

@@ -47,10 +47,9 @@ impl<'a> GuestMemory<'a> {
         Ok(ptr as usize)
     }
 
-    /// Copies `out.len()` bytes from `ptr`.
+    /// Copies `out.len()` bytes from `ptr`; the memory checks the range.
     pub(crate) fn read_into(&self, ptr: u32, out: &mut [u8]) -> Result<(), Errno> {
-        let offset = self.check(ptr, out.len() as u64)?;
-        self.memory.read(offset, out).map_err(|_| Errno::FAULT)
+        self.memory.read(ptr as usize, out).map_err(|_| Errno::FAULT)
     }
 
     /// The `len` bytes at `ptr`.
@@ -61,10 +60,9 @@ impl<'a> GuestMemory<'a> {
         Ok(out)
     }
 
-    /// Copies `bytes` to `ptr`.
+    /// Copies `bytes` to `ptr`; the memory checks the range.
     pub(crate) fn write(&self, ptr: u32, bytes: &[u8]) -> Result<(), Errno> {
-        let offset = self.check(ptr, bytes.len() as u64)?;
-        self.memory.write(offset, bytes).map_err(|_| Errno::FAULT)
+        self.memory.write(ptr as usize, bytes).map_err(|_| Errno::FAULT)
     }
 
     pub(crate) fn read_u32(&self, ptr: u32) -> Result<u32, Errno> {
