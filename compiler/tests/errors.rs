@@ -1,7 +1,7 @@
 //! Errors say what and where, and never leave a partial output behind.
+//! The same for the `kilnc` binary is tested in `compiler/cli/tests`.
 
 use std::path::Path;
-use std::process::Command;
 
 use kiln_compiler::{compile, compile_file, CompileErrorKind, CompileOptions};
 
@@ -9,10 +9,6 @@ const INVALID_BODY: &str = include_str!("modules/invalid_body.wat");
 const SIMD: &str = include_str!("modules/simd.wat");
 const RELAXED_SIMD: &str = include_str!("modules/relaxed_simd.wat");
 const SEVERAL: &str = include_str!("modules/several_functions.wat");
-
-fn kilnc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kilnc"))
-}
 
 fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> =
@@ -96,53 +92,4 @@ fn compile_file_writes_the_same_bytes_as_compile() {
     compile_file(&input, &output, &CompileOptions::default()).unwrap();
     assert_eq!(std::fs::read(&output).unwrap(), compile(SEVERAL.as_bytes(), &CompileOptions::default()).unwrap());
     assert_eq!(entries(dir.path()), ["m.o", "m.wat"]);
-}
-
-#[test]
-fn cli_compiles_a_module() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("m.wat");
-    let output = dir.path().join("m.o");
-    std::fs::write(&input, SEVERAL).unwrap();
-    let out = kilnc()
-        .arg(&input)
-        .arg("-o")
-        .arg(&output)
-        .args(["-O", "speed_and_size", "--cpu", "baseline", "--threads", "2", "--target", "x86_64-unknown-linux-gnu"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(&std::fs::read(&output).unwrap()[..4], b"\x7fELF");
-}
-
-#[test]
-fn cli_reports_errors_and_exits_1_without_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("bad.wat");
-    let output = dir.path().join("bad.o");
-    std::fs::write(&input, INVALID_BODY).unwrap();
-
-    let out = kilnc().arg(&input).arg("-o").arg(&output).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(stderr.contains("in function 2") && stderr.contains("at offset 0x"), "{stderr}");
-    assert!(!output.exists());
-
-    let missing = kilnc().arg(dir.path().join("missing.wasm")).arg("-o").arg(&output).output().unwrap();
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("missing.wasm"));
-
-    let bad_target =
-        kilnc().arg(&input).arg("-o").arg(&output).args(["--target", "riscv64gc-unknown-linux-gnu"]).output().unwrap();
-    assert_eq!(bad_target.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad_target.stderr).contains("unsupported target"));
-
-    let bad_arg = kilnc().arg(&input).arg("-o").arg(&output).args(["-O", "fastest"]).output().unwrap();
-    assert_eq!(bad_arg.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad_arg.stderr).contains("error:"));
-
-    let no_output = kilnc().arg(&input).output().unwrap();
-    assert_eq!(no_output.status.code(), Some(1));
-    assert!(!output.exists());
 }

@@ -10,12 +10,72 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Size in bytes of the encoded header.
 pub const HEADER_SIZE: usize = 128;
 /// Width of the NUL-padded string fields.
-const STR_FIELD: usize = 32;
+const STR_FIELD: usize = header_offsets::TARGET_WIDTH;
+
+/// Where each field of the encoded [`ArtifactHeader`] lies: its byte offset
+/// from the start of `.kiln.meta` (`*_OFFSET`) and its width in bytes
+/// (`*_WIDTH`).
+///
+/// The encoder and the decoder use these, and so must anything that reads
+/// or patches a header field in place: the loader looks at the version
+/// before decoding the rest (another version may lay it out differently),
+/// errors name the offset of the field they refuse, and tests forge fields.
+/// The fields tile the header with no gap, every integer aligned to its
+/// width.
+pub mod header_offsets {
+    /// The magic bytes [`MAGIC`](crate::MAGIC).
+    pub const MAGIC_OFFSET: usize = 0;
+    /// Width of the magic.
+    pub const MAGIC_WIDTH: usize = 8;
+    /// `u32` format version.
+    pub const FORMAT_VERSION_OFFSET: usize = 8;
+    /// Width of the format version.
+    pub const FORMAT_VERSION_WIDTH: usize = 4;
+    /// `u32` header size, [`HEADER_SIZE`](crate::HEADER_SIZE).
+    pub const HEADER_SIZE_OFFSET: usize = 12;
+    /// Width of the header size.
+    pub const HEADER_SIZE_WIDTH: usize = 4;
+    /// Target triple, NUL padded.
+    pub const TARGET_OFFSET: usize = 16;
+    /// Width of the target triple.
+    pub const TARGET_WIDTH: usize = 32;
+    /// Producer string, NUL padded.
+    pub const PRODUCER_OFFSET: usize = 48;
+    /// Width of the producer string.
+    pub const PRODUCER_WIDTH: usize = 32;
+    /// `u64` mask of the required CPU features.
+    pub const CPU_FEATURES_OFFSET: usize = 80;
+    /// Width of the CPU feature mask.
+    pub const CPU_FEATURES_WIDTH: usize = 8;
+    /// `u64` hash of the codegen flags.
+    pub const FLAGS_HASH_OFFSET: usize = 88;
+    /// Width of the flags hash.
+    pub const FLAGS_HASH_WIDTH: usize = 8;
+    /// `u32` checksum of the sections.
+    pub const CHECKSUM_OFFSET: usize = 96;
+    /// Width of the checksum.
+    pub const CHECKSUM_WIDTH: usize = 4;
+    /// Reserved, zero: aligns the module info length to 8.
+    pub const RESERVED_AFTER_CHECKSUM_OFFSET: usize = 100;
+    /// Width of the reserved bytes after the checksum.
+    pub const RESERVED_AFTER_CHECKSUM_WIDTH: usize = 4;
+    /// `u64` length of the module info that follows the header.
+    pub const INFO_LEN_OFFSET: usize = 104;
+    /// Width of the module info length.
+    pub const INFO_LEN_WIDTH: usize = 8;
+    /// Reserved, zero, up to the end of the header.
+    pub const RESERVED_TAIL_OFFSET: usize = 112;
+    /// Width of the reserved tail.
+    pub const RESERVED_TAIL_WIDTH: usize = 16;
+}
+
+use header_offsets as at;
 
 /// The version string of this kiln release, stored as the producer.
 pub const PRODUCER: &str = concat!("kiln ", env!("CARGO_PKG_VERSION"));
 
-/// The artifact header. Layout (little-endian):
+/// The artifact header. Layout (little-endian; the offsets and widths are
+/// named in [`header_offsets`]):
 ///
 /// | offset | size | field |
 /// |---|---|---|
@@ -85,15 +145,16 @@ impl ArtifactHeader {
     /// Encodes the header.
     pub fn to_bytes(&self) -> [u8; HEADER_SIZE] {
         let mut b = [0u8; HEADER_SIZE];
-        b[0..8].copy_from_slice(&MAGIC);
-        b[8..12].copy_from_slice(&self.format_version.to_le_bytes());
-        b[12..16].copy_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
-        b[16..48].copy_from_slice(&self.target);
-        b[48..80].copy_from_slice(&self.producer);
-        b[80..88].copy_from_slice(&self.cpu_features.0.to_le_bytes());
-        b[88..96].copy_from_slice(&self.flags_hash.to_le_bytes());
-        b[96..100].copy_from_slice(&self.checksum.to_le_bytes());
-        b[104..112].copy_from_slice(&self.info_len.to_le_bytes());
+        let mut put = |offset: usize, field: &[u8]| b[offset..offset + field.len()].copy_from_slice(field);
+        put(at::MAGIC_OFFSET, &MAGIC);
+        put(at::FORMAT_VERSION_OFFSET, &self.format_version.to_le_bytes());
+        put(at::HEADER_SIZE_OFFSET, &(HEADER_SIZE as u32).to_le_bytes());
+        put(at::TARGET_OFFSET, &self.target);
+        put(at::PRODUCER_OFFSET, &self.producer);
+        put(at::CPU_FEATURES_OFFSET, &self.cpu_features.0.to_le_bytes());
+        put(at::FLAGS_HASH_OFFSET, &self.flags_hash.to_le_bytes());
+        put(at::CHECKSUM_OFFSET, &self.checksum.to_le_bytes());
+        put(at::INFO_LEN_OFFSET, &self.info_len.to_le_bytes());
         b
     }
 
@@ -107,23 +168,28 @@ impl ArtifactHeader {
                 format!("header truncated: {} bytes, need {HEADER_SIZE}", bytes.len()),
             ));
         }
-        if bytes[0..8] != MAGIC {
-            return Err(FormatError::new(SECTION_META, 0, "bad magic: not a kiln artifact"));
+        if bytes[at::MAGIC_OFFSET..at::MAGIC_OFFSET + at::MAGIC_WIDTH] != MAGIC {
+            return Err(FormatError::new(SECTION_META, at::MAGIC_OFFSET, "bad magic: not a kiln artifact"));
         }
-        let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
-        let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
-        let header_size = u32_at(12);
+        let field = |offset: usize, width: usize| &bytes[offset..offset + width];
+        let u32_at = |o: usize| u32::from_le_bytes(field(o, 4).try_into().unwrap());
+        let u64_at = |o: usize| u64::from_le_bytes(field(o, 8).try_into().unwrap());
+        let header_size = u32_at(at::HEADER_SIZE_OFFSET);
         if header_size as usize != HEADER_SIZE {
-            return Err(FormatError::new(SECTION_META, 12, format!("unexpected header size {header_size}")));
+            return Err(FormatError::new(
+                SECTION_META,
+                at::HEADER_SIZE_OFFSET,
+                format!("unexpected header size {header_size}"),
+            ));
         }
         Ok(ArtifactHeader {
-            format_version: u32_at(8),
-            target: bytes[16..48].try_into().unwrap(),
-            producer: bytes[48..80].try_into().unwrap(),
-            cpu_features: CpuFeatures(u64_at(80)),
-            flags_hash: u64_at(88),
-            checksum: u32_at(96),
-            info_len: u64_at(104),
+            format_version: u32_at(at::FORMAT_VERSION_OFFSET),
+            target: field(at::TARGET_OFFSET, at::TARGET_WIDTH).try_into().unwrap(),
+            producer: field(at::PRODUCER_OFFSET, at::PRODUCER_WIDTH).try_into().unwrap(),
+            cpu_features: CpuFeatures(u64_at(at::CPU_FEATURES_OFFSET)),
+            flags_hash: u64_at(at::FLAGS_HASH_OFFSET),
+            checksum: u32_at(at::CHECKSUM_OFFSET),
+            info_len: u64_at(at::INFO_LEN_OFFSET),
         })
     }
 }
@@ -146,5 +212,58 @@ mod tests {
         b[1] ^= 1;
         let err = ArtifactHeader::from_bytes(&b).unwrap_err();
         assert!(err.to_string().contains("bad magic"), "{err}");
+    }
+
+    /// Every field, in header order, as (offset, width).
+    const FIELDS: [(usize, usize); 12] = [
+        (at::MAGIC_OFFSET, at::MAGIC_WIDTH),
+        (at::FORMAT_VERSION_OFFSET, at::FORMAT_VERSION_WIDTH),
+        (at::HEADER_SIZE_OFFSET, at::HEADER_SIZE_WIDTH),
+        (at::TARGET_OFFSET, at::TARGET_WIDTH),
+        (at::PRODUCER_OFFSET, at::PRODUCER_WIDTH),
+        (at::CPU_FEATURES_OFFSET, at::CPU_FEATURES_WIDTH),
+        (at::FLAGS_HASH_OFFSET, at::FLAGS_HASH_WIDTH),
+        (at::CHECKSUM_OFFSET, at::CHECKSUM_WIDTH),
+        (at::RESERVED_AFTER_CHECKSUM_OFFSET, at::RESERVED_AFTER_CHECKSUM_WIDTH),
+        (at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH),
+        (at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH),
+        (HEADER_SIZE, 0),
+    ];
+
+    #[test]
+    fn fields_tile_the_header_aligned() {
+        for pair in FIELDS.windows(2) {
+            let ((offset, width), (next, _)) = (pair[0], pair[1]);
+            assert_eq!(offset + width, next, "field at {offset} does not end where the next begins");
+            if matches!(width, 4 | 8) {
+                assert_eq!(offset % width, 0, "field at {offset} is not aligned to its width");
+            }
+        }
+        assert_eq!(FIELDS[0].0, 0);
+    }
+
+    #[test]
+    fn to_bytes_places_every_field_at_its_offset() {
+        let target = "x86_64-unknown-linux-gnu";
+        let h = ArtifactHeader::new(
+            target,
+            CpuFeatures(0x0102_0304_0506_0708),
+            0x1112_1314_1516_1718,
+            0x2122_2324,
+            0x3132_3334_3536_3738,
+        );
+        let b = h.to_bytes();
+        let field = |offset: usize, width: usize| &b[offset..offset + width];
+        assert_eq!(field(at::MAGIC_OFFSET, at::MAGIC_WIDTH), MAGIC);
+        assert_eq!(field(at::FORMAT_VERSION_OFFSET, at::FORMAT_VERSION_WIDTH), FORMAT_VERSION.to_le_bytes());
+        assert_eq!(field(at::HEADER_SIZE_OFFSET, at::HEADER_SIZE_WIDTH), (HEADER_SIZE as u32).to_le_bytes());
+        assert_eq!(field(at::TARGET_OFFSET, at::TARGET_WIDTH), pad(target));
+        assert_eq!(field(at::PRODUCER_OFFSET, at::PRODUCER_WIDTH), pad(PRODUCER));
+        assert_eq!(field(at::CPU_FEATURES_OFFSET, at::CPU_FEATURES_WIDTH), 0x0102_0304_0506_0708u64.to_le_bytes());
+        assert_eq!(field(at::FLAGS_HASH_OFFSET, at::FLAGS_HASH_WIDTH), 0x1112_1314_1516_1718u64.to_le_bytes());
+        assert_eq!(field(at::CHECKSUM_OFFSET, at::CHECKSUM_WIDTH), 0x2122_2324u32.to_le_bytes());
+        assert_eq!(field(at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH), 0x3132_3334_3536_3738u64.to_le_bytes());
+        assert!(field(at::RESERVED_AFTER_CHECKSUM_OFFSET, at::RESERVED_AFTER_CHECKSUM_WIDTH).iter().all(|&x| x == 0));
+        assert!(field(at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH).iter().all(|&x| x == 0));
     }
 }

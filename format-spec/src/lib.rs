@@ -2,9 +2,10 @@
 //!
 //! Everything that the compiler (`kilnc`) and the loader (`kiln`) must agree
 //! on lives here, written once: section and symbol names, the artifact
-//! header, the module info records, trap codes, stack-map records, builtin
-//! indices and the VMContext layout. `SPEC.md` next to this crate is the
-//! normative, byte-by-byte description.
+//! header and its field offsets, the module info records, trap codes,
+//! stack-map records, builtin indices, the VMContext layout, and the page
+//! size and address-space reservation of linear memories. `SPEC.md` next to
+//! this crate is the normative, byte-by-byte description.
 //!
 //! ```
 //! use kiln_format::{ArtifactHeader, CpuFeatures, FORMAT_VERSION};
@@ -23,6 +24,7 @@ mod checksum;
 mod cpu;
 mod error;
 mod header;
+mod memory;
 mod module_info;
 mod names;
 mod stackmap;
@@ -35,6 +37,7 @@ pub use checksum::*;
 pub use cpu::*;
 pub use error::*;
 pub use header::*;
+pub use memory::*;
 pub use module_info::*;
 pub use names::*;
 pub use stackmap::*;

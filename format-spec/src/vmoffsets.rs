@@ -59,6 +59,13 @@ pub mod activations {
     pub const NEXT: u32 = 0;
     /// `*mut *mut VMExternData`: one past the last entry of the chunk.
     pub const END: u32 = 8;
+    /// Entries of the bump chunk: how many `table.get`/`global.get` results
+    /// of externrefs compiled code inserts between two GCs. Compiled code
+    /// compares `next` with `END` and never counts entries itself, so this
+    /// is the runtime's choice of GC frequency against the chunk's memory
+    /// (8 bytes an entry); it is written here so that the runtime, its tests
+    /// and SPEC.md name one number.
+    pub const CHUNK_CAPACITY: usize = 1024;
 }
 
 /// Offsets inside `VMExternData`, the heap block behind an externref.

@@ -15,7 +15,7 @@ fn kilnc() -> Option<PathBuf> {
 
 fn artifact() -> Option<PathBuf> {
     let Some(kilnc) = kilnc() else {
-        panic!("kilnc is not built: run `make test`, or `cargo build --release -p kiln-compiler` first");
+        panic!("kilnc is not built: run `make test`, or `cargo build --release -p kilnc` first");
     };
     let wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wat/cli.wat");
     let out = std::env::temp_dir().join(format!("kiln-cli-{}.o", std::process::id()));

@@ -24,7 +24,7 @@ fn kilnc() -> Option<PathBuf> {
 
 fn compile(name: &str) -> Option<Module> {
     let Some(kilnc) = kilnc() else {
-        panic!("kilnc is not built: run `make test`, or `cargo build --release -p kiln-compiler` first");
+        panic!("kilnc is not built: run `make test`, or `cargo build --release -p kilnc` first");
     };
     let wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wat").join(format!("{name}.wat"));
     static NEXT: AtomicUsize = AtomicUsize::new(0);

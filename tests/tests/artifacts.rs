@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus};
 
 use kiln_compiler::{compile, CompileOptions};
+use kiln_format::header_offsets as at;
 use kiln_format::{
     FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
 };
@@ -92,8 +93,10 @@ fn a_flipped_byte_in_any_checksummed_section_is_refused() {
     let bytes = artifact();
     let (meta, meta_len) = section_range(&bytes, SECTION_META);
     assert!(meta_len > HEADER_SIZE, "module info follows the header");
-    let mut targets =
-        vec![("module info", meta + HEADER_SIZE + (meta_len - HEADER_SIZE) / 2), ("header checksum", meta + 96)];
+    let mut targets = vec![
+        ("module info", meta + HEADER_SIZE + (meta_len - HEADER_SIZE) / 2),
+        ("header checksum", meta + at::CHECKSUM_OFFSET),
+    ];
     for name in [SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA, SECTION_TEXT] {
         let (offset, size) = section_range(&bytes, name);
         if name == SECTION_STACKMAPS && size == 0 {
@@ -121,8 +124,9 @@ fn a_truncated_file_is_refused() {
     let bytes = artifact();
     let (meta, _) = section_range(&bytes, SECTION_META);
     let (text, text_len) = section_range(&bytes, SECTION_TEXT);
-    let cuts =
-        [0, 1, 4, 16, 63, 64, meta + 8, meta + HEADER_SIZE / 2, text + text_len / 2, bytes.len() / 2, bytes.len() - 1];
+    let after_magic = meta + at::MAGIC_OFFSET + at::MAGIC_WIDTH;
+    let mid_header = meta + HEADER_SIZE / 2;
+    let cuts = [0, 1, 4, 16, 63, 64, after_magic, mid_header, text + text_len / 2, bytes.len() / 2, bytes.len() - 1];
     for cut in cuts {
         assert_refused(
             &format!("truncated at {cut:#x} of {:#x}", bytes.len()),
@@ -141,23 +145,23 @@ fn patched(bytes: &[u8], field_offset: usize, value: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_wrong_magic_is_refused() {
-    let bytes = patched(&artifact(), 0, b"\0KILNOBX");
+    let bytes = patched(&artifact(), at::MAGIC_OFFSET, b"\0KILNOBX");
     assert_refused("magic", &bytes, &["magic"]);
 }
 
 #[test]
 fn another_format_version_is_refused() {
     for version in [FORMAT_VERSION + 1, 0, u32::MAX] {
-        let bytes = patched(&artifact(), 8, &version.to_le_bytes());
+        let bytes = patched(&artifact(), at::FORMAT_VERSION_OFFSET, &version.to_le_bytes());
         assert_refused(&format!("version {version}"), &bytes, &["format version"]);
     }
 }
 
 #[test]
 fn another_target_is_refused() {
-    let mut field = [0u8; 32];
+    let mut field = [0u8; at::TARGET_WIDTH];
     field[..b"aarch64-unknown-linux-gnu".len()].copy_from_slice(b"aarch64-unknown-linux-gnu");
-    let bytes = patched(&artifact(), 16, &field);
+    let bytes = patched(&artifact(), at::TARGET_OFFSET, &field);
     assert_refused("target", &bytes, &["target"]);
     let message = load_error(&bytes);
     assert!(message.contains("aarch64-unknown-linux-gnu"), "names the artifact's target: {message}");
@@ -166,7 +170,7 @@ fn another_target_is_refused() {
 #[test]
 fn missing_cpu_features_are_refused() {
     // Bit 63 names no feature, so no host has it.
-    let bytes = patched(&artifact(), 80, &(1u64 << 63).to_le_bytes());
+    let bytes = patched(&artifact(), at::CPU_FEATURES_OFFSET, &(1u64 << 63).to_le_bytes());
     assert_refused("cpu features", &bytes, &["CPU features"]);
 }
 

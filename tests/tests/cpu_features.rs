@@ -8,12 +8,10 @@ mod common;
 use std::process::Command;
 
 use kiln_compiler::{compile, CompileOptions, CpuChoice};
+use kiln_format::header_offsets::{CPU_FEATURES_OFFSET, CPU_FEATURES_WIDTH};
 use kiln_format::{ArtifactHeader, CpuFeatures, CPU_FEATURE_NAMES, SECTION_META, SECTION_TEXT};
 use kiln_loader::{Error, Linker, Module, Store, Val};
 use object::{Object, ObjectSection};
-
-/// Offset of the required-features mask in the header (SPEC.md 2.1).
-const CPU_FEATURES_AT: usize = 80;
 
 fn simd_artifact(options: &CompileOptions) -> Vec<u8> {
     let source = std::fs::read(common::tests_path("wat/simd_cli.wat")).expect("simd_cli.wat");
@@ -34,9 +32,9 @@ fn header(bytes: &[u8]) -> ArtifactHeader {
 
 /// `bytes` with its header demanding exactly `features`.
 fn demanding(bytes: &[u8], features: CpuFeatures) -> Vec<u8> {
-    let at = section_offset(bytes, SECTION_META) + CPU_FEATURES_AT;
+    let at = section_offset(bytes, SECTION_META) + CPU_FEATURES_OFFSET;
     let mut forged = bytes.to_vec();
-    forged[at..at + 8].copy_from_slice(&features.0.to_le_bytes());
+    forged[at..at + CPU_FEATURES_WIDTH].copy_from_slice(&features.0.to_le_bytes());
     forged
 }
 

@@ -1,13 +1,15 @@
 //! Linear memory: loads, stores, `memory.size` and `memory.grow` (the bulk
 //! operators are in `bulk`, shared with tables).
 //!
-//! Every 32-bit memory sits in a reservation that covers any
-//! `base + zext(address) + offset + size`, so accesses carry no bounds
-//! check: they fault in the guard region and report `memory_out_of_bounds`.
+//! Every 32-bit memory sits in a reservation
+//! ([`MEMORY_RESERVATION`](kiln_format::MEMORY_RESERVATION)) that contains the
+//! first byte of any `base + zext(address) + offset` (the offset is at most
+//! [`MEMORY_GUARD_SIZE`]), so accesses carry no bounds check: they fault in
+//! the guard region and report `memory_out_of_bounds`.
 
 use cranelift_codegen::ir::{self, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::BuiltinIndex;
+use kiln_format::{BuiltinIndex, MEMORY_GUARD_SIZE, WASM_PAGE_SIZE_LOG2};
 use wasmparser::{MemArg, MemArgTarget};
 
 use super::env::{call_builtin_value, heap_flags, index_arg, memory_base, memory_length, FuncEnvironment};
@@ -59,10 +61,16 @@ pub(crate) fn effective_address(
     let mut addr = builder.ins().iadd(base, address);
     let static_offset = match i32::try_from(memarg.offset) {
         Ok(folded) => folded,
+        // Past the guard, an access could land outside the reservation
+        // instead of faulting in it. No offset of a 32-bit memory goes that
+        // far.
+        Err(_) if memarg.offset > MEMORY_GUARD_SIZE => {
+            let message = format!("memory offset {:#x} exceeds the guard region", memarg.offset);
+            return Err(CompileError::unsupported(message, offset));
+        }
         Err(_) => {
-            let wide = i64::try_from(memarg.offset)
-                .map_err(|_| CompileError::unsupported("memory offset does not fit in 63 bits", offset))?;
-            addr = builder.ins().iadd_imm_u(addr, wide);
+            // The guard is far below 2^63, so the offset is exact as an i64.
+            addr = builder.ins().iadd_imm_u(addr, memarg.offset as i64);
             0
         }
     };
@@ -130,7 +138,7 @@ pub(crate) fn translate_memory_size(
     offset: usize,
 ) -> Result<()> {
     let length = memory_length(env, builder, state, mem, offset)?;
-    let pages = builder.ins().ushr_imm_u(length, 16);
+    let pages = builder.ins().ushr_imm_u(length, i64::from(WASM_PAGE_SIZE_LOG2));
     let pages = builder.ins().ireduce(ir::types::I32, pages);
     state.stack.push(pages);
     Ok(())

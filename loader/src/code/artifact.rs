@@ -1,6 +1,7 @@
 //! Validating an artifact before anything is mapped: compatibility, the
 //! checksum, the module info and every offset that later code trusts.
 
+use kiln_format::header_offsets as at;
 use kiln_format::{
     checksum_sections, ArtifactHeader, CodeRange, ModuleInfo, StackMapRecord, TrapRecord, FORMAT_VERSION, HEADER_SIZE,
     MAGIC, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
@@ -68,7 +69,7 @@ pub(crate) fn check_checksum(header: &ArtifactHeader, sections: [&[u8]; 5]) -> R
     if actual != header.checksum {
         return Err(LoadError::at(
             SECTION_META,
-            96,
+            at::CHECKSUM_OFFSET as u64,
             format!(
                 "checksum mismatch: the header records {:#010x}, the sections give {actual:#010x}; the artifact is damaged",
                 header.checksum
@@ -101,7 +102,7 @@ pub(crate) fn check_contents(
     if header.info_len != info_bytes.len() as u64 {
         return Err(LoadError::at(
             SECTION_META,
-            104,
+            at::INFO_LEN_OFFSET as u64,
             format!("module info length {} in the header, but {} bytes follow it", header.info_len, info_bytes.len()),
         ));
     }
@@ -131,12 +132,14 @@ pub(crate) fn check_contents(
 pub(crate) fn check_header(meta: &[u8]) -> Result<ArtifactHeader, LoadError> {
     // The version is looked at before the rest of the header, whose layout
     // another version may change.
-    if meta.len() >= 12 && meta[0..8] == MAGIC {
-        let version = u32::from_le_bytes([meta[8], meta[9], meta[10], meta[11]]);
-        if version != FORMAT_VERSION {
+    let field = |offset: usize, width: usize| meta.get(offset..offset + width);
+    let version = field(at::FORMAT_VERSION_OFFSET, at::FORMAT_VERSION_WIDTH).and_then(|b| b.try_into().ok());
+    if let (Some(magic), Some(version)) = (field(at::MAGIC_OFFSET, at::MAGIC_WIDTH), version) {
+        let version = u32::from_le_bytes(version);
+        if magic == MAGIC && version != FORMAT_VERSION {
             return Err(LoadError::at(
                 SECTION_META,
-                8,
+                at::FORMAT_VERSION_OFFSET as u64,
                 format!("format version {version}, this loader reads {FORMAT_VERSION}"),
             ));
         }
@@ -145,7 +148,7 @@ pub(crate) fn check_header(meta: &[u8]) -> Result<ArtifactHeader, LoadError> {
     if header.target() != host_target() {
         return Err(LoadError::at(
             SECTION_META,
-            16,
+            at::TARGET_OFFSET as u64,
             format!("artifact is for target {}, this host is {}", header.target(), host_target()),
         ));
     }
@@ -153,7 +156,7 @@ pub(crate) fn check_header(meta: &[u8]) -> Result<ArtifactHeader, LoadError> {
     if !missing.is_empty() {
         return Err(LoadError::at(
             SECTION_META,
-            80,
+            at::CPU_FEATURES_OFFSET as u64,
             format!("artifact needs CPU features this host lacks: {}", missing.names().join(", ")),
         ));
     }

@@ -2,6 +2,7 @@
 //! `object` crate the way the compiler writes real ones.
 #![allow(dead_code)]
 
+use kiln_format::header_offsets::{FORMAT_VERSION_OFFSET, FORMAT_VERSION_WIDTH};
 use kiln_format::{
     checksum_sections, ArtifactHeader, CodeRange, CpuFeatures, FuncType, FunctionInfo, ModuleInfo, StackMapRecord,
     TrapCode, TrapRecord, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
@@ -147,7 +148,8 @@ impl TestArtifact {
         let mut header =
             ArtifactHeader::new(&self.target, self.cpu_features, 0, checksum, info_bytes.len() as u64).to_bytes();
         if let Some(v) = self.format_version {
-            header[8..12].copy_from_slice(&v.to_le_bytes());
+            header[FORMAT_VERSION_OFFSET..FORMAT_VERSION_OFFSET + FORMAT_VERSION_WIDTH]
+                .copy_from_slice(&v.to_le_bytes());
         }
         let mut meta = header.to_vec();
         meta.extend_from_slice(&info_bytes);

@@ -2,6 +2,8 @@
 //! into a kiln artifact: an ELF relocatable object, or with `--emit so` a
 //! shared object linked from it by the system linker.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
