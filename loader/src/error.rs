@@ -1,7 +1,7 @@
 //! The runtime's error type.
 
 use crate::code::LoadError;
-use crate::traps::Trap;
+use crate::vm::traps::Trap;
 
 /// Why loading, linking, instantiating or calling failed.
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +19,17 @@ pub enum Error {
     /// Wasm code trapped (also while running segment initialisers or the start function).
     #[error("wasm trap: {}", .0.message)]
     Trap(Box<Trap>),
-    /// A host function returned an error or panicked.
-    #[error("host error: {0}")]
-    Host(String),
+    /// A host function returned an error or panicked, or a host value's
+    /// destructor panicked. The error keeps its type: see
+    /// [`Error::downcast_ref`].
+    #[error("host error: {0:#}")]
+    Host(anyhow::Error),
     /// A value or signature had the wrong type.
     #[error("type mismatch: {0}")]
     Type(String),
+    /// A handle of one store was used with another.
+    #[error("a {0} of another store was used with this store")]
+    ForeignHandle(&'static str),
     /// The program asked to end with this exit code (WASI `proc_exit`). It
     /// unwinds out of Wasm like a host error, so the embedder decides what
     /// ending means.
@@ -41,6 +46,23 @@ impl Error {
         }
     }
 
+    /// The error a host function returned, as its own type `E`.
+    pub fn downcast_ref<E: std::fmt::Display + std::fmt::Debug + Send + Sync + 'static>(&self) -> Option<&E> {
+        match self {
+            Error::Host(error) => error.downcast_ref::<E>(),
+            _ => None,
+        }
+    }
+
+    /// The error of a host function. A kiln error it passed on (the trap
+    /// of a nested call, say, or an exit) comes back as itself.
+    pub(crate) fn from_host(error: anyhow::Error) -> Error {
+        match error.downcast::<Error>() {
+            Ok(error) => error,
+            Err(error) => Error::Host(error),
+        }
+    }
+
     /// A trap raised by the runtime itself (segment initialisation), with no backtrace.
     #[cold]
     pub(crate) fn trap_code(code: kiln_format::TrapCode) -> Error {
@@ -50,5 +72,10 @@ impl Error {
     #[cold]
     pub(crate) fn ty(message: impl Into<String>) -> Error {
         Error::Type(message.into())
+    }
+
+    #[cold]
+    pub(crate) fn foreign_handle(what: &'static str) -> Error {
+        Error::ForeignHandle(what)
     }
 }

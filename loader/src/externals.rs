@@ -3,11 +3,11 @@
 use crate::func::Func;
 use crate::global::Global;
 use crate::memory::Memory;
-use crate::store::Store;
+use crate::vm::store::StoreId;
 use crate::table::Table;
 
 /// A function, global, table or memory.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Extern {
     /// A function.
     Func(Func),
@@ -20,13 +20,13 @@ pub enum Extern {
 }
 
 impl Extern {
-    /// The store it belongs to.
-    pub fn store(&self) -> &Store {
+    /// The id of the store it belongs to.
+    pub(crate) fn store_id(&self) -> StoreId {
         match self {
-            Extern::Func(f) => f.store(),
-            Extern::Global(g) => g.store(),
-            Extern::Table(t) => t.store(),
-            Extern::Memory(m) => m.store(),
+            Extern::Func(f) => f.store,
+            Extern::Global(g) => g.store,
+            Extern::Table(t) => t.store,
+            Extern::Memory(m) => m.store,
         }
     }
 

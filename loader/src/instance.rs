@@ -1,139 +1,119 @@
-//! Instances: a module's VMContext with its memories, tables and globals.
-//!
-//! Instantiation allocates and fills the VMContext, runs the element and
-//! data segments and the start function. It does no work proportional to the
-//! size of the code: functions are reached through their code offsets.
+//! Instances, as handles.
 
-mod const_expr;
-mod init;
-mod segments;
-mod vmctx;
-
-use std::cell::Cell;
-use std::rc::{Rc, Weak};
-
-use kiln_format::{ExternKind, VMOffsets};
-
-pub(crate) use vmctx::VMContextAlloc;
+use kiln_format::ExternKind;
 
 use crate::error::Error;
 use crate::externals::Extern;
 use crate::func::Func;
-use crate::global::{Global, GlobalInner};
-use crate::memory::{Memory, MemoryInner};
+use crate::global::Global;
+use crate::memory::Memory;
 use crate::module::Module;
-use crate::store::{Store, StoreInner};
-use crate::table::{Table, TableInner};
+use crate::store::{opaque, opaque_mut, AsContext, AsContextMut};
+use crate::table::Table;
 use crate::typed_func::{TypedFunc, WasmParams, WasmResults};
-use crate::vm::VMFuncRef;
+use crate::vm::instance::{instantiate, ImportItem, InstanceData};
+use crate::vm::store::{StoreId, StoreOpaque};
+use crate::vm::FuncRefPtr;
 
-/// What builtins reach through `vmctx + VMOffsets::INSTANCE`.
-pub(crate) struct InstanceData {
-    pub(crate) module: Module,
-    /// Owned by the store (see `VMContextAlloc`).
-    pub(crate) vmctx: *mut u8,
-    pub(crate) offsets: VMOffsets,
-    /// The whole memory space, imports first; likewise tables and globals.
-    pub(crate) memories: Vec<Rc<MemoryInner>>,
-    pub(crate) tables: Vec<Rc<TableInner>>,
-    pub(crate) globals: Vec<Rc<GlobalInner>>,
-    pub(crate) dropped_elements: Vec<Cell<bool>>,
-    pub(crate) dropped_data: Vec<Cell<bool>>,
-    pub(crate) store: Weak<StoreInner>,
-}
-
-/// An instance of a module.
-#[derive(Clone)]
+/// An instance of a module in a store. A small `Copy` handle; the store
+/// owns the instance, which lives as long as the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Instance {
-    store: Store,
-    data: Rc<InstanceData>,
+    store: StoreId,
+    index: usize,
 }
 
 impl Instance {
-    /// Instantiates `module` with `imports` given in the order of its imports.
-    pub fn new(store: &Store, module: &Module, imports: &[Extern]) -> Result<Instance, Error> {
-        let data = init::instantiate(store, module, imports)?;
-        Ok(Instance { store: store.clone(), data })
+    pub(crate) fn from_index(store: StoreId, index: usize) -> Instance {
+        Instance { store, index }
+    }
+
+    /// Instantiates `module` with `imports` given in the order of its
+    /// imports, each checked against its import's type.
+    pub fn new(mut store: impl AsContextMut, module: &Module, imports: &[Extern]) -> Result<Instance, Error> {
+        let items: Vec<ImportItem<'_>> = imports.iter().map(|&item| ImportItem::Extern(item)).collect();
+        Instance::instantiate(opaque_mut(&mut store), module, &items)
+    }
+
+    pub(crate) fn instantiate(
+        store: &mut StoreOpaque,
+        module: &Module,
+        items: &[ImportItem<'_>],
+    ) -> Result<Instance, Error> {
+        let index = instantiate(store, module, items)?;
+        Ok(Instance::from_index(store.id(), index))
+    }
+
+    fn data<'a>(&self, store: &'a StoreOpaque) -> Result<&'a InstanceData, Error> {
+        store.check(self.store, "instance")?;
+        Ok(&store.instances[self.index])
     }
 
     /// The module it instantiates.
-    pub fn module(&self) -> &Module {
-        &self.data.module
+    ///
+    /// # Panics
+    /// If the instance belongs to another store.
+    pub fn module<'a, T: 'a>(&self, store: impl Into<crate::store::StoreContext<'a, T>>) -> &'a Module {
+        let store = store.into().0;
+        &self.data(&store.opaque).unwrap_or_else(|e| panic!("{e}")).module
     }
 
-    /// The store it lives in.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The export called `name` (nothing for an instance of another store).
+    pub fn get_export(&self, store: impl AsContext, name: &str) -> Option<Extern> {
+        let store = opaque(&store);
+        let data = self.data(store).ok()?;
+        let export = data.module.exports().iter().find(|e| e.name == name)?;
+        self.item(store, data, export.kind, export.index)
     }
 
-    /// The export called `name`.
-    pub fn get_export(&self, name: &str) -> Option<Extern> {
-        let export = self.data.module.exports().iter().find(|e| e.name == name)?;
-        self.item(export.kind, export.index)
-    }
-
-    fn item(&self, kind: ExternKind, index: u32) -> Option<Extern> {
-        let data = &self.data;
+    fn item(&self, store: &StoreOpaque, data: &InstanceData, kind: ExternKind, index: u32) -> Option<Extern> {
+        let id = store.id();
         Some(match kind {
-            ExternKind::Func => Extern::Func(self.func(index)?),
-            ExternKind::Table => {
-                Extern::Table(Table { store: self.store.clone(), inner: data.tables.get(index as usize)?.clone() })
-            }
-            ExternKind::Memory => {
-                Extern::Memory(Memory { store: self.store.clone(), inner: data.memories.get(index as usize)?.clone() })
-            }
-            ExternKind::Global => {
-                Extern::Global(Global { store: self.store.clone(), inner: data.globals.get(index as usize)?.clone() })
-            }
+            ExternKind::Func => Extern::Func(Func::from_raw(id, FuncRefPtr::new(data.func_ref(index)?)?)),
+            ExternKind::Table => Extern::Table(Table { store: id, index: *data.tables.get(index as usize)? }),
+            ExternKind::Memory => Extern::Memory(Memory { store: id, index: *data.memories.get(index as usize)? }),
+            ExternKind::Global => Extern::Global(Global { store: id, index: *data.globals.get(index as usize)? }),
         })
     }
 
-    fn func(&self, index: u32) -> Option<Func> {
-        if index >= self.data.offsets.counts().funcs {
-            return None;
-        }
-        let raw = self.data.vmctx.wrapping_add(self.data.offsets.func_ref(index) as usize) as *const VMFuncRef;
-        // SAFETY: the func ref lies in this instance's VMContext, which the store keeps alive.
-        #[allow(unsafe_code)]
-        unsafe {
-            Func::from_raw(&self.store, raw)
-        }
-    }
-
     /// The exported function `name`.
-    pub fn get_func(&self, name: &str) -> Option<Func> {
-        self.get_export(name)?.into_func()
+    pub fn get_func(&self, store: impl AsContext, name: &str) -> Option<Func> {
+        self.get_export(store, name)?.into_func()
     }
 
     /// The exported global `name`.
-    pub fn get_global(&self, name: &str) -> Option<Global> {
-        self.get_export(name)?.into_global()
+    pub fn get_global(&self, store: impl AsContext, name: &str) -> Option<Global> {
+        self.get_export(store, name)?.into_global()
     }
 
     /// The exported table `name`.
-    pub fn get_table(&self, name: &str) -> Option<Table> {
-        self.get_export(name)?.into_table()
+    pub fn get_table(&self, store: impl AsContext, name: &str) -> Option<Table> {
+        self.get_export(store, name)?.into_table()
     }
 
     /// The exported memory `name`.
-    pub fn get_memory(&self, name: &str) -> Option<Memory> {
-        self.get_export(name)?.into_memory()
+    pub fn get_memory(&self, store: impl AsContext, name: &str) -> Option<Memory> {
+        self.get_export(store, name)?.into_memory()
     }
 
     /// Every export, in order.
-    pub fn exports(&self) -> Vec<(String, Extern)> {
-        self.data.module.exports().iter().filter_map(|e| Some((e.name.clone(), self.item(e.kind, e.index)?))).collect()
+    pub fn exports(&self, store: impl AsContext) -> Vec<(String, Extern)> {
+        let store = opaque(&store);
+        let Ok(data) = self.data(store) else { return Vec::new() };
+        data.module
+            .exports()
+            .iter()
+            .filter_map(|e| Some((e.name.clone(), self.item(store, data, e.kind, e.index)?)))
+            .collect()
     }
 
     /// The exported function `name`, checked against the signature `P -> R`.
-    pub fn typed_func<P: WasmParams, R: WasmResults>(&self, name: &str) -> Result<TypedFunc<P, R>, Error> {
-        let func = self.get_func(name).ok_or_else(|| Error::ty(format!("no exported function `{name}`")))?;
-        TypedFunc::new(func)
-    }
-}
-
-impl std::fmt::Debug for Instance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance").field("module", &self.data.module.name()).field("vmctx", &self.data.vmctx).finish()
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        store: impl AsContext,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>, Error> {
+        let func = self.get_func(&store, name).ok_or_else(|| Error::ty(format!("no exported function `{name}`")))?;
+        func.typed(&store)
     }
 }

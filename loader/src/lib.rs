@@ -1,23 +1,26 @@
 //! kiln: loads kiln objects, applies their relocations, instantiates and runs them.
 //!
-//! An artifact made by `kilnc` is loaded into a [`Module`], instantiated in
-//! a [`Store`] with a [`Linker`] that provides its imports, and called:
+//! An artifact made by `kilnc` is loaded into a [`Module`] of an
+//! [`Engine`], instantiated in a [`Store`] with a [`Linker`] that provides
+//! its imports, and called. The API follows Wasmtime's, which its users know:
 //!
 //! ```no_run
-//! use kiln_loader::{FuncType, Linker, Module, Store, Val, ValType};
+//! use kiln_loader::{Caller, Engine, Linker, Module, Store};
 //!
 //! # fn main() -> Result<(), kiln_loader::Error> {
-//! let store = Store::new();
-//! let module = Module::from_file("add.o")?;
-//! let mut linker = Linker::new();
-//! let print = FuncType { params: vec![ValType::I32], results: vec![] };
-//! linker.func_new(&store, "env", "print", print, |args: &[Val], _results: &mut [Val]| {
-//!     println!("{:?}", args[0]);
-//!     Ok(())
+//! let engine = Engine::default();
+//! let module = Module::from_file(&engine, "add.o")?;
+//! let mut linker = Linker::<u32>::new(&engine);
+//! linker.func_wrap("env", "log", |mut caller: Caller<'_, u32>, value: i32| {
+//!     *caller.data_mut() += 1;
+//!     println!("log {value}");
 //! })?;
-//! let instance = linker.instantiate(&store, &module)?;
-//! let add = instance.typed_func::<(i32, i32), i32>("add")?;
-//! assert_eq!(add.call((2, 3))?, 5);
+//! // Resolve and check the imports once; instantiate many times.
+//! let pre = linker.instantiate_pre(&module)?;
+//! let mut store = Store::new(&engine, 0u32);
+//! let instance = pre.instantiate(&mut store)?;
+//! let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add")?;
+//! assert_eq!(add.call(&mut store, (2, 3))?, 5);
 //! # Ok(())
 //! # }
 //! ```
@@ -31,70 +34,91 @@
 //!
 //! # Runtime model
 //!
-//! - A [`Store`] owns everything created in it (instances, host functions,
-//!   memories, tables, globals) until its last handle is dropped; handles
-//!   keep their store alive. Instances of different modules in one store
-//!   share its `VMRuntimeLimits`, its canonical function-type ids and its
-//!   externref activations table.
+//! - A [`Store<T>`](Store) owns everything created in it (instances, host
+//!   function contexts, memories, tables, globals) in arenas, with the
+//!   host state `T`, and frees all of it when dropped. Handles ([`Func`],
+//!   [`Memory`], [`Table`], [`Global`], [`Instance`]) are `Copy` indices
+//!   tagged with their store's id and are used with a store context
+//!   ([`AsContext`], [`AsContextMut`]), so no handle keeps a store alive
+//!   and no cycle through the API can leak one. A handle used with another
+//!   store is an error (a panic for the accessors that cannot fail
+//!   otherwise), never undefined behaviour. `Store<T>` is `Send` when `T`
+//!   is; [`Module`], [`Engine`], [`Linker`] and [`InstancePre`] are `Send +
+//!   Sync` and shared by stores on any thread.
+//! - Host functions receive a [`Caller`]: the store's data, the exports of
+//!   the instance that imported them, and its memory. They return errors
+//!   (which keep their type, see [`Error::downcast_ref`]); a panic becomes
+//!   an error too. The runtime unwinds the Wasm frames for them: no safe
+//!   function of this crate jumps over frames it does not own.
 //! - Calls into Wasm go through the entry trampoline of the callee's type.
 //!   The outermost call of a store sets the stack limit to
 //!   [`Store::max_wasm_stack`] below the current stack pointer (never within
 //!   64 KiB of the thread's stack bottom); nested calls keep it. A trap, a
 //!   stack overflow included, becomes [`Error::Trap`] and the host goes on.
-//! - Host functions are called by Wasm through the importing module's
-//!   Wasm-to-host trampoline. A host error or panic is carried to the
-//!   entry and comes back unchanged (a trap of a nested call keeps its code).
-//! - externref uses deferred reference counting (SPEC 3.8): host code
-//!   counts every [`ExternRef`]; compiled code counts only stores into
-//!   tables and globals. References held by Wasm frames are kept alive by
-//!   the store's activations table, which a GC (when its chunk fills, or
+//!   [`TypedFunc::call`] and [`Linker::func_wrap`] functions pass values
+//!   through slots with no conversion and no allocation.
+//! - externref uses deferred reference counting (SPEC 3.8): an
+//!   [`ExternRef`] is a counted host value that the host clones and drops
+//!   freely; compiled code counts only stores into tables and globals.
+//!   References held by Wasm frames are kept alive by the store's
+//!   activations table, which a GC (when its chunk fills, or
 //!   [`Store::gc`]) makes precise by walking the Wasm stack with the stack
-//!   maps of the object. Tables and globals own one count per stored
-//!   reference and release them when the store drops.
+//!   maps of the object. Every table write takes its new counts before it
+//!   drops the old ones, and a host destructor that panics becomes an error
+//!   of the call, never an abort.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-mod activations;
+#[doc(hidden)]
 pub mod code;
-pub mod traps;
+mod vm;
 
-mod builtins;
+mod caller;
+mod engine;
 mod error;
 mod externals;
-mod externref;
 mod func;
 mod global;
 mod instance;
+mod instance_pre;
+mod into_func;
 mod linker;
+#[doc(hidden)]
 pub mod matching;
 mod memory;
 mod module;
-mod stack;
 mod store;
 mod table;
 mod typed_func;
 mod values;
-mod vm;
 #[cfg(feature = "wasi")]
 pub mod wasi;
 
-pub use activations::{GcStats, ACTIVATIONS_CHUNK_CAPACITY};
-pub use builtins::builtin_address;
+/// Trap machinery that the loader's own tests drive directly.
+#[doc(hidden)]
+pub mod traps {
+    pub use crate::vm::traps::{catch_traps, catch_traps_with_limits, init_signal_handlers, walk_wasm_frames, WasmFrame};
+}
+
+pub use caller::Caller;
+pub use engine::Engine;
 pub use error::Error;
 pub use externals::Extern;
-pub use externref::ExternRef;
 pub use func::{Func, HostFn};
 pub use global::Global;
 pub use instance::Instance;
+pub use instance_pre::InstancePre;
+pub use into_func::{IntoFunc, WasmRet};
 pub use kiln_format::{
     Export, ExternKind, FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, TrapCode,
     ValType,
 };
 pub use linker::Linker;
-pub use memory::{Memory, MAX_WASM_PAGES, WASM_PAGE_SIZE};
+pub use memory::{LeBytes, Memory, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use module::Module;
-pub use store::{Store, WeakStore, DEFAULT_MAX_WASM_STACK};
+pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, DEFAULT_MAX_WASM_STACK};
 pub use table::{Table, MAX_TABLE_ELEMENTS};
-pub use traps::{FrameInfo, Trap};
-pub use typed_func::{TypedFunc, WasmParams, WasmResults, WasmTy};
+pub use typed_func::{TypedFunc, WasmParams, WasmResults, WasmTy, WasmValues};
 pub use values::Val;
+pub use vm::traps::{FrameInfo, Trap};
+pub use vm::{ExternRef, GcStats, ACTIVATIONS_CHUNK_CAPACITY};

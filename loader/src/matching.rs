@@ -4,7 +4,8 @@ use kiln_format::{FuncType, GlobalType, Import, ImportKind, MemoryType, TableTyp
 
 use crate::error::Error;
 use crate::externals::Extern;
-use crate::store::Store;
+use crate::module::Module;
+use crate::vm::store::StoreOpaque;
 
 /// Whether limits `{min, max}` of a provided entity match the import's.
 /// The provided minimum must be at least the wanted one; a wanted maximum
@@ -44,40 +45,42 @@ pub fn func_matches(provided: &FuncType, wanted: &FuncType) -> bool {
     provided == wanted
 }
 
-/// Checks that `item` may satisfy `import` of a module instantiated in
+/// Checks that `item` may satisfy `import` of `module`, instantiated in
 /// `store`. Instantiation makes this check itself, whoever gathered the
 /// imports: compiled code trusts an import's type and store completely.
 pub(crate) fn check_import_item(
-    store: &Store,
+    store: &StoreOpaque,
     import: &Import,
     item: &Extern,
-    types: &[FuncType],
+    module: &Module,
 ) -> Result<(), Error> {
-    if !Store::same(item.store(), store) {
+    if store.check(item.store_id(), item.kind_name()).is_err() {
         return Err(Error::Link(format!(
             "incompatible import type: `{}`.`{}` belongs to another store",
             import.module, import.name
         )));
     }
-    check_import(item, &import.kind, types).map_err(|why| {
+    check_import(store, item, &import.kind, module).map_err(|why| {
         Error::Link(format!("incompatible import type for `{}`.`{}`: {why}", import.module, import.name))
     })
 }
 
-/// Checks `item` against an import; the error says why it does not match.
-pub(crate) fn check_import(item: &Extern, kind: &ImportKind, types: &[FuncType]) -> Result<(), String> {
+/// Checks `item` (of `store`) against an import; the error says why it
+/// does not match.
+pub(crate) fn check_import(store: &StoreOpaque, item: &Extern, kind: &ImportKind, module: &Module) -> Result<(), String> {
     match (item, kind) {
         (Extern::Func(f), ImportKind::Func(type_index)) => {
-            let wanted = types.get(*type_index as usize).ok_or("import names an unknown type")?;
-            let provided = f.ty();
-            if func_matches(&provided, wanted) {
+            let wanted = module.type_ids().get(*type_index as usize).ok_or("import names an unknown type")?;
+            let provided = store.func_ref(f).map_err(|e| e.to_string())?.type_id;
+            if provided == *wanted {
                 Ok(())
             } else {
-                Err(format!("expected function {wanted:?}, found {provided:?}"))
+                let name = |id| store.engine.func_type(id).map_or_else(|| "?".to_string(), |t| format!("{t:?}"));
+                Err(format!("expected function {}, found {}", name(*wanted), name(provided)))
             }
         }
         (Extern::Table(t), ImportKind::Table(wanted)) => {
-            let provided = t.ty();
+            let provided = t.inner(store).map_err(|e| e.to_string())?.current_type();
             if table_matches(&provided, wanted) {
                 Ok(())
             } else {
@@ -85,7 +88,7 @@ pub(crate) fn check_import(item: &Extern, kind: &ImportKind, types: &[FuncType])
             }
         }
         (Extern::Memory(m), ImportKind::Memory(wanted)) => {
-            let provided = m.ty();
+            let provided = m.inner(store).map_err(|e| e.to_string())?.current_type();
             if memory_matches(&provided, wanted) {
                 Ok(())
             } else {
@@ -93,7 +96,7 @@ pub(crate) fn check_import(item: &Extern, kind: &ImportKind, types: &[FuncType])
             }
         }
         (Extern::Global(g), ImportKind::Global(wanted)) => {
-            let provided = g.ty();
+            let provided = g.inner(store).map_err(|e| e.to_string())?.ty();
             if global_matches(&provided, wanted) {
                 Ok(())
             } else {
@@ -144,29 +147,26 @@ mod tests {
 
     #[test]
     fn host_entities_match_by_current_size() {
-        use crate::{Global, Memory, Store, Table, Val};
-        let store = Store::new();
+        use crate::{Engine, Global, Memory, Store, Table, Val};
+        let mut store = Store::new(&Engine::default(), ());
         let table = Table::new(
-            &store,
+            &mut store,
             TableType { element: RefType::FuncRef, minimum: 1, maximum: Some(5) },
             Val::FuncRef(None),
         )
         .unwrap();
-        let wanted = ImportKind::Table(TableType { element: RefType::FuncRef, minimum: 3, maximum: Some(5) });
-        assert!(check_import(&table.clone().into(), &wanted, &[]).is_err());
-        table.grow(2, Val::FuncRef(None)).unwrap();
-        assert!(check_import(&table.into(), &wanted, &[]).is_ok(), "a grown table satisfies a larger minimum");
+        let wanted = TableType { element: RefType::FuncRef, minimum: 3, maximum: Some(5) };
+        assert!(!table_matches(&table.ty(&store), &wanted));
+        table.grow(&mut store, 2, Val::FuncRef(None)).unwrap();
+        assert!(table_matches(&table.ty(&store), &wanted), "a grown table satisfies a larger minimum");
 
-        let memory = Memory::new(&store, MemoryType { minimum: 0, maximum: None, shared: false }).unwrap();
-        let wanted = ImportKind::Memory(MemoryType { minimum: 1, maximum: None, shared: false });
-        assert!(check_import(&memory.clone().into(), &wanted, &[]).is_err());
-        memory.grow(1).unwrap();
-        assert!(check_import(&memory.clone().into(), &wanted, &[]).is_ok());
-        let err = check_import(&memory.into(), &ImportKind::Func(0), &[]).unwrap_err();
-        assert!(err.contains("expected function, found memory"), "{err}");
+        let memory = Memory::new(&mut store, MemoryType { minimum: 0, maximum: None, shared: false }).unwrap();
+        let wanted = MemoryType { minimum: 1, maximum: None, shared: false };
+        assert!(!memory_matches(&memory.ty(&store), &wanted));
+        memory.grow(&mut store, 1).unwrap();
+        assert!(memory_matches(&memory.ty(&store), &wanted));
 
-        let global = Global::new(&store, GlobalType { content: ValType::I64, mutable: false }, Val::I64(1)).unwrap();
-        let wanted = ImportKind::Global(GlobalType { content: ValType::I64, mutable: true });
-        assert!(check_import(&global.into(), &wanted, &[]).is_err());
+        let global = Global::new(&mut store, GlobalType { content: ValType::I64, mutable: false }, Val::I64(1)).unwrap();
+        assert!(!global_matches(&global.ty(&store), &GlobalType { content: ValType::I64, mutable: true }));
     }
 }

@@ -1,401 +1,141 @@
-//! Linear memories.
-//!
-//! Each memory reserves 8 GiB of address space up front (4 GiB addressable
-//! plus a 4 GiB guard) with no access rights, so compiled code needs no bounds
-//! checks and growing only changes protections: the base never moves.
-//! Reservations of dropped memories are zeroed and pooled for reuse.
-#![allow(unsafe_code)]
+//! Linear memories, as handles.
 
-use std::cell::{Cell, UnsafeCell};
-use std::rc::Rc;
-use std::sync::Mutex;
-
-use kiln_format::{MemoryType, TrapCode};
+use kiln_format::MemoryType;
 
 use crate::error::Error;
-use crate::store::Store;
-use crate::vm::VMDefinition;
+use crate::store::{opaque, opaque_mut, AsContext, AsContextMut};
+use crate::vm::memory::MemoryInner;
+use crate::vm::store::{StoreId, StoreOpaque};
 
-/// Size of a Wasm page.
-pub const WASM_PAGE_SIZE: u64 = 1 << 16;
-/// Most pages a 32-bit memory can have.
-pub const MAX_WASM_PAGES: u64 = 1 << 16;
-const RESERVATION: usize = 8 << 30;
+pub use crate::vm::{MAX_WASM_PAGES, WASM_PAGE_SIZE};
 
-/// Reservations of dropped memories, kept for the next memory to be made.
+/// A linear memory of a store. A small `Copy` handle; the store owns the
+/// memory.
 ///
-/// Reserving and releasing 8 GiB of address space costs two system calls
-/// and setting the initial pages read-write a third; a pooled reservation
-/// whose accessible prefix already has the wanted size costs none, and
-/// releasing it one (`MADV_DONTNEED`, which the next memory needs anyway to
-/// start zeroed). Instantiating a module with a memory and dropping it
-/// again takes about half as long.
-static POOL: Mutex<Vec<Reservation>> = Mutex::new(Vec::new());
-/// Most reservations the pool keeps: 128 GiB of address space, none of it
-/// backed by memory.
-const POOL_CAPACITY: usize = 16;
-/// Largest accessible prefix a pooled reservation may keep. A read-write
-/// private mapping counts against the commit limit even when no page of it
-/// is resident, so big memories give their reservation back instead.
-const POOL_MAX_ACCESSIBLE: usize = 64 << 20;
-
-/// An 8 GiB reservation whose first `accessible` bytes are read-write and
-/// zero (not yet touched), the rest inaccessible.
-struct Reservation {
-    base: usize,
-    accessible: usize,
+/// Its bytes are reached as slices borrowed from the store: while a slice
+/// lives, no Wasm of the store can run, so nothing can change or grow the
+/// memory under it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Memory {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
 }
 
-impl Reservation {
-    /// A pooled reservation if there is one, else a fresh one.
-    fn take() -> Result<Reservation, Error> {
-        if let Some(r) = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            return Ok(r);
-        }
-        // SAFETY: a fresh anonymous private mapping that nothing else uses.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                RESERVATION,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(Error::Instantiation(format!("cannot reserve memory: {}", std::io::Error::last_os_error())));
-        }
-        Ok(Reservation { base: base as usize, accessible: 0 })
-    }
-
-    /// Makes exactly the first `len` bytes accessible; on failure the
-    /// reservation is unmapped.
-    fn resize(mut self, len: usize) -> Option<Reservation> {
-        let rc = match len.cmp(&self.accessible) {
-            std::cmp::Ordering::Equal => 0,
-            // SAFETY: both ranges lie inside the reservation, which only
-            // its owner (`self`) uses.
-            std::cmp::Ordering::Greater => unsafe {
-                libc::mprotect(
-                    (self.base + self.accessible) as *mut libc::c_void,
-                    len - self.accessible,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                )
-            },
-            // SAFETY: as above.
-            std::cmp::Ordering::Less => unsafe {
-                libc::mprotect((self.base + len) as *mut libc::c_void, self.accessible - len, libc::PROT_NONE)
-            },
-        };
-        if rc != 0 {
-            // A failed mprotect may have changed part of the range; only
-            // unmapping all of it (dropping `self`) leaves no doubt.
-            return None;
-        }
-        self.accessible = len;
-        Some(self)
-    }
-
-    /// Returns the reservation to the pool with its contents discarded, or
-    /// unmaps it.
-    fn release(self) {
-        // Into a full pool, discarding the pages first would be a wasted
-        // system call; a race that fills it meanwhile only costs that call.
-        if self.accessible > POOL_MAX_ACCESSIBLE
-            || POOL.lock().unwrap_or_else(|e| e.into_inner()).len() >= POOL_CAPACITY
-        {
-            return;
-        }
-        // SAFETY: the range is the reservation's accessible prefix; its
-        // memory is gone and nothing refers into it any more.
-        if self.accessible > 0
-            && unsafe { libc::madvise(self.base as *mut libc::c_void, self.accessible, libc::MADV_DONTNEED) } != 0
-        {
-            return;
-        }
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < POOL_CAPACITY {
-            pool.push(self);
-        }
-    }
+/// A plain value that a memory holds in little-endian bytes.
+pub trait LeBytes: Copy {
+    /// Its size in bytes.
+    const SIZE: usize;
+    /// From `Self::SIZE` little-endian bytes.
+    fn from_le(bytes: &[u8]) -> Self;
+    /// Writes `Self::SIZE` little-endian bytes.
+    fn to_le(self, out: &mut [u8]);
 }
 
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        // SAFETY: the reservation was mapped by `take` and is owned by
-        // `self`; a pooled one was moved into the pool instead of dropped.
-        unsafe { libc::munmap(self.base as *mut libc::c_void, RESERVATION) };
-    }
-}
-
-pub(crate) struct MemoryInner {
-    base: *mut u8,
-    /// Bytes at `base` that are read-write, kept here because `home` may be
-    /// freed before this memory is dropped.
-    accessible: Cell<usize>,
-    ty: MemoryType,
-    /// The `VMMemoryDefinition` that compiled code reads: inside the defining
-    /// VMContext, or `own_definition` for a memory made by the host.
-    home: *mut VMDefinition,
-    _own_definition: Option<Box<UnsafeCell<VMDefinition>>>,
-}
-
-impl MemoryInner {
-    /// Reserves and maps a memory; `home` is where its definition lives, or
-    /// null to give it its own.
-    pub(crate) fn new(ty: MemoryType, home: *mut VMDefinition) -> Result<MemoryInner, Error> {
-        if ty.shared {
-            return Err(Error::Instantiation("shared memories are not supported".into()));
-        }
-        let max = ty.maximum.unwrap_or(MAX_WASM_PAGES);
-        if ty.minimum > MAX_WASM_PAGES || max > MAX_WASM_PAGES || ty.minimum > max {
-            return Err(Error::Instantiation(format!("memory limits out of range: {ty:?}")));
-        }
-        let initial = (ty.minimum * WASM_PAGE_SIZE) as usize;
-        let reservation = Reservation::take()?
-            .resize(initial)
-            .ok_or_else(|| Error::Instantiation("cannot map the memory's initial pages".into()))?;
-        let base = reservation.base as *mut u8;
-        // From here the memory owns the mapping and unmaps or pools it on drop.
-        std::mem::forget(reservation);
-        let (home, own) = if home.is_null() {
-            let own = Box::new(UnsafeCell::new(VMDefinition::default()));
-            (own.get(), Some(own))
-        } else {
-            (home, None)
-        };
-        let memory = MemoryInner { base, accessible: Cell::new(initial), ty, home, _own_definition: own };
-        // SAFETY: `home` is valid for writes for as long as the memory lives.
-        unsafe { home.write(VMDefinition { base: memory.base, current_length: initial as u64 }) };
-        Ok(memory)
-    }
-
-    pub(crate) fn definition_ptr(&self) -> *mut VMDefinition {
-        self.home
-    }
-
-    #[cfg(test)]
-    pub(crate) fn base(&self) -> *mut u8 {
-        self.base
-    }
-
-    /// Current size in bytes.
-    pub(crate) fn byte_len(&self) -> u64 {
-        // SAFETY: `home` stays valid for the memory's life.
-        unsafe { (*self.home).current_length }
-    }
-
-    pub(crate) fn pages(&self) -> u64 {
-        self.byte_len() / WASM_PAGE_SIZE
-    }
-
-    /// The type as import matching sees it: the current size as minimum.
-    pub(crate) fn current_type(&self) -> MemoryType {
-        MemoryType { minimum: self.pages(), ..self.ty }
-    }
-
-    /// Grows by `delta` pages; the old size in pages, or `None` past the maximum.
-    pub(crate) fn grow(&self, delta: u64) -> Option<u64> {
-        let old = self.pages();
-        let new = old.checked_add(delta)?;
-        if new > self.ty.maximum.unwrap_or(MAX_WASM_PAGES).min(MAX_WASM_PAGES) {
-            return None;
-        }
-        if delta > 0 {
-            let start = old * WASM_PAGE_SIZE;
-            // SAFETY: the range lies inside this memory's reservation.
-            let rc = unsafe {
-                libc::mprotect(
-                    self.base.add(start as usize).cast(),
-                    (delta * WASM_PAGE_SIZE) as usize,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                )
-            };
-            if rc != 0 {
-                return None;
+macro_rules! le_bytes {
+    ($($t:ty),*) => {$(
+        impl LeBytes for $t {
+            const SIZE: usize = std::mem::size_of::<$t>();
+            fn from_le(bytes: &[u8]) -> Self {
+                let mut raw = [0; std::mem::size_of::<$t>()];
+                raw.copy_from_slice(bytes);
+                <$t>::from_le_bytes(raw)
+            }
+            fn to_le(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
             }
         }
-        self.accessible.set((new * WASM_PAGE_SIZE) as usize);
-        // SAFETY: `home` stays valid for the memory's life.
-        unsafe { (*self.home).current_length = new * WASM_PAGE_SIZE };
-        Some(old)
-    }
-
-    /// Checks that `[offset, offset + len)` lies inside the memory.
-    pub(crate) fn check_range(&self, offset: u64, len: u64) -> Result<(), TrapCode> {
-        match offset.checked_add(len) {
-            Some(end) if end <= self.byte_len() => Ok(()),
-            _ => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
-        }
-    }
-
-    /// Copies bytes in, after checking the whole range.
-    pub(crate) fn write(&self, offset: u64, bytes: &[u8]) -> Result<(), TrapCode> {
-        self.check_range(offset, bytes.len() as u64)?;
-        // SAFETY: the range is mapped read-write; `bytes` cannot alias Wasm memory
-        // that Rust code borrows, since nothing hands out references into it.
-        unsafe { std::ptr::copy(bytes.as_ptr(), self.base.add(offset as usize), bytes.len()) };
-        Ok(())
-    }
-
-    /// `memory.fill`: sets `len` bytes at `offset` to `value`, after checking the range.
-    pub(crate) fn fill(&self, offset: u64, value: u8, len: u64) -> Result<(), TrapCode> {
-        self.check_range(offset, len)?;
-        // SAFETY: the range is mapped read-write.
-        unsafe { std::ptr::write_bytes(self.base.add(offset as usize), value, len as usize) };
-        Ok(())
-    }
-
-    /// `memory.copy`: copies `len` bytes at `src` of `source` to `dst` of this
-    /// memory, after checking both ranges.
-    pub(crate) fn copy_from(&self, dst: u64, source: &MemoryInner, src: u64, len: u64) -> Result<(), TrapCode> {
-        self.check_range(dst, len)?;
-        source.check_range(src, len)?;
-        // SAFETY: both ranges are mapped, the destination read-write; `copy`
-        // allows them to overlap within one memory.
-        unsafe { std::ptr::copy(source.base.add(src as usize), self.base.add(dst as usize), len as usize) };
-        Ok(())
-    }
-
-    pub(crate) fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), TrapCode> {
-        self.check_range(offset, out.len() as u64)?;
-        // SAFETY: the range is mapped and readable.
-        unsafe { std::ptr::copy(self.base.add(offset as usize), out.as_mut_ptr(), out.len()) };
-        Ok(())
-    }
+    )*};
 }
 
-impl Drop for MemoryInner {
-    fn drop(&mut self) {
-        // Nothing uses the memory any more: the store drops memories only
-        // when it drops everything.
-        Reservation { base: self.base as usize, accessible: self.accessible.get() }.release();
-    }
-}
-
-/// A linear memory.
-#[derive(Clone)]
-pub struct Memory {
-    pub(crate) store: Store,
-    pub(crate) inner: Rc<MemoryInner>,
-}
+le_bytes!(u8, i8, u16, i16, u32, i32, u64, i64, u128, i128, f32, f64);
 
 impl Memory {
     /// A new memory owned by the store.
-    pub fn new(store: &Store, ty: MemoryType) -> Result<Memory, Error> {
-        let inner = Rc::new(MemoryInner::new(ty, std::ptr::null_mut())?);
-        store.inner.memories.borrow_mut().push(inner.clone());
-        Ok(Memory { store: store.clone(), inner })
+    pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory, Error> {
+        let store = opaque_mut(&mut store);
+        let memory = MemoryInner::new(ty, std::ptr::null_mut())?;
+        store.memories.push(memory);
+        Ok(Memory { store: store.id(), index: store.memories.len() as u32 - 1 })
+    }
+
+    pub(crate) fn inner<'a>(&self, store: &'a StoreOpaque) -> Result<&'a MemoryInner, Error> {
+        store.check(self.store, "memory")?;
+        Ok(&store.memories[self.index as usize])
+    }
+
+    fn expect_inner<'a>(&self, store: &'a StoreOpaque) -> &'a MemoryInner {
+        self.inner(store).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Its type, with the current size as minimum.
-    pub fn ty(&self) -> MemoryType {
-        self.inner.current_type()
+    ///
+    /// # Panics
+    /// If the memory belongs to another store (so do the other accessors
+    /// that cannot fail otherwise).
+    pub fn ty(&self, store: impl AsContext) -> MemoryType {
+        self.expect_inner(opaque(&store)).current_type()
     }
 
     /// Current size in pages.
-    pub fn size_pages(&self) -> u64 {
-        self.inner.pages()
+    pub fn size(&self, store: impl AsContext) -> u64 {
+        self.expect_inner(opaque(&store)).pages()
     }
 
     /// Current size in bytes.
-    pub fn data_size(&self) -> usize {
-        self.inner.byte_len() as usize
+    pub fn data_size(&self, store: impl AsContext) -> usize {
+        self.expect_inner(opaque(&store)).byte_len() as usize
     }
 
-    /// Copies bytes out of the memory.
-    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result<(), Error> {
-        self.inner.read(offset as u64, out).map_err(Error::trap_code)
+    /// The memory's bytes.
+    pub fn data<'a, T: 'a>(&self, store: impl Into<crate::store::StoreContext<'a, T>>) -> &'a [u8] {
+        let store = store.into().0;
+        self.expect_inner(&store.opaque).data()
     }
 
-    /// Copies bytes into the memory.
-    pub fn write(&self, offset: usize, bytes: &[u8]) -> Result<(), Error> {
-        self.inner.write(offset as u64, bytes).map_err(Error::trap_code)
+    /// The memory's bytes, writable.
+    pub fn data_mut<'a, T: 'a>(&self, store: impl Into<crate::store::StoreContextMut<'a, T>>) -> &'a mut [u8] {
+        self.data_and_store_mut(store).0
+    }
+
+    /// The memory's bytes and the store's host state, both writable: what a
+    /// host function that moves data between the two needs.
+    pub fn data_and_store_mut<'a, T: 'a>(
+        &self,
+        store: impl Into<crate::store::StoreContextMut<'a, T>>,
+    ) -> (&'a mut [u8], &'a mut T) {
+        let store = store.into().0;
+        store.opaque.check(self.store, "memory").unwrap_or_else(|e| panic!("{e}"));
+        (store.opaque.memories[self.index as usize].data_mut(), &mut store.data)
+    }
+
+    /// Copies bytes out of the memory; out of bounds is an error.
+    pub fn read(&self, store: impl AsContext, offset: usize, out: &mut [u8]) -> Result<(), Error> {
+        self.inner(opaque(&store))?.read(offset as u64, out).map_err(Error::trap_code)
+    }
+
+    /// Copies bytes into the memory; out of bounds is an error.
+    pub fn write(&self, mut store: impl AsContextMut, offset: usize, bytes: &[u8]) -> Result<(), Error> {
+        self.inner(opaque_mut(&mut store))?.write(offset as u64, bytes).map_err(Error::trap_code)
+    }
+
+    /// The little-endian value at `offset`; out of bounds is an error.
+    pub fn read_le<V: LeBytes>(&self, store: impl AsContext, offset: usize) -> Result<V, Error> {
+        let data = self.inner(opaque(&store))?.data();
+        let bytes = offset.checked_add(V::SIZE).and_then(|end| data.get(offset..end));
+        bytes.map(V::from_le).ok_or_else(|| Error::trap_code(kiln_format::TrapCode::MEMORY_OUT_OF_BOUNDS))
+    }
+
+    /// Writes `value` little-endian at `offset`; out of bounds is an error.
+    pub fn write_le<V: LeBytes>(&self, mut store: impl AsContextMut, offset: usize, value: V) -> Result<(), Error> {
+        let mut bytes = [0u8; 16];
+        value.to_le(&mut bytes[..V::SIZE]);
+        self.write(&mut store, offset, &bytes[..V::SIZE])
     }
 
     /// Grows by `delta` pages; returns the old size in pages.
-    pub fn grow(&self, delta: u64) -> Result<u64, Error> {
-        self.inner.grow(delta).ok_or_else(|| Error::Instantiation(format!("cannot grow memory by {delta} pages")))
-    }
-
-    /// The store it belongs to.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-}
-
-impl std::fmt::Debug for Memory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Memory").field("pages", &self.size_pages()).finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ty(minimum: u64, maximum: Option<u64>) -> MemoryType {
-        MemoryType { minimum, maximum, shared: false }
-    }
-
-    #[test]
-    fn grow_maps_pages_and_respects_the_maximum() {
-        let m = MemoryInner::new(ty(1, Some(3)), std::ptr::null_mut()).unwrap();
-        assert_eq!(m.pages(), 1);
-        m.write(WASM_PAGE_SIZE - 4, &[1, 2, 3, 4]).unwrap();
-        assert_eq!(m.write(WASM_PAGE_SIZE - 3, &[0; 4]), Err(TrapCode::MEMORY_OUT_OF_BOUNDS));
-        assert_eq!(m.grow(2), Some(1));
-        assert_eq!(m.grow(1), None);
-        assert_eq!(m.grow(0), Some(3));
-        let mut out = [0u8; 4];
-        m.read(WASM_PAGE_SIZE - 4, &mut out).unwrap();
-        assert_eq!(out, [1, 2, 3, 4]);
-        m.write(3 * WASM_PAGE_SIZE - 1, &[9]).unwrap();
-    }
-
-    /// Whether the byte at `addr` can be read, asked of the kernel (a pipe
-    /// write fails with EFAULT) so that an inaccessible page does not fault.
-    fn readable(addr: *const u8) -> bool {
-        let mut fds = [0; 2];
-        // SAFETY: a fresh pipe, written one byte from `addr` and closed.
-        unsafe {
-            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
-            let n = libc::write(fds[1], addr.cast(), 1);
-            libc::close(fds[0]);
-            libc::close(fds[1]);
-            n == 1
-        }
-    }
-
-    #[test]
-    fn reused_reservations_are_zeroed_and_sized_exactly() {
-        // Other tests share the pool, so whichever reservation comes back,
-        // every page a memory sees must be zero and none past its end readable.
-        for round in 0..2 * POOL_CAPACITY as u64 {
-            let pages = 1 + round % 3;
-            let m = MemoryInner::new(ty(pages, Some(4)), std::ptr::null_mut()).unwrap();
-            assert_eq!(m.pages(), pages);
-            for page in 0..pages {
-                let mut byte = [1u8];
-                m.read(page * WASM_PAGE_SIZE + 7, &mut byte).unwrap();
-                assert_eq!(byte, [0], "round {round}, page {page}");
-                m.write(page * WASM_PAGE_SIZE + 7, &[0xaa]).unwrap();
-            }
-            assert!(readable(m.base().wrapping_add((pages * WASM_PAGE_SIZE) as usize - 1)));
-            assert!(!readable(m.base().wrapping_add((pages * WASM_PAGE_SIZE) as usize)));
-            if round % 2 == 0 {
-                assert_eq!(m.grow(1), Some(pages));
-                m.write((pages + 1) * WASM_PAGE_SIZE - 1, &[0xbb]).unwrap();
-            }
-        }
-    }
-
-    #[test]
-    fn unbounded_memory_stops_at_4_gib() {
-        let m = MemoryInner::new(ty(0, None), std::ptr::null_mut()).unwrap();
-        assert_eq!(m.grow(MAX_WASM_PAGES + 1), None);
-        assert_eq!(m.grow(0), Some(0));
-        assert!(MemoryInner::new(ty(MAX_WASM_PAGES + 1, None), std::ptr::null_mut()).is_err());
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64, Error> {
+        self.inner(opaque_mut(&mut store))?
+            .grow(delta)
+            .ok_or_else(|| Error::Instantiation(format!("cannot grow memory by {delta} pages")))
     }
 }

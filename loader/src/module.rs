@@ -6,38 +6,60 @@ use std::sync::Arc;
 use kiln_format::{Export, FuncType, Import, ModuleInfo};
 
 use crate::code::{load_bytes, load_file, LoadedCode};
+use crate::engine::Engine;
 use crate::error::Error;
 
-/// A loaded, relocated artifact. Cheap to clone; shareable across threads.
+/// A loaded, relocated artifact. Cheap to clone, `Send` and `Sync`: one
+/// module serves any number of stores of its engine on any threads.
 #[derive(Clone)]
 pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+struct ModuleInner {
+    engine: Engine,
     code: Arc<LoadedCode>,
+    /// The engine's id of each of the module's types, interned once here so
+    /// that instantiation copies them.
+    type_ids: Box<[u32]>,
 }
 
 impl Module {
     /// Loads an artifact file.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Module, Error> {
-        Ok(Module { code: load_file(path.as_ref())? })
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
+        Module::from_code(engine, load_file(path.as_ref())?)
     }
 
     /// Loads an artifact from its bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Module, Error> {
-        Ok(Module { code: load_bytes(bytes)? })
+    pub fn from_bytes(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
+        Module::from_code(engine, load_bytes(bytes)?)
     }
 
-    /// Wraps already loaded code.
-    pub fn from_code(code: Arc<LoadedCode>) -> Module {
-        Module { code }
+    /// Wraps already loaded code, checking that its module info is
+    /// consistent enough to instantiate.
+    pub fn from_code(engine: &Engine, code: Arc<LoadedCode>) -> Result<Module, Error> {
+        crate::vm::instance::check_counts(code.info())?;
+        let type_ids = engine.intern_types(&code.info().types).into_boxed_slice();
+        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), code, type_ids }) })
+    }
+
+    /// The engine it was loaded with.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
     }
 
     /// The loaded code.
     pub fn code(&self) -> &Arc<LoadedCode> {
-        &self.code
+        &self.inner.code
+    }
+
+    pub(crate) fn type_ids(&self) -> &[u32] {
+        &self.inner.type_ids
     }
 
     /// The module info.
     pub fn info(&self) -> &ModuleInfo {
-        self.code.info()
+        self.inner.code.info()
     }
 
     /// The module's name from its name section.

@@ -1,112 +1,124 @@
-//! Statically typed calls: `TypedFunc<P, R>` with Rust tuples as Wasm signatures.
+//! Statically typed calls: `TypedFunc<P, R>` with Rust tuples as Wasm
+//! signatures. A typed call converts nothing at run time and allocates
+//! nothing: its arguments and results pass through a slot array on the
+//! stack.
+#![allow(unsafe_code)]
 
 use std::marker::PhantomData;
 
 use kiln_format::{FuncType, ValType};
 
 use crate::error::Error;
-use crate::externref::ExternRef;
 use crate::func::Func;
-use crate::values::Val;
+use crate::store::{opaque_mut, AsContextMut};
+use crate::vm::store::StoreOpaque;
+use crate::vm::values::SlotValue;
+use crate::vm::{ExternRef, ValueSlot};
 
-/// A Rust type that is one Wasm value.
-pub trait WasmTy: Sized {
+/// Most values a typed signature has on either side (the longest tuple).
+pub(crate) const MAX_TYPED_VALUES: usize = 8;
+
+/// A Rust type that is one Wasm value: `i32`, `u32`, `i64`, `u64`, `f32`,
+/// `f64`, `u128` (`v128`), `Option<ExternRef>` and `Option<Func>`.
+#[allow(private_bounds)]
+pub trait WasmTy: SlotValue + Send + 'static {
     /// Its Wasm type.
     fn valtype() -> ValType;
-    /// As a value.
-    fn into_val(self) -> Val;
-    /// From a value of type [`WasmTy::valtype`].
-    fn from_val(val: Val) -> Option<Self>;
+    /// Whether it is a reference that the GC must see.
+    #[doc(hidden)]
+    const IS_EXTERNREF: bool = false;
 }
 
 macro_rules! wasm_ty {
-    ($t:ty, $vt:ident, |$v:ident| $into:expr, $pat:pat => $from:expr) => {
+    ($($t:ty => $vt:ident),*) => {$(
         impl WasmTy for $t {
             fn valtype() -> ValType {
                 ValType::$vt
             }
-            fn into_val(self) -> Val {
-                let $v = self;
-                $into
-            }
-            fn from_val(val: Val) -> Option<Self> {
-                match val {
-                    $pat => Some($from),
-                    _ => None,
-                }
-            }
         }
-    };
+    )*};
 }
 
-wasm_ty!(i32, I32, |v| Val::I32(v), Val::I32(v) => v);
-wasm_ty!(u32, I32, |v| Val::I32(v as i32), Val::I32(v) => v as u32);
-wasm_ty!(i64, I64, |v| Val::I64(v), Val::I64(v) => v);
-wasm_ty!(u64, I64, |v| Val::I64(v as i64), Val::I64(v) => v as u64);
-wasm_ty!(f32, F32, |v| Val::F32(v.to_bits()), Val::F32(v) => f32::from_bits(v));
-wasm_ty!(f64, F64, |v| Val::F64(v.to_bits()), Val::F64(v) => f64::from_bits(v));
-wasm_ty!(u128, V128, |v| Val::V128(v), Val::V128(v) => v);
-wasm_ty!(Option<ExternRef>, ExternRef, |v| Val::ExternRef(v), Val::ExternRef(v) => v);
-wasm_ty!(Option<Func>, FuncRef, |v| Val::FuncRef(v), Val::FuncRef(v) => v);
+wasm_ty!(i32 => I32, u32 => I32, i64 => I64, u64 => I64, f32 => F32, f64 => F64, u128 => V128, Option<Func> => FuncRef);
 
-/// Parameters of a typed call: `()`, one [`WasmTy`], or a tuple of up to 8.
-pub trait WasmParams {
+impl WasmTy for Option<ExternRef> {
+    fn valtype() -> ValType {
+        ValType::ExternRef
+    }
+    const IS_EXTERNREF: bool = true;
+}
+
+/// The values of one side of a typed signature: `()`, one [`WasmTy`], or a
+/// tuple of up to 8.
+#[allow(private_interfaces)]
+pub trait WasmValues: Sized {
     /// Their Wasm types.
     fn valtypes() -> Vec<ValType>;
-    /// As values.
-    fn into_vals(self) -> Vec<Val>;
+    #[doc(hidden)]
+    const COUNT: usize;
+    #[doc(hidden)]
+    const HAS_EXTERNREFS: bool;
+    /// Writes the values to `slots`, moving externref counts into the
+    /// activations table.
+    #[doc(hidden)]
+    fn store_slots(self, store: &mut StoreOpaque, slots: &mut [ValueSlot]) -> Result<(), Error>;
+    /// Reads the values from slots that Wasm wrote.
+    ///
+    /// # Safety
+    /// The slots must hold values of [`WasmValues::valtypes`], with live
+    /// references of `store`.
+    #[doc(hidden)]
+    unsafe fn load_slots(slots: &[ValueSlot], store: &StoreOpaque) -> Self;
 }
 
-/// Results of a typed call: `()`, one [`WasmTy`], or a tuple of up to 8.
-pub trait WasmResults: Sized {
-    /// Their Wasm types.
-    fn valtypes() -> Vec<ValType>;
-    /// From values of [`WasmResults::valtypes`].
-    fn from_vals(vals: Vec<Val>) -> Option<Self>;
-}
+/// Parameters of a typed call.
+pub trait WasmParams: WasmValues {}
+impl<T: WasmValues> WasmParams for T {}
 
-impl<T: WasmTy> WasmParams for T {
+/// Results of a typed call.
+pub trait WasmResults: WasmValues {}
+impl<T: WasmValues> WasmResults for T {}
+
+#[allow(private_interfaces)]
+impl<T: WasmTy> WasmValues for T {
     fn valtypes() -> Vec<ValType> {
         vec![T::valtype()]
     }
-    fn into_vals(self) -> Vec<Val> {
-        vec![self.into_val()]
+    const COUNT: usize = 1;
+    const HAS_EXTERNREFS: bool = T::IS_EXTERNREF;
+    #[inline]
+    fn store_slots(self, store: &mut StoreOpaque, slots: &mut [ValueSlot]) -> Result<(), Error> {
+        slots[0] = self.into_slot(store)?;
+        Ok(())
     }
-}
-
-impl<T: WasmTy> WasmResults for T {
-    fn valtypes() -> Vec<ValType> {
-        vec![T::valtype()]
-    }
-    fn from_vals(vals: Vec<Val>) -> Option<Self> {
-        let mut it = vals.into_iter();
-        let v = T::from_val(it.next()?)?;
-        it.next().is_none().then_some(v)
+    #[inline]
+    unsafe fn load_slots(slots: &[ValueSlot], store: &StoreOpaque) -> Self {
+        // SAFETY: forwarded from the caller.
+        unsafe { T::from_slot(slots[0], store) }
     }
 }
 
 macro_rules! tuples {
     ($(($($t:ident),*))*) => {$(
-        #[allow(non_snake_case, unused_mut, unused_variables)]
-        impl<$($t: WasmTy),*> WasmParams for ($($t,)*) {
+        #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments, private_interfaces)]
+        impl<$($t: WasmTy),*> WasmValues for ($($t,)*) {
             fn valtypes() -> Vec<ValType> {
                 vec![$($t::valtype()),*]
             }
-            fn into_vals(self) -> Vec<Val> {
+            const COUNT: usize = 0 $(+ { let _ = stringify!($t); 1 })*;
+            const HAS_EXTERNREFS: bool = false $(|| $t::IS_EXTERNREF)*;
+            #[inline]
+            fn store_slots(self, store: &mut StoreOpaque, slots: &mut [ValueSlot]) -> Result<(), Error> {
                 let ($($t,)*) = self;
-                vec![$($t.into_val()),*]
+                let mut i = 0;
+                $(slots[i] = $t.into_slot(store)?; i += 1;)*
+                Ok(())
             }
-        }
-
-        #[allow(non_snake_case, unused_mut, unused_variables)]
-        impl<$($t: WasmTy),*> WasmResults for ($($t,)*) {
-            fn valtypes() -> Vec<ValType> {
-                vec![$($t::valtype()),*]
-            }
-            fn from_vals(vals: Vec<Val>) -> Option<Self> {
-                let mut it = vals.into_iter();
-                let out = ($($t::from_val(it.next()?)?,)*);
-                it.next().is_none().then_some(out)
+            #[inline]
+            unsafe fn load_slots(slots: &[ValueSlot], store: &StoreOpaque) -> Self {
+                let mut i = 0;
+                // SAFETY: forwarded from the caller.
+                ($({ let v = unsafe { $t::from_slot(slots[i], store) }; i += 1; v },)*)
             }
         }
     )*};
@@ -127,20 +139,20 @@ tuples! {
 /// A function whose signature was checked once against `P -> R`.
 pub struct TypedFunc<P, R> {
     func: Func,
-    ty: FuncType,
     _signature: PhantomData<fn(P) -> R>,
 }
 
 impl<P, R> Clone for TypedFunc<P, R> {
     fn clone(&self) -> Self {
-        TypedFunc { func: self.func.clone(), ty: self.ty.clone(), _signature: PhantomData }
+        *self
     }
 }
 
+impl<P, R> Copy for TypedFunc<P, R> {}
+
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
-    /// Checks `func`'s type against `P -> R`.
-    pub fn new(func: Func) -> Result<Self, Error> {
-        let ty = func.ty();
+    /// Checks `func`'s type `ty` against `P -> R`.
+    pub(crate) fn new(func: Func, ty: &FuncType) -> Result<Self, Error> {
         if ty.params != P::valtypes() || ty.results != R::valtypes() {
             return Err(Error::ty(format!(
                 "function is {:?} -> {:?}, not {:?} -> {:?}",
@@ -150,13 +162,26 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
                 R::valtypes()
             )));
         }
-        Ok(TypedFunc { func, ty, _signature: PhantomData })
+        Ok(TypedFunc { func, _signature: PhantomData })
     }
 
     /// Calls the function.
-    pub fn call(&self, params: P) -> Result<R, Error> {
-        let results = self.func.call_as(&self.ty, &params.into_vals())?;
-        R::from_vals(results).ok_or_else(|| Error::ty("results do not match the signature"))
+    pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R, Error> {
+        let store = opaque_mut(&mut store);
+        let func_ref = store.func_ref(&self.func)?;
+        let mut slots = [ValueSlot::ZERO; MAX_TYPED_VALUES];
+        if P::HAS_EXTERNREFS {
+            // The arguments are the host's until they move into Wasm below.
+            store.collect_if_full()?;
+        }
+        params.store_slots(store, &mut slots)?;
+        let used = P::COUNT.max(R::COUNT);
+        // SAFETY: the func ref is the store's and of type `P -> R`
+        // (checked when this was made), and the slots hold the arguments.
+        unsafe { store.call(&func_ref, &mut slots[..used])? };
+        // SAFETY: the callee wrote a value of each result type; its
+        // references are live (the activations table holds them).
+        Ok(unsafe { R::load_slots(&slots, store) })
     }
 
     /// The untyped function.

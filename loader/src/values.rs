@@ -1,12 +1,10 @@
-//! Wasm values as the host sees them, and their encoding in value slots.
-#![allow(unsafe_code)]
+//! Wasm values as the host sees them. Their encoding in value slots is in
+//! `vm::values`.
 
 use kiln_format::ValType;
 
-use crate::externref::{ExternRef, VMExternData};
 use crate::func::Func;
-use crate::store::Store;
-use crate::vm::{VMFuncRef, ValueSlot};
+use crate::vm::ExternRef;
 
 /// A Wasm value.
 #[derive(Clone, Debug)]
@@ -112,56 +110,6 @@ impl Val {
             Some(r)
         } else {
             None
-        }
-    }
-
-    /// The raw slot encoding of a reference value, without changing counts.
-    pub(crate) fn raw_ref(&self) -> usize {
-        match self {
-            Val::FuncRef(Some(f)) => f.raw() as usize,
-            Val::ExternRef(Some(r)) => r.as_raw() as usize,
-            _ => 0,
-        }
-    }
-
-    /// Encodes the value for Wasm. A new count of an externref moves into
-    /// the store's activations table, which keeps it alive while Wasm holds it.
-    pub(crate) fn to_slot_for_wasm(&self, store: &Store) -> ValueSlot {
-        match self {
-            Val::I32(v) => ValueSlot::from_u128(*v as u32 as u128),
-            Val::I64(v) => ValueSlot::from_u128(*v as u64 as u128),
-            Val::F32(v) => ValueSlot::from_u128(*v as u128),
-            Val::F64(v) => ValueSlot::from_u128(*v as u128),
-            Val::V128(v) => ValueSlot::from_u128(*v),
-            Val::FuncRef(_) => ValueSlot::from_u128(self.raw_ref() as u128),
-            Val::ExternRef(r) => {
-                if let Some(r) = r {
-                    store.move_into_activations(r.clone());
-                }
-                ValueSlot::from_u128(self.raw_ref() as u128)
-            }
-        }
-    }
-
-    /// Decodes a slot written by Wasm; an externref becomes a new reference.
-    ///
-    /// # Safety
-    /// A reference in the slot must be null or live, and a funcref must
-    /// belong to `store`.
-    pub(crate) unsafe fn from_slot(slot: ValueSlot, ty: ValType, store: &Store) -> Val {
-        let bits = slot.to_u128();
-        match ty {
-            ValType::I32 => Val::I32(bits as u32 as i32),
-            ValType::I64 => Val::I64(bits as u64 as i64),
-            ValType::F32 => Val::F32(bits as u32),
-            ValType::F64 => Val::F64(bits as u64),
-            ValType::V128 => Val::V128(bits),
-            // SAFETY: forwarded from the caller.
-            ValType::FuncRef => Val::FuncRef(unsafe { Func::from_raw(store, slot.pointer() as *const VMFuncRef) }),
-            // SAFETY: forwarded from the caller.
-            ValType::ExternRef => {
-                Val::ExternRef(unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) })
-            }
         }
     }
 }

@@ -1,18 +1,17 @@
 //! Evaluation of constant expressions (global initialisers, segment offsets
 //! and element items).
 
-use std::rc::Rc;
-
 use kiln_format::{ConstExpr, VMOffsets};
 
 use crate::error::Error;
-use crate::global::GlobalInner;
+use crate::vm::global::GlobalInner;
 use crate::vm::ValueSlot;
 
 /// What a constant expression can see: the globals defined so far and the
 /// instance's func refs.
 pub(crate) struct ConstEnv<'a> {
-    pub globals: &'a [Rc<GlobalInner>],
+    pub globals: &'a [GlobalInner],
+    pub global_indices: &'a [u32],
     pub vmctx: *mut u8,
     pub offsets: &'a VMOffsets,
 }
@@ -30,8 +29,9 @@ impl ConstEnv<'_> {
             ConstExpr::RefFunc(index) => self.func_ref(index)? as u128,
             ConstExpr::GlobalGet(index) => {
                 let global = self
-                    .globals
+                    .global_indices
                     .get(index as usize)
+                    .and_then(|&i| self.globals.get(i as usize))
                     .ok_or_else(|| Error::Instantiation(format!("constant expression reads unknown global {index}")))?;
                 return Ok(global.read());
             }

@@ -22,14 +22,14 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use super::abi::{VMActivationsTable, VMRuntimeLimits};
+use super::externref::VMExternData;
+use super::traps::{walk_wasm_frames, WasmFrame};
 use crate::code::{lookup_code, LoadedCode};
-use crate::externref::{decrement_raw, VMExternData};
-use crate::traps::{walk_wasm_frames, WasmFrame};
-use crate::vm::{VMActivationsTable, VMRuntimeLimits};
 
 /// Entries of the bump chunk: how many `table.get`/`global.get` results
 /// compiled code inserts between two GCs.
-pub const ACTIVATIONS_CHUNK_CAPACITY: usize = 1024;
+pub const ACTIVATIONS_CHUNK_CAPACITY: usize = kiln_format::activations::CHUNK_CAPACITY;
 
 /// The boundary records of one Wasm activation: where its innermost frame
 /// left Wasm (`exit_fp`, `exit_pc`) and the entry trampoline's frame.
@@ -163,12 +163,14 @@ impl ActivationsTable {
     }
 
     /// Runs a GC over the Wasm activations described by `records`
-    /// (innermost first), each of which must be live on this thread.
+    /// (innermost first), each of which must be live on this thread. Returns
+    /// the counts to drop: the table is consistent by then, and the caller
+    /// drops them under its destructor guard.
     ///
     /// # Safety
     /// Every record must describe a Wasm activation live on the current
     /// thread's stack, whose exit record is current.
-    pub unsafe fn collect(&self, records: &[ActivationRecord]) -> GcStats {
+    pub unsafe fn collect(&self, records: &[ActivationRecord]) -> (GcStats, Vec<*mut VMExternData>) {
         self.gcs.set(self.gcs.get() + 1);
         // Taken, not borrowed: a destructor run at the end may start a
         // nested GC, which then builds its own set.
@@ -187,7 +189,7 @@ impl ActivationsTable {
             self.retained.borrow_mut().append(&mut entries);
             let stats = GcStats { live: live.len(), released: 0, skipped: true };
             *self.scratch.borrow_mut() = live;
-            return stats;
+            return (stats, Vec::new());
         }
         entries.append(&mut self.retained.borrow_mut());
         let mut kept = Vec::with_capacity(live.len());
@@ -204,28 +206,23 @@ impl ActivationsTable {
         let stats = GcStats { live: kept.len(), released: released.len(), skipped: false };
         *self.retained.borrow_mut() = kept;
         *self.scratch.borrow_mut() = live;
-        for raw in released {
-            // SAFETY: each entry owned one count, now given up. The table is
-            // consistent, so a destructor may re-enter Wasm or collect.
-            unsafe { decrement_raw(raw) };
-        }
-        stats
+        // Each entry owned one count, now the caller's to drop. The table is
+        // consistent, so a destructor may start another GC.
+        (stats, released)
     }
 
-    /// Drops every count held; the store calls this when it is dropped.
-    pub fn release_all(&self) {
+    /// Empties the table, handing over every count it held; the store
+    /// drops them when it is dropped.
+    pub fn take_all(&self) -> Vec<*mut VMExternData> {
         let mut entries = self.drain_chunk();
         entries.append(&mut self.retained.borrow_mut());
-        for raw in entries {
-            // SAFETY: each entry owned one count.
-            unsafe { decrement_raw(raw) };
-        }
+        entries
     }
 }
 
 impl Drop for ActivationsTable {
     fn drop(&mut self) {
-        self.release_all();
+        let _ = super::store::release_counts(self.take_all());
         let slice = std::ptr::slice_from_raw_parts_mut(self.chunk, ACTIVATIONS_CHUNK_CAPACITY);
         // SAFETY: allocated in `new` as a boxed slice of this length.
         drop(unsafe { Box::from_raw(slice) });

@@ -14,6 +14,7 @@ mod signals;
 mod trap;
 
 pub use backtrace::{walk_wasm_frames, WasmFrame};
-pub use recovery::{catch_traps, catch_traps_with_limits, raise_host_error, raise_trap};
+pub use recovery::{catch_traps, catch_traps_with_limits};
+pub(crate) use recovery::{raise_host_error, raise_trap};
 pub use signals::init_signal_handlers;
 pub use trap::*;

@@ -245,7 +245,13 @@ fn innermost_or_panic(what: &str) -> *mut RecoveryPoint {
 /// # Panics
 ///
 /// When called outside [`catch_traps`], where there is nothing to unwind to.
-pub fn raise_trap(code: TrapCode) -> ! {
+///
+/// # Safety
+///
+/// Every frame between the caller and the innermost `catch_traps` of the
+/// thread is skipped without running destructors: those frames must be
+/// Wasm frames and runtime frames that hold nothing with a destructor.
+pub(crate) unsafe fn raise_trap(code: TrapCode) -> ! {
     let rp = innermost_or_panic("raise_trap");
     // SAFETY: `rp` is this thread's innermost live recovery point; its
     // `unwind` is `None` (a point unwinds at most once), so overwriting it
@@ -264,7 +270,11 @@ pub fn raise_trap(code: TrapCode) -> ! {
 /// # Panics
 ///
 /// When called outside [`catch_traps`].
-pub fn raise_host_error(error: Box<dyn Error + Send + Sync>) -> ! {
+///
+/// # Safety
+///
+/// As [`raise_trap`].
+pub(crate) unsafe fn raise_host_error(error: Box<dyn Error + Send + Sync>) -> ! {
     let rp = innermost_or_panic("raise_host_error");
     // SAFETY: as in `raise_trap`; the error is moved into the recovery
     // point, so skipping this frame leaks nothing.

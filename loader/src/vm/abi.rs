@@ -3,10 +3,11 @@
 //! Their layouts are fixed by `kiln_format::VMOffsets` and its offset
 //! modules; the tests below check every field offset against them, so the
 //! two sides cannot drift apart.
+#![allow(unsafe_code)]
 
 use kiln_format::VALUE_SLOT_SIZE;
 
-use crate::externref::VMExternData;
+use super::externref::VMExternData;
 
 /// Per-store block that every VMContext points at from offset 0.
 #[repr(C)]
@@ -27,6 +28,29 @@ pub(crate) struct VMFuncRef {
     pub type_id: u32,
     pub _pad: u32,
     pub host_entry: *const u8,
+}
+
+/// Where a `Func` handle's func ref lives: in a VMContext or a host
+/// function context of its store. Only ever read after the handle's store
+/// id has been checked against the store that owns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FuncRefPtr(std::ptr::NonNull<VMFuncRef>);
+
+// SAFETY: the pointer is only dereferenced through its owning store, which
+// the caller holds (see `StoreOpaque::func_ref`).
+unsafe impl Send for FuncRefPtr {}
+// SAFETY: as above.
+unsafe impl Sync for FuncRefPtr {}
+
+impl FuncRefPtr {
+    /// The func ref at `raw`, or `None` for null.
+    pub fn new(raw: *const VMFuncRef) -> Option<FuncRefPtr> {
+        std::ptr::NonNull::new(raw.cast_mut()).map(FuncRefPtr)
+    }
+
+    pub fn as_ptr(self) -> *const VMFuncRef {
+        self.0.as_ptr()
+    }
 }
 
 impl VMFuncRef {
@@ -78,6 +102,8 @@ pub(crate) struct VMActivationsTable {
 pub(crate) struct ValueSlot(pub [u8; VALUE_SLOT_SIZE as usize]);
 
 impl ValueSlot {
+    pub const ZERO: ValueSlot = ValueSlot([0; VALUE_SLOT_SIZE as usize]);
+
     pub fn from_u128(bits: u128) -> Self {
         ValueSlot(bits.to_le_bytes())
     }

@@ -1,0 +1,254 @@
+//! The builtins table: runtime routines that compiled code calls through
+//! `*(vmctx + 8) + 8 * index`, in `BuiltinIndex` order.
+//!
+//! Each builtin finds its store through the store context at `vmctx + 0`
+//! and its instance through `vmctx + VMOffsets::INSTANCE`. The work happens
+//! in a function that returns a `Result`, so that every value with a
+//! destructor is gone before a trap unwinds past the builtin. Host
+//! destructors run only under the guard of `release_counts`, so a panic
+//! becomes an error of the call and never unwinds through Wasm frames.
+#![allow(unsafe_code)]
+
+use std::panic::AssertUnwindSafe;
+
+use kiln_format::{BuiltinIndex, TrapCode, VMOffsets, NUM_BUILTINS};
+
+use super::externref::{free_unreferenced, ExternRef, VMExternData};
+use super::instance::InstanceData;
+use super::store::{DestructorPanicked, StoreOpaque, VMStoreContext};
+use super::table::ReleasedRefs;
+use super::traps::{raise_host_error, raise_trap};
+use crate::error::Error;
+
+#[repr(transparent)]
+struct BuiltinsTable([*const u8; NUM_BUILTINS as usize]);
+
+// SAFETY: the table is immutable and holds only function addresses.
+unsafe impl Sync for BuiltinsTable {}
+
+/// The routine of each builtin. The match is exhaustive, and the table is
+/// built from it by index, so the order is the format's by construction.
+const fn builtin_fn(index: BuiltinIndex) -> *const u8 {
+    match index {
+        BuiltinIndex::MemoryGrow => memory_grow as *const u8,
+        BuiltinIndex::MemoryFill => memory_fill as *const u8,
+        BuiltinIndex::MemoryCopy => memory_copy as *const u8,
+        BuiltinIndex::MemoryInit => memory_init as *const u8,
+        BuiltinIndex::DataDrop => data_drop as *const u8,
+        BuiltinIndex::TableGrow => table_grow as *const u8,
+        BuiltinIndex::TableFill => table_fill as *const u8,
+        BuiltinIndex::TableCopy => table_copy as *const u8,
+        BuiltinIndex::TableInit => table_init as *const u8,
+        BuiltinIndex::ElemDrop => elem_drop as *const u8,
+        BuiltinIndex::ActivationsInsertSlow => activations_insert_slow as *const u8,
+        BuiltinIndex::Gc => gc as *const u8,
+        BuiltinIndex::DropExternRef => drop_externref as *const u8,
+    }
+}
+
+static BUILTINS: BuiltinsTable = {
+    let mut table = [std::ptr::null::<u8>(); NUM_BUILTINS as usize];
+    let mut i = 0;
+    while i < BuiltinIndex::ALL.len() {
+        let index = BuiltinIndex::ALL[i];
+        table[index as usize] = builtin_fn(index);
+        i += 1;
+    }
+    BuiltinsTable(table)
+};
+
+/// The address every VMContext stores at `VMOffsets::BUILTINS`.
+pub(crate) fn table_ptr() -> *const *const u8 {
+    BUILTINS.0.as_ptr()
+}
+
+/// The store and instance index of the VMContext that compiled code passed.
+///
+/// # Safety
+/// `vmctx` must be the VMContext of a live instance whose store is running
+/// Wasm on this thread (so its store context points at it).
+unsafe fn store_and_instance<'a>(vmctx: *mut u8) -> (&'a mut StoreOpaque, usize) {
+    // SAFETY: instantiation stored the store context at offset 0 and the
+    // `InstanceData` pointer at `INSTANCE`; the store keeps both alive while
+    // its code runs, and the entry into Wasm set the store pointer from the
+    // `&mut` it holds and does not use until Wasm returns.
+    unsafe {
+        let context = vmctx.cast::<*mut VMStoreContext>().read();
+        let instance = &*vmctx.add(VMOffsets::INSTANCE as usize).cast::<*const InstanceData>().read();
+        let index = instance.index;
+        (&mut *(*context).store.cast::<StoreOpaque>(), index)
+    }
+}
+
+/// Ends the activation with `code` on failure.
+fn trap_on(result: Result<(), TrapCode>) {
+    if let Err(code) = result {
+        // SAFETY: builtins call this last, with nothing left to drop.
+        unsafe { raise_trap(code) };
+    }
+}
+
+/// Ends the activation with `error`, which the call into Wasm returns.
+fn raise_error(store: &mut StoreOpaque, error: Error) -> ! {
+    let message = error.to_string();
+    store.pending_error = Some(error);
+    // SAFETY: the error moved into the store; nothing else is left to drop.
+    unsafe { raise_host_error(message.into()) }
+}
+
+/// Ends the activation because a host destructor panicked.
+fn raise_destructor_panic(store: &mut StoreOpaque, panicked: DestructorPanicked) -> ! {
+    raise_error(store, panicked.into())
+}
+
+/// Drops the old counts of a table write under the destructor guard, then
+/// ends the activation if the write trapped or a destructor panicked.
+fn finish_table_write(store: &mut StoreOpaque, result: Result<ReleasedRefs, TrapCode>) {
+    match result.map(ReleasedRefs::release) {
+        Ok(Ok(())) => {}
+        Ok(Err(panicked)) => raise_destructor_panic(store, panicked),
+        Err(code) => trap_on(Err(code)),
+    }
+}
+
+unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let memory = store.instances[instance].memories.get(memory as usize).copied();
+    match memory.and_then(|m| store.memories[m as usize].grow(delta as u64)) {
+        Some(old) => old as u32,
+        None => u32::MAX,
+    }
+}
+
+unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u32, value: u32, len: u32) {
+    // SAFETY: as above.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let result = match store.instances[instance].memories.get(memory as usize) {
+        Some(&m) => store.memories[m as usize].fill(dst as u64, value as u8, len as u64),
+        None => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
+    };
+    trap_on(result);
+}
+
+unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u32, src_memory: u32, src: u32, len: u32) {
+    // SAFETY: as above.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let memories = &store.instances[instance].memories;
+    let result = match (memories.get(dst_memory as usize), memories.get(src_memory as usize)) {
+        (Some(&d), Some(&s)) => {
+            store.memories[d as usize].copy_from(dst as u64, &store.memories[s as usize], src as u64, len as u64)
+        }
+        _ => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
+    };
+    trap_on(result);
+}
+
+unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, data: u32, dst: u32, src: u32, len: u32) {
+    // SAFETY: as above.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    trap_on(store.memory_init(instance, memory, data, dst, src, len));
+}
+
+unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
+    // SAFETY: as above.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    store.drop_data(instance, data);
+}
+
+unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: *mut u8) -> u32 {
+    // SAFETY: as above.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let table = store.instances[instance].tables.get(table as usize).copied();
+    table.and_then(|t| store.tables[t as usize].grow(delta, init as usize)).unwrap_or(u32::MAX)
+}
+
+unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: *mut u8, len: u32) {
+    // SAFETY: as above.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let result = match store.instances[instance].tables.get(table as usize) {
+        Some(&t) => store.tables[t as usize].fill(dst, value as usize, len),
+        None => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
+    };
+    finish_table_write(store, result);
+}
+
+unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, dst: u32, src_table: u32, src: u32, len: u32) {
+    // SAFETY: as above.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let tables = &store.instances[instance].tables;
+    let result = match (tables.get(dst_table as usize), tables.get(src_table as usize)) {
+        (Some(&d), Some(&s)) => store.tables[d as usize].copy_from(dst, &store.tables[s as usize], src, len),
+        _ => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
+    };
+    finish_table_write(store, result);
+}
+
+unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u32, src: u32, len: u32) {
+    // SAFETY: as above.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let result = store.table_init(instance, table, elem, dst, src, len);
+    finish_table_write(store, result);
+}
+
+unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
+    // SAFETY: as above.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    store.drop_element(instance, elem);
+}
+
+/// Runs a GC from compiled code; a destructor's panic ends the activation.
+fn collect(store: &mut StoreOpaque) {
+    if let Err(error) = store.gc() {
+        raise_error(store, error);
+    }
+}
+
+unsafe extern "C" fn activations_insert_slow(vmctx: *mut u8, externref: *mut u8) {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (store, _) = unsafe { store_and_instance(vmctx) };
+    // Compiled code took the count that the table is to own; the reference
+    // stays alive through the GC, which releases nothing that a frame's
+    // stack map names, and this one is live after the call. Should the GC
+    // fail, the count goes into the table first, so nothing leaks.
+    let gc = store.gc();
+    // SAFETY: as above, the count is ours to hand over.
+    if let Some(r) = unsafe { ExternRef::from_raw(externref.cast::<VMExternData>()) } {
+        store.move_into_activations(r);
+    }
+    if let Err(error) = gc {
+        raise_error(store, error);
+    }
+}
+
+unsafe extern "C" fn gc(vmctx: *mut u8) {
+    // SAFETY: as above.
+    let (store, _) = unsafe { store_and_instance(vmctx) };
+    collect(store);
+}
+
+unsafe extern "C" fn drop_externref(vmctx: *mut u8, externref: *mut u8) {
+    let raw = externref.cast::<VMExternData>();
+    // SAFETY: compiled code dropped the last count of a reference it removed
+    // from a table or global, so nothing else can reach it.
+    let freed = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { free_unreferenced(raw) }));
+    if freed.is_err() {
+        // SAFETY: as above.
+        let (store, _) = unsafe { store_and_instance(vmctx) };
+        raise_destructor_panic(store, DestructorPanicked);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_in_builtin_index_order() {
+        assert_eq!(BuiltinIndex::ALL.len(), NUM_BUILTINS as usize);
+        for &index in BuiltinIndex::ALL {
+            assert_eq!(BUILTINS.0[index as usize], builtin_fn(index), "{index}");
+        }
+        assert!(BUILTINS.0.iter().all(|p| !p.is_null()));
+    }
+}

@@ -1,0 +1,331 @@
+//! The raw store: every runtime object of one store, in arenas, and the
+//! per-store blocks that compiled code reaches through VMContexts.
+//!
+//! The public `Store<T>` owns a boxed [`StoreInner<T>`], so these never
+//! move. Compiled code and the runtime's entry points reach the store only
+//! through [`VMStoreContext::store`], which every call into Wasm refreshes
+//! from the `&mut Store` it was given. Handles are indices (or pointers)
+//! tagged with the store's [`StoreId`] and own nothing, so no handle can
+//! keep a store alive and dropping the store frees everything.
+#![allow(unsafe_code)]
+
+use std::cell::UnsafeCell;
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::abi::{VMActivationsTable, VMRuntimeLimits};
+use super::activations::{ActivationRecord, ActivationsTable, GcStats};
+use super::externref::{ExternRef, VMExternData};
+use super::global::GlobalInner;
+use super::host_func::VMHostFuncContext;
+use super::instance::InstanceData;
+use super::memory::MemoryInner;
+use super::abi::{FuncRefPtr, VMFuncRef, ValueSlot};
+use super::host_func::HostFuncRef;
+use super::table::TableInner;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::func::Func;
+use crate::module::Module;
+
+/// Default budget of native stack that Wasm may use below the outermost entry.
+pub const DEFAULT_MAX_WASM_STACK: usize = 1 << 20;
+
+/// The identity of a store. Ids are never reused within a process, so a
+/// handle of a dropped store matches no live one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct StoreId(NonZeroU64);
+
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+impl StoreId {
+    fn allocate() -> StoreId {
+        let id = NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed);
+        // 2^64 stores would take millennia at a billion per second.
+        StoreId(NonZeroU64::new(id).expect("store ids exhausted"))
+    }
+}
+
+/// What every VMContext of the store points at from offset 0: the runtime
+/// limits of the ABI, followed by runtime-private fields that compiled code
+/// never reads.
+#[repr(C)]
+pub(crate) struct VMStoreContext {
+    pub limits: VMRuntimeLimits,
+    /// The `StoreInner<T>` (whose first field is the `StoreOpaque`) of the
+    /// store, as the innermost call into Wasm derived it from its `&mut`.
+    pub store: *mut u8,
+}
+
+/// The store's data, with its host state: the first field must stay the
+/// opaque part, since builtins see `StoreInner<T>` as a `StoreOpaque`.
+#[repr(C)]
+pub(crate) struct StoreInner<T> {
+    pub opaque: StoreOpaque,
+    pub data: T,
+}
+
+/// The part of a store that does not depend on its host state.
+pub(crate) struct StoreOpaque {
+    id: StoreId,
+    pub(crate) engine: Engine,
+    context: Box<UnsafeCell<VMStoreContext>>,
+    pub(crate) activations: ActivationsTable,
+    /// Boundary records of the Wasm activations that enclose the current
+    /// one (host called Wasm, which called the host, which called Wasm
+    /// again), outermost first; the GC walks them all.
+    pub(crate) outer_activations: Vec<ActivationRecord>,
+    /// Boxed: each VMContext points at its instance's data.
+    #[allow(clippy::vec_box)]
+    pub(crate) instances: Vec<Box<InstanceData>>,
+    /// Boxed: funcrefs and importing VMContexts point into each context.
+    #[allow(clippy::vec_box)]
+    pub(crate) host_funcs: Vec<Box<VMHostFuncContext>>,
+    /// Host functions that no module of the store had a Wasm-to-host
+    /// trampoline for when they were made; instantiation fills them in.
+    pub(crate) unresolved_host_funcs: usize,
+    pub(crate) memories: Vec<MemoryInner>,
+    pub(crate) tables: Vec<TableInner>,
+    pub(crate) globals: Vec<GlobalInner>,
+    pub(crate) wasm_depth: u32,
+    pub(crate) max_wasm_stack: usize,
+    /// The error of a host function, carried across the unwind to the entry.
+    pub(crate) pending_error: Option<Error>,
+}
+
+/// Host destructors (of externref values) panicked while counts were
+/// dropped; every count was dropped all the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DestructorPanicked;
+
+impl From<DestructorPanicked> for Error {
+    fn from(_: DestructorPanicked) -> Error {
+        Error::Host(anyhow::anyhow!("a host value's destructor panicked"))
+    }
+}
+
+/// Drops one count of each raw reference, catching a panicking destructor
+/// so that the rest are still dropped and no panic unwinds into Wasm frames
+/// or out of a builtin.
+pub(crate) fn release_counts(raws: impl IntoIterator<Item = *mut VMExternData>) -> Result<(), DestructorPanicked> {
+    let mut outcome = Ok(());
+    for raw in raws {
+        // SAFETY: the caller gives up one count of each reference it owned.
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { super::externref::decrement_raw(raw) }));
+        if dropped.is_err() {
+            outcome = Err(DestructorPanicked);
+        }
+    }
+    outcome
+}
+
+impl StoreOpaque {
+    pub(crate) fn new(engine: &Engine) -> StoreOpaque {
+        super::traps::init_signal_handlers();
+        StoreOpaque {
+            id: StoreId::allocate(),
+            engine: engine.clone(),
+            context: Box::new(UnsafeCell::new(VMStoreContext {
+                limits: VMRuntimeLimits::default(),
+                store: std::ptr::null_mut(),
+            })),
+            activations: ActivationsTable::new(),
+            outer_activations: Vec::new(),
+            instances: Vec::new(),
+            host_funcs: Vec::new(),
+            unresolved_host_funcs: 0,
+            memories: Vec::new(),
+            tables: Vec::new(),
+            globals: Vec::new(),
+            wasm_depth: 0,
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            pending_error: None,
+        }
+    }
+
+    pub(crate) fn id(&self) -> StoreId {
+        self.id
+    }
+
+    /// What VMContexts and host contexts point at as their runtime limits.
+    pub(crate) fn limits_ptr(&self) -> *mut VMRuntimeLimits {
+        self.context.get().cast()
+    }
+
+    pub(crate) fn context_ptr(&self) -> *mut VMStoreContext {
+        self.context.get()
+    }
+
+    pub(crate) fn activations_table_ptr(&self) -> *mut VMActivationsTable {
+        self.activations.vm_ptr()
+    }
+
+    /// Runs an externref GC: walks the stack of every Wasm activation of
+    /// this store (it may be called from a host function that Wasm called),
+    /// keeps the references live Wasm frames hold and drops the counts of
+    /// every other reference the activations table held. Every count is
+    /// dropped even if a host destructor panics; the panic becomes the error.
+    pub(crate) fn gc(&mut self) -> Result<GcStats, Error> {
+        let mut records = Vec::new();
+        if self.wasm_depth > 0 {
+            // SAFETY: the store owns the context; Wasm is suspended in a
+            // host call or builtin, so its exit record is current.
+            records.push(ActivationRecord::from_limits(unsafe { &(*self.context.get()).limits }));
+            records.extend(self.outer_activations.iter().rev().copied());
+        }
+        // SAFETY: the current record is fresh (above) and each outer one was
+        // saved when its activation called the host that entered the next.
+        let (stats, released) = unsafe { self.activations.collect(&records) };
+        release_counts(released)?;
+        Ok(stats)
+    }
+
+    /// Collects if the activations chunk is full. Called by the runtime
+    /// before it moves references into Wasm, while the host still owns them,
+    /// never between two such moves.
+    pub(crate) fn collect_if_full(&mut self) -> Result<(), Error> {
+        if self.activations.chunk_is_full() {
+            self.gc()?;
+        }
+        Ok(())
+    }
+
+    /// Moves a reference that the host hands to Wasm into the activations
+    /// table, which keeps it alive until a GC finds no Wasm frame holding it.
+    pub(crate) fn move_into_activations(&mut self, r: ExternRef) {
+        self.activations.insert(r.into_raw());
+    }
+
+    /// Checks that a handle belongs to this store.
+    pub(crate) fn check(&self, handle_store: StoreId, what: &'static str) -> Result<(), Error> {
+        if handle_store == self.id {
+            Ok(())
+        } else {
+            Err(Error::foreign_handle(what))
+        }
+    }
+
+    /// The func ref of a function of this store.
+    pub(crate) fn func_ref(&self, func: &Func) -> Result<VMFuncRef, Error> {
+        self.check(func.store, "function")?;
+        // SAFETY: the handle belongs to this store, which keeps every func
+        // ref it ever handed out alive (in a VMContext or a host context).
+        Ok(unsafe { func.func_ref.as_ptr().read() })
+    }
+
+    /// The host context behind a func ref of this store, if it is a host
+    /// function's rather than a Wasm function's.
+    pub(crate) fn host_context(&self, func_ref: &VMFuncRef) -> Option<&VMHostFuncContext> {
+        // A VMContext holds the builtins table where a host context holds
+        // its host call, so that word tells them apart.
+        // SAFETY: every func ref of the store has a live vmctx of either
+        // kind, each at least two words long.
+        let word = unsafe { func_ref.vmctx.add(kiln_format::host_func_context::HOST_CALL as usize).cast::<usize>().read() };
+        if word == super::builtins::table_ptr() as usize {
+            return None;
+        }
+        // SAFETY: checked above; the store keeps the context alive.
+        Some(unsafe { &*func_ref.vmctx.cast::<VMHostFuncContext>() })
+    }
+
+    /// A host function of this store, with no calling instance.
+    pub(crate) fn new_host_func(&mut self, func: HostFuncRef) -> FuncRefPtr {
+        let trampoline = self.find_host_trampoline(func.type_id);
+        if trampoline.is_null() {
+            self.unresolved_host_funcs += 1;
+        }
+        let ctx = VMHostFuncContext::new(self.context_ptr(), func, trampoline, None);
+        let ptr = FuncRefPtr::new(&ctx.func_ref).expect("a boxed context is not null");
+        self.host_funcs.push(ctx);
+        ptr
+    }
+
+    /// A Wasm-to-host trampoline of type `type_id` from a module of the
+    /// store, or null if none has one.
+    fn find_host_trampoline(&self, type_id: u32) -> *const u8 {
+        self.instances.iter().find_map(|instance| host_trampoline_of(&instance.module, type_id)).unwrap_or(std::ptr::null())
+    }
+
+    /// Gives the host functions that had no Wasm-to-host trampoline yet the
+    /// one of `module` (just instantiated here, so the store keeps its code
+    /// alive), so that Wasm can call them through a table.
+    pub(crate) fn resolve_host_trampolines(&mut self, module: &Module) {
+        for ctx in self.host_funcs.iter_mut().filter(|ctx| ctx.func_ref.wasm_call.is_null()) {
+            if let Some(trampoline) = host_trampoline_of(module, ctx.func_ref.type_id) {
+                ctx.func_ref.wasm_call = trampoline;
+                self.unresolved_host_funcs -= 1;
+            }
+        }
+    }
+
+    /// Calls a function of this store with its arguments in `slots`, where
+    /// its results land: a Wasm function through its entry trampoline, a
+    /// host function straight.
+    ///
+    /// # Safety
+    /// `func_ref` must come from [`StoreOpaque::func_ref`], `slots` must
+    /// hold a value of each parameter type (references owned by the
+    /// activations table) with room for every result, and the store must
+    /// be the opaque part of the `StoreInner<T>` its host functions expect.
+    pub(crate) unsafe fn call(&mut self, func_ref: &VMFuncRef, slots: &mut [ValueSlot]) -> Result<(), Error> {
+        // Trampolines may touch slot 0 even of a `[] -> []` function.
+        let mut spare = [ValueSlot::ZERO];
+        let slots_ptr = if slots.is_empty() { spare.as_mut_ptr() } else { slots.as_mut_ptr() };
+        if let Some(ctx) = self.host_context(func_ref) {
+            let ctx: *const VMHostFuncContext = ctx;
+            let this: *mut StoreOpaque = self;
+            // SAFETY: the host function finds its store through the store
+            // context, pointed here for the call and back afterwards; `ctx`
+            // is owned by the store, which no one else borrows meanwhile.
+            return unsafe {
+                let context = (*this).context_ptr();
+                let saved = std::mem::replace(&mut (*context).store, this.cast());
+                let outcome = (*ctx).call_from_host(slots_ptr);
+                (*context).store = saved;
+                outcome
+            };
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { super::invoke::invoke_wasm(self, func_ref, slots_ptr) }
+    }
+
+    /// Drops every count that tables, globals and the activations table
+    /// hold, catching destructor panics; the rest goes with the arenas.
+    fn release_references(&mut self) {
+        let mut raws = Vec::new();
+        for global in &self.globals {
+            raws.extend(global.take_reference());
+        }
+        for table in &self.tables {
+            raws.extend(table.take_references());
+        }
+        raws.extend(self.activations.take_all());
+        // Nothing can report the panic of a destructor run by a drop; every
+        // count is dropped all the same.
+        let _ = release_counts(raws);
+    }
+}
+
+impl Drop for StoreOpaque {
+    fn drop(&mut self) {
+        // Tables and globals own counts of the externrefs stored in them.
+        // Defined globals live inside VMContexts, so this happens before any
+        // instance frees its VMContext (the arenas drop after this body).
+        self.release_references();
+    }
+}
+
+// SAFETY: a store is used by one thread at a time (every use goes through
+// `&Store` or `&mut Store`), and everything it points at is owned by the
+// store itself: its instances, VMContexts, host-function contexts,
+// memories and tables. Host closures are `Send + Sync` and externref
+// values `Send + Sync`; the host state `T` is `Send` by the bound on
+// `Store<T>`. Thread-local trap state exists only during a call, which
+// holds the `&mut Store` and so cannot move it.
+unsafe impl Send for StoreOpaque {}
+
+/// `module`'s Wasm-to-host trampoline for the engine type `type_id`.
+fn host_trampoline_of(module: &Module, type_id: u32) -> Option<*const u8> {
+    let type_index = module.type_ids().iter().position(|&id| id == type_id)?;
+    module.code().host_trampoline(type_index as u32)
+}

@@ -1,0 +1,173 @@
+//! The encoding of values in the 16-byte slots that trampolines, globals
+//! and tables use, with the externref counting that crossing into Wasm needs.
+#![allow(unsafe_code)]
+
+use kiln_format::{RefType, ValType};
+
+use super::abi::{FuncRefPtr, ValueSlot};
+use super::externref::{ExternRef, VMExternData};
+use super::store::StoreOpaque;
+use crate::error::Error;
+use crate::func::Func;
+use crate::values::Val;
+
+impl Val {
+    /// The raw encoding of a reference value, without changing counts; a
+    /// funcref must belong to `store`.
+    pub(crate) fn raw_ref(&self, store: &StoreOpaque) -> Result<usize, Error> {
+        Ok(match self {
+            Val::FuncRef(Some(f)) => {
+                store.check(f.store, "function")?;
+                f.func_ref.as_ptr() as usize
+            }
+            Val::ExternRef(Some(r)) => r.as_raw() as usize,
+            _ => 0,
+        })
+    }
+
+    /// The raw encoding of a reference of type `ty`, checking type and store.
+    pub(crate) fn checked_ref(&self, store: &StoreOpaque, ty: RefType) -> Result<usize, Error> {
+        match (ty, self) {
+            (RefType::FuncRef, Val::FuncRef(_)) | (RefType::ExternRef, Val::ExternRef(_)) => self.raw_ref(store),
+            _ => Err(Error::ty(format!("expected a {ty:?} value, got {:?}", self.ty()))),
+        }
+    }
+
+    /// The slot encoding of the value, checking its type; no count is taken.
+    pub(crate) fn to_raw_slot(&self, store: &StoreOpaque, ty: ValType) -> Result<ValueSlot, Error> {
+        if self.ty() != ty {
+            return Err(Error::ty(format!("expected a {ty:?} value, got {:?}", self.ty())));
+        }
+        Ok(match self {
+            Val::I32(v) => ValueSlot::from_u128(*v as u32 as u128),
+            Val::I64(v) => ValueSlot::from_u128(*v as u64 as u128),
+            Val::F32(v) => ValueSlot::from_u128(*v as u128),
+            Val::F64(v) => ValueSlot::from_u128(*v as u128),
+            Val::V128(v) => ValueSlot::from_u128(*v),
+            Val::FuncRef(_) | Val::ExternRef(_) => ValueSlot::from_u128(self.raw_ref(store)? as u128),
+        })
+    }
+
+    /// Encodes the value for Wasm, checking its type. A new count of an
+    /// externref moves into the store's activations table, which keeps it
+    /// alive while Wasm holds it.
+    pub(crate) fn to_slot_for_wasm(&self, store: &mut StoreOpaque, ty: ValType) -> Result<ValueSlot, Error> {
+        let slot = self.to_raw_slot(store, ty)?;
+        if let Val::ExternRef(Some(r)) = self {
+            store.move_into_activations(r.clone());
+        }
+        Ok(slot)
+    }
+
+    /// Decodes a slot; an externref becomes a new reference.
+    ///
+    /// # Safety
+    /// A reference in the slot must be null or live, and a funcref must
+    /// belong to `store`.
+    pub(crate) unsafe fn from_slot(slot: ValueSlot, ty: ValType, store: &StoreOpaque) -> Val {
+        let bits = slot.to_u128();
+        match ty {
+            ValType::I32 => Val::I32(bits as u32 as i32),
+            ValType::I64 => Val::I64(bits as u64 as i64),
+            ValType::F32 => Val::F32(bits as u32),
+            ValType::F64 => Val::F64(bits as u64),
+            ValType::V128 => Val::V128(bits),
+            ValType::FuncRef => Val::FuncRef(FuncRefPtr::new(slot.pointer() as *const _).map(|p| Func::from_raw(store.id(), p))),
+            // SAFETY: forwarded from the caller.
+            ValType::ExternRef => {
+                Val::ExternRef(unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) })
+            }
+        }
+    }
+}
+
+/// Encodes and decodes one Rust value of a typed call or host function.
+pub(crate) trait SlotValue: Sized {
+    /// The slot of the value for Wasm; an externref's new count moves into
+    /// the activations table.
+    fn into_slot(self, store: &mut StoreOpaque) -> Result<ValueSlot, Error>;
+
+    /// The value in a slot written by Wasm.
+    ///
+    /// # Safety
+    /// As [`Val::from_slot`], for a slot of this type.
+    unsafe fn from_slot(slot: ValueSlot, store: &StoreOpaque) -> Self;
+}
+
+macro_rules! numeric_slot_value {
+    ($($t:ty => |$v:ident| $to:expr, |$bits:ident| $from:expr;)*) => {$(
+        impl SlotValue for $t {
+            #[inline]
+            fn into_slot(self, _: &mut StoreOpaque) -> Result<ValueSlot, Error> {
+                let $v = self;
+                Ok(ValueSlot::from_u128($to))
+            }
+            #[inline]
+            unsafe fn from_slot(slot: ValueSlot, _: &StoreOpaque) -> Self {
+                let $bits = slot.to_u128();
+                $from
+            }
+        }
+    )*};
+}
+
+numeric_slot_value! {
+    i32 => |v| v as u32 as u128, |b| b as u32 as i32;
+    u32 => |v| v as u128, |b| b as u32;
+    i64 => |v| v as u64 as u128, |b| b as u64 as i64;
+    u64 => |v| v as u128, |b| b as u64;
+    f32 => |v| v.to_bits() as u128, |b| f32::from_bits(b as u32);
+    f64 => |v| v.to_bits() as u128, |b| f64::from_bits(b as u64);
+    u128 => |v| v, |b| b;
+}
+
+impl SlotValue for Option<ExternRef> {
+    fn into_slot(self, store: &mut StoreOpaque) -> Result<ValueSlot, Error> {
+        Ok(match self {
+            Some(r) => {
+                let slot = ValueSlot::from_u128(r.as_raw() as usize as u128);
+                store.move_into_activations(r);
+                slot
+            }
+            None => ValueSlot::ZERO,
+        })
+    }
+
+    unsafe fn from_slot(slot: ValueSlot, _: &StoreOpaque) -> Self {
+        // SAFETY: forwarded from the caller.
+        unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) }
+    }
+}
+
+impl SlotValue for Option<Func> {
+    fn into_slot(self, store: &mut StoreOpaque) -> Result<ValueSlot, Error> {
+        Ok(ValueSlot::from_u128(Val::FuncRef(self).raw_ref(store)? as u128))
+    }
+
+    unsafe fn from_slot(slot: ValueSlot, store: &StoreOpaque) -> Self {
+        FuncRefPtr::new(slot.pointer() as *const _).map(|p| Func::from_raw(store.id(), p))
+    }
+}
+
+impl super::table::TableInner {
+    /// The element at `index` as a value (an externref as a new reference).
+    pub(crate) fn get_val(&self, index: u32, store: &StoreOpaque) -> Option<Val> {
+        let raw = self.get(index).ok()?;
+        let ty = match self.element_type() {
+            RefType::FuncRef => ValType::FuncRef,
+            RefType::ExternRef => ValType::ExternRef,
+        };
+        // SAFETY: the table owns a count of each externref element, and
+        // holds only func refs of its store.
+        Some(unsafe { Val::from_slot(ValueSlot::from_u128(raw as u128), ty, store) })
+    }
+}
+
+impl super::global::GlobalInner {
+    /// The current value (an externref as a new reference).
+    pub(crate) fn get_val(&self, store: &StoreOpaque) -> Val {
+        // SAFETY: the slot holds a value of the global's type; an externref
+        // is owned by the global, a funcref is of its store.
+        unsafe { Val::from_slot(self.read(), self.ty().content, store) }
+    }
+}
