@@ -5,7 +5,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::table::{Descriptor, FdTable, OpenDir, Rights, Stdio};
+use super::streams::WasiStream;
+use super::table::{Descriptor, FdTable, OpenDir, OpenFile, Rights, Stdio};
 use super::types::{filetype, rights};
 
 /// Why a WASI context could not be set up.
@@ -16,6 +17,14 @@ pub enum WasiError {
     Preopen {
         /// The host path.
         path: PathBuf,
+        /// What the host said.
+        source: std::io::Error,
+    },
+    /// A standard stream could not be set up.
+    #[error("cannot open the guest's {stream}: {source}")]
+    Stream {
+        /// `stdin`, `stdout` or `stderr`.
+        stream: &'static str,
         /// What the host said.
         source: std::io::Error,
     },
@@ -43,12 +52,23 @@ impl std::fmt::Debug for WasiCtx {
 }
 
 /// Builds a [`WasiCtx`].
-#[derive(Default)]
 pub struct WasiCtxBuilder {
     args: Vec<Vec<u8>>,
     env: Vec<Vec<u8>>,
-    stdio: bool,
+    /// stdin, stdout, stderr.
+    streams: [WasiStream; 3],
     preopens: Vec<(cap_std::fs::Dir, Vec<u8>)>,
+}
+
+impl Default for WasiCtxBuilder {
+    fn default() -> Self {
+        WasiCtxBuilder {
+            args: Vec::new(),
+            env: Vec::new(),
+            streams: [WasiStream::Closed, WasiStream::Closed, WasiStream::Closed],
+            preopens: Vec::new(),
+        }
+    }
 }
 
 impl WasiCtxBuilder {
@@ -75,9 +95,40 @@ impl WasiCtxBuilder {
         self
     }
 
+    /// Passes on this process's arguments (its own name first).
+    pub fn inherit_args(&mut self) -> &mut Self {
+        self.args(std::env::args_os())
+    }
+
+    /// Passes on this process's whole environment.
+    pub fn inherit_env(&mut self) -> &mut Self {
+        for (key, value) in std::env::vars_os() {
+            self.env(key, value);
+        }
+        self
+    }
+
     /// Shares the host's stdin, stdout and stderr as descriptors 0, 1 and 2.
     pub fn inherit_stdio(&mut self) -> &mut Self {
-        self.stdio = true;
+        self.streams = [WasiStream::Inherit, WasiStream::Inherit, WasiStream::Inherit];
+        self
+    }
+
+    /// Where the guest's stdin (descriptor 0) reads from.
+    pub fn stdin(&mut self, stream: impl Into<WasiStream>) -> &mut Self {
+        self.streams[0] = stream.into();
+        self
+    }
+
+    /// Where the guest's stdout (descriptor 1) goes.
+    pub fn stdout(&mut self, stream: impl Into<WasiStream>) -> &mut Self {
+        self.streams[1] = stream.into();
+        self
+    }
+
+    /// Where the guest's stderr (descriptor 2) goes.
+    pub fn stderr(&mut self, stream: impl Into<WasiStream>) -> &mut Self {
+        self.streams[2] = stream.into();
         self
     }
 
@@ -94,13 +145,20 @@ impl WasiCtxBuilder {
     }
 
     /// The context. Descriptors 0 to 2 are the standard streams (closed
-    /// unless inherited); preopened directories follow from 3 in the order
+    /// unless given); preopened directories follow from 3 in the order
     /// they were given, where wasi-libc looks for them.
-    pub fn build(&mut self) -> WasiCtx {
+    pub fn build(&mut self) -> Result<WasiCtx, WasiError> {
         let mut fds = FdTable::default();
-        if self.stdio {
-            for (fd, stream) in [Stdio::Stdin, Stdio::Stdout, Stdio::Stderr].into_iter().enumerate() {
-                fds.insert_at(fd as u32, Descriptor::Stdio(stream, stdio_rights(stream)));
+        let names = ["stdin", "stdout", "stderr"];
+        for (fd, (stream, host)) in self.streams.iter().zip([Stdio::Stdin, Stdio::Stdout, Stdio::Stderr]).enumerate() {
+            let file = stream.file().map_err(|source| WasiError::Stream { stream: names[fd], source })?;
+            match (stream, file) {
+                (WasiStream::Inherit, _) => fds.insert_at(fd as u32, Descriptor::Stdio(host, stdio_rights(host))),
+                (_, Some(file)) => {
+                    let rights = Rights { base: rights::ALL & !(rights::FD_SEEK | rights::FD_TELL), inheriting: 0 };
+                    fds.insert_at(fd as u32, Descriptor::File(OpenFile { file: cap_std::fs::File::from_std(file), rights }))
+                }
+                _ => {}
             }
         }
         for (index, (dir, name)) in std::mem::take(&mut self.preopens).into_iter().enumerate() {
@@ -108,7 +166,7 @@ impl WasiCtxBuilder {
             let open = OpenDir { dir, preopen: Some(name), rights: all, listing: None };
             fds.insert_at(3 + index as u32, Descriptor::Dir(open));
         }
-        WasiCtx { args: std::mem::take(&mut self.args), env: std::mem::take(&mut self.env), fds }
+        Ok(WasiCtx { args: std::mem::take(&mut self.args), env: std::mem::take(&mut self.env), fds })
     }
 }
 

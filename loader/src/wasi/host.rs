@@ -1,44 +1,39 @@
-//! The `wasi_snapshot_preview1` import module: every system call, bound to
-//! a program's [`WasiCtx`] and to the memory of the instance that calls it.
+//! The `wasi_snapshot_preview1` import module: every system call, reaching
+//! the program's [`WasiCtx`] and the calling instance's memory through its
+//! [`Caller`].
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use kiln_format::{FuncType, ValType};
 
 use super::ctx::WasiCtx;
 use super::errno::Errno;
-use super::memory::{GuestMemory, MemorySlot};
+use super::memory::GuestMemory;
 use super::{args, clock, fd, path, poll, random, readdir};
+use crate::caller::Caller;
 use crate::error::Error;
-use crate::instance::Instance;
+use crate::externals::Extern;
 use crate::linker::Linker;
-use crate::module::Module;
-use crate::store::Store;
-use crate::values::Val;
+use crate::vm::host_func::HostFunc;
+use crate::vm::ValueSlot;
 
 /// The import module name of WASI preview1.
 pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 
-/// The arguments of one system call, all integers.
-pub(crate) struct Params<'a>(&'a [Val]);
+/// The arguments of one system call, all integers, in their value slots.
+pub(crate) struct Params<'a>(&'a [ValueSlot]);
 
 impl Params<'_> {
     /// Argument `i` as the unsigned 32-bit value the ABI means. The runtime
-    /// type-checks calls against the signatures below, so another type
-    /// cannot arrive; 0 stands in rather than a panic.
+    /// type-checks imports against the signatures below, so a slot holds
+    /// the type its signature says; a missing one reads as 0 rather than a
+    /// panic.
     pub(crate) fn u32(&self, i: usize) -> u32 {
-        match self.0.get(i) {
-            Some(Val::I32(v)) => *v as u32,
-            _ => 0,
-        }
+        self.0.get(i).map_or(0, |slot| slot.to_u128() as u32)
     }
 
     pub(crate) fn u64(&self, i: usize) -> u64 {
-        match self.0.get(i) {
-            Some(Val::I64(v)) => *v as u64,
-            _ => 0,
-        }
+        self.0.get(i).map_or(0, |slot| slot.to_u128() as u64)
     }
 
     /// Argument `i`, an `i32` carrying a u8 or u16 enum or flag set, which
@@ -112,65 +107,56 @@ fn not_supported(_: &mut WasiCtx, _: &GuestMemory<'_>, _: &Params<'_>) -> Result
     Err(Errno::NOTSUP)
 }
 
-/// A WASI program's host: one [`WasiCtx`], shared by every instance
-/// instantiated through it (a command and the modules preloaded for it).
-#[derive(Clone)]
-pub struct Wasi {
-    ctx: Rc<RefCell<WasiCtx>>,
-}
-
-impl Wasi {
-    /// A host for `ctx`.
-    pub fn new(ctx: WasiCtx) -> Wasi {
-        Wasi { ctx: Rc::new(RefCell::new(ctx)) }
+/// Adds every `wasi_snapshot_preview1` function to `linker`. Each call
+/// finds the program's [`WasiCtx`] in the store's data through `get`, and
+/// the guest's memory in the exports of the instance that imported it: no
+/// state is bound to one instance or store, so the linker serves any
+/// number of stores, and a start function may call WASI.
+///
+/// ```no_run
+/// use kiln_loader::wasi::{self, WasiCtx};
+/// use kiln_loader::{Engine, Error, Linker, Module, Store};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let engine = Engine::default();
+/// let module = Module::from_file(&engine, "app.o")?;
+/// let mut linker = Linker::<WasiCtx>::new(&engine);
+/// wasi::add_to_linker(&mut linker, |ctx| ctx)?;
+/// let ctx = WasiCtx::builder().args(["app", "--help"]).inherit_stdio().preopened_dir("data", ".")?.build();
+/// let mut store = Store::new(&engine, ctx);
+/// let instance = linker.instantiate(&mut store, &module)?;
+/// let code = match instance.get_typed_func::<(), ()>(&store, "_start")?.call(&mut store, ()) {
+///     Ok(()) => 0,
+///     Err(Error::Exit(code)) => code,
+///     Err(other) => return Err(other.into()),
+/// };
+/// # let _ = code;
+/// # Ok(())
+/// # }
+/// ```
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get: impl Fn(&mut T) -> &mut WasiCtx + Send + Sync + Copy + 'static,
+) -> Result<(), Error> {
+    let engine = linker.engine().clone();
+    for &(name, params, syscall) in SYSCALLS {
+        let ty = FuncType { params: params.to_vec(), results: vec![I] };
+        let call = move |mut caller: Caller<'_, T>, slots: &mut [ValueSlot]| -> anyhow::Result<()> {
+            let memory = caller.get_export("memory").and_then(Extern::into_memory);
+            let (bytes, data): (&mut [u8], &mut T) = match memory {
+                Some(memory) => memory.data_and_store_mut(&mut caller),
+                None => (&mut [], caller.data_mut()),
+            };
+            let errno = match syscall(get(data), &GuestMemory::new(bytes), &Params(slots)) {
+                Ok(()) => Errno::SUCCESS,
+                Err(errno) => errno,
+            };
+            slots[0] = ValueSlot::from_u128(u128::from(errno.0));
+            Ok(())
+        };
+        let type_id = engine.intern_type(&ty);
+        linker.define_host(WASI_MODULE, name, Arc::new(HostFunc::new(&ty, Box::new(call))).into_ref(type_id))?;
     }
-
-    /// Instantiates `module` with `linker`'s definitions plus the
-    /// `wasi_snapshot_preview1` functions, which then read and write the new
-    /// instance's exported `memory`. (A start function that calls WASI runs
-    /// before that memory is known and gets `EFAULT` for any pointer.)
-    pub fn instantiate(&self, linker: &Linker, store: &Store, module: &Module) -> Result<Instance, Error> {
-        let mut linker = linker.clone();
-        let slot: MemorySlot = Rc::new(RefCell::new(None));
-        self.define(&mut linker, store, &slot)?;
-        let instance = linker.instantiate(store, module)?;
-        *slot.borrow_mut() = instance.get_memory("memory");
-        Ok(instance)
-    }
-
-    fn define(&self, linker: &mut Linker, store: &Store, slot: &MemorySlot) -> Result<(), Error> {
-        for &(name, params, syscall) in SYSCALLS {
-            let ty = FuncType { params: params.to_vec(), results: vec![I] };
-            let (ctx, slot) = (self.ctx.clone(), slot.clone());
-            linker.func_new(store, WASI_MODULE, name, ty, move |args, results| {
-                let errno = match dispatch(&ctx, &slot, syscall, args) {
-                    Ok(()) => Errno::SUCCESS,
-                    Err(errno) => errno,
-                };
-                if let Some(result) = results.first_mut() {
-                    *result = Val::I32(i32::from(errno.0));
-                }
-                Ok(())
-            })?;
-        }
-        let exit = FuncType { params: vec![I], results: vec![] };
-        linker
-            .func_new(store, WASI_MODULE, "proc_exit", exit, |args, _| Err(Error::Exit(Params(args).u32(0) as i32)))?;
-        Ok(())
-    }
-}
-
-fn dispatch(ctx: &RefCell<WasiCtx>, slot: &MemorySlot, syscall: Syscall, args: &[Val]) -> Result<(), Errno> {
-    // Cloned out so that no borrow of the slot is held during the call.
-    let memory = slot.borrow().clone().ok_or(Errno::FAULT)?;
-    // Host functions never re-enter Wasm, so the context is never borrowed
-    // twice; an error stands in for the impossible case.
-    let mut ctx = ctx.try_borrow_mut().map_err(|_| Errno::BUSY)?;
-    syscall(&mut ctx, &GuestMemory::new(&memory), &Params(args))
-}
-
-impl std::fmt::Debug for Wasi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wasi").finish_non_exhaustive()
-    }
+    linker.func_wrap(WASI_MODULE, "proc_exit", |code: i32| -> Result<(), Error> { Err(Error::Exit(code)) })?;
+    Ok(())
 }

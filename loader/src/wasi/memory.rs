@@ -1,20 +1,15 @@
 //! The calling instance's linear memory, as system calls read and write it.
 //!
 //! Every access is bounds-checked and copies: a guest passing garbage
-//! pointers gets `EFAULT`, never a host crash, and no Rust reference into
-//! Wasm memory exists while Wasm could change it.
+//! pointers gets `EFAULT`, never a host crash. The view borrows the
+//! memory's bytes from the store for one system call (as cells, so that the
+//! calls read and write through a shared view); no Wasm runs meanwhile.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use std::rc::Rc;
 
 use super::errno::Errno;
-use crate::memory::Memory;
-
-/// Where the host functions of one instance find its memory, filled once
-/// the instance exists.
-pub(crate) type MemorySlot = Rc<RefCell<Option<Memory>>>;
 
 /// The largest buffer that one read or write moves through the host, so a
 /// huge iovec cannot make the host allocate gigabytes; callers see a short
@@ -23,7 +18,7 @@ pub(crate) const MAX_TRANSFER: usize = 16 << 20;
 
 /// A bounds-checked view of a guest memory.
 pub(crate) struct GuestMemory<'a> {
-    memory: &'a Memory,
+    memory: &'a [Cell<u8>],
 }
 
 /// One `iovec`/`ciovec`: a guest buffer.
@@ -34,22 +29,34 @@ pub(crate) struct IoVec {
 }
 
 impl<'a> GuestMemory<'a> {
-    pub(crate) fn new(memory: &'a Memory) -> GuestMemory<'a> {
-        GuestMemory { memory }
+    /// A view of a memory's bytes (empty for an instance without memory,
+    /// where every pointer is a fault).
+    pub(crate) fn new(memory: &'a mut [u8]) -> GuestMemory<'a> {
+        GuestMemory { memory: Cell::from_mut(memory).as_slice_of_cells() }
     }
 
     /// Checks that `[ptr, ptr + len)` lies in memory; the offset as usize.
     pub(crate) fn check(&self, ptr: u32, len: u64) -> Result<usize, Errno> {
         let end = u64::from(ptr).checked_add(len).ok_or(Errno::FAULT)?;
-        if end > self.memory.data_size() as u64 {
+        if end > self.memory.len() as u64 {
             return Err(Errno::FAULT);
         }
         Ok(ptr as usize)
     }
 
-    /// Copies `out.len()` bytes from `ptr`; the memory checks the range.
+    /// The cells of `[ptr, ptr + len)`, checked.
+    fn range(&self, ptr: u32, len: usize) -> Result<&'a [Cell<u8>], Errno> {
+        let start = self.check(ptr, len as u64)?;
+        Ok(&self.memory[start..start + len])
+    }
+
+    /// Copies `out.len()` bytes from `ptr`, after checking the range.
     pub(crate) fn read_into(&self, ptr: u32, out: &mut [u8]) -> Result<(), Errno> {
-        self.memory.read(ptr as usize, out).map_err(|_| Errno::FAULT)
+        let cells = self.range(ptr, out.len())?;
+        for (byte, cell) in out.iter_mut().zip(cells) {
+            *byte = cell.get();
+        }
+        Ok(())
     }
 
     /// The `len` bytes at `ptr`.
@@ -60,9 +67,12 @@ impl<'a> GuestMemory<'a> {
         Ok(out)
     }
 
-    /// Copies `bytes` to `ptr`; the memory checks the range.
+    /// Copies `bytes` to `ptr`, after checking the range.
     pub(crate) fn write(&self, ptr: u32, bytes: &[u8]) -> Result<(), Errno> {
-        self.memory.write(ptr as usize, bytes).map_err(|_| Errno::FAULT)
+        for (cell, &byte) in self.range(ptr, bytes.len())?.iter().zip(bytes) {
+            cell.set(byte);
+        }
+        Ok(())
     }
 
     pub(crate) fn read_u32(&self, ptr: u32) -> Result<u32, Errno> {

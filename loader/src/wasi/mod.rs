@@ -2,20 +2,26 @@
 //! wasi-libc, sandboxed to the directories it is given.
 //!
 //! ```no_run
-//! use kiln_loader::wasi::{Wasi, WasiCtx};
-//! use kiln_loader::{Error, Linker, Module, Store};
+//! use kiln_loader::wasi::{self, MemoryOutputPipe, WasiCtx};
+//! use kiln_loader::{Engine, Error, Linker, Module, Store};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = Store::new();
-//! let module = Module::from_file("app.o")?;
-//! let ctx = WasiCtx::builder().args(["app", "--help"]).inherit_stdio().preopened_dir("data", ".")?.build();
-//! let instance = Wasi::new(ctx).instantiate(&Linker::new(), &store, &module)?;
-//! let code = match instance.typed_func::<(), ()>("_start")?.call(()) {
+//! let engine = Engine::default();
+//! let module = Module::from_file(&engine, "app.o")?;
+//! let mut linker = Linker::<WasiCtx>::new(&engine);
+//! wasi::add_to_linker(&mut linker, |ctx| ctx)?;
+//! let pre = linker.instantiate_pre(&module)?;
+//!
+//! let stdout = MemoryOutputPipe::new()?;
+//! let ctx = WasiCtx::builder().args(["app", "--help"]).stdout(stdout.clone()).preopened_dir("data", ".")?.build()?;
+//! let mut store = Store::new(&engine, ctx);
+//! let instance = pre.instantiate(&mut store)?;
+//! let code = match instance.get_typed_func::<(), ()>(&store, "_start")?.call(&mut store, ()) {
 //!     Ok(()) => 0,
 //!     Err(Error::Exit(code)) => code,
 //!     Err(other) => return Err(other.into()),
 //! };
-//! # let _ = code;
+//! println!("exit {code}: {}", String::from_utf8_lossy(&stdout.contents()?));
 //! # Ok(())
 //! # }
 //! ```
@@ -37,9 +43,11 @@ mod path;
 mod poll;
 mod random;
 mod readdir;
+mod streams;
 mod table;
 mod types;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder, WasiError};
 pub use errno::Errno;
-pub use host::{Wasi, WASI_MODULE};
+pub use streams::{MemoryInputPipe, MemoryOutputPipe, WasiStream};
+pub use host::{add_to_linker, WASI_MODULE};
