@@ -67,7 +67,7 @@ valgrind:
 
 # The shipped loader, built for size (see [profile.dist] in Cargo.toml).
 dist:
-	$(CARGO) build --profile dist -p kiln-loader --bin kiln
+	$(CARGO) build --profile dist -p kiln-cli --bin kiln
 	@ls -l target/dist/kiln
 
 # Micro-benchmarks (criterion): load/instantiate speed and externref costs.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! kiln run app.o --invoke add 1 2     # prints each result on its own line
+//!                                     # (a reactor's `_initialize` runs first)
 //! kiln run app.o --invoke f i32x4:1,2,3,4   # v128 arguments (see `kiln run --help`)
 //! kiln run app.o                      # instantiates (runs start), calls `_start` if exported
 //! kiln run app.o --dir data::/data --env K=V -- arg1 arg2   # a WASI command
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use kiln_loader::{Error, ExternKind, ImportKind, Instance, Linker, Module, Store, Val, ValType};
+use kiln_loader::{Engine, Error, ExternKind, ImportKind, Instance, Linker, Module, Store, Val, ValType};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -136,6 +137,13 @@ struct WasiOptions {
     preloads: Vec<String>,
 }
 
+/// The store's host state: the WASI context of the program, when `kiln`
+/// has WASI.
+#[cfg(feature = "wasi")]
+type HostState = kiln_loader::wasi::WasiCtx;
+#[cfg(not(feature = "wasi"))]
+type HostState = ();
+
 fn run(
     file: &PathBuf,
     invoke: Option<&str>,
@@ -143,25 +151,33 @@ fn run(
     options: &WasiOptions,
     args: &[String],
 ) -> Result<()> {
-    let module = Module::from_file(file)?;
-    let store = Store::new();
-    if let Some(bytes) = max_wasm_stack {
-        store.set_max_wasm_stack(bytes);
-    }
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, file)?;
     // Without --invoke the arguments are the command's own, after its name.
     let command_args: Vec<String> = match invoke {
         Some(_) => vec![file.display().to_string()],
         None => std::iter::once(file.display().to_string()).chain(args.iter().cloned()).collect(),
     };
-    let instance = instantiate(&store, &module, options, &command_args)?;
-    if invoke.is_none() {
-        if let Ok(start) = instance.typed_func::<(), ()>("_start") {
-            return Ok(start.call(())?);
-        }
+    let (linker, state) = linker(&engine, options, &command_args)?;
+    let mut store = Store::new(&engine, state);
+    if let Some(bytes) = max_wasm_stack {
+        store.set_max_wasm_stack(bytes);
     }
+    let mut linker = linker;
+    for preload in &options.preloads {
+        let (name, path) = preload.split_once('=').ok_or_else(|| anyhow!("--preload {preload}: write NAME=OTHER.o"))?;
+        let other = Module::from_file(&engine, path).with_context(|| format!("--preload {name}={path}"))?;
+        let instance = linker.instantiate(&mut store, &other).with_context(|| format!("--preload {name}={path}"))?;
+        initialize_reactor(&mut store, instance)?;
+        linker.instance(&store, name, instance)?;
+    }
+    let instance = linker.instantiate(&mut store, &module)?;
     let name = match invoke {
-        Some(name) => name,
-        None if instance.get_func("_start").is_some() => "_start",
+        Some(name) => {
+            initialize_reactor(&mut store, instance)?;
+            name
+        }
+        None if instance.get_func(&store, "_start").is_some() => "_start",
         None => {
             if !args.is_empty() {
                 bail!("arguments given but no function to call (use --invoke)");
@@ -169,29 +185,43 @@ fn run(
             return Ok(());
         }
     };
-    let func = instance.get_func(name).ok_or_else(|| anyhow!("no exported function `{name}`"))?;
-    let ty = func.ty();
-    if args.len() != ty.params.len() {
+    let func = instance.get_func(&store, name).ok_or_else(|| anyhow!("no exported function `{name}`"))?;
+    let ty = func.ty(&store);
+    if invoke.is_some() && args.len() != ty.params.len() {
         bail!("`{name}` takes {} arguments ({:?}), {} given", ty.params.len(), ty.params, args.len());
     }
+    let arguments = if invoke.is_some() { args } else { &[] };
     let params = ty
         .params
         .iter()
-        .zip(args)
+        .zip(arguments)
         .enumerate()
         .map(|(i, (&t, arg))| parse_arg(t, arg).with_context(|| format!("argument {i} `{arg}`")))
         .collect::<Result<Vec<_>>>()?;
-    for result in func.call(&params)? {
-        println!("{}", format_val(&result));
+    let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
+    func.call(&mut store, &params, &mut results)?;
+    for result in &results {
+        println!("{}", format_val(result));
     }
     Ok(())
 }
 
-/// Instantiates `module` and the `--preload`ed artifacts, with WASI as
-/// their `wasi_snapshot_preview1` (stdio inherited, `--dir`s preopened).
+/// Calls `_initialize` of a reactor (a module built with
+/// `-mexec-model=reactor`) before any of its other exports, as other
+/// runtimes do.
+fn initialize_reactor(store: &mut Store<HostState>, instance: Instance) -> Result<()> {
+    if let Some(init) = instance.get_func(&*store, "_initialize") {
+        init.typed::<(), ()>(&*store)?.call(store, ())?;
+    }
+    Ok(())
+}
+
+/// The linker and host state for `module` and the `--preload`ed artifacts,
+/// with WASI as their `wasi_snapshot_preview1` (stdio inherited, `--dir`s
+/// preopened).
 #[cfg(feature = "wasi")]
-fn instantiate(store: &Store, module: &Module, options: &WasiOptions, args: &[String]) -> Result<Instance> {
-    use kiln_loader::wasi::{Wasi, WasiCtx};
+fn linker(engine: &Engine, options: &WasiOptions, args: &[String]) -> Result<(Linker<HostState>, HostState)> {
+    use kiln_loader::wasi::{self, WasiCtx};
     let mut ctx = WasiCtx::builder();
     ctx.args(args).inherit_stdio();
     for env in &options.envs {
@@ -208,31 +238,18 @@ fn instantiate(store: &Store, module: &Module, options: &WasiOptions, args: &[St
         let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
         ctx.preopened_dir(host, guest)?;
     }
-    let wasi = Wasi::new(ctx.build());
-    let mut linker = Linker::new();
-    for preload in &options.preloads {
-        let (name, path) = preload.split_once('=').ok_or_else(|| anyhow!("--preload {preload}: write NAME=OTHER.o"))?;
-        let other = Module::from_file(path).with_context(|| format!("--preload {name}={path}"))?;
-        let instance = wasi.instantiate(&linker, store, &other).with_context(|| format!("--preload {name}={path}"))?;
-        linker.instance(name, &instance)?;
-    }
-    Ok(wasi.instantiate(&linker, store, module)?)
+    let mut linker = Linker::new(engine);
+    wasi::add_to_linker(&mut linker, |ctx| ctx)?;
+    Ok((linker, ctx.build()?))
 }
 
-/// Instantiates `module` and the `--preload`ed artifacts; this `kiln` has no WASI.
+/// The linker for `module` and the `--preload`ed artifacts; this `kiln` has no WASI.
 #[cfg(not(feature = "wasi"))]
-fn instantiate(store: &Store, module: &Module, options: &WasiOptions, _args: &[String]) -> Result<Instance> {
+fn linker(engine: &Engine, options: &WasiOptions, _args: &[String]) -> Result<(Linker<HostState>, HostState)> {
     if !options.dirs.is_empty() || !options.envs.is_empty() {
         bail!("--dir and --env need WASI, which this kiln was built without (cargo feature `wasi`)");
     }
-    let mut linker = Linker::new();
-    for preload in &options.preloads {
-        let (name, path) = preload.split_once('=').ok_or_else(|| anyhow!("--preload {preload}: write NAME=OTHER.o"))?;
-        let other = Module::from_file(path).with_context(|| format!("--preload {name}={path}"))?;
-        let instance = linker.instantiate(store, &other).with_context(|| format!("--preload {name}={path}"))?;
-        linker.instance(name, &instance)?;
-    }
-    Ok(linker.instantiate(store, module)?)
+    Ok((Linker::new(engine), ()))
 }
 
 fn parse_int(text: &str, bits: u32) -> Result<u64> {
@@ -328,7 +345,7 @@ struct FunctionSummary {
 }
 
 fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
-    let module = Module::from_file(file)?;
+    let module = Module::from_file(&Engine::default(), file)?;
     let code = module.code();
     let header = code.header();
     let info = module.info();
