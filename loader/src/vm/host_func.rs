@@ -179,3 +179,17 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
         "<non-string payload>"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_format::host_func_context;
+    use std::mem::offset_of;
+
+    #[test]
+    fn layout_matches_the_format() {
+        assert_eq!(offset_of!(VMHostFuncContext, runtime_limits) as u32, host_func_context::RUNTIME_LIMITS);
+        assert_eq!(offset_of!(VMHostFuncContext, host_call) as u32, host_func_context::HOST_CALL);
+        assert_eq!(offset_of!(VMStoreContext, limits), 0, "the limits open the store context");
+    }
+}
