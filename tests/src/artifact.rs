@@ -4,7 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use kiln_compiler::{compile_file, CompileOptions, Emit};
-use kiln_loader::Module;
+use kiln_loader::{Engine, Module};
 
 /// Why a module did not become a loaded [`Module`].
 #[derive(Debug)]
@@ -58,14 +58,14 @@ impl ArtifactBuilder {
         Ok(output)
     }
 
-    /// Compiles `wasm`, then loads the object file as `kiln` does.
-    pub fn build(&mut self, wasm: &[u8]) -> Result<Module, BuildFailure> {
+    /// Compiles `wasm`, then loads the object file into `engine` as `kiln` does.
+    pub fn build(&mut self, engine: &Engine, wasm: &[u8]) -> Result<Module, BuildFailure> {
         let object = self.compile(wasm)?;
-        load_object(&object)
+        load_object(engine, &object)
     }
 }
 
-/// Loads an object file with [`Module::from_file`].
-pub fn load_object(path: &Path) -> Result<Module, BuildFailure> {
-    Module::from_file(path).map_err(|e| BuildFailure::Load(e.to_string()))
+/// Loads an object file into `engine` with [`Module::from_file`].
+pub fn load_object(engine: &Engine, path: &Path) -> Result<Module, BuildFailure> {
+    Module::from_file(engine, path).map_err(|e| BuildFailure::Load(e.to_string()))
 }

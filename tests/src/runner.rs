@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use kiln_compiler::CompileOptions;
-use kiln_loader::{Error, Extern, Instance, Linker, Module, Store, Trap, Val};
+use kiln_loader::{Engine, Error, Extern, Instance, Linker, Module, Store, Trap, Val};
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
 use wast::token::Id;
@@ -204,14 +204,16 @@ fn describe_error(error: &Error) -> String {
     }
 }
 
-// Fields drop in declaration order: instances and the linker before the
-// store they live in, and the object files last.
+// One engine and one store per script: registered instances link to each
+// other, so they must share a store. Fields drop in declaration order: the
+// store and everything in it before the modules' object files.
 struct ScriptRunner {
     instances: Vec<Instance>,
     named: HashMap<String, usize>,
     current: Option<usize>,
-    linker: Linker,
-    store: Store,
+    linker: Linker<()>,
+    store: Store<()>,
+    engine: Engine,
     builder: ArtifactBuilder,
     _scratch: Option<tempfile::TempDir>,
 }
@@ -233,11 +235,16 @@ impl ScriptRunner {
                 (tmp.path().to_path_buf(), Some(tmp))
             }
         };
-        let store = Store::new();
-        let mut linker = Linker::new();
-        define_spectest(&store, &mut linker, options.verbose)
+        let engine = Engine::default();
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        // A script may register a module under a name used before; the
+        // later registration wins, as in the reference interpreter.
+        linker.allow_shadowing(true);
+        define_spectest(&mut store, &mut linker, options.verbose)
             .map_err(|e| format!("cannot define spectest: {}", describe_error(&e)))?;
         Ok(ScriptRunner {
+            engine,
             store,
             linker,
             instances: Vec::new(),
@@ -253,10 +260,10 @@ impl ScriptRunner {
             WastDirective::Module(mut module) => {
                 let name = module.name().map(|id| id.name().to_string());
                 let wasm = module.encode().map_err(|e| format!("module does not encode: {e}"))?;
-                let loaded = self.builder.build(&wasm).map_err(|e| e.to_string())?;
+                let loaded = self.builder.build(&self.engine, &wasm).map_err(|e| e.to_string())?;
                 let instance = self
                     .linker
-                    .instantiate(&self.store, &loaded)
+                    .instantiate(&mut self.store, &loaded)
                     .map_err(|e| format!("instantiation failed: {}", describe_error(&e)))?;
                 self.instances.push(instance);
                 let index = self.instances.len() - 1;
@@ -269,7 +276,7 @@ impl ScriptRunner {
             WastDirective::Register { name, module, .. } => {
                 let index = self.instance_index(module)?;
                 self.linker
-                    .instance(name, &self.instances[index])
+                    .instance(&self.store, name, self.instances[index])
                     .map(drop)
                     .map_err(|e| format!("register failed: {}", describe_error(&e)))
             }
@@ -288,8 +295,8 @@ impl ScriptRunner {
             WastDirective::AssertMalformed { module, message, .. } => self.assert_rejected(module, message, true),
             WastDirective::AssertUnlinkable { mut module, message, .. } => {
                 let wasm = module.encode().map_err(|e| format!("module does not encode: {e}"))?;
-                let loaded = self.builder.build(&wasm).map_err(|e| e.to_string())?;
-                match self.linker.instantiate(&self.store, &loaded) {
+                let loaded = self.builder.build(&self.engine, &wasm).map_err(|e| e.to_string())?;
+                match self.linker.instantiate(&mut self.store, &loaded) {
                     Ok(_) => Err(format!("instantiated, expected link error {message:?}")),
                     Err(Error::Link(_)) => Ok(()),
                     Err(e) => Err(format!("expected link error {message:?}, got {}", describe_error(&e))),
@@ -308,7 +315,7 @@ impl ScriptRunner {
 
     fn export(&self, module: Option<Id<'_>>, name: &str) -> Result<Extern, String> {
         let index = self.instance_index(module)?;
-        self.instances[index].get_export(name).ok_or_else(|| format!("no export {name:?}"))
+        self.instances[index].get_export(&self.store, name).ok_or_else(|| format!("no export {name:?}"))
     }
 
     fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Vec<Val>, Outcome> {
@@ -317,26 +324,28 @@ impl ScriptRunner {
             Extern::Func(f) => f,
             _ => return Err(Outcome::Runner(format!("export {:?} is not a function", invoke.name))),
         };
-        func.call(&args).map_err(Outcome::Error)
+        let mut results = vec![Val::I32(0); func.ty(&self.store).results.len()];
+        func.call(&mut self.store, &args, &mut results).map_err(Outcome::Error)?;
+        Ok(results)
     }
 
     fn execute(&mut self, exec: WastExecute<'_>) -> Result<Vec<Val>, Outcome> {
         match exec {
             WastExecute::Invoke(invoke) => self.invoke(&invoke),
             WastExecute::Get { module, global, .. } => match self.export(module, global).map_err(Outcome::Runner)? {
-                Extern::Global(g) => Ok(vec![g.get()]),
+                Extern::Global(g) => Ok(vec![g.get(&self.store)]),
                 _ => Err(Outcome::Runner(format!("export {global:?} is not a global"))),
             },
             WastExecute::Wat(mut module) => {
                 let loaded = self.build_wat(&mut module).map_err(Outcome::Runner)?;
-                self.linker.instantiate(&self.store, &loaded).map(|_| Vec::new()).map_err(Outcome::Error)
+                self.linker.instantiate(&mut self.store, &loaded).map(|_| Vec::new()).map_err(Outcome::Error)
             }
         }
     }
 
     fn build_wat(&mut self, module: &mut Wat<'_>) -> Result<Module, String> {
         let wasm = module.encode().map_err(|e| format!("module does not encode: {e}"))?;
-        self.builder.build(&wasm).map_err(|e| e.to_string())
+        self.builder.build(&self.engine, &wasm).map_err(|e| e.to_string())
     }
 
     fn assert_trap(&mut self, exec: WastExecute<'_>, message: &str) -> Result<(), String> {

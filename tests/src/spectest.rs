@@ -1,7 +1,7 @@
 //! The `spectest` host module that the specification's scripts import from.
 
 use kiln_format::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
-use kiln_loader::{Error, Extern, Global, Linker, Memory, Store, Table, Val};
+use kiln_loader::{Caller, Error, Global, Linker, Memory, Store, Table, Val};
 
 use crate::values::describe;
 
@@ -9,9 +9,13 @@ use crate::values::describe;
 /// globals `global_i32`/`global_i64` (666) and `global_f32`/`global_f64`
 /// (666.6), `table` (10..20 funcref) and `memory` (1..2 pages).
 ///
+/// The globals, the table and the memory are made in `store`, so the
+/// definitions serve instantiations in that store only; the print functions
+/// belong to no store.
+///
 /// The print functions write their arguments to stdout only when `verbose`
 /// is set, so that a quiet run prints nothing but the summary.
-pub fn define_spectest(store: &Store, linker: &mut Linker, verbose: bool) -> Result<(), Error> {
+pub fn define_spectest<T: 'static>(store: &mut Store<T>, linker: &mut Linker<T>, verbose: bool) -> Result<(), Error> {
     use ValType::*;
     let prints: [(&str, Vec<ValType>); 7] = [
         ("print", vec![]),
@@ -24,7 +28,7 @@ pub fn define_spectest(store: &Store, linker: &mut Linker, verbose: bool) -> Res
     ];
     for (name, params) in prints {
         let ty = FuncType { params, results: vec![] };
-        linker.func_new(store, "spectest", name, ty, move |args: &[Val], _results: &mut [Val]| {
+        linker.func_new("spectest", name, ty, move |_: Caller<'_, T>, args: &[Val], _results: &mut [Val]| {
             if verbose {
                 let shown: Vec<String> = args.iter().map(describe).collect();
                 println!("{name}: {}", shown.join(" "));
@@ -40,15 +44,15 @@ pub fn define_spectest(store: &Store, linker: &mut Linker, verbose: bool) -> Res
         ("global_f64", F64, Val::F64(666.6f64.to_bits())),
     ];
     for (name, content, value) in globals {
-        let global = Global::new(store, GlobalType { content, mutable: false }, value)?;
-        linker.define("spectest", name, Extern::Global(global))?;
+        let global = Global::new(&mut *store, GlobalType { content, mutable: false }, value)?;
+        linker.define(&*store, "spectest", name, global)?;
     }
 
     let table_type = TableType { element: RefType::FuncRef, minimum: 10, maximum: Some(20) };
-    let table = Table::new(store, table_type, Val::FuncRef(None))?;
-    linker.define("spectest", "table", Extern::Table(table))?;
+    let table = Table::new(&mut *store, table_type, Val::FuncRef(None))?;
+    linker.define(&*store, "spectest", "table", table)?;
 
-    let memory = Memory::new(store, MemoryType { minimum: 1, maximum: Some(2), shared: false })?;
-    linker.define("spectest", "memory", Extern::Memory(memory))?;
+    let memory = Memory::new(&mut *store, MemoryType { minimum: 1, maximum: Some(2), shared: false })?;
+    linker.define(&*store, "spectest", "memory", memory)?;
     Ok(())
 }

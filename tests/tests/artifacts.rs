@@ -11,7 +11,7 @@ use kiln_format::header_offsets as at;
 use kiln_format::{
     FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
 };
-use kiln_loader::{Error, Extern, Func, Linker, Module, Store, Val};
+use kiln_loader::{Engine, Error, Extern, Func, Linker, Module, Store, Val};
 use object::{Object, ObjectSection};
 
 /// The pristine artifact of `tests/wat/multi.wat`, which has code, traps,
@@ -36,7 +36,7 @@ fn flipped(bytes: &[u8], at: usize) -> Vec<u8> {
 }
 
 fn load_error(bytes: &[u8]) -> String {
-    match Module::from_bytes(bytes) {
+    match Module::from_bytes(&Engine::default(), bytes) {
         Ok(_) => panic!("a damaged artifact was accepted"),
         Err(e @ Error::Load(_)) => e.to_string(),
         Err(other) => panic!("expected a load error, got {other:?}"),
@@ -68,21 +68,23 @@ fn kiln_run_add(bytes: &[u8]) -> (ExitStatus, String) {
 fn the_pristine_artifact_loads_and_runs() {
     // Without this the refusals below could come from a loader that refuses everything.
     let bytes = artifact();
-    let store = Store::new();
-    let module = Module::from_bytes(&bytes).expect("pristine artifact loads");
-    let linker = Linker::new();
-    let instance = linker.instantiate(&store, &module).expect("instantiate");
-    let add: Func = match instance.get_export("add") {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::from_bytes(&engine, &bytes).expect("pristine artifact loads");
+    let linker = Linker::new(&engine);
+    let instance = linker.instantiate(&mut store, &module).expect("instantiate");
+    let add: Func = match instance.get_export(&store, "add") {
         Some(Extern::Func(f)) => f,
         _ => panic!("no exported function add"),
     };
-    let results = add.call(&[Val::I32(2), Val::I32(3)]).expect("call add");
+    let mut results = vec![Val::I32(0); add.ty(&store).results.len()];
+    add.call(&mut store, &[Val::I32(2), Val::I32(3)], &mut results).expect("call add");
     assert!(matches!(results.as_slice(), [Val::I32(5)]), "add(2, 3) gave {results:?}");
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("multi.o");
     std::fs::write(&path, &bytes).expect("write artifact");
-    Module::from_file(&path).expect("pristine artifact loads from a file");
+    Module::from_file(&engine, &path).expect("pristine artifact loads from a file");
 
     let (status, stderr) = kiln_run_add(&bytes);
     assert!(status.success(), "kiln run on the pristine artifact: {status:?}, stderr: {stderr}");
@@ -179,11 +181,12 @@ fn a_file_that_is_not_an_object_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("sieve.wat");
     std::fs::copy(common::tests_path("examples/sieve.wat"), &path).expect("copy");
-    match Module::from_file(&path) {
+    let engine = Engine::default();
+    match Module::from_file(&engine, &path) {
         Ok(_) => panic!("a .wat file loaded as an artifact"),
         Err(e) => assert!(matches!(e, Error::Load(_)), "{e:?}"),
     }
-    match Module::from_file(Path::new("/nonexistent/kiln/artifact.o")) {
+    match Module::from_file(&engine, Path::new("/nonexistent/kiln/artifact.o")) {
         Ok(_) => panic!("a missing file loaded"),
         Err(e) => assert!(!e.to_string().is_empty()),
     }

@@ -4,12 +4,10 @@
 
 mod common;
 
-use std::cell::Cell;
 use std::process::Command;
-use std::rc::Rc;
 
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Error, FuncType, Global, GlobalType, Linker, Module, Store, Val, ValType};
+use kiln_loader::{Caller, Engine, Error, FuncType, Global, GlobalType, Linker, Module, Store, Val, ValType};
 
 /// `i32x4` lanes, lane 0 first, as a v128.
 fn i32x4(lanes: [i32; 4]) -> u128 {
@@ -28,30 +26,29 @@ fn swap_halves(v: u128) -> u128 {
     v.rotate_left(64)
 }
 
-/// What the host functions saw, for the assertions.
+/// What the host functions saw, for the assertions: the store's data.
 #[derive(Default)]
 struct HostLog {
-    mix_calls: Cell<u32>,
+    mix_calls: u32,
 }
 
 struct Fixture {
-    _store: Store,
+    store: Store<HostLog>,
     instance: kiln_loader::Instance,
     total: Global,
-    log: Rc<HostLog>,
 }
 
 fn instantiate() -> Fixture {
     let source = std::fs::read(common::tests_path("wat/simd.wat")).expect("simd.wat");
     let artifact = compile(&source, &CompileOptions::default()).unwrap_or_else(|e| panic!("compile failed: {e}"));
-    let module = Module::from_bytes(&artifact).expect("the artifact loads");
-    let store = Store::new();
-    let log = Rc::new(HostLog::default());
-    let mut linker = Linker::new();
+    let engine = Engine::default();
+    let module = Module::from_bytes(&engine, &artifact).expect("the artifact loads");
+    let mut store = Store::new(&engine, HostLog::default());
+    let mut linker = Linker::new(&engine);
     let v128_to_v128 = FuncType { params: vec![ValType::V128], results: vec![ValType::V128] };
     linker
-        .func_new(&store, "host", "swap_halves", v128_to_v128, |params, results| {
-            let [Val::V128(v)] = params else { return Err(Error::Host(format!("swap_halves got {params:?}"))) };
+        .func_new("host", "swap_halves", v128_to_v128, |_: Caller<'_, HostLog>, params, results| {
+            let [Val::V128(v)] = params else { anyhow::bail!("swap_halves got {params:?}") };
             results[0] = Val::V128(swap_halves(*v));
             Ok(())
         })
@@ -60,12 +57,11 @@ fn instantiate() -> Fixture {
         params: vec![ValType::I32, ValType::V128, ValType::F64, ValType::V128],
         results: vec![ValType::V128, ValType::I64],
     };
-    let seen = log.clone();
     linker
-        .func_new(&store, "host", "mix", mix_ty, move |params, results| {
-            seen.mix_calls.set(seen.mix_calls.get() + 1);
+        .func_new("host", "mix", mix_ty, |mut caller: Caller<'_, HostLog>, params, results| {
+            caller.data_mut().mix_calls += 1;
             let [Val::I32(n), Val::V128(a), Val::F64(x), Val::V128(b)] = params else {
-                return Err(Error::Host(format!("mix got {params:?}")));
+                anyhow::bail!("mix got {params:?}");
             };
             results[0] = Val::V128(a ^ b);
             results[1] = Val::I64(i64::from(*n) + f64::from_bits(*x) as i64);
@@ -73,18 +69,20 @@ fn instantiate() -> Fixture {
         })
         .unwrap();
     let base =
-        Global::new(&store, GlobalType { content: ValType::V128, mutable: false }, Val::V128(i64x2([100, -100])))
+        Global::new(&mut store, GlobalType { content: ValType::V128, mutable: false }, Val::V128(i64x2([100, -100])))
             .unwrap();
-    let total = Global::new(&store, GlobalType { content: ValType::V128, mutable: true }, Val::V128(0)).unwrap();
-    linker.define("host", "base", base).unwrap();
-    linker.define("host", "total", total.clone()).unwrap();
-    let instance = linker.instantiate(&store, &module).expect("instantiate");
-    Fixture { _store: store, instance, total, log }
+    let total = Global::new(&mut store, GlobalType { content: ValType::V128, mutable: true }, Val::V128(0)).unwrap();
+    linker.define(&store, "host", "base", base).unwrap();
+    linker.define(&store, "host", "total", total).unwrap();
+    let instance = linker.instantiate(&mut store, &module).expect("instantiate");
+    Fixture { store, instance, total }
 }
 
-fn call(fixture: &Fixture, name: &str, args: &[Val]) -> Vec<Val> {
-    let func = fixture.instance.get_func(name).unwrap_or_else(|| panic!("no export {name}"));
-    func.call(args).unwrap_or_else(|e| panic!("{name}: {e}"))
+fn call(fixture: &mut Fixture, name: &str, args: &[Val]) -> Vec<Val> {
+    let func = fixture.instance.get_func(&fixture.store, name).unwrap_or_else(|| panic!("no export {name}"));
+    let mut results = vec![Val::I32(0); func.ty(&fixture.store).results.len()];
+    func.call(&mut fixture.store, args, &mut results).unwrap_or_else(|e| panic!("{name}: {e}"));
+    results
 }
 
 fn v128(val: &Val) -> u128 {
@@ -96,34 +94,35 @@ fn v128(val: &Val) -> u128 {
 
 #[test]
 fn v128_arguments_and_results_cross_the_dynamic_api() {
-    let f = instantiate();
-    let sum = call(&f, "add", &[Val::V128(i32x4([1, 2, 3, i32::MAX])), Val::V128(i32x4([10, 20, -30, 1]))]);
+    let mut f = instantiate();
+    let sum = call(&mut f, "add", &[Val::V128(i32x4([1, 2, 3, i32::MAX])), Val::V128(i32x4([10, 20, -30, 1]))]);
     assert_eq!(sum.len(), 1);
     assert_eq!(v128(&sum[0]), i32x4([11, 22, -27, i32::MIN]));
 
-    let ty = f.instance.get_func("add").unwrap().ty();
+    let add = f.instance.get_func(&f.store, "add").unwrap();
+    let ty = add.ty(&f.store);
     assert_eq!(ty.params, vec![ValType::V128, ValType::V128]);
-    let wrong = f.instance.get_func("add").unwrap().call(&[Val::I32(1), Val::V128(0)]);
+    let wrong = add.call(&mut f.store, &[Val::I32(1), Val::V128(0)], &mut [Val::V128(0)]);
     assert!(wrong.is_err(), "an i32 was accepted for a v128 parameter");
 }
 
 #[test]
 fn typed_calls_use_u128() {
-    let f = instantiate();
-    let add = f.instance.typed_func::<(u128, u128), u128>("add").unwrap();
-    assert_eq!(add.call((i32x4([1, 1, 1, 1]), i32x4([-1, 0, 1, 2]))).unwrap(), i32x4([0, 1, 2, 3]));
-    assert!(f.instance.typed_func::<(u64, u64), u128>("add").is_err());
+    let mut f = instantiate();
+    let add = f.instance.get_typed_func::<(u128, u128), u128>(&f.store, "add").unwrap();
+    assert_eq!(add.call(&mut f.store, (i32x4([1, 1, 1, 1]), i32x4([-1, 0, 1, 2]))).unwrap(), i32x4([0, 1, 2, 3]));
+    assert!(f.instance.get_typed_func::<(u64, u64), u128>(&f.store, "add").is_err());
 }
 
 #[test]
 fn several_vector_results_come_back_in_order() {
-    let f = instantiate();
+    let mut f = instantiate();
     let mut bytes = [0u8; 16];
     for (i, b) in bytes.iter_mut().enumerate() {
         *b = (i as u8).wrapping_mul(37) ^ 0x80;
     }
     let input = u128::from_le_bytes(bytes);
-    let results = call(&f, "split", &[Val::V128(input)]);
+    let results = call(&mut f, "split", &[Val::V128(input)]);
     assert_eq!(results.len(), 4);
     let low: [i16; 8] = std::array::from_fn(|i| i16::from(bytes[i] as i8));
     let high: [i16; 8] = std::array::from_fn(|i| i16::from(bytes[i + 8] as i8));
@@ -136,61 +135,62 @@ fn several_vector_results_come_back_in_order() {
 
 #[test]
 fn host_functions_take_and_return_v128() {
-    let f = instantiate();
+    let mut f = instantiate();
     let input = 0x0011_2233_4455_6677_8899_aabb_ccdd_eeffu128;
-    assert_eq!(v128(&call(&f, "through_host", &[Val::V128(input)])[0]), swap_halves(input));
+    assert_eq!(v128(&call(&mut f, "through_host", &[Val::V128(input)])[0]), swap_halves(input));
 
     let a = i32x4([1, 2, 3, 4]);
     let b = i32x4([-1, -1, 0, 0]);
-    let results = call(&f, "through_mix", &[Val::I32(5), Val::V128(a), Val::F64(2.5f64.to_bits()), Val::V128(b)]);
+    let results = call(&mut f, "through_mix", &[Val::I32(5), Val::V128(a), Val::F64(2.5f64.to_bits()), Val::V128(b)]);
     assert_eq!(v128(&results[0]), a ^ b);
     assert!(matches!(results[1], Val::I64(7)), "{:?}", results[1]);
-    assert_eq!(f.log.mix_calls.get(), 1);
+    assert_eq!(f.store.data().mix_calls, 1);
 }
 
 #[test]
 fn imported_and_exported_v128_globals() {
-    let f = instantiate();
-    assert_eq!(v128(&call(&f, "accumulate", &[Val::V128(i32x4([1, 2, 3, 4]))])[0]), i32x4([1, 2, 3, 4]));
-    assert_eq!(v128(&call(&f, "accumulate", &[Val::V128(i32x4([10, 10, 10, -10]))])[0]), i32x4([11, 12, 13, -6]));
+    let mut f = instantiate();
+    assert_eq!(v128(&call(&mut f, "accumulate", &[Val::V128(i32x4([1, 2, 3, 4]))])[0]), i32x4([1, 2, 3, 4]));
+    assert_eq!(v128(&call(&mut f, "accumulate", &[Val::V128(i32x4([10, 10, 10, -10]))])[0]), i32x4([11, 12, 13, -6]));
     // The host sees the import's new value, and its writes reach Wasm.
-    assert_eq!(v128(&f.total.get()), i32x4([11, 12, 13, -6]));
-    f.total.set(Val::V128(i32x4([0, 0, 0, 100]))).unwrap();
-    assert_eq!(v128(&call(&f, "accumulate", &[Val::V128(i32x4([1, 0, 0, 0]))])[0]), i32x4([1, 0, 0, 100]));
-    assert!(f.total.set(Val::I64(1)).is_err(), "an i64 was stored in a v128 global");
+    assert_eq!(v128(&f.total.get(&f.store)), i32x4([11, 12, 13, -6]));
+    f.total.set(&mut f.store, Val::V128(i32x4([0, 0, 0, 100]))).unwrap();
+    assert_eq!(v128(&call(&mut f, "accumulate", &[Val::V128(i32x4([1, 0, 0, 0]))])[0]), i32x4([1, 0, 0, 100]));
+    assert!(f.total.set(&mut f.store, Val::I64(1)).is_err(), "an i64 was stored in a v128 global");
 
-    let last = f.instance.get_global("last").expect("exported global `last`");
-    assert_eq!(last.ty(), GlobalType { content: ValType::V128, mutable: true });
-    assert_eq!(v128(&last.get()), i32x4([1, 0, 0, 0]));
-    let ones = f.instance.get_global("ones").expect("exported global `ones`");
-    assert_eq!(v128(&ones.get()), u128::from_le_bytes([1; 16]));
-    assert!(ones.set(Val::V128(0)).is_err(), "an immutable global was set");
+    let last = f.instance.get_global(&f.store, "last").expect("exported global `last`");
+    assert_eq!(last.ty(&f.store), GlobalType { content: ValType::V128, mutable: true });
+    assert_eq!(v128(&last.get(&f.store)), i32x4([1, 0, 0, 0]));
+    let ones = f.instance.get_global(&f.store, "ones").expect("exported global `ones`");
+    assert_eq!(v128(&ones.get(&f.store)), u128::from_le_bytes([1; 16]));
+    assert!(ones.set(&mut f.store, Val::V128(0)).is_err(), "an immutable global was set");
 
-    assert_eq!(v128(&call(&f, "plus_base", &[Val::V128(i64x2([1, 1]))])[0]), i64x2([101, -99]));
+    assert_eq!(v128(&call(&mut f, "plus_base", &[Val::V128(i64x2([1, 1]))])[0]), i64x2([101, -99]));
 }
 
 #[test]
 fn unaligned_vector_memory_accesses() {
-    let f = instantiate();
+    let mut f = instantiate();
     let value = 0x0f0e_0d0c_0b0a_0908_0706_0504_0302_0100u128;
-    let results = call(&f, "store_then_load", &[Val::I32(1), Val::V128(value)]);
+    let results = call(&mut f, "store_then_load", &[Val::I32(1), Val::V128(value)]);
     assert_eq!(v128(&results[0]), value);
     // Bytes 8..16 of the vector, read as a scalar.
     assert!(matches!(results[1], Val::I64(v) if v == 0x0f0e_0d0c_0b0a_0908), "{:?}", results[1]);
-    let memory = f.instance.get_memory("memory").expect("exported memory");
+    let memory = f.instance.get_memory(&f.store, "memory").expect("exported memory");
     let mut bytes = [0u8; 16];
-    memory.read(4, &mut bytes).unwrap();
+    memory.read(&f.store, 4, &mut bytes).unwrap();
     assert_eq!(u128::from_le_bytes(bytes), value);
 
     // The last 16 bytes of the page are fine; one further traps.
-    call(&f, "store_then_load", &[Val::I32(65536 - 19), Val::V128(value)]);
-    let func = f.instance.get_func("store_then_load").unwrap();
-    match func.call(&[Val::I32(65536 - 18), Val::V128(!value)]) {
+    call(&mut f, "store_then_load", &[Val::I32(65536 - 19), Val::V128(value)]);
+    let func = f.instance.get_func(&f.store, "store_then_load").unwrap();
+    let mut results = [Val::V128(0), Val::I64(0)];
+    match func.call(&mut f.store, &[Val::I32(65536 - 18), Val::V128(!value)], &mut results) {
         Err(Error::Trap(trap)) => assert_eq!(trap.code, Some(kiln_loader::TrapCode::MEMORY_OUT_OF_BOUNDS)),
         other => panic!("expected an out-of-bounds trap, got {other:?}"),
     }
     // The store that straddled the end of memory wrote none of its bytes.
-    memory.read(65536 - 16, &mut bytes).unwrap();
+    memory.read(&f.store, 65536 - 16, &mut bytes).unwrap();
     assert_eq!(u128::from_le_bytes(bytes), value);
 }
 
