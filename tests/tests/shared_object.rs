@@ -14,7 +14,7 @@ use std::sync::Arc;
 use externref_common::{tracked, Host};
 use kiln_compiler::{compile_file, CompileOptions, Emit};
 use kiln_format::{ROOT_SYMBOL, SECTION_META, SECTION_TEXT};
-use kiln_loader::{ExternRef, Linker, Module, Store};
+use kiln_loader::{Engine, ExternRef, Linker, Module, Store};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 fn scratch(name: &str) -> PathBuf {
@@ -33,7 +33,7 @@ fn build(name: &str, emit: Emit, out: &str) -> PathBuf {
 }
 
 fn load_error(path: &Path) -> String {
-    match Module::from_file(path) {
+    match Module::from_file(&Engine::default(), path) {
         Ok(_) => panic!("{} was loaded; expected a refusal", path.display()),
         Err(e) => e.to_string(),
     }
@@ -76,24 +76,25 @@ fn the_artifact_is_a_shared_object_exporting_the_root() {
 
 #[test]
 fn the_same_module_gives_the_same_results_as_an_object() {
-    let so = Module::from_file(build("multi", Emit::SharedObject, "same.so")).expect("the .so loads");
-    let o = Module::from_file(build("multi", Emit::Object, "same.o")).expect("the .o loads");
+    let engine = Engine::default();
+    let so = Module::from_file(&engine, build("multi", Emit::SharedObject, "same.so")).expect("the .so loads");
+    let o = Module::from_file(&engine, build("multi", Emit::Object, "same.o")).expect("the .o loads");
     assert!(so.code().is_shared_object() && !o.code().is_shared_object());
     assert_eq!(so.info(), o.info(), "same module info");
     assert_eq!(so.code().data(), o.code().data(), ".kiln.data read in place");
     let mut results = Vec::new();
     for module in [&so, &o] {
-        let store = Store::new();
-        let instance = Linker::new().instantiate(&store, module).expect("instantiates");
-        let fib = instance.typed_func::<i64, i64>("fib").unwrap();
-        let apply = instance.typed_func::<(i32, i32, i32), i32>("apply").unwrap();
-        let checksum = instance.typed_func::<(), i32>("checksum").unwrap();
-        let mix = instance.typed_func::<(f64, f32), f64>("mix").unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine).instantiate(&mut store, module).expect("instantiates");
+        let fib = instance.get_typed_func::<i64, i64>(&store, "fib").unwrap();
+        let apply = instance.get_typed_func::<(i32, i32, i32), i32>(&store, "apply").unwrap();
+        let checksum = instance.get_typed_func::<(), i32>(&store, "checksum").unwrap();
+        let mix = instance.get_typed_func::<(f64, f32), f64>(&store, "mix").unwrap();
         results.push((
-            fib.call(25).unwrap(),
-            (0..4).map(|op| apply.call((op, 84, 2)).unwrap()).collect::<Vec<_>>(),
-            checksum.call(()).unwrap(),
-            mix.call((2.0, 2.5)).unwrap().to_bits(),
+            fib.call(&mut store, 25).unwrap(),
+            (0..4).map(|op| apply.call(&mut store, (op, 84, 2)).unwrap()).collect::<Vec<_>>(),
+            checksum.call(&mut store, ()).unwrap(),
+            mix.call(&mut store, (2.0, 2.5)).unwrap().to_bits(),
         ));
     }
     assert_eq!(results[0], results[1]);
@@ -103,12 +104,13 @@ fn the_same_module_gives_the_same_results_as_an_object() {
 
 #[test]
 fn a_trap_in_a_shared_object_has_a_backtrace() {
-    let module = Module::from_file(build("multi", Emit::SharedObject, "trap.so")).unwrap();
-    let store = Store::new();
-    let instance = Linker::new().instantiate(&store, &module).unwrap();
-    let div = instance.typed_func::<(i32, i32), i32>("div").unwrap();
-    assert_eq!(div.call((7, 2)).unwrap(), 3);
-    let err = div.call((1, 0)).unwrap_err();
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, build("multi", Emit::SharedObject, "trap.so")).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let div = instance.get_typed_func::<(i32, i32), i32>(&store, "div").unwrap();
+    assert_eq!(div.call(&mut store, (7, 2)).unwrap(), 3);
+    let err = div.call(&mut store, (1, 0)).unwrap_err();
     let trap = err.trap().unwrap_or_else(|| panic!("expected a trap, got {err}"));
     assert_eq!(trap.message, "integer divide by zero");
     let names: Vec<_> = trap.backtrace.iter().map(|f| f.func_name.clone()).collect();
@@ -116,42 +118,45 @@ fn a_trap_in_a_shared_object_has_a_backtrace() {
     assert_eq!(trap.backtrace[0].func_name.as_deref(), Some("div"), "{names:?}");
     assert!(trap.backtrace.iter().all(|f| f.module_name.as_deref() == Some("multi")));
     // So is a trap raised from inline checks in another function.
-    let apply = instance.typed_func::<(i32, i32, i32), i32>("apply").unwrap();
-    let err = apply.call((9, 1, 1)).unwrap_err();
+    let apply = instance.get_typed_func::<(i32, i32, i32), i32>(&store, "apply").unwrap();
+    let err = apply.call(&mut store, (9, 1, 1)).unwrap_err();
     assert_eq!(err.trap().map(|t| t.message.as_str()), Some("undefined element"), "{err}");
 }
 
 #[test]
 fn externrefs_live_across_a_collecting_host_call_survive() {
-    let module = Module::from_file(build("externref_gc", Emit::SharedObject, "externref_gc.so")).unwrap();
-    let host = Host::new(&module);
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, build("externref_gc", Emit::SharedObject, "externref_gc.so")).unwrap();
+    let mut host = Host::new(&module);
     let r = tracked(41, &host.drops);
-    let id_after_gc = host.instance.typed_func::<Option<ExternRef>, i32>("id_after_gc").unwrap();
-    assert_eq!(id_after_gc.call(Some(r.clone())).unwrap(), 41);
-    let hold = host.instance.typed_func::<Option<ExternRef>, Option<ExternRef>>("hold_across_gc").unwrap();
-    let back = hold.call(Some(r.clone())).unwrap().expect("not null");
+    let id_after_gc = host.instance.get_typed_func::<Option<ExternRef>, i32>(&host.store, "id_after_gc").unwrap();
+    assert_eq!(id_after_gc.call(&mut host.store, Some(r.clone())).unwrap(), 41);
+    let hold =
+        host.instance.get_typed_func::<Option<ExternRef>, Option<ExternRef>>(&host.store, "hold_across_gc").unwrap();
+    let back = hold.call(&mut host.store, Some(r.clone())).unwrap().expect("not null");
     assert!(ExternRef::ptr_eq(&back, &r));
-    let deep = host.instance.typed_func::<i32, i32>("deep").unwrap();
-    assert_eq!(deep.call(256).unwrap(), 256, "every level read its reference back after the GC");
+    let deep = host.instance.get_typed_func::<i32, i32>(&host.store, "deep").unwrap();
+    assert_eq!(deep.call(&mut host.store, 256).unwrap(), 256, "every level read its reference back after the GC");
     assert_eq!(host.drops_at_gcs().first(), Some(&0), "the GC found the live references through the stack maps");
     drop((r, back));
-    host.store.gc();
+    host.store.gc().expect("no destructor panics");
     assert_eq!(host.dropped(), 257, "the GC freed what was dead, once each");
 }
 
 #[test]
 fn opening_one_file_twice_gives_one_module() {
     let path = build("multi", Emit::SharedObject, "twice.so");
-    let a = Module::from_file(&path).unwrap();
-    let b = Module::from_file(&path).unwrap();
+    let engine = Engine::default();
+    let a = Module::from_file(&engine, &path).unwrap();
+    let b = Module::from_file(&engine, &path).unwrap();
     assert!(Arc::ptr_eq(a.code(), b.code()), "dlopen maps one file once");
     drop(a);
     // The registry still knows the code: a trap in it is still a trap.
-    let store = Store::new();
-    let instance = Linker::new().instantiate(&store, &b).unwrap();
-    let div = instance.typed_func::<(i32, i32), i32>("div").unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &b).unwrap();
+    let div = instance.get_typed_func::<(i32, i32), i32>(&store, "div").unwrap();
     assert_eq!(
-        div.call((1, 0)).unwrap_err().trap().map(|t| t.message.clone()).as_deref(),
+        div.call(&mut store, (1, 0)).unwrap_err().trap().map(|t| t.message.clone()).as_deref(),
         Some("integer divide by zero")
     );
 }
@@ -181,7 +186,7 @@ fn a_damaged_shared_object_is_refused() {
 #[test]
 fn a_shared_object_cannot_be_loaded_from_bytes() {
     let so = build("multi", Emit::SharedObject, "bytes.so");
-    let err = Module::from_bytes(&std::fs::read(so).unwrap()).unwrap_err().to_string();
+    let err = Module::from_bytes(&Engine::default(), &std::fs::read(so).unwrap()).unwrap_err().to_string();
     assert!(err.contains("only be loaded from a file"), "{err}");
 }
 
