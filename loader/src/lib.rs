@@ -69,6 +69,11 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+// The artifact builder that the crate's trap tests share with the
+// integration tests names the crate `kiln_loader`.
+#[cfg(test)]
+extern crate self as kiln_loader;
+
 #[doc(hidden)]
 pub mod code;
 mod vm;
@@ -97,7 +102,9 @@ pub mod wasi;
 /// Trap machinery that the loader's own tests drive directly.
 #[doc(hidden)]
 pub mod traps {
-    pub use crate::vm::traps::{catch_traps, catch_traps_with_limits, init_signal_handlers, walk_wasm_frames, WasmFrame};
+    pub use crate::vm::traps::{
+        catch_traps, catch_traps_with_limits, init_signal_handlers, walk_wasm_frames, WasmFrame,
+    };
 }
 
 pub use caller::Caller;

@@ -1,14 +1,19 @@
 //! Traps from hand-assembled code: signals in registered code become
 //! `Trap`s with the right code and a Wasm backtrace, and the host survives.
+//!
+//! Traps raised from Rust code called by Wasm (`raise_trap`,
+//! `raise_host_error`) are crate-private and tested inside the crate, in
+//! `src/vm/traps/tests.rs`.
 
 mod common;
 
 use std::sync::Arc;
 
 use common::*;
-use kiln_format::{runtime_limits, TrapCode};
+use kiln_format::TrapCode;
 use kiln_loader::code::{load_bytes, LoadedCode};
-use kiln_loader::traps::{catch_traps, catch_traps_with_limits, raise_host_error, raise_trap, Trap};
+use kiln_loader::traps::catch_traps;
+use kiln_loader::Trap;
 
 fn load(funcs: Vec<Func>) -> Arc<LoadedCode> {
     load_bytes(&TestArtifact::new(funcs).build()).expect("artifact loads")
@@ -105,55 +110,6 @@ fn stack_overflow_on_the_guard_page_is_caught() {
     assert!(trap.backtrace.len() > 10 && trap.backtrace.iter().all(|f| f.func_index == 0));
 }
 
-extern "C" fn trap_from_builtin() {
-    raise_trap(TrapCode::INTEGER_OVERFLOW);
-}
-
-extern "C" fn fail_from_host() {
-    raise_host_error("the host said no".into());
-}
-
-/// Calls `rdi` after recording the exit frame in the limits block at `rsi`,
-/// as compiled code does before calling out.
-fn calls_out() -> Vec<Func> {
-    let body: Vec<u8> = concat(&[
-        &PROLOGUE,
-        &[0x48, 0x89, 0x6e, 0x08],          // mov [rsi+8], rbp
-        &[0x48, 0x8d, 0x05, 0x06, 0, 0, 0], // lea rax, [rip+6] (the return address)
-        &[0x48, 0x89, 0x46, 0x10],          // mov [rsi+16], rax
-        &[0xff, 0xd7],                      // call rdi
-        &EPILOGUE,
-    ]);
-    vec![
-        Func::new("outer", &concat(&[&PROLOGUE, &CALL_REL32, &EPILOGUE])).call(4, "calls_out"),
-        Func::new("calls_out", &body),
-    ]
-}
-
-#[test]
-fn builtin_trap_unwinds_with_backtrace_from_exit_record() {
-    assert_eq!(runtime_limits::LAST_EXIT_FP, 8);
-    assert_eq!(runtime_limits::LAST_EXIT_PC, 16);
-    let code = load(calls_out());
-    // outer(rdi, rsi) passes its arguments through untouched.
-    let f: extern "C" fn(usize, usize) = unsafe { std::mem::transmute(code.func_code(0).unwrap()) };
-    let limits = [0usize; 4];
-    let trap = unsafe {
-        catch_traps_with_limits(limits.as_ptr().cast(), &mut || {
-            f(trap_from_builtin as *const () as usize, limits.as_ptr() as usize)
-        })
-    }
-    .unwrap_err();
-    assert_eq!(trap.code, Some(TrapCode::INTEGER_OVERFLOW));
-    assert_eq!(frame_names(&trap), ["calls_out", "outer"]);
-
-    let trap =
-        unsafe { catch_traps(&mut || f(fail_from_host as *const () as usize, limits.as_ptr() as usize)) }.unwrap_err();
-    assert_eq!(trap.code, None);
-    assert_eq!(trap.to_string(), "the host said no");
-    assert!(trap.backtrace.is_empty(), "no limits block, no backtrace");
-}
-
 thread_local! {
     static INNER: std::cell::RefCell<Option<Result<(), Box<Trap>>>> = const { std::cell::RefCell::new(None) };
     static INNER_CODE: std::cell::RefCell<Option<Arc<LoadedCode>>> = const { std::cell::RefCell::new(None) };
@@ -186,12 +142,6 @@ fn panics_in_the_body_propagate() {
     // The recovery point was popped: a trap still lands in a new catch_traps.
     let code = load(unreachable_pair());
     assert!(call(&code, 0, 0, 0).is_err());
-}
-
-#[test]
-fn raise_trap_outside_catch_traps_panics() {
-    let std_thread = std::thread::spawn(|| raise_trap(TrapCode::UNREACHABLE));
-    assert!(std_thread.join().is_err());
 }
 
 #[test]

@@ -1,5 +1,9 @@
 //! Hand-assembled kiln artifacts for the loader's tests, written with the
 //! `object` crate the way the compiler writes real ones.
+//!
+//! Shared by the integration tests and by the crate's own trap tests
+//! (`src/vm/traps/tests.rs`), which include this file by path; there
+//! `kiln_loader` names the crate itself.
 #![allow(dead_code)]
 
 use kiln_format::header_offsets::{FORMAT_VERSION_OFFSET, FORMAT_VERSION_WIDTH};
@@ -53,6 +57,9 @@ impl Func {
     }
 }
 
+/// A change to the module info, applied once the code layout is known.
+pub type InfoEdit = Box<dyn Fn(&mut ModuleInfo)>;
+
 /// A whole artifact, with knobs to damage it.
 pub struct TestArtifact {
     pub module_name: Option<String>,
@@ -64,7 +71,7 @@ pub struct TestArtifact {
     pub format_version: Option<u32>,
     pub checksum: Option<u32>,
     /// Changes applied to the module info after the code layout is known.
-    pub edit_info: Option<Box<dyn Fn(&mut ModuleInfo)>>,
+    pub edit_info: Option<InfoEdit>,
     pub undefined_symbols: Vec<String>,
     /// Bytes stored instead of the encoded module info.
     pub raw_info: Option<Vec<u8>>,
@@ -224,4 +231,22 @@ pub const CALL_REL32: [u8; 5] = [0xe8, 0, 0, 0, 0];
 
 pub fn concat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
+}
+
+/// `outer` calls `calls_out`, which calls `rdi` after recording its exit
+/// frame in the limits block at `rsi`, as compiled code does before calling
+/// out. `outer(rdi, rsi)` passes its arguments through untouched.
+pub fn calls_out() -> Vec<Func> {
+    let body: Vec<u8> = concat(&[
+        &PROLOGUE,
+        &[0x48, 0x89, 0x6e, 0x08],          // mov [rsi+8], rbp
+        &[0x48, 0x8d, 0x05, 0x06, 0, 0, 0], // lea rax, [rip+6] (the return address)
+        &[0x48, 0x89, 0x46, 0x10],          // mov [rsi+16], rax
+        &[0xff, 0xd7],                      // call rdi
+        &EPILOGUE,
+    ]);
+    vec![
+        Func::new("outer", &concat(&[&PROLOGUE, &CALL_REL32, &EPILOGUE])).call(4, "calls_out"),
+        Func::new("calls_out", &body),
+    ]
 }

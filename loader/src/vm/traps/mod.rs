@@ -13,6 +13,9 @@ mod recovery;
 mod signals;
 mod trap;
 
+#[cfg(test)]
+mod tests;
+
 pub use backtrace::{walk_wasm_frames, WasmFrame};
 pub use recovery::{catch_traps, catch_traps_with_limits};
 pub(crate) use recovery::{raise_host_error, raise_trap};
