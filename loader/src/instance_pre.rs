@@ -67,3 +67,9 @@ impl<T: 'static> InstancePre<T> {
         Instance::instantiate(store, &self.module, &items)
     }
 }
+
+impl<T> std::fmt::Debug for InstancePre<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstancePre").field("module", &self.module).field("imports", &self.imports.len()).finish()
+    }
+}

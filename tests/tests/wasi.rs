@@ -38,6 +38,11 @@ fn require_toolchain() {
 /// Builds tests/wasi/`name`.c (or .wat) into an artifact; one build at a time,
 /// since several tests share programs.
 fn artifact(name: &str) -> PathBuf {
+    artifact_with(name, &[])
+}
+
+/// [`artifact`], with extra clang flags for a C program.
+fn artifact_with(name: &str, clang_flags: &[&str]) -> PathBuf {
     static BUILDING: Mutex<()> = Mutex::new(());
     let _guard = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = build_dir();
@@ -50,7 +55,9 @@ fn artifact(name: &str) -> PathBuf {
         let source = common::tests_path(&format!("wasi/{name}.c"));
         let wasm = dir.join(format!("{name}.wasm"));
         let clang = Command::new("clang")
-            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Werror", "-o"])
+            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Werror"])
+            .args(clang_flags)
+            .arg("-o")
             .arg(&wasm)
             .arg(&source)
             .output()
@@ -278,8 +285,8 @@ fn sandbox_escapes_are_all_refused_and_change_nothing_outside() {
 /// and each instance's calls use its own memory.
 #[test]
 fn embedders_get_the_exit_code_and_each_instance_its_own_memory() {
-    use kiln_loader::wasi::{Wasi, WasiCtx};
-    use kiln_loader::{Error, Linker, Module, Store};
+    use kiln_loader::wasi::{self, WasiCtx};
+    use kiln_loader::{Engine, Error, Linker, Module, Store};
 
     // Exits with argc, read through args_sizes_get into its own memory at 0.
     let command = r#"(module
@@ -290,18 +297,87 @@ fn embedders_get_the_exit_code_and_each_instance_its_own_memory() {
           (if (call $sizes (i32.const 0) (i32.const 4)) (then unreachable))
           (call $exit (i32.load (i32.const 0)))))"#;
     let object = kiln_compiler::compile(command.as_bytes(), &Default::default()).expect("compiles");
-    let store = Store::new();
-    let module = Module::from_bytes(&object).expect("loads");
-    let wasi = Wasi::new(WasiCtx::builder().args(["app", "one", "two"]).build());
-    let first = wasi.instantiate(&Linker::new(), &store, &module).expect("instantiates");
-    let second = wasi.instantiate(&Linker::new(), &store, &module).expect("instantiates");
-    for instance in [&first, &second] {
-        let start = instance.typed_func::<(), ()>("_start").expect("_start");
-        assert!(matches!(start.call(()), Err(Error::Exit(3))));
+    let engine = Engine::default();
+    let module = Module::from_bytes(&engine, &object).expect("loads");
+    let mut linker = Linker::<WasiCtx>::new(&engine);
+    wasi::add_to_linker(&mut linker, |ctx| ctx).expect("wasi");
+    let ctx = WasiCtx::builder().args(["app", "one", "two"]).build().expect("context");
+    let mut store = Store::new(&engine, ctx);
+    let first = linker.instantiate(&mut store, &module).expect("instantiates");
+    let second = linker.instantiate(&mut store, &module).expect("instantiates");
+    for instance in [first, second] {
+        let start = instance.get_typed_func::<(), ()>(&store, "_start").expect("_start");
+        assert!(matches!(start.call(&mut store, ()), Err(Error::Exit(3))));
     }
     // The byte count landed in the memory of the instance that asked.
-    let memory = second.get_memory("memory").expect("memory");
-    let mut size = [0u8; 4];
-    memory.read(4, &mut size).expect("read");
-    assert_eq!(u32::from_le_bytes(size), "app\0one\0two\0".len() as u32);
+    let memory = second.get_memory(&store, "memory").expect("memory");
+    assert_eq!(memory.read_le::<u32>(&store, 4).expect("read"), "app\0one\0two\0".len() as u32);
+}
+
+/// A WASI context whose stdout and stderr the test reads back.
+fn captured(args: &[&str], stdin: &[u8]) -> (kiln_loader::wasi::WasiCtx, [kiln_loader::wasi::MemoryOutputPipe; 2]) {
+    use kiln_loader::wasi::{MemoryInputPipe, MemoryOutputPipe, WasiCtx};
+    let (stdout, stderr) = (MemoryOutputPipe::new().expect("pipe"), MemoryOutputPipe::new().expect("pipe"));
+    let ctx = WasiCtx::builder()
+        .args(args)
+        .env("GREETING", "hello there")
+        .env("EMPTY", "")
+        .stdin(MemoryInputPipe::new(stdin).expect("pipe"))
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .build()
+        .expect("context");
+    (ctx, [stdout, stderr])
+}
+
+#[test]
+fn embedders_capture_the_output_of_a_c_program_in_memory() {
+    use kiln_loader::{wasi, Engine, Linker, Module, Store};
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, artifact("args_env")).expect("loads");
+    let mut linker = Linker::new(&engine);
+    wasi::add_to_linker(&mut linker, |ctx| ctx).expect("wasi");
+    let pre = linker.instantiate_pre(&module).expect("imports resolve");
+    // Twice from one InstancePre: each store gets its own streams.
+    for run in ["one", "uno"] {
+        let (ctx, [stdout, stderr]) = captured(&["args_env.o", run, "two words", "--three"], b"");
+        let mut store = Store::new(&engine, ctx);
+        let instance = pre.instantiate(&mut store).expect("instantiates");
+        instance.get_typed_func::<(), ()>(&store, "_start").expect("_start").call(&mut store, ()).expect("runs");
+        assert_eq!(
+            text(&stdout.contents().expect("stdout")),
+            format!(
+                "argc=4\nargv0 names the artifact: ok\nargv[1]={run}\nargv[2]=two words\nargv[3]=--three\n\
+                 GREETING=hello there\nEMPTY=(empty)\nHOME=(unset)\nenviron has 2 entries\n"
+            )
+        );
+        assert_eq!(text(&stderr.contents().expect("stderr")), "");
+    }
+}
+
+#[test]
+fn a_start_function_calls_wasi_and_stdin_comes_from_memory() {
+    use kiln_loader::{wasi, Engine, Linker, Module, Store};
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, artifact("start_writes")).expect("loads");
+    let mut linker = Linker::new(&engine);
+    wasi::add_to_linker(&mut linker, |ctx| ctx).expect("wasi");
+    let input: Vec<u8> = (0..1000).map(|i| b'a' + (i % 26) as u8).collect();
+    let (ctx, [stdout, _]) = captured(&["start_writes"], &input);
+    let mut store = Store::new(&engine, ctx);
+    let instance = linker.instantiate(&mut store, &module).expect("instantiates");
+    assert_eq!(text(&stdout.contents().expect("stdout")), "written by the start function\n");
+    instance.get_typed_func::<(), ()>(&store, "echo").expect("echo").call(&mut store, ()).expect("echoes");
+    let mut expected = b"written by the start function\n".to_vec();
+    expected.extend_from_slice(&input);
+    assert_eq!(stdout.contents().expect("stdout"), expected);
+}
+
+#[test]
+fn kiln_run_invoke_initializes_a_reactor_first() {
+    let object = artifact_with("reactor", &["-mexec-model=reactor"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = kiln_run(&object, &["--invoke", "answer"], dir.path(), b"");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "answering\n42\n");
 }
