@@ -44,10 +44,12 @@ unsafe impl Sync for FuncRefPtr {}
 
 impl FuncRefPtr {
     /// The func ref at `raw`, or `None` for null.
+    #[inline]
     pub fn new(raw: *const VMFuncRef) -> Option<FuncRefPtr> {
         std::ptr::NonNull::new(raw.cast_mut()).map(FuncRefPtr)
     }
 
+    #[inline]
     pub fn as_ptr(self) -> *const VMFuncRef {
         self.0.as_ptr()
     }
@@ -104,15 +106,18 @@ pub(crate) struct ValueSlot(pub [u8; VALUE_SLOT_SIZE as usize]);
 impl ValueSlot {
     pub const ZERO: ValueSlot = ValueSlot([0; VALUE_SLOT_SIZE as usize]);
 
+    #[inline]
     pub fn from_u128(bits: u128) -> Self {
         ValueSlot(bits.to_le_bytes())
     }
 
+    #[inline]
     pub fn to_u128(self) -> u128 {
         u128::from_le_bytes(self.0)
     }
 
     /// A pointer-sized value (references) at the start of the slot.
+    #[inline]
     pub fn pointer(self) -> usize {
         self.to_u128() as u64 as usize
     }

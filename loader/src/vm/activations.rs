@@ -127,6 +127,7 @@ impl ActivationsTable {
 
     /// Whether the chunk is full: the host collects before inserting more,
     /// so that calls made only from the host do not grow the table forever.
+    #[inline]
     pub fn chunk_is_full(&self) -> bool {
         let vm = self.vm.get();
         // SAFETY: plain reads of the two pointers; no Wasm runs while the host is here.
@@ -136,6 +137,7 @@ impl ActivationsTable {
     /// Takes over one count of `raw` (non-null). Never collects: a host
     /// moving several references into a call must not have the first
     /// freed while it inserts the next.
+    #[inline]
     pub fn insert(&self, raw: *mut VMExternData) {
         let vm = self.vm.get();
         // SAFETY: `next` and `end` bound free entries of the chunk; nothing

@@ -229,10 +229,12 @@ unsafe extern "C" fn gc(vmctx: *mut u8) {
 
 unsafe extern "C" fn drop_externref(vmctx: *mut u8, externref: *mut u8) {
     let raw = externref.cast::<VMExternData>();
+    // The panic's payload is dropped at the end of this statement: the raise
+    // below skips this frame, so it must hold nothing with a destructor.
     // SAFETY: compiled code dropped the last count of a reference it removed
     // from a table or global, so nothing else can reach it.
-    let freed = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { free_unreferenced(raw) }));
-    if freed.is_err() {
+    let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { free_unreferenced(raw) })).is_err();
+    if panicked {
         // SAFETY: as above.
         let (store, _) = unsafe { store_and_instance(vmctx) };
         raise_destructor_panic(store, DestructorPanicked);

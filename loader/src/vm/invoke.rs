@@ -18,6 +18,7 @@ use crate::error::Error;
 /// owned by `store`'s activations table) with room for every result.
 /// `store` must be the opaque part of a `StoreInner<T>` of the `T` its host
 /// functions were made for.
+#[inline]
 pub(crate) unsafe fn invoke_wasm(
     store: &mut StoreOpaque,
     func_ref: &VMFuncRef,

@@ -12,6 +12,7 @@ thread_local! {
     static STACK_BOTTOM: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
+#[inline]
 fn stack_bottom() -> usize {
     STACK_BOTTOM.with(|cell| {
         if let Some(bottom) = cell.get() {
@@ -49,6 +50,7 @@ pub(crate) fn approximate_sp() -> usize {
 /// The stack limit for an outermost call into Wasm made from here:
 /// `budget` below the current stack pointer, but never closer than 64 KiB to
 /// the bottom of the thread's stack.
+#[inline]
 pub(crate) fn stack_limit_for(budget: usize) -> usize {
     let sp = approximate_sp();
     let wanted = sp.saturating_sub(budget);

@@ -143,15 +143,18 @@ impl StoreOpaque {
         }
     }
 
+    #[inline]
     pub(crate) fn id(&self) -> StoreId {
         self.id
     }
 
     /// What VMContexts and host contexts point at as their runtime limits.
+    #[inline]
     pub(crate) fn limits_ptr(&self) -> *mut VMRuntimeLimits {
         self.context.get().cast()
     }
 
+    #[inline]
     pub(crate) fn context_ptr(&self) -> *mut VMStoreContext {
         self.context.get()
     }
@@ -183,6 +186,7 @@ impl StoreOpaque {
     /// Collects if the activations chunk is full. Called by the runtime
     /// before it moves references into Wasm, while the host still owns them,
     /// never between two such moves.
+    #[inline]
     pub(crate) fn collect_if_full(&mut self) -> Result<(), Error> {
         if self.activations.chunk_is_full() {
             self.gc()?;
@@ -192,11 +196,13 @@ impl StoreOpaque {
 
     /// Moves a reference that the host hands to Wasm into the activations
     /// table, which keeps it alive until a GC finds no Wasm frame holding it.
+    #[inline]
     pub(crate) fn move_into_activations(&mut self, r: ExternRef) {
         self.activations.insert(r.into_raw());
     }
 
     /// Checks that a handle belongs to this store.
+    #[inline]
     pub(crate) fn check(&self, handle_store: StoreId, what: &'static str) -> Result<(), Error> {
         if handle_store == self.id {
             Ok(())
@@ -206,6 +212,7 @@ impl StoreOpaque {
     }
 
     /// The func ref of a function of this store.
+    #[inline]
     pub(crate) fn func_ref(&self, func: &Func) -> Result<VMFuncRef, Error> {
         self.check(func.store, "function")?;
         // SAFETY: the handle belongs to this store, which keeps every func
@@ -215,6 +222,7 @@ impl StoreOpaque {
 
     /// The host context behind a func ref of this store, if it is a host
     /// function's rather than a Wasm function's.
+    #[inline]
     pub(crate) fn host_context(&self, func_ref: &VMFuncRef) -> Option<&VMHostFuncContext> {
         // A VMContext holds the builtins table where a host context holds
         // its host call, so that word tells them apart.
@@ -267,6 +275,7 @@ impl StoreOpaque {
     /// hold a value of each parameter type (references owned by the
     /// activations table) with room for every result, and the store must
     /// be the opaque part of the `StoreInner<T>` its host functions expect.
+    #[inline]
     pub(crate) unsafe fn call(&mut self, func_ref: &VMFuncRef, slots: &mut [ValueSlot]) -> Result<(), Error> {
         // Trampolines may touch slot 0 even of a `[] -> []` function.
         let mut spare = [ValueSlot::ZERO];

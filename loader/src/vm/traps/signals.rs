@@ -35,6 +35,7 @@ const STACK_FAULT_WINDOW: usize = 64 * 1024;
 /// thread has an alternate signal stack (once per thread), so that even a
 /// stack overflow that hits the guard page can be handled. Idempotent and
 /// cheap after the first call; `catch_traps` calls it on every entry.
+#[inline]
 pub fn init_signal_handlers() {
     INSTALL.call_once(install_handlers);
     ensure_alt_stack();
@@ -227,6 +228,7 @@ thread_local! {
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
 }
 
+#[inline]
 fn ensure_alt_stack() {
     if ALT_STACK_READY.try_with(Cell::get).unwrap_or(true) {
         return;

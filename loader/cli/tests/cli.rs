@@ -1,7 +1,7 @@
 //! The `kiln` command line: results, traps and bad input, each with its
-//! exit status. Artifacts are built by the `kilnc` binary and run by the
-//! `kiln` binary (of crate kiln-cli), each from `$KILNC` / `$KILN` or the
-//! workspace's target directory; the tests fail when they are not built.
+//! exit status. Artifacts are built by the `kilnc` binary (from `$KILNC` or
+//! the workspace's target directory; the tests fail when it is not built)
+//! and run by this crate's `kiln`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,7 +12,7 @@ fn workspace_binary(var: &str, name: &str) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(var) {
         return Some(PathBuf::from(path));
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.join("target");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.parent()?.join("target");
     ["release", "debug"].iter().map(|p| root.join(p).join(name)).find(|p| p.exists())
 }
 
@@ -31,10 +31,7 @@ fn artifact() -> Option<PathBuf> {
 }
 
 fn kiln(args: &[&str]) -> Output {
-    let Some(kiln) = workspace_binary("KILN", "kiln") else {
-        panic!("kiln is not built: run `make test`, or `cargo build --release -p kiln-cli` first");
-    };
-    Command::new(kiln).args(args).output().expect("run kiln")
+    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).output().expect("run kiln")
 }
 
 fn text(bytes: &[u8]) -> String {
