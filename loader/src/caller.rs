@@ -50,7 +50,7 @@ impl<'a, T> Caller<'a, T> {
 
     /// The calling instance's export `name` (its memory, say).
     pub fn get_export(&self, name: &str) -> Option<Extern> {
-        self.caller?.get_export(&*self, name)
+        self.caller?.get_export(self, name)
     }
 
     /// Runs an externref GC, walking every Wasm frame of the store, the

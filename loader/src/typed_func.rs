@@ -100,7 +100,7 @@ impl<T: WasmTy> WasmValues for T {
 
 macro_rules! tuples {
     ($(($($t:ident),*))*) => {$(
-        #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments, private_interfaces)]
+        #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments, private_interfaces, clippy::unused_unit)]
         impl<$($t: WasmTy),*> WasmValues for ($($t,)*) {
             fn valtypes() -> Vec<ValType> {
                 vec![$($t::valtype()),*]

@@ -1,8 +1,8 @@
 //! Embedding-API costs: instantiating a small module (with and without a
 //! 64 KiB data segment) from an `InstancePre`, a typed call, a
 //! host→Wasm→host round trip through a `func_wrap` host function (once, and
-//! 1000 times per call, so that one host call costs a thousandth), and the
-//! externref round trip of `externref.rs` (same module, same setup).
+//! 1000 times per call, so that one host call costs a thousandth). The
+//! externref round trip is `externref/round_trip` of `externref.rs`.
 //!
 //! The modules are inline WAT, compiled to objects by kilnc's code path and
 //! loaded with `Module::from_bytes` / `Module::from_file` outside the timed
@@ -11,11 +11,10 @@
 //! `InstancePre::instantiate` and dropping the store.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kiln_compiler::{compile, compile_file, CompileOptions};
-use kiln_loader::{Caller, Engine, ExternRef, Instance, Linker, Module, Store, Val};
+use criterion::{criterion_group, criterion_main, Criterion};
+use kiln_compiler::{compile, CompileOptions};
+use kiln_loader::{Caller, Engine, Linker, Module, Store};
 
 /// One export `add`, one import `env.log`, one page of memory, a table of
 /// 10 funcrefs filled by an active element segment.
@@ -55,89 +54,6 @@ const CALL_MODULE: &str = r#"(module
 fn object_of(wat_text: &str) -> Vec<u8> {
     let wasm = wat::parse_str(wat_text).expect("bench module parses");
     compile(&wasm, &CompileOptions::default()).expect("bench module compiles")
-}
-
-// ---- externref round trip: the module and setup of `externref.rs`, verbatim ----
-
-const PER_FRAME: [u32; 2] = [10, 100];
-const TABLE: u32 = 100_000;
-
-fn hold_function(k: u32) -> String {
-    let mut f = format!("  (func $hold_{k} (export \"hold_{k}\") (param $d i32) (param $base i32) (result i32)\n");
-    let _ = writeln!(f, "    (local $sum i32)");
-    for i in 0..k {
-        let _ = writeln!(f, "    (local $r{i} externref)");
-    }
-    for i in 0..k {
-        let _ = writeln!(f, "    (local.set $r{i} (table.get $t (i32.add (local.get $base) (i32.const {i}))))");
-    }
-    let _ = writeln!(
-        f,
-        "    (if (local.get $d) (then (local.set $sum (call $hold_{k} (i32.sub (local.get $d) (i32.const 1)) \
-         (i32.add (local.get $base) (i32.const {k}))))) (else (call $gc_timed)))"
-    );
-    for i in 0..k {
-        let _ = writeln!(f, "    (local.set $sum (i32.add (local.get $sum) (ref.is_null (local.get $r{i}))))");
-    }
-    f.push_str("    (local.get $sum))\n");
-    f
-}
-
-fn externref_module_text() -> String {
-    let mut wat = String::from("(module\n  (import \"host\" \"gc_timed\" (func $gc_timed))\n");
-    let _ = writeln!(wat, "  (table $t (export \"t\") {TABLE} externref)");
-    wat.push_str(
-        "  (func (export \"identity\") (param externref) (result externref) (local.get 0))\n\
-         ;; `n` times: t[(i + 1) & 1023] = t[i & 1023]\n\
-         (func (export \"churn\") (param $n i32) (local $i i32)\n\
-           (loop $more\n\
-             (table.set $t (i32.and (i32.add (local.get $i) (i32.const 1)) (i32.const 1023))\n\
-               (table.get $t (i32.and (local.get $i) (i32.const 1023))))\n\
-             (local.set $i (i32.add (local.get $i) (i32.const 1)))\n\
-             (br_if $more (i32.lt_u (local.get $i) (local.get $n)))))\n",
-    );
-    for k in PER_FRAME {
-        wat.push_str(&hold_function(k));
-    }
-    wat.push_str(")\n");
-    wat
-}
-
-/// What the externref module's `gc_timed` does: the number of GCs to run
-/// and how long they took.
-#[derive(Default)]
-struct GcTiming {
-    iterations: u64,
-    elapsed: Duration,
-}
-
-fn externref_setup(engine: &Engine) -> (Store<GcTiming>, Instance) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let source = dir.path().join("externref_bench.wat");
-    let object = dir.path().join("externref_bench.o");
-    std::fs::write(&source, externref_module_text()).expect("write the module");
-    compile_file(&source, &object, &CompileOptions::default()).expect("kilnc compiles the benchmark module");
-    let module = Module::from_file(engine, &object).expect("the artifact loads");
-
-    let mut store = Store::new(engine, GcTiming { iterations: 1, elapsed: Duration::ZERO });
-    store.set_max_wasm_stack(4 << 20);
-    let mut linker = Linker::new(engine);
-    linker
-        .func_wrap("host", "gc_timed", |mut caller: Caller<'_, GcTiming>| -> anyhow::Result<()> {
-            let start = Instant::now();
-            for _ in 0..caller.data().iterations {
-                caller.gc()?;
-            }
-            caller.data_mut().elapsed = start.elapsed();
-            Ok(())
-        })
-        .expect("define gc_timed");
-    let instance = linker.instantiate(&mut store, &module).expect("instantiate");
-    let table = instance.get_table(&store, "t").expect("exported table");
-    for i in 0..TABLE {
-        table.set(&mut store, i, Val::ExternRef(Some(ExternRef::new(i)))).expect("in bounds");
-    }
-    (store, instance)
 }
 
 // ---- the benchmarks ----
@@ -183,13 +99,6 @@ fn embedding(c: &mut Criterion) {
     });
     assert!(*store.data() > 0, "the host function ran");
 
-    // externref round trip, set up exactly as in externref.rs.
-    let (mut er_store, er_instance) = externref_setup(&engine);
-    let identity =
-        er_instance.get_typed_func::<Option<ExternRef>, Option<ExternRef>>(&er_store, "identity").unwrap();
-    let r = ExternRef::new(7u32);
-    group.throughput(Throughput::Elements(1));
-    group.bench_function("externref/round_trip", |b| b.iter(|| identity.call(&mut er_store, Some(r.clone())).unwrap()));
     group.finish();
 }
 
