@@ -122,7 +122,7 @@ fn not_supported(_: &mut WasiCtx, _: &GuestMemory<'_>, _: &Params<'_>) -> Result
 /// let module = Module::from_file(&engine, "app.o")?;
 /// let mut linker = Linker::<WasiCtx>::new(&engine);
 /// wasi::add_to_linker(&mut linker, |ctx| ctx)?;
-/// let ctx = WasiCtx::builder().args(["app", "--help"]).inherit_stdio().preopened_dir("data", ".")?.build();
+/// let ctx = WasiCtx::builder().args(["app", "--help"]).inherit_stdio().preopened_dir("data", ".")?.build()?;
 /// let mut store = Store::new(&engine, ctx);
 /// let instance = linker.instantiate(&mut store, &module)?;
 /// let code = match instance.get_typed_func::<(), ()>(&store, "_start")?.call(&mut store, ()) {
