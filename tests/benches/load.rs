@@ -14,7 +14,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Linker, Module, Store};
+use kiln_loader::{Engine, Linker, Module, Store};
 use wast::{QuoteWat, WastDirective};
 
 fn first_module_of(script: &Path) -> Vec<u8> {
@@ -36,25 +36,31 @@ fn suite_script(name: &str) -> std::path::PathBuf {
 fn bench_load(c: &mut Criterion) {
     let wasm = first_module_of(&suite_script("br_table.wast"));
     let object = compile(&wasm, &CompileOptions::default()).expect("br_table module compiles");
-    let linker = Linker::new();
+    let engine = Engine::default();
+    let linker = Linker::<()>::new(&engine);
+    let new_store = || Store::new(&engine, ());
 
     c.bench_function("compile br_table module", |b| b.iter(|| compile(&wasm, &CompileOptions::default()).unwrap()));
-    c.bench_function("load br_table object", |b| b.iter(|| Module::from_bytes(&object).unwrap()));
-    let module = Module::from_bytes(&object).unwrap();
+    c.bench_function("load br_table object", |b| b.iter(|| Module::from_bytes(&engine, &object).unwrap()));
+    let module = Module::from_bytes(&engine, &object).unwrap();
     c.bench_function("instantiate br_table module", |b| {
         // A fresh store per batch keeps instances from piling up in one store.
         b.iter_batched(
-            Store::new,
-            |store| linker.instantiate(&store, &module).unwrap(),
+            new_store,
+            |mut store| {
+                let instance = linker.instantiate(&mut store, &module).unwrap();
+                (store, instance)
+            },
             criterion::BatchSize::SmallInput,
         )
     });
     c.bench_function("load and instantiate br_table object", |b| {
         b.iter_batched(
-            Store::new,
-            |store| {
-                let module = Module::from_bytes(&object).unwrap();
-                linker.instantiate(&store, &module).unwrap()
+            new_store,
+            |mut store| {
+                let module = Module::from_bytes(&engine, &object).unwrap();
+                let instance = linker.instantiate(&mut store, &module).unwrap();
+                (store, instance)
             },
             criterion::BatchSize::SmallInput,
         )
@@ -81,35 +87,43 @@ fn bench_parts(c: &mut Criterion) {
     let with_memory = object_of(WITH_MEMORY);
     let br_table = compile(&first_module_of(&suite_script("br_table.wast")), &CompileOptions::default())
         .expect("br_table module compiles");
-    let linker = Linker::new();
+    let engine = Engine::default();
+    let linker = Linker::<()>::new(&engine);
+    let new_store = || Store::new(&engine, ());
 
-    c.bench_function("load tiny object", |b| b.iter(|| Module::from_bytes(&tiny).unwrap()));
+    c.bench_function("load tiny object", |b| b.iter(|| Module::from_bytes(&engine, &tiny).unwrap()));
     c.bench_function("drop tiny module", |b| {
-        b.iter_batched(|| Module::from_bytes(&tiny).unwrap(), drop, criterion::BatchSize::SmallInput)
+        b.iter_batched(|| Module::from_bytes(&engine, &tiny).unwrap(), drop, criterion::BatchSize::SmallInput)
     });
-    c.bench_function("store new and drop", |b| b.iter(|| drop(Store::new())));
+    c.bench_function("store new and drop", |b| b.iter(|| drop(new_store())));
 
-    let tiny_module = Module::from_bytes(&tiny).unwrap();
+    let tiny_module = Module::from_bytes(&engine, &tiny).unwrap();
     c.bench_function("instantiate tiny module", |b| {
         b.iter_batched(
-            Store::new,
-            |store| linker.instantiate(&store, &tiny_module).unwrap(),
+            new_store,
+            |mut store| {
+                let instance = linker.instantiate(&mut store, &tiny_module).unwrap();
+                (store, instance)
+            },
             criterion::BatchSize::SmallInput,
         )
     });
-    let memory_module = Module::from_bytes(&with_memory).unwrap();
+    let memory_module = Module::from_bytes(&engine, &with_memory).unwrap();
     c.bench_function("instantiate one-memory module", |b| {
         b.iter_batched(
-            Store::new,
-            |store| linker.instantiate(&store, &memory_module).unwrap(),
+            new_store,
+            |mut store| {
+                let instance = linker.instantiate(&mut store, &memory_module).unwrap();
+                (store, instance)
+            },
             criterion::BatchSize::SmallInput,
         )
     });
     c.bench_function("drop one-memory instance and store", |b| {
         b.iter_batched(
             || {
-                let store = Store::new();
-                let instance = linker.instantiate(&store, &memory_module).unwrap();
+                let mut store = new_store();
+                let instance = linker.instantiate(&mut store, &memory_module).unwrap();
                 (store, instance)
             },
             drop,
@@ -119,29 +133,29 @@ fn bench_parts(c: &mut Criterion) {
 
     c.bench_function("cold start tiny", |b| {
         b.iter(|| {
-            let store = Store::new();
-            let module = Module::from_bytes(&tiny).unwrap();
-            let instance = linker.instantiate(&store, &module).unwrap();
-            let add = instance.typed_func::<(i32, i32), i32>("add").unwrap();
-            assert_eq!(add.call((2, 3)).unwrap(), 5);
+            let mut store = new_store();
+            let module = Module::from_bytes(&engine, &tiny).unwrap();
+            let instance = linker.instantiate(&mut store, &module).unwrap();
+            let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add").unwrap();
+            assert_eq!(add.call(&mut store, (2, 3)).unwrap(), 5);
         })
     });
     c.bench_function("cold start one-memory", |b| {
         b.iter(|| {
-            let store = Store::new();
-            let module = Module::from_bytes(&with_memory).unwrap();
-            let instance = linker.instantiate(&store, &module).unwrap();
-            let load = instance.typed_func::<i32, i32>("load").unwrap();
-            assert_eq!(load.call(16).unwrap(), i32::from_le_bytes(*b"kiln"));
+            let mut store = new_store();
+            let module = Module::from_bytes(&engine, &with_memory).unwrap();
+            let instance = linker.instantiate(&mut store, &module).unwrap();
+            let load = instance.get_typed_func::<i32, i32>(&store, "load").unwrap();
+            assert_eq!(load.call(&mut store, 16).unwrap(), i32::from_le_bytes(*b"kiln"));
         })
     });
     c.bench_function("cold start br_table", |b| {
         b.iter(|| {
-            let store = Store::new();
-            let module = Module::from_bytes(&br_table).unwrap();
-            let instance = linker.instantiate(&store, &module).unwrap();
-            let f = instance.typed_func::<(), ()>("type-i32").unwrap();
-            f.call(()).unwrap();
+            let mut store = new_store();
+            let module = Module::from_bytes(&engine, &br_table).unwrap();
+            let instance = linker.instantiate(&mut store, &module).unwrap();
+            let f = instance.get_typed_func::<(), ()>(&store, "type-i32").unwrap();
+            f.call(&mut store, ()).unwrap();
         })
     });
 }
