@@ -6,14 +6,12 @@
 //! The module is generated, compiled to an object file by kilnc's code path
 //! and loaded as `kiln` loads it.
 
-use std::cell::Cell;
 use std::fmt::Write as _;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kiln_compiler::{compile_file, CompileOptions};
-use kiln_loader::{ExternRef, FuncType, Linker, Module, Store, Val};
+use kiln_loader::{Caller, Engine, Error, ExternRef, Linker, Module, Store, Val};
 
 /// References each frame of `$hold_K` keeps live across its recursive call.
 const PER_FRAME: [u32; 2] = [10, 100];
@@ -65,12 +63,16 @@ fn module_text() -> String {
     wat
 }
 
+/// The store's host state: the GCs the next `host.gc_timed` runs, and the
+/// time they took.
+struct GcTimer {
+    iterations: u64,
+    elapsed: Duration,
+}
+
 struct Bench {
-    store: Store,
+    store: Store<GcTimer>,
     instance: kiln_loader::Instance,
-    /// GCs the next `host.gc_timed` runs, and the time they took.
-    gc_iterations: Rc<Cell<u64>>,
-    gc_elapsed: Rc<Cell<Duration>>,
 }
 
 fn setup() -> Bench {
@@ -79,58 +81,56 @@ fn setup() -> Bench {
     let object = dir.path().join("externref_bench.o");
     std::fs::write(&source, module_text()).expect("write the module");
     compile_file(&source, &object, &CompileOptions::default()).expect("kilnc compiles the benchmark module");
-    let module = Module::from_file(&object).expect("the artifact loads");
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, &object).expect("the artifact loads");
 
-    let store = Store::new();
+    let mut store = Store::new(&engine, GcTimer { iterations: 1, elapsed: Duration::ZERO });
     store.set_max_wasm_stack(4 << 20);
-    let gc_iterations = Rc::new(Cell::new(1));
-    let gc_elapsed = Rc::new(Cell::new(Duration::ZERO));
-    let mut linker = Linker::new();
-    let (weak, iterations, elapsed) = (store.weak(), gc_iterations.clone(), gc_elapsed.clone());
+    let mut linker = Linker::new(&engine);
     linker
-        .func_new(&store, "host", "gc_timed", FuncType { params: vec![], results: vec![] }, move |_, _| {
-            let store = weak.upgrade().expect("the store is alive");
+        .func_wrap("host", "gc_timed", |mut caller: Caller<'_, GcTimer>| -> Result<(), Error> {
             let start = Instant::now();
-            for _ in 0..iterations.get() {
-                store.gc();
+            for _ in 0..caller.data().iterations {
+                caller.gc()?;
             }
-            elapsed.set(start.elapsed());
+            caller.data_mut().elapsed = start.elapsed();
             Ok(())
         })
         .expect("define gc_timed");
-    let instance = linker.instantiate(&store, &module).expect("instantiate");
-    let table = instance.get_table("t").expect("exported table");
+    let instance = linker.instantiate(&mut store, &module).expect("instantiate");
+    let table = instance.get_table(&store, "t").expect("exported table");
     for i in 0..TABLE {
-        table.set(i, Val::ExternRef(Some(ExternRef::new(i)))).expect("in bounds");
+        table.set(&mut store, i, Val::ExternRef(Some(ExternRef::new(i)))).expect("in bounds");
     }
-    Bench { store, instance, gc_iterations, gc_elapsed }
+    Bench { store, instance }
 }
 
 fn externref(c: &mut Criterion) {
-    let bench = setup();
-    let identity = bench.instance.typed_func::<Option<ExternRef>, Option<ExternRef>>("identity").unwrap();
-    let churn = bench.instance.typed_func::<i32, ()>("churn").unwrap();
+    let mut bench = setup();
+    let identity =
+        bench.instance.get_typed_func::<Option<ExternRef>, Option<ExternRef>>(&bench.store, "identity").unwrap();
+    let churn = bench.instance.get_typed_func::<i32, ()>(&bench.store, "churn").unwrap();
     let r = ExternRef::new(7u32);
 
     let mut group = c.benchmark_group("externref");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("round_trip", |b| b.iter(|| identity.call(Some(r.clone())).unwrap()));
+    group.bench_function("round_trip", |b| b.iter(|| identity.call(&mut bench.store, Some(r.clone())).unwrap()));
     const CHURN: u32 = 100_000;
     group.throughput(Throughput::Elements(u64::from(CHURN)));
-    group.bench_function("table_get_set_churn", |b| b.iter(|| churn.call(CHURN as i32).unwrap()));
+    group.bench_function("table_get_set_churn", |b| b.iter(|| churn.call(&mut bench.store, CHURN as i32).unwrap()));
     group.finish();
 
     let mut group = c.benchmark_group("externref_gc_pause");
     for (live, k, depth) in [(10u32, 10u32, 0i32), (1_000, 100, 9), (100_000, 100, 999)] {
-        let hold = bench.instance.typed_func::<(i32, i32), i32>(&format!("hold_{k}")).unwrap();
+        let hold = bench.instance.get_typed_func::<(i32, i32), i32>(&bench.store, &format!("hold_{k}")).unwrap();
         group.bench_with_input(BenchmarkId::from_parameter(live), &live, |b, _| {
             b.iter_custom(|iterations| {
-                bench.gc_iterations.set(iterations);
-                assert_eq!(hold.call((depth, 0)).unwrap(), 0, "no live reference was null");
-                bench.gc_elapsed.get()
+                bench.store.data_mut().iterations = iterations;
+                assert_eq!(hold.call(&mut bench.store, (depth, 0)).unwrap(), 0, "no live reference was null");
+                bench.store.data().elapsed
             })
         });
-        bench.store.gc();
+        bench.store.gc().expect("no destructor panics");
     }
     group.finish();
 }

@@ -8,228 +8,296 @@
 mod common;
 mod externref_common;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use externref_common::{compiled, tracked, Host, Tracked};
-use kiln_loader::{ExternRef, Module, Val, ACTIVATIONS_CHUNK_CAPACITY};
+use externref_common::{compiled, id_of, load, reentrant, tracked, Host, Tracked};
+use kiln_loader::{Engine, ExternRef, Module, Val, ACTIVATIONS_CHUNK_CAPACITY};
 
 fn module() -> Module {
-    Module::from_file(compiled("externref_gc")).expect("the artifact loads")
+    load(&Engine::default(), "externref_gc")
 }
 
 #[test]
 fn reference_live_across_a_collecting_host_call_survives() {
-    let host = Host::new(&module());
+    let mut host = Host::new(&module());
     let r = tracked(41, &host.drops);
-    let id_after_gc = host.instance.typed_func::<Option<ExternRef>, i32>("id_after_gc").unwrap();
-    assert_eq!(id_after_gc.call(Some(r.clone())).unwrap(), 41);
-    let hold = host.instance.typed_func::<Option<ExternRef>, Option<ExternRef>>("hold_across_gc").unwrap();
-    let back = hold.call(Some(r.clone())).unwrap().expect("not null");
+    let id_after_gc = host.typed::<Option<ExternRef>, i32>("id_after_gc").unwrap();
+    assert_eq!(id_after_gc.call(&mut host.store, Some(r.clone())).unwrap(), 41);
+    let hold = host.typed::<Option<ExternRef>, Option<ExternRef>>("hold_across_gc").unwrap();
+    let back = hold.call(&mut host.store, Some(r.clone())).unwrap().expect("not null");
     assert!(ExternRef::ptr_eq(&back, &r));
     assert_eq!(back.downcast_ref::<Tracked>().map(|t| t.id), Some(41));
-    let dynamic = host.instance.get_func("hold_across_gc").unwrap();
-    let results = dynamic.call(&[Val::ExternRef(Some(r.clone()))]).unwrap();
+    let dynamic = host.instance.get_func(&host.store, "hold_across_gc").unwrap();
+    let mut results = [Val::ExternRef(None)];
+    dynamic.call(&mut host.store, &[Val::ExternRef(Some(r.clone()))], &mut results).unwrap();
     assert!(ExternRef::ptr_eq(results[0].externref().expect("not null"), &r), "dynamic calls too");
     drop(results);
     assert!(host.gcs() >= 3, "the host calls collected");
     drop((r, back));
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 1);
 }
 
 #[test]
 fn references_passed_through_locals_and_calls_are_all_freed_by_one_gc() {
-    let host = Host::new(&module());
-    let pass = host.instance.typed_func::<Option<ExternRef>, i32>("pass").unwrap();
+    let mut host = Host::new(&module());
+    let pass = host.typed::<Option<ExternRef>, i32>("pass").unwrap();
     for i in 0..4096 {
         let r = tracked(i, &host.drops);
-        assert_eq!(pass.call(Some(r)).unwrap(), i as i32);
+        assert_eq!(pass.call(&mut host.store, Some(r)).unwrap(), i as i32);
     }
     // The host collects whenever the chunk is full before a call, so the
     // table stays within one chunk; whatever was not freed yet is in it.
     let pending = host.store.activations_len();
     assert!(pending <= ACTIVATIONS_CHUNK_CAPACITY);
     assert!(host.dropped() + pending >= 4096, "a reference was freed without a GC finding it dead");
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 4096);
     assert_eq!(host.store.activations_len(), 0);
 }
 
 #[test]
 fn deep_recursion_keeps_every_live_reference_through_a_gc_at_the_bottom() {
-    let host = Host::new(&module());
-    let deep = host.instance.typed_func::<i32, i32>("deep").unwrap();
-    assert_eq!(deep.call(1024).unwrap(), 1024, "every level read its reference back");
+    let mut host = Host::new(&module());
+    let deep = host.typed::<i32, i32>("deep").unwrap();
+    assert_eq!(deep.call(&mut host.store, 1024).unwrap(), 1024, "every level read its reference back");
     assert_eq!(host.made(), 1024);
     assert_eq!(host.drops_at_gcs(), vec![0], "the GC at the bottom freed none");
     assert_eq!(host.dropped(), 0);
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 1024);
 }
 
 #[test]
 fn table_and_global_overwrites_free_the_old_value() {
-    let host = Host::new(&module());
-    let table_set = host.instance.typed_func::<(i32, Option<ExternRef>), ()>("table_set").unwrap();
-    let table_get = host.instance.typed_func::<i32, Option<ExternRef>>("table_get").unwrap();
-    let global_set = host.instance.typed_func::<Option<ExternRef>, ()>("global_set").unwrap();
-    let global_get = host.instance.typed_func::<(), Option<ExternRef>>("global_get").unwrap();
+    let mut host = Host::new(&module());
+    let table_set = host.typed::<(i32, Option<ExternRef>), ()>("table_set").unwrap();
+    let table_get = host.typed::<i32, Option<ExternRef>>("table_get").unwrap();
+    let global_set = host.typed::<Option<ExternRef>, ()>("global_set").unwrap();
+    let global_get = host.typed::<(), Option<ExternRef>>("global_get").unwrap();
 
-    table_set.call((3, Some(tracked(1, &host.drops)))).unwrap();
-    global_set.call(Some(tracked(2, &host.drops))).unwrap();
-    host.store.gc();
+    table_set.call(&mut host.store, (3, Some(tracked(1, &host.drops)))).unwrap();
+    global_set.call(&mut host.store, Some(tracked(2, &host.drops))).unwrap();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 0, "the table and the global own them");
-    assert_eq!(id_of(table_get.call(3).unwrap()), Some(1));
-    assert_eq!(id_of(global_get.call(()).unwrap()), Some(2));
-    host.store.gc();
+    assert_eq!(id_of(table_get.call(&mut host.store, 3).unwrap()), Some(1));
+    assert_eq!(id_of(global_get.call(&mut host.store, ()).unwrap()), Some(2));
+    host.store.gc().unwrap();
 
-    table_set.call((3, Some(tracked(3, &host.drops)))).unwrap();
+    table_set.call(&mut host.store, (3, Some(tracked(3, &host.drops)))).unwrap();
     assert_eq!(host.dropped(), 1, "compiled code freed the old element at once");
-    global_set.call(None).unwrap();
+    global_set.call(&mut host.store, None).unwrap();
     assert_eq!(host.dropped(), 2, "and the old global value");
-    assert_eq!(global_get.call(()).unwrap().map(|_| ()), None);
+    assert_eq!(global_get.call(&mut host.store, ()).unwrap().map(|_| ()), None);
 
     // Host-side access keeps the same counts.
-    let t = host.instance.get_table("t").unwrap();
-    let g = host.instance.get_global("g").unwrap();
-    t.set(4, Val::ExternRef(Some(tracked(4, &host.drops)))).unwrap();
-    g.set(Val::ExternRef(Some(tracked(5, &host.drops)))).unwrap();
-    assert_eq!(id_of(table_get.call(4).unwrap()), Some(4));
-    assert_eq!(id_of(global_get.call(()).unwrap()), Some(5));
-    assert_eq!(t.get(3).and_then(|v| v.externref().cloned()).map(|r| r.downcast_ref::<Tracked>().unwrap().id), Some(3));
-    host.store.gc();
+    let t = host.instance.get_table(&host.store, "t").unwrap();
+    let g = host.instance.get_global(&host.store, "g").unwrap();
+    t.set(&mut host.store, 4, Val::ExternRef(Some(tracked(4, &host.drops)))).unwrap();
+    g.set(&mut host.store, Val::ExternRef(Some(tracked(5, &host.drops)))).unwrap();
+    assert_eq!(id_of(table_get.call(&mut host.store, 4).unwrap()), Some(4));
+    assert_eq!(id_of(global_get.call(&mut host.store, ()).unwrap()), Some(5));
+    assert_eq!(
+        t.get(&host.store, 3).and_then(|v| v.externref().cloned()).map(|r| r.downcast_ref::<Tracked>().unwrap().id),
+        Some(3)
+    );
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 2);
 
-    // The store owns the instance: dropping it frees everything in its
-    // tables and globals.
-    let Host { store, instance, drops, .. } = host;
-    drop((table_set, table_get, global_set, global_get, t, g, instance));
+    // The store owns the instance (the handles own nothing): dropping it
+    // frees everything in its tables and globals.
+    let Host { store, drops, .. } = host;
     drop(store);
     assert_eq!(drops.load(Ordering::SeqCst), 5);
 }
 
 #[test]
 fn bulk_table_operations_keep_counts_exact() {
-    let host = Host::new(&module());
-    let fill = host.instance.typed_func::<(i32, Option<ExternRef>, i32), ()>("fill").unwrap();
-    let copy = host.instance.typed_func::<(i32, i32, i32), ()>("copy").unwrap();
-    let grow = host.instance.typed_func::<(Option<ExternRef>, i32), i32>("grow").unwrap();
-    let init = host.instance.typed_func::<i32, ()>("init").unwrap();
-    let drop_elem = host.instance.typed_func::<(), ()>("drop_elem").unwrap();
+    let mut host = Host::new(&module());
+    let fill = host.typed::<(i32, Option<ExternRef>, i32), ()>("fill").unwrap();
+    let copy = host.typed::<(i32, i32, i32), ()>("copy").unwrap();
+    let grow = host.typed::<(Option<ExternRef>, i32), i32>("grow").unwrap();
+    let init = host.typed::<i32, ()>("init").unwrap();
+    let drop_elem = host.typed::<(), ()>("drop_elem").unwrap();
     let a = tracked(1, &host.drops);
     let b = tracked(2, &host.drops);
-    let counts = |host: &Host| {
-        host.store.gc();
+    let counts = |host: &mut Host| {
+        host.store.gc().unwrap();
         (a.strong_count(), b.strong_count())
     };
 
-    fill.call((0, Some(a.clone()), 6)).unwrap();
-    assert_eq!(counts(&host), (7, 1));
-    fill.call((4, Some(b.clone()), 4)).unwrap();
-    assert_eq!(counts(&host), (5, 5));
-    copy.call((8, 2, 4)).unwrap(); // [a a a a b b b b a a b b - - - -]
-    assert_eq!(counts(&host), (7, 7));
-    copy.call((1, 5, 6)).unwrap(); // overlapping: [a b b b a a b b a a b b - - - -]
-    assert_eq!(counts(&host), (6, 8));
-    assert!(copy.call((10, 0, 7)).is_err(), "out of bounds");
-    assert_eq!(counts(&host), (6, 8), "a trapping copy changes nothing");
-    assert_eq!(grow.call((Some(b.clone()), 3)).unwrap(), 16);
-    assert_eq!(counts(&host), (6, 11));
-    init.call(0).unwrap(); // three nulls over [a b b]
-    assert_eq!(counts(&host), (5, 9));
-    drop_elem.call(()).unwrap();
-    assert!(init.call(0).is_err(), "a dropped segment has no elements to copy");
-    fill.call((0, None, 19)).unwrap();
-    assert_eq!(counts(&host), (1, 1));
+    fill.call(&mut host.store, (0, Some(a.clone()), 6)).unwrap();
+    assert_eq!(counts(&mut host), (7, 1));
+    fill.call(&mut host.store, (4, Some(b.clone()), 4)).unwrap();
+    assert_eq!(counts(&mut host), (5, 5));
+    copy.call(&mut host.store, (8, 2, 4)).unwrap(); // [a a a a b b b b a a b b - - - -]
+    assert_eq!(counts(&mut host), (7, 7));
+    copy.call(&mut host.store, (1, 5, 6)).unwrap(); // overlapping: [a b b b a a b b a a b b - - - -]
+    assert_eq!(counts(&mut host), (6, 8));
+    assert!(copy.call(&mut host.store, (10, 0, 7)).is_err(), "out of bounds");
+    assert_eq!(counts(&mut host), (6, 8), "a trapping copy changes nothing");
+    assert_eq!(grow.call(&mut host.store, (Some(b.clone()), 3)).unwrap(), 16);
+    assert_eq!(counts(&mut host), (6, 11));
+    init.call(&mut host.store, 0).unwrap(); // three nulls over [a b b]
+    assert_eq!(counts(&mut host), (5, 9));
+    drop_elem.call(&mut host.store, ()).unwrap();
+    assert!(init.call(&mut host.store, 0).is_err(), "a dropped segment has no elements to copy");
+    fill.call(&mut host.store, (0, None, 19)).unwrap();
+    assert_eq!(counts(&mut host), (1, 1));
     drop((a, b));
     assert_eq!(host.dropped(), 2);
 }
 
 #[test]
 fn the_same_reference_passed_twice_is_neither_leaked_nor_freed_twice() {
-    let host = Host::new(&module());
-    let two = host.instance.typed_func::<(Option<ExternRef>, Option<ExternRef>), i32>("two").unwrap();
+    let mut host = Host::new(&module());
+    let two = host.typed::<(Option<ExternRef>, Option<ExternRef>), i32>("two").unwrap();
     let r = tracked(21, &host.drops);
     for _ in 0..3 {
-        assert_eq!(two.call((Some(r.clone()), Some(r.clone()))).unwrap(), 42);
+        assert_eq!(two.call(&mut host.store, (Some(r.clone()), Some(r.clone()))).unwrap(), 42);
     }
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(r.strong_count(), 1, "only the host's own count is left");
     drop(r);
     assert_eq!(host.dropped(), 1);
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 1);
 }
 
 #[test]
 fn a_gc_while_references_move_into_a_call_frees_none_of_them() {
-    let host = Host::new(&module());
-    let table_set = host.instance.typed_func::<(i32, Option<ExternRef>), ()>("table_set").unwrap();
-    let read_t0 = host.instance.typed_func::<i32, ()>("read_t0").unwrap();
-    let three =
-        host.instance.typed_func::<(Option<ExternRef>, Option<ExternRef>, Option<ExternRef>), i32>("three").unwrap();
-    let made_three = host.instance.typed_func::<i32, i32>("made_three").unwrap();
-    table_set.call((0, Some(tracked(1000, &host.drops)))).unwrap();
+    let mut host = Host::new(&module());
+    let table_set = host.typed::<(i32, Option<ExternRef>), ()>("table_set").unwrap();
+    let read_t0 = host.typed::<i32, ()>("read_t0").unwrap();
+    let three = host.typed::<(Option<ExternRef>, Option<ExternRef>, Option<ExternRef>), i32>("three").unwrap();
+    let made_three = host.typed::<i32, i32>("made_three").unwrap();
+    table_set.call(&mut host.store, (0, Some(tracked(1000, &host.drops)))).unwrap();
 
     // Fill the chunk exactly, so the arguments are inserted into a full
     // table and the callee's first `table.get` collects.
-    host.store.gc();
-    read_t0.call(ACTIVATIONS_CHUNK_CAPACITY as i32).unwrap();
+    host.store.gc().unwrap();
+    read_t0.call(&mut host.store, ACTIVATIONS_CHUNK_CAPACITY as i32).unwrap();
     let before = host.store.gc_count();
-    let result =
-        three.call((Some(tracked(1, &host.drops)), Some(tracked(2, &host.drops)), Some(tracked(3, &host.drops))));
+    let result = three.call(
+        &mut host.store,
+        (Some(tracked(1, &host.drops)), Some(tracked(2, &host.drops)), Some(tracked(3, &host.drops))),
+    );
     assert_eq!(result.unwrap(), 321);
     assert_eq!(host.store.gc_count(), before + 1, "the callee's barrier collected");
     assert_eq!(host.dropped(), 0);
 
     // The same with three references returned by the host at once, which
     // only the activations table owns while they move into `three`.
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 3);
-    read_t0.call(ACTIVATIONS_CHUNK_CAPACITY as i32).unwrap();
+    read_t0.call(&mut host.store, ACTIVATIONS_CHUNK_CAPACITY as i32).unwrap();
     let before = host.store.gc_count();
-    assert_eq!(made_three.call(4).unwrap(), 4 + 50 + 600);
+    assert_eq!(made_three.call(&mut host.store, 4).unwrap(), 4 + 50 + 600);
     assert_eq!(host.store.gc_count(), before + 1);
     assert_eq!(host.dropped(), 3, "none of the three was freed by the GC they lived through");
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 6);
 }
 
+/// A host value's destructor may run Wasm that collects, while the GC or
+/// the table write that dropped the value is still on the stack.
+///
+/// This test used to re-enter the very store that dropped the value,
+/// through a weak handle to it. The embedding model rules that out by
+/// construction: a destructor runs while the call or GC that dropped the
+/// value holds the `&mut Store`, and no handle owns or reaches a store by
+/// itself, so nothing a destructor holds can get at that store. What a
+/// destructor can still do is run Wasm, and force a GC, in another store
+/// that it holds (here behind an `Arc<Mutex<_>>`): a store of the same
+/// engine and module, entered on the same thread while the first store is
+/// suspended in the `drop_externref` builtin or in the middle of a GC
+/// sweep. The nested call shares all that is not per store (the thread's
+/// recovery points, the code registry, the module's stack maps), so its GC
+/// must walk only its own frames and free exactly its own store's dead
+/// value, and the first store's frames and table must come through intact,
+/// with every count exact in both stores.
 #[test]
 fn a_destructor_may_reenter_wasm_and_collect_again() {
-    let host = Host::new(&module());
-    let table_set = host.instance.typed_func::<(i32, Option<ExternRef>), ()>("table_set").unwrap();
-    let overwrite = host.instance.typed_func::<(i32, Option<ExternRef>), i32>("overwrite_holding").unwrap();
-    let id_after_gc = host.instance.typed_func::<Option<ExternRef>, i32>("id_after_gc").unwrap();
-    let nested = host.instance.typed_func::<(), i32>("nested").unwrap();
-    table_set.call((1, Some(tracked(11, &host.drops)))).unwrap();
-    let reentries = externref_common::on_reentrant_drop(move || {
-        assert_eq!(nested.call(()).unwrap(), 11, "the nested call sees the table intact");
-    });
+    let module = module();
+    let mut host = Host::new(&module);
+    let table_set = host.typed::<(i32, Option<ExternRef>), ()>("table_set").unwrap();
+    let table_get = host.typed::<i32, Option<ExternRef>>("table_get").unwrap();
+    let overwrite = host.typed::<(i32, Option<ExternRef>), i32>("overwrite_holding").unwrap();
+    let id_after_gc = host.typed::<Option<ExternRef>, i32>("id_after_gc").unwrap();
+    table_set.call(&mut host.store, (1, Some(tracked(11, &host.drops)))).unwrap();
+
+    let mut other = Host::new(&module);
+    let nested = other.typed::<(), i32>("nested").unwrap();
+    let pass = other.typed::<Option<ExternRef>, i32>("pass").unwrap();
+    other
+        .typed::<(i32, Option<ExternRef>), ()>("table_set")
+        .unwrap()
+        .call(&mut other.store, (1, Some(tracked(11, &other.drops))))
+        .unwrap();
+    let other = Arc::new(Mutex::new(other));
+    let reentries = Arc::new(AtomicUsize::new(0));
+    let hook: Arc<dyn Fn() + Send + Sync> = {
+        let (other, reentries) = (other.clone(), reentries.clone());
+        Arc::new(move || {
+            reentries.fetch_add(1, Ordering::SeqCst);
+            let mut other = other.lock().unwrap();
+            let other = &mut *other;
+            // Left to the other store's activations table alone, for its
+            // nested GC to free.
+            let dropped = other.dropped();
+            assert_eq!(pass.call(&mut other.store, Some(tracked(500, &other.drops))).unwrap(), 500);
+            assert_eq!(nested.call(&mut other.store, ()).unwrap(), 11, "the nested call sees the table intact");
+            assert_eq!(other.dropped(), dropped + 1, "the nested GC freed its own store's dead value");
+        })
+    };
+    let other_gcs = || other.lock().unwrap().gcs();
 
     // Freed by compiled code (`table.set` dropped the last count).
-    table_set.call((0, Some(externref_common::reentrant(90, &host.drops)))).unwrap();
-    host.store.gc();
-    let gcs = host.gcs();
-    assert_eq!(overwrite.call((0, None)).unwrap(), 77, "the reference held across the nested GC survived");
+    table_set.call(&mut host.store, (0, Some(reentrant(90, &host.drops, &hook)))).unwrap();
+    host.store.gc().unwrap();
+    let gcs = other_gcs();
+    assert_eq!(
+        overwrite.call(&mut host.store, (0, None)).unwrap(),
+        77,
+        "the reference held across the nested GC survived"
+    );
     assert_eq!(reentries.load(Ordering::SeqCst), 1);
-    assert_eq!(host.gcs(), gcs + 1, "the destructor's Wasm collected");
+    assert_eq!(other_gcs(), gcs + 1, "the destructor's Wasm collected");
     assert_eq!(host.dropped(), 1);
 
     // Freed by a GC, whose sweep runs the destructor. The first GC frees
     // 77, which no frame holds any more; the second the victim.
     let keep = tracked(12, &host.drops);
-    let victim = externref_common::reentrant(91, &host.drops);
-    assert_eq!(id_after_gc.call(Some(victim)).unwrap(), 91);
+    let victim = reentrant(91, &host.drops, &hook);
+    assert_eq!(id_after_gc.call(&mut host.store, Some(victim)).unwrap(), 91);
     assert_eq!(host.dropped(), 2);
-    assert_eq!(id_after_gc.call(Some(keep.clone())).unwrap(), 12);
+    assert_eq!(id_after_gc.call(&mut host.store, Some(keep.clone())).unwrap(), 12);
     assert_eq!(reentries.load(Ordering::SeqCst), 2);
     assert_eq!(host.dropped(), 3);
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 3, "the host still holds `keep`");
     drop(keep);
     assert_eq!(host.dropped(), 4);
-    externref_common::clear_reentrant_hook();
+
+    // And by the host's own GC, whose sweep runs the destructor with no
+    // Wasm of this store on the stack.
+    let pass_here = host.typed::<Option<ExternRef>, i32>("pass").unwrap();
+    assert_eq!(pass_here.call(&mut host.store, Some(reentrant(92, &host.drops, &hook))).unwrap(), 92);
+    assert_eq!(host.dropped(), 4, "the activations table still holds it");
+    host.store.gc().unwrap();
+    assert_eq!(reentries.load(Ordering::SeqCst), 3);
+    assert_eq!(host.dropped(), 5);
+
+    // Both tables came through intact, and each store freed exactly its own values.
+    assert_eq!(id_of(table_get.call(&mut host.store, 1).unwrap()), Some(11));
+    let mut other = other.lock().unwrap();
+    assert_eq!((other.gcs(), other.dropped()), (3, 3), "one nested GC and one freed value per destructor run");
+    other.store.gc().unwrap();
+    assert_eq!(other.dropped(), 3);
+    drop(other);
+    drop(host);
+    assert_eq!(Arc::strong_count(&hook), 1, "every reentrant value is gone");
 }
 
 #[test]
@@ -257,24 +325,24 @@ fn a_function_with_no_live_references_never_gets_its_neighbours_stack_map() {
 
     // At run time: `plain` collects in the stack space `neighbour` just
     // left, where a stale copy of its reference still lies.
-    let host = Host::new(&module);
-    let run = host.instance.typed_func::<(), i32>("neighbour_then_plain").unwrap();
-    assert_eq!(run.call(()).unwrap(), 5);
+    let mut host = Host::new(&module);
+    let run = host.typed::<(), i32>("neighbour_then_plain").unwrap();
+    assert_eq!(run.call(&mut host.store, ()).unwrap(), 5);
     assert_eq!(host.drops_at_gcs(), vec![0, 1], "plain's GC freed the reference neighbour no longer holds");
 }
 
 #[test]
 fn a_trap_through_frames_holding_references_leaks_nothing_after_the_next_gc() {
-    let host = Host::new(&module());
-    let trap_deep = host.instance.typed_func::<i32, i32>("trap_deep").unwrap();
-    let error = trap_deep.call(20).unwrap_err();
+    let mut host = Host::new(&module());
+    let trap_deep = host.typed::<i32, i32>("trap_deep").unwrap();
+    let error = trap_deep.call(&mut host.store, 20).unwrap_err();
     assert!(error.to_string().contains("unreachable"), "{error}");
     assert_eq!(host.made(), 21);
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 21);
-    let deep = host.instance.typed_func::<i32, i32>("deep").unwrap();
-    assert_eq!(deep.call(10).unwrap(), 10, "the store still works");
-    host.store.gc();
+    let deep = host.typed::<i32, i32>("deep").unwrap();
+    assert_eq!(deep.call(&mut host.store, 10).unwrap(), 10, "the store still works");
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), 31);
 }
 
@@ -349,17 +417,16 @@ fn id_or_minus_one(id: Option<u32>) -> i32 {
 
 #[test]
 fn stress_random_operations_keep_drop_counts_exact() {
-    let host = Host::new(&Module::from_file(compiled("externref_stress")).expect("the artifact loads"));
-    let f = &host.instance;
-    let set = f.typed_func::<(i32, Option<ExternRef>), ()>("set").unwrap();
-    let get_id = f.typed_func::<i32, i32>("get_id").unwrap();
-    let get = f.typed_func::<i32, Option<ExternRef>>("get").unwrap();
-    let swap = f.typed_func::<(i32, i32), ()>("swap").unwrap();
-    let swap_global = f.typed_func::<i32, ()>("swap_global").unwrap();
-    let set_global = f.typed_func::<Option<ExternRef>, ()>("set_global").unwrap();
-    let global_id = f.typed_func::<(), i32>("global_id").unwrap();
-    let sum = f.typed_func::<i32, i32>("sum").unwrap();
-    let copy_deep = f.typed_func::<(i32, i32, i32), ()>("copy_deep").unwrap();
+    let mut host = Host::new(&load(&Engine::default(), "externref_stress"));
+    let set = host.typed::<(i32, Option<ExternRef>), ()>("set").unwrap();
+    let get_id = host.typed::<i32, i32>("get_id").unwrap();
+    let get = host.typed::<i32, Option<ExternRef>>("get").unwrap();
+    let swap = host.typed::<(i32, i32), ()>("swap").unwrap();
+    let swap_global = host.typed::<i32, ()>("swap_global").unwrap();
+    let set_global = host.typed::<Option<ExternRef>, ()>("set_global").unwrap();
+    let global_id = host.typed::<(), i32>("global_id").unwrap();
+    let sum = host.typed::<i32, i32>("sum").unwrap();
+    let copy_deep = host.typed::<(i32, i32, i32), ()>("copy_deep").unwrap();
 
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut model = Model { table: vec![None; 64], global: None, held: Vec::new(), created: 0 };
@@ -370,38 +437,38 @@ fn stress_random_operations_keep_drop_counts_exact() {
         match rng.below(100) {
             0..=19 => {
                 let (r, id) = model.pick(&mut rng, &host);
-                set.call((a as i32, r)).unwrap();
+                set.call(&mut host.store, (a as i32, r)).unwrap();
                 model.table[a] = id;
             }
-            20..=34 => assert_eq!(get_id.call(a as i32).unwrap(), id_or_minus_one(model.table[a])),
+            20..=34 => assert_eq!(get_id.call(&mut host.store, a as i32).unwrap(), id_or_minus_one(model.table[a])),
             35..=44 => {
-                let r = get.call(a as i32).unwrap();
+                let r = get.call(&mut host.store, a as i32).unwrap();
                 assert_eq!(id_of(r.clone()), model.table[a]);
                 if let Some(r) = r {
                     model.hold(&mut rng, r);
                 }
             }
             45..=59 => {
-                swap.call((a as i32, b as i32)).unwrap();
+                swap.call(&mut host.store, (a as i32, b as i32)).unwrap();
                 model.table.swap(a, b);
             }
             60..=69 => {
-                swap_global.call(a as i32).unwrap();
+                swap_global.call(&mut host.store, a as i32).unwrap();
                 std::mem::swap(&mut model.global, &mut model.table[a]);
             }
             70..=74 => {
                 let (r, id) = model.pick(&mut rng, &host);
-                set_global.call(r).unwrap();
+                set_global.call(&mut host.store, r).unwrap();
                 model.global = id;
             }
-            75..=79 => assert_eq!(global_id.call(()).unwrap(), id_or_minus_one(model.global)),
+            75..=79 => assert_eq!(global_id.call(&mut host.store, ()).unwrap(), id_or_minus_one(model.global)),
             80..=87 => {
                 let n = rng.below(65);
                 let expected: i32 = model.table[..n].iter().map(|&id| id_or_minus_one(id)).sum();
-                assert_eq!(sum.call(n as i32).unwrap(), expected);
+                assert_eq!(sum.call(&mut host.store, n as i32).unwrap(), expected);
             }
             88..=95 => {
-                copy_deep.call((a as i32, b as i32, rng.below(8) as i32)).unwrap();
+                copy_deep.call(&mut host.store, (a as i32, b as i32, rng.below(8) as i32)).unwrap();
                 model.table[b] = model.table[a];
             }
             96..=98 => {
@@ -413,7 +480,7 @@ fn stress_random_operations_keep_drop_counts_exact() {
             _ => {
                 // With no Wasm running, a GC leaves exactly what the host
                 // can still reach alive.
-                host.store.gc();
+                host.store.gc().unwrap();
                 host_gcs += 1;
                 assert_eq!(model.created as usize - host.dropped(), model.reachable());
             }
@@ -423,11 +490,11 @@ fn stress_random_operations_keep_drop_counts_exact() {
     assert!(chunk_gcs > 100, "only {chunk_gcs} GCs at chunk fills");
 
     for i in 0..64 {
-        set.call((i, None)).unwrap();
+        set.call(&mut host.store, (i, None)).unwrap();
     }
-    set_global.call(None).unwrap();
+    set_global.call(&mut host.store, None).unwrap();
     model.held.clear();
-    host.store.gc();
+    host.store.gc().unwrap();
     assert_eq!(host.dropped(), model.created as usize, "every host value dropped exactly once");
     assert_eq!(host.store.activations_len(), 0);
 }
@@ -443,7 +510,7 @@ fn kiln_inspect_lists_the_stack_maps_of_each_function() {
         .expect("kiln runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8_lossy(&output.stdout);
-    let module = Module::from_file(&object).unwrap();
+    let module = Module::from_file(&Engine::default(), &object).unwrap();
     let code = module.code();
     for m in code.stack_maps() {
         let entry = format!("\"return_offset\": {},", m.return_offset);
@@ -459,8 +526,4 @@ fn kiln_inspect_lists_the_stack_maps_of_each_function() {
     };
     assert!(function("plain").contains("\"stack_maps\": []"), "{}", function("plain"));
     assert_eq!(function("neighbour").matches("\"frame_size\"").count(), 1, "{}", function("neighbour"));
-}
-
-fn id_of(r: Option<ExternRef>) -> Option<u32> {
-    r.and_then(|r| r.downcast_ref::<Tracked>().map(|t| t.id))
 }

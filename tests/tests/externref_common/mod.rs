@@ -2,15 +2,16 @@
 //! are counted, and the `host` imports of `tests/wat/externref_*.wat`.
 #![allow(dead_code)]
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kiln_compiler::{compile_file, CompileOptions};
-use kiln_loader::{Error, ExternRef, FuncType, Instance, Linker, Module, Store, Val, ValType};
+use kiln_loader::{
+    Caller, Engine, Error, ExternRef, FuncType, Instance, Linker, Module, Store, TypedFunc, Val, ValType, WasmParams,
+    WasmResults,
+};
 
 /// Compiles `tests/wat/NAME.wat` to an object file through the same path
 /// as `kilnc`, and returns the object's path. An object newer than both the
@@ -37,58 +38,52 @@ fn up_to_date(output: &Path, input: &Path) -> bool {
     fresh
 }
 
+/// Loads `tests/wat/NAME.wat`, compiled, into `engine`.
+pub fn load(engine: &Engine, name: &str) -> Module {
+    Module::from_file(engine, compiled(name)).expect("the artifact loads")
+}
+
+/// What a tracked value does when it is dropped, after counting the drop.
+enum OnDrop {
+    Nothing,
+    /// Runs a hook (which may call Wasm in another store).
+    Run(Arc<dyn Fn() + Send + Sync>),
+    /// Panics, as a buggy host destructor would.
+    Panic,
+}
+
 /// A host value that counts its drops.
 pub struct Tracked {
     /// Its id, as `host.id` reports it to Wasm.
     pub id: u32,
     drops: Arc<AtomicUsize>,
-    reenter: bool,
+    on_drop: OnDrop,
 }
 
 impl Drop for Tracked {
     fn drop(&mut self) {
         self.drops.fetch_add(1, Ordering::SeqCst);
-        if self.reenter {
-            let hook = HOOK.with(|h| h.borrow().clone());
-            if let Some(hook) = hook {
-                hook();
-            }
+        match &self.on_drop {
+            OnDrop::Nothing => {}
+            OnDrop::Run(hook) => hook(),
+            OnDrop::Panic => panic!("the destructor of host value {} panics", self.id),
         }
     }
 }
 
-thread_local! {
-    static HOOK: RefCell<Option<Rc<dyn Fn()>>> = const { RefCell::new(None) };
-}
-
 /// A tracked reference.
 pub fn tracked(id: u32, drops: &Arc<AtomicUsize>) -> ExternRef {
-    ExternRef::new(Tracked { id, drops: drops.clone(), reenter: false })
+    ExternRef::new(Tracked { id, drops: drops.clone(), on_drop: OnDrop::Nothing })
 }
 
-/// A tracked reference whose destructor runs the hook of [`on_reentrant_drop`].
-pub fn reentrant(id: u32, drops: &Arc<AtomicUsize>) -> ExternRef {
-    ExternRef::new(Tracked { id, drops: drops.clone(), reenter: true })
+/// A tracked reference whose destructor runs `hook`.
+pub fn reentrant(id: u32, drops: &Arc<AtomicUsize>, hook: &Arc<dyn Fn() + Send + Sync>) -> ExternRef {
+    ExternRef::new(Tracked { id, drops: drops.clone(), on_drop: OnDrop::Run(hook.clone()) })
 }
 
-/// Makes destructors of [`reentrant`] values run `f` (which may call Wasm);
-/// returns how many times it ran.
-pub fn on_reentrant_drop(f: impl Fn() + 'static) -> Arc<AtomicUsize> {
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counter = runs.clone();
-    HOOK.with(|h| {
-        *h.borrow_mut() = Some(Rc::new(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            f();
-        }))
-    });
-    runs
-}
-
-/// Forgets the hook (and the store handles it holds).
-pub fn clear_reentrant_hook() {
-    let hook = HOOK.with(|h| h.borrow_mut().take());
-    drop(hook);
+/// A tracked reference whose destructor panics (after counting its drop).
+pub fn panicking(id: u32, drops: &Arc<AtomicUsize>) -> ExternRef {
+    ExternRef::new(Tracked { id, drops: drops.clone(), on_drop: OnDrop::Panic })
 }
 
 /// The id of a tracked reference, -1 for null.
@@ -96,76 +91,41 @@ pub fn id_val(v: &Val) -> i32 {
     v.externref().and_then(|r| r.downcast_ref::<Tracked>()).map_or(-1, |t| t.id as i32)
 }
 
+/// The id of a tracked reference.
+pub fn id_of(r: Option<ExternRef>) -> Option<u32> {
+    r.and_then(|r| r.downcast_ref::<Tracked>().map(|t| t.id))
+}
+
+/// The store's host state: what the `host` imports did.
+pub struct HostState {
+    /// Drops of the values `host.make`, `host.make3` and the tests made.
+    pub drops: Arc<AtomicUsize>,
+    made: usize,
+    gcs: usize,
+    drops_at_gcs: Vec<usize>,
+}
+
 /// A store with one instance of a module importing the `host` functions.
 pub struct Host {
-    pub store: Store,
+    pub store: Store<HostState>,
     pub instance: Instance,
     pub drops: Arc<AtomicUsize>,
-    made: Arc<AtomicUsize>,
-    gcs: Rc<Cell<usize>>,
-    drops_at_gcs: Rc<RefCell<Vec<usize>>>,
 }
 
 impl Host {
+    /// `module` instantiated in a new store of its engine.
     pub fn new(module: &Module) -> Host {
-        let store = Store::new();
+        let engine = module.engine();
         let drops = Arc::new(AtomicUsize::new(0));
-        let made = Arc::new(AtomicUsize::new(0));
-        let gcs = Rc::new(Cell::new(0));
-        let drops_at_gcs = Rc::new(RefCell::new(Vec::new()));
-        let mut linker = Linker::new();
-        let ty =
-            |params: &[ValType], results: &[ValType]| FuncType { params: params.to_vec(), results: results.to_vec() };
-        let ext = ValType::ExternRef;
-        {
-            let (weak, gcs, drops, log) = (store.weak(), gcs.clone(), drops.clone(), drops_at_gcs.clone());
-            linker
-                .func_new(&store, "host", "gc", ty(&[], &[]), move |_, _| {
-                    let store = weak.upgrade().ok_or_else(|| Error::Host("store gone".into()))?;
-                    store.gc();
-                    gcs.set(gcs.get() + 1);
-                    log.borrow_mut().push(drops.load(Ordering::SeqCst));
-                    Ok(())
-                })
-                .unwrap();
-        }
-        {
-            let (drops, made) = (drops.clone(), made.clone());
-            linker
-                .func_new(&store, "host", "make", ty(&[ValType::I32], &[ext]), move |args, results| {
-                    made.fetch_add(1, Ordering::SeqCst);
-                    results[0] = Val::ExternRef(Some(tracked(args[0].i32().unwrap_or(0) as u32, &drops)));
-                    Ok(())
-                })
-                .unwrap();
-        }
-        {
-            let (drops, made) = (drops.clone(), made.clone());
-            linker
-                .func_new(&store, "host", "make3", ty(&[ValType::I32], &[ext, ext, ext]), move |args, results| {
-                    let first = args[0].i32().unwrap_or(0) as u32;
-                    for (i, result) in results.iter_mut().enumerate() {
-                        made.fetch_add(1, Ordering::SeqCst);
-                        *result = Val::ExternRef(Some(tracked(first + i as u32, &drops)));
-                    }
-                    Ok(())
-                })
-                .unwrap();
-        }
-        linker
-            .func_new(&store, "host", "id", ty(&[ext], &[ValType::I32]), |args, results| {
-                results[0] = Val::I32(id_val(&args[0]));
-                Ok(())
-            })
-            .unwrap();
-        linker
-            .func_new(&store, "host", "identity", ty(&[ext], &[ext]), |args, results| {
-                results[0] = args[0].clone();
-                Ok(())
-            })
-            .unwrap();
-        let instance = linker.instantiate(&store, module).expect("instantiates");
-        Host { store, instance, drops, made, gcs, drops_at_gcs }
+        let state = HostState { drops: drops.clone(), made: 0, gcs: 0, drops_at_gcs: Vec::new() };
+        let mut store = Store::new(engine, state);
+        let instance = linker(engine).instantiate(&mut store, module).expect("instantiates");
+        Host { store, instance, drops }
+    }
+
+    /// The exported function `name`, typed.
+    pub fn typed<P: WasmParams, R: WasmResults>(&self, name: &str) -> Result<TypedFunc<P, R>, Error> {
+        self.instance.get_typed_func::<P, R>(&self.store, name)
     }
 
     /// Host values dropped so far.
@@ -175,16 +135,58 @@ impl Host {
 
     /// References made by `host.make` / `host.make3`.
     pub fn made(&self) -> usize {
-        self.made.load(Ordering::SeqCst)
+        self.store.data().made
     }
 
     /// Calls of `host.gc`.
     pub fn gcs(&self) -> usize {
-        self.gcs.get()
+        self.store.data().gcs
     }
 
     /// The drop count right after each `host.gc`.
     pub fn drops_at_gcs(&self) -> Vec<usize> {
-        self.drops_at_gcs.borrow().clone()
+        self.store.data().drops_at_gcs.clone()
     }
+}
+
+/// The `host` imports: `gc` collects the calling store, `make` makes a
+/// tracked reference with the given id, `make3` three at once, `id` gives
+/// the id of a reference (-1 for null) and `identity` returns its argument.
+fn linker(engine: &Engine) -> Linker<HostState> {
+    let mut linker = Linker::new(engine);
+    linker
+        .func_wrap("host", "gc", |mut caller: Caller<'_, HostState>| -> Result<(), Error> {
+            caller.gc()?;
+            let state = caller.data_mut();
+            state.gcs += 1;
+            let dropped = state.drops.load(Ordering::SeqCst);
+            state.drops_at_gcs.push(dropped);
+            Ok(())
+        })
+        .unwrap();
+    linker
+        .func_wrap("host", "make", |mut caller: Caller<'_, HostState>, id: i32| {
+            let state = caller.data_mut();
+            state.made += 1;
+            Some(tracked(id as u32, &state.drops))
+        })
+        .unwrap();
+    // Untyped, to cover host functions with several externref results
+    // passed as `Val`s.
+    let ext = ValType::ExternRef;
+    let ty = FuncType { params: vec![ValType::I32], results: vec![ext, ext, ext] };
+    linker
+        .func_new("host", "make3", ty, |mut caller, args, results| {
+            let first = args[0].i32().unwrap_or(0) as u32;
+            let state = caller.data_mut();
+            for (i, result) in results.iter_mut().enumerate() {
+                state.made += 1;
+                *result = Val::ExternRef(Some(tracked(first + i as u32, &state.drops)));
+            }
+            Ok(())
+        })
+        .unwrap();
+    linker.func_wrap("host", "id", |r: Option<ExternRef>| id_of(r).map_or(-1, |id| id as i32)).unwrap();
+    linker.func_wrap("host", "identity", |r: Option<ExternRef>| r).unwrap();
+    linker
 }
