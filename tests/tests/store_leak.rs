@@ -52,7 +52,8 @@ struct Request {
 
 /// Reads `ptr..ptr + len` of the caller's memory and sums the bytes.
 fn sum_bytes(mut caller: Caller<'_, Request>, ptr: i32, len: i32) -> anyhow::Result<i32> {
-    let memory = caller.get_export("memory").and_then(Extern::into_memory).ok_or_else(|| anyhow::anyhow!("no memory"))?;
+    let memory =
+        caller.get_export("memory").and_then(Extern::into_memory).ok_or_else(|| anyhow::anyhow!("no memory"))?;
     let bytes = memory
         .data(&caller)
         .get(ptr as usize..(ptr as usize).saturating_add(len as usize))
@@ -112,6 +113,13 @@ fn a_store_per_request_leaks_nothing_over_100000_requests() {
         assert_eq!(dropped.count(), request + 1, "the store of request {request} was not dropped");
     }
     let after = memory_use();
+    println!(
+        "after {WARM_UP} requests: rss {} KiB, mapped {} KiB; after {REQUESTS}: rss {} KiB, mapped {} KiB",
+        before.0 >> 10,
+        before.1 >> 10,
+        after.0 >> 10,
+        after.1 >> 10
+    );
     let grew = |a: u64, b: u64| b.saturating_sub(a);
     // One leaked instance would keep an 8 GiB reservation mapped; a leaked
     // store or context per request, kilobytes of resident memory each.
@@ -119,4 +127,3 @@ fn a_store_per_request_leaks_nothing_over_100000_requests() {
     assert!(grew(before.0, after.0) < 16 << 20, "resident memory grew from {} to {} bytes", before.0, after.0);
     assert_eq!(dropped.count(), REQUESTS);
 }
-
