@@ -3,8 +3,8 @@
 use crate::func::Func;
 use crate::global::Global;
 use crate::memory::Memory;
-use crate::vm::store::StoreId;
 use crate::table::Table;
+use crate::vm::store::StoreId;
 
 /// A function, global, table or memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

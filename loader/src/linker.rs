@@ -161,9 +161,10 @@ impl<T: 'static> Linker<T> {
             .imports()
             .iter()
             .map(|import| {
-                let definition = self.definitions.get(&(import.module.clone(), import.name.clone())).ok_or_else(|| {
-                    Error::Link(format!("unknown import: `{}`.`{}` is not defined", import.module, import.name))
-                })?;
+                let definition =
+                    self.definitions.get(&(import.module.clone(), import.name.clone())).ok_or_else(|| {
+                        Error::Link(format!("unknown import: `{}`.`{}` is not defined", import.module, import.name))
+                    })?;
                 Ok(match definition {
                     Definition::Extern(item) => PreImport::Extern(*item),
                     Definition::Host(host) => {

@@ -67,7 +67,12 @@ pub(crate) fn check_import_item(
 
 /// Checks `item` (of `store`) against an import; the error says why it
 /// does not match.
-pub(crate) fn check_import(store: &StoreOpaque, item: &Extern, kind: &ImportKind, module: &Module) -> Result<(), String> {
+pub(crate) fn check_import(
+    store: &StoreOpaque,
+    item: &Extern,
+    kind: &ImportKind,
+    module: &Module,
+) -> Result<(), String> {
     match (item, kind) {
         (Extern::Func(f), ImportKind::Func(type_index)) => {
             let wanted = module.type_ids().get(*type_index as usize).ok_or("import names an unknown type")?;
@@ -166,7 +171,8 @@ mod tests {
         memory.grow(&mut store, 1).unwrap();
         assert!(memory_matches(&memory.ty(&store), &wanted));
 
-        let global = Global::new(&mut store, GlobalType { content: ValType::I64, mutable: false }, Val::I64(1)).unwrap();
+        let global =
+            Global::new(&mut store, GlobalType { content: ValType::I64, mutable: false }, Val::I64(1)).unwrap();
         assert!(!global_matches(&global.ty(&store), &GlobalType { content: ValType::I64, mutable: true }));
     }
 }

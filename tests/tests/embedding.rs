@@ -6,8 +6,8 @@ mod common;
 
 use kiln_loader::wasi::WasiCtx;
 use kiln_loader::{
-    Caller, Engine, Error, Func, FuncType, Instance, InstancePre, Linker, Memory, MemoryType, Module, Store,
-    TrapCode, Val, ValType,
+    Caller, Engine, Error, Func, FuncType, Instance, InstancePre, Linker, Memory, MemoryType, Module, Store, TrapCode,
+    Val, ValType,
 };
 
 /// Compiles a `.wat` file of tests/wat with the compiler behind `kilnc`

@@ -56,13 +56,7 @@ impl<T: 'static> HostFunc<T> {
     /// Erases `T`; `type_id` is the engine's id of the function's type.
     pub(crate) fn into_ref(self: Arc<Self>, type_id: u32) -> HostFuncRef {
         let raw = Arc::as_ptr(&self).cast::<()>();
-        HostFuncRef {
-            type_id,
-            _owner: self,
-            raw,
-            host_call: host_call_entry::<T>,
-            call_from_host: call_host::<T>,
-        }
+        HostFuncRef { type_id, _owner: self, raw, host_call: host_call_entry::<T>, call_from_host: call_host::<T> }
     }
 }
 

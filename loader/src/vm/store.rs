@@ -13,15 +13,15 @@ use std::cell::UnsafeCell;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::abi::{FuncRefPtr, VMFuncRef, ValueSlot};
 use super::abi::{VMActivationsTable, VMRuntimeLimits};
 use super::activations::{ActivationRecord, ActivationsTable, GcStats};
 use super::externref::{ExternRef, VMExternData};
 use super::global::GlobalInner;
+use super::host_func::HostFuncRef;
 use super::host_func::VMHostFuncContext;
 use super::instance::InstanceData;
 use super::memory::MemoryInner;
-use super::abi::{FuncRefPtr, VMFuncRef, ValueSlot};
-use super::host_func::HostFuncRef;
 use super::table::TableInner;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -111,7 +111,8 @@ pub(crate) fn release_counts(raws: impl IntoIterator<Item = *mut VMExternData>) 
     let mut outcome = Ok(());
     for raw in raws {
         // SAFETY: the caller gives up one count of each reference it owned.
-        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { super::externref::decrement_raw(raw) }));
+        let dropped =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { super::externref::decrement_raw(raw) }));
         if dropped.is_err() {
             outcome = Err(DestructorPanicked);
         }
@@ -228,7 +229,8 @@ impl StoreOpaque {
         // its host call, so that word tells them apart.
         // SAFETY: every func ref of the store has a live vmctx of either
         // kind, each at least two words long.
-        let word = unsafe { func_ref.vmctx.add(kiln_format::host_func_context::HOST_CALL as usize).cast::<usize>().read() };
+        let word =
+            unsafe { func_ref.vmctx.add(kiln_format::host_func_context::HOST_CALL as usize).cast::<usize>().read() };
         if word == super::builtins::table_ptr() as usize {
             return None;
         }
@@ -251,7 +253,10 @@ impl StoreOpaque {
     /// A Wasm-to-host trampoline of type `type_id` from a module of the
     /// store, or null if none has one.
     fn find_host_trampoline(&self, type_id: u32) -> *const u8 {
-        self.instances.iter().find_map(|instance| host_trampoline_of(&instance.module, type_id)).unwrap_or(std::ptr::null())
+        self.instances
+            .iter()
+            .find_map(|instance| host_trampoline_of(&instance.module, type_id))
+            .unwrap_or(std::ptr::null())
     }
 
     /// Gives the host functions that had no Wasm-to-host trampoline yet the

@@ -80,7 +80,6 @@ impl TypeRegistry {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,7 +72,9 @@ impl Val {
             ValType::F32 => Val::F32(bits as u32),
             ValType::F64 => Val::F64(bits as u64),
             ValType::V128 => Val::V128(bits),
-            ValType::FuncRef => Val::FuncRef(FuncRefPtr::new(slot.pointer() as *const _).map(|p| Func::from_raw(store.id(), p))),
+            ValType::FuncRef => {
+                Val::FuncRef(FuncRefPtr::new(slot.pointer() as *const _).map(|p| Func::from_raw(store.id(), p)))
+            }
             // SAFETY: forwarded from the caller.
             ValType::ExternRef => {
                 Val::ExternRef(unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) })

@@ -156,7 +156,10 @@ impl WasiCtxBuilder {
                 (WasiStream::Inherit, _) => fds.insert_at(fd as u32, Descriptor::Stdio(host, stdio_rights(host))),
                 (_, Some(file)) => {
                     let rights = Rights { base: rights::ALL & !(rights::FD_SEEK | rights::FD_TELL), inheriting: 0 };
-                    fds.insert_at(fd as u32, Descriptor::File(OpenFile { file: cap_std::fs::File::from_std(file), rights }))
+                    fds.insert_at(
+                        fd as u32,
+                        Descriptor::File(OpenFile { file: cap_std::fs::File::from_std(file), rights }),
+                    )
                 }
                 _ => {}
             }

@@ -49,5 +49,5 @@ mod types;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder, WasiError};
 pub use errno::Errno;
-pub use streams::{MemoryInputPipe, MemoryOutputPipe, WasiStream};
 pub use host::{add_to_linker, WASI_MODULE};
+pub use streams::{MemoryInputPipe, MemoryOutputPipe, WasiStream};

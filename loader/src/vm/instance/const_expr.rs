@@ -28,11 +28,10 @@ impl ConstEnv<'_> {
             ConstExpr::RefNull(_) => 0,
             ConstExpr::RefFunc(index) => self.func_ref(index)? as u128,
             ConstExpr::GlobalGet(index) => {
-                let global = self
-                    .global_indices
-                    .get(index as usize)
-                    .and_then(|&i| self.globals.get(i as usize))
-                    .ok_or_else(|| Error::Instantiation(format!("constant expression reads unknown global {index}")))?;
+                let global =
+                    self.global_indices.get(index as usize).and_then(|&i| self.globals.get(i as usize)).ok_or_else(
+                        || Error::Instantiation(format!("constant expression reads unknown global {index}")),
+                    )?;
                 return Ok(global.read());
             }
         }))

@@ -29,7 +29,11 @@ pub(crate) enum ImportItem<'a> {
 /// On failure the instance stays in the store, unreachable: segments may
 /// already have stored its functions into imported tables, which outlive
 /// it, and the store keeps them callable.
-pub(crate) fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[ImportItem<'_>]) -> Result<usize, Error> {
+pub(crate) fn instantiate(
+    store: &mut StoreOpaque,
+    module: &Module,
+    imports: &[ImportItem<'_>],
+) -> Result<usize, Error> {
     let info = module.info();
     let code = module.code();
     if !module.engine().same(&store.engine) {

@@ -11,7 +11,12 @@ impl StoreOpaque {
     /// What constant expressions of instance `instance` see.
     pub(crate) fn const_env(&self, instance: usize) -> ConstEnv<'_> {
         let data = &self.instances[instance];
-        ConstEnv { globals: &self.globals, global_indices: &data.globals, vmctx: data.vmctx_ptr(), offsets: &data.offsets }
+        ConstEnv {
+            globals: &self.globals,
+            global_indices: &data.globals,
+            vmctx: data.vmctx_ptr(),
+            offsets: &data.offsets,
+        }
     }
 
     /// `table.init`: copies `len` items of element segment `elem` from `src`
