@@ -12,7 +12,7 @@ use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
-use kiln_format::{BuiltinIndex, FuncType, ModuleInfo, StackMapRecord, TrapRecord, NUM_BUILTINS};
+use kiln_format::{BuiltinIndex, FuncType, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, NUM_BUILTINS};
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
 
@@ -272,11 +272,17 @@ impl Worker {
 pub(crate) fn compile_module(
     translation: ModuleTranslation<'_>,
     target: &Target,
+    instrumentation: Instrumentation,
     threads: Option<usize>,
 ) -> Result<(ModuleInfo, Vec<u8>, Vec<CompiledCode>)> {
     let ModuleTranslation { info, data, bodies } = translation;
     let layout = SymbolLayout::new(&info);
-    let env = FuncEnvironment { info: &info, offsets: info.vmoffsets(), call_conv: target.isa.default_call_conv() };
+    let env = FuncEnvironment {
+        info: &info,
+        offsets: info.vmoffsets(),
+        call_conv: target.isa.default_call_conv(),
+        instrumentation,
+    };
 
     let mut jobs: Vec<Job<'_>> = bodies.into_iter().map(Job::Function).collect();
     jobs.extend((0..layout.num_types).map(|t| Job::Trampoline(Trampoline::Entry(t))));

@@ -26,8 +26,9 @@ pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
         wat::parse_bytes(input).map_err(|e| CompileError::invalid(format!("invalid text format: {e}"), 0))?
     };
     let translation = environ::translate_module(&wasm)?;
-    let (info, data, code) = crate::compile::compile_module(translation, &target, options.threads)?;
-    emit::emit_object(&target, info, data, code)
+    let instrumentation = options.instrumentation();
+    let (info, data, code) = crate::compile::compile_module(translation, &target, instrumentation, options.threads)?;
+    emit::emit_object(&target, instrumentation, info, data, code)
 }
 
 /// Compiles the file `input` into the artifact `output`: the object, or with

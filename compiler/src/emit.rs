@@ -7,8 +7,8 @@ use cranelift_object::object::{SectionKind, SymbolFlags, SymbolKind, SymbolScope
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
     builtin_trampoline_symbol, checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol,
-    ArtifactHeader, BuiltinIndex, CodeRange, ModuleInfo, StackMapRecord, TrapRecord, ROOT_SYMBOL, SECTION_DATA,
-    SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+    ArtifactHeader, BuiltinIndex, CodeRange, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, ROOT_SYMBOL,
+    SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
 };
 
 use crate::abi;
@@ -46,6 +46,7 @@ fn add_kiln_section(product: &mut ObjectProduct, name: &str, bytes: Vec<u8>, ali
 /// Writes the artifact: code, relocations and kiln sections.
 pub(crate) fn emit_object(
     target: &Target,
+    instrumentation: Instrumentation,
     mut info: ModuleInfo,
     data: Vec<u8>,
     code: Vec<CompiledCode>,
@@ -139,8 +140,9 @@ pub(crate) fn emit_object(
         let text = product.object.section(text_section).data();
         checksum_sections([&info_bytes, &trap_bytes, &stack_map_bytes, &data, text])
     };
-    let header =
+    let mut header =
         ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, checksum, info_bytes.len() as u64);
+    header.instrumentation = instrumentation;
     let mut meta = header.to_bytes().to_vec();
     meta.extend_from_slice(&info_bytes);
 

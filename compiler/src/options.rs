@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
-use kiln_format::{CpuFeatures, CPU_FEATURE_NAMES};
+use kiln_format::{CpuFeatures, Instrumentation, CPU_FEATURE_NAMES};
 
 use crate::{CompileError, Result};
 
@@ -135,6 +135,21 @@ pub struct CompileOptions {
     /// What [`crate::compile_file`] writes; [`crate::compile`] always
     /// returns the object.
     pub emit: Emit,
+    /// Compile an epoch check into every function entry and loop header,
+    /// so that the store's epoch deadline can interrupt the code. The
+    /// artifact header records it.
+    pub epoch_interruption: bool,
+}
+
+impl CompileOptions {
+    /// The run-time checks these options compile in.
+    pub fn instrumentation(&self) -> Instrumentation {
+        let mut checks = Instrumentation::NONE;
+        if self.epoch_interruption {
+            checks = checks.union(Instrumentation::EPOCH);
+        }
+        checks
+    }
 }
 
 /// The Cranelift target selected by [`CompileOptions`].

@@ -37,3 +37,16 @@ fn opt_level_changes_the_flags_hash() {
     let speed = header(&compile_with(Some(1), OptLevel::Speed));
     assert_ne!(none.flags_hash, speed.flags_hash);
 }
+
+#[test]
+fn epoch_checks_are_deterministic_too() {
+    let compile_epoch = |threads| {
+        let options = CompileOptions { threads, epoch_interruption: true, ..Default::default() };
+        compile(SEVERAL.as_bytes(), &options).unwrap_or_else(|e| panic!("compile failed: {e}"))
+    };
+    let one = compile_epoch(Some(1));
+    for threads in [None, Some(2), Some(8)] {
+        assert!(one == compile_epoch(threads), "{threads:?} threads differ from 1");
+    }
+    assert!(one != compile_with(Some(1), OptLevel::Speed), "the checks change the code");
+}

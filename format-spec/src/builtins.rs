@@ -77,6 +77,8 @@ builtins! {
         "`(vmctx)`: run an externref GC now.";
     DropExternRef = 12, "drop_externref", (Pointer) -> (),
         "`(vmctx, externref)`: compiled code dropped the last count of a reference; free it (its destructor may re-enter).";
+    EpochDeadline = 13, "epoch_deadline", () -> (),
+        "`(vmctx)`: an epoch check found the epoch at or past the store's deadline; trap with `interrupt`, or run the store's deadline callback, which may set a later deadline and return.";
 }
 
 /// Number of builtins (entries in the builtins table).

@@ -1,12 +1,12 @@
 //! The fixed header at the start of `.kiln.meta`.
 
-use crate::{CpuFeatures, FormatError, Result, SECTION_META};
+use crate::{CpuFeatures, FormatError, Instrumentation, Result, SECTION_META};
 
 /// Magic bytes at offset 0 of `.kiln.meta`.
 pub const MAGIC: [u8; 8] = *b"\0KILNOBJ";
 /// Version of the artifact format and ABI. Any change to a record layout,
 /// the VMContext layout, builtin indices or trap codes bumps it.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Size in bytes of the encoded header.
 pub const HEADER_SIZE: usize = 128;
 /// Width of the NUL-padded string fields.
@@ -55,10 +55,11 @@ pub mod header_offsets {
     pub const CHECKSUM_OFFSET: usize = 96;
     /// Width of the checksum.
     pub const CHECKSUM_WIDTH: usize = 4;
-    /// Reserved, zero: aligns the module info length to 8.
-    pub const RESERVED_AFTER_CHECKSUM_OFFSET: usize = 100;
-    /// Width of the reserved bytes after the checksum.
-    pub const RESERVED_AFTER_CHECKSUM_WIDTH: usize = 4;
+    /// `u32` bit set of the [`Instrumentation`](crate::Instrumentation)
+    /// compiled into the code.
+    pub const INSTRUMENTATION_OFFSET: usize = 100;
+    /// Width of the instrumentation bits.
+    pub const INSTRUMENTATION_WIDTH: usize = 4;
     /// `u64` length of the module info that follows the header.
     pub const INFO_LEN_OFFSET: usize = 104;
     /// Width of the module info length.
@@ -87,7 +88,7 @@ pub const PRODUCER: &str = concat!("kiln ", env!("CARGO_PKG_VERSION"));
 /// | 80 | 8 | required CPU features (bit mask) |
 /// | 88 | 8 | hash of the codegen flags |
 /// | 96 | 4 | checksum (see [`crate::checksum_sections`]) |
-/// | 100 | 4 | reserved, zero |
+/// | 100 | 4 | instrumentation bits ([`Instrumentation`]) |
 /// | 104 | 8 | length of the module info that follows |
 /// | 112 | 16 | reserved, zero |
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +103,8 @@ pub struct ArtifactHeader {
     pub flags_hash: u64,
     /// Checksum over the other kiln sections and `.text`.
     pub checksum: u32,
+    /// The checks compiled into the code; [`ArtifactHeader::new`] gives none.
+    pub instrumentation: Instrumentation,
     /// Length of the bincode module info following the header.
     pub info_len: u64,
 }
@@ -128,6 +131,7 @@ impl ArtifactHeader {
             cpu_features,
             flags_hash,
             checksum,
+            instrumentation: Instrumentation::NONE,
             info_len,
         }
     }
@@ -154,6 +158,7 @@ impl ArtifactHeader {
         put(at::CPU_FEATURES_OFFSET, &self.cpu_features.0.to_le_bytes());
         put(at::FLAGS_HASH_OFFSET, &self.flags_hash.to_le_bytes());
         put(at::CHECKSUM_OFFSET, &self.checksum.to_le_bytes());
+        put(at::INSTRUMENTATION_OFFSET, &self.instrumentation.bits().to_le_bytes());
         put(at::INFO_LEN_OFFSET, &self.info_len.to_le_bytes());
         b
     }
@@ -189,6 +194,7 @@ impl ArtifactHeader {
             cpu_features: CpuFeatures(u64_at(at::CPU_FEATURES_OFFSET)),
             flags_hash: u64_at(at::FLAGS_HASH_OFFSET),
             checksum: u32_at(at::CHECKSUM_OFFSET),
+            instrumentation: Instrumentation::from_bits(u32_at(at::INSTRUMENTATION_OFFSET)),
             info_len: u64_at(at::INFO_LEN_OFFSET),
         })
     }
@@ -200,7 +206,8 @@ mod tests {
 
     #[test]
     fn header_round_trip() {
-        let h = ArtifactHeader::new("x86_64-unknown-linux-gnu", CpuFeatures::BASELINE_X86_64, 0xabc, 0x1234, 99);
+        let mut h = ArtifactHeader::new("x86_64-unknown-linux-gnu", CpuFeatures::BASELINE_X86_64, 0xabc, 0x1234, 99);
+        h.instrumentation = Instrumentation::EPOCH;
         let back = ArtifactHeader::from_bytes(&h.to_bytes()).unwrap();
         assert_eq!(h, back);
         assert_eq!(back.producer(), PRODUCER);
@@ -224,7 +231,7 @@ mod tests {
         (at::CPU_FEATURES_OFFSET, at::CPU_FEATURES_WIDTH),
         (at::FLAGS_HASH_OFFSET, at::FLAGS_HASH_WIDTH),
         (at::CHECKSUM_OFFSET, at::CHECKSUM_WIDTH),
-        (at::RESERVED_AFTER_CHECKSUM_OFFSET, at::RESERVED_AFTER_CHECKSUM_WIDTH),
+        (at::INSTRUMENTATION_OFFSET, at::INSTRUMENTATION_WIDTH),
         (at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH),
         (at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH),
         (HEADER_SIZE, 0),
@@ -245,13 +252,14 @@ mod tests {
     #[test]
     fn to_bytes_places_every_field_at_its_offset() {
         let target = "x86_64-unknown-linux-gnu";
-        let h = ArtifactHeader::new(
+        let mut h = ArtifactHeader::new(
             target,
             CpuFeatures(0x0102_0304_0506_0708),
             0x1112_1314_1516_1718,
             0x2122_2324,
             0x3132_3334_3536_3738,
         );
+        h.instrumentation = Instrumentation::from_bits(0x4142_4344);
         let b = h.to_bytes();
         let field = |offset: usize, width: usize| &b[offset..offset + width];
         assert_eq!(field(at::MAGIC_OFFSET, at::MAGIC_WIDTH), MAGIC);
@@ -263,7 +271,7 @@ mod tests {
         assert_eq!(field(at::FLAGS_HASH_OFFSET, at::FLAGS_HASH_WIDTH), 0x1112_1314_1516_1718u64.to_le_bytes());
         assert_eq!(field(at::CHECKSUM_OFFSET, at::CHECKSUM_WIDTH), 0x2122_2324u32.to_le_bytes());
         assert_eq!(field(at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH), 0x3132_3334_3536_3738u64.to_le_bytes());
-        assert!(field(at::RESERVED_AFTER_CHECKSUM_OFFSET, at::RESERVED_AFTER_CHECKSUM_WIDTH).iter().all(|&x| x == 0));
+        assert_eq!(field(at::INSTRUMENTATION_OFFSET, at::INSTRUMENTATION_WIDTH), 0x4142_4344u32.to_le_bytes());
         assert!(field(at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH).iter().all(|&x| x == 0));
     }
 }

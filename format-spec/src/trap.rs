@@ -46,6 +46,7 @@ trap_codes! {
     BAD_CONVERSION_TO_INTEGER = 9, "bad_conversion_to_integer", "invalid conversion to integer";
     UNREACHABLE = 10, "unreachable", "unreachable";
     NULL_REFERENCE = 11, "null_reference", "null reference";
+    INTERRUPT = 12, "interrupt", "interrupted";
 }
 
 impl TrapCode {

@@ -53,6 +53,23 @@ pub mod runtime_limits {
     pub const SIZE: u32 = 32;
 }
 
+/// Offsets inside the store context block: the `VMRuntimeLimits` (at 0,
+/// [`runtime_limits`]) followed by the epoch fields that epoch checks read,
+/// then fields private to the runtime. A host-to-Wasm entry saves and
+/// restores the limits but never these, so a deadline set while Wasm runs
+/// (by the deadline callback, or a host function) stays set.
+pub mod store_context {
+    /// `u64`: the store's epoch deadline; an epoch check calls the
+    /// `epoch_deadline` builtin when the engine's epoch is at or past it.
+    /// `u64::MAX` (no deadline) never fires.
+    pub const EPOCH_DEADLINE: u32 = super::runtime_limits::SIZE;
+    /// `*const u64`: the engine's epoch counter, incremented by any thread
+    /// (an atomic; compiled code reads it with a plain aligned load).
+    pub const EPOCH_COUNTER: u32 = super::runtime_limits::SIZE + 8;
+    /// Size of the part of the block that compiled code reads.
+    pub const ABI_SIZE: u32 = super::runtime_limits::SIZE + 16;
+}
+
 /// Offsets inside `VMActivationsTable` (the bump chunk of externrefs held by Wasm frames).
 pub mod activations {
     /// `*mut *mut VMExternData`: next free entry of the chunk.

@@ -1,5 +1,6 @@
 //! The engine: what every store and module that work together share.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use kiln_format::FuncType;
@@ -18,6 +19,9 @@ pub struct Engine {
 #[derive(Default)]
 struct EngineInner {
     types: RwLock<TypeRegistry>,
+    /// The epoch: compiled epoch checks of every store of the engine read
+    /// it through a pointer in their store context.
+    epoch: AtomicU64,
 }
 
 impl Engine {
@@ -29,6 +33,26 @@ impl Engine {
     /// Whether both handles are the same engine.
     pub fn same(&self, other: &Engine) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Advances the epoch by one tick. Callable from any thread (a timer
+    /// thread, say): code compiled with `--epoch-interruption` in a store
+    /// whose deadline this reaches calls the store's deadline behaviour at
+    /// its next function entry or loop header. See
+    /// [`Store::set_epoch_deadline`](crate::Store::set_epoch_deadline).
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current epoch: the number of ticks since the engine was made.
+    pub fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Acquire)
+    }
+
+    /// The counter that store contexts point compiled code at; it lives as
+    /// long as the engine, which every store keeps alive.
+    pub(crate) fn epoch_counter(&self) -> *const AtomicU64 {
+        &self.inner.epoch
     }
 
     /// The engine's id for a function type.

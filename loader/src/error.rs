@@ -27,6 +27,10 @@ pub enum Error {
     /// A value or signature had the wrong type.
     #[error("type mismatch: {0}")]
     Type(String),
+    /// A store setting needs run-time checks that code in the store was
+    /// compiled without (an epoch deadline, and no `--epoch-interruption`).
+    #[error("{0}")]
+    Instrumentation(String),
     /// A handle of one store was used with another.
     #[error("a {0} of another store was used with this store")]
     ForeignHandle(&'static str),

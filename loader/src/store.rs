@@ -3,8 +3,9 @@
 
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::vm::epoch::erase_callback;
 use crate::vm::store::{StoreInner, StoreOpaque};
-use crate::vm::GcStats;
+use crate::vm::{GcStats, UpdateDeadline};
 
 pub use crate::vm::DEFAULT_MAX_WASM_STACK;
 
@@ -50,6 +51,43 @@ impl<T> Store<T> {
         let StoreInner { opaque, data } = *self.inner;
         drop(opaque);
         data
+    }
+
+    /// Sets the epoch deadline `ticks` ticks of
+    /// [`Engine::increment_epoch`] past the current epoch. Once the epoch
+    /// reaches it, code compiled with `kilnc --epoch-interruption` traps
+    /// with [`TrapCode::INTERRUPT`](crate::TrapCode::INTERRUPT) at its next
+    /// function entry or loop header, or runs the
+    /// [deadline callback](Store::epoch_deadline_callback). Until a deadline
+    /// is set, none fires.
+    ///
+    /// A deadline needs every instance of the store to have epoch checks:
+    /// it is refused if the store already holds an instance of code compiled
+    /// without them, and once it is set, instantiating such code fails.
+    pub fn set_epoch_deadline(&mut self, ticks: u64) -> Result<(), Error> {
+        self.inner.opaque.check_epoch_checks().map_err(Error::Instrumentation)?;
+        self.inner.opaque.epoch.deadline_set = true;
+        self.inner.opaque.set_epoch_deadline(ticks);
+        Ok(())
+    }
+
+    /// At the epoch deadline, runs `callback` instead of trapping. It sees
+    /// the store, and either lets the code go on with a new deadline
+    /// ([`UpdateDeadline::Continue`] of some ticks past the current epoch)
+    /// or fails the call into Wasm with its error.
+    pub fn epoch_deadline_callback(
+        &mut self,
+        callback: impl FnMut(StoreContextMut<'_, T>) -> anyhow::Result<UpdateDeadline> + Send + 'static,
+    ) where
+        T: 'static,
+    {
+        self.inner.opaque.epoch.callback = Some(erase_callback(callback));
+    }
+
+    /// At the epoch deadline, traps with `interrupt` (the default): drops
+    /// the deadline callback, if any.
+    pub fn epoch_deadline_trap(&mut self) {
+        self.inner.opaque.epoch.callback = None;
     }
 
     /// Sets how much native stack Wasm may use below the outermost call into it.

@@ -112,6 +112,9 @@ pub fn run_script_isolated(exe: &Path, script: &Path, options: &IsolateOptions) 
     command.arg("--cpu").arg(options.run.compile.cpu.to_string());
     command.arg("--opt-level").arg(options.run.compile.opt_level.as_str());
     command.arg("--emit").arg(options.run.compile.emit.to_string());
+    if options.run.compile.epoch_interruption {
+        command.arg("--epoch-interruption");
+    }
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match command.spawn() {
         Ok(c) => c,

@@ -9,7 +9,8 @@ use std::process::{Command, ExitStatus};
 use kiln_compiler::{compile, CompileOptions};
 use kiln_format::header_offsets as at;
 use kiln_format::{
-    FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
+    Instrumentation, FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT,
+    SECTION_TRAPS,
 };
 use kiln_loader::{Engine, Error, Extern, Func, Linker, Module, Store, Val};
 use object::{Object, ObjectSection};
@@ -167,6 +168,27 @@ fn another_target_is_refused() {
     assert_refused("target", &bytes, &["target"]);
     let message = load_error(&bytes);
     assert!(message.contains("aarch64-unknown-linux-gnu"), "names the artifact's target: {message}");
+}
+
+#[test]
+fn the_header_records_epoch_instrumentation() {
+    let source = std::fs::read(common::tests_path("wat/multi.wat")).expect("multi.wat");
+    let options = CompileOptions { epoch_interruption: true, ..CompileOptions::default() };
+    let instrumented = compile(&source, &options).expect("compiles");
+    let field = |bytes: &[u8]| {
+        let (meta, _) = section_range(bytes, SECTION_META);
+        let at = meta + at::INSTRUMENTATION_OFFSET;
+        u32::from_le_bytes(bytes[at..at + at::INSTRUMENTATION_WIDTH].try_into().unwrap())
+    };
+    assert_eq!(field(&instrumented), Instrumentation::EPOCH.bits());
+    assert_eq!(field(&artifact()), 0);
+}
+
+#[test]
+fn unknown_instrumentation_is_refused() {
+    // Bit 31 names no check this format version defines.
+    let bytes = patched(&artifact(), at::INSTRUMENTATION_OFFSET, &(1u32 << 31).to_le_bytes());
+    assert_refused("instrumentation", &bytes, &["instrumentation"]);
 }
 
 #[test]

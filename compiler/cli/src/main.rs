@@ -35,6 +35,11 @@ struct Cli {
     /// Number of compile threads (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// Compile an epoch check into every function entry and loop header,
+    /// so that a store's epoch deadline can interrupt the code (recorded in
+    /// the artifact header; a store refuses deadlines on code without it).
+    #[arg(long)]
+    epoch_interruption: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -74,6 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             EmitArg::Obj => Emit::Object,
             EmitArg::So => Emit::SharedObject,
         },
+        epoch_interruption: cli.epoch_interruption,
     };
     if !cli.input.is_file() {
         anyhow::bail!("input file {} does not exist or is not a file", cli.input.display());

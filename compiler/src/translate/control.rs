@@ -11,6 +11,7 @@ use kiln_format::{TrapCode, ValType};
 use wasmparser::{BlockType, BrTable};
 
 use super::env::FuncEnvironment;
+use super::epoch::epoch_check;
 use super::state::FuncState;
 use super::types::{block_signature, clif_type};
 use crate::{abi, CompileError, Result};
@@ -136,6 +137,7 @@ pub(crate) fn translate_loop(
     state.popn(params.len(), offset)?;
     state.stack.extend_from_slice(builder.block_params(header));
     builder.switch_to_block(header);
+    epoch_check(env, builder, state);
     push_ctrl(state, FrameKind::Loop { header }, next, params.len(), results.len());
     Ok(())
 }

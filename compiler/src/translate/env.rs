@@ -5,7 +5,9 @@
 use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, UserExternalName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::{definition, BuiltinIndex, FuncType, GlobalType, ModuleInfo, RefType, TableType, VMOffsets};
+use kiln_format::{
+    definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, ModuleInfo, RefType, TableType, VMOffsets,
+};
 
 use super::state::FuncState;
 use crate::abi::{self, POINTER_TYPE};
@@ -20,6 +22,8 @@ pub struct FuncEnvironment<'a> {
     pub offsets: VMOffsets,
     /// Calling convention of Wasm functions and builtins.
     pub call_conv: CallConv,
+    /// The run-time checks to compile in.
+    pub instrumentation: Instrumentation,
 }
 
 /// Where an entity's record lives relative to the VMContext.

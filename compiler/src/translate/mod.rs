@@ -11,6 +11,7 @@ mod bulk;
 mod call;
 mod control;
 mod env;
+mod epoch;
 mod externref;
 mod global;
 mod locals;

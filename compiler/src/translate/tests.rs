@@ -5,7 +5,8 @@ use cranelift_codegen::ir::{Function, UserFuncName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::settings;
 use kiln_format::{
-    ConstExpr, FuncType, FunctionInfo, GlobalDef, GlobalType, MemoryType, ModuleInfo, RefType, TableType, ValType,
+    ConstExpr, FuncType, FunctionInfo, GlobalDef, GlobalType, Instrumentation, MemoryType, ModuleInfo, RefType,
+    TableType, ValType,
 };
 use wasmparser::{Parser, Payload, TypeRef, ValidPayload, Validator};
 
@@ -112,8 +113,13 @@ fn module_info(wasm: &[u8]) -> ModuleInfo {
 /// Validates and translates every defined function of a module, checking
 /// each result with the Cranelift verifier.
 pub(crate) fn translate_wasm(wasm: &[u8]) -> Result<Vec<Function>> {
+    translate_wasm_with(wasm, Instrumentation::NONE)
+}
+
+/// [`translate_wasm`], compiling in the checks of `instrumentation`.
+pub(crate) fn translate_wasm_with(wasm: &[u8], instrumentation: Instrumentation) -> Result<Vec<Function>> {
     let info = module_info(wasm);
-    let env = FuncEnvironment { info: &info, offsets: info.vmoffsets(), call_conv: CallConv::SystemV };
+    let env = FuncEnvironment { info: &info, offsets: info.vmoffsets(), call_conv: CallConv::SystemV, instrumentation };
     let mut validator = Validator::new();
     let mut translator = FuncTranslator::new();
     let mut functions = Vec::new();
@@ -460,4 +466,54 @@ fn translation_is_deterministic() {
           block block block local.get 0 br_table 2 1 0 2 1 end end end
           local.get 0 i32.const 0 call_indirect (type $t)))"#;
     assert_eq!(clif(wat), clif(wat));
+}
+
+#[test]
+fn golden_epoch_checks_at_entry_and_loop_header() {
+    let wasm = wat::parse_str("(module (func (loop br 0)))").unwrap();
+    let text = translate_wasm_with(&wasm, Instrumentation::EPOCH).unwrap()[0].display().to_string();
+    // The entry check, then the loop header's (`@0017`), whose back edge
+    // (`@0019`) returns to the check: the builtin `u3:13` is `epoch_deadline`.
+    assert_eq!(
+        text,
+        "function u0:0(i64 vmctx) system_v {
+    gv0 = vmctx
+    gv1 = load.i64 notrap aligned gv0
+    gv2 = load.i64 notrap aligned gv1
+    sig0 = (i64) system_v
+    fn0 = colocated u3:13 sig0
+    stack_limit = gv2
+
+                                block0(v0: i64):
+                                    v1 = load.i64 notrap aligned readonly v0
+                                    v2 = load.i64 notrap aligned readonly v1+40
+                                    v3 = load.i64 notrap aligned v2
+                                    v4 = load.i64 notrap aligned v1+32
+                                    v5 = icmp uge v3, v4
+                                    brif v5, block1, block2
+
+                                block1 cold:
+                                    call fn0(v0)
+                                    jump block2
+
+                                block2:
+@0017                               jump block4
+
+                                block4:
+@0017                               v6 = load.i64 notrap aligned readonly v0
+@0017                               v7 = load.i64 notrap aligned readonly v6+40
+@0017                               v8 = load.i64 notrap aligned v7
+@0017                               v9 = load.i64 notrap aligned v6+32
+@0017                               v10 = icmp uge v8, v9
+@0017                               brif v10, block6, block7
+
+                                block6 cold:
+@0017                               call fn0(v0)
+@0017                               jump block7
+
+                                block7:
+@0019                               jump block4
+}
+"
+    );
 }

@@ -11,6 +11,7 @@ use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, Validat
 
 use super::control::{self, block_with_params, push_ctrl, FrameKind};
 use super::env::{vm_flags, FuncEnvironment};
+use super::epoch::epoch_check;
 use super::memory::{self, LoadKind, StoreKind};
 use super::operators::operator_name;
 use super::state::FuncState;
@@ -99,6 +100,7 @@ impl FuncTranslator {
             .copied()
             .ok_or_else(|| CompileError::codegen("function signature lacks the vmctx parameter"))?;
         locals::declare_params(&mut builder, state, entry, &ty.params)?;
+        epoch_check(env, &mut builder, state);
 
         let mut reader = body.get_binary_reader();
         let groups = reader.read_var_u32()?;

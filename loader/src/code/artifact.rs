@@ -152,6 +152,14 @@ pub(crate) fn check_header(meta: &[u8]) -> Result<ArtifactHeader, LoadError> {
             format!("artifact is for target {}, this host is {}", header.target(), host_target()),
         ));
     }
+    let unknown = header.instrumentation.unknown();
+    if !unknown.is_empty() {
+        return Err(LoadError::at(
+            SECTION_META,
+            at::INSTRUMENTATION_OFFSET as u64,
+            format!("artifact has instrumentation this loader does not know: {unknown}"),
+        ));
+    }
     let missing = header.cpu_features.missing_from(host_cpu_features());
     if !missing.is_empty() {
         return Err(LoadError::at(

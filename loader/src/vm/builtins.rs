@@ -13,6 +13,7 @@ use std::panic::AssertUnwindSafe;
 
 use kiln_format::{BuiltinIndex, TrapCode, VMOffsets, NUM_BUILTINS};
 
+use super::epoch::{deadline_reached, Interrupt};
 use super::externref::{free_unreferenced, ExternRef, VMExternData};
 use super::instance::InstanceData;
 use super::store::{DestructorPanicked, StoreOpaque, VMStoreContext};
@@ -43,6 +44,7 @@ const fn builtin_fn(index: BuiltinIndex) -> *const u8 {
         BuiltinIndex::ActivationsInsertSlow => activations_insert_slow as *const u8,
         BuiltinIndex::Gc => gc as *const u8,
         BuiltinIndex::DropExternRef => drop_externref as *const u8,
+        BuiltinIndex::EpochDeadline => epoch_deadline as *const u8,
     }
 }
 
@@ -238,6 +240,20 @@ unsafe extern "C" fn drop_externref(vmctx: *mut u8, externref: *mut u8) {
         // SAFETY: as above.
         let (store, _) = unsafe { store_and_instance(vmctx) };
         raise_destructor_panic(store, DestructorPanicked);
+    }
+}
+
+unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) {
+    // SAFETY: called by compiled code with its own vmctx, whose store
+    // context points at the store running it.
+    let store = unsafe { (*vmctx.cast::<*mut VMStoreContext>().read()).store };
+    // SAFETY: the entry into Wasm set `store` from its `&mut`, unused until
+    // Wasm returns.
+    match unsafe { deadline_reached(store) } {
+        Ok(()) => {}
+        Err(Interrupt::Trap) => trap_on(Err(TrapCode::INTERRUPT)),
+        // SAFETY: as above; the callback's borrow of the store has ended.
+        Err(Interrupt::Error(error)) => raise_error(unsafe { &mut *store.cast::<StoreOpaque>() }, error),
     }
 }
 

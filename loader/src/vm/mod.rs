@@ -8,6 +8,7 @@
 mod abi;
 mod activations;
 pub(crate) mod builtins;
+pub(crate) mod epoch;
 mod externref;
 pub(crate) mod global;
 pub(crate) mod host_func;
@@ -23,6 +24,7 @@ pub(crate) mod values;
 
 pub(crate) use abi::*;
 pub use activations::{GcStats, ACTIVATIONS_CHUNK_CAPACITY};
+pub use epoch::UpdateDeadline;
 pub use externref::ExternRef;
 pub use memory::{MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use store::DEFAULT_MAX_WASM_STACK;

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::abi::{FuncRefPtr, VMFuncRef, ValueSlot};
 use super::abi::{VMActivationsTable, VMRuntimeLimits};
 use super::activations::{ActivationRecord, ActivationsTable, GcStats};
+use super::epoch::EpochState;
 use super::externref::{ExternRef, VMExternData};
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
@@ -52,6 +53,10 @@ impl StoreId {
 #[repr(C)]
 pub(crate) struct VMStoreContext {
     pub limits: VMRuntimeLimits,
+    /// The epoch deadline, at `store_context::EPOCH_DEADLINE`.
+    pub epoch_deadline: u64,
+    /// The engine's epoch, at `store_context::EPOCH_COUNTER`.
+    pub epoch_counter: *const AtomicU64,
     /// The `StoreInner<T>` (whose first field is the `StoreOpaque`) of the
     /// store, as the innermost call into Wasm derived it from its `&mut`.
     pub store: *mut u8,
@@ -89,6 +94,8 @@ pub(crate) struct StoreOpaque {
     pub(crate) globals: Vec<GlobalInner>,
     pub(crate) wasm_depth: u32,
     pub(crate) max_wasm_stack: usize,
+    /// What happens at the epoch deadline, and whether one was set.
+    pub(crate) epoch: EpochState,
     /// The error of a host function, carried across the unwind to the entry.
     pub(crate) pending_error: Option<Error>,
 }
@@ -128,6 +135,8 @@ impl StoreOpaque {
             engine: engine.clone(),
             context: Box::new(UnsafeCell::new(VMStoreContext {
                 limits: VMRuntimeLimits::default(),
+                epoch_deadline: u64::MAX,
+                epoch_counter: engine.epoch_counter(),
                 store: std::ptr::null_mut(),
             })),
             activations: ActivationsTable::new(),
@@ -140,6 +149,7 @@ impl StoreOpaque {
             globals: Vec::new(),
             wasm_depth: 0,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            epoch: EpochState::default(),
             pending_error: None,
         }
     }

@@ -41,6 +41,10 @@ struct Args {
     /// or `so` (shared objects, opened with dlopen).
     #[arg(long, default_value = "obj")]
     emit: String,
+    /// Compile with epoch checks (`kilnc --epoch-interruption`); no store
+    /// sets a deadline, so the checks never fire.
+    #[arg(long)]
+    epoch_interruption: bool,
     /// Seconds after which a script's process is killed and the script fails.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -59,6 +63,7 @@ fn main() -> Result<ExitCode> {
         cpu: args.cpu.parse()?,
         opt_level: args.opt_level.parse()?,
         emit: args.emit.parse()?,
+        epoch_interruption: args.epoch_interruption,
         ..Default::default()
     };
     let run = RunOptions { verbose: args.verbose, keep_artifacts: args.keep_artifacts.clone(), compile };

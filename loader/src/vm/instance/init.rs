@@ -9,6 +9,7 @@ use crate::externals::Extern;
 use crate::instance::Instance;
 use crate::matching::check_import_item;
 use crate::module::Module;
+use crate::vm::epoch::{has_epoch_checks, uninstrumented};
 use crate::vm::global::GlobalInner;
 use crate::vm::host_func::{HostFuncRef, VMHostFuncContext};
 use crate::vm::memory::MemoryInner;
@@ -45,6 +46,9 @@ pub(crate) fn instantiate(
             imports.len(),
             info.imports.len()
         )));
+    }
+    if store.epoch.deadline_set && !has_epoch_checks(module) {
+        return Err(Error::Instantiation(format!("the store has an epoch deadline, but {}", uninstrumented(module))));
     }
     let offsets = info.vmoffsets();
     let vmctx = VMContextAlloc::new(offsets.size())?;
