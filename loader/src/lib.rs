@@ -87,6 +87,7 @@ mod global;
 mod instance;
 mod instance_pre;
 mod into_func;
+mod limits;
 mod linker;
 #[doc(hidden)]
 pub mod matching;
@@ -119,6 +120,9 @@ pub use into_func::{IntoFunc, WasmRet};
 pub use kiln_format::{
     Export, ExternKind, FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, TrapCode,
     ValType,
+};
+pub use limits::{
+    ResourceLimiter, StoreLimits, StoreLimitsBuilder, DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT,
 };
 pub use linker::Linker;
 pub use memory::{LeBytes, Memory, MAX_WASM_PAGES, WASM_PAGE_SIZE};

@@ -53,9 +53,9 @@ impl Memory {
     /// A new memory owned by the store.
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory, Error> {
         let store = opaque_mut(&mut store);
-        let memory = MemoryInner::new(ty, std::ptr::null_mut())?;
-        store.memories.push(memory);
-        Ok(Memory { store: store.id(), index: store.memories.len() as u32 - 1 })
+        store.check_counts(0, 1, 0)?;
+        let index = store.new_memory(ty, std::ptr::null_mut())?;
+        Ok(Memory { store: store.id(), index })
     }
 
     pub(crate) fn inner<'a>(&self, store: &'a StoreOpaque) -> Result<&'a MemoryInner, Error> {
@@ -132,10 +132,13 @@ impl Memory {
         self.write(&mut store, offset, &bytes[..V::SIZE])
     }
 
-    /// Grows by `delta` pages; returns the old size in pages.
+    /// Grows by `delta` pages; returns the old size in pages. Past the
+    /// maximum, or refused by the store's resource limiter, it is an error.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64, Error> {
-        self.inner(opaque_mut(&mut store))?
-            .grow(delta)
+        let store = opaque_mut(&mut store);
+        store.check(self.store, "memory")?;
+        store
+            .grow_memory(self.index, delta)?
             .ok_or_else(|| Error::Instantiation(format!("cannot grow memory by {delta} pages")))
     }
 }

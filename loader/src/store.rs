@@ -3,8 +3,9 @@
 
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::limits::ResourceLimiter;
 use crate::vm::epoch::erase_callback;
-use crate::vm::store::{StoreInner, StoreOpaque};
+use crate::vm::store::{ask_limiter, StoreInner, StoreOpaque};
 use crate::vm::{GcStats, UpdateDeadline};
 
 pub use crate::vm::DEFAULT_MAX_WASM_STACK;
@@ -28,7 +29,7 @@ pub struct Store<T> {
 impl<T> Store<T> {
     /// A new, empty store of `engine` with host state `data`.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
-        Store { inner: Box::new(StoreInner { opaque: StoreOpaque::new(engine), data }) }
+        Store { inner: Box::new(StoreInner { opaque: StoreOpaque::new(engine), data, limiter: None }) }
     }
 
     /// The engine.
@@ -48,9 +49,18 @@ impl<T> Store<T> {
 
     /// Drops the store and everything in it, giving back the host state.
     pub fn into_data(self) -> T {
-        let StoreInner { opaque, data } = *self.inner;
-        drop(opaque);
+        let StoreInner { opaque, data, limiter } = *self.inner;
+        drop((opaque, limiter));
         data
+    }
+
+    /// Installs the store's resource limiter, found in its host state by
+    /// `limiter`. It decides every growth of the store's memories and
+    /// tables (their initial sizes included) and how many instances,
+    /// memories and tables the store may hold; see [`ResourceLimiter`].
+    pub fn limiter(&mut self, limiter: impl (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync + 'static) {
+        self.inner.limiter = Some(Box::new(limiter));
+        self.inner.opaque.limiter = Some(ask_limiter::<T>);
     }
 
     /// Sets the epoch deadline `ticks` ticks of

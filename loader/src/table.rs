@@ -22,9 +22,9 @@ impl Table {
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table, Error> {
         let store = opaque_mut(&mut store);
         let raw = init.checked_ref(store, ty.element)?;
-        let table = TableInner::new(ty, raw, std::ptr::null_mut())?;
-        store.tables.push(table);
-        Ok(Table { store: store.id(), index: store.tables.len() as u32 - 1 })
+        store.check_counts(0, 0, 1)?;
+        let index = store.new_table(ty, raw, std::ptr::null_mut())?;
+        Ok(Table { store: store.id(), index })
     }
 
     pub(crate) fn inner<'a>(&self, store: &'a StoreOpaque) -> Result<&'a TableInner, Error> {
@@ -67,6 +67,8 @@ impl Table {
         let store = opaque_mut(&mut store);
         let table = self.inner(store)?;
         let raw = init.checked_ref(store, table.element_type())?;
-        table.grow(delta, raw).ok_or_else(|| Error::Instantiation(format!("cannot grow table by {delta}")))
+        store
+            .grow_table(self.index, delta, raw)?
+            .ok_or_else(|| Error::Instantiation(format!("cannot grow table by {delta}")))
     }
 }

@@ -75,7 +75,7 @@ fn kiln_run_prints_results() {
 }
 
 #[test]
-fn kiln_run_reports_a_trap_on_stderr_and_exits_1() {
+fn kiln_run_reports_a_trap_on_stderr_and_exits_134() {
     let dir = tempfile::tempdir().expect("temp dir");
     let source = dir.path().join("trap.wat");
     std::fs::write(
@@ -96,7 +96,7 @@ fn kiln_run_reports_a_trap_on_stderr_and_exits_1() {
 
     let result = kiln(&["run", &object, "--invoke", "div", "7", "0"]);
     let stderr = text(&result.stderr);
-    assert_eq!(result.status.code(), Some(1), "exit {:?}, stderr: {stderr}", result.status);
+    assert_eq!(result.status.code(), Some(134), "exit {:?}, stderr: {stderr}", result.status);
     assert!(stderr.contains("integer divide by zero"), "stderr: {stderr}");
 }
 
@@ -111,7 +111,12 @@ fn kiln_run_refuses_unknown_exports_and_bad_arguments() {
     ] {
         let result = kiln(&args);
         let stderr = text(&result.stderr);
-        assert_eq!(result.status.code(), Some(1), "{args:?}: exit {:?}, stderr: {stderr}", result.status);
+        assert_eq!(
+            result.status.code(),
+            Some(2),
+            "{args:?}: a usage error; exit {:?}, stderr: {stderr}",
+            result.status
+        );
         assert!(stderr.contains("error:"), "{args:?}: stderr: {stderr}");
     }
 }
@@ -167,4 +172,18 @@ fn kiln_wast_survives_a_script_that_never_ends() {
     assert!(stdout.contains("line 3: invoke: script process timed out"), "stdout: {stdout}");
     assert!(stdout.contains("fine.wast: 2 passed, 0 failed"), "stdout: {stdout}");
     assert_eq!(stdout.lines().last(), Some("4 passed, 3 failed"), "stdout: {stdout}");
+}
+
+#[test]
+fn kiln_run_max_memory_refuses_growth_past_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let object = compile_into(dir.path(), "wat/limits.wat", "limits.o");
+    for (limit, grown) in [("128KiB", "1"), ("65536", "-1"), ("100K", "-1"), ("1M", "1")] {
+        let result = kiln(&["run", &object, "--max-memory", limit, "--invoke", "grow", "1"]);
+        assert!(result.status.success(), "{limit}: {}", text(&result.stderr));
+        assert_eq!(text(&result.stdout).trim(), grown, "--max-memory {limit}");
+    }
+    let result = kiln(&["run", &object, "--max-memory", "1KiB", "--invoke", "grow", "1"]);
+    assert_eq!(result.status.code(), Some(1), "the initial page does not fit: {}", text(&result.stderr));
+    assert!(text(&result.stderr).contains("refused a memory"), "{}", text(&result.stderr));
 }

@@ -191,11 +191,11 @@ fn the_process_exits_with_the_programs_code() {
 }
 
 #[test]
-fn a_trap_prints_the_trap_and_backtrace_and_exits_1() {
+fn a_trap_prints_the_trap_and_backtrace_and_exits_134() {
     let dir = tempfile::tempdir().expect("temp dir");
     let output = kiln_run(&artifact("exit_code"), &["--", "trap", "0"], dir.path(), b"");
     let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(output.status.code(), Some(134), "stderr: {stderr}");
     assert_eq!(text(&output.stdout), "trap 0\n");
     assert!(stderr.contains("wasm trap: unreachable"), "{stderr}");
     assert!(stderr.contains("wasm backtrace:") && stderr.contains("abort") && stderr.contains("main"), "{stderr}");

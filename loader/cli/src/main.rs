@@ -14,11 +14,46 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use kiln_loader::{Engine, Error, ExternKind, ImportKind, Instance, Linker, Module, Store, Val, ValType};
+use kiln_loader::{Engine, Error, ExternKind, ImportKind, Instance, Linker, Module, Store, StoreLimits, Val, ValType};
 use serde_json::json;
 
+/// How `kiln run` reads arguments and prints results.
+macro_rules! ARGUMENT_SYNTAX_TEXT {
+    () => {
+        "\
+Arguments, by parameter type:
+  i32, i64             decimal or 0x hex, optionally signed: 42, -1, 0xff
+  f32, f64             decimal, inf, -inf or NaN: 1.5, -0
+  v128                 0x and up to 32 hex digits, the 128-bit value with lane 0 in its
+                       lowest bits (0x00000004000000030000000200000001 is i32x4 1 2 3 4),
+                       or a shape and its lanes, lane 0 first, each written as its scalar
+                       type is: i8x16:1,2,...,16  i16x8:..  i32x4:1,2,3,-4  i64x2:..
+                       f32x4:1.5,-0,inf,NaN  f64x2:..
+  funcref, externref   null
+Results are printed one per line, in the same syntax; a v128 as 0x and 32 hex digits."
+    };
+}
+
+/// What `kiln`'s exit status means.
+macro_rules! EXIT_CODES_TEXT {
+    () => {
+        "\
+Exit status:
+  0      success
+  N      the guest's own exit code (WASI proc_exit, or _start returning), passed through
+  1      the artifact could not be loaded, linked or instantiated (or another error)
+  2      bad command-line arguments
+  134    the guest trapped (as other runtimes report an abort)"
+    };
+}
+
 #[derive(Parser)]
-#[command(name = "kiln", version, about = "Runs and inspects kiln artifacts (precompiled WebAssembly)")]
+#[command(
+    name = "kiln",
+    version,
+    about = "Runs and inspects kiln artifacts (precompiled WebAssembly)",
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,7 +62,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a WASI command (`_start`), or call an export with --invoke.
-    #[command(after_help = ARGUMENT_SYNTAX)]
+    #[command(after_help = concat!(ARGUMENT_SYNTAX_TEXT!(), "\n\n", EXIT_CODES_TEXT!()))]
     Run {
         /// The artifact (`kilnc` output).
         file: PathBuf,
@@ -37,6 +72,10 @@ enum Command {
         /// Native stack that Wasm may use, in bytes.
         #[arg(long)]
         max_wasm_stack: Option<usize>,
+        /// Most bytes any one memory may grow to (a plain number, or with
+        /// K, M, G, KiB, MiB or GiB); `memory.grow` past it returns -1.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_memory: Option<usize>,
         /// WASI: let the program reach host directory HOST (and nothing
         /// above it) as GUEST (default: HOST as written).
         #[arg(long = "dir", value_name = "HOST[::GUEST]")]
@@ -64,32 +103,46 @@ enum Command {
     },
 }
 
-/// How `kiln run` reads arguments and prints results.
-const ARGUMENT_SYNTAX: &str = "\
-Arguments, by parameter type:
-  i32, i64             decimal or 0x hex, optionally signed: 42, -1, 0xff
-  f32, f64             decimal, inf, -inf or NaN: 1.5, -0
-  v128                 0x and up to 32 hex digits, the 128-bit value with lane 0 in its
-                       lowest bits (0x00000004000000030000000200000001 is i32x4 1 2 3 4),
-                       or a shape and its lanes, lane 0 first, each written as its scalar
-                       type is: i8x16:1,2,...,16  i16x8:..  i32x4:1,2,3,-4  i64x2:..
-                       f32x4:1.5,-0,inf,NaN  f64x2:..
-  funcref, externref   null
-Results are printed one per line, in the same syntax; a v128 as 0x and 32 hex digits.";
+const EXIT_CODES: &str = EXIT_CODES_TEXT!();
+
+/// The exit status of a usage error.
+const EXIT_USAGE: u8 = 2;
+/// The exit status of a trap.
+const EXIT_TRAP: u8 = 134;
+/// The exit status of any other failure.
+const EXIT_FAILURE: u8 = 1;
+
+/// A size in bytes: a number, optionally with a decimal or binary unit.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit: u64 = match &text[digits.len()..] {
+        "" | "B" => 1,
+        "K" | "KB" => 1_000,
+        "M" | "MB" => 1_000_000,
+        "G" | "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => return Err(format!("unknown unit `{other}` (use K, M, G, KiB, MiB or GiB)")),
+    };
+    let number: u64 = digits.trim().parse().map_err(|e| format!("`{text}` is not a size: {e}"))?;
+    number.checked_mul(unit).and_then(|n| usize::try_from(n).ok()).ok_or_else(|| format!("`{text}` is too large"))
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     let outcome = match cli.command {
-        Command::Run { file, invoke, max_wasm_stack, dirs, envs, preloads, args } => {
+        Command::Run { file, invoke, max_wasm_stack, max_memory, dirs, envs, preloads, args } => {
             let wasi = WasiOptions { dirs, envs, preloads };
-            run(&file, invoke.as_deref(), max_wasm_stack, &wasi, &args)
+            let limits = RunLimits { max_wasm_stack, max_memory };
+            run(&file, invoke.as_deref(), &limits, &wasi, &args)
         }
         Command::Inspect { file, json } => inspect(&file, json),
     };
@@ -102,9 +155,32 @@ fn main() -> ExitCode {
         },
         Err(e) => {
             report(&e);
-            ExitCode::from(1)
+            match e.downcast_ref::<Error>() {
+                Some(Error::Trap(_)) => ExitCode::from(EXIT_TRAP),
+                _ if e.downcast_ref::<UsageError>().is_some() => ExitCode::from(EXIT_USAGE),
+                _ => ExitCode::from(EXIT_FAILURE),
+            }
         }
     }
+}
+
+/// Arguments that do not fit the artifact they are meant for (an export's
+/// parameters, say): reported like clap's own usage errors.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The limits `kiln run` puts on the guest.
+struct RunLimits {
+    max_wasm_stack: Option<usize>,
+    max_memory: Option<usize>,
 }
 
 fn report(error: &anyhow::Error) {
@@ -137,20 +213,15 @@ struct WasiOptions {
     preloads: Vec<String>,
 }
 
-/// The store's host state: the WASI context of the program, when `kiln`
-/// has WASI.
-#[cfg(feature = "wasi")]
-type HostState = kiln_loader::wasi::WasiCtx;
-#[cfg(not(feature = "wasi"))]
-type HostState = ();
+/// The store's host state: the program's WASI context, when `kiln` has
+/// WASI, and the limits of `kiln run`'s flags.
+struct HostState {
+    #[cfg(feature = "wasi")]
+    wasi: kiln_loader::wasi::WasiCtx,
+    limits: StoreLimits,
+}
 
-fn run(
-    file: &PathBuf,
-    invoke: Option<&str>,
-    max_wasm_stack: Option<usize>,
-    options: &WasiOptions,
-    args: &[String],
-) -> Result<()> {
+fn run(file: &PathBuf, invoke: Option<&str>, limits: &RunLimits, options: &WasiOptions, args: &[String]) -> Result<()> {
     let engine = Engine::default();
     let module = Module::from_file(&engine, file)?;
     // Without --invoke the arguments are the command's own, after its name.
@@ -158,9 +229,14 @@ fn run(
         Some(_) => vec![file.display().to_string()],
         None => std::iter::once(file.display().to_string()).chain(args.iter().cloned()).collect(),
     };
-    let (linker, state) = linker(&engine, options, &command_args)?;
+    let mut store_limits = StoreLimits::builder();
+    if let Some(bytes) = limits.max_memory {
+        store_limits = store_limits.memory_size(bytes);
+    }
+    let (linker, state) = linker(&engine, options, &command_args, store_limits.build())?;
     let mut store = Store::new(&engine, state);
-    if let Some(bytes) = max_wasm_stack {
+    store.limiter(|state| &mut state.limits);
+    if let Some(bytes) = limits.max_wasm_stack {
         store.set_max_wasm_stack(bytes);
     }
     let mut linker = linker;
@@ -180,15 +256,16 @@ fn run(
         None if instance.get_func(&store, "_start").is_some() => "_start",
         None => {
             if !args.is_empty() {
-                bail!("arguments given but no function to call (use --invoke)");
+                return Err(UsageError("arguments given but no function to call (use --invoke)".into()).into());
             }
             return Ok(());
         }
     };
-    let func = instance.get_func(&store, name).ok_or_else(|| anyhow!("no exported function `{name}`"))?;
+    let func = instance.get_func(&store, name).ok_or_else(|| UsageError(format!("no exported function `{name}`")))?;
     let ty = func.ty(&store);
     if invoke.is_some() && args.len() != ty.params.len() {
-        bail!("`{name}` takes {} arguments ({:?}), {} given", ty.params.len(), ty.params, args.len());
+        let why = format!("`{name}` takes {} arguments ({:?}), {} given", ty.params.len(), ty.params, args.len());
+        return Err(UsageError(why).into());
     }
     let arguments = if invoke.is_some() { args } else { &[] };
     let params = ty
@@ -196,7 +273,7 @@ fn run(
         .iter()
         .zip(arguments)
         .enumerate()
-        .map(|(i, (&t, arg))| parse_arg(t, arg).with_context(|| format!("argument {i} `{arg}`")))
+        .map(|(i, (&t, arg))| parse_arg(t, arg).map_err(|e| UsageError(format!("argument {i} `{arg}`: {e:#}")).into()))
         .collect::<Result<Vec<_>>>()?;
     let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
     func.call(&mut store, &params, &mut results)?;
@@ -220,7 +297,12 @@ fn initialize_reactor(store: &mut Store<HostState>, instance: Instance) -> Resul
 /// with WASI as their `wasi_snapshot_preview1` (stdio inherited, `--dir`s
 /// preopened).
 #[cfg(feature = "wasi")]
-fn linker(engine: &Engine, options: &WasiOptions, args: &[String]) -> Result<(Linker<HostState>, HostState)> {
+fn linker(
+    engine: &Engine,
+    options: &WasiOptions,
+    args: &[String],
+    limits: StoreLimits,
+) -> Result<(Linker<HostState>, HostState)> {
     use kiln_loader::wasi::{self, WasiCtx};
     let mut ctx = WasiCtx::builder();
     ctx.args(args).inherit_stdio();
@@ -239,17 +321,23 @@ fn linker(engine: &Engine, options: &WasiOptions, args: &[String]) -> Result<(Li
         ctx.preopened_dir(host, guest)?;
     }
     let mut linker = Linker::new(engine);
-    wasi::add_to_linker(&mut linker, |ctx| ctx)?;
-    Ok((linker, ctx.build()?))
+    wasi::add_to_linker(&mut linker, |state: &mut HostState| &mut state.wasi)?;
+    Ok((linker, HostState { wasi: ctx.build()?, limits }))
 }
 
 /// The linker for `module` and the `--preload`ed artifacts; this `kiln` has no WASI.
 #[cfg(not(feature = "wasi"))]
-fn linker(engine: &Engine, options: &WasiOptions, _args: &[String]) -> Result<(Linker<HostState>, HostState)> {
+fn linker(
+    engine: &Engine,
+    options: &WasiOptions,
+    _args: &[String],
+    limits: StoreLimits,
+) -> Result<(Linker<HostState>, HostState)> {
     if !options.dirs.is_empty() || !options.envs.is_empty() {
-        bail!("--dir and --env need WASI, which this kiln was built without (cargo feature `wasi`)");
+        let why = "--dir and --env need WASI, which this kiln was built without (cargo feature `wasi`)";
+        return Err(UsageError(why.into()).into());
     }
-    Ok((Linker::new(engine), ()))
+    Ok((Linker::new(engine), HostState { limits }))
 }
 
 fn parse_int(text: &str, bits: u32) -> Result<u64> {

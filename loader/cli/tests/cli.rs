@@ -50,30 +50,35 @@ fn run_inspect_and_refuse() {
     assert_eq!(text(&out.stdout), "16\n2\n");
 
     let out = kiln(&["run", file, "--invoke", "boom", "3"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(134), "a trap");
     let stderr = text(&out.stderr);
     assert!(stderr.starts_with("error: wasm trap: integer divide by zero"), "{stderr}");
     assert!(stderr.contains("inner"), "backtrace names the function: {stderr}");
 
     let out = kiln(&["run", file, "--invoke", "rec", "1"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(134), "stack exhaustion is a trap");
     assert!(text(&out.stderr).contains("call stack exhausted"));
 
     let out = kiln(&["run", file]);
-    assert_eq!(out.status.code(), Some(1), "_start traps");
+    assert_eq!(out.status.code(), Some(134), "_start traps");
     assert!(text(&out.stderr).contains("unreachable"));
 
-    for bad in [
-        vec!["run", file, "--invoke", "pair", "x", "1"],
-        vec!["run", file, "--invoke", "pair", "1"],
-        vec!["run", file, "--invoke", "nope"],
-        vec!["run", "/nonexistent.o"],
-        vec!["inspect", env!("CARGO_MANIFEST_DIR")],
-        vec!["frobnicate"],
+    for (bad, code) in [
+        (vec!["run", file, "--invoke", "pair", "x", "1"], 2),
+        (vec!["run", file, "--invoke", "pair", "1"], 2),
+        (vec!["run", file, "--invoke", "nope"], 2),
+        (vec!["run", file, "--max-memory", "lots"], 2),
+        (vec!["frobnicate"], 2),
+        (vec!["run", "/nonexistent.o"], 1),
+        (vec!["inspect", env!("CARGO_MANIFEST_DIR")], 1),
     ] {
         let out = kiln(&bad);
-        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+        assert_eq!(out.status.code(), Some(code), "{bad:?}: {}", text(&out.stderr));
         assert!(text(&out.stderr).starts_with("error:"), "{bad:?}: {}", text(&out.stderr));
+    }
+    let help = text(&kiln(&["run", "--help"]).stdout);
+    for line in ["134", "bad command-line arguments", "exit code"] {
+        assert!(help.contains(line), "`kiln run --help` documents the exit status: {help}");
     }
 
     let out = kiln(&["inspect", file, "--json"]);

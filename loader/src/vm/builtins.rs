@@ -116,10 +116,11 @@ fn finish_table_write(store: &mut StoreOpaque, result: Result<ReleasedRefs, Trap
 unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u32) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
-    let memory = store.instances[instance].memories.get(memory as usize).copied();
-    match memory.and_then(|m| store.memories[m as usize].grow(delta as u64)) {
-        Some(old) => old as u32,
-        None => u32::MAX,
+    let Some(&memory) = store.instances[instance].memories.get(memory as usize) else { return u32::MAX };
+    match store.grow_memory(memory, delta as u64) {
+        Ok(Some(old)) => old as u32,
+        Ok(None) => u32::MAX,
+        Err(error) => raise_error(store, error),
     }
 }
 
@@ -161,8 +162,11 @@ unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
 unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: *mut u8) -> u32 {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
-    let table = store.instances[instance].tables.get(table as usize).copied();
-    table.and_then(|t| store.tables[t as usize].grow(delta, init as usize)).unwrap_or(u32::MAX)
+    let Some(&table) = store.instances[instance].tables.get(table as usize) else { return u32::MAX };
+    match store.grow_table(table, delta, init as usize) {
+        Ok(grown) => grown.unwrap_or(u32::MAX),
+        Err(error) => raise_error(store, error),
+    }
 }
 
 unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: *mut u8, len: u32) {

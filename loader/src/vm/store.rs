@@ -27,6 +27,7 @@ use super::table::TableInner;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::func::Func;
+use crate::limits::ResourceLimiter;
 use crate::module::Module;
 
 /// Default budget of native stack that Wasm may use below the outermost entry.
@@ -68,6 +69,50 @@ pub(crate) struct VMStoreContext {
 pub(crate) struct StoreInner<T> {
     pub opaque: StoreOpaque,
     pub data: T,
+    /// Finds the store's resource limiter in its host state.
+    pub limiter: Option<Box<LimiterAccessor<T>>>,
+}
+
+/// How a store finds its [`ResourceLimiter`] in its host state.
+pub(crate) type LimiterAccessor<T> = dyn (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync;
+
+/// One question to a store's resource limiter.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LimiterQuery {
+    MemoryGrowing { current: usize, desired: usize, maximum: Option<usize> },
+    TableGrowing { current: usize, desired: usize, maximum: Option<usize> },
+    Instances,
+    Tables,
+    Memories,
+}
+
+/// Asks the limiter of the `StoreInner<T>` that `store` heads; a yes/no
+/// answer is 1 or 0, a count is the count.
+type LimiterHook = unsafe fn(*mut StoreOpaque, LimiterQuery) -> anyhow::Result<usize>;
+
+/// The [`LimiterHook`] of stores of host state `T`.
+///
+/// # Safety
+/// `store` must be the opaque part of a live `StoreInner<T>` whose
+/// `limiter` is set, borrowed by nothing but the caller.
+pub(crate) unsafe fn ask_limiter<T>(store: *mut StoreOpaque, query: LimiterQuery) -> anyhow::Result<usize> {
+    let inner = store.cast::<StoreInner<T>>();
+    // SAFETY: per the contract; the accessor and the data are fields of the
+    // store that the opaque part (which the caller holds) does not overlap.
+    let (accessor, data) = unsafe { (&mut (*inner).limiter, &mut (*inner).data) };
+    let Some(accessor) = accessor.as_mut() else { return Ok(usize::MAX) };
+    let limiter = accessor(data);
+    Ok(match query {
+        LimiterQuery::MemoryGrowing { current, desired, maximum } => {
+            usize::from(limiter.memory_growing(current, desired, maximum)?)
+        }
+        LimiterQuery::TableGrowing { current, desired, maximum } => {
+            usize::from(limiter.table_growing(current, desired, maximum)?)
+        }
+        LimiterQuery::Instances => limiter.instances(),
+        LimiterQuery::Tables => limiter.tables(),
+        LimiterQuery::Memories => limiter.memories(),
+    })
 }
 
 /// The part of a store that does not depend on its host state.
@@ -96,6 +141,8 @@ pub(crate) struct StoreOpaque {
     pub(crate) max_wasm_stack: usize,
     /// What happens at the epoch deadline, and whether one was set.
     pub(crate) epoch: EpochState,
+    /// Asks the store's resource limiter, when it has one.
+    pub(crate) limiter: Option<LimiterHook>,
     /// The error of a host function, carried across the unwind to the entry.
     pub(crate) pending_error: Option<Error>,
 }
@@ -150,6 +197,7 @@ impl StoreOpaque {
             wasm_depth: 0,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             epoch: EpochState::default(),
+            limiter: None,
             pending_error: None,
         }
     }
@@ -210,6 +258,122 @@ impl StoreOpaque {
     #[inline]
     pub(crate) fn move_into_activations(&mut self, r: ExternRef) {
         self.activations.insert(r.into_raw());
+    }
+
+    /// The limiter's answer to `query`; a store without one allows everything.
+    fn ask(&mut self, query: LimiterQuery) -> Result<usize, Error> {
+        let Some(hook) = self.limiter else { return Ok(usize::MAX) };
+        // SAFETY: `limiter` is set only by `Store::limiter`, with the hook of
+        // the store's own host state, and the limiter is a field apart from
+        // this opaque part.
+        unsafe { hook(self, query) }.map_err(Error::from_host)
+    }
+
+    /// Whether a memory or table may grow (or be created, from 0).
+    pub(crate) fn may_grow(&mut self, query: LimiterQuery) -> Result<bool, Error> {
+        Ok(self.ask(query)? != 0)
+    }
+
+    /// Checks that the store may hold `instances`, `memories` and `tables`
+    /// more of each.
+    pub(crate) fn check_counts(&mut self, instances: usize, memories: usize, tables: usize) -> Result<(), Error> {
+        let held = [
+            (self.instances.len(), instances, LimiterQuery::Instances, "instances"),
+            (self.memories.len(), memories, LimiterQuery::Memories, "memories"),
+            (self.tables.len(), tables, LimiterQuery::Tables, "tables"),
+        ];
+        for (held, more, query, what) in held {
+            if more > 0 {
+                let limit = self.ask(query)?;
+                if held.saturating_add(more) > limit {
+                    return Err(Error::Instantiation(format!(
+                        "the store's resource limiter allows {limit} {what}, and it holds {held}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a memory, if the limiter allows its initial size.
+    pub(crate) fn new_memory(
+        &mut self,
+        ty: kiln_format::MemoryType,
+        home: *mut super::abi::VMDefinition,
+    ) -> Result<u32, Error> {
+        let bytes =
+            |pages: u64| usize::try_from(pages.saturating_mul(super::memory::WASM_PAGE_SIZE)).unwrap_or(usize::MAX);
+        let query =
+            LimiterQuery::MemoryGrowing { current: 0, desired: bytes(ty.minimum), maximum: ty.maximum.map(bytes) };
+        if !self.may_grow(query)? {
+            return Err(Error::Instantiation(format!(
+                "the store's resource limiter refused a memory of {} pages",
+                ty.minimum
+            )));
+        }
+        self.memories.push(MemoryInner::new(ty, home)?);
+        Ok(self.memories.len() as u32 - 1)
+    }
+
+    /// Creates a table of `ty.minimum` copies of `init`, if the limiter
+    /// allows its initial size.
+    pub(crate) fn new_table(
+        &mut self,
+        ty: kiln_format::TableType,
+        init: usize,
+        home: *mut super::abi::VMDefinition,
+    ) -> Result<u32, Error> {
+        let query = LimiterQuery::TableGrowing {
+            current: 0,
+            desired: ty.minimum as usize,
+            maximum: ty.maximum.map(|m| m as usize),
+        };
+        if !self.may_grow(query)? {
+            return Err(Error::Instantiation(format!(
+                "the store's resource limiter refused a table of {} elements",
+                ty.minimum
+            )));
+        }
+        self.tables.push(TableInner::new(ty, init, home)?);
+        Ok(self.tables.len() as u32 - 1)
+    }
+
+    /// `memory.grow` of memory `index`: the old size in pages, or `None`
+    /// when the memory's maximum or the limiter refuses.
+    pub(crate) fn grow_memory(&mut self, index: u32, delta: u64) -> Result<Option<u64>, Error> {
+        let memory = &self.memories[index as usize];
+        let ty = memory.current_type();
+        let max_pages = ty.maximum.unwrap_or(super::memory::MAX_WASM_PAGES).min(super::memory::MAX_WASM_PAGES);
+        let Some(desired) = ty.minimum.checked_add(delta).filter(|&pages| pages <= max_pages) else { return Ok(None) };
+        if delta > 0 {
+            let bytes = |pages: u64| (pages * super::memory::WASM_PAGE_SIZE) as usize;
+            let query = LimiterQuery::MemoryGrowing {
+                current: bytes(ty.minimum),
+                desired: bytes(desired),
+                maximum: ty.maximum.map(bytes),
+            };
+            if !self.may_grow(query)? {
+                return Ok(None);
+            }
+        }
+        Ok(self.memories[index as usize].grow(delta))
+    }
+
+    /// `table.grow` of table `index`: the old size, or `None` when the
+    /// table's maximum or the limiter refuses.
+    pub(crate) fn grow_table(&mut self, index: u32, delta: u32, init: usize) -> Result<Option<u32>, Error> {
+        let ty = self.tables[index as usize].current_type();
+        if delta > 0 {
+            let query = LimiterQuery::TableGrowing {
+                current: ty.minimum as usize,
+                desired: (ty.minimum as usize).saturating_add(delta as usize),
+                maximum: ty.maximum.map(|m| m as usize),
+            };
+            if !self.may_grow(query)? {
+                return Ok(None);
+            }
+        }
+        Ok(self.tables[index as usize].grow(delta, init))
     }
 
     /// Checks that a handle belongs to this store.

@@ -12,9 +12,7 @@ use crate::module::Module;
 use crate::vm::epoch::{has_epoch_checks, uninstrumented};
 use crate::vm::global::GlobalInner;
 use crate::vm::host_func::{HostFuncRef, VMHostFuncContext};
-use crate::vm::memory::MemoryInner;
 use crate::vm::store::StoreOpaque;
-use crate::vm::table::TableInner;
 use crate::vm::{VMDefinition, VMFuncRef, VMFunctionImport, ValueSlot};
 
 /// What satisfies one import: an item of the store, or a host function of
@@ -47,6 +45,9 @@ pub(crate) fn instantiate(
             info.imports.len()
         )));
     }
+    let defined_memories = info.memories.len() - info.num_imported_memories as usize;
+    let defined_tables = info.tables.len() - info.num_imported_tables as usize;
+    store.check_counts(1, defined_memories, defined_tables)?;
     if store.epoch.deadline_set && !has_epoch_checks(module) {
         return Err(Error::Instantiation(format!("the store has an epoch deadline, but {}", uninstrumented(module))));
     }
@@ -161,15 +162,13 @@ pub(crate) fn instantiate(
     unsafe { vmctx_ptr.add(VMOffsets::INSTANCE as usize).cast::<*const InstanceData>().write(data_ptr) };
     for (i, ty) in info.tables[info.num_imported_tables as usize..].iter().enumerate() {
         let home = vmctx_ptr.wrapping_add(offsets.defined_table(i as u32) as usize).cast::<VMDefinition>();
-        let table = TableInner::new(*ty, 0, home)?;
-        store.instances[index].tables.push(store.tables.len() as u32);
-        store.tables.push(table);
+        let table = store.new_table(*ty, 0, home)?;
+        store.instances[index].tables.push(table);
     }
     for (i, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
         let home = vmctx_ptr.wrapping_add(offsets.defined_memory(i as u32) as usize).cast::<VMDefinition>();
-        let memory = MemoryInner::new(*ty, home)?;
-        store.instances[index].memories.push(store.memories.len() as u32);
-        store.memories.push(memory);
+        let memory = store.new_memory(*ty, home)?;
+        store.instances[index].memories.push(memory);
     }
     for (i, global) in info.globals.iter().enumerate() {
         let value = store.const_env(index).eval(&global.init)?;
