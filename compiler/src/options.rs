@@ -139,6 +139,10 @@ pub struct CompileOptions {
     /// so that the store's epoch deadline can interrupt the code. The
     /// artifact header records it.
     pub epoch_interruption: bool,
+    /// Meter the code with fuel, Wasmtime's cost model: the store's fuel
+    /// goes down as the code runs, and a check at every function entry and
+    /// loop header traps when it is used up. The artifact header records it.
+    pub fuel: bool,
 }
 
 impl CompileOptions {
@@ -147,6 +151,9 @@ impl CompileOptions {
         let mut checks = Instrumentation::NONE;
         if self.epoch_interruption {
             checks = checks.union(Instrumentation::EPOCH);
+        }
+        if self.fuel {
+            checks = checks.union(Instrumentation::FUEL);
         }
         checks
     }

@@ -50,3 +50,19 @@ fn epoch_checks_are_deterministic_too() {
     }
     assert!(one != compile_with(Some(1), OptLevel::Speed), "the checks change the code");
 }
+
+#[test]
+fn fuel_metering_is_deterministic_too() {
+    let compile_fuel = |threads, epoch_interruption| {
+        let options = CompileOptions { threads, fuel: true, epoch_interruption, ..Default::default() };
+        compile(SEVERAL.as_bytes(), &options).unwrap_or_else(|e| panic!("compile failed: {e}"))
+    };
+    for epoch_interruption in [false, true] {
+        let one = compile_fuel(Some(1), epoch_interruption);
+        for threads in [None, Some(2), Some(8)] {
+            assert!(one == compile_fuel(threads, epoch_interruption), "{threads:?} threads differ from 1");
+        }
+        assert!(one != compile_with(Some(1), OptLevel::Speed), "metering changes the code");
+    }
+    assert!(compile_fuel(Some(1), false) != compile_fuel(Some(1), true), "epoch checks change the code");
+}

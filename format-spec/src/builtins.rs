@@ -79,6 +79,8 @@ builtins! {
         "`(vmctx, externref)`: compiled code dropped the last count of a reference; free it (its destructor may re-enter).";
     EpochDeadline = 13, "epoch_deadline", () -> (),
         "`(vmctx)`: an epoch check found the epoch at or past the store's deadline; trap with `interrupt`, or run the store's deadline callback, which may set a later deadline and return.";
+    OutOfFuel = 14, "out_of_fuel", () -> (),
+        "`(vmctx)`: a fuel check found the fuel counter at or above zero; refill it from the store's reserve and return, or trap with `out_of_fuel`.";
 }
 
 /// Number of builtins (entries in the builtins table).

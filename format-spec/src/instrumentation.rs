@@ -18,8 +18,15 @@ impl Instrumentation {
     /// and calls the `epoch_deadline` builtin when the epoch is at or past
     /// the `u64` at [`store_context::EPOCH_DEADLINE`](crate::store_context::EPOCH_DEADLINE).
     pub const EPOCH: Instrumentation = Instrumentation(1 << 0);
+    /// Bit 1: fuel metering (`kilnc --fuel`). Code adds the cost of what it
+    /// runs to the `i64` at
+    /// [`store_context::FUEL_CONSUMED`](crate::store_context::FUEL_CONSUMED),
+    /// and at every function entry and loop header calls the `out_of_fuel`
+    /// builtin when the counter is at or above zero. The cost model is
+    /// Wasmtime's: see SPEC.md, "Fuel".
+    pub const FUEL: Instrumentation = Instrumentation(1 << 1);
     /// Every bit this format version defines.
-    pub const KNOWN: Instrumentation = Instrumentation::EPOCH;
+    pub const KNOWN: Instrumentation = Instrumentation::EPOCH.union(Instrumentation::FUEL);
 
     /// The set with these bits, known or not.
     pub const fn from_bits(bits: u32) -> Instrumentation {
@@ -61,6 +68,9 @@ impl fmt::Display for Instrumentation {
         if self.contains(Instrumentation::EPOCH) {
             names.push("epoch".to_string());
         }
+        if self.contains(Instrumentation::FUEL) {
+            names.push("fuel".to_string());
+        }
         if !self.unknown().is_empty() {
             names.push(format!("unknown bits {:#x}", self.unknown().0));
         }
@@ -79,7 +89,8 @@ mod tests {
         assert_eq!(Instrumentation::NONE.union(Instrumentation::EPOCH), Instrumentation::EPOCH);
         assert!(Instrumentation::KNOWN.unknown().is_empty());
         assert_eq!(Instrumentation::EPOCH.to_string(), "epoch");
-        assert_eq!(Instrumentation::from_bits(0b11).to_string(), "epoch, unknown bits 0x2");
+        assert_eq!(Instrumentation::from_bits(0b11).to_string(), "epoch, fuel");
+        assert_eq!(Instrumentation::from_bits(0b101).to_string(), "epoch, unknown bits 0x4");
         assert_eq!(Instrumentation::NONE.to_string(), "none");
     }
 }

@@ -47,6 +47,7 @@ trap_codes! {
     UNREACHABLE = 10, "unreachable", "unreachable";
     NULL_REFERENCE = 11, "null_reference", "null reference";
     INTERRUPT = 12, "interrupt", "interrupted";
+    OUT_OF_FUEL = 13, "out_of_fuel", "all fuel consumed";
 }
 
 impl TrapCode {

@@ -54,7 +54,8 @@ pub mod runtime_limits {
 }
 
 /// Offsets inside the store context block: the `VMRuntimeLimits` (at 0,
-/// [`runtime_limits`]) followed by the epoch fields that epoch checks read,
+/// [`runtime_limits`]) followed by the epoch fields that epoch checks read and the fuel
+/// counter of fuel checks,
 /// then fields private to the runtime. A host-to-Wasm entry saves and
 /// restores the limits but never these, so a deadline set while Wasm runs
 /// (by the deadline callback, or a host function) stays set.
@@ -66,8 +67,14 @@ pub mod store_context {
     /// `*const u64`: the engine's epoch counter, incremented by any thread
     /// (an atomic; compiled code reads it with a plain aligned load).
     pub const EPOCH_COUNTER: u32 = super::runtime_limits::SIZE + 8;
+    /// `i64`: the fuel counter that fuel checks read and write: the fuel
+    /// consumed minus the fuel injected, so that `-counter` units remain
+    /// and a counter at or above zero means the injected fuel is used up.
+    /// Compiled code adds the cost of the code it runs and calls the
+    /// `out_of_fuel` builtin when a check finds the counter `>= 0`.
+    pub const FUEL_CONSUMED: u32 = super::runtime_limits::SIZE + 16;
     /// Size of the part of the block that compiled code reads.
-    pub const ABI_SIZE: u32 = super::runtime_limits::SIZE + 16;
+    pub const ABI_SIZE: u32 = super::runtime_limits::SIZE + 24;
 }
 
 /// Offsets inside `VMActivationsTable` (the bump chunk of externrefs held by Wasm frames).

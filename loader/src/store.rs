@@ -1,6 +1,8 @@
 //! The store: owner of every runtime object, and the contexts through which
 //! handles reach it.
 
+use kiln_format::Instrumentation;
+
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::limits::ResourceLimiter;
@@ -75,10 +77,37 @@ impl<T> Store<T> {
     /// it is refused if the store already holds an instance of code compiled
     /// without them, and once it is set, instantiating such code fails.
     pub fn set_epoch_deadline(&mut self, ticks: u64) -> Result<(), Error> {
-        self.inner.opaque.check_epoch_checks().map_err(Error::Instrumentation)?;
-        self.inner.opaque.epoch.deadline_set = true;
+        self.inner.opaque.require_instrumentation(Instrumentation::EPOCH)?;
         self.inner.opaque.set_epoch_deadline(ticks);
         Ok(())
+    }
+
+    /// Gives the store `fuel` units of fuel, replacing what it had. Code
+    /// compiled with `kilnc --fuel` consumes it with Wasmtime's cost model
+    /// (one unit per operator; `nop`, `drop`, `block`, `loop`,
+    /// `unreachable`, `return`, `else` and `end` are free) and traps with
+    /// [`TrapCode::OUT_OF_FUEL`](crate::TrapCode::OUT_OF_FUEL), "all fuel
+    /// consumed", at the first function entry or loop header that finds it
+    /// used up. A store starts with none: instrumented code traps at once
+    /// until fuel is set.
+    ///
+    /// Fuel needs every instance of the store to be metered: it is refused
+    /// if the store already holds an instance of code compiled without
+    /// `--fuel`, and once it is set, instantiating such code fails.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        self.inner.opaque.require_instrumentation(Instrumentation::FUEL)?;
+        self.inner.opaque.set_fuel_left(fuel);
+        Ok(())
+    }
+
+    /// The fuel left. Exact between calls into Wasm and in host functions
+    /// that Wasm calls; after a trap other than `out_of_fuel`, the cost of
+    /// the trapping function's last straight-line run may be missing.
+    /// An error if an instance of the store is not metered, since its code
+    /// runs without consuming fuel.
+    pub fn get_fuel(&self) -> Result<u64, Error> {
+        self.inner.opaque.check_instrumentation(Instrumentation::FUEL)?;
+        Ok(self.inner.opaque.fuel())
     }
 
     /// At the epoch deadline, runs `callback` instead of trapping. It sees

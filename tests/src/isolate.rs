@@ -115,6 +115,9 @@ pub fn run_script_isolated(exe: &Path, script: &Path, options: &IsolateOptions) 
     if options.run.compile.epoch_interruption {
         command.arg("--epoch-interruption");
     }
+    if options.run.compile.fuel {
+        command.arg("--fuel");
+    }
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match command.spawn() {
         Ok(c) => c,

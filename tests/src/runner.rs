@@ -237,6 +237,10 @@ impl ScriptRunner {
         };
         let engine = Engine::default();
         let mut store = Store::new(&engine, ());
+        if options.compile.fuel {
+            // Metered code runs only with fuel: a budget no script uses up.
+            store.set_fuel(u64::MAX).map_err(|e| format!("cannot set fuel: {e}"))?;
+        }
         let mut linker = Linker::new(&engine);
         // A script may register a module under a name used before; the
         // later registration wins, as in the reference interpreter.

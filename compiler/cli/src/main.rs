@@ -40,6 +40,12 @@ struct Cli {
     /// the artifact header; a store refuses deadlines on code without it).
     #[arg(long)]
     epoch_interruption: bool,
+    /// Meter the code with fuel (Wasmtime's cost model: one unit per
+    /// operator, nop, drop, block, loop, unreachable, return, else and end
+    /// free), so that a store's fuel limits it (recorded in the artifact
+    /// header; a store refuses fuel on code without it).
+    #[arg(long)]
+    fuel: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -80,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             EmitArg::So => Emit::SharedObject,
         },
         epoch_interruption: cli.epoch_interruption,
+        fuel: cli.fuel,
     };
     if !cli.input.is_file() {
         anyhow::bail!("input file {} does not exist or is not a file", cli.input.display());

@@ -12,6 +12,7 @@ use wasmparser::{BlockType, BrTable};
 
 use super::env::FuncEnvironment;
 use super::epoch::epoch_check;
+use super::fuel::{fuel_check, fuel_function_exit};
 use super::state::FuncState;
 use super::types::{block_signature, clif_type};
 use crate::{abi, CompileError, Result};
@@ -138,6 +139,7 @@ pub(crate) fn translate_loop(
     state.stack.extend_from_slice(builder.block_params(header));
     builder.switch_to_block(header);
     epoch_check(env, builder, state);
+    fuel_check(env, builder, state);
     push_ctrl(state, FrameKind::Loop { header }, next, params.len(), results.len());
     Ok(())
 }
@@ -196,7 +198,12 @@ pub(crate) fn translate_else(builder: &mut FunctionBuilder<'_>, state: &mut Func
 
 /// `end`: closes the innermost frame and continues after it, or returns
 /// when the frame is the function body.
-pub(crate) fn translate_end(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, offset: usize) -> Result<()> {
+pub(crate) fn translate_end(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    offset: usize,
+) -> Result<()> {
     let mut frame = pop_ctrl(state, offset)?;
     if state.reachable {
         state.collect_block_args(frame.num_results, offset)?;
@@ -225,6 +232,7 @@ pub(crate) fn translate_end(builder: &mut FunctionBuilder<'_>, state: &mut FuncS
     builder.switch_to_block(frame.next);
     state.reachable = true;
     if let FrameKind::Function = frame.kind {
+        fuel_function_exit(env, builder, state);
         state.call_args.clear();
         state.call_args.extend_from_slice(builder.block_params(frame.next));
         builder.ins().return_(&state.call_args);

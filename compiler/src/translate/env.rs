@@ -9,6 +9,7 @@ use kiln_format::{
     definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, ModuleInfo, RefType, TableType, VMOffsets,
 };
 
+use super::fuel::{fuel_after_builtin, fuel_before_builtin};
 use super::state::FuncState;
 use crate::abi::{self, POINTER_TYPE};
 use crate::trampolines::BUILTIN_NAMESPACE;
@@ -284,7 +285,12 @@ pub(crate) fn call_builtin(
     state.call_args.clear();
     state.call_args.push(state.vmctx);
     state.call_args.extend_from_slice(args);
-    builder.ins().call(callee, &state.call_args)
+    // The builtin may re-enter Wasm (a destructor) or a host callback that
+    // reads the fuel, so the fuel counter is in the store around it.
+    fuel_before_builtin(env, builder, state);
+    let call = builder.ins().call(callee, &state.call_args);
+    fuel_after_builtin(env, builder, state);
+    call
 }
 
 /// Calls `builtin` and returns its single result.

@@ -13,6 +13,7 @@ mod control;
 mod env;
 mod epoch;
 mod externref;
+mod fuel;
 mod global;
 mod locals;
 mod memory;

@@ -9,6 +9,7 @@ use cranelift_frontend::{FunctionBuilder, Variable};
 use kiln_format::{ValType, NUM_BUILTINS};
 
 use super::control::ControlFrame;
+use super::fuel::FuelCounter;
 use crate::{CompileError, Result};
 
 /// A local variable.
@@ -45,6 +46,8 @@ pub(crate) struct FuncState {
     pub call_args: Vec<ir::Value>,
     /// Scratch list of block arguments.
     pub block_args: Vec<ir::BlockArg>,
+    /// The fuel variable and pending cost (`kilnc --fuel`).
+    pub fuel: FuelCounter,
 }
 
 impl FuncState {
@@ -62,6 +65,7 @@ impl FuncState {
             direct_callees: BTreeMap::new(),
             call_args: Vec::new(),
             block_args: Vec::new(),
+            fuel: FuelCounter::default(),
         }
     }
 
@@ -79,6 +83,7 @@ impl FuncState {
             direct_callees,
             call_args,
             block_args,
+            fuel,
         } = self;
         stack.clear();
         control.clear();
@@ -92,6 +97,7 @@ impl FuncState {
         direct_callees.clear();
         call_args.clear();
         block_args.clear();
+        fuel.clear();
     }
 
     /// Pops one operand.

@@ -517,3 +517,62 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
 "
     );
 }
+
+#[test]
+fn golden_fuel_checks_at_entry_and_loop_header() {
+    let wasm = wat::parse_str("(module (func (loop i32.const 1 drop br 0)))").unwrap();
+    let text = translate_wasm_with(&wasm, Instrumentation::FUEL).unwrap()[0].display().to_string();
+    // The entry check reads the counter (`v1+48`) into a variable, the
+    // loop header checks it, and the back edge adds the body's cost, 2
+    // (`i32.const` and `br`; `drop` is free): memory is written only on the
+    // cold path, around the builtin `u3:14`, `out_of_fuel`.
+    assert_eq!(
+        text,
+        "function u0:0(i64 vmctx) system_v {
+    gv0 = vmctx
+    gv1 = load.i64 notrap aligned gv0
+    gv2 = load.i64 notrap aligned gv1
+    sig0 = (i64) system_v
+    fn0 = colocated u3:14 sig0
+    stack_limit = gv2
+
+                                block0(v0: i64):
+                                    v1 = load.i64 notrap aligned readonly v0
+                                    v2 = load.i64 notrap aligned v1+48
+                                    v3 = iconst.i64 0
+                                    v4 = icmp sge v2, v3  ; v3 = 0
+                                    brif v4, block1, block2(v2)
+
+                                block1 cold:
+                                    v5 = load.i64 notrap aligned readonly v0
+                                    store.i64 notrap aligned v2, v5+48
+                                    call fn0(v0)
+                                    v6 = load.i64 notrap aligned readonly v0
+                                    v7 = load.i64 notrap aligned v6+48
+                                    jump block2(v7)
+
+                                block2(v18: i64):
+@0017                               jump block4(v18)
+
+                                block4(v8: i64):
+@0017                               v9 = iconst.i64 0
+@0017                               v10 = icmp sge v8, v9  ; v9 = 0
+@0017                               brif v10, block6, block7(v8)
+
+                                block6 cold:
+@0017                               v11 = load.i64 notrap aligned readonly v0
+@0017                               store.i64 notrap aligned v8, v11+48
+@0017                               call fn0(v0)
+@0017                               v12 = load.i64 notrap aligned readonly v0
+@0017                               v13 = load.i64 notrap aligned v12+48
+@0017                               jump block7(v13)
+
+                                block7(v15: i64):
+@0019                               v14 = iconst.i32 1
+@001c                               v16 = iconst.i64 2
+@001c                               v17 = iadd v15, v16  ; v16 = 2
+@001c                               jump block4(v17)
+}
+"
+    );
+}

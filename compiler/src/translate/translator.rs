@@ -12,6 +12,7 @@ use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, Validat
 use super::control::{self, block_with_params, push_ctrl, FrameKind};
 use super::env::{vm_flags, FuncEnvironment};
 use super::epoch::epoch_check;
+use super::fuel::{fuel_after_op, fuel_before_op, fuel_function_entry};
 use super::memory::{self, LoadKind, StoreKind};
 use super::operators::operator_name;
 use super::state::FuncState;
@@ -101,6 +102,7 @@ impl FuncTranslator {
             .ok_or_else(|| CompileError::codegen("function signature lacks the vmctx parameter"))?;
         locals::declare_params(&mut builder, state, entry, &ty.params)?;
         epoch_check(env, &mut builder, state);
+        fuel_function_entry(env, &mut builder, state);
 
         let mut reader = body.get_binary_reader();
         let groups = reader.read_var_u32()?;
@@ -183,6 +185,20 @@ fn translate_operator(
     if !state.reachable {
         return skip_unreachable(env, builder, state, op, offset);
     }
+    fuel_before_op(env, builder, state, op);
+    translate_reachable(env, builder, state, op, offset)?;
+    fuel_after_op(env, builder, state, op);
+    Ok(())
+}
+
+/// Translates one operator of reachable code.
+fn translate_reachable(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    op: &Operator<'_>,
+    offset: usize,
+) -> Result<()> {
     match op {
         Operator::Unreachable => control::translate_unreachable(builder, state),
         Operator::Nop => {}
@@ -190,7 +206,7 @@ fn translate_operator(
         Operator::Loop { blockty } => control::translate_loop(env, builder, state, *blockty, offset)?,
         Operator::If { blockty } => control::translate_if(env, builder, state, *blockty, offset)?,
         Operator::Else => control::translate_else(builder, state, offset)?,
-        Operator::End => control::translate_end(builder, state, offset)?,
+        Operator::End => control::translate_end(env, builder, state, offset)?,
         Operator::Br { relative_depth } => control::translate_br(builder, state, *relative_depth, offset)?,
         Operator::BrIf { relative_depth } => control::translate_br_if(builder, state, *relative_depth, offset)?,
         Operator::BrTable { targets } => control::translate_br_table(builder, state, targets, offset)?,
@@ -333,7 +349,7 @@ fn skip_unreachable(
             state.unreachable_depth += 1;
         }
         Operator::Else if state.unreachable_depth == 0 => control::translate_else(builder, state, offset)?,
-        Operator::End if state.unreachable_depth == 0 => control::translate_end(builder, state, offset)?,
+        Operator::End if state.unreachable_depth == 0 => control::translate_end(env, builder, state, offset)?,
         Operator::End => state.unreachable_depth -= 1,
         Operator::TypedSelect { ty } => {
             val_type(*ty, offset)?;

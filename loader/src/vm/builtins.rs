@@ -45,6 +45,7 @@ const fn builtin_fn(index: BuiltinIndex) -> *const u8 {
         BuiltinIndex::Gc => gc as *const u8,
         BuiltinIndex::DropExternRef => drop_externref as *const u8,
         BuiltinIndex::EpochDeadline => epoch_deadline as *const u8,
+        BuiltinIndex::OutOfFuel => out_of_fuel as *const u8,
     }
 }
 
@@ -258,6 +259,16 @@ unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) {
         Err(Interrupt::Trap) => trap_on(Err(TrapCode::INTERRUPT)),
         // SAFETY: as above; the callback's borrow of the store has ended.
         Err(Interrupt::Error(error)) => raise_error(unsafe { &mut *store.cast::<StoreOpaque>() }, error),
+    }
+}
+
+unsafe extern "C" fn out_of_fuel(vmctx: *mut u8) {
+    // SAFETY: called by compiled code with its own vmctx, whose store
+    // context points at the store running it, which nothing else borrows
+    // until Wasm returns.
+    let store = unsafe { &mut *(*vmctx.cast::<*mut VMStoreContext>().read()).store.cast::<StoreOpaque>() };
+    if !store.refuel() {
+        trap_on(Err(TrapCode::OUT_OF_FUEL));
     }
 }
 

@@ -10,9 +10,7 @@
 
 use super::store::{StoreInner, StoreOpaque};
 use crate::error::Error;
-use crate::module::Module;
 use crate::store::StoreContextMut;
-use kiln_format::Instrumentation;
 
 /// What a store's epoch deadline callback decides when the deadline is
 /// reached.
@@ -26,13 +24,11 @@ pub enum UpdateDeadline {
 /// `StoreInner<T>` it was made for.
 pub(crate) type DeadlineCallback = dyn FnMut(*mut u8) -> anyhow::Result<UpdateDeadline> + Send;
 
-/// The deadline behaviour of a store. The deadline itself lives in the
+/// The deadline behaviour of a store (the store's instrumentation
+/// requirements record that a deadline was set). The deadline itself lives in the
 /// store context block, where compiled code reads it.
 #[derive(Default)]
 pub(crate) struct EpochState {
-    /// Whether a deadline was ever set: the store then refuses instances of
-    /// code without epoch checks, which no deadline would interrupt.
-    pub deadline_set: bool,
     /// Runs instead of the `interrupt` trap when the deadline is reached.
     pub callback: Option<Box<DeadlineCallback>>,
 }
@@ -57,21 +53,6 @@ pub(crate) fn erase_callback<T: 'static>(
     })
 }
 
-/// Whether `module`'s code has the epoch checks that a deadline needs.
-pub(crate) fn has_epoch_checks(module: &Module) -> bool {
-    module.code().header().instrumentation.contains(Instrumentation::EPOCH)
-}
-
-/// Why code without epoch checks and a deadline cannot share a store.
-#[cold]
-pub(crate) fn uninstrumented(module: &Module) -> String {
-    let name = module.name().map_or_else(String::new, |name| format!(" `{name}`"));
-    format!(
-        "module{name} was compiled without --epoch-interruption, so no epoch deadline can interrupt it \
-         (compile it with `kilnc --epoch-interruption`)"
-    )
-}
-
 impl StoreOpaque {
     /// The epoch at or past which compiled code calls `epoch_deadline`.
     pub(crate) fn epoch_deadline(&self) -> u64 {
@@ -85,18 +66,6 @@ impl StoreOpaque {
         let deadline = self.engine.current_epoch().saturating_add(ticks);
         // SAFETY: as in `epoch_deadline`.
         unsafe { (*self.context_ptr()).epoch_deadline = deadline };
-    }
-
-    /// A deadline would not interrupt this store's code unless every
-    /// instance has epoch checks: the error if one has none.
-    pub(crate) fn check_epoch_checks(&self) -> Result<(), String> {
-        match self.instances.iter().find(|instance| !has_epoch_checks(&instance.module)) {
-            Some(instance) => Err(format!(
-                "cannot set an epoch deadline: the store holds an instance whose {}",
-                uninstrumented(&instance.module)
-            )),
-            None => Ok(()),
-        }
     }
 }
 

@@ -13,6 +13,8 @@ use std::cell::UnsafeCell;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use kiln_format::Instrumentation;
+
 use super::abi::{FuncRefPtr, VMFuncRef, ValueSlot};
 use super::abi::{VMActivationsTable, VMRuntimeLimits};
 use super::activations::{ActivationRecord, ActivationsTable, GcStats};
@@ -58,6 +60,9 @@ pub(crate) struct VMStoreContext {
     pub epoch_deadline: u64,
     /// The engine's epoch, at `store_context::EPOCH_COUNTER`.
     pub epoch_counter: *const AtomicU64,
+    /// The fuel counter, at `store_context::FUEL_CONSUMED`: fuel consumed
+    /// minus fuel injected.
+    pub fuel_consumed: i64,
     /// The `StoreInner<T>` (whose first field is the `StoreOpaque`) of the
     /// store, as the innermost call into Wasm derived it from its `&mut`.
     pub store: *mut u8,
@@ -141,6 +146,11 @@ pub(crate) struct StoreOpaque {
     pub(crate) max_wasm_stack: usize,
     /// What happens at the epoch deadline, and whether one was set.
     pub(crate) epoch: EpochState,
+    /// The checks that the store's settings (a deadline, fuel) need in
+    /// every instance.
+    pub(crate) required_instrumentation: Instrumentation,
+    /// Fuel beyond what the `i64` counter in the context block holds.
+    pub(crate) fuel_reserve: u64,
     /// Asks the store's resource limiter, when it has one.
     pub(crate) limiter: Option<LimiterHook>,
     /// The error of a host function, carried across the unwind to the entry.
@@ -184,6 +194,7 @@ impl StoreOpaque {
                 limits: VMRuntimeLimits::default(),
                 epoch_deadline: u64::MAX,
                 epoch_counter: engine.epoch_counter(),
+                fuel_consumed: 0,
                 store: std::ptr::null_mut(),
             })),
             activations: ActivationsTable::new(),
@@ -197,6 +208,8 @@ impl StoreOpaque {
             wasm_depth: 0,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             epoch: EpochState::default(),
+            required_instrumentation: Instrumentation::NONE,
+            fuel_reserve: 0,
             limiter: None,
             pending_error: None,
         }

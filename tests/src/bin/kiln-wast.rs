@@ -45,6 +45,10 @@ struct Args {
     /// sets a deadline, so the checks never fire.
     #[arg(long)]
     epoch_interruption: bool,
+    /// Compile with fuel metering (`kilnc --fuel`); every store gets
+    /// `u64::MAX` fuel, which no script uses up.
+    #[arg(long)]
+    fuel: bool,
     /// Seconds after which a script's process is killed and the script fails.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -64,6 +68,7 @@ fn main() -> Result<ExitCode> {
         opt_level: args.opt_level.parse()?,
         emit: args.emit.parse()?,
         epoch_interruption: args.epoch_interruption,
+        fuel: args.fuel,
         ..Default::default()
     };
     let run = RunOptions { verbose: args.verbose, keep_artifacts: args.keep_artifacts.clone(), compile };

@@ -9,7 +9,6 @@ use crate::externals::Extern;
 use crate::instance::Instance;
 use crate::matching::check_import_item;
 use crate::module::Module;
-use crate::vm::epoch::{has_epoch_checks, uninstrumented};
 use crate::vm::global::GlobalInner;
 use crate::vm::host_func::{HostFuncRef, VMHostFuncContext};
 use crate::vm::store::StoreOpaque;
@@ -48,9 +47,7 @@ pub(crate) fn instantiate(
     let defined_memories = info.memories.len() - info.num_imported_memories as usize;
     let defined_tables = info.tables.len() - info.num_imported_tables as usize;
     store.check_counts(1, defined_memories, defined_tables)?;
-    if store.epoch.deadline_set && !has_epoch_checks(module) {
-        return Err(Error::Instantiation(format!("the store has an epoch deadline, but {}", uninstrumented(module))));
-    }
+    store.check_instantiable(module)?;
     let offsets = info.vmoffsets();
     let vmctx = VMContextAlloc::new(offsets.size())?;
     let index = store.instances.len();
