@@ -19,8 +19,16 @@ fn text(bytes: &[u8]) -> String {
 
 /// Compiles `source` (a path under tests/) into `dir`, asserting success.
 fn compile_into(dir: &Path, source: &str, name: &str) -> String {
+    compile_with_flags(dir, source, name, &[])
+}
+
+/// [`compile_into`], with more kilnc flags.
+fn compile_with_flags(dir: &Path, source: &str, name: &str, flags: &[&str]) -> String {
     let output = dir.join(name);
-    let result = kilnc(&[&common::tests_path(source), "-o".as_ref(), &output]);
+    let source_path = common::tests_path(source);
+    let mut args: Vec<&Path> = flags.iter().map(Path::new).collect();
+    args.extend([source_path.as_path(), "-o".as_ref(), output.as_path()]);
+    let result = kilnc(&args);
     assert!(result.status.success(), "kilnc {source} failed: {}", text(&result.stderr));
     assert!(output.is_file(), "kilnc wrote no {}", output.display());
     output.to_string_lossy().into_owned()
@@ -186,4 +194,60 @@ fn kiln_run_max_memory_refuses_growth_past_it() {
     let result = kiln(&["run", &object, "--max-memory", "1KiB", "--invoke", "grow", "1"]);
     assert_eq!(result.status.code(), Some(1), "the initial page does not fit: {}", text(&result.stderr));
     assert!(text(&result.stderr).contains("refused a memory"), "{}", text(&result.stderr));
+}
+
+#[test]
+fn kiln_run_timeout_stops_an_infinite_loop_with_exit_134() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let object = compile_with_flags(dir.path(), "wat/epoch.wat", "epoch.o", &["--epoch-interruption"]);
+    let started = std::time::Instant::now();
+    let result = kiln(&["run", &object, "--timeout", "100ms", "--invoke", "spin"]);
+    let elapsed = started.elapsed();
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(134), "stderr: {stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(elapsed >= std::time::Duration::from_millis(100), "stopped before the timeout: {elapsed:?}");
+    assert!(elapsed < std::time::Duration::from_secs(1), "took {elapsed:?}");
+
+    // Code that finishes in time is not disturbed.
+    let result = kiln(&["run", &object, "--timeout", "2s", "--invoke", "sum", "1000"]);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    assert_eq!(text(&result.stdout).trim(), "500500");
+
+    // Without epoch checks the timeout could not stop the code: refused, exit 1.
+    let plain = compile_into(dir.path(), "wat/epoch.wat", "plain.o");
+    let result = kiln(&["run", &plain, "--timeout", "100ms", "--invoke", "spin"]);
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("compiled without --epoch-interruption"), "{stderr}");
+
+    for bad in ["soon", "5parsecs", "-1s"] {
+        let result = kiln(&["run", &object, "--timeout", bad, "--invoke", "spin"]);
+        assert_eq!(result.status.code(), Some(2), "--timeout {bad}: {}", text(&result.stderr));
+    }
+}
+
+#[test]
+fn kiln_run_fuel_limits_the_guest_with_exit_134() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let object = compile_with_flags(dir.path(), "wat/fuel.wat", "fuel.o", &["--fuel"]);
+    // count(10) needs more than 45 units (tests/wat/fuel.wat).
+    let result = kiln(&["run", &object, "--fuel", "46", "--invoke", "count", "10"]);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    let result = kiln(&["run", &object, "--fuel", "45", "--invoke", "count", "10"]);
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(134), "stderr: {stderr}");
+    assert!(stderr.contains("all fuel consumed"), "{stderr}");
+    let result = kiln(&["run", &object, "--fuel", "1000000", "--invoke", "spin"]);
+    assert_eq!(result.status.code(), Some(134), "stderr: {}", text(&result.stderr));
+
+    // Without metering the fuel could not limit the code: refused, exit 1.
+    let plain = compile_into(dir.path(), "wat/fuel.wat", "plain.o");
+    let result = kiln(&["run", &plain, "--fuel", "1000", "--invoke", "count", "10"]);
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("compiled without --fuel"), "{stderr}");
+
+    let result = kiln(&["run", &object, "--fuel", "lots", "--invoke", "count", "10"]);
+    assert_eq!(result.status.code(), Some(2), "{}", text(&result.stderr));
 }

@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -43,7 +44,8 @@ Exit status:
   N      the guest's own exit code (WASI proc_exit, or _start returning), passed through
   1      the artifact could not be loaded, linked or instantiated (or another error)
   2      bad command-line arguments
-  134    the guest trapped (as other runtimes report an abort)"
+  134    the guest trapped (as other runtimes report an abort), ran out of --fuel or
+         was stopped by --timeout"
     };
 }
 
@@ -76,6 +78,17 @@ enum Command {
         /// K, M, G, KiB, MiB or GiB); `memory.grow` past it returns -1.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         max_memory: Option<usize>,
+        /// Give the guest N units of fuel (one per Wasm operator, as in
+        /// Wasmtime); running out is a trap ("all fuel consumed", exit
+        /// 134). Needs artifacts compiled with `kilnc --fuel`.
+        #[arg(long, value_name = "N")]
+        fuel: Option<u64>,
+        /// Stop the guest after DURATION (e.g. 100ms, 2s, 1.5m; a plain
+        /// number is seconds) with an `interrupted` trap (exit 134), at its
+        /// next function entry or loop header (not inside a host call).
+        /// Needs artifacts compiled with `kilnc --epoch-interruption`.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        timeout: Option<Duration>,
         /// WASI: let the program reach host directory HOST (and nothing
         /// above it) as GUEST (default: HOST as written).
         #[arg(long = "dir", value_name = "HOST[::GUEST]")]
@@ -129,6 +142,23 @@ fn parse_size(text: &str) -> Result<usize, String> {
     number.checked_mul(unit).and_then(|n| usize::try_from(n).ok()).ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// A duration: a number, optionally fractional, with a unit (ns, us, ms,
+/// s, m or h; none means seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let number = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let seconds_per_unit = match &text[number.len()..] {
+        "ns" => 1e-9,
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown unit `{other}` (use ns, us, ms, s, m or h)")),
+    };
+    let value: f64 = number.trim().parse().map_err(|e| format!("`{text}` is not a duration: {e}"))?;
+    Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|e| format!("`{text}` is not a duration: {e}"))
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -139,9 +169,9 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Command::Run { file, invoke, max_wasm_stack, max_memory, dirs, envs, preloads, args } => {
+        Command::Run { file, invoke, max_wasm_stack, max_memory, fuel, timeout, dirs, envs, preloads, args } => {
             let wasi = WasiOptions { dirs, envs, preloads };
-            let limits = RunLimits { max_wasm_stack, max_memory };
+            let limits = RunLimits { max_wasm_stack, max_memory, fuel, timeout };
             run(&file, invoke.as_deref(), &limits, &wasi, &args)
         }
         Command::Inspect { file, json } => inspect(&file, json),
@@ -181,6 +211,8 @@ impl std::error::Error for UsageError {}
 struct RunLimits {
     max_wasm_stack: Option<usize>,
     max_memory: Option<usize>,
+    fuel: Option<u64>,
+    timeout: Option<Duration>,
 }
 
 fn report(error: &anyhow::Error) {
@@ -238,6 +270,20 @@ fn run(file: &PathBuf, invoke: Option<&str>, limits: &RunLimits, options: &WasiO
     store.limiter(|state| &mut state.limits);
     if let Some(bytes) = limits.max_wasm_stack {
         store.set_max_wasm_stack(bytes);
+    }
+    // Both are set before anything is instantiated, so that code compiled
+    // without their checks is refused (exit 1) rather than run unchecked.
+    if let Some(fuel) = limits.fuel {
+        store.set_fuel(fuel)?;
+    }
+    if let Some(timeout) = limits.timeout {
+        // One tick of the epoch, from a timer thread, reaches the deadline.
+        store.set_epoch_deadline(1)?;
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(timeout);
+            engine.increment_epoch();
+        });
     }
     let mut linker = linker;
     for preload in &options.preloads {

@@ -77,7 +77,7 @@ fn run_inspect_and_refuse() {
         assert!(text(&out.stderr).starts_with("error:"), "{bad:?}: {}", text(&out.stderr));
     }
     let help = text(&kiln(&["run", "--help"]).stdout);
-    for line in ["134", "bad command-line arguments", "exit code"] {
+    for line in ["134", "bad command-line arguments", "exit code", "--fuel", "--timeout", "loaded, linked"] {
         assert!(help.contains(line), "`kiln run --help` documents the exit status: {help}");
     }
 
