@@ -6,13 +6,14 @@
 #   make spec   the spec suite alone, one line per script
 #   make valgrind  the randomized externref stress test under valgrind
 #   make bench-programs   real C programs under `kiln run` against native builds
+#   make bench-instrumentation   their cost of --epoch-interruption and --fuel
 
 CARGO ?= cargo
 RELEASE := target/release
 SUITE := $(or $(KILN_TESTSUITE),../shared/testsuite/wasm-2.0)
 SPEC_SCRIPTS = $(wildcard $(SUITE)/*.wast)
 
-.PHONY: all build run test spec valgrind clean programs bench-programs dist bench
+.PHONY: all build run test spec valgrind clean programs bench-programs bench-instrumentation dist bench
 
 all: build
 
@@ -44,6 +45,9 @@ programs:
 # Wall time of each program under `kiln run` against its native build.
 bench-programs: build programs
 	bash tests/programs/bench.sh
+
+bench-instrumentation: build programs
+	bash tests/programs/bench.sh instrumentation
 
 spec: build
 	@test -n "$(SPEC_SCRIPTS)" || { echo "error: no scripts in $(SUITE)" >&2; exit 1; }

@@ -5,8 +5,19 @@
 # takes to compile each program (median of RUNS) and the sizes involved.
 # Prints a Markdown table.
 #
-# usage: tests/programs/bench.sh        (`make bench-programs` builds first)
+# `bench.sh instrumentation` measures instead what kilnc's run-time checks
+# cost: each program compiled plain, with --epoch-interruption (run with a
+# deadline: --timeout 1h) and with --fuel (run with u64::MAX fuel), the
+# three run alternately, RUNS times each, and the medians compared.
+#
+# usage: tests/programs/bench.sh [instrumentation]
+#                                (`make bench-programs` and
+#                                `make bench-instrumentation` build first)
 #   RUNS=5  BENCH_SIZE=8388608 (bytes of text the compressors work on)
+#   PROGRAMS="sqlite minigzip bzip2 lz4 zstdpipe" (which programs)
+#   KILNC_FLAGS="--fuel" (more kilnc flags for the kiln artifacts of the
+#                         first table, e.g. to time one instrumentation)
+#   KILN_RUN_FLAGS="--fuel 1000000000000" (more `kiln run` flags for them)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +26,14 @@ out="${KILN_PROGRAMS_DIR:-$root/target/programs}"
 release="$root/target/release"
 runs="${RUNS:-5}"
 size="${BENCH_SIZE:-8388608}"
+programs="${PROGRAMS:-sqlite minigzip bzip2 lz4 zstdpipe}"
+mode="${1:-native}"
+case "$mode" in
+native | instrumentation) ;;
+*) echo "usage: $0 [instrumentation]" >&2; exit 2 ;;
+esac
+read -r -a kilnc_flags <<<"${KILNC_FLAGS:-}"
+read -r -a kiln_run_flags <<<"${KILN_RUN_FLAGS:-}"
 
 for f in "$release/kiln" "$release/kilnc" "$out/gendata"; do
     [ -x "$f" ] || { echo "error: $f missing: run \`make bench-programs\`" >&2; exit 1; }
@@ -30,13 +49,35 @@ now_ns() { date +%s%N; }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# Runs program NAME of SIDE (native | kiln) with ARGS in the current directory.
+# The kilnc flags of a kiln SIDE's artifacts, and its `kiln run` flags.
+side_kilnc_flags() {
+    case "$1" in
+    kiln) echo "${kilnc_flags[@]}" ;;
+    epoch) echo --epoch-interruption ;;
+    fuel) echo --fuel ;;
+    esac
+}
+side_run_flags() {
+    case "$1" in
+    kiln) echo "${kiln_run_flags[@]}" ;;
+    epoch) echo --timeout 3600s ;;
+    fuel) echo --fuel 18446744073709551615 ;;
+    esac
+}
+
+# Runs program NAME of SIDE (native, or kiln | epoch | fuel: its artifact
+# plain, or as the first table's flags give it; with epoch checks; with
+# fuel metering) with ARGS in the current directory.
 prog() {
     local side="$1" name="$2"
     shift 2
     case "$side" in
     native) "$out/native/$name" "$@" ;;
-    kiln) "$release/kiln" run "$work/objects/$name.o" --dir "$PWD::/" -- "$@" ;;
+    *)
+        local run_flags
+        read -r -a run_flags <<<"$(side_run_flags "$side")"
+        "$release/kiln" run "$work/objects/$name.$side.o" "${run_flags[@]}" --dir "$PWD::/" -- "$@"
+        ;;
     esac
 }
 
@@ -79,16 +120,55 @@ time_once() {
 
 human() { awk -v b="$1" 'BEGIN { if (b >= 1048576) printf "%.1f MiB", b / 1048576; else printf "%.0f KiB", b / 1024 }'; }
 
+# Compiles program NAME's artifact for SIDE.
+compile_side() {
+    local side="$1" name="$2" flags
+    read -r -a flags <<<"$(side_kilnc_flags "$side")"
+    "$release/kilnc" "${flags[@]}" "$out/wasm/$name.wasm" -o "$work/objects/$name.$side.o"
+}
+
+if [ "$mode" = instrumentation ]; then
+    echo "Each figure is the median of $runs runs, the three builds run in turn; text input $(human "$size"). $(nproc) CPUs."
+    echo "epoch: kilnc --epoch-interruption, run with --timeout 3600s; fuel: kilnc --fuel, run with --fuel 2^64-1."
+    echo
+    echo "| program (workload) | plain | epoch | epoch / plain | fuel | fuel / plain | .o plain / epoch / fuel |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for name in $programs; do
+        [ -f "$out/wasm/$name.wasm" ] || { echo "error: $out/wasm/$name.wasm missing: run \`make programs\`" >&2; exit 1; }
+        for side in kiln epoch fuel; do
+            compile_side "$side" "$name"
+            : >"$work/$side.ms"
+        done
+        for _ in $(seq "$runs"); do
+            for side in kiln epoch fuel; do
+                time_once "$side" "$name" >>"$work/$side.ms"
+            done
+        done
+        plain_ms="$(median <"$work/kiln.ms")"
+        epoch_ms="$(median <"$work/epoch.ms")"
+        fuel_ms="$(median <"$work/fuel.ms")"
+        ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+        size_of() { human "$(stat -c %s "$work/objects/$name.$1.o")"; }
+        printf '| %s | %s ms | %s ms | %s× | %s ms | %s× | %s / %s / %s |\n' "$(describe "$name")" "$plain_ms" \
+            "$epoch_ms" "$(ratio "$epoch_ms" "$plain_ms")" "$fuel_ms" "$(ratio "$fuel_ms" "$plain_ms")" \
+            "$(size_of kiln)" "$(size_of epoch)" "$(size_of fuel)"
+    done
+    exit 0
+fi
+
 echo "Each figure is the median of $runs runs; text input $(human "$size"). $(nproc) CPUs."
+if [ -n "${KILNC_FLAGS:-}${KILN_RUN_FLAGS:-}" ]; then
+    echo "kiln artifacts compiled with kilnc ${KILNC_FLAGS:-}, run with kiln run ${KILN_RUN_FLAGS:-}."
+fi
 echo
 echo "| program (workload) | native | kiln run | kiln / native | kilnc compile | .wasm | kiln .o |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-for name in sqlite minigzip bzip2 lz4 zstdpipe; do
+for name in $programs; do
     wasm="$out/wasm/$name.wasm"
     [ -f "$wasm" ] || { echo "error: $wasm missing: run \`make programs\`" >&2; exit 1; }
     compile_ms="$(for _ in $(seq "$runs"); do
         start="$(now_ns)"
-        "$release/kilnc" "$wasm" -o "$work/objects/$name.o"
+        "$release/kilnc" "${kilnc_flags[@]}" "$wasm" -o "$work/objects/$name.kiln.o"
         echo $((($(now_ns) - start) / 1000000))
     done | median)"
     # Alternating the two sides spreads any drift of the machine over both.
@@ -102,5 +182,5 @@ for name in sqlite minigzip bzip2 lz4 zstdpipe; do
     kiln_ms="$(median <"$work/kiln.ms")"
     ratio="$(awk -v k="$kiln_ms" -v n="$native_ms" 'BEGIN { printf "%.2f", k / n }')"
     printf '| %s | %s ms | %s ms | %s× | %s ms | %s | %s |\n' "$(describe "$name")" "$native_ms" "$kiln_ms" \
-        "$ratio" "$compile_ms" "$(human "$(stat -c %s "$wasm")")" "$(human "$(stat -c %s "$work/objects/$name.o")")"
+        "$ratio" "$compile_ms" "$(human "$(stat -c %s "$wasm")")" "$(human "$(stat -c %s "$work/objects/$name.kiln.o")")"
 done
