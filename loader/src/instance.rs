@@ -44,6 +44,10 @@ impl Instance {
         Ok(Instance::from_index(store.id(), index))
     }
 
+    pub(crate) fn store_id(&self) -> StoreId {
+        self.store
+    }
+
     fn data<'a>(&self, store: &'a StoreOpaque) -> Result<&'a InstanceData, Error> {
         store.check(self.store, "instance")?;
         Ok(&store.instances[self.index])

@@ -132,6 +132,7 @@ impl<T: 'static> Linker<T> {
         name: &str,
         instance: Instance,
     ) -> Result<&mut Linker<T>, Error> {
+        opaque(&store).check(instance.store_id(), "instance")?;
         for (export, item) in instance.exports(&store) {
             self.define(&store, name, &export, item)?;
         }
@@ -145,6 +146,11 @@ impl<T: 'static> Linker<T> {
             Definition::Extern(item) => Some(*item),
             Definition::Host(host) => {
                 let store = opaque_mut(&mut store);
+                // Type ids are the engine's: a host function of another
+                // engine would have another signature in this store.
+                if !store.engine.same(&self.engine) {
+                    return None;
+                }
                 Some(Extern::Func(Func::from_raw(store.id(), store.new_host_func(host.clone()))))
             }
         }

@@ -160,6 +160,25 @@ fn host_errors_keep_their_type_and_panics_become_errors() {
 }
 
 #[test]
+fn a_linker_serves_only_stores_of_its_engine() {
+    let (ours, theirs) = (Engine::default(), Engine::default());
+    let mut linker = Linker::<()>::new(&ours);
+    linker.func_wrap("env", "f", |x: i64, y: i64| x + y).expect("f");
+    let mut foreign = Store::new(&theirs, ());
+    assert!(linker.get(&mut foreign, "env", "f").is_none(), "type ids of another engine mean other types");
+    let mut store = Store::new(&ours, ());
+    let f = linker.get(&mut store, "env", "f").and_then(|e| e.into_func()).expect("f");
+    assert_eq!(f.typed::<(i64, i64), i64>(&store).expect("typed").call(&mut store, (2, 3)).expect("call"), 5);
+
+    let pre = calls_pre(&ours);
+    let mut a = Store::new(&ours, Recorded::default());
+    let instance = pre.instantiate(&mut a).expect("instantiates");
+    let mut linker = Linker::<Recorded>::new(&ours);
+    let b = Store::new(&ours, Recorded::default());
+    assert!(matches!(linker.instance(&b, "calls", instance), Err(Error::ForeignHandle("instance"))));
+}
+
+#[test]
 fn names_are_defined_once_unless_shadowing_is_allowed() {
     let engine = Engine::default();
     let mut linker = Linker::<()>::new(&engine);

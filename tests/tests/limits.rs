@@ -122,3 +122,27 @@ fn a_custom_limiter_sees_every_growth_and_its_errors_end_the_call() {
     assert!(error.to_string().contains("no host has"), "{error}");
     assert_eq!(store.data().asked, [(0, PAGE), (PAGE, 3 * PAGE), (3 * PAGE, 4 * PAGE), (3 * PAGE, 203 * PAGE)]);
 }
+
+/// A limiter that panics when asked to grow past one page.
+struct Panicking;
+
+impl ResourceLimiter for Panicking {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> anyhow::Result<bool> {
+        assert!(desired <= PAGE, "the limiter's own bug");
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+}
+
+#[test]
+fn a_panicking_limiter_is_an_error_of_the_call_not_an_abort() {
+    let engine = Engine::default();
+    let mut store = limited(&engine, Panicking);
+    let instance = Linker::new(&engine).instantiate(&mut store, &module(&engine)).expect("instantiates");
+    let error = func(&store, instance, "grow").call(&mut store, 1).expect_err("the limiter panicked");
+    assert!(error.to_string().contains("resource limiter panicked"), "{error}");
+    assert_eq!(func(&store, instance, "grow").call(&mut store, 0).expect("the store goes on"), 1);
+}

@@ -88,7 +88,7 @@ pub(crate) unsafe fn deadline_reached(store: *mut u8) -> Result<(), Interrupt> {
     };
     let Some(mut callback) = callback else { return Err(Interrupt::Trap) };
     // Taken out of the store while it runs, since it borrows the whole store.
-    let outcome = callback(store);
+    let outcome = super::host_func::run_host_code("epoch deadline callback", || callback(store));
     // SAFETY: per the contract; the callback's borrow has ended.
     let opaque = unsafe { &mut *opaque };
     opaque.epoch.callback = Some(callback);
@@ -97,7 +97,7 @@ pub(crate) unsafe fn deadline_reached(store: *mut u8) -> Result<(), Interrupt> {
             opaque.set_epoch_deadline(ticks);
             Ok(())
         }
-        Err(error) => Err(Interrupt::Error(Error::from_host(error))),
+        Err(error) => Err(Interrupt::Error(error)),
     }
 }
 

@@ -140,10 +140,24 @@ unsafe fn call_host<T: 'static>(ctx: *const VMHostFuncContext, slots: *mut Value
         unsafe { std::slice::from_raw_parts_mut(slots, func.slot_count) }
     };
     let caller = Caller::new(store, ctx.caller);
-    match catch_unwind(AssertUnwindSafe(|| (func.closure)(caller, slots))) {
-        Ok(Ok(())) => Ok(()),
+    run_host_code("host function", || (func.closure)(caller, slots))
+}
+
+/// Runs embedder code called from the runtime (a host function, a
+/// resource limiter, a deadline callback): its error, or its panic, becomes
+/// an `Error`, so that no panic unwinds into Wasm or out of a builtin
+/// (which would abort).
+pub(crate) fn run_host_code<R>(what: &str, f: impl FnOnce() -> anyhow::Result<R>) -> Result<R, Error> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(Error::from_host(error)),
-        Err(payload) => Err(Error::Host(anyhow::anyhow!("host function panicked: {}", panic_message(&*payload)))),
+        Err(payload) => {
+            let message = format!("{what} panicked: {}", panic_message(&*payload));
+            // The payload's own destructor may panic too; it is dropped
+            // under a guard of its own.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            Err(Error::Host(anyhow::anyhow!(message)))
+        }
     }
 }
 

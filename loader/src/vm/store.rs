@@ -276,10 +276,11 @@ impl StoreOpaque {
     /// The limiter's answer to `query`; a store without one allows everything.
     fn ask(&mut self, query: LimiterQuery) -> Result<usize, Error> {
         let Some(hook) = self.limiter else { return Ok(usize::MAX) };
+        let this: *mut StoreOpaque = self;
         // SAFETY: `limiter` is set only by `Store::limiter`, with the hook of
         // the store's own host state, and the limiter is a field apart from
         // this opaque part.
-        unsafe { hook(self, query) }.map_err(Error::from_host)
+        super::host_func::run_host_code("resource limiter", || unsafe { hook(this, query) })
     }
 
     /// Whether a memory or table may grow (or be created, from 0).
