@@ -10,6 +10,7 @@ use std::sync::Arc;
 use kiln_format::FuncType;
 
 use super::abi::{HostCallFn, VMFuncRef, VMRuntimeLimits, ValueSlot};
+use super::pinned::Pinned;
 use super::store::{StoreInner, VMStoreContext};
 use super::traps::raise_host_error;
 use crate::caller::Caller;
@@ -82,27 +83,25 @@ impl VMHostFuncContext {
         func: HostFuncRef,
         wasm_call: *const u8,
         caller: Option<Instance>,
-    ) -> Box<VMHostFuncContext> {
-        let mut ctx = Box::new(VMHostFuncContext {
+    ) -> Pinned<VMHostFuncContext> {
+        let type_id = func.type_id;
+        let ctx = Pinned::new(VMHostFuncContext {
             runtime_limits: store_context.cast(),
             host_call: func.host_call,
             func_ref: VMFuncRef::NULL,
             func,
             caller,
         });
-        let ctx_ptr: *mut VMHostFuncContext = &mut *ctx;
-        ctx.func_ref = VMFuncRef {
-            wasm_call,
-            vmctx: ctx_ptr.cast(),
-            type_id: ctx.func.type_id,
-            _pad: 0,
-            host_entry: std::ptr::null(),
-        };
+        let ctx_ptr = ctx.as_ptr();
+        let func_ref = VMFuncRef { wasm_call, vmctx: ctx_ptr.cast(), type_id, _pad: 0, host_entry: std::ptr::null() };
+        // SAFETY: the context was just allocated and nothing else refers to
+        // it yet; its func ref points back at it through the same pointer.
+        unsafe { std::ptr::addr_of_mut!((*ctx_ptr).func_ref).write(func_ref) };
         ctx
     }
 
     /// A copy of this context for an instance that imports it.
-    pub(crate) fn for_caller(&self, wasm_call: *const u8, caller: Instance) -> Box<VMHostFuncContext> {
+    pub(crate) fn for_caller(&self, wasm_call: *const u8, caller: Instance) -> Pinned<VMHostFuncContext> {
         VMHostFuncContext::new(self.runtime_limits.cast(), self.func.clone(), wasm_call, Some(caller))
     }
 

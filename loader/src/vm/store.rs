@@ -25,6 +25,7 @@ use super::host_func::HostFuncRef;
 use super::host_func::VMHostFuncContext;
 use super::instance::InstanceData;
 use super::memory::MemoryInner;
+use super::pinned::Pinned;
 use super::table::TableInner;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -130,12 +131,10 @@ pub(crate) struct StoreOpaque {
     /// one (host called Wasm, which called the host, which called Wasm
     /// again), outermost first; the GC walks them all.
     pub(crate) outer_activations: Vec<ActivationRecord>,
-    /// Boxed: each VMContext points at its instance's data.
-    #[allow(clippy::vec_box)]
-    pub(crate) instances: Vec<Box<InstanceData>>,
-    /// Boxed: funcrefs and importing VMContexts point into each context.
-    #[allow(clippy::vec_box)]
-    pub(crate) host_funcs: Vec<Box<VMHostFuncContext>>,
+    /// Pinned: each VMContext points at its instance's data.
+    pub(crate) instances: Vec<Pinned<InstanceData>>,
+    /// Pinned: funcrefs and importing VMContexts point into each context.
+    pub(crate) host_funcs: Vec<Pinned<VMHostFuncContext>>,
     /// Host functions that no module of the store had a Wasm-to-host
     /// trampoline for when they were made; instantiation fills them in.
     pub(crate) unresolved_host_funcs: usize,
@@ -433,7 +432,9 @@ impl StoreOpaque {
             self.unresolved_host_funcs += 1;
         }
         let ctx = VMHostFuncContext::new(self.context_ptr(), func, trampoline, None);
-        let ptr = FuncRefPtr::new(&ctx.func_ref).expect("a boxed context is not null");
+        // SAFETY: the field of a live allocation, addressed through the
+        // pointer that owns it.
+        let ptr = FuncRefPtr::new(unsafe { std::ptr::addr_of!((*ctx.as_ptr()).func_ref) }).expect("not null");
         self.host_funcs.push(ctx);
         ptr
     }

@@ -12,6 +12,7 @@ use crate::module::Module;
 use crate::vm::global::GlobalInner;
 use crate::vm::host_func::{HostFuncRef, VMHostFuncContext};
 use crate::vm::store::StoreOpaque;
+use crate::vm::Pinned;
 use crate::vm::{VMDefinition, VMFuncRef, VMFunctionImport, ValueSlot};
 
 /// What satisfies one import: an item of the store, or a host function of
@@ -142,7 +143,7 @@ pub(crate) fn instantiate(
     // or global points into it, so that a failure below leaves no
     // definition pointing at freed memory.
     let vmctx_ptr = vmctx.ptr();
-    store.instances.push(Box::new(InstanceData {
+    store.instances.push(Pinned::new(InstanceData {
         index,
         module: module.clone(),
         vmctx,
@@ -153,7 +154,7 @@ pub(crate) fn instantiate(
         dropped_elements: vec![false; info.elements.len()],
         dropped_data: vec![false; info.data.len()],
     }));
-    let data_ptr: *const InstanceData = &*store.instances[index];
+    let data_ptr: *const InstanceData = store.instances[index].as_ptr();
     // SAFETY: the offset lies in the VMContext (VMOffsets puts it there),
     // which lives as long as the boxed instance data it points at.
     unsafe { vmctx_ptr.add(VMOffsets::INSTANCE as usize).cast::<*const InstanceData>().write(data_ptr) };
