@@ -31,6 +31,10 @@ pub enum Error {
     /// compiled without (an epoch deadline, and no `--epoch-interruption`).
     #[error("{0}")]
     Instrumentation(String),
+    /// A host function called into Wasm from another thread than the one
+    /// running the store's outer call.
+    #[error("a nested call into Wasm must come from the thread that runs the store's outer call")]
+    WrongThread,
     /// A handle of one store was used with another.
     #[error("a {0} of another store was used with this store")]
     ForeignHandle(&'static str),

@@ -247,3 +247,26 @@ fn typed_host_functions_are_callable_from_the_host() {
     assert!(add.typed::<(i32, i32), i32>(&store).is_err());
     assert_eq!(*store.data(), 12);
 }
+
+#[test]
+fn a_nested_call_from_another_thread_is_refused() {
+    let engine = Engine::default();
+    let mut linker = Linker::<Recorded>::new(&engine);
+    linker
+        .func_wrap("env", "record", |mut caller: Caller<'_, Recorded>, value: i32| -> anyhow::Result<i32> {
+            if value == 1 {
+                let div = caller.get_export("div").and_then(|e| e.into_func()).expect("div");
+                let div = div.typed::<(i32, i32), i32>(&caller)?;
+                // Wasm suspended on this thread cannot be re-entered from another.
+                let outcome = std::thread::scope(|s| s.spawn(|| div.call(&mut caller, (4, 2))).join().expect("thread"));
+                assert!(matches!(outcome, Err(Error::WrongThread)), "{outcome:?}");
+                return Ok(div.call(&mut caller, (4, 2))?);
+            }
+            Ok(value)
+        })
+        .expect("record");
+    let mut store = Store::new(&engine, Recorded::default());
+    let instance = linker.instantiate(&mut store, &module(&engine, "embedding_calls")).expect("instantiates");
+    let call = instance.get_typed_func::<i32, i32>(&store, "call_record").expect("call_record");
+    assert_eq!(call.call(&mut store, 1).expect("nested call on the same thread"), 2);
+}

@@ -43,6 +43,12 @@ pub(crate) unsafe fn invoke_wasm(
         let depth = (*store).wasm_depth;
         if depth == 0 {
             (*context).limits.stack_limit = super::stack::stack_limit_for((*store).max_wasm_stack);
+            (*store).entry_thread = super::stack::thread_token();
+        } else if (*store).entry_thread != super::stack::thread_token() {
+            // The stack limit, the activation records the GC walks and the
+            // trap handler's recovery points all belong to the thread that
+            // entered first.
+            return Err(Error::WrongThread);
         } else {
             // The enclosing activation is suspended in the host call that got
             // here; its exit record is current and the GC must walk it too.

@@ -47,6 +47,17 @@ pub(crate) fn approximate_sp() -> usize {
     std::hint::black_box(&marker) as *const u8 as usize
 }
 
+thread_local! {
+    static THREAD_TOKEN: u8 = const { 0 };
+}
+
+/// A number unique to the calling thread among live threads: the address
+/// of a thread-local, so reading it costs no more than a TLS access.
+#[inline]
+pub(crate) fn thread_token() -> usize {
+    THREAD_TOKEN.with(|token| token as *const u8 as usize)
+}
+
 /// The stack limit for an outermost call into Wasm made from here:
 /// `budget` below the current stack pointer, but never closer than 64 KiB to
 /// the bottom of the thread's stack.

@@ -142,6 +142,8 @@ pub(crate) struct StoreOpaque {
     pub(crate) tables: Vec<TableInner>,
     pub(crate) globals: Vec<GlobalInner>,
     pub(crate) wasm_depth: u32,
+    /// `stack::thread_token` of the thread running the outermost call.
+    pub(crate) entry_thread: usize,
     pub(crate) max_wasm_stack: usize,
     /// What happens at the epoch deadline, and whether one was set.
     pub(crate) epoch: EpochState,
@@ -205,6 +207,7 @@ impl StoreOpaque {
             tables: Vec::new(),
             globals: Vec::new(),
             wasm_depth: 0,
+            entry_thread: 0,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             epoch: EpochState::default(),
             required_instrumentation: Instrumentation::NONE,
