@@ -9,6 +9,7 @@ use cranelift_frontend::{FunctionBuilder, Variable};
 use kiln_format::{ValType, NUM_BUILTINS};
 
 use super::control::ControlFrame;
+use super::epoch::EpochCache;
 use super::fuel::FuelCounter;
 use crate::{CompileError, Result};
 
@@ -48,6 +49,8 @@ pub(crate) struct FuncState {
     pub block_args: Vec<ir::BlockArg>,
     /// The fuel variable and pending cost (`kilnc --fuel`).
     pub fuel: FuelCounter,
+    /// The cached epoch pointer and deadline (`kilnc --epoch-interruption`).
+    pub epoch: EpochCache,
 }
 
 impl FuncState {
@@ -66,6 +69,7 @@ impl FuncState {
             call_args: Vec::new(),
             block_args: Vec::new(),
             fuel: FuelCounter::default(),
+            epoch: EpochCache::default(),
         }
     }
 
@@ -84,6 +88,7 @@ impl FuncState {
             call_args,
             block_args,
             fuel,
+            epoch,
         } = self;
         stack.clear();
         control.clear();
@@ -98,6 +103,7 @@ impl FuncState {
         call_args.clear();
         block_args.clear();
         fuel.clear();
+        epoch.clear();
     }
 
     /// Pops one operand.

@@ -472,8 +472,10 @@ fn translation_is_deterministic() {
 fn golden_epoch_checks_at_entry_and_loop_header() {
     let wasm = wat::parse_str("(module (func (loop br 0)))").unwrap();
     let text = translate_wasm_with(&wasm, Instrumentation::EPOCH).unwrap()[0].display().to_string();
-    // The entry check, then the loop header's (`@0017`), whose back edge
-    // (`@0019`) returns to the check: the builtin `u3:13` is `epoch_deadline`.
+    // The entry caches the epoch pointer (`v1+40`) and the deadline (`+32`)
+    // and checks; the loop header's check (`@0017`), where the back edge
+    // (`@0019`) returns, is one load of the epoch and a compare. The builtin
+    // `u3:13` is `epoch_deadline`; the deadline is read again after it.
     assert_eq!(
         text,
         "function u0:0(i64 vmctx) system_v {
@@ -487,32 +489,37 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
                                 block0(v0: i64):
                                     v1 = load.i64 notrap aligned readonly v0
                                     v2 = load.i64 notrap aligned readonly v1+40
-                                    v3 = load.i64 notrap aligned v2
-                                    v4 = load.i64 notrap aligned v1+32
-                                    v5 = icmp uge v3, v4
-                                    brif v5, block1, block2
+                                    v9 -> v2
+                                    v15 -> v2
+                                    v16 -> v9
+                                    v3 = load.i64 notrap aligned readonly v0
+                                    v4 = load.i64 notrap aligned v3+32
+                                    v5 = load.i64 notrap aligned v2
+                                    v6 = icmp uge v5, v4
+                                    brif v6, block1, block2(v4)
 
                                 block1 cold:
                                     call fn0(v0)
-                                    jump block2
+                                    v7 = load.i64 notrap aligned readonly v0
+                                    v8 = load.i64 notrap aligned v7+32
+                                    jump block2(v8)
 
-                                block2:
-@0017                               jump block4
+                                block2(v17: i64):
+@0017                               jump block4(v17)
 
-                                block4:
-@0017                               v6 = load.i64 notrap aligned readonly v0
-@0017                               v7 = load.i64 notrap aligned readonly v6+40
-@0017                               v8 = load.i64 notrap aligned v7
-@0017                               v9 = load.i64 notrap aligned v6+32
-@0017                               v10 = icmp uge v8, v9
-@0017                               brif v10, block6, block7
+                                block4(v11: i64):
+@0017                               v10 = load.i64 notrap aligned v9
+@0017                               v12 = icmp uge v10, v11
+@0017                               brif v12, block6, block7(v11)
 
                                 block6 cold:
 @0017                               call fn0(v0)
-@0017                               jump block7
+@0017                               v13 = load.i64 notrap aligned readonly v0
+@0017                               v14 = load.i64 notrap aligned v13+32
+@0017                               jump block7(v14)
 
-                                block7:
-@0019                               jump block4
+                                block7(v18: i64):
+@0019                               jump block4(v18)
 }
 "
     );
@@ -575,4 +582,18 @@ fn golden_fuel_checks_at_entry_and_loop_header() {
 }
 "
     );
+}
+
+#[test]
+fn epoch_checks_skip_functions_without_loops_or_calls() {
+    let wasm = wat::parse_str(
+        "(module
+           (func $leaf (param i32) (result i32) (if (result i32) (local.get 0) (then (i32.const 1)) (else (i32.const 2))))
+           (func (result i32) (call $leaf (i32.const 0))))",
+    )
+    .unwrap();
+    let functions = translate_wasm_with(&wasm, Instrumentation::EPOCH).unwrap();
+    let [leaf, caller] = [0, 1].map(|i| functions[i].display().to_string());
+    assert!(!leaf.contains("u3:13"), "a leaf without loops needs no check:\n{leaf}");
+    assert!(caller.contains("u3:13"), "a caller checks at entry:\n{caller}");
 }

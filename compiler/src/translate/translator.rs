@@ -11,7 +11,7 @@ use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, Validat
 
 use super::control::{self, block_with_params, push_ctrl, FrameKind};
 use super::env::{vm_flags, FuncEnvironment};
-use super::epoch::epoch_check;
+use super::epoch::{epoch_after_op, epoch_function_entry};
 use super::fuel::{fuel_after_op, fuel_before_op, fuel_function_entry};
 use super::memory::{self, LoadKind, StoreKind};
 use super::operators::operator_name;
@@ -101,7 +101,7 @@ impl FuncTranslator {
             .copied()
             .ok_or_else(|| CompileError::codegen("function signature lacks the vmctx parameter"))?;
         locals::declare_params(&mut builder, state, entry, &ty.params)?;
-        epoch_check(env, &mut builder, state);
+        epoch_function_entry(env, &mut builder, state, body)?;
         fuel_function_entry(env, &mut builder, state);
 
         let mut reader = body.get_binary_reader();
@@ -188,6 +188,7 @@ fn translate_operator(
     fuel_before_op(env, builder, state, op);
     translate_reachable(env, builder, state, op, offset)?;
     fuel_after_op(env, builder, state, op);
+    epoch_after_op(env, builder, state, op);
     Ok(())
 }
 
