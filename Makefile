@@ -10,7 +10,7 @@
 
 CARGO ?= cargo
 RELEASE := target/release
-SUITE := $(or $(KILN_TESTSUITE),../shared/testsuite/wasm-2.0)
+SUITE := $(or $(KILN_TESTSUITE),tests/testsuite/wasm-2.0)
 SPEC_SCRIPTS = $(wildcard $(SUITE)/*.wast)
 
 .PHONY: all build run test spec valgrind clean programs bench-programs bench-instrumentation dist bench

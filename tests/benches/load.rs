@@ -30,7 +30,7 @@ fn first_module_of(script: &Path) -> Vec<u8> {
 }
 
 fn suite_script(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testsuite/wasm-2.0").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testsuite/wasm-2.0").join(name)
 }
 
 fn bench_load(c: &mut Criterion) {

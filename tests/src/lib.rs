@@ -10,7 +10,7 @@
 //! ```no_run
 //! use kiln_tests::{run_script_file, RunOptions};
 //!
-//! let report = run_script_file("../../shared/testsuite/wasm-2.0/i32.wast".as_ref(), &RunOptions::default());
+//! let report = run_script_file("tests/testsuite/wasm-2.0/i32.wast".as_ref(), &RunOptions::default());
 //! println!("{}: {} passed, {} failed", report.file.display(), report.passed, report.failures.len());
 //! ```
 //!

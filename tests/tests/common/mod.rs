@@ -13,12 +13,12 @@ pub fn tests_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// The WebAssembly 2.0 spec scripts: `$KILN_TESTSUITE`, or the suite in
-/// `shared/` next to the repository.
+/// The WebAssembly 2.0 spec scripts: `$KILN_TESTSUITE`, or the copy in
+/// `tests/testsuite/`.
 pub fn testsuite_dir() -> PathBuf {
     match std::env::var_os("KILN_TESTSUITE") {
         Some(dir) => PathBuf::from(dir),
-        None => workspace_root().join("../shared/testsuite/wasm-2.0"),
+        None => workspace_root().join("tests/testsuite/wasm-2.0"),
     }
 }
 
