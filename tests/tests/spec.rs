@@ -1,12 +1,14 @@
 //! The WebAssembly 2.0 specification scripts, SIMD included, run through
-//! `kiln-wast` (one child process per script, so a crash costs one script).
+//! `kiln-wast` (one child process per script, so a crash costs one script):
+//! once as plain code, once with epoch checks and once with fuel metering.
 
 mod common;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use kiln_tests::{run_scripts_isolated, IsolateOptions};
+use kiln_compiler::CompileOptions;
+use kiln_tests::{run_scripts_isolated, IsolateOptions, RunOptions};
 
 /// The scripts of the 2.0 suite, 58 of them `simd_*`; a different number
 /// means the suite moved or changed, which must not pass silently.
@@ -25,8 +27,9 @@ fn spec_scripts() -> Vec<PathBuf> {
     scripts
 }
 
-#[test]
-fn spec_suite_passes() {
+/// Runs every script compiled with `compile` and asserts that every
+/// directive passes; `label` names the configuration in the output.
+fn assert_spec_suite_passes(label: &str, compile: CompileOptions) {
     let scripts = spec_scripts();
     assert_eq!(scripts.len(), EXPECTED_SCRIPTS, "scripts in {}", common::testsuite_dir().display());
     let simd =
@@ -34,9 +37,12 @@ fn spec_suite_passes() {
     assert_eq!(simd.count(), EXPECTED_SIMD_SCRIPTS, "simd_* scripts in {}", common::testsuite_dir().display());
 
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_kiln-wast"));
-    let options = IsolateOptions { timeout: Duration::from_secs(600), ..Default::default() };
+    let run = RunOptions { compile, ..Default::default() };
+    let options = IsolateOptions { run, timeout: Duration::from_secs(600) };
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
     let reports = run_scripts_isolated(&exe, &scripts, &options, jobs);
+    let elapsed = started.elapsed();
 
     let mut listing = String::new();
     let (mut passed, mut failed) = (0, 0);
@@ -58,7 +64,24 @@ fn spec_suite_passes() {
         }
     }
     let table: String = reports.iter().map(|r| format!("  {}\n", r.summary())).collect();
-    println!("{table}{passed} passed, {failed} failed");
-    assert!(passed > 0, "no directive ran");
-    assert_eq!(failed, 0, "spec suite: {passed} passed, {failed} failed\n{listing}");
+    println!("{table}{label}: {passed} passed, {failed} failed in {:.1} s", elapsed.as_secs_f64());
+    assert!(passed > 0, "{label}: no directive ran");
+    assert_eq!(failed, 0, "spec suite ({label}): {passed} passed, {failed} failed\n{listing}");
+}
+
+#[test]
+fn spec_suite_passes() {
+    assert_spec_suite_passes("plain", CompileOptions::default());
+}
+
+/// Epoch checks everywhere, and no deadline ever reached.
+#[test]
+fn spec_suite_passes_with_epoch_interruption() {
+    assert_spec_suite_passes("epoch interruption", CompileOptions { epoch_interruption: true, ..Default::default() });
+}
+
+/// Fuel metering, under a budget (`u64::MAX`) no script uses up.
+#[test]
+fn spec_suite_passes_with_fuel() {
+    assert_spec_suite_passes("fuel", CompileOptions { fuel: true, ..Default::default() });
 }
