@@ -18,6 +18,7 @@ use wasmparser::FuncValidatorAllocations;
 
 use crate::abi::{self, kiln_trap_code};
 use crate::environ::{FunctionBodyData, ModuleTranslation};
+use crate::memory_image::DataSections;
 use crate::options::Target;
 use crate::trampolines::{builtin_trampoline, entry_trampoline, host_trampoline, BUILTIN_NAMESPACE};
 use crate::translate::{FuncEnvironment, FuncTranslator};
@@ -274,7 +275,7 @@ pub(crate) fn compile_module(
     target: &Target,
     instrumentation: Instrumentation,
     threads: Option<usize>,
-) -> Result<(ModuleInfo, Vec<u8>, Vec<CompiledCode>)> {
+) -> Result<(ModuleInfo, DataSections, Vec<CompiledCode>)> {
     let ModuleTranslation { info, data, bodies } = translation;
     let layout = SymbolLayout::new(&info);
     let env = FuncEnvironment {

@@ -7,12 +7,13 @@ use cranelift_object::object::{SectionKind, SymbolFlags, SymbolKind, SymbolScope
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
     builtin_trampoline_symbol, checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol,
-    ArtifactHeader, BuiltinIndex, CodeRange, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, ROOT_SYMBOL,
-    SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+    ArtifactHeader, BuiltinIndex, CodeRange, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, IMAGE_PAGE_SIZE,
+    ROOT_SYMBOL, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
 };
 
 use crate::abi;
 use crate::compile::{CompiledCode, SymbolLayout};
+use crate::memory_image::DataSections;
 use crate::options::Target;
 use crate::{CompileError, Result};
 
@@ -48,7 +49,7 @@ pub(crate) fn emit_object(
     target: &Target,
     instrumentation: Instrumentation,
     mut info: ModuleInfo,
-    data: Vec<u8>,
+    sections: DataSections,
     code: Vec<CompiledCode>,
 ) -> Result<Vec<u8>> {
     let layout = SymbolLayout::new(&info);
@@ -138,7 +139,7 @@ pub(crate) fn emit_object(
     let stack_map_bytes = StackMapRecord::encode_all(&stack_maps);
     let checksum = {
         let text = product.object.section(text_section).data();
-        checksum_sections([&info_bytes, &trap_bytes, &stack_map_bytes, &data, text])
+        checksum_sections([&info_bytes, &trap_bytes, &stack_map_bytes, &sections.data, &sections.image, text])
     };
     let mut header =
         ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, checksum, info_bytes.len() as u64);
@@ -162,6 +163,12 @@ pub(crate) fn emit_object(
     });
     add_kiln_section(&mut product, SECTION_TRAPS, trap_bytes, 4);
     add_kiln_section(&mut product, SECTION_STACKMAPS, stack_map_bytes, 8);
-    add_kiln_section(&mut product, SECTION_DATA, data, 16);
+    add_kiln_section(&mut product, SECTION_DATA, sections.data, 16);
+    // Aligned to the page in the file too (the object writer aligns each
+    // section's file offset to its alignment), so the loader can map the
+    // images from the file; an empty section would only waste the padding.
+    if !sections.image.is_empty() {
+        add_kiln_section(&mut product, SECTION_IMAGE, sections.image, IMAGE_PAGE_SIZE);
+    }
     product.emit().map_err(module_error)
 }

@@ -12,6 +12,7 @@ use wasmparser::{
     ValidatorResources, WasmFeatures,
 };
 
+use crate::memory_image::DataSections;
 use crate::{CompileError, Result};
 
 /// One defined function, ready for translation.
@@ -28,8 +29,8 @@ pub(crate) struct FunctionBodyData<'data> {
 pub(crate) struct ModuleTranslation<'data> {
     /// Everything but code ranges (filled in once code is laid out).
     pub info: ModuleInfo,
-    /// Contents of `.kiln.data`.
-    pub data: Vec<u8>,
+    /// Contents of `.kiln.data` and `.kiln.image`.
+    pub data: DataSections,
     /// Defined function bodies, in function-index order.
     pub bodies: Vec<FunctionBodyData<'data>>,
 }
@@ -353,6 +354,7 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
             f.name = Some(name);
         }
     }
+    let data = crate::memory_image::lay_out(&mut info, data);
     Ok(ModuleTranslation { info, data, bodies })
 }
 
@@ -404,8 +406,11 @@ mod tests {
         assert_eq!(info.elements[0].mode, ElementMode::Active { table: 0, offset: ConstExpr::I32(0) });
         assert_eq!(info.elements[1].items, vec![ConstExpr::RefNull(RefType::FuncRef), ConstExpr::RefFunc(1)]);
         assert_eq!(info.elements[1].mode, ElementMode::Passive);
-        assert_eq!(t.data, b"abcde");
-        assert_eq!(info.data[1], DataSegment { mode: DataMode::Passive, data_offset: 2, len: 3 });
+        // The active segment went into memory 0's image (memory_image.rs).
+        assert_eq!(info.data[0], DataSegment { mode: DataMode::InImage { memory: 0 }, data_offset: 0, len: 0 });
+        assert_eq!(t.data.data, b"cde");
+        assert_eq!(info.data[1], DataSegment { mode: DataMode::Passive, data_offset: 0, len: 3 });
+        assert_eq!(&t.data.image[8..10], b"ab");
         assert_eq!(t.bodies.iter().map(|b| b.func_index).collect::<Vec<_>>(), vec![1, 2]);
     }
 

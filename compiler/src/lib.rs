@@ -19,6 +19,7 @@ mod emit;
 mod environ;
 mod error;
 mod link;
+mod memory_image;
 mod options;
 mod prescan;
 mod trampolines;

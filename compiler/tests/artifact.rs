@@ -3,8 +3,8 @@
 use kiln_compiler::{compile, CompileOptions};
 use kiln_format::{
     checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader, CpuFeatures,
-    ModuleInfo, StackMapRecord, TrapCode, TrapRecord, FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_META,
-    SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
+    MemoryImage, ModuleInfo, StackMapRecord, TrapCode, TrapRecord, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE,
+    SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
 };
 use object::{Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget};
 
@@ -45,10 +45,16 @@ fn artifact_is_an_x86_64_relocatable_elf_with_kiln_sections() {
     assert_eq!(a.file.format(), object::BinaryFormat::Elf);
     assert_eq!(a.file.architecture(), object::Architecture::X86_64);
     assert_eq!(a.file.kind(), object::ObjectKind::Relocatable);
-    for name in [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA] {
+    for name in [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA, SECTION_IMAGE] {
         assert!(a.file.section_by_name(name).is_some(), "missing {name}");
     }
-    assert_eq!(section(&a.file, SECTION_DATA), b"kilnpassive bytes");
+    // The active segment is in memory 0's image, page-aligned in the file;
+    // only the passive one stays in .kiln.data.
+    assert_eq!(section(&a.file, SECTION_DATA), b"passive bytes");
+    let image = a.file.section_by_name(SECTION_IMAGE).unwrap();
+    assert_eq!(image.file_range().unwrap().0 % IMAGE_PAGE_SIZE, 0);
+    assert_eq!(&image.data().unwrap()[16..20], b"kiln");
+    assert_eq!(a.info.memory_images, vec![MemoryImage { memory: 0, memory_offset: 0, image_offset: 0, len: 4096 }]);
 }
 
 #[test]
@@ -65,6 +71,7 @@ fn header_records_version_target_features_and_checksum() {
         section(&a.file, SECTION_TRAPS),
         section(&a.file, SECTION_STACKMAPS),
         section(&a.file, SECTION_DATA),
+        a.file.section_by_name(SECTION_IMAGE).map_or(&[][..], |s| s.data().unwrap()),
         section(&a.file, SECTION_TEXT),
     ]);
     assert_eq!(a.header.checksum, expected);

@@ -12,8 +12,14 @@ pub struct SectionChecksum {
 
 /// The sections covered by the header checksum, in the order they are fed.
 /// For `.kiln.meta` only the bytes after the header are covered.
-pub const CHECKSUMMED_SECTIONS: [&str; 5] =
-    [crate::SECTION_META, crate::SECTION_TRAPS, crate::SECTION_STACKMAPS, crate::SECTION_DATA, crate::SECTION_TEXT];
+pub const CHECKSUMMED_SECTIONS: [&str; 6] = [
+    crate::SECTION_META,
+    crate::SECTION_TRAPS,
+    crate::SECTION_STACKMAPS,
+    crate::SECTION_DATA,
+    crate::SECTION_IMAGE,
+    crate::SECTION_TEXT,
+];
 
 impl SectionChecksum {
     /// A fresh checksum.
@@ -34,7 +40,7 @@ impl SectionChecksum {
 }
 
 /// Checksum over the sections in [`CHECKSUMMED_SECTIONS`] order.
-pub fn checksum_sections(sections: [&[u8]; 5]) -> u32 {
+pub fn checksum_sections(sections: [&[u8]; CHECKSUMMED_SECTIONS.len()]) -> u32 {
     let mut sum = SectionChecksum::new();
     for s in sections {
         sum.section(s);

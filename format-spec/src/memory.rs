@@ -34,5 +34,11 @@ pub const MEMORY_RESERVATION: u64 = 8 << 30;
 /// offsets, which could reach past the reservation.
 pub const MEMORY_GUARD_SIZE: u64 = MEMORY_RESERVATION - MAX_WASM_PAGES * WASM_PAGE_SIZE;
 
+/// Granule of memory images ([`crate::MemoryImage`]): the host page size,
+/// so that the loader can map an image's file pages straight into a linear
+/// memory. `.kiln.image` is aligned to it in the file.
+pub const IMAGE_PAGE_SIZE: u64 = 4096;
+
+const _: () = assert!(WASM_PAGE_SIZE % IMAGE_PAGE_SIZE == 0, "images tile Wasm pages");
 const _: () = assert!(MAX_WASM_PAGES * WASM_PAGE_SIZE == 1 << 32, "a 32-bit address reaches 4 GiB");
 const _: () = assert!(MEMORY_GUARD_SIZE >= u32::MAX as u64, "the guard covers every 32-bit static offset");

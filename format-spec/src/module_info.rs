@@ -199,6 +199,14 @@ pub enum DataMode {
     },
     /// Available to `memory.init` until `data.drop`.
     Passive,
+    /// An active segment whose bytes are already part of `memory`'s image
+    /// ([`ModuleInfo::memory_images`]): instantiation copies nothing and
+    /// drops it as it drops an active segment. Its `len` is 0 and no bytes
+    /// of it are in `.kiln.data`.
+    InImage {
+        /// Memory index.
+        memory: u32,
+    },
 }
 
 /// A data segment; its bytes are `.kiln.data[data_offset .. data_offset + len]`.
@@ -210,6 +218,24 @@ pub struct DataSegment {
     pub data_offset: u32,
     /// Number of bytes.
     pub len: u32,
+}
+
+/// The initial contents of one defined memory: `len` bytes of
+/// `.kiln.image` at `image_offset`, which instantiation maps at byte
+/// `memory_offset` of the memory. Every field is a multiple of
+/// [`IMAGE_PAGE_SIZE`](crate::IMAGE_PAGE_SIZE), `len` is not zero, and the
+/// range lies inside the memory's minimum size. Bytes of the memory outside
+/// it start zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryImage {
+    /// Memory index (in the memory space, so never an imported memory's).
+    pub memory: u32,
+    /// Where the image starts in the memory.
+    pub memory_offset: u64,
+    /// Where its bytes start in `.kiln.image`.
+    pub image_offset: u64,
+    /// Its length.
+    pub len: u64,
 }
 
 /// A range of `.text`, relative to the section start.
@@ -259,6 +285,9 @@ pub struct ModuleInfo {
     pub elements: Vec<ElementSegment>,
     /// Data segments.
     pub data: Vec<DataSegment>,
+    /// Initial contents of defined memories, mapped copy-on-write from
+    /// `.kiln.image` at instantiation; at most one per memory.
+    pub memory_images: Vec<MemoryImage>,
     /// Host-to-Wasm entry trampoline of each type, indexed by type index.
     pub entry_trampolines: Vec<CodeRange>,
     /// Wasm-to-host trampoline of each type, indexed by type index.

@@ -8,6 +8,8 @@ pub const SECTION_TRAPS: &str = ".kiln.traps";
 pub const SECTION_STACKMAPS: &str = ".kiln.stackmaps";
 /// Data segment bytes, referenced by offset from [`crate::DataSegment`].
 pub const SECTION_DATA: &str = ".kiln.data";
+/// Memory images, page-aligned in the file, located by [`crate::MemoryImage`].
+pub const SECTION_IMAGE: &str = ".kiln.image";
 /// The code section.
 pub const SECTION_TEXT: &str = ".text";
 

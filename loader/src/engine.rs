@@ -5,10 +5,14 @@ use std::sync::{Arc, RwLock};
 
 use kiln_format::FuncType;
 
+use crate::config::{Config, InstanceAllocationStrategy};
+use crate::error::Error;
+use crate::vm::pooling::PoolingAllocator;
 use crate::vm::TypeRegistry;
 
 /// A shared handle to the runtime's global state; cheap to clone, `Send`
-/// and `Sync`. Modules, linkers and stores of one engine work together:
+/// and `Sync`. `Engine::default()` is an engine with the default
+/// [`Config`]. Modules, linkers and stores of one engine work together:
 /// function types get engine-wide ids, so import matching and
 /// `call_indirect` compare integers, and instantiation hashes nothing.
 #[derive(Clone, Default)]
@@ -22,12 +26,24 @@ struct EngineInner {
     /// The epoch: compiled epoch checks of every store of the engine read
     /// it through a pointer in their store context.
     epoch: AtomicU64,
+    /// The slots of the pooling allocator, if the engine uses one.
+    pooling: Option<PoolingAllocator>,
 }
 
 impl Engine {
-    /// A new engine.
-    pub fn new() -> Engine {
-        Engine::default()
+    /// An engine with `config`. Fails only when the pooling allocator
+    /// cannot reserve its slots.
+    pub fn new(config: &Config) -> Result<Engine, Error> {
+        let pooling = match &config.allocation {
+            InstanceAllocationStrategy::OnDemand => None,
+            InstanceAllocationStrategy::Pooling(pool) => Some(PoolingAllocator::new(pool)?),
+        };
+        Ok(Engine { inner: Arc::new(EngineInner { pooling, ..EngineInner::default() }) })
+    }
+
+    /// The pooling allocator's slots, if the engine was configured with one.
+    pub(crate) fn pooling(&self) -> Option<&PoolingAllocator> {
+        self.inner.pooling.as_ref()
     }
 
     /// Whether both handles are the same engine.

@@ -79,6 +79,7 @@ pub mod code;
 mod vm;
 
 mod caller;
+mod config;
 mod engine;
 mod error;
 mod externals;
@@ -109,6 +110,7 @@ pub mod traps {
 }
 
 pub use caller::Caller;
+pub use config::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 pub use engine::Engine;
 pub use error::Error;
 pub use externals::Extern;

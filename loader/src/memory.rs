@@ -54,7 +54,7 @@ impl Memory {
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory, Error> {
         let store = opaque_mut(&mut store);
         store.check_counts(0, 1, 0)?;
-        let index = store.new_memory(ty, std::ptr::null_mut())?;
+        let index = store.new_memory(ty, std::ptr::null_mut(), None)?;
         Ok(Memory { store: store.id(), index })
     }
 

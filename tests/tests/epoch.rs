@@ -57,7 +57,7 @@ fn interrupt_once(engine: &Engine, module: &Module) -> Duration {
 
 #[test]
 fn an_infinite_loop_is_interrupted_within_10ms_of_the_tick() {
-    let engine = Engine::new();
+    let engine = Engine::default();
     let module = module(&engine, true);
     let mut latencies: Vec<Duration> = (0..5).map(|_| interrupt_once(&engine, &module)).collect();
     latencies.sort();
@@ -68,7 +68,7 @@ fn an_infinite_loop_is_interrupted_within_10ms_of_the_tick() {
 
 #[test]
 fn a_deadline_of_zero_ticks_fires_at_the_first_check() {
-    let engine = Engine::new();
+    let engine = Engine::default();
     let module = module(&engine, true);
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
@@ -117,7 +117,7 @@ struct Enough;
 
 #[test]
 fn the_deadline_callback_extends_the_deadline_twice_then_fails_the_call() {
-    let engine = Engine::new();
+    let engine = Engine::default();
     let module = module(&engine, true);
     let mut store = Store::new(&engine, Vec::<u64>::new());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
@@ -148,7 +148,7 @@ fn the_deadline_callback_extends_the_deadline_twice_then_fails_the_call() {
 
 #[test]
 fn a_deadline_is_refused_for_code_without_epoch_checks() {
-    let engine = Engine::new();
+    let engine = Engine::default();
     let plain = module(&engine, false);
     let instrumented = module(&engine, true);
     assert!(!plain.code().header().instrumentation.contains(kiln_format::Instrumentation::EPOCH));
@@ -174,7 +174,7 @@ fn a_deadline_is_refused_for_code_without_epoch_checks() {
 
 #[test]
 fn instrumented_code_without_a_deadline_runs_normally() {
-    let engine = Engine::new();
+    let engine = Engine::default();
     let instrumented = module(&engine, true);
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &instrumented, &[]).unwrap();

@@ -18,7 +18,7 @@ fn module(engine: &Engine, fuel: bool) -> Module {
 }
 
 fn metered() -> (Store<()>, Instance) {
-    let engine = Engine::new();
+    let engine = Engine::default();
     let module = module(&engine, true);
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).expect("instantiates");
@@ -107,7 +107,7 @@ fn fuel_past_the_counter_is_kept_in_full() {
 
 #[test]
 fn fuel_is_refused_for_code_without_metering() {
-    let engine = Engine::new();
+    let engine = Engine::default();
     let plain = module(&engine, false);
     let metered = module(&engine, true);
     assert!(!plain.code().header().instrumentation.contains(kiln_format::Instrumentation::FUEL));
@@ -136,7 +136,7 @@ fn fuel_is_refused_for_code_without_metering() {
 
 #[test]
 fn fuel_and_epoch_checks_together() {
-    let engine = Engine::new();
+    let engine = Engine::default();
     let path = common::tests_path("wat/fuel.wat");
     let source = std::fs::read(&path).unwrap();
     let options = CompileOptions { fuel: true, epoch_interruption: true, ..CompileOptions::default() };

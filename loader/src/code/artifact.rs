@@ -3,8 +3,9 @@
 
 use kiln_format::header_offsets as at;
 use kiln_format::{
-    checksum_sections, ArtifactHeader, CodeRange, ModuleInfo, StackMapRecord, TrapRecord, FORMAT_VERSION, HEADER_SIZE,
-    MAGIC, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
+    checksum_sections, ArtifactHeader, CodeRange, MemoryImage, ModuleInfo, StackMapRecord, TrapRecord,
+    CHECKSUMMED_SECTIONS, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE, MAGIC, SECTION_DATA, SECTION_IMAGE,
+    SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS, WASM_PAGE_SIZE,
 };
 
 use super::elf::ElfObject;
@@ -17,6 +18,9 @@ pub(crate) struct Artifact<'data> {
     pub info: ModuleInfo,
     pub text: &'data [u8],
     pub data: &'data [u8],
+    /// `.kiln.image`, and its offset in the bytes parsed.
+    pub image: &'data [u8],
+    pub image_offset: u64,
     pub traps: Vec<TrapRecord>,
     pub stack_maps: Vec<StackMapRecord>,
     pub relocations: Vec<Relocation>,
@@ -50,21 +54,27 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
     let traps_bytes = section_bytes(SECTION_TRAPS)?;
     let stack_map_bytes = section_bytes(SECTION_STACKMAPS)?;
     let data = section_bytes(SECTION_DATA)?;
-    check_checksum(&header, [&meta[HEADER_SIZE..], traps_bytes, stack_map_bytes, data, text])?;
+    let image = section_bytes(SECTION_IMAGE)?;
+    let image_offset = image.as_ptr() as u64 - bytes.as_ptr() as u64;
+    check_checksum(&header, [&meta[HEADER_SIZE..], traps_bytes, stack_map_bytes, data, image, text])?;
 
-    let contents = check_contents(&header, meta, text.len(), traps_bytes, stack_map_bytes, data.len())?;
+    let sizes = SectionSizes { text: text.len(), data: data.len(), image: image.len() };
+    let contents = check_contents(&header, meta, sizes, traps_bytes, stack_map_bytes)?;
 
     let relocations = match text_section {
         Some(s) => object.text_relocations(s.index, text.len())?,
         None => Vec::new(),
     };
     let Contents { info, traps, stack_maps, functions } = contents;
-    Ok(Artifact { header, info, text, data, traps, stack_maps, relocations, functions })
+    Ok(Artifact { header, info, text, data, image, image_offset, traps, stack_maps, relocations, functions })
 }
 
 /// Compares the checksum of `sections` (in `CHECKSUMMED_SECTIONS` order)
 /// with the header's.
-pub(crate) fn check_checksum(header: &ArtifactHeader, sections: [&[u8]; 5]) -> Result<(), LoadError> {
+pub(crate) fn check_checksum(
+    header: &ArtifactHeader,
+    sections: [&[u8]; CHECKSUMMED_SECTIONS.len()],
+) -> Result<(), LoadError> {
     let actual = checksum_sections(sections);
     if actual != header.checksum {
         return Err(LoadError::at(
@@ -88,16 +98,24 @@ pub(crate) struct Contents {
     pub functions: Vec<FunctionRange>,
 }
 
+/// Lengths of the sections that module-info offsets point into.
+#[derive(Clone, Copy)]
+pub(crate) struct SectionSizes {
+    pub text: usize,
+    pub data: usize,
+    pub image: usize,
+}
+
 /// The checks after the checksum, shared by relocatable and shared objects:
 /// the module info length, then every record and offset.
 pub(crate) fn check_contents(
     header: &ArtifactHeader,
     meta: &[u8],
-    text_len: usize,
+    sizes: SectionSizes,
     traps_bytes: &[u8],
     stack_map_bytes: &[u8],
-    data_len: usize,
 ) -> Result<Contents, LoadError> {
+    let text_len = sizes.text;
     let info_bytes = &meta[HEADER_SIZE..];
     if header.info_len != info_bytes.len() as u64 {
         return Err(LoadError::at(
@@ -107,7 +125,8 @@ pub(crate) fn check_contents(
         ));
     }
     let info = ModuleInfo::decode(info_bytes, HEADER_SIZE)?;
-    let functions = check_module_info(&info, text_len, data_len)?;
+    let functions = check_module_info(&info, text_len, sizes.data)?;
+    check_memory_images(&info, sizes.image)?;
 
     let traps = TrapRecord::decode_all(traps_bytes)?;
     if let Some((i, r)) = traps.iter().enumerate().find(|(_, r)| r.text_offset as usize >= text_len) {
@@ -178,6 +197,36 @@ fn check_range(range: CodeRange, text_len: usize, what: impl FnOnce() -> String)
             SECTION_META,
             format!("{} at .text+{:#x}..{end:#x} lies outside .text ({text_len:#x} bytes)", what(), range.offset),
         ));
+    }
+    Ok(())
+}
+
+/// Checks every memory image against `.kiln.image` and its memory: page
+/// multiples, inside the section, inside the memory's minimum size, one per
+/// defined memory.
+fn check_memory_images(info: &ModuleInfo, image_len: usize) -> Result<(), LoadError> {
+    let mut seen = vec![false; info.memories.len()];
+    for (i, image) in info.memory_images.iter().enumerate() {
+        let refuse = |why: String| Err(LoadError::in_section(SECTION_META, format!("memory image {i}: {why}")));
+        let MemoryImage { memory, memory_offset, image_offset, len } = *image;
+        if [memory_offset, image_offset, len].iter().any(|v| !v.is_multiple_of(IMAGE_PAGE_SIZE)) || len == 0 {
+            return refuse(format!("offsets and length must be non-zero multiples of {IMAGE_PAGE_SIZE}"));
+        }
+        let Some(ty) = info.memories.get(memory as usize) else {
+            return refuse(format!("memory {memory} does not exist"));
+        };
+        if memory < info.num_imported_memories || std::mem::replace(&mut seen[memory as usize], true) {
+            return refuse(format!("memory {memory} is imported or has two images"));
+        }
+        if image_offset.checked_add(len).is_none_or(|end| end > image_len as u64) {
+            return refuse(format!(
+                "{SECTION_IMAGE}+{image_offset:#x} ({len} bytes) lies outside {SECTION_IMAGE} ({image_len} bytes)"
+            ));
+        }
+        let size = ty.minimum.saturating_mul(WASM_PAGE_SIZE);
+        if memory_offset.checked_add(len).is_none_or(|end| end > size) {
+            return refuse(format!("{len} bytes at {memory_offset:#x} exceed the memory's {size} initial bytes"));
+        }
     }
     Ok(())
 }

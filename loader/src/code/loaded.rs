@@ -1,12 +1,15 @@
 //! Loaded, relocated, executable code of one artifact.
 
 use std::fmt;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
 use kiln_format::{ArtifactHeader, CodeRange, ModuleInfo, StackMapRecord, TrapCode, TrapRecord};
 
 use super::artifact::{parse_artifact, FunctionRange};
+use super::image::ImageSource;
 use super::memory::{CodeMemory, WritableCode};
 use super::registry;
 use super::reloc::apply_relocations;
@@ -25,6 +28,8 @@ pub struct LoadedCode {
     traps: Vec<TrapRecord>,
     stack_maps: Vec<StackMapRecord>,
     functions: Vec<FunctionRange>,
+    /// Where instantiation maps memory images from; `None` without images.
+    image: Option<ImageSource>,
 }
 
 /// Where the code and data live.
@@ -41,12 +46,22 @@ enum Storage {
 ///
 /// A shared object is refused: `dlopen` needs a file, see [`load_file`].
 pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
+    load_object(bytes, None)
+}
+
+/// Loads a relocatable object; its memory images come from `file` if the
+/// bytes are that file's contents, else from an anonymous copy.
+fn load_object(bytes: &[u8], file: Option<&File>) -> Result<Arc<LoadedCode>, LoadError> {
     if shared::is_shared_object(bytes) {
         return Err(LoadError::new("a shared object (kilnc --emit so) can only be loaded from a file"));
     }
     let mut realigned = None;
     let bytes = aligned(bytes, &mut realigned);
     let artifact = parse_artifact(bytes)?;
+    let image = match file {
+        Some(file) => ImageSource::from_file(file, artifact.image_offset, artifact.image)?,
+        None => ImageSource::from_bytes(artifact.image)?,
+    };
     let mut writable = WritableCode::new(artifact.text)?;
     let base = writable.base();
     apply_relocations(writable.bytes_mut(), base, &artifact.relocations);
@@ -58,6 +73,7 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
         traps: artifact.traps,
         stack_maps: artifact.stack_maps,
         functions: artifact.functions,
+        image,
     });
     Ok(registry::register(code))
 }
@@ -66,14 +82,20 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
 /// does, or a shared object (`ET_DYN`, `kilnc --emit so`), which is checked
 /// from the file's bytes, then opened with `dlopen` (SPEC.md 1.3).
 pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::new(format!("cannot read {}: {e}", path.display())))?;
+    let cannot_read = |e: std::io::Error| LoadError::new(format!("cannot read {}: {e}", path.display()));
+    // The images are mapped from this very file, whose bytes are the ones
+    // checked (not another file that took its name in between).
+    let mut file = File::open(path).map_err(cannot_read)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(cannot_read)?;
     if !shared::is_shared_object(&bytes) {
-        return load_bytes(&bytes);
+        return load_object(&bytes, Some(&file));
     }
     let mut realigned = None;
     let bytes = aligned(&bytes, &mut realigned);
     let image = shared::parse_shared(bytes)?;
     let code = shared::open(path, &image)?;
+    let image_source = ImageSource::from_file(&file, image.image_offset, image.image)?;
     let contents = image.contents;
     let code = Arc::new(LoadedCode {
         storage: Storage::Shared(code),
@@ -82,6 +104,7 @@ pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
         traps: contents.traps,
         stack_maps: contents.stack_maps,
         functions: contents.functions,
+        image: image_source,
     });
     // Opening one file twice maps it once; both loads then share one
     // `LoadedCode`, which the registry hands back.
@@ -136,6 +159,12 @@ impl LoadedCode {
             Storage::Private { data, .. } => data,
             Storage::Shared(shared) => shared.data(),
         }
+    }
+
+    /// Where memory images are mapped from, if the module has any
+    /// (`ModuleInfo::memory_images`).
+    pub(crate) fn image_source(&self) -> Option<&ImageSource> {
+        self.image.as_ref()
     }
 
     /// Start of the relocated `.text`.

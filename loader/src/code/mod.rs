@@ -8,6 +8,7 @@ mod artifact;
 mod elf;
 mod error;
 mod host;
+mod image;
 mod loaded;
 mod memory;
 mod registry;
@@ -16,6 +17,7 @@ mod shared;
 
 pub use error::*;
 pub use host::*;
+pub(crate) use image::ImageSource;
 pub use loaded::*;
 pub use registry::lookup_code;
 

@@ -17,11 +17,11 @@ use object::read::elf::{Dyn, FileHeader, ProgramHeader, Rela, SectionHeader, Sec
 use object::{LittleEndian, SectionIndex, SymbolIndex};
 
 use kiln_format::{
-    ArtifactHeader, HEADER_SIZE, ROOT_SYMBOL, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT,
-    SECTION_TRAPS,
+    ArtifactHeader, HEADER_SIZE, ROOT_SYMBOL, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS,
+    SECTION_TEXT, SECTION_TRAPS,
 };
 
-use super::artifact::{check_checksum, check_contents, check_header, Contents};
+use super::artifact::{check_checksum, check_contents, check_header, Contents, SectionSizes};
 use super::reloc::relocation_name;
 use super::LoadError;
 
@@ -56,6 +56,11 @@ pub(crate) struct SharedImage<'data> {
     traps: Placed<'data>,
     stack_maps: Placed<'data>,
     data: Placed<'data>,
+    /// `.kiln.image`, which instantiation maps from the file rather than
+    /// from where `dlopen` put it.
+    pub image: &'data [u8],
+    /// Its offset in the file.
+    pub image_offset: u64,
     loads: Vec<Segment>,
     pub contents: Contents,
 }
@@ -143,15 +148,20 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
     let traps = optional(SECTION_TRAPS)?;
     let stack_maps = optional(SECTION_STACKMAPS)?;
     let data = optional(SECTION_DATA)?;
+    let image = optional(SECTION_IMAGE)?.bytes;
+    let image_offset = image.as_ptr() as u64 - bytes.as_ptr() as u64;
 
     check_root_symbol(&sections, bytes, meta.addr)?;
     let loads = check_segments(file, &sections, bytes, text_index)?;
 
     let unrelocated = undo_text_relocations(&sections, bytes, text_index, text)?;
-    check_checksum(&header, [&meta.bytes[HEADER_SIZE..], traps.bytes, stack_maps.bytes, data.bytes, &unrelocated])?;
-    let contents =
-        check_contents(&header, meta.bytes, text.bytes.len(), traps.bytes, stack_maps.bytes, data.bytes.len())?;
-    Ok(SharedImage { header, meta, text, traps, stack_maps, data, loads, contents })
+    check_checksum(
+        &header,
+        [&meta.bytes[HEADER_SIZE..], traps.bytes, stack_maps.bytes, data.bytes, image, &unrelocated],
+    )?;
+    let sizes = SectionSizes { text: text.bytes.len(), data: data.bytes.len(), image: image.len() };
+    let contents = check_contents(&header, meta.bytes, sizes, traps.bytes, stack_maps.bytes)?;
+    Ok(SharedImage { header, meta, text, traps, stack_maps, data, image, image_offset, loads, contents })
 }
 
 /// The root symbol must be exported and sit at the start of `.kiln.meta`,
@@ -229,9 +239,10 @@ fn check_segments<'data>(
     }
     for (index, header) in sections.enumerate() {
         let name = sections.section_name(ENDIAN, header).unwrap_or(b"");
-        let Some(kiln_name) = [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA]
-            .into_iter()
-            .find(|n| n.as_bytes() == name)
+        let Some(kiln_name) =
+            [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA, SECTION_IMAGE]
+                .into_iter()
+                .find(|n| n.as_bytes() == name)
         else {
             continue;
         };

@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn fuel_beyond_the_counter_waits_in_the_reserve() {
-        let mut store = StoreOpaque::new(&Engine::new());
+        let mut store = StoreOpaque::new(&Engine::default());
         assert_eq!(store.fuel(), 0);
         assert!(!store.refuel());
         store.set_fuel_left(u64::MAX);

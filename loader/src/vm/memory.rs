@@ -7,18 +7,20 @@
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use kiln_format::{MemoryType, TrapCode};
+use kiln_format::{MemoryImage, MemoryType, TrapCode};
 
 use super::abi::VMDefinition;
+use super::pooling::{MemoryPool, MemorySlot};
+use crate::code::ImageSource;
 use crate::error::Error;
 
 /// Size of a Wasm page.
 pub const WASM_PAGE_SIZE: u64 = kiln_format::WASM_PAGE_SIZE;
 /// Most pages a 32-bit memory can have.
 pub const MAX_WASM_PAGES: u64 = kiln_format::MAX_WASM_PAGES;
-const RESERVATION: usize = kiln_format::MEMORY_RESERVATION as usize;
+pub(crate) const RESERVATION: usize = kiln_format::MEMORY_RESERVATION as usize;
 
 /// Reservations of dropped memories, kept for the next memory to be made.
 ///
@@ -127,22 +129,158 @@ impl Drop for Reservation {
     }
 }
 
+/// A memory image to map into a new memory: which bytes of which file.
+#[derive(Clone, Copy)]
+pub(crate) struct ImageRef<'a> {
+    pub source: &'a ImageSource,
+    pub image: &'a MemoryImage,
+}
+
+impl ImageRef<'_> {
+    /// What a pooled slot remembers of the image it holds.
+    pub(crate) fn mapped(&self) -> MappedImage {
+        MappedImage {
+            source: self.source.id(),
+            image_offset: self.image.image_offset,
+            memory_offset: self.image.memory_offset as usize,
+            len: self.image.len as usize,
+        }
+    }
+
+    /// Maps the image's file pages over the memory at `base`, private and
+    /// read-write: a write copies the page, never changing the file.
+    ///
+    /// # Safety
+    ///
+    /// `[base, base + memory_offset + len)` must be part of a memory
+    /// reservation that the caller owns, accessible, and not borrowed.
+    pub(crate) unsafe fn map(&self, base: *mut u8) -> Result<(), Error> {
+        let file_offset = self.source.file_offset(self.image.image_offset);
+        let offset = libc::off_t::try_from(file_offset)
+            .map_err(|_| Error::Instantiation("memory image offset out of range".into()))?;
+        // SAFETY: the range lies inside the caller's reservation (above),
+        // which MAP_FIXED replaces and nothing else uses; the descriptor
+        // lives as long as `source`.
+        let mapped = unsafe {
+            libc::mmap(
+                base.add(self.image.memory_offset as usize).cast(),
+                self.image.len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                self.source.raw_fd(),
+                offset,
+            )
+        };
+        if mapped == libc::MAP_FAILED {
+            return Err(Error::Instantiation(format!(
+                "cannot map the memory image: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An image mapped into a memory: enough to recognise it and to unmap it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MappedImage {
+    /// [`ImageSource::id`] of the module it came from.
+    source: u64,
+    image_offset: u64,
+    memory_offset: usize,
+    len: usize,
+}
+
+impl MappedImage {
+    /// Replaces the image's pages of the memory at `base` with fresh zero
+    /// pages; false if the kernel refused.
+    ///
+    /// # Safety
+    ///
+    /// `base` must be the memory the image was mapped into, owned by the
+    /// caller and not borrowed.
+    pub(crate) unsafe fn unmap(&self, base: usize) -> bool {
+        // SAFETY: the range lies inside the caller's reservation, where
+        // the image was mapped.
+        unsafe { map_zero_pages(base + self.memory_offset, self.len, libc::PROT_READ | libc::PROT_WRITE) }
+    }
+
+    /// The part of the memory it covers, as a byte range.
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
+        self.memory_offset..self.memory_offset + self.len
+    }
+}
+
+/// Maps fresh anonymous zero pages with protection `prot` over
+/// `[addr, addr + len)`; false if the kernel refused.
+///
+/// # Safety
+///
+/// The range must lie inside a memory reservation owned by the caller, with
+/// nothing borrowing it.
+pub(crate) unsafe fn map_zero_pages(addr: usize, len: usize, prot: libc::c_int) -> bool {
+    // SAFETY: the caller owns the range, which MAP_FIXED replaces.
+    let mapped = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    mapped != libc::MAP_FAILED
+}
+
+/// Changes the protection of `[addr, addr + len)`; false if the kernel
+/// refused.
+///
+/// # Safety
+///
+/// The range must lie inside a memory reservation owned by the caller; if
+/// access is taken away, nothing may still use it.
+pub(crate) unsafe fn protect(addr: usize, len: usize, prot: libc::c_int) -> bool {
+    // SAFETY: as the caller promises.
+    len == 0 || unsafe { libc::mprotect(addr as *mut libc::c_void, len, prot) } == 0
+}
+
+/// Where a memory's address space comes from, and goes back to.
+enum Backing {
+    /// A reservation of its own (perhaps from the cache of dropped ones),
+    /// and the image mapped into it, which must become zero pages again
+    /// before the reservation is cached.
+    Reservation { image: Option<MappedImage> },
+    /// A slot of the engine's pooling allocator.
+    Slot(MemorySlot),
+}
+
 pub(crate) struct MemoryInner {
     base: *mut u8,
     /// Bytes at `base` that are read-write, kept here because `home` may be
     /// freed before this memory is dropped.
     accessible: Cell<usize>,
     ty: MemoryType,
+    /// Most pages it may grow to: its type's maximum, or less in a pool
+    /// slot whose configuration says so.
+    max_pages: u64,
     /// The `VMMemoryDefinition` that compiled code reads: inside the defining
     /// VMContext, or `own_definition` for a memory made by the host.
     home: *mut VMDefinition,
     _own_definition: Option<Box<UnsafeCell<VMDefinition>>>,
+    backing: Backing,
 }
 
 impl MemoryInner {
-    /// Reserves and maps a memory; `home` is where its definition lives, or
-    /// null to give it its own.
-    pub(crate) fn new(ty: MemoryType, home: *mut VMDefinition) -> Result<MemoryInner, Error> {
+    /// Reserves and maps a memory, from `pool` if given, with `image` as its
+    /// initial contents; `home` is where its definition lives, or null to
+    /// give it its own.
+    pub(crate) fn new(
+        ty: MemoryType,
+        home: *mut VMDefinition,
+        image: Option<ImageRef<'_>>,
+        pool: Option<&Arc<MemoryPool>>,
+    ) -> Result<MemoryInner, Error> {
         if ty.shared {
             return Err(Error::Instantiation("shared memories are not supported".into()));
         }
@@ -151,19 +289,36 @@ impl MemoryInner {
             return Err(Error::Instantiation(format!("memory limits out of range: {ty:?}")));
         }
         let initial = (ty.minimum * WASM_PAGE_SIZE) as usize;
-        let reservation = Reservation::take()?
-            .resize(initial)
-            .ok_or_else(|| Error::Instantiation("cannot map the memory's initial pages".into()))?;
-        let base = reservation.base as *mut u8;
-        // From here the memory owns the mapping and unmaps or pools it on drop.
-        std::mem::forget(reservation);
+        let (base, backing, max_pages) = match pool {
+            Some(pool) => {
+                let slot = pool.allocate(initial, image)?;
+                (slot.base(), Backing::Slot(slot), max.min(pool.max_pages()))
+            }
+            None => {
+                let reservation = Reservation::take()?
+                    .resize(initial)
+                    .ok_or_else(|| Error::Instantiation("cannot map the memory's initial pages".into()))?;
+                if let Some(image) = image {
+                    // SAFETY: the image lies inside the initial pages
+                    // (checked at load), which the reservation just made
+                    // accessible and nothing else uses.
+                    unsafe { image.map(reservation.base as *mut u8) }?;
+                }
+                let base = reservation.base as *mut u8;
+                // From here the memory owns the mapping and unmaps or
+                // caches it on drop.
+                std::mem::forget(reservation);
+                (base, Backing::Reservation { image: image.map(|i| i.mapped()) }, max)
+            }
+        };
         let (home, own) = if home.is_null() {
             let own = Box::new(UnsafeCell::new(VMDefinition::default()));
             (own.get(), Some(own))
         } else {
             (home, None)
         };
-        let memory = MemoryInner { base, accessible: Cell::new(initial), ty, home, _own_definition: own };
+        let memory =
+            MemoryInner { base, accessible: Cell::new(initial), ty, max_pages, home, _own_definition: own, backing };
         // SAFETY: `home` is valid for writes for as long as the memory lives.
         unsafe { home.write(VMDefinition { base: memory.base, current_length: initial as u64 }) };
         Ok(memory)
@@ -197,7 +352,7 @@ impl MemoryInner {
     pub(crate) fn grow(&self, delta: u64) -> Option<u64> {
         let old = self.pages();
         let new = old.checked_add(delta)?;
-        if new > self.ty.maximum.unwrap_or(MAX_WASM_PAGES).min(MAX_WASM_PAGES) {
+        if new > self.max_pages {
             return None;
         }
         if delta > 0 {
@@ -284,7 +439,21 @@ impl Drop for MemoryInner {
     fn drop(&mut self) {
         // Nothing uses the memory any more: the store drops memories only
         // when it drops everything.
-        Reservation { base: self.base as usize, accessible: self.accessible.get() }.release();
+        let (base, accessible) = (self.base as usize, self.accessible.get());
+        match std::mem::replace(&mut self.backing, Backing::Reservation { image: None }) {
+            Backing::Slot(slot) => slot.release(accessible),
+            Backing::Reservation { image } => {
+                let reservation = Reservation { base, accessible };
+                // SAFETY: the image was mapped into this memory, which
+                // nothing uses any more.
+                if image.is_some_and(|image| !unsafe { image.unmap(base) }) {
+                    // Not zero again: unmap rather than cache it.
+                    drop(reservation);
+                    return;
+                }
+                reservation.release();
+            }
+        }
     }
 }
 
@@ -292,13 +461,19 @@ impl Drop for MemoryInner {
 mod tests {
     use super::*;
 
+    impl MemoryInner {
+        fn new_unpooled(ty: MemoryType, home: *mut VMDefinition) -> Result<MemoryInner, Error> {
+            MemoryInner::new(ty, home, None, None)
+        }
+    }
+
     fn ty(minimum: u64, maximum: Option<u64>) -> MemoryType {
         MemoryType { minimum, maximum, shared: false }
     }
 
     #[test]
     fn grow_maps_pages_and_respects_the_maximum() {
-        let m = MemoryInner::new(ty(1, Some(3)), std::ptr::null_mut()).unwrap();
+        let m = MemoryInner::new_unpooled(ty(1, Some(3)), std::ptr::null_mut()).unwrap();
         assert_eq!(m.pages(), 1);
         m.write(WASM_PAGE_SIZE - 4, &[1, 2, 3, 4]).unwrap();
         assert_eq!(m.write(WASM_PAGE_SIZE - 3, &[0; 4]), Err(TrapCode::MEMORY_OUT_OF_BOUNDS));
@@ -331,7 +506,7 @@ mod tests {
         // every page a memory sees must be zero and none past its end readable.
         for round in 0..2 * POOL_CAPACITY as u64 {
             let pages = 1 + round % 3;
-            let m = MemoryInner::new(ty(pages, Some(4)), std::ptr::null_mut()).unwrap();
+            let m = MemoryInner::new_unpooled(ty(pages, Some(4)), std::ptr::null_mut()).unwrap();
             assert_eq!(m.pages(), pages);
             for page in 0..pages {
                 let mut byte = [1u8];
@@ -350,9 +525,9 @@ mod tests {
 
     #[test]
     fn unbounded_memory_stops_at_4_gib() {
-        let m = MemoryInner::new(ty(0, None), std::ptr::null_mut()).unwrap();
+        let m = MemoryInner::new_unpooled(ty(0, None), std::ptr::null_mut()).unwrap();
         assert_eq!(m.grow(MAX_WASM_PAGES + 1), None);
         assert_eq!(m.grow(0), Some(0));
-        assert!(MemoryInner::new(ty(MAX_WASM_PAGES + 1, None), std::ptr::null_mut()).is_err());
+        assert!(MemoryInner::new_unpooled(ty(MAX_WASM_PAGES + 1, None), std::ptr::null_mut()).is_err());
     }
 }

@@ -18,6 +18,7 @@ mod instrumentation;
 pub(crate) mod invoke;
 pub(crate) mod memory;
 mod pinned;
+pub(crate) mod pooling;
 mod stack;
 pub(crate) mod store;
 pub(crate) mod table;

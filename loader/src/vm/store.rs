@@ -316,6 +316,7 @@ impl StoreOpaque {
         &mut self,
         ty: kiln_format::MemoryType,
         home: *mut super::abi::VMDefinition,
+        image: Option<super::memory::ImageRef<'_>>,
     ) -> Result<u32, Error> {
         let bytes =
             |pages: u64| usize::try_from(pages.saturating_mul(super::memory::WASM_PAGE_SIZE)).unwrap_or(usize::MAX);
@@ -327,7 +328,8 @@ impl StoreOpaque {
                 ty.minimum
             )));
         }
-        self.memories.push(MemoryInner::new(ty, home)?);
+        let pool = self.engine.pooling().map(|p| &p.memories);
+        self.memories.push(MemoryInner::new(ty, home, image, pool)?);
         Ok(self.memories.len() as u32 - 1)
     }
 
@@ -350,7 +352,8 @@ impl StoreOpaque {
                 ty.minimum
             )));
         }
-        self.tables.push(TableInner::new(ty, init, home)?);
+        let pool = self.engine.pooling().map(|p| &p.tables);
+        self.tables.push(TableInner::new(ty, init, home, pool)?);
         Ok(self.tables.len() as u32 - 1)
     }
 

@@ -16,11 +16,13 @@
 #![allow(unsafe_code)]
 
 use std::cell::UnsafeCell;
+use std::sync::Arc;
 
 use kiln_format::{RefType, TableType, TrapCode};
 
 use super::abi::VMDefinition;
 use super::externref::{increment_raw, VMExternData};
+use super::pooling::TablePool;
 use super::store::{release_counts, DestructorPanicked};
 use crate::error::Error;
 
@@ -50,6 +52,10 @@ impl Drop for ReleasedRefs {
 pub(crate) struct TableInner {
     ty: TableType,
     elements: UnsafeCell<Vec<usize>>,
+    /// Most elements it may grow to.
+    max_elements: u32,
+    /// The pool its element buffer goes back to, if it came from one.
+    pool: Option<Arc<TablePool>>,
     /// The `VMTableDefinition` compiled code reads: inside the defining
     /// VMContext, or `own_definition` for a table made by the host.
     home: *mut VMDefinition,
@@ -59,17 +65,34 @@ pub(crate) struct TableInner {
 impl TableInner {
     /// A table of `ty.minimum` copies of `init` (a raw reference whose count,
     /// for an externref, stays with the caller).
-    pub(crate) fn new(ty: TableType, init: usize, home: *mut VMDefinition) -> Result<TableInner, Error> {
+    pub(crate) fn new(
+        ty: TableType,
+        init: usize,
+        home: *mut VMDefinition,
+        pool: Option<&Arc<TablePool>>,
+    ) -> Result<TableInner, Error> {
         if ty.minimum > MAX_TABLE_ELEMENTS || ty.maximum.is_some_and(|m| m < ty.minimum) {
             return Err(Error::Instantiation(format!("table limits out of range: {ty:?}")));
         }
+        let limit = ty.maximum.unwrap_or(u32::MAX).min(MAX_TABLE_ELEMENTS);
+        let (elements, max_elements) = match pool {
+            Some(pool) => (pool.allocate(ty.minimum)?, limit.min(pool.max_elements())),
+            None => (Vec::new(), limit),
+        };
         let (home, own) = if home.is_null() {
             let own = Box::new(UnsafeCell::new(VMDefinition::default()));
             (own.get(), Some(own))
         } else {
             (home, None)
         };
-        let table = TableInner { ty, elements: UnsafeCell::new(Vec::new()), home, _own_definition: own };
+        let table = TableInner {
+            ty,
+            elements: UnsafeCell::new(elements),
+            max_elements,
+            pool: pool.cloned(),
+            home,
+            _own_definition: own,
+        };
         table.with_elements(|_| ());
         if table.grow(ty.minimum, init).is_none() {
             return Err(Error::Instantiation("cannot allocate the table".into()));
@@ -188,7 +211,7 @@ impl TableInner {
     pub(crate) fn grow(&self, delta: u32, init: usize) -> Option<u32> {
         let old = self.size();
         let new = old.checked_add(delta)?;
-        if new > self.ty.maximum.unwrap_or(u32::MAX).min(MAX_TABLE_ELEMENTS) {
+        if new > self.max_elements {
             return None;
         }
         let grown = self.with_elements(|elements| elements.try_reserve_exact(delta as usize).is_ok());
@@ -207,8 +230,19 @@ impl TableInner {
         if !self.is_extern() {
             return Vec::new();
         }
-        let old = self.with_elements(std::mem::take);
+        // Drained, not taken: a pooled buffer keeps its capacity.
+        let old: Vec<usize> = self.with_elements(|e| e.drain(..).collect());
         old.into_iter().map(|raw| raw as *mut VMExternData).filter(|p| !p.is_null()).collect()
+    }
+}
+
+impl Drop for TableInner {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            // The store took every count out already (`take_references`);
+            // what is left are raw funcrefs or nulls, which own nothing.
+            pool.release(std::mem::take(self.elements.get_mut()));
+        }
     }
 }
 
@@ -236,7 +270,7 @@ mod tests {
     #[test]
     fn externref_tables_own_one_count_per_element() {
         let r = ExternRef::new("x");
-        let t = TableInner::new(ty(RefType::ExternRef, 2, Some(5)), raw(&r), std::ptr::null_mut()).unwrap();
+        let t = TableInner::new(ty(RefType::ExternRef, 2, Some(5)), raw(&r), std::ptr::null_mut(), None).unwrap();
         assert_eq!(r.strong_count(), 3);
         assert_eq!(t.grow(2, raw(&r)), Some(2));
         assert_eq!(r.strong_count(), 5);
@@ -259,7 +293,7 @@ mod tests {
         // Y at slot 1 while Y is on its way to slot 2.
         for (dst, src) in [(1, 0), (0, 1)] {
             let (x, y) = (ExternRef::new('x'), ExternRef::new('y'));
-            let t = TableInner::new(ty(RefType::ExternRef, 3, None), 0, std::ptr::null_mut()).unwrap();
+            let t = TableInner::new(ty(RefType::ExternRef, 3, None), 0, std::ptr::null_mut(), None).unwrap();
             t.set(0, raw(&x)).unwrap().release().unwrap();
             t.set(1, raw(&y)).unwrap().release().unwrap();
             let (xr, yr) = (x.as_raw() as usize, y.as_raw() as usize);
@@ -277,7 +311,7 @@ mod tests {
 
     #[test]
     fn definition_follows_growth() {
-        let t = TableInner::new(ty(RefType::FuncRef, 1, None), 0, std::ptr::null_mut()).unwrap();
+        let t = TableInner::new(ty(RefType::FuncRef, 1, None), 0, std::ptr::null_mut(), None).unwrap();
         assert_eq!(t.grow(1000, 0), Some(1));
         // SAFETY: the definition is owned by the table.
         let def = unsafe { *t.definition_ptr() };

@@ -150,7 +150,7 @@ impl TestArtifact {
             None => StackMapRecord::encode_all(&self.stack_maps),
         };
         let checksum = self.checksum.unwrap_or_else(|| {
-            checksum_sections([&info_bytes, &traps_bytes, &stack_map_bytes, &self.data, &text_bytes])
+            checksum_sections([&info_bytes, &traps_bytes, &stack_map_bytes, &self.data, &[], &text_bytes])
         });
         let mut header =
             ArtifactHeader::new(&self.target, self.cpu_features, 0, checksum, info_bytes.len() as u64).to_bytes();

@@ -11,6 +11,7 @@ use crate::matching::check_import_item;
 use crate::module::Module;
 use crate::vm::global::GlobalInner;
 use crate::vm::host_func::{HostFuncRef, VMHostFuncContext};
+use crate::vm::memory::ImageRef;
 use crate::vm::store::StoreOpaque;
 use crate::vm::Pinned;
 use crate::vm::{VMDefinition, VMFuncRef, VMFunctionImport, ValueSlot};
@@ -50,7 +51,10 @@ pub(crate) fn instantiate(
     store.check_counts(1, defined_memories, defined_tables)?;
     store.check_instantiable(module)?;
     let offsets = info.vmoffsets();
-    let vmctx = VMContextAlloc::new(offsets.size())?;
+    let vmctx = match store.engine.pooling() {
+        Some(pool) => VMContextAlloc::from_pool(&pool.instances, offsets.size())?,
+        None => VMContextAlloc::new(offsets.size())?,
+    };
     let index = store.instances.len();
     let handle = Instance::from_index(store.id(), index);
     let type_ids = module.type_ids();
@@ -165,7 +169,12 @@ pub(crate) fn instantiate(
     }
     for (i, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
         let home = vmctx_ptr.wrapping_add(offsets.defined_memory(i as u32) as usize).cast::<VMDefinition>();
-        let memory = store.new_memory(*ty, home)?;
+        let memory_index = info.num_imported_memories + i as u32;
+        let image = code.image_source().and_then(|source| {
+            let image = info.memory_images.iter().find(|m| m.memory == memory_index)?;
+            Some(ImageRef { source, image })
+        });
+        let memory = store.new_memory(*ty, home, image)?;
         store.instances[index].memories.push(memory);
     }
     for (i, global) in info.globals.iter().enumerate() {
@@ -194,10 +203,17 @@ pub(crate) fn instantiate(
         }
     }
     for (segment_index, segment) in info.data.iter().enumerate() {
-        if let DataMode::Active { memory, offset } = segment.mode {
-            let dst = store.const_env(index).eval_offset(&offset)?;
-            store.memory_init(index, memory, segment_index as u32, dst, 0, segment.len).map_err(Error::trap_code)?;
-            store.drop_data(index, segment_index as u32);
+        match segment.mode {
+            DataMode::Active { memory, offset } => {
+                let dst = store.const_env(index).eval_offset(&offset)?;
+                store
+                    .memory_init(index, memory, segment_index as u32, dst, 0, segment.len)
+                    .map_err(Error::trap_code)?;
+                store.drop_data(index, segment_index as u32);
+            }
+            // Its bytes came with the memory's image.
+            DataMode::InImage { .. } => store.drop_data(index, segment_index as u32),
+            DataMode::Passive => {}
         }
     }
 
