@@ -305,13 +305,12 @@ impl TablePool {
                 self.max_elements
             )));
         }
-        let buffer = lock(&self.free).take(|_| true, |_| Vec::new()).ok_or_else(|| {
-            Error::Instantiation(format!(
-                "all {} table slots of the pooling allocator are in use",
-                lock(&self.free).total
-            ))
+        let mut free = lock(&self.free);
+        let total = free.total;
+        let mut buffer = free.take(|_| true, |_| Vec::new()).ok_or_else(|| {
+            Error::Instantiation(format!("all {total} table slots of the pooling allocator are in use"))
         })?;
-        let mut buffer = buffer;
+        drop(free);
         if buffer.capacity() < self.max_elements as usize {
             if let Err(e) = buffer.try_reserve_exact(self.max_elements as usize) {
                 lock(&self.free).free.push(Vec::new());
