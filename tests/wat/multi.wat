@@ -28,7 +28,7 @@
   (func (export "add") (param i32 i32) (result i32) (call $add (local.get 0) (local.get 1)))
   (func (export "div") (param i32 i32) (result i32) (call $div (local.get 0) (local.get 1)))
 
-  ;; Sum of the data segment's bytes, so that `.kiln.data` is read back.
+  ;; Sum of the data segment's bytes, so that the memory image is read back.
   (func (export "checksum") (result i32)
     (local $i i32) (local $sum i32)
     (local.set $i (i32.const 16))
