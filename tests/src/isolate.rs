@@ -115,6 +115,9 @@ pub fn run_script_isolated(exe: &Path, script: &Path, options: &IsolateOptions) 
     if options.run.compile.epoch_interruption {
         command.arg("--epoch-interruption");
     }
+    if options.run.pooling {
+        command.arg("--pooling");
+    }
     if options.run.compile.fuel {
         command.arg("--fuel");
     }

@@ -32,6 +32,19 @@ pub struct RunOptions {
     pub keep_artifacts: Option<PathBuf>,
     /// How kilnc compiles every module (CPU, optimisation level).
     pub compile: CompileOptions,
+    /// Instantiate through the pooling allocator ([`pooling_config`]).
+    pub pooling: bool,
+}
+
+/// The pooling allocator that `--pooling` runs scripts with: room for the
+/// most modules a script of the suite keeps alive in its one store, and
+/// limits no script reaches.
+pub fn pooling_config() -> kiln_loader::Config {
+    let mut pool = kiln_loader::PoolingAllocationConfig::new();
+    pool.total_memories(1000).total_tables(1000).total_core_instances(2000).table_elements(1 << 20);
+    let mut config = kiln_loader::Config::new();
+    config.allocation_strategy(kiln_loader::InstanceAllocationStrategy::Pooling(pool));
+    config
 }
 
 /// Runs the script at `path` on a thread with [`SCRIPT_STACK_SIZE`] of stack.
@@ -235,7 +248,11 @@ impl ScriptRunner {
                 (tmp.path().to_path_buf(), Some(tmp))
             }
         };
-        let engine = Engine::default();
+        let engine = if options.pooling {
+            Engine::new(&pooling_config()).map_err(|e| format!("cannot make the pooling engine: {e}"))?
+        } else {
+            Engine::default()
+        };
         let mut store = Store::new(&engine, ());
         if options.compile.fuel {
             // Metered code runs only with fuel: a budget no script uses up.

@@ -29,7 +29,7 @@ fn spec_scripts() -> Vec<PathBuf> {
 
 /// Runs every script compiled with `compile` and asserts that every
 /// directive passes; `label` names the configuration in the output.
-fn assert_spec_suite_passes(label: &str, compile: CompileOptions) {
+fn assert_spec_suite_passes(label: &str, run: RunOptions) {
     let scripts = spec_scripts();
     assert_eq!(scripts.len(), EXPECTED_SCRIPTS, "scripts in {}", common::testsuite_dir().display());
     let simd =
@@ -37,7 +37,6 @@ fn assert_spec_suite_passes(label: &str, compile: CompileOptions) {
     assert_eq!(simd.count(), EXPECTED_SIMD_SCRIPTS, "simd_* scripts in {}", common::testsuite_dir().display());
 
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_kiln-wast"));
-    let run = RunOptions { compile, ..Default::default() };
     let options = IsolateOptions { run, timeout: Duration::from_secs(600) };
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
@@ -71,17 +70,25 @@ fn assert_spec_suite_passes(label: &str, compile: CompileOptions) {
 
 #[test]
 fn spec_suite_passes() {
-    assert_spec_suite_passes("plain", CompileOptions::default());
+    assert_spec_suite_passes("plain", RunOptions::default());
 }
 
 /// Epoch checks everywhere, and no deadline ever reached.
 #[test]
 fn spec_suite_passes_with_epoch_interruption() {
-    assert_spec_suite_passes("epoch interruption", CompileOptions { epoch_interruption: true, ..Default::default() });
+    let compile = CompileOptions { epoch_interruption: true, ..Default::default() };
+    assert_spec_suite_passes("epoch interruption", RunOptions { compile, ..Default::default() });
 }
 
 /// Fuel metering, under a budget (`u64::MAX`) no script uses up.
 #[test]
 fn spec_suite_passes_with_fuel() {
-    assert_spec_suite_passes("fuel", CompileOptions { fuel: true, ..Default::default() });
+    let compile = CompileOptions { fuel: true, ..Default::default() };
+    assert_spec_suite_passes("fuel", RunOptions { compile, ..Default::default() });
+}
+
+/// Every instance, memory and table from the pooling allocator's slots.
+#[test]
+fn spec_suite_passes_with_the_pooling_allocator() {
+    assert_spec_suite_passes("pooling", RunOptions { pooling: true, ..Default::default() });
 }

@@ -49,6 +49,9 @@ struct Args {
     /// `u64::MAX` fuel, which no script uses up.
     #[arg(long)]
     fuel: bool,
+    /// Instantiate through the pooling allocator.
+    #[arg(long)]
+    pooling: bool,
     /// Seconds after which a script's process is killed and the script fails.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -71,7 +74,12 @@ fn main() -> Result<ExitCode> {
         fuel: args.fuel,
         ..Default::default()
     };
-    let run = RunOptions { verbose: args.verbose, keep_artifacts: args.keep_artifacts.clone(), compile };
+    let run = RunOptions {
+        verbose: args.verbose,
+        keep_artifacts: args.keep_artifacts.clone(),
+        compile,
+        pooling: args.pooling,
+    };
 
     if args.child {
         return child(&args, &run);
