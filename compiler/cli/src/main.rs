@@ -14,9 +14,14 @@ use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, OptLevel};
 #[derive(Parser, Debug)]
 #[command(name = "kilnc", version, about)]
 struct Cli {
-    /// The input module: binary `.wasm` or text `.wat`.
+    /// The input module: binary `.wasm` or text `.wat`, or `-` for standard
+    /// input. It must be a regular file (or a pipe or terminal as standard
+    /// input) of at most 4 GiB.
     input: PathBuf,
-    /// The artifact to write.
+    /// The artifact to write, or `-` for standard output. An existing file
+    /// is replaced atomically, but only a regular file that is not the
+    /// input: kilnc refuses a directory, device, FIFO, socket or symbolic
+    /// link.
     #[arg(short = 'o', long = "output", value_name = "OUT.o")]
     output: PathBuf,
     /// What to write: the relocatable object, or a shared object linked
@@ -88,9 +93,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         epoch_interruption: cli.epoch_interruption,
         fuel: cli.fuel,
     };
-    if !cli.input.is_file() {
-        anyhow::bail!("input file {} does not exist or is not a file", cli.input.display());
-    }
     compile_file(&cli.input, &cli.output, &options)?;
     Ok(())
 }
