@@ -2,13 +2,13 @@
 //! (SPEC sections 1 and 2).
 
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
-use cranelift_object::object::write::{SectionId, StandardSection, Symbol, SymbolSection};
+use cranelift_object::object::write::{SectionId, Symbol, SymbolSection};
 use cranelift_object::object::{SectionKind, SymbolFlags, SymbolKind, SymbolScope};
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
-    builtin_trampoline_symbol, checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol,
-    ArtifactHeader, BuiltinIndex, CodeRange, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, IMAGE_PAGE_SIZE,
-    ROOT_SYMBOL, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+    builtin_trampoline_symbol, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader,
+    BuiltinIndex, CodeRange, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, IMAGE_PAGE_SIZE, ROOT_SYMBOL,
+    SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
 };
 
 use crate::abi;
@@ -106,7 +106,6 @@ pub(crate) fn emit_object(
     }
 
     let mut product = module.finish();
-    let text_section = product.object.section_id(StandardSection::Text);
     let mut ranges = Vec::with_capacity(code.len());
     for (id, c) in (0u32..).zip(&code) {
         let symbol = product.object.symbol(product.function_symbol(FuncId::from_u32(id)));
@@ -137,12 +136,8 @@ pub(crate) fn emit_object(
     let info_bytes = info.encode();
     let trap_bytes = TrapRecord::encode_all(&traps);
     let stack_map_bytes = StackMapRecord::encode_all(&stack_maps);
-    let checksum = {
-        let text = product.object.section(text_section).data();
-        checksum_sections([&info_bytes, &trap_bytes, &stack_map_bytes, &sections.data, &sections.image, text])
-    };
     let mut header =
-        ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, checksum, info_bytes.len() as u64);
+        ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, info_bytes.len() as u64);
     header.instrumentation = instrumentation;
     let mut meta = header.to_bytes().to_vec();
     meta.extend_from_slice(&info_bytes);
@@ -170,5 +165,7 @@ pub(crate) fn emit_object(
     if !sections.image.is_empty() {
         add_kiln_section(&mut product, SECTION_IMAGE, sections.image, IMAGE_PAGE_SIZE);
     }
-    product.emit().map_err(module_error)
+    let mut bytes = product.emit().map_err(module_error)?;
+    crate::seal::seal(&mut bytes)?;
+    Ok(bytes)
 }

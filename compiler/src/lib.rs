@@ -22,6 +22,7 @@ mod link;
 mod memory_image;
 mod options;
 mod prescan;
+mod seal;
 mod trampolines;
 pub mod translate;
 

@@ -11,14 +11,11 @@ use crate::{CompileError, Result};
 
 /// Linker flags, for `cc` (each passed through `-Wl,`) and `ld` alike.
 ///
-/// - `--emit-relocs` keeps `.rela.text` in the output: the loader undoes
-///   those link-time patches to check `.text` against the header checksum,
-///   which covers `.text` before relocation (SPEC.md 2.1).
 /// - `-z text` refuses relocations that would make `.text` writable at load
 ///   time; kiln code needs none, and a shared object with no dynamic
 ///   relocations is mapped exactly as the file holds it.
 /// - `-z defs` refuses undefined symbols: kiln code names none.
-const LINK_FLAGS: [&str; 7] = ["--emit-relocs", "-z", "text", "-z", "defs", "-z", "noexecstack"];
+const LINK_FLAGS: [&str; 6] = ["-z", "text", "-z", "defs", "-z", "noexecstack"];
 
 /// Links the relocatable object `object` into the shared object `output`.
 ///
@@ -36,8 +33,13 @@ pub fn link_shared_object(object: &[u8], output: &Path) -> Result<()> {
 
     run_linker(input.path(), linked.path())?;
 
-    // The linker replaced the file at the temporary path; sync and chmod
-    // what is there now, not the handle `tempfile` opened.
+    // The linker replaced the file at the temporary path; seal, sync and
+    // chmod what is there now, not the handle `tempfile` opened. The
+    // digest covers the file as linked, so it is computed last (SPEC.md
+    // 2.1).
+    let mut bytes = std::fs::read(linked.path()).map_err(write_error)?;
+    crate::seal::seal(&mut bytes)?;
+    std::fs::write(linked.path(), &bytes).map_err(write_error)?;
     let file = std::fs::File::open(linked.path()).map_err(write_error)?;
     file.sync_all().map_err(write_error)?;
     set_mode(&file, 0o755).map_err(write_error)?;

@@ -2,7 +2,7 @@
 
 use kiln_compiler::{compile, CompileOptions};
 use kiln_format::{
-    checksum_sections, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader, CpuFeatures,
+    entry_trampoline_symbol, file_digest, function_symbol, host_trampoline_symbol, ArtifactHeader, CpuFeatures,
     MemoryImage, ModuleInfo, StackMapRecord, TrapCode, TrapRecord, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE,
     SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
 };
@@ -58,23 +58,15 @@ fn artifact_is_an_x86_64_relocatable_elf_with_kiln_sections() {
 }
 
 #[test]
-fn header_records_version_target_features_and_checksum() {
+fn header_records_version_target_features_and_the_whole_file_digest() {
     let bytes = compile_default(SEVERAL);
     let a = read(&bytes);
     assert_eq!(a.header.format_version, FORMAT_VERSION);
     assert_eq!(a.header.target(), "x86_64-unknown-linux-gnu");
     assert_eq!(a.header.cpu_features, CpuFeatures::BASELINE_X86_64);
     assert_ne!(a.header.flags_hash, 0);
-    let meta = section(&a.file, SECTION_META);
-    let expected = checksum_sections([
-        &meta[HEADER_SIZE..],
-        section(&a.file, SECTION_TRAPS),
-        section(&a.file, SECTION_STACKMAPS),
-        section(&a.file, SECTION_DATA),
-        a.file.section_by_name(SECTION_IMAGE).map_or(&[][..], |s| s.data().unwrap()),
-        section(&a.file, SECTION_TEXT),
-    ]);
-    assert_eq!(a.header.checksum, expected);
+    let meta_offset = a.file.section_by_name(SECTION_META).unwrap().file_range().unwrap().0 as usize;
+    assert_eq!(file_digest(&bytes, meta_offset), Some(a.header.digest));
 }
 
 #[test]

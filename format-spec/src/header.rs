@@ -6,7 +6,7 @@ use crate::{CpuFeatures, FormatError, Instrumentation, Result, SECTION_META};
 pub const MAGIC: [u8; 8] = *b"\0KILNOBJ";
 /// Version of the artifact format and ABI. Any change to a record layout,
 /// the VMContext layout, builtin indices or trap codes bumps it.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// Size in bytes of the encoded header.
 pub const HEADER_SIZE: usize = 128;
 /// Width of the NUL-padded string fields.
@@ -51,23 +51,27 @@ pub mod header_offsets {
     pub const FLAGS_HASH_OFFSET: usize = 88;
     /// Width of the flags hash.
     pub const FLAGS_HASH_WIDTH: usize = 8;
-    /// `u32` checksum of the sections.
-    pub const CHECKSUM_OFFSET: usize = 96;
-    /// Width of the checksum.
-    pub const CHECKSUM_WIDTH: usize = 4;
     /// `u32` bit set of the [`Instrumentation`](crate::Instrumentation)
     /// compiled into the code.
-    pub const INSTRUMENTATION_OFFSET: usize = 100;
+    pub const INSTRUMENTATION_OFFSET: usize = 96;
     /// Width of the instrumentation bits.
     pub const INSTRUMENTATION_WIDTH: usize = 4;
+    /// Reserved, zero.
+    pub const RESERVED_OFFSET: usize = 100;
+    /// Width of the reserved word.
+    pub const RESERVED_WIDTH: usize = 4;
     /// `u64` length of the module info that follows the header.
     pub const INFO_LEN_OFFSET: usize = 104;
     /// Width of the module info length.
     pub const INFO_LEN_WIDTH: usize = 8;
+    /// `u64` digest of the whole file ([`file_digest`](crate::file_digest)).
+    pub const DIGEST_OFFSET: usize = 112;
+    /// Width of the digest.
+    pub const DIGEST_WIDTH: usize = 8;
     /// Reserved, zero, up to the end of the header.
-    pub const RESERVED_TAIL_OFFSET: usize = 112;
+    pub const RESERVED_TAIL_OFFSET: usize = 120;
     /// Width of the reserved tail.
-    pub const RESERVED_TAIL_WIDTH: usize = 16;
+    pub const RESERVED_TAIL_WIDTH: usize = 8;
 }
 
 use header_offsets as at;
@@ -87,10 +91,11 @@ pub const PRODUCER: &str = concat!("kiln ", env!("CARGO_PKG_VERSION"));
 /// | 48 | 32 | producer, NUL padded |
 /// | 80 | 8 | required CPU features (bit mask) |
 /// | 88 | 8 | hash of the codegen flags |
-/// | 96 | 4 | checksum (see [`crate::checksum_sections`]) |
-/// | 100 | 4 | instrumentation bits ([`Instrumentation`]) |
+/// | 96 | 4 | instrumentation bits ([`Instrumentation`]) |
+/// | 100 | 4 | reserved, zero |
 /// | 104 | 8 | length of the module info that follows |
-/// | 112 | 16 | reserved, zero |
+/// | 112 | 8 | digest of the whole file (see [`crate::file_digest`]) |
+/// | 120 | 8 | reserved, zero |
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArtifactHeader {
     /// Format version ([`FORMAT_VERSION`] when written by this release).
@@ -101,8 +106,9 @@ pub struct ArtifactHeader {
     pub cpu_features: CpuFeatures,
     /// Hash of the Cranelift flags the code was compiled with.
     pub flags_hash: u64,
-    /// Checksum over the other kiln sections and `.text`.
-    pub checksum: u32,
+    /// Digest of the whole file, this field read as zero; 0 until the
+    /// finished file is sealed ([`crate::seal_file`]).
+    pub digest: u64,
     /// The checks compiled into the code; [`ArtifactHeader::new`] gives none.
     pub instrumentation: Instrumentation,
     /// Length of the bincode module info following the header.
@@ -123,14 +129,14 @@ fn unpad(b: &[u8; STR_FIELD]) -> &str {
 
 impl ArtifactHeader {
     /// A header for the current format version and producer.
-    pub fn new(target: &str, cpu_features: CpuFeatures, flags_hash: u64, checksum: u32, info_len: u64) -> Self {
+    pub fn new(target: &str, cpu_features: CpuFeatures, flags_hash: u64, info_len: u64) -> Self {
         ArtifactHeader {
             format_version: FORMAT_VERSION,
             target: pad(target),
             producer: pad(PRODUCER),
             cpu_features,
             flags_hash,
-            checksum,
+            digest: 0,
             instrumentation: Instrumentation::NONE,
             info_len,
         }
@@ -157,9 +163,9 @@ impl ArtifactHeader {
         put(at::PRODUCER_OFFSET, &self.producer);
         put(at::CPU_FEATURES_OFFSET, &self.cpu_features.0.to_le_bytes());
         put(at::FLAGS_HASH_OFFSET, &self.flags_hash.to_le_bytes());
-        put(at::CHECKSUM_OFFSET, &self.checksum.to_le_bytes());
         put(at::INSTRUMENTATION_OFFSET, &self.instrumentation.bits().to_le_bytes());
         put(at::INFO_LEN_OFFSET, &self.info_len.to_le_bytes());
+        put(at::DIGEST_OFFSET, &self.digest.to_le_bytes());
         b
     }
 
@@ -193,7 +199,7 @@ impl ArtifactHeader {
             producer: field(at::PRODUCER_OFFSET, at::PRODUCER_WIDTH).try_into().unwrap(),
             cpu_features: CpuFeatures(u64_at(at::CPU_FEATURES_OFFSET)),
             flags_hash: u64_at(at::FLAGS_HASH_OFFSET),
-            checksum: u32_at(at::CHECKSUM_OFFSET),
+            digest: u64_at(at::DIGEST_OFFSET),
             instrumentation: Instrumentation::from_bits(u32_at(at::INSTRUMENTATION_OFFSET)),
             info_len: u64_at(at::INFO_LEN_OFFSET),
         })
@@ -206,7 +212,8 @@ mod tests {
 
     #[test]
     fn header_round_trip() {
-        let mut h = ArtifactHeader::new("x86_64-unknown-linux-gnu", CpuFeatures::BASELINE_X86_64, 0xabc, 0x1234, 99);
+        let mut h = ArtifactHeader::new("x86_64-unknown-linux-gnu", CpuFeatures::BASELINE_X86_64, 0xabc, 99);
+        h.digest = 0x1234_5678_9abc_def0;
         h.instrumentation = Instrumentation::EPOCH;
         let back = ArtifactHeader::from_bytes(&h.to_bytes()).unwrap();
         assert_eq!(h, back);
@@ -215,14 +222,14 @@ mod tests {
 
     #[test]
     fn bad_magic_is_refused() {
-        let mut b = ArtifactHeader::new("t", CpuFeatures::NONE, 0, 0, 0).to_bytes();
+        let mut b = ArtifactHeader::new("t", CpuFeatures::NONE, 0, 0).to_bytes();
         b[1] ^= 1;
         let err = ArtifactHeader::from_bytes(&b).unwrap_err();
         assert!(err.to_string().contains("bad magic"), "{err}");
     }
 
     /// Every field, in header order, as (offset, width).
-    const FIELDS: [(usize, usize); 12] = [
+    const FIELDS: [(usize, usize); 13] = [
         (at::MAGIC_OFFSET, at::MAGIC_WIDTH),
         (at::FORMAT_VERSION_OFFSET, at::FORMAT_VERSION_WIDTH),
         (at::HEADER_SIZE_OFFSET, at::HEADER_SIZE_WIDTH),
@@ -230,9 +237,10 @@ mod tests {
         (at::PRODUCER_OFFSET, at::PRODUCER_WIDTH),
         (at::CPU_FEATURES_OFFSET, at::CPU_FEATURES_WIDTH),
         (at::FLAGS_HASH_OFFSET, at::FLAGS_HASH_WIDTH),
-        (at::CHECKSUM_OFFSET, at::CHECKSUM_WIDTH),
         (at::INSTRUMENTATION_OFFSET, at::INSTRUMENTATION_WIDTH),
+        (at::RESERVED_OFFSET, at::RESERVED_WIDTH),
         (at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH),
+        (at::DIGEST_OFFSET, at::DIGEST_WIDTH),
         (at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH),
         (HEADER_SIZE, 0),
     ];
@@ -256,9 +264,9 @@ mod tests {
             target,
             CpuFeatures(0x0102_0304_0506_0708),
             0x1112_1314_1516_1718,
-            0x2122_2324,
             0x3132_3334_3536_3738,
         );
+        h.digest = 0x2122_2324_2526_2728;
         h.instrumentation = Instrumentation::from_bits(0x4142_4344);
         let b = h.to_bytes();
         let field = |offset: usize, width: usize| &b[offset..offset + width];
@@ -269,7 +277,8 @@ mod tests {
         assert_eq!(field(at::PRODUCER_OFFSET, at::PRODUCER_WIDTH), pad(PRODUCER));
         assert_eq!(field(at::CPU_FEATURES_OFFSET, at::CPU_FEATURES_WIDTH), 0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(field(at::FLAGS_HASH_OFFSET, at::FLAGS_HASH_WIDTH), 0x1112_1314_1516_1718u64.to_le_bytes());
-        assert_eq!(field(at::CHECKSUM_OFFSET, at::CHECKSUM_WIDTH), 0x2122_2324u32.to_le_bytes());
+        assert_eq!(field(at::DIGEST_OFFSET, at::DIGEST_WIDTH), 0x2122_2324_2526_2728u64.to_le_bytes());
+        assert!(field(at::RESERVED_OFFSET, at::RESERVED_WIDTH).iter().all(|&x| x == 0));
         assert_eq!(field(at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH), 0x3132_3334_3536_3738u64.to_le_bytes());
         assert_eq!(field(at::INSTRUMENTATION_OFFSET, at::INSTRUMENTATION_WIDTH), 0x4142_4344u32.to_le_bytes());
         assert!(field(at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH).iter().all(|&x| x == 0));

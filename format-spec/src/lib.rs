@@ -20,8 +20,8 @@
 #![forbid(unsafe_code)]
 
 mod builtins;
-mod checksum;
 mod cpu;
+mod digest;
 mod error;
 mod header;
 mod instrumentation;
@@ -34,8 +34,8 @@ mod value;
 mod vmoffsets;
 
 pub use builtins::*;
-pub use checksum::*;
 pub use cpu::*;
+pub use digest::*;
 pub use error::*;
 pub use header::*;
 pub use instrumentation::*;

@@ -113,11 +113,11 @@ fn missing_cpu_features_are_named() {
 }
 
 #[test]
-fn checksum_mismatch_is_refused() {
+fn digest_mismatch_is_refused() {
     let mut artifact = TestArtifact::new(vec![returns_42()]);
-    artifact.checksum = Some(0x1234_5678);
+    artifact.digest = Some(0x1234_5678);
     let err = refusal(&artifact);
-    assert!(err.to_string().contains("checksum mismatch"), "{err}");
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
 
     // A flipped byte of code in the file, with the header left intact.
     let artifact = TestArtifact::new(vec![returns_42()]);
@@ -125,7 +125,7 @@ fn checksum_mismatch_is_refused() {
     let at = find(&bytes, &[0xb8, 42, 0, 0, 0, 0xc3]);
     bytes[at + 1] = 43;
     let err = load_bytes(&bytes).unwrap_err();
-    assert!(err.to_string().contains("checksum mismatch"), "{err}");
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
 }
 
 #[test]

@@ -98,7 +98,7 @@ fn a_flipped_byte_in_any_checksummed_section_is_refused() {
     assert!(meta_len > HEADER_SIZE, "module info follows the header");
     let mut targets = vec![
         ("module info", meta + HEADER_SIZE + (meta_len - HEADER_SIZE) / 2),
-        ("header checksum", meta + at::CHECKSUM_OFFSET),
+        ("header digest", meta + at::DIGEST_OFFSET),
     ];
     // multi.wat's one active segment is in its memory image, so .kiln.data
     // is empty.
@@ -111,7 +111,7 @@ fn a_flipped_byte_in_any_checksummed_section_is_refused() {
         targets.push((name, offset + size / 2));
     }
     for (what, at) in targets {
-        assert_refused(what, &flipped(&bytes, at), &["checksum"]);
+        assert_refused(what, &flipped(&bytes, at), &["digest"]);
     }
 }
 
@@ -136,7 +136,7 @@ fn a_truncated_file_is_refused() {
         assert_refused(
             &format!("truncated at {cut:#x} of {:#x}", bytes.len()),
             &bytes[..cut],
-            &["ELF", "truncated", "out of bounds", "not a kiln artifact", "checksum", "magic"],
+            &["ELF", "truncated", "out of bounds", "not a kiln artifact", "digest", "magic", "empty"],
         );
     }
 }

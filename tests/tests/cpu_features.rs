@@ -134,20 +134,20 @@ fn a_named_feature_the_host_lacks_is_refused_by_name() {
 }
 
 #[test]
-fn the_cpu_check_comes_before_the_checksum() {
+fn the_cpu_check_comes_before_the_digest() {
     let pristine = simd_artifact(&CompileOptions::default());
     let mut forged = demanding(&pristine, CpuFeatures(1 << 41));
-    // Damage the code too: the checksum no longer matches, but the CPU is
+    // Damage the code too: the digest no longer matches, but the CPU is
     // what the user needs to hear about first.
     let text = section_offset(&forged, SECTION_TEXT);
     forged[text] ^= 0xff;
     let message = refusal(&forged);
     assert!(message.contains("bit41"), "{message}");
-    assert!(!message.contains("checksum"), "{message}");
+    assert!(!message.contains("digest"), "{message}");
 
     // With the demand put back, the damage is found.
     let damaged = demanding(&forged, CpuFeatures::BASELINE_X86_64);
-    assert!(refusal(&damaged).contains("checksum"));
+    assert!(refusal(&damaged).contains("digest"));
 }
 
 #[test]

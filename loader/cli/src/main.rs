@@ -528,7 +528,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "target": header.target(),
                 "cpu_features": header.cpu_features.names(),
                 "flags_hash": format!("{:#018x}", header.flags_hash),
-                "checksum": format!("{:#010x}", header.checksum),
+                "digest": format!("{:#018x}", header.digest),
             },
             "name": module.name(),
             "types": info.types.iter().map(|t| json!({
@@ -574,7 +574,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     println!("target:          {}", header.target());
     println!("cpu features:    {}", header.cpu_features);
     println!("flags hash:      {:#018x}", header.flags_hash);
-    println!("checksum:        {:#010x}", header.checksum);
+    println!("digest:          {:#018x}", header.digest);
     if let Some(name) = module.name() {
         println!("module name:     {name}");
     }

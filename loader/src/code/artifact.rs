@@ -3,9 +3,9 @@
 
 use kiln_format::header_offsets as at;
 use kiln_format::{
-    checksum_sections, ArtifactHeader, CodeRange, MemoryImage, ModuleInfo, StackMapRecord, TrapRecord,
-    CHECKSUMMED_SECTIONS, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE, MAGIC, SECTION_DATA, SECTION_IMAGE,
-    SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS, WASM_PAGE_SIZE,
+    file_digest, ArtifactHeader, CodeRange, MemoryImage, ModuleInfo, StackMapRecord, TrapRecord, FORMAT_VERSION,
+    HEADER_SIZE, IMAGE_PAGE_SIZE, MAGIC, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT,
+    SECTION_TRAPS, WASM_PAGE_SIZE,
 };
 
 use super::elf::ElfObject;
@@ -56,7 +56,7 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
     let data = section_bytes(SECTION_DATA)?;
     let image = section_bytes(SECTION_IMAGE)?;
     let image_offset = image.as_ptr() as u64 - bytes.as_ptr() as u64;
-    check_checksum(&header, [&meta[HEADER_SIZE..], traps_bytes, stack_map_bytes, data, image, text])?;
+    check_digest(&header, bytes, meta.as_ptr() as usize - bytes.as_ptr() as usize)?;
 
     let sizes = SectionSizes { text: text.len(), data: data.len(), image: image.len() };
     let contents = check_contents(&header, meta, sizes, traps_bytes, stack_map_bytes)?;
@@ -69,20 +69,18 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
     Ok(Artifact { header, info, text, data, image, image_offset, traps, stack_maps, relocations, functions })
 }
 
-/// Compares the checksum of `sections` (in `CHECKSUMMED_SECTIONS` order)
-/// with the header's.
-pub(crate) fn check_checksum(
-    header: &ArtifactHeader,
-    sections: [&[u8]; CHECKSUMMED_SECTIONS.len()],
-) -> Result<(), LoadError> {
-    let actual = checksum_sections(sections);
-    if actual != header.checksum {
+/// Compares the digest of the whole `file`, whose `.kiln.meta` starts at
+/// `meta_offset`, with the one its header records.
+pub(crate) fn check_digest(header: &ArtifactHeader, file: &[u8], meta_offset: usize) -> Result<(), LoadError> {
+    let actual = file_digest(file, meta_offset)
+        .ok_or_else(|| LoadError::in_section(SECTION_META, "the header lies outside the file"))?;
+    if actual != header.digest {
         return Err(LoadError::at(
             SECTION_META,
-            at::CHECKSUM_OFFSET as u64,
+            at::DIGEST_OFFSET as u64,
             format!(
-                "checksum mismatch: the header records {:#010x}, the sections give {actual:#010x}; the artifact is damaged",
-                header.checksum
+                "digest mismatch: the header records {:#018x}, the file gives {actual:#018x}; the artifact is damaged",
+                header.digest
             ),
         ));
     }

@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
 use kiln_format::{ArtifactHeader, CodeRange, ModuleInfo, StackMapRecord, TrapCode, TrapRecord};
 
 use super::artifact::{parse_artifact, FunctionRange};
+use super::file::MappedFile;
 use super::image::ImageSource;
 use super::memory::{CodeMemory, WritableCode};
 use super::registry;
@@ -82,20 +82,16 @@ fn load_object(bytes: &[u8], file: Option<&File>) -> Result<Arc<LoadedCode>, Loa
 /// does, or a shared object (`ET_DYN`, `kilnc --emit so`), which is checked
 /// from the file's bytes, then opened with `dlopen` (SPEC.md 1.3).
 pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
-    let cannot_read = |e: std::io::Error| LoadError::new(format!("cannot read {}: {e}", path.display()));
     // The images are mapped from this very file, whose bytes are the ones
     // checked (not another file that took its name in between).
-    let mut file = File::open(path).map_err(cannot_read)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(cannot_read)?;
-    if !shared::is_shared_object(&bytes) {
-        return load_object(&bytes, Some(&file));
+    let mapped = MappedFile::open(path)?;
+    let (bytes, file) = (mapped.bytes(), mapped.file());
+    if !shared::is_shared_object(bytes) {
+        return load_object(bytes, Some(file));
     }
-    let mut realigned = None;
-    let bytes = aligned(&bytes, &mut realigned);
     let image = shared::parse_shared(bytes)?;
     let code = shared::open(path, &image)?;
-    let image_source = ImageSource::from_file(&file, image.image_offset, image.image)?;
+    let image_source = ImageSource::from_file(file, image.image_offset, image.image)?;
     let contents = image.contents;
     let code = Arc::new(LoadedCode {
         storage: Storage::Shared(code),

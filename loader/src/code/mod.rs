@@ -7,6 +7,7 @@
 mod artifact;
 mod elf;
 mod error;
+mod file;
 mod host;
 mod image;
 mod loaded;

@@ -13,16 +13,15 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use object::elf::{self, FileHeader64, SectionHeader64};
-use object::read::elf::{Dyn, FileHeader, ProgramHeader, Rela, SectionHeader, SectionTable, Sym};
-use object::{LittleEndian, SectionIndex, SymbolIndex};
+use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader, SectionTable, Sym};
+use object::{LittleEndian, SectionIndex};
 
 use kiln_format::{
-    ArtifactHeader, HEADER_SIZE, ROOT_SYMBOL, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS,
-    SECTION_TEXT, SECTION_TRAPS,
+    ArtifactHeader, ROOT_SYMBOL, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT,
+    SECTION_TRAPS,
 };
 
-use super::artifact::{check_checksum, check_contents, check_header, Contents, SectionSizes};
-use super::reloc::relocation_name;
+use super::artifact::{check_contents, check_digest, check_header, Contents, SectionSizes};
 use super::LoadError;
 
 type Elf = FileHeader64<LittleEndian>;
@@ -140,6 +139,9 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
         LoadError::new(format!("no {SECTION_META} section: not a kiln shared object (built with kilnc --emit so)"))
     })?;
     let header = check_header(meta.bytes)?;
+    // Every byte, before anything else of the file is looked at: no
+    // damaged program header or dynamic section reaches `dlopen`.
+    check_digest(&header, bytes, meta.bytes.as_ptr() as usize - bytes.as_ptr() as usize)?;
 
     let (text_index, text) =
         find(SECTION_TEXT)?.ok_or_else(|| LoadError::new(format!("no {SECTION_TEXT} section in the shared object")))?;
@@ -154,11 +156,6 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
     check_root_symbol(&sections, bytes, meta.addr)?;
     let loads = check_segments(file, &sections, bytes, text_index)?;
 
-    let unrelocated = undo_text_relocations(&sections, bytes, text_index, text)?;
-    check_checksum(
-        &header,
-        [&meta.bytes[HEADER_SIZE..], traps.bytes, stack_maps.bytes, data.bytes, image, &unrelocated],
-    )?;
     let sizes = SectionSizes { text: text.bytes.len(), data: data.bytes.len(), image: image.len() };
     let contents = check_contents(&header, meta.bytes, sizes, traps.bytes, stack_maps.bytes)?;
     Ok(SharedImage { header, meta, text, traps, stack_maps, data, image, image_offset, loads, contents })
@@ -272,62 +269,6 @@ fn check_mapped(header: &SectionHeader64<LittleEndian>, loads: &[Segment], execu
         return Err(format!("segment flags {:#x}, expected {wanted:#x}", segment.flags));
     }
     Ok(())
-}
-
-/// `.text` as it was before linking: the link-time patches that the linker
-/// kept (`--emit-relocs`) are checked against their relocations, then
-/// zeroed, which is what a RELA object holds in their place.
-fn undo_text_relocations<'data>(
-    sections: &SectionTable<'data, Elf, &'data [u8]>,
-    bytes: &'data [u8],
-    text_index: SectionIndex,
-    text: Placed<'_>,
-) -> Result<Vec<u8>, LoadError> {
-    let mut out = text.bytes.to_vec();
-    let bad = |e: object::read::Error| LoadError::in_section(".rela.text", format!("malformed relocations: {e}"));
-    for (_, section) in sections.enumerate() {
-        let sh_type = section.sh_type(ENDIAN);
-        if (sh_type != elf::SHT_RELA && sh_type != elf::SHT_REL) || section.info_link(ENDIAN) != text_index {
-            continue;
-        }
-        let Some((relas, symtab_index)) = section.rela(ENDIAN, bytes).map_err(bad)? else {
-            return Err(LoadError::in_section(SECTION_TEXT, "SHT_REL relocations are not supported"));
-        };
-        let symbols = sections.symbol_table_by_index(ENDIAN, bytes, symtab_index).map_err(bad)?;
-        for rela in relas {
-            let r_type = rela.r_type(ENDIAN, false);
-            let place = rela.r_offset(ENDIAN);
-            let offset = place.wrapping_sub(text.addr);
-            if !matches!(r_type, elf::R_X86_64_PLT32 | elf::R_X86_64_PC32) {
-                return Err(LoadError::at(
-                    SECTION_TEXT,
-                    offset,
-                    format!("unsupported relocation {} at .text+{offset:#x}", relocation_name(r_type)),
-                ));
-            }
-            let field = usize::try_from(offset)
-                .ok()
-                .filter(|&o| o.checked_add(4).is_some_and(|e| e <= out.len()))
-                .ok_or_else(|| LoadError::at(SECTION_TEXT, offset, "relocation outside .text"))?;
-            let symbol = symbols.symbol(SymbolIndex(rela.r_sym(ENDIAN, false) as usize)).map_err(bad)?;
-            if symbol.is_undefined(ENDIAN) {
-                return Err(LoadError::at(SECTION_TEXT, offset, "relocation of .text against an undefined symbol"));
-            }
-            let expected =
-                symbol.st_value(ENDIAN).wrapping_add(rela.r_addend(ENDIAN) as u64).wrapping_sub(place) as u32;
-            let slot = &mut out[field..field + 4];
-            let actual = u32::from_le_bytes([slot[0], slot[1], slot[2], slot[3]]);
-            if actual != expected {
-                return Err(LoadError::at(
-                    SECTION_TEXT,
-                    offset,
-                    format!("call target at .text+{offset:#x} is {actual:#x}, its relocation gives {expected:#x}; the shared object is damaged"),
-                ));
-            }
-            slot.fill(0);
-        }
-    }
-    Ok(out)
 }
 
 /// Opens a checked shared object and locates its sections from the root

@@ -8,8 +8,8 @@
 
 use kiln_format::header_offsets::{FORMAT_VERSION_OFFSET, FORMAT_VERSION_WIDTH};
 use kiln_format::{
-    checksum_sections, ArtifactHeader, CodeRange, CpuFeatures, FuncType, FunctionInfo, ModuleInfo, StackMapRecord,
-    TrapCode, TrapRecord, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+    seal_file, ArtifactHeader, CodeRange, CpuFeatures, FuncType, FunctionInfo, ModuleInfo, StackMapRecord, TrapCode,
+    TrapRecord, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
 };
 use object::write::{Object, Relocation, StandardSection, Symbol, SymbolSection};
 use object::{
@@ -69,7 +69,8 @@ pub struct TestArtifact {
     pub target: String,
     pub cpu_features: CpuFeatures,
     pub format_version: Option<u32>,
-    pub checksum: Option<u32>,
+    /// Recorded instead of the file's true digest.
+    pub digest: Option<u64>,
     /// Changes applied to the module info after the code layout is known.
     pub edit_info: Option<InfoEdit>,
     pub undefined_symbols: Vec<String>,
@@ -89,7 +90,7 @@ impl TestArtifact {
             target: kiln_loader::code::host_target().to_string(),
             cpu_features: CpuFeatures::NONE,
             format_version: None,
-            checksum: None,
+            digest: None,
             edit_info: None,
             undefined_symbols: Vec::new(),
             raw_info: None,
@@ -149,11 +150,7 @@ impl TestArtifact {
             None if self.stack_maps.is_empty() => Vec::new(),
             None => StackMapRecord::encode_all(&self.stack_maps),
         };
-        let checksum = self.checksum.unwrap_or_else(|| {
-            checksum_sections([&info_bytes, &traps_bytes, &stack_map_bytes, &self.data, &[], &text_bytes])
-        });
-        let mut header =
-            ArtifactHeader::new(&self.target, self.cpu_features, 0, checksum, info_bytes.len() as u64).to_bytes();
+        let mut header = ArtifactHeader::new(&self.target, self.cpu_features, 0, info_bytes.len() as u64).to_bytes();
         if let Some(v) = self.format_version {
             header[FORMAT_VERSION_OFFSET..FORMAT_VERSION_OFFSET + FORMAT_VERSION_WIDTH]
                 .copy_from_slice(&v.to_le_bytes());
@@ -214,7 +211,18 @@ impl TestArtifact {
                 .expect("relocation");
             }
         }
-        obj.write().expect("object writes")
+        let mut bytes = obj.write().expect("object writes");
+        let meta_offset = {
+            use object::{Object as _, ObjectSection as _};
+            let file = object::File::parse(&*bytes).expect("parses back");
+            file.section_by_name(SECTION_META).and_then(|s| s.file_range()).expect("meta in the file").0 as usize
+        };
+        assert!(seal_file(&mut bytes, meta_offset), "seals");
+        if let Some(digest) = self.digest {
+            let at = meta_offset + kiln_format::header_offsets::DIGEST_OFFSET;
+            bytes[at..at + 8].copy_from_slice(&digest.to_le_bytes());
+        }
+        bytes
     }
 }
 
