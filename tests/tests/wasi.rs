@@ -381,3 +381,368 @@ fn kiln_run_invoke_initializes_a_reactor_first() {
     assert_eq!(output.status.code(), Some(0), "stderr: {}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "answering\n42\n");
 }
+
+/// A command that tries, beneath its descriptor 3, what each argument says:
+/// `r:PATH` read, `w:PATH` open for writing, `c:PATH` create or truncate and
+/// write "kiln\n", `d:PATH` open a directory, `m:PATH` mkdir. It prints
+/// `ARG: ERRNO` for each, after a read the file's first line too, and goes
+/// on whatever happened.
+const OPENER: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $args_sizes_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_create_directory" (func $mkdir (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
+  ;; 0: the new descriptor; 4: bytes read; 8: bytes written; 16: one iovec;
+  ;; 64: argc and the size of the strings; 1024: argv; 2048: the strings;
+  ;; 16384: the line being printed; 24576: what was read.
+  (memory (export "memory") 1)
+  (data (i32.const 32768) "kiln\n")
+  (data (i32.const 32774) ": ")
+  (global $out (mut i32) (i32.const 0))
+
+  (func $strlen (param $s i32) (result i32) (local $n i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (i32.load8_u (i32.add (local.get $s) (local.get $n)))))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $next)))
+    (local.get $n))
+
+  (func $put (param $from i32) (param $len i32)
+    (memory.copy (global.get $out) (local.get $from) (local.get $len))
+    (global.set $out (i32.add (global.get $out) (local.get $len))))
+
+  (func $put_byte (param $byte i32)
+    (i32.store8 (global.get $out) (local.get $byte))
+    (global.set $out (i32.add (global.get $out) (i32.const 1))))
+
+  (func $put_number (param $n i32)
+    (if (i32.ge_u (local.get $n) (i32.const 10))
+      (then (call $put_number (i32.div_u (local.get $n) (i32.const 10)))))
+    (call $put_byte (i32.add (i32.const 48) (i32.rem_u (local.get $n) (i32.const 10)))))
+
+  ;; path_open beneath descriptor 3, following symlinks: the errno.
+  (func $open (param $path i32) (param $len i32) (param $oflags i32) (param $rights i64) (result i32)
+    (call $path_open (i32.const 3) (i32.const 1) (local.get $path) (local.get $len)
+      (local.get $oflags) (local.get $rights) (i64.const 0) (i32.const 0) (i32.const 0)))
+
+  (func $read_first_line (param $fd i32) (local $n i32) (local $i i32)
+    (i32.store (i32.const 16) (i32.const 24576))
+    (i32.store (i32.const 20) (i32.const 64))
+    (if (call $fd_read (local.get $fd) (i32.const 16) (i32.const 1) (i32.const 4)) (then return))
+    (call $put_byte (i32.const 32))
+    (local.set $n (i32.load (i32.const 4)))
+    (block $end
+      (loop $byte
+        (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+        (br_if $end (i32.eq (i32.load8_u (i32.add (i32.const 24576) (local.get $i))) (i32.const 10)))
+        (call $put_byte (i32.load8_u (i32.add (i32.const 24576) (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $byte))))
+
+  ;; One argument, `r:PATH` (read), `w:PATH` (open for writing), `c:PATH`
+  ;; (create or truncate, write "kiln\n"), `d:PATH` (open a directory) or
+  ;; `m:PATH` (mkdir): prints `ARG: ERRNO`, and after a read the first line.
+  (func $attempt (param $arg i32) (local $len i32) (local $mode i32) (local $path i32) (local $errno i32)
+    (local.set $len (call $strlen (local.get $arg)))
+    (global.set $out (i32.const 16384))
+    (call $put (local.get $arg) (local.get $len))
+    (call $put (i32.const 32774) (i32.const 2))
+    (local.set $mode (i32.load8_u (local.get $arg)))
+    (local.set $path (i32.add (local.get $arg) (i32.const 2)))
+    (local.set $len (i32.sub (local.get $len) (i32.const 2)))
+    (local.set $errno
+      (if (result i32) (i32.eq (local.get $mode) (i32.const 114))
+        (then (call $open (local.get $path) (local.get $len) (i32.const 0) (i64.const 2)))
+        (else (if (result i32) (i32.eq (local.get $mode) (i32.const 119))
+          (then (call $open (local.get $path) (local.get $len) (i32.const 0) (i64.const 64)))
+          (else (if (result i32) (i32.eq (local.get $mode) (i32.const 99))
+            (then (call $open (local.get $path) (local.get $len) (i32.const 9) (i64.const 64)))
+            (else (if (result i32) (i32.eq (local.get $mode) (i32.const 100))
+              (then (call $open (local.get $path) (local.get $len) (i32.const 2) (i64.const 0x4000)))
+              (else (call $mkdir (i32.const 3) (local.get $path) (local.get $len)))))))))))
+    (call $put_number (local.get $errno))
+    (if (i32.and (i32.eqz (local.get $errno)) (i32.ne (local.get $mode) (i32.const 109)))
+      (then
+        (if (i32.eq (local.get $mode) (i32.const 114))
+          (then (call $read_first_line (i32.load (i32.const 0)))))
+        (if (i32.eq (local.get $mode) (i32.const 99))
+          (then
+            (i32.store (i32.const 16) (i32.const 32768))
+            (i32.store (i32.const 20) (i32.const 5))
+            (drop (call $fd_write (i32.load (i32.const 0)) (i32.const 16) (i32.const 1) (i32.const 8)))))
+        (drop (call $fd_close (i32.load (i32.const 0))))))
+    (call $put_byte (i32.const 10))
+    (i32.store (i32.const 16) (i32.const 16384))
+    (i32.store (i32.const 20) (i32.sub (global.get $out) (i32.const 16384)))
+    (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 8))))
+
+  (func (export "_start") (local $i i32)
+    (if (call $args_sizes_get (i32.const 64) (i32.const 68)) (then unreachable))
+    (if (call $args_get (i32.const 1024) (i32.const 2048)) (then unreachable))
+    (local.set $i (i32.const 1))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (i32.load (i32.const 64))))
+        (call $attempt (i32.load (i32.add (i32.const 1024) (i32.mul (local.get $i) (i32.const 4)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))))
+"#;
+
+/// [`OPENER`], compiled once.
+fn opener() -> PathBuf {
+    static OPENER_ARTIFACT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    OPENER_ARTIFACT
+        .get_or_init(|| {
+            let object = build_dir().join("kernel_fs_opener.o");
+            let bytes = kiln_compiler::compile(OPENER.as_bytes(), &Default::default()).expect("the opener compiles");
+            std::fs::write(&object, bytes).expect("write the opener");
+            object
+        })
+        .clone()
+}
+
+/// The lines that [`OPENER`] printed for `attempts` under `kiln run` with
+/// `flags`; it must have exited with 0.
+fn open_attempts(flags: &[&str], attempts: &[&str], cwd: &Path) -> Vec<String> {
+    let args: Vec<&str> = flags.iter().copied().chain(["--"]).chain(attempts.iter().copied()).collect();
+    let output = kiln_run(&opener(), &args, cwd, b"");
+    assert_eq!(output.status.code(), Some(0), "{args:?}: stderr: {}", text(&output.stderr));
+    let lines: Vec<String> = text(&output.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), attempts.len(), "one line per attempt: {lines:?}");
+    lines
+}
+
+/// WASI errno values, as [`OPENER`] prints them.
+const EACCES: &str = "2";
+const ENOENT: &str = "44";
+
+#[test]
+fn kernel_filesystems_and_the_host_root_are_preopened_only_with_allow_unsafe_dir() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (preopen, what) in [
+        ("/proc::/proc", "it is on procfs"),
+        ("/proc/self::/me", "it is on procfs"),
+        ("/sys::/sys", "it is on sysfs"),
+        ("/::/", "it is the host's root directory"),
+        ("/usr/..::/", "it is the host's root directory"),
+        ("/proc/self/root::/", "it is the host's root directory"),
+    ] {
+        let output = kiln_run(&opener(), &["--dir", preopen, "--", "r:x"], dir.path(), b"");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "--dir {preopen}: {stderr}");
+        assert!(stderr.starts_with("error: refusing to preopen `"), "--dir {preopen}: {stderr}");
+        for why in [what, "/proc/self/mem", "--allow-unsafe-dir allows it"] {
+            assert!(stderr.contains(why), "--dir {preopen} gives {why:?}: {stderr}");
+        }
+        assert_eq!(text(&output.stdout), "", "the guest never ran");
+    }
+}
+
+#[test]
+fn with_allow_unsafe_dir_procfs_is_read_only_and_its_memory_files_never_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let attempts = [
+        "r:self/status",
+        "r:self/mem",
+        "w:self/mem",
+        "r:self/pagemap",
+        "r:self/environ",
+        "w:self/comm",
+        "d:self",
+        "d:self/fd",
+        "m:new-dir",
+        "r:self/status",
+    ];
+    let lines = open_attempts(&["--dir", "/proc::/proc", "--allow-unsafe-dir"], &attempts, dir.path());
+    assert!(lines[0].starts_with("r:self/status: 0 Name:\tkiln"), "{lines:?}");
+    let refused = |attempt: &str| format!("{attempt}: {EACCES}");
+    assert_eq!(
+        lines[1..9],
+        [
+            refused("r:self/mem"),
+            refused("w:self/mem"),
+            refused("r:self/pagemap"),
+            refused("r:self/environ"),
+            refused("w:self/comm"),
+            "d:self: 0".to_string(),
+            // Owner-only, like the memory files.
+            refused("d:self/fd"),
+            refused("m:new-dir"),
+        ]
+    );
+    assert_eq!(lines[9], lines[0], "the guest went on after the refusals");
+}
+
+#[test]
+fn with_allow_unsafe_dir_the_host_root_is_ordinary_but_proc_stays_fenced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().canonicalize().expect("canonical temp dir");
+    std::fs::write(root.join("plain.txt"), "plain\n").expect("write");
+    let beneath_root = root.strip_prefix("/").expect("absolute").display().to_string();
+    let attempts = [
+        format!("r:{beneath_root}/plain.txt"),
+        format!("c:{beneath_root}/made.txt"),
+        "r:proc/self/status".to_string(),
+        "r:proc/self/mem".to_string(),
+        "w:proc/self/mem".to_string(),
+        "d:proc".to_string(),
+        "m:proc/new-dir".to_string(),
+        "m:sys/new-dir".to_string(),
+    ];
+    let attempts: Vec<&str> = attempts.iter().map(String::as_str).collect();
+    let lines = open_attempts(&["--dir", "/::/", "--allow-unsafe-dir"], &attempts, &root);
+    assert_eq!(lines[0], format!("{}: 0 plain", attempts[0]));
+    assert_eq!(lines[1], format!("{}: 0", attempts[1]));
+    assert_eq!(std::fs::read_to_string(root.join("made.txt")).expect("made.txt"), "kiln\n");
+    assert!(lines[2].starts_with("r:proc/self/status: 0 Name:\tkiln"), "{lines:?}");
+    assert_eq!(
+        lines[3..],
+        [
+            format!("r:proc/self/mem: {EACCES}"),
+            format!("w:proc/self/mem: {EACCES}"),
+            "d:proc: 0".to_string(),
+            format!("m:proc/new-dir: {EACCES}"),
+            format!("m:sys/new-dir: {EACCES}"),
+        ]
+    );
+}
+
+#[test]
+fn an_ordinary_directory_works_as_before_and_truncation_still_happens() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sandbox = dir.path().join("box");
+    std::fs::create_dir(&sandbox).expect("mkdir");
+    std::fs::write(sandbox.join("old.txt"), "old content, longer than what replaces it\n").expect("write");
+    let preopen = format!("{}::/box", sandbox.display());
+    let attempts = ["c:old.txt", "c:new.txt", "r:new.txt", "m:sub", "d:sub", "r:missing", "w:old.txt"];
+    let lines = open_attempts(&["--dir", &preopen], &attempts, dir.path());
+    assert_eq!(
+        lines,
+        [
+            "c:old.txt: 0",
+            "c:new.txt: 0",
+            "r:new.txt: 0 kiln",
+            "m:sub: 0",
+            "d:sub: 0",
+            &format!("r:missing: {ENOENT}"),
+            "w:old.txt: 0"
+        ]
+    );
+    // `O_TRUNC`, applied once the descriptor passed, truncated the old file.
+    assert_eq!(std::fs::read_to_string(sandbox.join("old.txt")).expect("old.txt"), "kiln\n");
+    assert!(sandbox.join("sub").is_dir());
+}
+
+/// A procfs mounted beneath an ordinary preopened directory: nothing on it
+/// opens without the opt-in, and with it the same rules hold as for a
+/// preopened /proc. The mount lives in a mount namespace of its own
+/// (`unshare --mount`), which needs root; elsewhere this test says so and
+/// checks nothing.
+#[test]
+fn a_procfs_mounted_beneath_an_ordinary_preopen_is_fenced_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sandbox = dir.path().join("box");
+    std::fs::create_dir_all(sandbox.join("p")).expect("mkdir");
+    std::fs::write(sandbox.join("plain.txt"), "plain\n").expect("write");
+    let probe = Command::new("unshare").args(["--mount", "--propagation", "private", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: `unshare --mount` is not permitted here (needs root)");
+        return;
+    }
+    let run = |flags: &str, attempts: &str| {
+        let script = format!(
+            "mount -t proc proc p && cd .. && exec {} run {} --dir box::/box {flags} -- {attempts}",
+            common::workspace_binary("kiln").display(),
+            opener().display()
+        );
+        let output = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .current_dir(&sandbox)
+            .output()
+            .expect("unshare runs");
+        assert_eq!(output.status.code(), Some(0), "{script}: {}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    let attempts = "r:plain.txt r:p/self/status r:p/self/mem w:p/self/mem d:p m:p/new-dir";
+    assert_eq!(
+        run("", attempts),
+        format!(
+            "r:plain.txt: 0 plain\nr:p/self/status: {EACCES}\nr:p/self/mem: {EACCES}\nw:p/self/mem: {EACCES}\n\
+             d:p: {EACCES}\nm:p/new-dir: {EACCES}\n"
+        )
+    );
+    let opted_in = run("--allow-unsafe-dir", attempts);
+    let lines: Vec<&str> = opted_in.lines().collect();
+    assert_eq!(lines[0], "r:plain.txt: 0 plain");
+    assert!(lines[1].starts_with("r:p/self/status: 0 Name:\tkiln"), "{opted_in}");
+    assert_eq!(
+        lines[2..],
+        [
+            format!("r:p/self/mem: {EACCES}"),
+            format!("w:p/self/mem: {EACCES}"),
+            "d:p: 0".to_string(),
+            format!("m:p/new-dir: {EACCES}"),
+        ]
+    );
+    assert!(sandbox.join("p").read_dir().expect("p").next().is_none(), "the mount stayed in its namespace");
+}
+
+/// The embedding API: `WasiCtxBuilder::allow_unsafe_preopens`, before or
+/// after the directories, and what a guest then sees of /proc.
+#[test]
+fn embedders_opt_in_with_allow_unsafe_preopens() {
+    use kiln_loader::wasi::{self, MemoryOutputPipe, UnsafeDir, WasiCtx, WasiError};
+    use kiln_loader::{Engine, Linker, Module, Store};
+
+    let refusal = |host: &str| WasiCtx::builder().preopened_dir(host, "/x").expect("opens").build().unwrap_err();
+    let error = refusal("/proc");
+    assert!(
+        matches!(&error, WasiError::UnsafePreopen { reason: UnsafeDir::KernelFilesystem("procfs"), path } if path == Path::new("/proc")),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    for why in ["refusing to preopen `/proc`", "/proc/self/mem", "allow_unsafe_preopens"] {
+        assert!(message.contains(why), "{message}");
+    }
+    assert!(matches!(refusal("/sys"), WasiError::UnsafePreopen { reason: UnsafeDir::KernelFilesystem("sysfs"), .. }));
+    assert!(matches!(refusal("/"), WasiError::UnsafePreopen { reason: UnsafeDir::HostRoot, .. }));
+    let dir = tempfile::tempdir().expect("temp dir");
+    WasiCtx::builder().preopened_dir(dir.path(), "/x").expect("opens").build().expect("an ordinary directory");
+    // The opt-in may come after the directory, and may be taken back.
+    let mut builder = WasiCtx::builder();
+    builder.preopened_dir("/proc", "/proc").expect("opens").allow_unsafe_preopens(true);
+    builder.build().expect("allowed");
+    let mut builder = WasiCtx::builder();
+    builder.allow_unsafe_preopens(true).preopened_dir("/", "/").expect("opens").allow_unsafe_preopens(false);
+    assert!(matches!(builder.build(), Err(WasiError::UnsafePreopen { reason: UnsafeDir::HostRoot, .. })));
+
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, opener()).expect("loads");
+    let mut linker = Linker::new(&engine);
+    wasi::add_to_linker(&mut linker, |ctx| ctx).expect("wasi");
+    let stdout = MemoryOutputPipe::new().expect("pipe");
+    let ctx = WasiCtx::builder()
+        .args(["opener", "r:self/status", "r:self/mem", "w:self/mem", "r:self/pagemap"])
+        .stdout(stdout.clone())
+        .preopened_dir("/proc", "/proc")
+        .expect("opens")
+        .allow_unsafe_preopens(true)
+        .build()
+        .expect("context");
+    let mut store = Store::new(&engine, ctx);
+    let instance = linker.instantiate(&mut store, &module).expect("instantiates");
+    instance.get_typed_func::<(), ()>(&store, "_start").expect("_start").call(&mut store, ()).expect("runs");
+    let printed = text(&stdout.contents().expect("stdout"));
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(lines[0].starts_with("r:self/status: 0 Name:\t"), "{printed}");
+    assert_eq!(
+        lines[1..],
+        [format!("r:self/mem: {EACCES}"), format!("w:self/mem: {EACCES}"), format!("r:self/pagemap: {EACCES}")]
+    );
+}

@@ -90,9 +90,19 @@ enum Command {
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         timeout: Option<Duration>,
         /// WASI: let the program reach host directory HOST (and nothing
-        /// above it) as GUEST (default: HOST as written).
+        /// above it) as GUEST (default: HOST as written). A directory on
+        /// procfs, sysfs or another kernel filesystem, or `/`, needs
+        /// --allow-unsafe-dir.
         #[arg(long = "dir", value_name = "HOST[::GUEST]")]
         dirs: Vec<String>,
+        /// WASI: let --dir name a directory on procfs, sysfs or another
+        /// kernel filesystem, or the host's root `/`. Through those the
+        /// program reaches this process and the kernel, so on kernel
+        /// filesystems it still only reads what everyone may read, changes
+        /// nothing, and never opens memory files such as /proc/self/mem
+        /// (nor anything on debugfs or tracefs).
+        #[arg(long)]
+        allow_unsafe_dir: bool,
         /// WASI: an environment variable for the program (KEY alone passes
         /// the host's value on).
         #[arg(long = "env", value_name = "KEY=VALUE")]
@@ -169,8 +179,20 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Command::Run { file, invoke, max_wasm_stack, max_memory, fuel, timeout, dirs, envs, preloads, args } => {
-            let wasi = WasiOptions { dirs, envs, preloads };
+        Command::Run {
+            file,
+            invoke,
+            max_wasm_stack,
+            max_memory,
+            fuel,
+            timeout,
+            dirs,
+            allow_unsafe_dir,
+            envs,
+            preloads,
+            args,
+        } => {
+            let wasi = WasiOptions { dirs, allow_unsafe_dir, envs, preloads };
             let limits = RunLimits { max_wasm_stack, max_memory, fuel, timeout };
             run(&file, invoke.as_deref(), &limits, &wasi, &args)
         }
@@ -241,6 +263,8 @@ fn report(error: &anyhow::Error) {
 /// What `kiln run` gives a WASI command beyond its arguments.
 struct WasiOptions {
     dirs: Vec<String>,
+    /// `--allow-unsafe-dir`.
+    allow_unsafe_dir: bool,
     envs: Vec<String>,
     preloads: Vec<String>,
 }
@@ -349,7 +373,7 @@ fn linker(
     args: &[String],
     limits: StoreLimits,
 ) -> Result<(Linker<HostState>, HostState)> {
-    use kiln_loader::wasi::{self, WasiCtx};
+    use kiln_loader::wasi::{self, WasiCtx, WasiError};
     let mut ctx = WasiCtx::builder();
     ctx.args(args).inherit_stdio();
     for env in &options.envs {
@@ -366,9 +390,18 @@ fn linker(
         let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
         ctx.preopened_dir(host, guest)?;
     }
+    ctx.allow_unsafe_preopens(options.allow_unsafe_dir);
+    let wasi = ctx.build().map_err(|e| match e {
+        WasiError::UnsafePreopen { path, reason } => anyhow!(
+            "refusing to preopen `{}`: {reason}; --allow-unsafe-dir allows it (the program still cannot change \
+             anything on kernel filesystems, nor open memory files such as /proc/self/mem)",
+            path.display()
+        ),
+        other => other.into(),
+    })?;
     let mut linker = Linker::new(engine);
     wasi::add_to_linker(&mut linker, |state: &mut HostState| &mut state.wasi)?;
-    Ok((linker, HostState { wasi: ctx.build()?, limits }))
+    Ok((linker, HostState { wasi, limits }))
 }
 
 /// The linker for `module` and the `--preload`ed artifacts; this `kiln` has no WASI.
@@ -379,8 +412,9 @@ fn linker(
     _args: &[String],
     limits: StoreLimits,
 ) -> Result<(Linker<HostState>, HostState)> {
-    if !options.dirs.is_empty() || !options.envs.is_empty() {
-        let why = "--dir and --env need WASI, which this kiln was built without (cargo feature `wasi`)";
+    if !options.dirs.is_empty() || !options.envs.is_empty() || options.allow_unsafe_dir {
+        let why =
+            "--dir, --allow-unsafe-dir and --env need WASI, which this kiln was built without (cargo feature `wasi`)";
         return Err(UsageError(why.into()).into());
     }
     Ok((Linker::new(engine), HostState { limits }))

@@ -21,11 +21,16 @@ fn kilnc() -> Option<PathBuf> {
 }
 
 fn artifact() -> Option<PathBuf> {
+    artifact_for("run")
+}
+
+/// `tests/wat/cli.wat` compiled for the test `test`, which removes it.
+fn artifact_for(test: &str) -> Option<PathBuf> {
     let Some(kilnc) = kilnc() else {
         panic!("kilnc is not built: run `make test`, or `cargo build --release -p kilnc` first");
     };
     let wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wat/cli.wat");
-    let out = std::env::temp_dir().join(format!("kiln-cli-{}.o", std::process::id()));
+    let out = std::env::temp_dir().join(format!("kiln-cli-{}-{test}.o", std::process::id()));
     assert!(Command::new(kilnc).arg(&wat).arg("-o").arg(&out).status().unwrap().success());
     Some(out)
 }
@@ -92,5 +97,33 @@ fn run_inspect_and_refuse() {
     assert_eq!(inner["stack_maps"], serde_json::json!([]), "no externref is live at any of its calls");
     let out = kiln(&["inspect", file]);
     assert!(text(&out.stdout).contains("exports (4)"));
+    let _ = std::fs::remove_file(&object);
+}
+
+/// `--dir` of procfs, sysfs or `/` is refused (exit 1) with the reason and
+/// the flag that allows it; with `--allow-unsafe-dir` the module runs (and
+/// its `_start` traps, exit 134).
+#[test]
+fn unsafe_directories_need_allow_unsafe_dir() {
+    let Some(object) = artifact_for("unsafe-dir") else { return };
+    let file = object.to_str().unwrap();
+    for (dir, reason) in
+        [("/proc::/proc", "it is on procfs"), ("/sys", "it is on sysfs"), ("/::/", "it is the host's root directory")]
+    {
+        let out = kiln(&["run", file, "--dir", dir]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "--dir {dir}: {stderr}");
+        assert!(stderr.starts_with("error: refusing to preopen `"), "--dir {dir}: {stderr}");
+        for why in [reason, "/proc/self/mem", "--allow-unsafe-dir allows it"] {
+            assert!(stderr.contains(why), "--dir {dir}: {stderr}");
+        }
+        let out = kiln(&["run", file, "--dir", dir, "--allow-unsafe-dir"]);
+        assert_eq!(out.status.code(), Some(134), "--dir {dir} --allow-unsafe-dir: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("unreachable"));
+    }
+    let out = kiln(&["run", file, "--dir", env!("CARGO_MANIFEST_DIR")]);
+    assert_eq!(out.status.code(), Some(134), "an ordinary directory: {}", text(&out.stderr));
+    let help = text(&kiln(&["run", "--help"]).stdout);
+    assert!(help.contains("--allow-unsafe-dir") && help.contains("/proc/self/mem"), "{help}");
     let _ = std::fs::remove_file(&object);
 }

@@ -2,9 +2,11 @@
 //! standard streams and preopened directories.
 
 use std::ffi::OsStr;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::kernel_fs::{self, KernelFsAccess, PreopenRefusal, UnsafeDir};
 use super::streams::WasiStream;
 use super::table::{Descriptor, FdTable, OpenDir, OpenFile, Rights, Stdio};
 use super::types::{filetype, rights};
@@ -19,6 +21,33 @@ pub enum WasiError {
         path: PathBuf,
         /// What the host said.
         source: std::io::Error,
+    },
+    /// A directory whose preopening would let the guest reach the host
+    /// process or kernel, refused because
+    /// [`WasiCtxBuilder::allow_unsafe_preopens`] was not given.
+    #[error(
+        "refusing to preopen `{}`: {reason}; `WasiCtxBuilder::allow_unsafe_preopens` allows it (the guest still \
+         cannot change anything on kernel filesystems, nor open memory files such as /proc/self/mem)",
+        path.display()
+    )]
+    UnsafePreopen {
+        /// The host path.
+        path: PathBuf,
+        /// What it is.
+        reason: UnsafeDir,
+    },
+    /// A directory on a filesystem that no guest may reach, not even with
+    /// [`WasiCtxBuilder::allow_unsafe_preopens`].
+    #[error(
+        "refusing to preopen `{}`: it is on {filesystem}, the kernel's debugging interface, which no guest may reach \
+         (reading some of its files acts on hardware or consumes trace events)",
+        path.display()
+    )]
+    ForbiddenPreopen {
+        /// The host path.
+        path: PathBuf,
+        /// `debugfs` or `tracefs`.
+        filesystem: &'static str,
     },
     /// A standard stream could not be set up.
     #[error("cannot open the guest's {stream}: {source}")]
@@ -35,6 +64,8 @@ pub struct WasiCtx {
     pub(crate) args: Vec<Vec<u8>>,
     pub(crate) env: Vec<Vec<u8>>,
     pub(crate) fds: FdTable,
+    /// What the guest may do on kernel filesystems (`kernel_fs.rs`).
+    pub(crate) kernel_fs: KernelFsAccess,
 }
 
 impl WasiCtx {
@@ -57,7 +88,15 @@ pub struct WasiCtxBuilder {
     env: Vec<Vec<u8>>,
     /// stdin, stdout, stderr.
     streams: [WasiStream; 3],
-    preopens: Vec<(cap_std::fs::Dir, Vec<u8>)>,
+    preopens: Vec<PendingPreopen>,
+    kernel_fs: KernelFsAccess,
+}
+
+/// A directory given to [`WasiCtxBuilder::preopened_dir`].
+struct PendingPreopen {
+    dir: cap_std::fs::Dir,
+    host: PathBuf,
+    guest: Vec<u8>,
 }
 
 impl Default for WasiCtxBuilder {
@@ -67,6 +106,7 @@ impl Default for WasiCtxBuilder {
             env: Vec::new(),
             streams: [WasiStream::Closed, WasiStream::Closed, WasiStream::Closed],
             preopens: Vec::new(),
+            kernel_fs: KernelFsAccess::Refused,
         }
     }
 }
@@ -136,18 +176,40 @@ impl WasiCtxBuilder {
     /// beneath it) under the name `guest`. This is the only place that uses
     /// the host's ambient authority: everything the guest opens afterwards is
     /// resolved by cap-std relative to such a handle.
+    ///
+    /// A directory on procfs, sysfs or another kernel filesystem, or the
+    /// host's root, is refused by [`build`](Self::build) unless
+    /// [`allow_unsafe_preopens`](Self::allow_unsafe_preopens) is given.
     pub fn preopened_dir(&mut self, host: impl AsRef<Path>, guest: impl AsRef<OsStr>) -> Result<&mut Self, WasiError> {
         let host = host.as_ref();
         let dir = cap_std::fs::Dir::open_ambient_dir(host, cap_std::ambient_authority())
             .map_err(|source| WasiError::Preopen { path: host.to_path_buf(), source })?;
-        self.preopens.push((dir, guest.as_ref().as_bytes().to_vec()));
+        self.preopens.push(PendingPreopen { dir, host: host.to_path_buf(), guest: guest.as_ref().as_bytes().to_vec() });
         Ok(self)
+    }
+
+    /// Lets directories on procfs, sysfs and the other kernel filesystems
+    /// (but not debugfs or tracefs), and the host's root, be preopened;
+    /// off by default. Through them the guest reaches the host kernel and
+    /// this process, so on kernel filesystems it still only reads: it opens
+    /// read-only the files that everyone may read (never `/proc/self/mem`,
+    /// `pagemap` or `environ`, which the kernel keeps owner-only) and
+    /// changes nothing. The same holds for a kernel filesystem mounted
+    /// beneath an ordinary preopened directory, where without this option
+    /// the guest opens nothing at all. It may be given before or after the
+    /// directories.
+    pub fn allow_unsafe_preopens(&mut self, allow: bool) -> &mut Self {
+        self.kernel_fs = if allow { KernelFsAccess::ReadOnly } else { KernelFsAccess::Refused };
+        self
     }
 
     /// The context. Descriptors 0 to 2 are the standard streams (closed
     /// unless given); preopened directories follow from 3 in the order
     /// they were given, where wasi-libc looks for them.
     pub fn build(&mut self) -> Result<WasiCtx, WasiError> {
+        for preopen in &self.preopens {
+            check_preopen(preopen, self.kernel_fs)?;
+        }
         let mut fds = FdTable::default();
         let names = ["stdin", "stdout", "stderr"];
         for (fd, (stream, host)) in self.streams.iter().zip([Stdio::Stdin, Stdio::Stdout, Stdio::Stderr]).enumerate() {
@@ -164,12 +226,28 @@ impl WasiCtxBuilder {
                 _ => {}
             }
         }
-        for (index, (dir, name)) in std::mem::take(&mut self.preopens).into_iter().enumerate() {
+        for (index, PendingPreopen { dir, guest, .. }) in std::mem::take(&mut self.preopens).into_iter().enumerate() {
             let all = Rights { base: rights::ALL, inheriting: rights::ALL };
-            let open = OpenDir { dir, preopen: Some(name), rights: all, listing: None };
+            let open = OpenDir { dir, preopen: Some(guest), rights: all, listing: None };
             fds.insert_at(3 + index as u32, Descriptor::Dir(open));
         }
-        Ok(WasiCtx { args: std::mem::take(&mut self.args), env: std::mem::take(&mut self.env), fds })
+        Ok(WasiCtx {
+            args: std::mem::take(&mut self.args),
+            env: std::mem::take(&mut self.env),
+            fds,
+            kernel_fs: self.kernel_fs,
+        })
+    }
+}
+
+/// Refuses a preopen that `access` does not cover (see `kernel_fs.rs`).
+fn check_preopen(preopen: &PendingPreopen, access: KernelFsAccess) -> Result<(), WasiError> {
+    let path = preopen.host.clone();
+    match kernel_fs::preopen_refusal(preopen.dir.as_fd(), access) {
+        Ok(None) => Ok(()),
+        Ok(Some(PreopenRefusal::NeedsOptIn(reason))) => Err(WasiError::UnsafePreopen { path, reason }),
+        Ok(Some(PreopenRefusal::Never(filesystem))) => Err(WasiError::ForbiddenPreopen { path, filesystem }),
+        Err(e) => Err(WasiError::Preopen { path, source: e.into() }),
     }
 }
 

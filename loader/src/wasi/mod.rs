@@ -29,6 +29,11 @@
 //! The filesystem sandbox is cap-std's: each preopened directory is a
 //! `cap_std::fs::Dir` handle and every path is resolved beneath one, with
 //! `..`, absolute paths and symlinks leading out refused (`ENOTCAPABLE`).
+//! Kernel filesystems are fenced off besides: preopening procfs, sysfs and
+//! the like, or the host's root, needs
+//! [`WasiCtxBuilder::allow_unsafe_preopens`], and even then a guest only
+//! reads there, and never opens the memory files such as `/proc/self/mem`
+//! (the rules are in `kernel_fs.rs`).
 //! `proc_exit` ends the run with [`crate::Error::Exit`]. Sockets and
 //! `proc_raise` answer `ENOTSUP`.
 
@@ -38,6 +43,7 @@ mod ctx;
 mod errno;
 mod fd;
 mod host;
+mod kernel_fs;
 mod memory;
 mod path;
 mod poll;
@@ -50,4 +56,5 @@ mod types;
 pub use ctx::{WasiCtx, WasiCtxBuilder, WasiError};
 pub use errno::Errno;
 pub use host::{add_to_linker, WASI_MODULE};
+pub use kernel_fs::UnsafeDir;
 pub use streams::{MemoryInputPipe, MemoryOutputPipe, WasiStream};

@@ -5,9 +5,13 @@
 //! component at a time with `openat` and never through the host's root or
 //! working directory. A `..` above the handle, an absolute path, or a
 //! symlink whose target leads out is refused before anything is touched,
-//! and reported as `ENOTCAPABLE` (see `errno.rs`).
+//! and reported as `ENOTCAPABLE` (see `errno.rs`). What lands on a kernel
+//! filesystem (procfs, sysfs, ...) is judged by `kernel_fs.rs`: every open
+//! is checked on the descriptor it gives, every change on the directory it
+//! changes.
 
 use std::ffi::OsString;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -15,11 +19,13 @@ use cap_fs_ext::{
     DirExt, FollowSymlinks, MetadataExt, OpenOptionsFollowExt, OpenOptionsMaybeDirExt, OpenOptionsSyncExt,
     OsMetadataExt, SystemTimeSpec,
 };
+use rustix::fs::FileType;
 
 use super::ctx::WasiCtx;
 use super::errno::Errno;
 use super::fd::filetype_from_mode;
 use super::host::Params;
+use super::kernel_fs;
 use super::memory::GuestMemory;
 use super::table::{Descriptor, OpenDir, OpenFile, Rights};
 use super::types::{fdflags, fstflags, lookupflags, oflags, rights, Filestat};
@@ -40,6 +46,20 @@ fn dir_and_path<'c>(
     Ok((dir, memory.path(p.u32(ptr), p.u32(ptr + 1))?))
 }
 
+/// [`dir_and_path`], for a call that changes the file system there:
+/// refused on a kernel filesystem.
+fn dir_and_path_to_change<'c>(
+    ctx: &'c WasiCtx,
+    memory: &GuestMemory<'_>,
+    p: &Params<'_>,
+    fd: usize,
+    ptr: usize,
+) -> Result<(&'c OpenDir, OsString), Errno> {
+    let (dir, path) = dir_and_path(ctx, memory, p, fd, ptr)?;
+    kernel_fs::admit_path(&dir.dir, &path, true, ctx.kernel_fs)?;
+    Ok((dir, path))
+}
+
 pub(crate) fn path_open(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<'_>) -> Result<(), Errno> {
     let (lookup, open_flags, base, inheriting, fd_flags, out) =
         (p.u32(1), p.u16(4)?, p.u64(5), p.u64(6), p.u16(7)?, p.u32(8));
@@ -55,6 +75,7 @@ pub(crate) fn path_open(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<
             FollowSymlinks::Yes => parent.dir.open_dir(&path)?,
             FollowSymlinks::No => parent.dir.open_dir_nofollow(&path)?,
         };
+        kernel_fs::admit_open(dir.as_fd(), false, ctx.kernel_fs)?;
         Descriptor::Dir(OpenDir { dir, preopen: None, rights, listing: None })
     } else {
         let append = fd_flags & fdflags::APPEND != 0;
@@ -62,14 +83,21 @@ pub(crate) fn path_open(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<
         let write =
             append || creates || base & (rights::FD_WRITE | rights::FD_ALLOCATE | rights::FD_FILESTAT_SET_SIZE) != 0;
         let read = !write || base & (rights::FD_READ | rights::FD_READDIR) != 0;
+        let create_new = open_flags & oflags::CREAT != 0 && open_flags & oflags::EXCL != 0;
+        // `O_TRUNC` waits until the new descriptor has been admitted, so
+        // that a refused open truncates nothing. A new file is empty anyway.
+        let truncate = open_flags & oflags::TRUNC != 0 && !create_new;
+        if truncate && append {
+            // What open(2) through cap-std says to `O_APPEND | O_TRUNC`.
+            return Err(Errno::INVAL);
+        }
         let mut options = cap_std::fs::OpenOptions::new();
         options
             .read(read)
             .write(write && !append)
             .append(append)
             .create(open_flags & oflags::CREAT != 0)
-            .create_new(open_flags & oflags::CREAT != 0 && open_flags & oflags::EXCL != 0)
-            .truncate(open_flags & oflags::TRUNC != 0)
+            .create_new(create_new)
             .follow(follow)
             // A directory opened without O_DIRECTORY (`open(dir, O_RDONLY)`)
             // is still a directory handle; it is recognized below.
@@ -79,11 +107,19 @@ pub(crate) fn path_open(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<
             .rsync(fd_flags & fdflags::RSYNC != 0)
             .nonblock(fd_flags & fdflags::NONBLOCK != 0);
         let file = parent.dir.open_with(&path, &options)?;
-        if file.metadata()?.is_dir() {
-            let dir = cap_std::fs::Dir::from_std_file(file.into_std());
-            Descriptor::Dir(OpenDir { dir, preopen: None, rights, listing: None })
-        } else {
-            Descriptor::File(OpenFile { file, rights })
+        let stat = kernel_fs::admit_open(file.as_fd(), write, ctx.kernel_fs)?;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => {
+                let dir = cap_std::fs::Dir::from_std_file(file.into_std());
+                Descriptor::Dir(OpenDir { dir, preopen: None, rights, listing: None })
+            }
+            file_type => {
+                // open(2) ignores `O_TRUNC` on FIFOs and devices.
+                if truncate && file_type == FileType::RegularFile {
+                    rustix::fs::ftruncate(&file, 0)?;
+                }
+                Descriptor::File(OpenFile { file, rights })
+            }
         }
     };
     let fd = ctx.fds.insert(descriptor)?;
@@ -91,17 +127,17 @@ pub(crate) fn path_open(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<
 }
 
 pub(crate) fn path_create_directory(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<'_>) -> Result<(), Errno> {
-    let (dir, path) = dir_and_path(ctx, memory, p, 0, 1)?;
+    let (dir, path) = dir_and_path_to_change(ctx, memory, p, 0, 1)?;
     Ok(dir.dir.create_dir(path)?)
 }
 
 pub(crate) fn path_remove_directory(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<'_>) -> Result<(), Errno> {
-    let (dir, path) = dir_and_path(ctx, memory, p, 0, 1)?;
+    let (dir, path) = dir_and_path_to_change(ctx, memory, p, 0, 1)?;
     Ok(dir.dir.remove_dir(path)?)
 }
 
 pub(crate) fn path_unlink_file(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<'_>) -> Result<(), Errno> {
-    let (dir, path) = dir_and_path(ctx, memory, p, 0, 1)?;
+    let (dir, path) = dir_and_path_to_change(ctx, memory, p, 0, 1)?;
     // A trailing slash names a directory, which unlink never removes.
     if path.as_bytes().ends_with(b"/") {
         return Err(Errno::NOTDIR);
@@ -110,8 +146,8 @@ pub(crate) fn path_unlink_file(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &
 }
 
 pub(crate) fn path_rename(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<'_>) -> Result<(), Errno> {
-    let (from_dir, from) = dir_and_path(ctx, memory, p, 0, 1)?;
-    let (to_dir, to) = dir_and_path(ctx, memory, p, 3, 4)?;
+    let (from_dir, from) = dir_and_path_to_change(ctx, memory, p, 0, 1)?;
+    let (to_dir, to) = dir_and_path_to_change(ctx, memory, p, 3, 4)?;
     Ok(from_dir.dir.rename(from, &to_dir.dir, to)?)
 }
 
@@ -121,14 +157,14 @@ pub(crate) fn path_link(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<
     if p.u32(1) & lookupflags::SYMLINK_FOLLOW != 0 {
         return Err(Errno::INVAL);
     }
-    let (from_dir, from) = dir_and_path(ctx, memory, p, 0, 2)?;
-    let (to_dir, to) = dir_and_path(ctx, memory, p, 4, 5)?;
+    let (from_dir, from) = dir_and_path_to_change(ctx, memory, p, 0, 2)?;
+    let (to_dir, to) = dir_and_path_to_change(ctx, memory, p, 4, 5)?;
     Ok(from_dir.dir.hard_link(from, &to_dir.dir, to)?)
 }
 
 pub(crate) fn path_symlink(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<'_>) -> Result<(), Errno> {
     let target = memory.path(p.u32(0), p.u32(1))?;
-    let (dir, link) = dir_and_path(ctx, memory, p, 2, 3)?;
+    let (dir, link) = dir_and_path_to_change(ctx, memory, p, 2, 3)?;
     // cap-std refuses an absolute target; a relative one that climbs out is
     // stored as written and refused whenever it is followed.
     Ok(dir.dir.symlink(target, link)?)
@@ -136,6 +172,8 @@ pub(crate) fn path_symlink(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Para
 
 pub(crate) fn path_readlink(ctx: &mut WasiCtx, memory: &GuestMemory<'_>, p: &Params<'_>) -> Result<(), Errno> {
     let (dir, path) = dir_and_path(ctx, memory, p, 0, 1)?;
+    // A link on procfs (`/proc/self/exe`, `/proc/self/fd/3`) names host paths.
+    kernel_fs::admit_path(&dir.dir, &path, false, ctx.kernel_fs)?;
     let (buf, buf_len, used) = (p.u32(3), p.u32(4) as usize, p.u32(5));
     let target = dir.dir.read_link(path)?;
     let bytes = target.as_os_str().as_bytes();
@@ -183,7 +221,7 @@ pub(crate) fn path_filestat_set_times(
     memory: &GuestMemory<'_>,
     p: &Params<'_>,
 ) -> Result<(), Errno> {
-    let (dir, path) = dir_and_path(ctx, memory, p, 0, 2)?;
+    let (dir, path) = dir_and_path_to_change(ctx, memory, p, 0, 2)?;
     let flags = p.u16(6)?;
     let atime = system_time_spec(p.u64(4), flags & fstflags::ATIM != 0, flags & fstflags::ATIM_NOW != 0)?;
     let mtime = system_time_spec(p.u64(5), flags & fstflags::MTIM != 0, flags & fstflags::MTIM_NOW != 0)?;
