@@ -134,4 +134,4 @@ pub use table::{Table, MAX_TABLE_ELEMENTS};
 pub use typed_func::{TypedFunc, WasmParams, WasmResults, WasmTy, WasmValues};
 pub use values::Val;
 pub use vm::traps::{FrameInfo, Trap};
-pub use vm::{ExternRef, GcStats, UpdateDeadline, ACTIVATIONS_CHUNK_CAPACITY};
+pub use vm::{ExternRef, GcStats, UpdateDeadline, ACTIVATIONS_CHUNK_CAPACITY, HOST_STACK_RESERVE};

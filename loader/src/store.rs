@@ -129,7 +129,12 @@ impl<T> Store<T> {
         self.inner.opaque.epoch.callback = None;
     }
 
-    /// Sets how much native stack Wasm may use below the outermost call into it.
+    /// Sets how much native stack Wasm may use below the outermost call into
+    /// it. Whatever the budget, Wasm never comes closer than
+    /// [`HOST_STACK_RESERVE`](crate::HOST_STACK_RESERVE) (128 KiB) to the end
+    /// of the thread's stack: that much stays for host functions called from
+    /// the deepest Wasm frame. On a thread of 256 KiB, Wasm thus gets less
+    /// than 128 KiB; running out traps with `stack_overflow`.
     pub fn set_max_wasm_stack(&mut self, bytes: usize) {
         self.inner.opaque.max_wasm_stack = bytes;
     }

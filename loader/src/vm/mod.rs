@@ -32,6 +32,7 @@ pub use epoch::UpdateDeadline;
 pub use externref::ExternRef;
 pub use memory::{MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub(crate) use pinned::Pinned;
+pub use stack::HOST_STACK_RESERVE;
 pub use store::DEFAULT_MAX_WASM_STACK;
 pub use table::MAX_TABLE_ELEMENTS;
 pub(crate) use type_registry::TypeRegistry;

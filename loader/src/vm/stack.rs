@@ -3,9 +3,13 @@
 
 use std::cell::Cell;
 
-/// Space kept free above the thread's real stack bottom for host code,
-/// signal delivery and the trap path.
-const RESERVED_BELOW: usize = 64 << 10;
+/// Native stack that Wasm code never uses, between the lowest address its
+/// stack limit may reach and the real end of the thread's stack, whatever
+/// the store's `max_wasm_stack` says: room for a host function called from
+/// the deepest Wasm frame (and what it calls), the trap path and signal
+/// delivery. A host function that needs more than this, minus a few KiB for
+/// the call machinery, can overflow the thread's stack, which aborts.
+pub const HOST_STACK_RESERVE: usize = 128 << 10;
 
 thread_local! {
     /// Lowest address of this thread's stack, or 0 if unknown.
@@ -59,8 +63,8 @@ pub(crate) fn thread_token() -> usize {
 }
 
 /// The stack limit for an outermost call into Wasm made from here:
-/// `budget` below the current stack pointer, but never closer than 64 KiB to
-/// the bottom of the thread's stack.
+/// `budget` below the current stack pointer, but never closer than
+/// [`HOST_STACK_RESERVE`] to the bottom of the thread's stack.
 #[inline]
 pub(crate) fn stack_limit_for(budget: usize) -> usize {
     let sp = approximate_sp();
@@ -70,7 +74,7 @@ pub(crate) fn stack_limit_for(budget: usize) -> usize {
         return wanted;
     }
     // Already within the reserve: the first Wasm prologue must trap.
-    wanted.max(bottom.saturating_add(RESERVED_BELOW)).min(sp)
+    wanted.max(bottom.saturating_add(HOST_STACK_RESERVE)).min(sp)
 }
 
 #[cfg(test)]
@@ -84,6 +88,6 @@ mod tests {
         assert!(limit < sp);
         assert!(limit >= stack_bottom());
         let huge = stack_limit_for(usize::MAX);
-        assert!(huge >= stack_bottom() + RESERVED_BELOW || stack_bottom() == 0);
+        assert!(huge >= stack_bottom() + HOST_STACK_RESERVE || stack_bottom() == 0);
     }
 }
