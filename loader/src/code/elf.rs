@@ -82,6 +82,15 @@ impl<'data> ElfObject<'data> {
         let Some((index, header)) = found else {
             return Ok(None);
         };
+        // A section of another type (SHT_NOBITS, say) has no contents in
+        // the file for the name to promise; reading it as empty would
+        // silently drop what the artifact claims to hold.
+        if header.sh_type(ENDIAN) != elf::SHT_PROGBITS {
+            return Err(LoadError::in_section(
+                name,
+                format!("section type {:#x}, expected SHT_PROGBITS", header.sh_type(ENDIAN)),
+            ));
+        }
         let bytes = header
             .data(ENDIAN, self.data)
             .map_err(|e| LoadError::in_section(name, format!("section contents lie outside the file: {e}")))?;
