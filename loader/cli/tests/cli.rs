@@ -127,3 +127,34 @@ fn unsafe_directories_need_allow_unsafe_dir() {
     assert!(help.contains("--allow-unsafe-dir") && help.contains("/proc/self/mem"), "{help}");
     let _ = std::fs::remove_file(&object);
 }
+
+/// `kiln run` and `kiln inspect` look at what a path is before reading it:
+/// devices, FIFOs and directories are refused at once, and a huge sparse
+/// file is refused from its first bytes, not after reading it all.
+#[test]
+fn special_and_huge_inputs_are_refused_at_once() {
+    let dir = std::env::temp_dir().join(format!("kiln-cli-{}-special", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let fifo = dir.join("fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let sparse = dir.join("sparse.o");
+    std::fs::File::create(&sparse).expect("creates").set_len(2 << 30).expect("a 2 GiB hole");
+    let cases = [
+        ("/dev/zero", "character device"),
+        (fifo.to_str().unwrap(), "FIFO"),
+        (dir.to_str().unwrap(), "directory"),
+        (sparse.to_str().unwrap(), "ELF"),
+    ];
+    for (path, expected) in cases {
+        for command in ["run", "inspect"] {
+            let started = std::time::Instant::now();
+            let out = kiln(&[command, path]);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "kiln {command} {path}: {stderr}");
+            assert!(stderr.starts_with("error:") && stderr.contains(expected), "kiln {command} {path}: {stderr}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "kiln {command} {path} took long");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
