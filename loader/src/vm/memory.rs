@@ -52,21 +52,9 @@ impl Reservation {
         if let Some(r) = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return Ok(r);
         }
-        // SAFETY: a fresh anonymous private mapping that nothing else uses.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                RESERVATION,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(Error::Instantiation(format!("cannot reserve memory: {}", std::io::Error::last_os_error())));
-        }
-        Ok(Reservation { base: base as usize, accessible: 0 })
+        let base = reserve_address_space(RESERVATION)
+            .map_err(|e| Error::Instantiation(format!("cannot reserve memory: {e}")))?;
+        Ok(Reservation { base, accessible: 0 })
     }
 
     /// Makes exactly the first `len` bytes accessible; on failure the
@@ -231,6 +219,27 @@ pub(crate) unsafe fn map_zero_pages(addr: usize, len: usize, prot: libc::c_int) 
         )
     };
     mapped != libc::MAP_FAILED
+}
+
+/// Reserves `len` bytes of address space, inaccessible and backed by
+/// nothing; the caller owns the range and unmaps it.
+pub(crate) fn reserve_address_space(len: usize) -> std::io::Result<usize> {
+    // SAFETY: a fresh anonymous private mapping at an address of the
+    // kernel's choosing aliases nothing.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(base as usize)
 }
 
 /// Changes the protection of `[addr, addr + len)`; false if the kernel

@@ -11,7 +11,9 @@
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::memory::{map_zero_pages, protect, ImageRef, MappedImage, RESERVATION, WASM_PAGE_SIZE};
+use super::memory::{
+    map_zero_pages, protect, reserve_address_space, ImageRef, MappedImage, RESERVATION, WASM_PAGE_SIZE,
+};
 use crate::config::PoolingAllocationConfig;
 use crate::error::Error;
 
@@ -100,25 +102,12 @@ impl MemoryPool {
         let base = if len == 0 {
             0
         } else {
-            // SAFETY: a fresh anonymous reservation that nothing else uses.
-            let base = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_NONE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                    -1,
-                    0,
-                )
-            };
-            if base == libc::MAP_FAILED {
-                return Err(Error::Instantiation(format!(
-                    "cannot reserve {total} memory slots ({} GiB of address space): {}",
-                    len >> 30,
-                    std::io::Error::last_os_error()
-                )));
-            }
-            base as usize
+            reserve_address_space(len).map_err(|e| {
+                Error::Instantiation(format!(
+                    "cannot reserve {total} memory slots ({} GiB of address space): {e}",
+                    len >> 30
+                ))
+            })?
         };
         let max_pages = (config.max_memory_size as u64 / WASM_PAGE_SIZE).min(super::memory::MAX_WASM_PAGES);
         Ok(MemoryPool {
