@@ -25,6 +25,7 @@
 struct ReadmeExample;
 
 mod artifact;
+pub mod differential;
 mod isolate;
 mod report;
 mod runner;
