@@ -7,6 +7,8 @@
 #   make valgrind  the randomized externref stress test under valgrind
 #   make bench-programs   real C programs under `kiln run` against native builds
 #   make bench-instrumentation   their cost of --epoch-interruption and --fuel
+#   make fuzz-diff N=100000   differential execution against wasmi on seeds
+#               START..START+N (START=0), mismatches saved in tests/regressions/
 
 CARGO ?= cargo
 RELEASE := target/release
@@ -77,6 +79,16 @@ dist:
 # Micro-benchmarks (criterion): load/instantiate speed and externref costs.
 bench:
 	$(CARGO) bench -p kiln-tests
+
+# A differential campaign: wasm-smith modules of seeds START..START+N, run by
+# kiln and by wasmi (tests/tests/differential.rs, test `campaign`), on every
+# core; each mismatching module is saved as tests/regressions/SEED.wasm.
+N ?= 100000
+START ?= 0
+.PHONY: fuzz-diff
+fuzz-diff:
+	KILN_DIFF_SEEDS=$(START)..$$(($(START) + $(N))) $(CARGO) test --release -p kiln-tests --test differential \
+		-- --ignored --exact campaign --nocapture
 
 clean:
 	$(CARGO) clean
