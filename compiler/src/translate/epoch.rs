@@ -12,6 +12,13 @@
 //! called; that costs at most one spurious builtin call, which returns at
 //! once and refreshes the cache.
 //!
+//! The builtin call on the cold path clobbers every caller-saved register,
+//! so whatever is live across it needs a callee-saved register or a stack
+//! slot in the hot code around the check too. The epoch pointer is
+//! therefore read again after the builtin, as the deadline is, rather than
+//! kept across the call: the two variables are then live across no cold
+//! call, only across the hot path.
+//!
 //! A function with no loop and no call runs a bounded number of operators
 //! and returns to a caller that checks, so it gets no check at all: the
 //! small leaf functions that hot loops call pay nothing.
@@ -70,10 +77,7 @@ pub(crate) fn epoch_function_entry(
     let pointer = builder.declare_var(POINTER_TYPE);
     let deadline = builder.declare_var(ir::types::I64);
     state.epoch.vars = Some((pointer, deadline));
-    let context = store_context_ptr(builder, state);
-    let counter = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), context, store_context::EPOCH_COUNTER as i32);
-    builder.def_var(pointer, counter);
-    load_deadline(builder, state);
+    load_cache(builder, state);
     epoch_check(env, builder, state);
     Ok(())
 }
@@ -96,7 +100,8 @@ pub(crate) fn epoch_check(env: &FuncEnvironment<'_>, builder: &mut FunctionBuild
 
     builder.switch_to_block(slow);
     call_builtin(env, builder, state, BuiltinIndex::EpochDeadline, &[]);
-    load_deadline(builder, state);
+    // Both again, so that neither is live across the call.
+    load_cache(builder, state);
     builder.ins().jump(done, &[]);
 
     builder.seal_block(done);
@@ -120,9 +125,22 @@ fn store_context_ptr(builder: &mut FunctionBuilder<'_>, state: &FuncState) -> ir
     builder.ins().load(POINTER_TYPE, vm_readonly_flags(), state.vmctx, VMOffsets::RUNTIME_LIMITS as i32)
 }
 
+/// Reads the epoch pointer and the deadline into their variables.
+fn load_cache(builder: &mut FunctionBuilder<'_>, state: &mut FuncState) {
+    let Some((pointer, deadline)) = state.epoch.vars else { return };
+    let context = store_context_ptr(builder, state);
+    let counter = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), context, store_context::EPOCH_COUNTER as i32);
+    builder.def_var(pointer, counter);
+    load_deadline_from(builder, deadline, context);
+}
+
 fn load_deadline(builder: &mut FunctionBuilder<'_>, state: &mut FuncState) {
     let Some((_, deadline)) = state.epoch.vars else { return };
     let context = store_context_ptr(builder, state);
+    load_deadline_from(builder, deadline, context);
+}
+
+fn load_deadline_from(builder: &mut FunctionBuilder<'_>, deadline: Variable, context: ir::Value) {
     // Not read-only: the builtin and the host move it.
     let value = builder.ins().load(ir::types::I64, vm_flags(), context, store_context::EPOCH_DEADLINE as i32);
     builder.def_var(deadline, value);
