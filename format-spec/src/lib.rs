@@ -10,7 +10,7 @@
 //! ```
 //! use kiln_format::{ArtifactHeader, CpuFeatures, FORMAT_VERSION};
 //!
-//! let header = ArtifactHeader::new("x86_64-unknown-linux-gnu", CpuFeatures::BASELINE_X86_64, 7, 0, 0);
+//! let header = ArtifactHeader::new("x86_64-unknown-linux-gnu", CpuFeatures::BASELINE_X86_64, 7, 0);
 //! let bytes = header.to_bytes();
 //! let back = ArtifactHeader::from_bytes(&bytes).unwrap();
 //! assert_eq!(back.format_version, FORMAT_VERSION);
