@@ -39,6 +39,6 @@ pub const MEMORY_GUARD_SIZE: u64 = MEMORY_RESERVATION - MAX_WASM_PAGES * WASM_PA
 /// memory. `.kiln.image` is aligned to it in the file.
 pub const IMAGE_PAGE_SIZE: u64 = 4096;
 
-const _: () = assert!(WASM_PAGE_SIZE % IMAGE_PAGE_SIZE == 0, "images tile Wasm pages");
+const _: () = assert!(WASM_PAGE_SIZE.is_multiple_of(IMAGE_PAGE_SIZE), "images tile Wasm pages");
 const _: () = assert!(MAX_WASM_PAGES * WASM_PAGE_SIZE == 1 << 32, "a 32-bit address reaches 4 GiB");
 const _: () = assert!(MEMORY_GUARD_SIZE >= u32::MAX as u64, "the guard covers every 32-bit static offset");

@@ -127,7 +127,7 @@ impl TrapRecord {
 
     /// Decodes and validates a whole section: sizes, known codes, sorted offsets.
     pub fn decode_all(section: &[u8]) -> Result<Vec<TrapRecord>> {
-        if section.len() % TRAP_RECORD_SIZE != 0 {
+        if !section.len().is_multiple_of(TRAP_RECORD_SIZE) {
             return Err(FormatError::new(SECTION_TRAPS, section.len(), "section size is not a multiple of 8"));
         }
         let mut out = Vec::with_capacity(section.len() / TRAP_RECORD_SIZE);

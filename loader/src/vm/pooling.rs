@@ -226,7 +226,7 @@ impl MemoryPool {
         }
         // The rest, and the image, back to the kernel: one call when
         // nothing is kept resident.
-        let discard = if keep == 0 { vec![0..accessible] } else { vec![image_range.clone(), keep..accessible] };
+        let discard = if keep == 0 { [0..accessible, 0..0] } else { [image_range.clone(), keep..accessible] };
         for range in discard {
             if range.start < range.end {
                 // SAFETY: as above.

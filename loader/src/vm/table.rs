@@ -231,6 +231,7 @@ impl TableInner {
             return Vec::new();
         }
         // Drained, not taken: a pooled buffer keeps its capacity.
+        #[allow(clippy::drain_collect)]
         let old: Vec<usize> = self.with_elements(|e| e.drain(..).collect());
         old.into_iter().map(|raw| raw as *mut VMExternData).filter(|p| !p.is_null()).collect()
     }
