@@ -475,7 +475,8 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
     // The entry caches the epoch pointer (`v1+40`) and the deadline (`+32`)
     // and checks; the loop header's check (`@0017`), where the back edge
     // (`@0019`) returns, is one load of the epoch and a compare. The builtin
-    // `u3:13` is `epoch_deadline`; the deadline is read again after it.
+    // `u3:13` is `epoch_deadline`; the epoch pointer and the deadline are
+    // both read again after it, so no cached value is live across the call.
     assert_eq!(
         text,
         "function u0:0(i64 vmctx) system_v {
@@ -489,37 +490,35 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
                                 block0(v0: i64):
                                     v1 = load.i64 notrap aligned readonly v0
                                     v2 = load.i64 notrap aligned readonly v1+40
-                                    v9 -> v2
-                                    v15 -> v2
-                                    v16 -> v9
-                                    v3 = load.i64 notrap aligned readonly v0
-                                    v4 = load.i64 notrap aligned v3+32
-                                    v5 = load.i64 notrap aligned v2
-                                    v6 = icmp uge v5, v4
-                                    brif v6, block1, block2(v4)
+                                    v3 = load.i64 notrap aligned v1+32
+                                    v4 = load.i64 notrap aligned v2
+                                    v5 = icmp uge v4, v3
+                                    brif v5, block1, block2(v2, v3)
 
                                 block1 cold:
                                     call fn0(v0)
-                                    v7 = load.i64 notrap aligned readonly v0
-                                    v8 = load.i64 notrap aligned v7+32
-                                    jump block2(v8)
+                                    v6 = load.i64 notrap aligned readonly v0
+                                    v7 = load.i64 notrap aligned readonly v6+40
+                                    v8 = load.i64 notrap aligned v6+32
+                                    jump block2(v7, v8)
 
-                                block2(v17: i64):
-@0017                               jump block4(v17)
+                                block2(v16: i64, v18: i64):
+@0017                               jump block4(v16, v18)
 
-                                block4(v11: i64):
+                                block4(v9: i64, v11: i64):
 @0017                               v10 = load.i64 notrap aligned v9
 @0017                               v12 = icmp uge v10, v11
-@0017                               brif v12, block6, block7(v11)
+@0017                               brif v12, block6, block7(v9, v11)
 
                                 block6 cold:
 @0017                               call fn0(v0)
 @0017                               v13 = load.i64 notrap aligned readonly v0
-@0017                               v14 = load.i64 notrap aligned v13+32
-@0017                               jump block7(v14)
+@0017                               v14 = load.i64 notrap aligned readonly v13+40
+@0017                               v15 = load.i64 notrap aligned v13+32
+@0017                               jump block7(v14, v15)
 
-                                block7(v18: i64):
-@0019                               jump block4(v18)
+                                block7(v17: i64, v19: i64):
+@0019                               jump block4(v17, v19)
 }
 "
     );
