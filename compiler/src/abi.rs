@@ -37,10 +37,25 @@ pub fn builtin_signature(builtin: BuiltinIndex, call_conv: CallConv) -> Signatur
         BuiltinType::Pointer => POINTER_TYPE,
         BuiltinType::I32 => ir::types::I32,
     };
-    let mut sig = Signature::new(call_conv);
+    let mut sig = Signature::new(exit_call_conv(builtin, call_conv));
     sig.params.extend(builtin.params().iter().map(|t| AbiParam::new(to_clif(t))));
     sig.returns.extend(builtin.results().iter().map(|t| AbiParam::new(to_clif(t))));
     sig
+}
+
+/// The calling convention by which Wasm code calls the exit trampoline of
+/// `builtin`. The checks' builtins (`epoch_deadline`, `out_of_fuel`) are
+/// called from the cold path of a check at every loop header: their
+/// trampolines preserve every register (`preserve_all`), so that the values
+/// live across a check keep their registers in the hot loop rather than
+/// moving to callee-saved registers or the stack for the sake of a call
+/// that almost never runs. The trampoline itself calls the builtin with
+/// `call_conv`.
+pub fn exit_call_conv(builtin: BuiltinIndex, call_conv: CallConv) -> CallConv {
+    match builtin {
+        BuiltinIndex::EpochDeadline | BuiltinIndex::OutOfFuel => CallConv::PreserveAll,
+        _ => call_conv,
+    }
 }
 
 /// The signature of a host-to-Wasm entry trampoline:

@@ -164,7 +164,10 @@ pub(crate) fn builtin_trampoline(
     let flags = MemFlagsData::trusted();
     let table = b.ins().load(POINTER_TYPE, flags.with_readonly(), vmctx, VMOffsets::BUILTINS as i32);
     let callee = b.ins().load(POINTER_TYPE, flags.with_readonly(), table, 8 * builtin as i32);
-    let sig = b.import_signature(signature);
+    // The builtin itself is a host function of the native convention.
+    let mut builtin_sig = signature;
+    builtin_sig.call_conv = call_conv;
+    let sig = b.import_signature(builtin_sig);
     let call = b.ins().call_indirect(sig, callee, &params);
     let results = b.inst_results(call).to_vec();
     b.ins().return_(&results);

@@ -483,7 +483,7 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
-    sig0 = (i64) system_v
+    sig0 = (i64) preserve_all
     fn0 = colocated u3:13 sig0
     stack_limit = gv2
 
@@ -538,7 +538,7 @@ fn golden_fuel_checks_at_entry_and_loop_header() {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
-    sig0 = (i64) system_v
+    sig0 = (i64) preserve_all
     fn0 = colocated u3:14 sig0
     stack_limit = gv2
 
