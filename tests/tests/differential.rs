@@ -11,9 +11,10 @@ use std::ops::Range;
 
 use kiln_tests::differential::{regression_files, regressions_dir, seed_of, Campaign, Differential, Verdict};
 
-/// The seeds `make test` checks: about 75 s in release mode on two cores
-/// (some 14 ms a module, Cranelift compiling each).
-const TEST_SEEDS: Range<u64> = 0..5000;
+/// The seeds `make test` checks: about 50 s in release mode on two cores
+/// (6 ms a module, Cranelift compiling each), up to twice that with other
+/// builds running.
+const TEST_SEEDS: Range<u64> = 0..8000;
 
 /// Seeds of the saved modules that show an open bug: the range skips them
 /// and `saved_regressions_agree_unless_open` reports them.
