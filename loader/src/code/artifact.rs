@@ -55,7 +55,7 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
     let stack_map_bytes = section_bytes(SECTION_STACKMAPS)?;
     let data = section_bytes(SECTION_DATA)?;
     let image = section_bytes(SECTION_IMAGE)?;
-    let image_offset = image.as_ptr() as u64 - bytes.as_ptr() as u64;
+    let image_offset = if image.is_empty() { 0 } else { image.as_ptr() as u64 - bytes.as_ptr() as u64 };
     check_digest(&header, bytes, meta.as_ptr() as usize - bytes.as_ptr() as usize)?;
 
     let sizes = SectionSizes { text: text.len(), data: data.len(), image: image.len() };

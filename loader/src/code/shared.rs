@@ -151,7 +151,7 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
     let stack_maps = optional(SECTION_STACKMAPS)?;
     let data = optional(SECTION_DATA)?;
     let image = optional(SECTION_IMAGE)?.bytes;
-    let image_offset = image.as_ptr() as u64 - bytes.as_ptr() as u64;
+    let image_offset = if image.is_empty() { 0 } else { image.as_ptr() as u64 - bytes.as_ptr() as u64 };
 
     check_root_symbol(&sections, bytes, meta.addr)?;
     let loads = check_segments(file, &sections, bytes, text_index)?;
