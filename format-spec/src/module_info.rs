@@ -306,6 +306,17 @@ fn bincode_config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
+/// The decoding configuration: the standard one with a limit on what a
+/// length prefix may claim, so that a damaged length (behind a digest made
+/// to match) is an error instead of an allocation of exabytes.
+pub fn bounded_decoding() -> bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<{ 1 << 28 }>,
+> {
+    bincode::config::standard().with_limit::<{ 1 << 28 }>()
+}
+
 impl ModuleInfo {
     /// Encodes with bincode (standard configuration).
     pub fn encode(&self) -> Vec<u8> {
@@ -314,7 +325,7 @@ impl ModuleInfo {
 
     /// Decodes bytes written by [`ModuleInfo::encode`]; `base` is their offset in `.kiln.meta`.
     pub fn decode(bytes: &[u8], base: usize) -> Result<Self> {
-        let (info, used): (ModuleInfo, usize) = bincode::serde::decode_from_slice(bytes, bincode_config())
+        let (info, used): (ModuleInfo, usize) = bincode::serde::decode_from_slice(bytes, crate::bounded_decoding())
             .map_err(|e| FormatError::new(SECTION_META, base, format!("bad module info: {e}")))?;
         if used != bytes.len() {
             return Err(FormatError::new(SECTION_META, base + used, "trailing bytes after module info"));

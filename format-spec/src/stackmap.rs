@@ -29,7 +29,7 @@ impl StackMapRecord {
             return Ok(Vec::new());
         }
         let (records, used): (Vec<StackMapRecord>, usize) =
-            bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+            bincode::serde::decode_from_slice(bytes, crate::bounded_decoding())
                 .map_err(|e| FormatError::new(SECTION_STACKMAPS, 0, format!("bad stack maps: {e}")))?;
         if used != bytes.len() {
             return Err(FormatError::new(SECTION_STACKMAPS, used, "trailing bytes after stack maps"));
