@@ -1,38 +1,7 @@
-//! wasm-smith modules (any mix of kiln's features, imports included, now
-//! and then with function bodies of raw bytes) through kilnc: it never
-//! panics, it compiles every valid module, it refuses every invalid one,
-//! and the loader loads what it made.
+//! wasm-smith modules through kilnc: it never panics, compiles every valid
+//! module, refuses every invalid one, and the loader loads what it made
+//! (`kiln_tests::fuzzing::compile_module`).
 
 #![no_main]
 
-use std::sync::OnceLock;
-
-use arbitrary::Unstructured;
-use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Engine, Module};
-use kiln_tests::differential::{compile_config, features};
-use libfuzzer_sys::fuzz_target;
-use wasmparser::Validator;
-
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(Engine::default)
-}
-
-fuzz_target!(|data: &[u8]| {
-    let mut u = Unstructured::new(data);
-    let Ok(config) = compile_config(&mut u) else { return };
-    let Ok(module) = wasm_smith::Module::new(config, &mut u) else { return };
-    let wasm = module.to_bytes();
-    let valid = Validator::new_with_features(features()).validate_all(&wasm);
-    match (compile(&wasm, &CompileOptions::default()), valid) {
-        (Ok(artifact), Ok(_)) => {
-            if let Err(e) = Module::from_bytes(engine(), &artifact) {
-                panic!("the loader refused kilnc's artifact: {e}");
-            }
-        }
-        (Err(_), Err(_)) => {}
-        (Err(e), Ok(_)) => panic!("kilnc refused a valid module: {e}"),
-        (Ok(_), Err(e)) => panic!("kilnc compiled an invalid module: {e}"),
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kiln_tests::fuzzing::compile_module(data));

@@ -1,27 +1,6 @@
 //! Arbitrary bytes as an artifact: the loader refuses or loads, and never
-//! crashes. An input that holds the header's magic is also loaded a second
-//! time with its digest made right (sealed at the magic), so that the
-//! checks behind the digest see damaged structures too.
+//! crashes (`kiln_tests::fuzzing::load_bytes`).
 
 #![no_main]
 
-use std::sync::OnceLock;
-
-use kiln_format::{seal_file, MAGIC};
-use kiln_loader::{Engine, Module};
-use libfuzzer_sys::fuzz_target;
-
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(Engine::default)
-}
-
-fuzz_target!(|data: &[u8]| {
-    let _ = Module::from_bytes(engine(), data);
-    if let Some(meta) = data.windows(MAGIC.len()).position(|w| w == MAGIC) {
-        let mut sealed = data.to_vec();
-        if seal_file(&mut sealed, meta) {
-            let _ = Module::from_bytes(engine(), &sealed);
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kiln_tests::fuzzing::load_bytes(data));

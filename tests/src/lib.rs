@@ -26,6 +26,7 @@ struct ReadmeExample;
 
 mod artifact;
 pub mod differential;
+pub mod fuzzing;
 mod isolate;
 mod report;
 mod runner;

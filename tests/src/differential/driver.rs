@@ -9,7 +9,7 @@ use super::kiln_side::{KilnInstance, KilnModule, KilnRefusal};
 use super::outcome::{calls_agree, describe_call, failures_agree, Failure};
 use super::reference_side::{reference_engine, ReferenceInstance, ReferenceModule};
 use super::rng::SplitMix64;
-use super::value::{arguments, describe_values, Value, ValueType};
+use super::value::{arguments, describe_values, ValType, Value};
 
 /// The two engines, reused from module to module.
 pub struct Differential {
@@ -158,7 +158,7 @@ impl Pair<'_> {
     /// Gives the next call the whole fuel budget, in both engines alike.
     fn refill_fuel(&mut self) {
         let fuel_global = self.interface.globals.iter().find(|g| g.name == FUEL_EXPORT);
-        if fuel_global.is_some_and(|g| g.mutable && g.ty == ValueType::I32) {
+        if fuel_global.is_some_and(|g| g.mutable && g.ty == ValType::I32) {
             self.kiln.set_global(FUEL_EXPORT, Value::I32(FUEL));
             self.reference.set_global(FUEL_EXPORT, Value::I32(FUEL));
         }

@@ -3,7 +3,7 @@
 
 use wasmparser::{ExternalKind, Parser, Payload, Validator, WasmFeatures};
 
-use super::value::ValueType;
+use super::value::ValType;
 
 /// An exported function.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,9 +11,9 @@ pub struct ExportedFunc {
     /// Export name.
     pub name: String,
     /// Parameter types.
-    pub params: Vec<ValueType>,
+    pub params: Vec<ValType>,
     /// Result types.
-    pub results: Vec<ValueType>,
+    pub results: Vec<ValType>,
 }
 
 /// An exported global.
@@ -22,7 +22,7 @@ pub struct ExportedGlobal {
     /// Export name.
     pub name: String,
     /// Content type.
-    pub ty: ValueType,
+    pub ty: ValType,
     /// Whether it is mutable.
     pub mutable: bool,
 }
@@ -83,15 +83,15 @@ pub fn interface(wasm: &[u8]) -> Result<Interface, String> {
     Ok(interface)
 }
 
-fn value_type(ty: wasmparser::ValType) -> Result<ValueType, String> {
+fn value_type(ty: wasmparser::ValType) -> Result<ValType, String> {
     Ok(match ty {
-        wasmparser::ValType::I32 => ValueType::I32,
-        wasmparser::ValType::I64 => ValueType::I64,
-        wasmparser::ValType::F32 => ValueType::F32,
-        wasmparser::ValType::F64 => ValueType::F64,
-        wasmparser::ValType::V128 => ValueType::V128,
-        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::FUNCREF => ValueType::FuncRef,
-        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::EXTERNREF => ValueType::ExternRef,
+        wasmparser::ValType::I32 => ValType::I32,
+        wasmparser::ValType::I64 => ValType::I64,
+        wasmparser::ValType::F32 => ValType::F32,
+        wasmparser::ValType::F64 => ValType::F64,
+        wasmparser::ValType::V128 => ValType::V128,
+        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::FUNCREF => ValType::FuncRef,
+        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::EXTERNREF => ValType::ExternRef,
         wasmparser::ValType::Ref(r) => return Err(format!("reference type {r} is after WebAssembly 2.0")),
     })
 }

@@ -5,7 +5,7 @@ use kiln_compiler::{compile, CompileOptions};
 use kiln_loader::{Engine, Error, Instance, Linker, Module, Store, Val};
 
 use super::outcome::{CallOutcome, Failure};
-use super::value::{Value, ValueType};
+use super::value::{ValType, Value};
 
 /// kiln's native stack budget for the driver's calls. Fuel bounds
 /// recursion to [`FUEL`](super::FUEL) frames, so this is never reached on
@@ -53,13 +53,13 @@ pub(crate) struct KilnInstance {
 
 impl KilnInstance {
     /// Calls an exported function.
-    pub(crate) fn call(&mut self, name: &str, args: &[Value], results: &[ValueType]) -> CallOutcome {
+    pub(crate) fn call(&mut self, name: &str, args: &[Value], results: &[ValType]) -> CallOutcome {
         let func = self
             .instance
             .get_func(&self.store, name)
             .ok_or_else(|| Failure::Error(format!("no function export {name:?}")))?;
         let args: Vec<Val> = args.iter().map(to_val).collect();
-        let mut out: Vec<Val> = results.iter().map(|&ty| Val::default_for(val_type(ty))).collect();
+        let mut out: Vec<Val> = results.iter().map(|&ty| Val::default_for(ty)).collect();
         func.call(&mut self.store, &args, &mut out).map_err(failure)?;
         Ok(out.iter().map(from_val).collect())
     }
@@ -95,18 +95,6 @@ fn failure(error: Error) -> Failure {
             None => Failure::Fault(trap.message.clone()),
         },
         None => Failure::Error(error.to_string()),
-    }
-}
-
-fn val_type(ty: ValueType) -> kiln_loader::ValType {
-    match ty {
-        ValueType::I32 => kiln_loader::ValType::I32,
-        ValueType::I64 => kiln_loader::ValType::I64,
-        ValueType::F32 => kiln_loader::ValType::F32,
-        ValueType::F64 => kiln_loader::ValType::F64,
-        ValueType::V128 => kiln_loader::ValType::V128,
-        ValueType::FuncRef => kiln_loader::ValType::FuncRef,
-        ValueType::ExternRef => kiln_loader::ValType::ExternRef,
     }
 }
 

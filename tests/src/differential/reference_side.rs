@@ -19,7 +19,7 @@ use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
 use wasmi::{CompilationMode, Config, Engine, Error, Instance, Linker, Module, Ref, Store, TrapCode, Val};
 
 use super::outcome::{CallOutcome, Failure};
-use super::value::{Value, ValueType};
+use super::value::{ValType, Value};
 
 /// wasmi's call depth limit for the driver: far above the recursion that
 /// fuel allows, so that only a real difference shows as stack exhaustion.
@@ -79,7 +79,7 @@ pub(crate) struct ReferenceInstance {
 
 impl ReferenceInstance {
     /// Calls an exported function.
-    pub(crate) fn call(&mut self, name: &str, args: &[Value], results: &[ValueType]) -> CallOutcome {
+    pub(crate) fn call(&mut self, name: &str, args: &[Value], results: &[ValType]) -> CallOutcome {
         let func = self
             .instance
             .get_func(&self.store, name)
@@ -166,15 +166,15 @@ fn is_null(val: &Val) -> bool {
     }
 }
 
-fn zero(ty: ValueType) -> Value {
+fn zero(ty: ValType) -> Value {
     match ty {
-        ValueType::I32 => Value::I32(0),
-        ValueType::I64 => Value::I64(0),
-        ValueType::F32 => Value::F32(0),
-        ValueType::F64 => Value::F64(0),
-        ValueType::V128 => Value::V128(0),
-        ValueType::FuncRef => Value::FuncRef { null: true },
-        ValueType::ExternRef => Value::ExternRef { null: true },
+        ValType::I32 => Value::I32(0),
+        ValType::I64 => Value::I64(0),
+        ValType::F32 => Value::F32(0),
+        ValType::F64 => Value::F64(0),
+        ValType::V128 => Value::V128(0),
+        ValType::FuncRef => Value::FuncRef { null: true },
+        ValType::ExternRef => Value::ExternRef { null: true },
     }
 }
 

@@ -4,24 +4,8 @@ use std::fmt;
 
 use super::rng::SplitMix64;
 
-/// A WebAssembly 2.0 value type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValueType {
-    /// `i32`.
-    I32,
-    /// `i64`.
-    I64,
-    /// `f32`.
-    F32,
-    /// `f64`.
-    F64,
-    /// `v128`.
-    V128,
-    /// `funcref`.
-    FuncRef,
-    /// `externref`.
-    ExternRef,
-}
+/// The value types the driver passes and compares: the loader's own.
+pub use kiln_loader::ValType;
 
 /// A value of either engine. References are compared by null-ness only:
 /// the two engines' function handles cannot be related to each other.
@@ -88,36 +72,36 @@ pub fn describe_values(values: &[Value]) -> String {
 /// the extremes, signed zeros, infinities) half of the time, random bits
 /// otherwise (never a NaN, whose payload the engines may treat
 /// differently), and null references.
-pub fn arguments(params: &[ValueType], rng: &mut SplitMix64) -> Vec<Value> {
+pub fn arguments(params: &[ValType], rng: &mut SplitMix64) -> Vec<Value> {
     params.iter().map(|&ty| argument(ty, rng)).collect()
 }
 
-fn argument(ty: ValueType, rng: &mut SplitMix64) -> Value {
+fn argument(ty: ValType, rng: &mut SplitMix64) -> Value {
     let edge = rng.below(2) == 0;
     match ty {
-        ValueType::I32 => {
+        ValType::I32 => {
             const EDGES: [i32; 6] = [0, 1, -1, i32::MIN, i32::MAX, 0x10];
             Value::I32(if edge { EDGES[rng.below(EDGES.len() as u64) as usize] } else { rng.next_u64() as i32 })
         }
-        ValueType::I64 => {
+        ValType::I64 => {
             const EDGES: [i64; 6] = [0, 1, -1, i64::MIN, i64::MAX, 0x10];
             Value::I64(if edge { EDGES[rng.below(EDGES.len() as u64) as usize] } else { rng.next_u64() as i64 })
         }
-        ValueType::F32 => {
+        ValType::F32 => {
             const EDGES: [f32; 6] = [0.0, -0.0, 1.0, -1.5, f32::INFINITY, f32::MIN_POSITIVE];
             let value = if edge { EDGES[rng.below(EDGES.len() as u64) as usize] } else { random_f32(rng) };
             Value::F32(value.to_bits())
         }
-        ValueType::F64 => {
+        ValType::F64 => {
             const EDGES: [f64; 6] = [0.0, -0.0, 1.0, -1.5, f64::NEG_INFINITY, f64::MAX];
             let value = if edge { EDGES[rng.below(EDGES.len() as u64) as usize] } else { random_f64(rng) };
             Value::F64(value.to_bits())
         }
-        ValueType::V128 => {
+        ValType::V128 => {
             Value::V128(if edge { 0 } else { u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()) })
         }
-        ValueType::FuncRef => Value::FuncRef { null: true },
-        ValueType::ExternRef => Value::ExternRef { null: true },
+        ValType::FuncRef => Value::FuncRef { null: true },
+        ValType::ExternRef => Value::ExternRef { null: true },
     }
 }
 
@@ -155,7 +139,7 @@ mod tests {
 
     #[test]
     fn arguments_are_deterministic_and_never_nan() {
-        let params = [ValueType::F32, ValueType::F64, ValueType::I32, ValueType::V128, ValueType::ExternRef];
+        let params = [ValType::F32, ValType::F64, ValType::I32, ValType::V128, ValType::ExternRef];
         let first = arguments(&params, &mut SplitMix64::new(9));
         assert_eq!(first, arguments(&params, &mut SplitMix64::new(9)));
         let mut rng = SplitMix64::new(1);

@@ -1,0 +1,37 @@
+//! wasm-smith modules through kilnc.
+
+use std::sync::OnceLock;
+
+use arbitrary::Unstructured;
+use kiln_compiler::{compile, CompileOptions};
+use kiln_loader::{Engine, Module};
+use wasmparser::Validator;
+
+use crate::differential::{compile_config, features};
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(Engine::default)
+}
+
+/// A wasm-smith module made from `data` (any mix of kiln's features,
+/// imports included, now and then with function bodies of raw bytes):
+/// kilnc never panics, compiles it exactly when it is valid, and the loader
+/// loads what kilnc made.
+pub fn compile_module(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let Ok(config) = compile_config(&mut u) else { return };
+    let Ok(module) = wasm_smith::Module::new(config, &mut u) else { return };
+    let wasm = module.to_bytes();
+    let valid = Validator::new_with_features(features()).validate_all(&wasm);
+    match (compile(&wasm, &CompileOptions::default()), valid) {
+        (Ok(artifact), Ok(_)) => {
+            if let Err(e) = Module::from_bytes(engine(), &artifact) {
+                panic!("the loader refused kilnc's artifact: {e}");
+            }
+        }
+        (Err(_), Err(_)) => {}
+        (Err(e), Ok(_)) => panic!("kilnc refused a valid module: {e}"),
+        (Ok(_), Err(e)) => panic!("kilnc compiled an invalid module: {e}"),
+    }
+}
