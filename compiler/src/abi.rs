@@ -5,6 +5,13 @@ use cranelift_codegen::ir::{self, AbiParam, ArgumentPurpose, Signature};
 use cranelift_codegen::isa::CallConv;
 use kiln_format::{BuiltinIndex, BuiltinType, FuncType, TrapCode, ValType};
 
+/// The calling convention of Wasm functions (defined ones, imported ones
+/// and host trampolines alike): Cranelift's `tail`. It is the one whose
+/// `try_call` landing pads assume every register clobbered, so the
+/// unwinder need restore only SP and FP (SPEC 3.11); the trampolines
+/// convert from and to the host's convention.
+pub const WASM_CALL_CONV: CallConv = CallConv::Tail;
+
 /// Cranelift type of a pointer (and of funcref/externref values).
 pub const POINTER_TYPE: ir::Type = ir::types::I64;
 
@@ -16,7 +23,7 @@ pub fn clif_type(ty: ValType) -> ir::Type {
         ValType::F32 => ir::types::F32,
         ValType::F64 => ir::types::F64,
         ValType::V128 => ir::types::I8X16,
-        ValType::FuncRef | ValType::ExternRef => POINTER_TYPE,
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => POINTER_TYPE,
     }
 }
 
@@ -54,6 +61,9 @@ pub fn builtin_signature(builtin: BuiltinIndex, call_conv: CallConv) -> Signatur
 pub fn exit_call_conv(builtin: BuiltinIndex, call_conv: CallConv) -> CallConv {
     match builtin {
         BuiltinIndex::EpochDeadline | BuiltinIndex::OutOfFuel => CallConv::PreserveAll,
+        // Called by `try_call` inside handlers: the Wasm convention, whose
+        // landing pads need no callee-saved register restored.
+        BuiltinIndex::Throw | BuiltinIndex::ThrowRef => WASM_CALL_CONV,
         _ => call_conv,
     }
 }

@@ -9,10 +9,13 @@ use std::fmt;
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
-use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_codegen::{Context, ExceptionContextLoc, FinalizedMachExceptionHandler, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
-use kiln_format::{BuiltinIndex, FuncType, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, NUM_BUILTINS};
+use kiln_format::{
+    BuiltinIndex, FuncType, Handler, HandlerRecord, HandlerTag, Instrumentation, ModuleInfo, StackMapRecord,
+    TrapRecord, NUM_BUILTINS,
+};
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
 
@@ -66,6 +69,8 @@ pub(crate) struct CompiledCode {
     pub traps: Vec<TrapRecord>,
     /// Stack maps of safepoints.
     pub stack_maps: Vec<StackMapRecord>,
+    /// Exception handlers of call sites inside `try_table`s and `try`s.
+    pub handlers: Vec<HandlerRecord>,
 }
 
 /// The [`FuncId`] of each symbol, in declaration order: defined functions,
@@ -166,7 +171,7 @@ impl Worker {
             layout.defined_function(func_index).ok_or_else(|| CompileError::codegen("body of an imported function"))?;
         let mut func = ir::Function::with_name_signature(
             UserFuncName::user(0, func_index),
-            abi::wasm_signature(ty, env.call_conv),
+            abi::wasm_signature(ty, env.wasm_call_conv),
         );
         let mut validator = validator.into_validator(std::mem::take(&mut self.validator_allocations));
         let translated = self.translator.translate(env, func_index, &body, &mut validator, &mut func);
@@ -263,8 +268,64 @@ impl Worker {
             })
             .collect();
 
-        Ok(CompiledCode { bytes: buffer.data().to_vec(), alignment: buffer.alignment, relocs, traps, stack_maps })
+        let handlers = handler_records(buffer.call_sites())?;
+
+        Ok(CompiledCode {
+            bytes: buffer.data().to_vec(),
+            alignment: buffer.alignment,
+            relocs,
+            traps,
+            stack_maps,
+            handlers,
+        })
     }
+}
+
+/// The handler records of a function's call sites that have handlers
+/// (SPEC 2.6). Translation puts the caller's VMContext first as the
+/// dynamic context of each exception table; the unwinder needs it in the
+/// frame, which the `tail` convention of `try_call` callees guarantees
+/// (every register is clobbered across the call).
+fn handler_records<'a>(
+    call_sites: impl Iterator<Item = cranelift_codegen::FinalizedMachCallSite<'a>>,
+) -> Result<Vec<HandlerRecord>> {
+    let mut records = Vec::new();
+    for site in call_sites {
+        if site.exception_handlers.is_empty() {
+            continue;
+        }
+        let at = site.ret_addr;
+        let mut vmctx_slot = None;
+        let mut handlers = Vec::with_capacity(site.exception_handlers.len());
+        for handler in site.exception_handlers {
+            match *handler {
+                FinalizedMachExceptionHandler::Context(ExceptionContextLoc::SPOffset(offset)) => {
+                    vmctx_slot = Some(offset)
+                }
+                FinalizedMachExceptionHandler::Context(ExceptionContextLoc::GPR(reg)) => {
+                    return Err(CompileError::codegen(format!(
+                        "the VMContext of the call returning at {at:#x} is in register {reg}, not in the frame"
+                    )))
+                }
+                FinalizedMachExceptionHandler::Tag(tag, landing) => {
+                    handlers.push(Handler { tag: HandlerTag::Tag(tag.as_u32()), landing_offset: landing })
+                }
+                FinalizedMachExceptionHandler::Default(landing) => {
+                    handlers.push(Handler { tag: HandlerTag::All, landing_offset: landing })
+                }
+            }
+        }
+        let frame_size = site
+            .frame_offset
+            .ok_or_else(|| CompileError::codegen(format!("the call returning at {at:#x} has no frame offset")))?;
+        let vmctx_slot = vmctx_slot.ok_or_else(|| {
+            CompileError::codegen(format!("the call returning at {at:#x} has handlers but no VMContext"))
+        })?;
+        if !handlers.is_empty() {
+            records.push(HandlerRecord { return_offset: at, frame_size, vmctx_slot, handlers });
+        }
+    }
+    Ok(records)
 }
 
 /// Compiles every defined function and every trampoline. The result holds
@@ -282,6 +343,7 @@ pub(crate) fn compile_module(
         info: &info,
         offsets: info.vmoffsets(),
         call_conv: target.isa.default_call_conv(),
+        wasm_call_conv: abi::WASM_CALL_CONV,
         instrumentation,
     };
 

@@ -7,8 +7,9 @@ use cranelift_object::object::{SectionKind, SymbolFlags, SymbolKind, SymbolScope
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
     builtin_trampoline_symbol, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader,
-    BuiltinIndex, CodeRange, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, IMAGE_PAGE_SIZE, ROOT_SYMBOL,
-    SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+    BuiltinIndex, CodeRange, Handler, HandlerRecord, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord,
+    IMAGE_PAGE_SIZE, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS,
+    SECTION_TRAPS,
 };
 
 use crate::abi;
@@ -66,7 +67,7 @@ pub(crate) fn emit_object(
         declare(
             &mut module,
             &function_symbol(func_index),
-            &abi::wasm_signature(ty, call_conv),
+            &abi::wasm_signature(ty, abi::WASM_CALL_CONV),
             FuncId::from_u32(defined),
         )?;
     }
@@ -82,7 +83,7 @@ pub(crate) fn emit_object(
         declare(
             &mut module,
             &host_trampoline_symbol(t),
-            &abi::wasm_signature(ty, call_conv),
+            &abi::wasm_signature(ty, abi::WASM_CALL_CONV),
             layout.host_trampoline(t),
         )?;
     }
@@ -116,7 +117,19 @@ pub(crate) fn emit_object(
 
     let mut traps = Vec::new();
     let mut stack_maps = Vec::new();
+    let mut handlers = Vec::new();
     for (range, c) in ranges.iter().zip(&code) {
+        handlers.extend(c.handlers.iter().map(|h| {
+            HandlerRecord {
+                return_offset: range.offset + h.return_offset,
+                handlers: h
+                    .handlers
+                    .iter()
+                    .map(|handler| Handler { landing_offset: range.offset + handler.landing_offset, ..*handler })
+                    .collect(),
+                ..h.clone()
+            }
+        }));
         traps.extend(c.traps.iter().map(|t| TrapRecord { text_offset: range.offset + t.text_offset, code: t.code }));
         stack_maps.extend(
             c.stack_maps.iter().map(|m| StackMapRecord { return_offset: range.offset + m.return_offset, ..m.clone() }),
@@ -124,6 +137,7 @@ pub(crate) fn emit_object(
     }
     traps.sort_by_key(|t| (t.text_offset, t.code.as_u8()));
     stack_maps.sort_by_key(|m| m.return_offset);
+    handlers.sort_by_key(|h| h.return_offset);
 
     let defined = layout.num_defined_funcs as usize;
     let ntypes = info.types.len();
@@ -136,6 +150,7 @@ pub(crate) fn emit_object(
     let info_bytes = info.encode();
     let trap_bytes = TrapRecord::encode_all(&traps);
     let stack_map_bytes = StackMapRecord::encode_all(&stack_maps);
+    let handler_bytes = HandlerRecord::encode_all(&handlers);
     let mut header =
         ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, info_bytes.len() as u64);
     header.instrumentation = instrumentation;
@@ -158,6 +173,10 @@ pub(crate) fn emit_object(
     });
     add_kiln_section(&mut product, SECTION_TRAPS, trap_bytes, 4);
     add_kiln_section(&mut product, SECTION_STACKMAPS, stack_map_bytes, 8);
+    // Absent when no call has handlers, which the loader reads as empty.
+    if !handler_bytes.is_empty() && !handlers.is_empty() {
+        add_kiln_section(&mut product, SECTION_HANDLERS, handler_bytes, 8);
+    }
     add_kiln_section(&mut product, SECTION_DATA, sections.data, 16);
     // Aligned to the page in the file too (the object writer aligns each
     // section's file offset to its alignment), so the loader can map the

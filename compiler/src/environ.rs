@@ -55,6 +55,8 @@ fn ref_type(ty: wasmparser::RefType, offset: u64) -> Result<RefType> {
         Ok(RefType::FuncRef)
     } else if ty == wasmparser::RefType::EXTERNREF {
         Ok(RefType::ExternRef)
+    } else if ty == wasmparser::RefType::EXNREF {
+        Ok(RefType::ExnRef)
     } else {
         Err(CompileError::unsupported(format!("reference type {ty} is not supported"), offset_of(offset)))
     }
@@ -64,6 +66,7 @@ fn heap_ref_type(ty: HeapType, offset: u64) -> Result<RefType> {
     match ty {
         HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => Ok(RefType::FuncRef),
         HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => Ok(RefType::ExternRef),
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Exn } => Ok(RefType::ExnRef),
         other => Err(CompileError::unsupported(format!("heap type {other:?} is not supported"), offset_of(offset))),
     }
 }
@@ -161,7 +164,8 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
 
 /// Walks and validates `wasm`, a binary module.
 pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
-    let mut validator = Validator::new_with_features(WasmFeatures::WASM2);
+    let mut validator =
+        Validator::new_with_features(WasmFeatures::WASM2 | WasmFeatures::EXCEPTIONS | WasmFeatures::LEGACY_EXCEPTIONS);
     let mut info = ModuleInfo::default();
     let mut data = Vec::new();
     let mut bodies = Vec::new();
@@ -214,8 +218,10 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                             info.num_imported_globals += 1;
                             ImportKind::Global(g)
                         }
-                        TypeRef::Tag(_) => {
-                            return Err(CompileError::unsupported("tags are not supported", offset_of(offset)))
+                        TypeRef::Tag(tag) => {
+                            info.tags.push(tag.func_type_idx);
+                            info.num_imported_tags += 1;
+                            ImportKind::Tag(tag.func_type_idx)
                         }
                     };
                     info.imports.push(Import {
@@ -261,18 +267,21 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                 }
             }
             Payload::ExportSection(reader) => {
-                for export in reader.into_iter_with_offsets() {
-                    let (offset, export) = export?;
+                for export in reader {
+                    let export = export?;
                     let kind = match export.kind {
                         ExternalKind::Func | ExternalKind::FuncExact => ExternKind::Func,
                         ExternalKind::Table => ExternKind::Table,
                         ExternalKind::Memory => ExternKind::Memory,
                         ExternalKind::Global => ExternKind::Global,
-                        ExternalKind::Tag => {
-                            return Err(CompileError::unsupported("tags are not supported", offset_of(offset)))
-                        }
+                        ExternalKind::Tag => ExternKind::Tag,
                     };
                     info.exports.push(Export { name: export.name.to_string(), kind, index: export.index });
+                }
+            }
+            Payload::TagSection(reader) => {
+                for tag in reader {
+                    info.tags.push(tag?.func_type_idx);
                 }
             }
             Payload::StartSection { func, .. } => info.start = Some(func),

@@ -81,6 +81,12 @@ builtins! {
         "`(vmctx)`: an epoch check found the epoch at or past the store's deadline; trap with `interrupt`, or run the store's deadline callback, which may set a later deadline and return.";
     OutOfFuel = 14, "out_of_fuel", () -> (),
         "`(vmctx)`: a fuel check found the fuel counter at or above zero; refill it from the store's reserve and return, or trap with `out_of_fuel`.";
+    Throw = 15, "throw", (I32, Pointer) -> (),
+        "`(vmctx, tag, values)`: allocate an exception of tag index `tag` whose values are the value slots at `values`, and throw it; never returns.";
+    ThrowRef = 16, "throw_ref", (Pointer) -> (),
+        "`(vmctx, exnref)`: throw the exception again (not null: compiled code traps on null first); never returns.";
+    ExnValues = 17, "exn_values", (Pointer, Pointer) -> (),
+        "`(vmctx, exnref, out)`: write the exception's values to the value slots at `out`, each counted reference moved into the activations table.";
 }
 
 /// Number of builtins (entries in the builtins table).

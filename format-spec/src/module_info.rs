@@ -22,6 +22,19 @@ pub enum ValType {
     FuncRef,
     /// Reference to a host value (`*mut VMExternData`, null for `ref.null extern`).
     ExternRef,
+    /// Reference to an exception object (`*mut VMExternData` whose host
+    /// value is the exception, null for `ref.null exn`), counted like an
+    /// externref (SPEC 3.8, 3.11).
+    ExnRef,
+}
+
+impl ValType {
+    /// Whether values of this type are reference-counted `VMExternData`
+    /// pointers (externref and exnref): they need stack maps, the
+    /// activations table and the count barriers of SPEC 3.8.
+    pub fn is_counted_ref(self) -> bool {
+        matches!(self, ValType::ExternRef | ValType::ExnRef)
+    }
 }
 
 /// A reference type (element type of a table).
@@ -31,6 +44,15 @@ pub enum RefType {
     FuncRef,
     /// `externref`.
     ExternRef,
+    /// `exnref`.
+    ExnRef,
+}
+
+impl RefType {
+    /// Whether references of this type are counted (see [`ValType::is_counted_ref`]).
+    pub fn is_counted_ref(self) -> bool {
+        ValType::from(self).is_counted_ref()
+    }
 }
 
 impl From<RefType> for ValType {
@@ -38,6 +60,7 @@ impl From<RefType> for ValType {
         match r {
             RefType::FuncRef => ValType::FuncRef,
             RefType::ExternRef => ValType::ExternRef,
+            RefType::ExnRef => ValType::ExnRef,
         }
     }
 }
@@ -114,6 +137,8 @@ pub enum ImportKind {
     Memory(MemoryType),
     /// A global.
     Global(GlobalType),
+    /// A tag of the given type index (a function type without results).
+    Tag(u32),
 }
 
 /// One import.
@@ -138,6 +163,8 @@ pub enum ExternKind {
     Memory,
     /// Global.
     Global,
+    /// Tag.
+    Tag,
 }
 
 /// One export.
@@ -300,6 +327,10 @@ pub struct ModuleInfo {
     pub num_imported_memories: u32,
     /// Number of imported globals.
     pub num_imported_globals: u32,
+    /// The tag space: the type index of each tag, imports first.
+    pub tags: Vec<u32>,
+    /// Number of imported tags.
+    pub num_imported_tags: u32,
 }
 
 fn bincode_config() -> bincode::config::Configuration {

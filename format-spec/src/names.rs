@@ -6,6 +6,8 @@ pub const SECTION_META: &str = ".kiln.meta";
 pub const SECTION_TRAPS: &str = ".kiln.traps";
 /// Stack maps: sorted [`crate::StackMapRecord`]s.
 pub const SECTION_STACKMAPS: &str = ".kiln.stackmaps";
+/// Exception handler tables: sorted [`crate::HandlerRecord`]s.
+pub const SECTION_HANDLERS: &str = ".kiln.handlers";
 /// Data segment bytes, referenced by offset from [`crate::DataSegment`].
 pub const SECTION_DATA: &str = ".kiln.data";
 /// Memory images, page-aligned in the file, located by [`crate::MemoryImage`].

@@ -35,6 +35,11 @@ pub enum Error {
     /// running the store's outer call.
     #[error("a nested call into Wasm must come from the thread that runs the store's outer call")]
     WrongThread,
+    /// Wasm threw an exception that no Wasm handler caught; the host can
+    /// inspect its tag and values. A host function returns this error to
+    /// throw the exception into Wasm.
+    #[error("uncaught wasm exception")]
+    Exception(crate::exn::Exn),
     /// A handle of one store was used with another.
     #[error("a {0} of another store was used with this store")]
     ForeignHandle(&'static str),

@@ -4,6 +4,7 @@ use crate::func::Func;
 use crate::global::Global;
 use crate::memory::Memory;
 use crate::table::Table;
+use crate::tag::Tag;
 use crate::vm::store::StoreId;
 
 /// A function, global, table or memory.
@@ -17,6 +18,8 @@ pub enum Extern {
     Table(Table),
     /// A memory.
     Memory(Memory),
+    /// A tag.
+    Tag(Tag),
 }
 
 impl Extern {
@@ -27,6 +30,7 @@ impl Extern {
             Extern::Global(g) => g.store,
             Extern::Table(t) => t.store,
             Extern::Memory(m) => m.store,
+            Extern::Tag(t) => t.store,
         }
     }
 
@@ -37,6 +41,7 @@ impl Extern {
             Extern::Global(_) => "global",
             Extern::Table(_) => "table",
             Extern::Memory(_) => "memory",
+            Extern::Tag(_) => "tag",
         }
     }
 
@@ -74,6 +79,21 @@ impl Extern {
         } else {
             None
         }
+    }
+
+    /// The tag, if it is one.
+    pub fn into_tag(self) -> Option<Tag> {
+        if let Extern::Tag(t) = self {
+            Some(t)
+        } else {
+            None
+        }
+    }
+}
+
+impl From<Tag> for Extern {
+    fn from(t: Tag) -> Extern {
+        Extern::Tag(t)
     }
 }
 

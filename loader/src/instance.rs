@@ -10,6 +10,7 @@ use crate::memory::Memory;
 use crate::module::Module;
 use crate::store::{opaque, opaque_mut, AsContext, AsContextMut};
 use crate::table::Table;
+use crate::tag::Tag;
 use crate::typed_func::{TypedFunc, WasmParams, WasmResults};
 use crate::vm::instance::{instantiate, ImportItem, InstanceData};
 use crate::vm::store::{StoreId, StoreOpaque};
@@ -77,6 +78,7 @@ impl Instance {
             ExternKind::Table => Extern::Table(Table { store: id, index: *data.tables.get(index as usize)? }),
             ExternKind::Memory => Extern::Memory(Memory { store: id, index: *data.memories.get(index as usize)? }),
             ExternKind::Global => Extern::Global(Global { store: id, index: *data.globals.get(index as usize)? }),
+            ExternKind::Tag => Extern::Tag(Tag { store: id, index: *data.tags.get(index as usize)? }),
         })
     }
 

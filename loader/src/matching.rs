@@ -108,6 +108,16 @@ pub(crate) fn check_import(
                 Err(format!("expected global {wanted:?}, found {provided:?}"))
             }
         }
+        (Extern::Tag(t), ImportKind::Tag(type_index)) => {
+            let wanted = module.type_ids().get(*type_index as usize).ok_or("import names an unknown type")?;
+            let provided = t.inner(store).map_err(|e| e.to_string())?.type_id;
+            if provided == *wanted {
+                Ok(())
+            } else {
+                let name = |id| store.engine.func_type(id).map_or_else(|| "?".to_string(), |t| format!("{t:?}"));
+                Err(format!("expected tag {}, found {}", name(*wanted), name(provided)))
+            }
+        }
         (item, kind) => Err(format!("expected {}, found {}", kind_name(kind), item.kind_name())),
     }
 }
@@ -118,6 +128,7 @@ fn kind_name(kind: &ImportKind) -> &'static str {
         ImportKind::Table(_) => "table",
         ImportKind::Memory(_) => "memory",
         ImportKind::Global(_) => "global",
+        ImportKind::Tag(_) => "tag",
     }
 }
 

@@ -3,6 +3,7 @@
 
 use kiln_format::ValType;
 
+use crate::exn::Exn;
 use crate::func::Func;
 use crate::vm::ExternRef;
 
@@ -25,6 +26,8 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// `externref` (`None` is `ref.null extern`).
     ExternRef(Option<ExternRef>),
+    /// `exnref` (`None` is `ref.null exn`).
+    ExnRef(Option<Exn>),
 }
 
 impl Val {
@@ -38,6 +41,7 @@ impl Val {
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
+            Val::ExnRef(_) => ValType::ExnRef,
         }
     }
 
@@ -51,12 +55,13 @@ impl Val {
             ValType::V128 => Val::V128(0),
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
+            ValType::ExnRef => Val::ExnRef(None),
         }
     }
 
     /// Whether the value is a null reference.
     pub fn is_null(&self) -> bool {
-        matches!(self, Val::FuncRef(None) | Val::ExternRef(None))
+        matches!(self, Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None))
     }
 
     /// The `i32`, if it is one.
@@ -99,6 +104,15 @@ impl Val {
     pub fn funcref(&self) -> Option<&Func> {
         if let Val::FuncRef(Some(f)) = self {
             Some(f)
+        } else {
+            None
+        }
+    }
+
+    /// The exnref, if it is a non-null one.
+    pub fn exnref(&self) -> Option<&Exn> {
+        if let Val::ExnRef(Some(e)) = self {
+            Some(e)
         } else {
             None
         }

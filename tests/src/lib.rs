@@ -28,6 +28,7 @@ mod artifact;
 pub mod differential;
 pub mod fuzzing;
 mod isolate;
+pub mod legacy_syntax;
 mod report;
 mod runner;
 mod spectest;

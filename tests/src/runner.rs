@@ -108,6 +108,8 @@ pub fn run_script_text(
             return report;
         }
     };
+    let unfolded = crate::legacy_syntax::unfold_legacy_try(text);
+    let text = unfolded.as_str();
     let buffer = match script_buffer(text) {
         Ok(b) => b,
         Err(e) => {
@@ -311,6 +313,11 @@ impl ScriptRunner {
                 Ok(vals) => Err(format!("expected {message:?}, returned {}", describe_all(&vals))),
                 Err(Outcome::Error(Error::Trap(trap))) if trap_matches(&trap, message) => Ok(()),
                 Err(e) => Err(format!("expected {message:?}, got {e}")),
+            },
+            WastDirective::AssertException { exec, .. } => match self.execute(exec) {
+                Ok(vals) => Err(format!("expected an exception, returned {}", describe_all(&vals))),
+                Err(Outcome::Error(Error::Exception(_))) => Ok(()),
+                Err(e) => Err(format!("expected an exception, got {e}")),
             },
             WastDirective::AssertInvalid { module, message, .. } => self.assert_rejected(module, message, false),
             WastDirective::AssertMalformed { module, message, .. } => self.assert_rejected(module, message, true),

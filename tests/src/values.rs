@@ -20,6 +20,7 @@ pub fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
         WastArgCore::RefNull(heap) => match null_kind(heap)? {
             RefKind::Func => Val::FuncRef(None),
             RefKind::Extern => Val::ExternRef(None),
+            RefKind::Exn => Val::ExnRef(None),
         },
         WastArgCore::RefExtern(n) => Val::ExternRef(Some(ExternRef::new(*n))),
         WastArgCore::RefHost(_) => return Err("`ref.host` needs the GC proposal".to_string()),
@@ -30,12 +31,14 @@ pub fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
 enum RefKind {
     Func,
     Extern,
+    Exn,
 }
 
 fn null_kind(heap: &HeapType<'_>) -> Result<RefKind, String> {
     match heap {
         HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => Ok(RefKind::Func),
         HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => Ok(RefKind::Extern),
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Exn | AbstractHeapType::NoExn } => Ok(RefKind::Exn),
         other => Err(format!("reference type {other:?} is not part of WebAssembly 2.0")),
     }
 }
@@ -51,6 +54,8 @@ pub fn describe(val: &Val) -> String {
         Val::FuncRef(None) => "(ref.null func)".to_string(),
         Val::FuncRef(Some(_)) => "(ref.func)".to_string(),
         Val::ExternRef(None) => "(ref.null extern)".to_string(),
+        Val::ExnRef(None) => "(ref.null exn)".to_string(),
+        Val::ExnRef(Some(_)) => "(ref.exn)".to_string(),
         Val::ExternRef(Some(r)) => match r.downcast_ref::<u32>() {
             Some(n) => format!("(ref.extern {n})"),
             None => "(ref.extern <foreign host value>)".to_string(),
@@ -209,6 +214,10 @@ fn matches(val: &Val, ret: &WastRetCore<'_>) -> Result<bool, String> {
         (WastRetCore::RefNull(heap), Val::ExternRef(None)) => match heap {
             None => true,
             Some(h) => null_kind(h)? == RefKind::Extern,
+        },
+        (WastRetCore::RefNull(heap), Val::ExnRef(None)) => match heap {
+            None => true,
+            Some(h) => null_kind(h)? == RefKind::Exn,
         },
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
         (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => r.downcast_ref::<u32>() == Some(n),

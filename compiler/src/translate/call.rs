@@ -6,6 +6,7 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_format::{func_ref, FuncType, TrapCode};
 
 use super::env::{vm_flags, vm_readonly_flags, FuncEnvironment};
+use super::exceptions::{emit_call, Callee};
 use super::state::FuncState;
 use super::table::checked_element_address;
 use crate::abi::{self, POINTER_TYPE};
@@ -23,7 +24,7 @@ fn signature_of(
         return Ok(sig);
     }
     let ty = env.func_type(type_index, offset)?;
-    let sig = builder.import_signature(abi::wasm_signature(ty, env.call_conv));
+    let sig = builder.import_signature(abi::wasm_signature(ty, env.wasm_call_conv));
     state.signatures.insert(type_index, sig);
     Ok(sig)
 }
@@ -34,11 +35,14 @@ fn pop_call_args(state: &mut FuncState, ty: &FuncType, callee_vmctx: ir::Value, 
     state.popn_into_call_args(callee_vmctx, ty.params.len(), offset)
 }
 
-/// Pushes the results of `call`, marking externrefs for the stack maps.
-fn push_results(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, ty: &FuncType, call: ir::Inst) {
-    for i in 0..ty.results.len() {
-        let Some(&value) = builder.inst_results(call).get(i) else { break };
-        state.push_typed(builder, value, ty.results[i]);
+/// Calls `callee` with `call_args` (a `try_call` where handlers apply)
+/// and pushes its results, marking counted references for the stack maps.
+fn call_and_push_results(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, ty: &FuncType, callee: Callee) {
+    let args = std::mem::take(&mut state.call_args);
+    let results = emit_call(builder, state, callee, &args);
+    state.call_args = args;
+    for (&value, &result_ty) in results.iter().zip(&ty.results) {
+        state.push_typed(builder, value, result_ty);
     }
 }
 
@@ -59,7 +63,7 @@ pub(crate) fn translate_call(
         let code = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, code_at as i32);
         let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, vmctx_at as i32);
         pop_call_args(state, ty, callee_vmctx, offset)?;
-        builder.ins().call_indirect(sig, code, &state.call_args)
+        Callee::Indirect(sig, code)
     } else {
         let callee = match state.direct_callees.get(&function_index) {
             Some(&callee) => callee,
@@ -67,7 +71,7 @@ pub(crate) fn translate_call(
                 let name = builder
                     .func
                     .declare_imported_user_function(UserExternalName { namespace: 0, index: function_index });
-                let signature = builder.import_signature(abi::wasm_signature(ty, env.call_conv));
+                let signature = builder.import_signature(abi::wasm_signature(ty, env.wasm_call_conv));
                 let callee = builder.import_function(ExtFuncData {
                     name: ExternalName::User(name),
                     signature,
@@ -79,9 +83,9 @@ pub(crate) fn translate_call(
             }
         };
         pop_call_args(state, ty, state.vmctx, offset)?;
-        builder.ins().call(callee, &state.call_args)
+        Callee::Direct(callee)
     };
-    push_results(builder, state, ty, call);
+    call_and_push_results(builder, state, ty, call);
     Ok(())
 }
 
@@ -113,7 +117,6 @@ pub(crate) fn translate_call_indirect(
     let code = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::WASM_CALL as i32);
     let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::VMCTX as i32);
     pop_call_args(state, ty, callee_vmctx, offset)?;
-    let call = builder.ins().call_indirect(sig, code, &state.call_args);
-    push_results(builder, state, ty, call);
+    call_and_push_results(builder, state, ty, Callee::Indirect(sig, code));
     Ok(())
 }

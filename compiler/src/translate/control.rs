@@ -12,7 +12,9 @@ use wasmparser::{BlockType, BrTable};
 
 use super::env::FuncEnvironment;
 use super::epoch::epoch_check;
+use super::exceptions::finish_try_table;
 use super::fuel::{fuel_check, fuel_function_exit};
+use super::legacy::LegacyTryFrame;
 use super::state::FuncState;
 use super::types::{block_signature, clif_type};
 use crate::{abi, CompileError, Result};
@@ -40,6 +42,15 @@ pub(crate) enum FrameKind {
         /// The block parameters, which the `else` arm starts from again.
         params: Vec<ir::Value>,
     },
+    /// `try_table`: its clauses and their landing pads.
+    TryTable {
+        /// The catch clauses, in order.
+        catches: Vec<wasmparser::Catch>,
+        /// The landing pad of each clause.
+        landings: Vec<ir::Block>,
+    },
+    /// A legacy `try`.
+    LegacyTry(LegacyTryFrame),
 }
 
 /// One entry of the control stack.
@@ -58,6 +69,10 @@ pub(crate) struct ControlFrame {
     /// Whether some branch goes to `next`, so that code after `end` runs
     /// even if the end of the frame's body is unreachable.
     pub exit_reachable: bool,
+    /// `state.handlers.len()` and `state.handler_start` when the frame was
+    /// opened, put back when it closes.
+    pub handlers_len: usize,
+    pub handler_start: usize,
 }
 
 /// Creates a block whose parameters have the given Wasm types.
@@ -65,7 +80,7 @@ pub(crate) fn block_with_params(builder: &mut FunctionBuilder<'_>, types: &[ValT
     let block = builder.create_block();
     for &ty in types {
         let param = builder.append_block_param(block, clif_type(ty));
-        if ty == ValType::ExternRef {
+        if ty.is_counted_ref() {
             builder.declare_value_needs_stack_map(param);
         }
     }
@@ -81,17 +96,30 @@ pub(crate) fn push_ctrl(
     num_results: usize,
 ) {
     let height = state.stack.len().saturating_sub(num_params);
-    state.control.push(ControlFrame { kind, next, num_params, num_results, height, exit_reachable: false });
+    let (handlers_len, handler_start) = (state.handlers.len(), state.handler_start);
+    state.control.push(ControlFrame {
+        kind,
+        next,
+        num_params,
+        num_results,
+        height,
+        exit_reachable: false,
+        handlers_len,
+        handler_start,
+    });
 }
 
-/// Closes the innermost frame.
+/// Closes the innermost frame; the handlers it added stop applying.
 pub(crate) fn pop_ctrl(state: &mut FuncState, offset: usize) -> Result<ControlFrame> {
-    state.control.pop().ok_or_else(|| CompileError::invalid("`end` without an open block", offset))
+    let frame = state.control.pop().ok_or_else(|| CompileError::invalid("`end` without an open block", offset))?;
+    state.handlers.truncate(frame.handlers_len);
+    state.handler_start = frame.handler_start;
+    Ok(frame)
 }
 
 /// The frame `relative_depth` levels out, as `(destination, arity)` of a
 /// branch to it; records that the branch makes the frame's exit reachable.
-fn br_target(state: &mut FuncState, relative_depth: u32, offset: usize) -> Result<(ir::Block, usize)> {
+pub(crate) fn br_target(state: &mut FuncState, relative_depth: u32, offset: usize) -> Result<(ir::Block, usize)> {
     let len = state.control.len();
     let index = len
         .checked_sub(1)
@@ -220,6 +248,9 @@ pub(crate) fn translate_end(
             state.block_args.extend(params.iter().map(|&v| ir::BlockArg::Value(v)));
             builder.ins().jump(frame.next, &state.block_args);
             frame.exit_reachable = true;
+        }
+        FrameKind::TryTable { catches, landings } => {
+            finish_try_table(env, builder, state, catches, landings, offset)?;
         }
         _ => {}
     }

@@ -5,9 +5,7 @@
 use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, UserExternalName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::{
-    definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, ModuleInfo, RefType, TableType, VMOffsets,
-};
+use kiln_format::{definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, ModuleInfo, TableType, VMOffsets};
 
 use super::fuel::{fuel_after_builtin, fuel_before_builtin};
 use super::state::FuncState;
@@ -21,8 +19,10 @@ pub struct FuncEnvironment<'a> {
     pub info: &'a ModuleInfo,
     /// The VMContext layout of the module's instances.
     pub offsets: VMOffsets,
-    /// Calling convention of Wasm functions and builtins.
+    /// The host's calling convention, of builtins.
     pub call_conv: CallConv,
+    /// Calling convention of Wasm functions (`abi::WASM_CALL_CONV`).
+    pub wasm_call_conv: CallConv,
     /// The run-time checks to compile in.
     pub instrumentation: Instrumentation,
 }
@@ -64,6 +64,18 @@ impl<'a> FuncEnvironment<'a> {
         func_index < self.info.num_imported_funcs
     }
 
+    /// The type of tag `index` of the tag space (its parameters are the
+    /// exception's values).
+    pub(crate) fn tag_type(&self, index: u32, offset: usize) -> Result<&'a FuncType> {
+        let type_index = self
+            .info
+            .tags
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| CompileError::invalid(format!("unknown tag {index}"), offset))?;
+        self.func_type(type_index, offset)
+    }
+
     /// Type of table `index`.
     pub(crate) fn table_type(&self, index: u32, offset: usize) -> Result<TableType> {
         self.info
@@ -75,7 +87,7 @@ impl<'a> FuncEnvironment<'a> {
 
     /// Whether table `index` holds externrefs (whose accesses go through builtins).
     pub(crate) fn is_externref_table(&self, index: u32, offset: usize) -> Result<bool> {
-        Ok(self.table_type(index, offset)?.element == RefType::ExternRef)
+        Ok(self.table_type(index, offset)?.element.is_counted_ref())
     }
 
     /// Type of global `index` (in the global space).
@@ -262,7 +274,26 @@ pub(crate) fn call_builtin(
     builtin: BuiltinIndex,
     args: &[ir::Value],
 ) -> ir::Inst {
-    let callee = match state.builtin_funcs.get(builtin as usize).copied().flatten() {
+    let callee = builtin_func(env, builder, state, builtin);
+    state.call_args.clear();
+    state.call_args.push(state.vmctx);
+    state.call_args.extend_from_slice(args);
+    // The builtin may re-enter Wasm (a destructor) or a host callback that
+    // reads the fuel, so the fuel counter is in the store around it.
+    fuel_before_builtin(env, builder, state);
+    let call = builder.ins().call(callee, &state.call_args);
+    fuel_after_builtin(env, builder, state);
+    call
+}
+
+/// The exit trampoline of `builtin`, declared once per function.
+pub(crate) fn builtin_func(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    builtin: BuiltinIndex,
+) -> ir::FuncRef {
+    match state.builtin_funcs.get(builtin as usize).copied().flatten() {
         Some(callee) => callee,
         None => {
             let signature = builder.import_signature(abi::builtin_signature(builtin, env.call_conv));
@@ -281,16 +312,7 @@ pub(crate) fn call_builtin(
             }
             callee
         }
-    };
-    state.call_args.clear();
-    state.call_args.push(state.vmctx);
-    state.call_args.extend_from_slice(args);
-    // The builtin may re-enter Wasm (a destructor) or a host callback that
-    // reads the fuel, so the fuel counter is in the store around it.
-    fuel_before_builtin(env, builder, state);
-    let call = builder.ins().call(callee, &state.call_args);
-    fuel_after_builtin(env, builder, state);
-    call
+    }
 }
 
 /// Calls `builtin` and returns its single result.

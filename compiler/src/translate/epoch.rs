@@ -120,6 +120,14 @@ pub(crate) fn epoch_after_op(
     }
 }
 
+/// At a landing pad: the call that threw may have run a host function
+/// that set another deadline, as after any call.
+pub(crate) fn epoch_after_unwind(env: &FuncEnvironment<'_>, builder: &mut FunctionBuilder<'_>, state: &mut FuncState) {
+    if enabled(env) {
+        load_deadline(builder, state);
+    }
+}
+
 /// The store context block, through the VMContext.
 fn store_context_ptr(builder: &mut FunctionBuilder<'_>, state: &FuncState) -> ir::Value {
     builder.ins().load(POINTER_TYPE, vm_readonly_flags(), state.vmctx, VMOffsets::RUNTIME_LIMITS as i32)

@@ -1,7 +1,7 @@
 //! Per-function translation state, kept between functions so that its
 //! allocations are reused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cranelift_codegen::entity::EntityRef;
 use cranelift_codegen::ir;
@@ -10,6 +10,7 @@ use kiln_format::{ValType, NUM_BUILTINS};
 
 use super::control::ControlFrame;
 use super::epoch::EpochCache;
+use super::exceptions::{ActiveHandler, LegacyTry};
 use super::fuel::FuelCounter;
 use crate::{CompileError, Result};
 
@@ -51,6 +52,16 @@ pub(crate) struct FuncState {
     pub fuel: FuelCounter,
     /// The cached epoch pointer and deadline (`kilnc --epoch-interruption`).
     pub epoch: EpochCache,
+    /// Catch clauses of the enclosing `try_table`s and legacy `try`s,
+    /// outermost first; calls reach `handlers[handler_start..]`.
+    pub handlers: Vec<ActiveHandler>,
+    /// Where the handlers that calls reach start: past the ones that a
+    /// legacy `delegate` skips.
+    pub handler_start: usize,
+    /// Landing pads that some `try_call` goes to.
+    pub used_landings: BTreeSet<ir::Block>,
+    /// What each legacy `try` of the body ends in, by its byte offset.
+    pub legacy_tries: BTreeMap<usize, LegacyTry>,
 }
 
 impl FuncState {
@@ -70,6 +81,10 @@ impl FuncState {
             block_args: Vec::new(),
             fuel: FuelCounter::default(),
             epoch: EpochCache::default(),
+            handlers: Vec::new(),
+            handler_start: 0,
+            used_landings: BTreeSet::new(),
+            legacy_tries: BTreeMap::new(),
         }
     }
 
@@ -89,6 +104,10 @@ impl FuncState {
             block_args,
             fuel,
             epoch,
+            handlers,
+            handler_start,
+            used_landings,
+            legacy_tries,
         } = self;
         stack.clear();
         control.clear();
@@ -104,6 +123,10 @@ impl FuncState {
         block_args.clear();
         fuel.clear();
         epoch.clear();
+        handlers.clear();
+        *handler_start = 0;
+        used_landings.clear();
+        legacy_tries.clear();
     }
 
     /// Pops one operand.
@@ -173,7 +196,7 @@ impl FuncState {
     /// Pushes `value` of type `ty`, declaring externrefs to the stack maps
     /// so that a GC finds them when they are live across a call.
     pub fn push_typed(&mut self, builder: &mut FunctionBuilder<'_>, value: ir::Value, ty: ValType) {
-        if ty == ValType::ExternRef {
+        if ty.is_counted_ref() {
             builder.declare_value_needs_stack_map(value);
         }
         self.stack.push(value);

@@ -119,7 +119,13 @@ pub(crate) fn translate_wasm(wasm: &[u8]) -> Result<Vec<Function>> {
 /// [`translate_wasm`], compiling in the checks of `instrumentation`.
 pub(crate) fn translate_wasm_with(wasm: &[u8], instrumentation: Instrumentation) -> Result<Vec<Function>> {
     let info = module_info(wasm);
-    let env = FuncEnvironment { info: &info, offsets: info.vmoffsets(), call_conv: CallConv::SystemV, instrumentation };
+    let env = FuncEnvironment {
+        info: &info,
+        offsets: info.vmoffsets(),
+        call_conv: CallConv::SystemV,
+        wasm_call_conv: abi::WASM_CALL_CONV,
+        instrumentation,
+    };
     let mut validator = Validator::new();
     let mut translator = FuncTranslator::new();
     let mut functions = Vec::new();
@@ -131,7 +137,7 @@ pub(crate) fn translate_wasm_with(wasm: &[u8], instrumentation: Instrumentation)
             let ty = &info.types[info.functions[func_index as usize].type_index as usize];
             let mut func = Function::with_name_signature(
                 UserFuncName::user(0, func_index),
-                abi::wasm_signature(ty, CallConv::SystemV),
+                abi::wasm_signature(ty, abi::WASM_CALL_CONV),
             );
             translator.translate(&env, func_index, &body, &mut func_validator, &mut func)?;
             let flags = settings::Flags::new(settings::builder());
@@ -158,7 +164,7 @@ fn golden_local_get() {
     let text = clif("(module (func (param i32) (result i32) local.get 0))");
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i32) -> i32 system_v {
+        "function u0:0(i64 vmctx, i32) -> i32 tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
@@ -180,11 +186,11 @@ fn golden_call_indirect_follows_spec_3_4() {
         clif("(module (table 1 funcref) (type $t (func)) (func (param i32) local.get 0 call_indirect (type $t)))");
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i32) system_v {
+        "function u0:0(i64 vmctx, i32) tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
-    sig0 = (i64 vmctx) system_v
+    sig0 = (i64 vmctx) tail
     stack_limit = gv2
 
                                 block0(v0: i64, v1: i32):
@@ -479,7 +485,7 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
     // both read again after it, so no cached value is live across the call.
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx) system_v {
+        "function u0:0(i64 vmctx) tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
@@ -534,7 +540,7 @@ fn golden_fuel_checks_at_entry_and_loop_header() {
     // cold path, around the builtin `u3:14`, `out_of_fuel`.
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx) system_v {
+        "function u0:0(i64 vmctx) tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1

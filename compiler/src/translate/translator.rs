@@ -17,7 +17,7 @@ use super::memory::{self, LoadKind, StoreKind};
 use super::operators::operator_name;
 use super::state::FuncState;
 use super::types::{block_signature, val_type};
-use super::{bulk, call, global, locals, numeric, reference, simd, table};
+use super::{bulk, call, exceptions, global, legacy, locals, numeric, reference, simd, table};
 use crate::abi::POINTER_TYPE;
 use crate::{CompileError, Result};
 
@@ -118,6 +118,7 @@ impl FuncTranslator {
         let return_block = block_with_params(&mut builder, &ty.results);
         push_ctrl(state, FrameKind::Function, return_block, 0, ty.results.len());
 
+        legacy::scan_legacy_tries(reader.clone(), &mut state.legacy_tries);
         let mut operators = OperatorsReader::new(reader);
         while !operators.eof() {
             let (op, at) = operators.read_with_offset()?;
@@ -212,6 +213,17 @@ fn translate_reachable(
         Operator::BrIf { relative_depth } => control::translate_br_if(builder, state, *relative_depth, offset)?,
         Operator::BrTable { targets } => control::translate_br_table(builder, state, targets, offset)?,
         Operator::Return => control::translate_return(builder, state, offset)?,
+
+        Operator::TryTable { try_table } => exceptions::translate_try_table(env, builder, state, try_table, offset)?,
+        Operator::Throw { tag_index } => exceptions::translate_throw(env, builder, state, *tag_index, offset)?,
+        Operator::ThrowRef => exceptions::translate_throw_ref(env, builder, state, offset)?,
+        Operator::Try { blockty } => legacy::translate_try(env, builder, state, *blockty, offset)?,
+        Operator::Catch { tag_index } => legacy::translate_catch(env, builder, state, Some(*tag_index), offset)?,
+        Operator::CatchAll => legacy::translate_catch(env, builder, state, None, offset)?,
+        Operator::Delegate { .. } => legacy::translate_delegate(env, builder, state, offset)?,
+        Operator::Rethrow { relative_depth } => {
+            legacy::translate_rethrow(env, builder, state, *relative_depth, offset)?
+        }
 
         Operator::Call { function_index } => call::translate_call(env, builder, state, *function_index, offset)?,
         Operator::CallIndirect { type_index, table_index } => {
@@ -345,11 +357,25 @@ fn skip_unreachable(
     offset: usize,
 ) -> Result<()> {
     match op {
-        Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
+        Operator::Block { blockty }
+        | Operator::Loop { blockty }
+        | Operator::If { blockty }
+        | Operator::Try { blockty }
+        | Operator::TryTable { try_table: wasmparser::TryTable { ty: blockty, .. } } => {
             block_signature(env, *blockty, offset)?;
             state.unreachable_depth += 1;
         }
         Operator::Else if state.unreachable_depth == 0 => control::translate_else(builder, state, offset)?,
+        Operator::Catch { tag_index } if state.unreachable_depth == 0 => {
+            legacy::translate_catch(env, builder, state, Some(*tag_index), offset)?
+        }
+        Operator::CatchAll if state.unreachable_depth == 0 => {
+            legacy::translate_catch(env, builder, state, None, offset)?
+        }
+        Operator::Delegate { .. } if state.unreachable_depth == 0 => {
+            legacy::translate_delegate(env, builder, state, offset)?
+        }
+        Operator::Delegate { .. } => state.unreachable_depth -= 1,
         Operator::End if state.unreachable_depth == 0 => control::translate_end(env, builder, state, offset)?,
         Operator::End => state.unreachable_depth -= 1,
         Operator::TypedSelect { ty } => {

@@ -18,6 +18,7 @@ pub(crate) fn val_type(ty: wasmparser::ValType, offset: usize) -> Result<ValType
         wasmparser::ValType::V128 => Ok(ValType::V128),
         wasmparser::ValType::Ref(r) if r.is_func_ref() && !r.is_concrete_type_ref() => Ok(ValType::FuncRef),
         wasmparser::ValType::Ref(r) if r.is_extern_ref() => Ok(ValType::ExternRef),
+        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::EXNREF => Ok(ValType::ExnRef),
         wasmparser::ValType::Ref(r) => {
             Err(CompileError::unsupported(format!("reference type `{r}` is not supported"), offset))
         }
@@ -57,5 +58,6 @@ fn single(ty: ValType) -> &'static [ValType] {
         ValType::V128 => &[ValType::V128],
         ValType::FuncRef => &[ValType::FuncRef],
         ValType::ExternRef => &[ValType::ExternRef],
+        ValType::ExnRef => &[ValType::ExnRef],
     }
 }

@@ -446,8 +446,8 @@ fn parse_arg(ty: ValType, text: &str) -> Result<Val> {
         ValType::F32 => Val::F32(text.parse::<f32>()?.to_bits()),
         ValType::F64 => Val::F64(text.parse::<f64>()?.to_bits()),
         ValType::V128 => Val::V128(parse_v128(text)?),
-        ValType::FuncRef | ValType::ExternRef if text == "null" => Val::default_for(ty),
-        ValType::FuncRef | ValType::ExternRef => bail!("only `null` can be passed as a reference"),
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef if text == "null" => Val::default_for(ty),
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => bail!("only `null` can be passed as a reference"),
     })
 }
 
@@ -494,7 +494,8 @@ fn format_val(v: &Val) -> String {
         Val::F32(bits) => f32::from_bits(*bits).to_string(),
         Val::F64(bits) => f64::from_bits(*bits).to_string(),
         Val::V128(x) => format!("{x:#034x}"),
-        Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
+        Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => "null".to_string(),
+        Val::ExnRef(Some(_)) => "exnref".to_string(),
         Val::FuncRef(Some(_)) => "funcref".to_string(),
         Val::ExternRef(Some(_)) => "externref".to_string(),
     }
@@ -546,12 +547,14 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
         ImportKind::Table(t) => format!("table {t:?}"),
         ImportKind::Memory(m) => format!("memory {m:?}"),
         ImportKind::Global(g) => format!("global {g:?}"),
+        ImportKind::Tag(t) => format!("tag (type {t})"),
     };
     let export_kind = |k: ExternKind| match k {
         ExternKind::Func => "func",
         ExternKind::Table => "table",
         ExternKind::Memory => "memory",
         ExternKind::Global => "global",
+        ExternKind::Tag => "tag",
     };
     if as_json {
         let out = json!({

@@ -3,9 +3,9 @@
 
 use kiln_format::header_offsets as at;
 use kiln_format::{
-    file_digest, ArtifactHeader, CodeRange, MemoryImage, ModuleInfo, StackMapRecord, TrapRecord, FORMAT_VERSION,
-    HEADER_SIZE, IMAGE_PAGE_SIZE, MAGIC, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT,
-    SECTION_TRAPS, WASM_PAGE_SIZE,
+    file_digest, ArtifactHeader, CodeRange, HandlerRecord, HandlerTag, MemoryImage, ModuleInfo, StackMapRecord,
+    TrapRecord, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE, MAGIC, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE,
+    SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS, WASM_PAGE_SIZE,
 };
 
 use super::elf::ElfObject;
@@ -23,6 +23,7 @@ pub(crate) struct Artifact<'data> {
     pub image_offset: u64,
     pub traps: Vec<TrapRecord>,
     pub stack_maps: Vec<StackMapRecord>,
+    pub handlers: Vec<HandlerRecord>,
     pub relocations: Vec<Relocation>,
     /// Bodies of the defined functions, sorted by start offset.
     pub functions: Vec<FunctionRange>,
@@ -53,20 +54,21 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
     let section_bytes = |name| -> Result<&[u8], LoadError> { Ok(object.section(name)?.map_or(&[][..], |s| s.bytes)) };
     let traps_bytes = section_bytes(SECTION_TRAPS)?;
     let stack_map_bytes = section_bytes(SECTION_STACKMAPS)?;
+    let handler_bytes = section_bytes(SECTION_HANDLERS)?;
     let data = section_bytes(SECTION_DATA)?;
     let image = section_bytes(SECTION_IMAGE)?;
     let image_offset = if image.is_empty() { 0 } else { image.as_ptr() as u64 - bytes.as_ptr() as u64 };
     check_digest(&header, bytes, meta.as_ptr() as usize - bytes.as_ptr() as usize)?;
 
     let sizes = SectionSizes { text: text.len(), data: data.len(), image: image.len() };
-    let contents = check_contents(&header, meta, sizes, traps_bytes, stack_map_bytes)?;
+    let contents = check_contents(&header, meta, sizes, traps_bytes, stack_map_bytes, handler_bytes)?;
 
     let relocations = match text_section {
         Some(s) => object.text_relocations(s.index, text.len())?,
         None => Vec::new(),
     };
-    let Contents { info, traps, stack_maps, functions } = contents;
-    Ok(Artifact { header, info, text, data, image, image_offset, traps, stack_maps, relocations, functions })
+    let Contents { info, traps, stack_maps, handlers, functions } = contents;
+    Ok(Artifact { header, info, text, data, image, image_offset, traps, stack_maps, handlers, relocations, functions })
 }
 
 /// Compares the digest of the whole `file`, whose `.kiln.meta` starts at
@@ -92,6 +94,7 @@ pub(crate) struct Contents {
     pub info: ModuleInfo,
     pub traps: Vec<TrapRecord>,
     pub stack_maps: Vec<StackMapRecord>,
+    pub handlers: Vec<HandlerRecord>,
     /// Bodies of the defined functions, sorted by start offset.
     pub functions: Vec<FunctionRange>,
 }
@@ -112,6 +115,7 @@ pub(crate) fn check_contents(
     sizes: SectionSizes,
     traps_bytes: &[u8],
     stack_map_bytes: &[u8],
+    handler_bytes: &[u8],
 ) -> Result<Contents, LoadError> {
     let text_len = sizes.text;
     let info_bytes = &meta[HEADER_SIZE..];
@@ -142,7 +146,40 @@ pub(crate) fn check_contents(
         ));
     }
 
-    Ok(Contents { info, traps, stack_maps, functions })
+    let handlers = HandlerRecord::decode_all(handler_bytes)?;
+    check_handlers(&handlers, &functions, info.tags.len())?;
+
+    Ok(Contents { info, traps, stack_maps, handlers, functions })
+}
+
+/// Every handler record's call and landing pads lie in one defined
+/// function, and every tag it names exists: the unwinder jumps to the
+/// landing pads and indexes the frame's tags without looking again.
+fn check_handlers(handlers: &[HandlerRecord], functions: &[FunctionRange], tags: usize) -> Result<(), LoadError> {
+    for record in handlers {
+        let at = record.return_offset;
+        let refuse = |why: String| {
+            Err(LoadError::in_section(SECTION_HANDLERS, format!("handler record for .text+{at:#x}: {why}")))
+        };
+        // The return address may be the function's end (a call that never returns).
+        let Some(function) = functions.iter().find(|f| f.start < at && at <= f.end) else {
+            return refuse("the call is in no defined function".into());
+        };
+        for handler in &record.handlers {
+            if !(function.start..function.end).contains(&handler.landing_offset) {
+                return refuse(format!(
+                    "landing pad .text+{:#x} is outside function {}",
+                    handler.landing_offset, function.func_index
+                ));
+            }
+            if let HandlerTag::Tag(tag) = handler.tag {
+                if tag as usize >= tags {
+                    return refuse(format!("tag {tag} does not exist ({tags} tags)"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Decodes the header and refuses artifacts this host cannot run.
@@ -251,6 +288,17 @@ fn check_module_info(info: &ModuleInfo, text_len: usize, data_len: usize) -> Res
             SECTION_META,
             format!("the code of functions {} and {} overlaps", w[0].func_index, w[1].func_index),
         ));
+    }
+    for (i, &type_index) in info.tags.iter().enumerate() {
+        match info.types.get(type_index as usize) {
+            Some(ty) if ty.results.is_empty() => {}
+            _ => {
+                return Err(LoadError::in_section(
+                    SECTION_META,
+                    format!("tag {i} has type index {type_index}, which is no function type without results"),
+                ))
+            }
+        }
     }
     for (t, range) in info.entry_trampolines.iter().enumerate() {
         check_range(*range, text_len, || format!("entry trampoline of type {t}"))?;

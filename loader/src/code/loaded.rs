@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use kiln_format::{ArtifactHeader, CodeRange, ModuleInfo, StackMapRecord, TrapCode, TrapRecord};
+use kiln_format::{ArtifactHeader, CodeRange, HandlerRecord, ModuleInfo, StackMapRecord, TrapCode, TrapRecord};
 
 use super::artifact::{parse_artifact, FunctionRange};
 use super::file::MappedFile;
@@ -27,6 +27,7 @@ pub struct LoadedCode {
     info: ModuleInfo,
     traps: Vec<TrapRecord>,
     stack_maps: Vec<StackMapRecord>,
+    handlers: Vec<HandlerRecord>,
     functions: Vec<FunctionRange>,
     /// Where instantiation maps memory images from; `None` without images.
     image: Option<ImageSource>,
@@ -72,6 +73,7 @@ fn load_object(bytes: &[u8], file: Option<&File>) -> Result<Arc<LoadedCode>, Loa
         info: artifact.info,
         traps: artifact.traps,
         stack_maps: artifact.stack_maps,
+        handlers: artifact.handlers,
         functions: artifact.functions,
         image,
     });
@@ -99,6 +101,7 @@ pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
         info: contents.info,
         traps: contents.traps,
         stack_maps: contents.stack_maps,
+        handlers: contents.handlers,
         functions: contents.functions,
         image: image_source,
     });
@@ -258,6 +261,23 @@ impl LoadedCode {
     }
 
     /// Every stack map, sorted by return offset.
+    /// The exception handlers of the call whose return address is exactly
+    /// `return_pc`, if it has any.
+    pub fn handlers_at(&self, return_pc: usize) -> Option<&HandlerRecord> {
+        let offset = self.text_offset(return_pc).or_else(|| {
+            (return_pc.checked_sub(self.text() as usize)? == self.text_len()).then_some(self.text_len() as u32)
+        })?;
+        let i = self.handlers.binary_search_by_key(&offset, |r| r.return_offset).ok()?;
+        self.handlers.get(i)
+    }
+
+    /// The address of `.text` offset `offset` (checked to lie in `.text`
+    /// when loading).
+    pub(crate) fn text_address(&self, offset: u32) -> usize {
+        self.text() as usize + offset as usize
+    }
+
+    /// Every stack map.
     pub fn stack_maps(&self) -> &[StackMapRecord] {
         &self.stack_maps
     }

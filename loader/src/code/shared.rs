@@ -17,8 +17,8 @@ use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader, SectionTa
 use object::{LittleEndian, SectionIndex};
 
 use kiln_format::{
-    ArtifactHeader, ROOT_SYMBOL, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT,
-    SECTION_TRAPS,
+    ArtifactHeader, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS,
+    SECTION_TEXT, SECTION_TRAPS,
 };
 
 use super::artifact::{check_contents, check_digest, check_header, Contents, SectionSizes};
@@ -54,6 +54,7 @@ pub(crate) struct SharedImage<'data> {
     text: Placed<'data>,
     traps: Placed<'data>,
     stack_maps: Placed<'data>,
+    handlers: Placed<'data>,
     data: Placed<'data>,
     /// `.kiln.image`, which instantiation maps from the file rather than
     /// from where `dlopen` put it.
@@ -149,6 +150,7 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
     let optional = |name| -> Result<Placed<'_>, LoadError> { Ok(find(name)?.map_or(empty, |(_, p)| p)) };
     let traps = optional(SECTION_TRAPS)?;
     let stack_maps = optional(SECTION_STACKMAPS)?;
+    let handlers = optional(SECTION_HANDLERS)?;
     let data = optional(SECTION_DATA)?;
     let image = optional(SECTION_IMAGE)?.bytes;
     let image_offset = if image.is_empty() { 0 } else { image.as_ptr() as u64 - bytes.as_ptr() as u64 };
@@ -157,8 +159,8 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
     let loads = check_segments(file, &sections, bytes, text_index)?;
 
     let sizes = SectionSizes { text: text.bytes.len(), data: data.bytes.len(), image: image.len() };
-    let contents = check_contents(&header, meta.bytes, sizes, traps.bytes, stack_maps.bytes)?;
-    Ok(SharedImage { header, meta, text, traps, stack_maps, data, image, image_offset, loads, contents })
+    let contents = check_contents(&header, meta.bytes, sizes, traps.bytes, stack_maps.bytes, handlers.bytes)?;
+    Ok(SharedImage { header, meta, text, traps, stack_maps, handlers, data, image, image_offset, loads, contents })
 }
 
 /// The root symbol must be exported and sit at the start of `.kiln.meta`,
@@ -236,11 +238,17 @@ fn check_segments<'data>(
     }
     for (index, header) in sections.enumerate() {
         let name = sections.section_name(ENDIAN, header).unwrap_or(b"");
-        let Some(kiln_name) =
-            [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA, SECTION_IMAGE]
-                .into_iter()
-                .find(|n| n.as_bytes() == name)
-        else {
+        let Some(kiln_name) = [
+            SECTION_TEXT,
+            SECTION_META,
+            SECTION_TRAPS,
+            SECTION_STACKMAPS,
+            SECTION_HANDLERS,
+            SECTION_DATA,
+            SECTION_IMAGE,
+        ]
+        .into_iter()
+        .find(|n| n.as_bytes() == name) else {
             continue;
         };
         if header.sh_size(ENDIAN) == 0 {
@@ -302,6 +310,7 @@ pub(crate) fn open(path: &Path, image: &SharedImage<'_>) -> Result<SharedCode, L
         (SECTION_TEXT, image.text),
         (SECTION_TRAPS, image.traps),
         (SECTION_STACKMAPS, image.stack_maps),
+        (SECTION_HANDLERS, image.handlers),
         (SECTION_DATA, image.data),
     ] {
         if placed.bytes.is_empty() {

@@ -13,12 +13,15 @@ use std::panic::AssertUnwindSafe;
 
 use kiln_format::{BuiltinIndex, TrapCode, VMOffsets, NUM_BUILTINS};
 
+use super::abi::ValueSlot;
 use super::epoch::{deadline_reached, Interrupt};
+use super::exception::ExceptionObject;
 use super::externref::{free_unreferenced, ExternRef, VMExternData};
 use super::instance::InstanceData;
 use super::store::{DestructorPanicked, StoreOpaque, VMStoreContext};
 use super::table::ReleasedRefs;
 use super::traps::{raise_host_error, raise_trap};
+use super::unwind;
 use crate::error::Error;
 
 #[repr(transparent)]
@@ -46,6 +49,9 @@ const fn builtin_fn(index: BuiltinIndex) -> *const u8 {
         BuiltinIndex::DropExternRef => drop_externref as *const u8,
         BuiltinIndex::EpochDeadline => epoch_deadline as *const u8,
         BuiltinIndex::OutOfFuel => out_of_fuel as *const u8,
+        BuiltinIndex::Throw => throw as *const u8,
+        BuiltinIndex::ThrowRef => throw_ref as *const u8,
+        BuiltinIndex::ExnValues => exn_values as *const u8,
     }
 }
 
@@ -269,6 +275,63 @@ unsafe extern "C" fn out_of_fuel(vmctx: *mut u8) {
     let store = unsafe { &mut *(*vmctx.cast::<*mut VMStoreContext>().read()).store.cast::<StoreOpaque>() };
     if !store.refuel() {
         trap_on(Err(TrapCode::OUT_OF_FUEL));
+    }
+}
+
+unsafe extern "C" fn throw(vmctx: *mut u8, tag: u32, values: *const ValueSlot) {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let Some(tag) = store.instances[instance].tag_refs.get(tag as usize).cloned() else {
+        return trap_on(Err(TrapCode::UNREACHABLE));
+    };
+    let n = tag.ty.params.len();
+    let values: &[ValueSlot] = if n == 0 {
+        &[]
+    } else {
+        // SAFETY: compiled code passes one value slot per parameter of the
+        // tag's type, holding live values of those types.
+        unsafe { std::slice::from_raw_parts(values, n) }
+    };
+    // SAFETY: as above.
+    let exn = unsafe { ExceptionObject::allocate(tag, store.id(), values) };
+    // SAFETY: this frame holds nothing else with a destructor, and the
+    // exit trampoline recorded the exit.
+    unsafe { unwind::throw(store, exn) }
+}
+
+unsafe extern "C" fn throw_ref(vmctx: *mut u8, exn: *mut u8) {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (store, _) = unsafe { store_and_instance(vmctx) };
+    // SAFETY: compiled code passes a live, non-null exnref, which a
+    // frame's value or the activations table keeps alive; the throw takes
+    // a count of its own.
+    let Some(exn) = (unsafe { ExternRef::clone_from_raw(exn.cast::<VMExternData>()) }) else {
+        return trap_on(Err(TrapCode::NULL_REFERENCE));
+    };
+    // SAFETY: as in `throw`.
+    unsafe { unwind::throw(store, exn) }
+}
+
+unsafe extern "C" fn exn_values(vmctx: *mut u8, exn: *mut u8, out: *mut ValueSlot) {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (store, _) = unsafe { store_and_instance(vmctx) };
+    // SAFETY: a landing pad passes the live exception it received, and a
+    // slot array sized for its tag's values.
+    unsafe {
+        let raw = exn.cast::<VMExternData>();
+        let Some(exn) = ExternRef::clone_from_raw(raw) else { return };
+        let Some(object) = ExceptionObject::of(&exn) else { return };
+        for (i, (&slot, &ty)) in object.values().iter().zip(object.types()).enumerate() {
+            out.add(i).write(slot);
+            if ty.is_counted_ref() {
+                // The frame holds the value from here on: the table keeps a
+                // count of its own, as for `table.get`. Inserting from a
+                // builtin never collects.
+                if let Some(r) = ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) {
+                    store.move_into_activations(r);
+                }
+            }
+        }
     }
 }
 

@@ -166,12 +166,17 @@ unsafe extern "C" fn host_call_entry<T: 'static>(ctx: *mut u8, slots: *mut Value
     // SAFETY: the trampoline passes the context it was called with and a
     // slot array sized for the function's type.
     let Err(error) = (unsafe { call_host::<T>(ctx, slots) }) else { return };
-    let message = error.to_string();
     // SAFETY: as in `call_host`; the closure's borrow of the store has ended.
-    unsafe {
-        let store = (*(*ctx).runtime_limits.cast::<VMStoreContext>()).store.cast::<StoreInner<T>>();
-        (*store).opaque.pending_error = Some(error);
+    let store = unsafe { (*(*ctx).runtime_limits.cast::<VMStoreContext>()).store.cast::<StoreInner<T>>() };
+    if let Error::Exception(exn) = error {
+        // A Wasm exception: the caller's handlers may catch it.
+        // SAFETY: the host trampoline recorded the exit, and this frame
+        // holds nothing else with a destructor.
+        unsafe { super::unwind::throw(&raw mut (*store).opaque, exn.into_extern_ref()) }
     }
+    let message = error.to_string();
+    // SAFETY: as above.
+    unsafe { (*store).opaque.pending_error = Some(error) };
     // SAFETY: everything with a destructor in this frame is gone (the error
     // moved into the store), and the Wasm frames below own nothing.
     unsafe { raise_host_error(message.into()) }

@@ -9,6 +9,7 @@ mod abi;
 mod activations;
 pub(crate) mod builtins;
 pub(crate) mod epoch;
+pub(crate) mod exception;
 mod externref;
 mod fuel;
 pub(crate) mod global;
@@ -24,6 +25,7 @@ pub(crate) mod store;
 pub(crate) mod table;
 pub(crate) mod traps;
 mod type_registry;
+pub(crate) mod unwind;
 pub(crate) mod values;
 
 pub(crate) use abi::*;

@@ -12,6 +12,7 @@
 use std::cell::UnsafeCell;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use kiln_format::Instrumentation;
 
@@ -19,6 +20,7 @@ use super::abi::{FuncRefPtr, VMFuncRef, ValueSlot};
 use super::abi::{VMActivationsTable, VMRuntimeLimits};
 use super::activations::{ActivationRecord, ActivationsTable, GcStats};
 use super::epoch::EpochState;
+use super::exception::VMTag;
 use super::externref::{ExternRef, VMExternData};
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
@@ -141,6 +143,8 @@ pub(crate) struct StoreOpaque {
     pub(crate) memories: Vec<MemoryInner>,
     pub(crate) tables: Vec<TableInner>,
     pub(crate) globals: Vec<GlobalInner>,
+    /// Every tag of the store, defined by instances or by the host.
+    pub(crate) tags: Vec<Arc<VMTag>>,
     pub(crate) wasm_depth: u32,
     /// `stack::thread_token` of the thread running the outermost call.
     pub(crate) entry_thread: usize,
@@ -206,6 +210,7 @@ impl StoreOpaque {
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
+            tags: Vec::new(),
             wasm_depth: 0,
             entry_thread: 0,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
@@ -266,6 +271,18 @@ impl StoreOpaque {
             self.gc()?;
         }
         Ok(())
+    }
+
+    /// Adds a tag to the store; its handle.
+    pub(crate) fn new_tag(&mut self, tag: Arc<VMTag>) -> crate::tag::Tag {
+        self.tags.push(tag);
+        crate::tag::Tag { store: self.id, index: self.tags.len() as u32 - 1 }
+    }
+
+    /// The handle of `tag` in this store, if it is one of its tags.
+    pub(crate) fn tag_handle(&self, tag: &Arc<VMTag>) -> Option<crate::tag::Tag> {
+        let index = self.tags.iter().position(|t| Arc::ptr_eq(t, tag))?;
+        Some(crate::tag::Tag { store: self.id, index: index as u32 })
     }
 
     /// Moves a reference that the host hands to Wasm into the activations

@@ -8,6 +8,7 @@ use super::abi::{FuncRefPtr, ValueSlot};
 use super::externref::{ExternRef, VMExternData};
 use super::store::StoreOpaque;
 use crate::error::Error;
+use crate::exn::Exn;
 use crate::func::Func;
 use crate::values::Val;
 
@@ -21,6 +22,7 @@ impl Val {
                 f.func_ref.as_ptr() as usize
             }
             Val::ExternRef(Some(r)) => r.as_raw() as usize,
+            Val::ExnRef(Some(e)) => e.as_extern_ref().as_raw() as usize,
             _ => 0,
         })
     }
@@ -28,7 +30,9 @@ impl Val {
     /// The raw encoding of a reference of type `ty`, checking type and store.
     pub(crate) fn checked_ref(&self, store: &StoreOpaque, ty: RefType) -> Result<usize, Error> {
         match (ty, self) {
-            (RefType::FuncRef, Val::FuncRef(_)) | (RefType::ExternRef, Val::ExternRef(_)) => self.raw_ref(store),
+            (RefType::FuncRef, Val::FuncRef(_))
+            | (RefType::ExternRef, Val::ExternRef(_))
+            | (RefType::ExnRef, Val::ExnRef(_)) => self.raw_ref(store),
             _ => Err(Error::ty(format!("expected a {ty:?} value, got {:?}", self.ty()))),
         }
     }
@@ -44,7 +48,7 @@ impl Val {
             Val::F32(v) => ValueSlot::from_u128(*v as u128),
             Val::F64(v) => ValueSlot::from_u128(*v as u128),
             Val::V128(v) => ValueSlot::from_u128(*v),
-            Val::FuncRef(_) | Val::ExternRef(_) => ValueSlot::from_u128(self.raw_ref(store)? as u128),
+            Val::FuncRef(_) | Val::ExternRef(_) | Val::ExnRef(_) => ValueSlot::from_u128(self.raw_ref(store)? as u128),
         })
     }
 
@@ -53,8 +57,10 @@ impl Val {
     /// alive while Wasm holds it.
     pub(crate) fn to_slot_for_wasm(&self, store: &mut StoreOpaque, ty: ValType) -> Result<ValueSlot, Error> {
         let slot = self.to_raw_slot(store, ty)?;
-        if let Val::ExternRef(Some(r)) = self {
-            store.move_into_activations(r.clone());
+        match self {
+            Val::ExternRef(Some(r)) => store.move_into_activations(r.clone()),
+            Val::ExnRef(Some(e)) => store.move_into_activations(e.as_extern_ref().clone()),
+            _ => {}
         }
         Ok(slot)
     }
@@ -79,6 +85,10 @@ impl Val {
             ValType::ExternRef => {
                 Val::ExternRef(unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) })
             }
+            ValType::ExnRef => Val::ExnRef(
+                // SAFETY: forwarded from the caller; an exnref is an externref block.
+                unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) }.map(Exn::from_extern_ref),
+            ),
         }
     }
 }
@@ -155,10 +165,7 @@ impl super::table::TableInner {
     /// The element at `index` as a value (an externref as a new reference).
     pub(crate) fn get_val(&self, index: u32, store: &StoreOpaque) -> Option<Val> {
         let raw = self.get(index).ok()?;
-        let ty = match self.element_type() {
-            RefType::FuncRef => ValType::FuncRef,
-            RefType::ExternRef => ValType::ExternRef,
-        };
+        let ty = ValType::from(self.element_type());
         // SAFETY: the table owns a count of each externref element, and
         // holds only func refs of its store.
         Some(unsafe { Val::from_slot(ValueSlot::from_u128(raw as u128), ty, store) })

@@ -121,5 +121,6 @@ fn from_val(val: &Val) -> Value {
         Val::V128(bits) => Value::V128(*bits),
         Val::FuncRef(f) => Value::FuncRef { null: f.is_none() },
         Val::ExternRef(r) => Value::ExternRef { null: r.is_none() },
+        Val::ExnRef(_) => unreachable!("modules of WebAssembly 2.0 have no exnref"),
     }
 }

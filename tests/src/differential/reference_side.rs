@@ -175,6 +175,7 @@ fn zero(ty: ValType) -> Value {
         ValType::V128 => Value::V128(0),
         ValType::FuncRef => Value::FuncRef { null: true },
         ValType::ExternRef => Value::ExternRef { null: true },
+        ValType::ExnRef => unreachable!("modules of WebAssembly 2.0 have no exnref"),
     }
 }
 

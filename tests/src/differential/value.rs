@@ -102,6 +102,7 @@ fn argument(ty: ValType, rng: &mut SplitMix64) -> Value {
         }
         ValType::FuncRef => Value::FuncRef { null: true },
         ValType::ExternRef => Value::ExternRef { null: true },
+        ValType::ExnRef => unreachable!("modules of WebAssembly 2.0 have no exnref"),
     }
 }
 

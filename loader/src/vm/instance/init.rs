@@ -70,6 +70,7 @@ pub(crate) fn instantiate(
     let mut memories = Vec::with_capacity(info.memories.len());
     let mut tables = Vec::with_capacity(info.tables.len());
     let mut globals = Vec::with_capacity(info.global_types.len());
+    let mut tags = Vec::with_capacity(info.tags.len());
     for (import, item) in info.imports.iter().zip(imports) {
         let mismatch = || Error::Link(format!("incompatible import type for `{}`.`{}`", import.module, import.name));
         if let ImportItem::Extern(item) = item {
@@ -108,6 +109,7 @@ pub(crate) fn instantiate(
             (ImportItem::Extern(Extern::Table(t)), ImportKind::Table(_)) => tables.push(t.index),
             (ImportItem::Extern(Extern::Memory(m)), ImportKind::Memory(_)) => memories.push(m.index),
             (ImportItem::Extern(Extern::Global(g)), ImportKind::Global(_)) => globals.push(g.index),
+            (ImportItem::Extern(Extern::Tag(t)), ImportKind::Tag(_)) => tags.push(t.index),
             _ => return Err(mismatch()),
         }
     }
@@ -143,6 +145,18 @@ pub(crate) fn instantiate(
         vmctx.write(offsets.func_ref(index as u32), func_ref);
     }
 
+    // Defined tags are new store tags, distinct from every other.
+    for &type_index in &info.tags[info.num_imported_tags as usize..] {
+        let ty = info
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| Error::Instantiation(format!("tag type {type_index} does not exist")))?
+            .clone();
+        let type_id = type_ids[type_index as usize];
+        tags.push(store.new_tag(std::sync::Arc::new(crate::vm::exception::VMTag { ty, type_id })).index);
+    }
+    let tag_refs = tags.iter().map(|&t| store.tags[t as usize].clone()).collect();
+
     // The store owns the VMContext from here on, before any table, memory
     // or global points into it, so that a failure below leaves no
     // definition pointing at freed memory.
@@ -155,6 +169,8 @@ pub(crate) fn instantiate(
         memories,
         tables,
         globals,
+        tags,
+        tag_refs,
         dropped_elements: vec![false; info.elements.len()],
         dropped_data: vec![false; info.data.len()],
     }));

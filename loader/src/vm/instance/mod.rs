@@ -29,6 +29,10 @@ pub(crate) struct InstanceData {
     pub(crate) memories: Vec<u32>,
     pub(crate) tables: Vec<u32>,
     pub(crate) globals: Vec<u32>,
+    /// Store indices of the tag space, imports first, and the tags
+    /// themselves, which the unwinder compares exceptions' tags with.
+    pub(crate) tags: Vec<u32>,
+    pub(crate) tag_refs: Vec<std::sync::Arc<crate::vm::exception::VMTag>>,
     pub(crate) dropped_elements: Vec<bool>,
     pub(crate) dropped_data: Vec<bool>,
 }

@@ -1,0 +1,126 @@
+//! Tags and exception objects (SPEC 3.11).
+//!
+//! A tag is a store-level entity like a global; its identity is the
+//! allocation of its [`VMTag`], which instances that import it share, so
+//! comparing tags is comparing pointers. An exception object is an
+//! externref block ([`VMExternData`]) whose host value is an
+//! [`ExceptionObject`]: an exnref is counted, kept alive by the
+//! activations table and found by the GC exactly like an externref, and
+//! dropping its last count drops the counts of the references among its
+//! values.
+#![allow(unsafe_code)]
+
+use std::sync::Arc;
+
+use kiln_format::{FuncType, ValType};
+
+use super::abi::ValueSlot;
+use super::externref::{decrement_raw, increment_raw, ExternRef, VMExternData};
+use super::store::{StoreId, StoreOpaque};
+use crate::error::Error;
+use crate::values::Val;
+
+/// A tag: the type of the values its exceptions carry.
+#[derive(Debug)]
+pub(crate) struct VMTag {
+    /// Its type (parameters only).
+    pub ty: FuncType,
+    /// The engine's canonical id of that type, which import matching compares.
+    pub type_id: u32,
+}
+
+/// The host value of an exception's `VMExternData`.
+pub(crate) struct ExceptionObject {
+    tag: Arc<VMTag>,
+    /// The store whose funcrefs the values may hold.
+    store: StoreId,
+    /// One slot per parameter of the tag's type; each counted reference
+    /// among them owns one count.
+    values: Box<[ValueSlot]>,
+}
+
+impl ExceptionObject {
+    /// Allocates an exception of `tag` whose values are `values`, taking a
+    /// count of each counted reference among them.
+    ///
+    /// # Safety
+    /// `values` must hold one value of each parameter type of the tag, its
+    /// references live (funcrefs of `store`).
+    pub(crate) unsafe fn allocate(tag: Arc<VMTag>, store: StoreId, values: &[ValueSlot]) -> ExternRef {
+        for (slot, ty) in values.iter().zip(&tag.ty.params) {
+            if ty.is_counted_ref() {
+                // SAFETY: the caller vouches the reference is live.
+                unsafe { increment_raw(slot.pointer() as *mut VMExternData) };
+            }
+        }
+        ExternRef::new(ExceptionObject { tag, store, values: values.into() })
+    }
+
+    /// The exception object of `exn`, if it is one.
+    pub(crate) fn of(exn: &ExternRef) -> Option<&ExceptionObject> {
+        exn.downcast_ref::<ExceptionObject>()
+    }
+
+    /// Its tag.
+    pub(crate) fn tag(&self) -> &Arc<VMTag> {
+        &self.tag
+    }
+
+    /// The store whose funcrefs its values may hold.
+    pub(crate) fn store(&self) -> StoreId {
+        self.store
+    }
+
+    /// Its values, raw: a reference among them is borrowed from the
+    /// exception, which owns its count.
+    pub(crate) fn values(&self) -> &[ValueSlot] {
+        &self.values
+    }
+
+    /// The types of its values.
+    pub(crate) fn types(&self) -> &[ValType] {
+        &self.tag.ty.params
+    }
+}
+
+impl Drop for ExceptionObject {
+    fn drop(&mut self) {
+        for (slot, ty) in self.values.iter().zip(&self.tag.ty.params) {
+            if ty.is_counted_ref() {
+                // SAFETY: `allocate` took this count, which the exception owned.
+                unsafe { decrement_raw(slot.pointer() as *mut VMExternData) };
+            }
+        }
+    }
+}
+
+/// A new exception of `tag` carrying `values`, each checked against the
+/// tag's type and, for funcrefs, against `store`.
+pub(crate) fn new_exception(store: &StoreOpaque, tag: Arc<VMTag>, values: &[Val]) -> Result<ExternRef, Error> {
+    if values.len() != tag.ty.params.len() {
+        return Err(Error::ty(format!("the tag carries {} values, {} were given", tag.ty.params.len(), values.len())));
+    }
+    let slots = values
+        .iter()
+        .zip(&tag.ty.params)
+        .map(|(value, &ty)| value.to_raw_slot(store, ty))
+        .collect::<Result<Vec<_>, Error>>()?;
+    // SAFETY: every slot holds a value of its type; the references are
+    // borrowed from `values`, alive for the call.
+    Ok(unsafe { ExceptionObject::allocate(tag, store.id(), &slots) })
+}
+
+/// The values of `object` as host values (new counts of its references).
+pub(crate) fn exception_values(store: &StoreOpaque, object: &ExceptionObject) -> Result<Vec<Val>, Error> {
+    if object.store() != store.id() && object.types().contains(&ValType::FuncRef) {
+        return Err(Error::foreign_handle("exception"));
+    }
+    Ok(object
+        .values()
+        .iter()
+        .zip(object.types())
+        // SAFETY: the exception owns a count of each reference it holds,
+        // and its funcrefs are of `store` (checked above).
+        .map(|(&slot, &ty)| unsafe { Val::from_slot(slot, ty, store) })
+        .collect())
+}
