@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the C-to-WASI toolchain the real-program tests build with:
 # clang/lld for wasm32-wasi, wasi-libc as sysroot (/usr) and the wasm32
-# compiler-rt builtins clang links into every WASI binary.
+# compiler-rt builtins clang links into every WASI binary; Emscripten and
+# g++ for the C++ exceptions test (tests/tests/cxx_exceptions.rs).
 # Idempotent: does nothing when every package is already installed.
 set -euo pipefail
 
-packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32)
+packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten g++)
 
 missing=()
 for p in "${packages[@]}"; do
