@@ -9,11 +9,11 @@ use kiln_format::{
 use wasmparser::{
     AbstractHeapType, CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate,
     FunctionBody, HeapType, KnownCustom, Name, Operator, Parser, Payload, TableInit, TypeRef, ValidPayload, Validator,
-    ValidatorResources, WasmFeatures,
+    ValidatorResources,
 };
 
 use crate::memory_image::DataSections;
-use crate::{CompileError, Result};
+use crate::{CompileError, Features, Result};
 
 /// One defined function, ready for translation.
 pub(crate) struct FunctionBodyData<'data> {
@@ -160,8 +160,8 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
 }
 
 /// Walks and validates `wasm`, a binary module.
-pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
-    let mut validator = Validator::new_with_features(WasmFeatures::WASM2);
+pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Result<ModuleTranslation<'a>> {
+    let mut validator = Validator::new_with_features(features.validator_features());
     let mut info = ModuleInfo::default();
     let mut data = Vec::new();
     let mut bodies = Vec::new();
@@ -365,7 +365,7 @@ mod tests {
 
     fn translate(wat: &str) -> Result<ModuleInfo> {
         let wasm = wat::parse_str(wat).unwrap();
-        translate_module(&wasm).map(|t| t.info)
+        translate_module(&wasm, &Features::default()).map(|t| t.info)
     }
 
     #[test]
@@ -388,7 +388,7 @@ mod tests {
                 (func $double2))"#,
         )
         .unwrap();
-        let t = translate_module(&wasm).unwrap();
+        let t = translate_module(&wasm, &Features::default()).unwrap();
         let info = &t.info;
         assert_eq!(info.name.as_deref(), Some("m"));
         assert_eq!(info.types.len(), 2);
@@ -432,7 +432,7 @@ mod tests {
     #[test]
     fn overlong_memory_limits_are_malformed() {
         let wasm: &[u8] = b"\0asm\x01\0\0\0\x05\x08\x01\x00\x82\x80\x80\x80\x80\x00";
-        let err = translate_module(wasm).err().expect("overlong minimum accepted");
+        let err = translate_module(wasm, &Features::default()).err().expect("overlong minimum accepted");
         assert!(err.message().contains("too long"), "{err}");
         translate("(module (memory 1 65536))").unwrap();
     }

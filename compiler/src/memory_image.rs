@@ -166,7 +166,7 @@ mod tests {
 
     fn translate(wat: &str) -> ModuleTranslation<'static> {
         let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
-        translate_module(wasm).unwrap()
+        translate_module(wasm, &crate::Features::default()).unwrap()
     }
 
     #[test]
