@@ -16,7 +16,7 @@ pub fn clif_type(ty: ValType) -> ir::Type {
         ValType::F32 => ir::types::F32,
         ValType::F64 => ir::types::F64,
         ValType::V128 => ir::types::I8X16,
-        ValType::FuncRef | ValType::ExternRef => POINTER_TYPE,
+        ValType::Ref(_) => POINTER_TYPE,
     }
 }
 

@@ -4,12 +4,11 @@
 
 use kiln_format::{
     ConstExpr, ConstOp, DataMode, DataSegment, ElementMode, ElementSegment, Export, ExternKind, FuncType, FunctionInfo,
-    GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, ValType,
+    GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, TypeShape, ValType,
 };
 use wasmparser::{
-    AbstractHeapType, CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate,
-    FunctionBody, HeapType, KnownCustom, Name, Operator, Parser, Payload, TableInit, TypeRef, ValidPayload, Validator,
-    ValidatorResources,
+    CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate, FunctionBody, KnownCustom,
+    Name, Operator, Parser, Payload, TableInit, TypeRef, ValidPayload, Validator, ValidatorResources,
 };
 
 use crate::memory_image::DataSections;
@@ -40,32 +39,15 @@ fn offset_of(pos: u64) -> usize {
 }
 
 fn val_type(ty: wasmparser::ValType, offset: u64) -> Result<ValType> {
-    Ok(match ty {
-        wasmparser::ValType::I32 => ValType::I32,
-        wasmparser::ValType::I64 => ValType::I64,
-        wasmparser::ValType::F32 => ValType::F32,
-        wasmparser::ValType::F64 => ValType::F64,
-        wasmparser::ValType::V128 => ValType::V128,
-        wasmparser::ValType::Ref(r) => ref_type(r, offset)?.into(),
-    })
+    crate::translate::val_type(ty, offset_of(offset))
 }
 
 fn ref_type(ty: wasmparser::RefType, offset: u64) -> Result<RefType> {
-    if ty == wasmparser::RefType::FUNCREF {
-        Ok(RefType::FuncRef)
-    } else if ty == wasmparser::RefType::EXTERNREF {
-        Ok(RefType::ExternRef)
-    } else {
-        Err(CompileError::unsupported(format!("reference type {ty} is not supported"), offset_of(offset)))
-    }
+    crate::translate::ref_type(ty, offset_of(offset))
 }
 
-fn heap_ref_type(ty: HeapType, offset: u64) -> Result<RefType> {
-    match ty {
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => Ok(RefType::FuncRef),
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => Ok(RefType::ExternRef),
-        other => Err(CompileError::unsupported(format!("heap type {other:?} is not supported"), offset_of(offset))),
-    }
+fn heap_type(ty: wasmparser::HeapType, offset: u64) -> Result<kiln_format::HeapType> {
+    crate::translate::heap_type(ty, offset_of(offset))
 }
 
 fn table_type(ty: wasmparser::TableType, offset: u64) -> Result<TableType> {
@@ -109,7 +91,7 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo) -> Result<Con
             Operator::V128Const { value } => {
                 return single(reader, ConstExpr::V128(u128::from_le_bytes(*value.bytes())))
             }
-            Operator::RefNull { hty } => return single(reader, ConstExpr::RefNull(heap_ref_type(hty, offset)?)),
+            Operator::RefNull { hty } => return single(reader, ConstExpr::RefNull(heap_type(hty, offset)?)),
             Operator::RefFunc { function_index } => return single(reader, ConstExpr::RefFunc(function_index)),
             Operator::I32Const { value } => ConstOp::I32Const(value),
             Operator::I64Const { value } => ConstOp::I64Const(value),
@@ -236,16 +218,26 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
             Payload::TypeSection(reader) => {
                 for group in reader.into_iter_with_offsets() {
                     let (offset, group) = group?;
-                    for sub in group.into_types() {
+                    let rec_group_start = info.types.len() as u32;
+                    let subtypes: Vec<_> = group.into_types().collect();
+                    let rec_group_len = subtypes.len() as u32;
+                    for sub in subtypes {
                         let CompositeInnerType::Func(ft) = &sub.composite_type.inner else {
                             return Err(CompileError::unsupported(
-                                "only function types are supported",
+                                "struct and array types are not supported (the gc feature)",
                                 offset_of(offset),
                             ));
                         };
                         let params = ft.params().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
                         let results = ft.results().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
                         info.types.push(FuncType { params, results });
+                        let supertype = sub.supertype_idxs.first().and_then(|index| index.as_module_index());
+                        info.type_shapes.push(TypeShape {
+                            rec_group_start,
+                            rec_group_len,
+                            supertype,
+                            is_final: sub.is_final,
+                        });
                     }
                 }
             }
@@ -295,13 +287,12 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
             Payload::TableSection(reader) => {
                 for table in reader.into_iter_with_offsets() {
                     let (offset, table) = table?;
-                    if let TableInit::Expr(_) = table.init {
-                        return Err(CompileError::unsupported(
-                            "table initializer expressions are not supported",
-                            offset_of(offset),
-                        ));
-                    }
+                    let init = match &table.init {
+                        TableInit::RefNull => None,
+                        TableInit::Expr(expr) => Some(const_expr(expr, &info)?),
+                    };
                     info.tables.push(table_type(table.ty, offset)?);
+                    info.table_inits.push(init);
                 }
             }
             Payload::MemorySection(reader) => {
@@ -351,7 +342,7 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                     };
                     let (element_type, items) = match element.items {
                         ElementItems::Functions(funcs) => (
-                            RefType::FuncRef,
+                            RefType::FUNCREF,
                             funcs.into_iter().map(|f| Ok(ConstExpr::RefFunc(f?))).collect::<Result<Vec<_>>>()?,
                         ),
                         ElementItems::Expressions(ty, exprs) => (
@@ -459,7 +450,7 @@ mod tests {
         assert_eq!(info.num_imported_globals, 1);
         assert_eq!(info.functions.len(), 3);
         assert_eq!(info.functions[1].name.as_deref(), Some("double"));
-        assert_eq!(info.tables, vec![TableType { element: RefType::FuncRef, minimum: 2, maximum: None }]);
+        assert_eq!(info.tables, vec![TableType { element: RefType::FUNCREF, minimum: 2, maximum: None }]);
         assert_eq!(info.memories[0].maximum, Some(3));
         assert_eq!(info.globals[0].init, ConstExpr::I32(7));
         assert_eq!(info.global_types.len(), 2);
@@ -467,7 +458,10 @@ mod tests {
         assert_eq!(info.start, Some(2));
         assert_eq!(info.elements[0].items, vec![ConstExpr::RefFunc(0), ConstExpr::RefFunc(1)]);
         assert_eq!(info.elements[0].mode, ElementMode::Active { table: 0, offset: ConstExpr::I32(0) });
-        assert_eq!(info.elements[1].items, vec![ConstExpr::RefNull(RefType::FuncRef), ConstExpr::RefFunc(1)]);
+        assert_eq!(
+            info.elements[1].items,
+            vec![ConstExpr::RefNull(kiln_format::HeapType::Func), ConstExpr::RefFunc(1)]
+        );
         assert_eq!(info.elements[1].mode, ElementMode::Passive);
         // The active segment went into memory 0's image (memory_image.rs).
         assert_eq!(info.data[0], DataSegment { mode: DataMode::InImage { memory: 0 }, data_offset: 0, len: 0 });

@@ -184,7 +184,7 @@ mod tests {
     }
 
     fn ty() -> FuncType {
-        FuncType { params: vec![ValType::I32, ValType::F64], results: vec![ValType::I64, ValType::ExternRef] }
+        FuncType { params: vec![ValType::I32, ValType::F64], results: vec![ValType::I64, ValType::EXTERNREF] }
     }
 
     #[test]

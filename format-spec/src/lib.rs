@@ -30,6 +30,7 @@ mod module_info;
 mod names;
 mod stackmap;
 mod trap;
+mod types;
 mod value;
 mod vmoffsets;
 
@@ -44,5 +45,6 @@ pub use module_info::*;
 pub use names::*;
 pub use stackmap::*;
 pub use trap::*;
+pub use types::*;
 pub use value::*;
 pub use vmoffsets::*;

@@ -3,53 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{FormatError, Result, SECTION_META};
-
-/// A value type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ValType {
-    /// 32-bit integer.
-    I32,
-    /// 64-bit integer.
-    I64,
-    /// 32-bit float.
-    F32,
-    /// 64-bit float.
-    F64,
-    /// 128-bit vector.
-    V128,
-    /// Reference to a function (`*const VMFuncRef`, null for `ref.null func`).
-    FuncRef,
-    /// Reference to a host value (`*mut VMExternData`, null for `ref.null extern`).
-    ExternRef,
-}
-
-/// A reference type (element type of a table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum RefType {
-    /// `funcref`.
-    FuncRef,
-    /// `externref`.
-    ExternRef,
-}
-
-impl From<RefType> for ValType {
-    fn from(r: RefType) -> ValType {
-        match r {
-            RefType::FuncRef => ValType::FuncRef,
-            RefType::ExternRef => ValType::ExternRef,
-        }
-    }
-}
-
-/// A function type.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct FuncType {
-    /// Parameter types.
-    pub params: Vec<ValType>,
-    /// Result types.
-    pub results: Vec<ValType>,
-}
+use crate::{FormatError, FuncType, HeapType, RefType, Result, TypeShape, ValType, SECTION_META};
 
 /// Limits and element type of a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,8 +52,8 @@ pub enum ConstExpr {
     F64(u64),
     /// `v128.const`, as bits.
     V128(u128),
-    /// `ref.null`.
-    RefNull(RefType),
+    /// `ref.null` of a heap type.
+    RefNull(HeapType),
     /// `ref.func` of a function index.
     RefFunc(u32),
     /// `global.get` of a global index: an imported global, or an immutable
@@ -313,12 +267,17 @@ pub struct ModuleInfo {
     pub name: Option<String>,
     /// The type section.
     pub types: Vec<FuncType>,
+    /// The recursion group and declared supertype of each type.
+    pub type_shapes: Vec<TypeShape>,
     /// Imports, in order.
     pub imports: Vec<Import>,
     /// The function space: imports first, then defined functions.
     pub functions: Vec<FunctionInfo>,
     /// The table space: imports first.
     pub tables: Vec<TableType>,
+    /// The initial value of every element of each defined table (after
+    /// the imported ones): a constant expression, or `None` for null.
+    pub table_inits: Vec<Option<ConstExpr>>,
     /// The memory space: imports first.
     pub memories: Vec<MemoryType>,
     /// Types of the whole global space: imports first.
@@ -410,7 +369,7 @@ mod tests {
     fn module_info_round_trip() {
         let info = ModuleInfo {
             name: Some("m".into()),
-            types: vec![FuncType { params: vec![ValType::I32], results: vec![ValType::ExternRef] }],
+            types: vec![FuncType { params: vec![ValType::I32], results: vec![ValType::EXTERNREF] }],
             functions: vec![FunctionInfo { type_index: 0, name: None, code: Some(CodeRange { offset: 16, len: 32 }) }],
             exports: vec![Export { name: "f".into(), kind: ExternKind::Func, index: 0 }],
             ..Default::default()

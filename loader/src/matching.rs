@@ -1,6 +1,7 @@
-//! Import matching (WebAssembly 2.0, "external types" subtyping).
+//! Import matching ("external types" subtyping). Types here name
+//! concrete types by engine id ([`Module::engine_type`]).
 
-use kiln_format::{FuncType, GlobalType, Import, ImportKind, MemoryType, TableType};
+use kiln_format::{GlobalType, Import, ImportKind, MemoryType, TableType};
 
 use crate::error::Error;
 use crate::externals::Extern;
@@ -35,14 +36,17 @@ pub fn memory_matches(provided: &MemoryType, wanted: &MemoryType) -> bool {
     provided.shared == wanted.shared && limits_match(provided.minimum, provided.maximum, wanted.minimum, wanted.maximum)
 }
 
-/// Whether a global matches an imported global type: same content type and mutability.
-pub fn global_matches(provided: &GlobalType, wanted: &GlobalType) -> bool {
-    provided == wanted
-}
-
-/// Whether a function matches an imported function type: equal types.
-pub fn func_matches(provided: &FuncType, wanted: &FuncType) -> bool {
-    provided == wanted
+/// Whether a global matches an imported global type: the same
+/// mutability, and for an immutable global a content type that is a
+/// subtype of the wanted one (a mutable global's must be equal, since Wasm
+/// both reads and writes it). `is_subtype` relates concrete types.
+pub fn global_matches(provided: &GlobalType, wanted: &GlobalType, is_subtype: impl Fn(u32, u32) -> bool) -> bool {
+    provided.mutable == wanted.mutable
+        && if wanted.mutable {
+            provided.content == wanted.content
+        } else {
+            provided.content.is_subtype_of(wanted.content, is_subtype)
+        }
 }
 
 /// Checks that `item` may satisfy `import` of `module`, instantiated in
@@ -77,7 +81,7 @@ pub(crate) fn check_import(
         (Extern::Func(f), ImportKind::Func(type_index)) => {
             let wanted = module.type_ids().get(*type_index as usize).ok_or("import names an unknown type")?;
             let provided = store.func_ref(f).map_err(|e| e.to_string())?.type_id;
-            if provided == *wanted {
+            if store.engine.is_subtype(provided, *wanted) {
                 Ok(())
             } else {
                 let name = |id| store.engine.func_type(id).map_or_else(|| "?".to_string(), |t| format!("{t:?}"));
@@ -85,6 +89,7 @@ pub(crate) fn check_import(
             }
         }
         (Extern::Table(t), ImportKind::Table(wanted)) => {
+            let wanted = &TableType { element: module.engine_ref_type(wanted.element), ..*wanted };
             let provided = t.inner(store).map_err(|e| e.to_string())?.current_type();
             if table_matches(&provided, wanted) {
                 Ok(())
@@ -101,8 +106,9 @@ pub(crate) fn check_import(
             }
         }
         (Extern::Global(g), ImportKind::Global(wanted)) => {
+            let wanted = &GlobalType { content: module.engine_type(wanted.content), ..*wanted };
             let provided = g.inner(store).map_err(|e| e.to_string())?.ty();
-            if global_matches(&provided, wanted) {
+            if global_matches(&provided, wanted, |a, b| store.engine.is_subtype(a, b)) {
                 Ok(())
             } else {
                 Err(format!("expected global {wanted:?}, found {provided:?}"))
@@ -126,6 +132,19 @@ mod tests {
     use super::*;
     use kiln_format::{RefType, ValType};
 
+    fn same(a: u32, b: u32) -> bool {
+        a == b
+    }
+
+    #[test]
+    fn immutable_globals_are_covariant() {
+        let non_null = ValType::Ref(RefType { nullable: false, heap: kiln_format::HeapType::Func });
+        let g = |content, mutable| GlobalType { content, mutable };
+        assert!(global_matches(&g(non_null, false), &g(ValType::FUNCREF, false), same));
+        assert!(!global_matches(&g(ValType::FUNCREF, false), &g(non_null, false), same));
+        assert!(!global_matches(&g(non_null, true), &g(ValType::FUNCREF, true), same), "mutable ones are invariant");
+    }
+
     #[test]
     fn limits_follow_subtyping() {
         assert!(limits_match(2, None, 1, None));
@@ -139,15 +158,15 @@ mod tests {
     #[test]
     fn tables_memories_and_globals() {
         let t = |element, minimum, maximum| TableType { element, minimum, maximum };
-        assert!(table_matches(&t(RefType::FuncRef, 10, Some(20)), &t(RefType::FuncRef, 10, Some(20))));
-        assert!(!table_matches(&t(RefType::ExternRef, 10, None), &t(RefType::FuncRef, 10, None)));
+        assert!(table_matches(&t(RefType::FUNCREF, 10, Some(20)), &t(RefType::FUNCREF, 10, Some(20))));
+        assert!(!table_matches(&t(RefType::EXTERNREF, 10, None), &t(RefType::FUNCREF, 10, None)));
         let m = |minimum, maximum| MemoryType { minimum, maximum, shared: false };
         assert!(memory_matches(&m(2, Some(2)), &m(1, Some(2))));
         assert!(!memory_matches(&m(1, None), &m(1, Some(2))));
         let g = |content, mutable| GlobalType { content, mutable };
-        assert!(global_matches(&g(ValType::I32, true), &g(ValType::I32, true)));
-        assert!(!global_matches(&g(ValType::I32, false), &g(ValType::I32, true)));
-        assert!(!global_matches(&g(ValType::I64, false), &g(ValType::I32, false)));
+        assert!(global_matches(&g(ValType::I32, true), &g(ValType::I32, true), same));
+        assert!(!global_matches(&g(ValType::I32, false), &g(ValType::I32, true), same));
+        assert!(!global_matches(&g(ValType::I64, false), &g(ValType::I32, false), same));
     }
 
     #[test]
@@ -156,11 +175,11 @@ mod tests {
         let mut store = Store::new(&Engine::default(), ());
         let table = Table::new(
             &mut store,
-            TableType { element: RefType::FuncRef, minimum: 1, maximum: Some(5) },
+            TableType { element: RefType::FUNCREF, minimum: 1, maximum: Some(5) },
             Val::FuncRef(None),
         )
         .unwrap();
-        let wanted = TableType { element: RefType::FuncRef, minimum: 3, maximum: Some(5) };
+        let wanted = TableType { element: RefType::FUNCREF, minimum: 3, maximum: Some(5) };
         assert!(!table_matches(&table.ty(&store), &wanted));
         table.grow(&mut store, 2, Val::FuncRef(None)).unwrap();
         assert!(table_matches(&table.ty(&store), &wanted), "a grown table satisfies a larger minimum");
@@ -173,6 +192,6 @@ mod tests {
 
         let global =
             Global::new(&mut store, GlobalType { content: ValType::I64, mutable: false }, Val::I64(1)).unwrap();
-        assert!(!global_matches(&global.ty(&store), &GlobalType { content: ValType::I64, mutable: true }));
+        assert!(!global_matches(&global.ty(&store), &GlobalType { content: ValType::I64, mutable: true }, same));
     }
 }

@@ -169,7 +169,7 @@ fn host_linker(store: &mut Store<()>, failing: bool) -> (Linker<()>, Table, Memo
         })
         .unwrap();
     let table =
-        Table::new(&mut *store, TableType { element: RefType::FuncRef, minimum: 2, maximum: None }, Val::FuncRef(None))
+        Table::new(&mut *store, TableType { element: RefType::FUNCREF, minimum: 2, maximum: None }, Val::FuncRef(None))
             .unwrap();
     let memory = Memory::new(&mut *store, MemoryType { minimum: 1, maximum: None, shared: false }).unwrap();
     let counter = Global::new(&mut *store, GlobalType { content: ValType::I32, mutable: true }, Val::I32(10)).unwrap();

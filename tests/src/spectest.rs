@@ -48,7 +48,7 @@ pub fn define_spectest<T: 'static>(store: &mut Store<T>, linker: &mut Linker<T>,
         linker.define(&*store, "spectest", name, global)?;
     }
 
-    let table_type = TableType { element: RefType::FuncRef, minimum: 10, maximum: Some(20) };
+    let table_type = TableType { element: RefType::FUNCREF, minimum: 10, maximum: Some(20) };
     let table = Table::new(&mut *store, table_type, Val::FuncRef(None))?;
     linker.define(&*store, "spectest", "table", table)?;
 

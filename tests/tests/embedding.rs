@@ -124,7 +124,7 @@ fn handles_of_another_store_are_errors() {
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| memory.data(&b).len()));
     assert!(panicked.is_err());
     // A foreign funcref is refused before any table or Wasm sees it.
-    let table_type = kiln_loader::TableType { element: kiln_loader::RefType::FuncRef, minimum: 1, maximum: None };
+    let table_type = kiln_loader::TableType { element: kiln_loader::RefType::FUNCREF, minimum: 1, maximum: None };
     let table = kiln_loader::Table::new(&mut b, table_type, Val::FuncRef(None)).expect("table");
     assert!(matches!(table.set(&mut b, 0, Val::FuncRef(Some(div))), Err(Error::ForeignHandle("function"))));
     let mut linker = Linker::<Recorded>::new(&engine);

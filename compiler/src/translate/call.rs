@@ -1,7 +1,8 @@
 //! Calls: direct calls to defined functions, calls through the import
 //! records of imported functions, and `call_indirect` (SPEC 3.4); each also
 //! as a tail call (`return_call`, `return_call_indirect`), which replaces
-//! the caller's frame instead of returning to it.
+//! the caller's frame instead of returning to it; and `call_ref` and
+//! `return_call_ref` through a typed function reference.
 
 use cranelift_codegen::ir::{self, condcodes::IntCC, ExtFuncData, ExternalName, InstBuilder, UserExternalName};
 use cranelift_frontend::FunctionBuilder;
@@ -11,7 +12,7 @@ use super::env::{vm_flags, vm_readonly_flags, FuncEnvironment};
 use super::state::FuncState;
 use super::table::checked_element_address;
 use crate::abi::{self, POINTER_TYPE};
-use crate::Result;
+use crate::{CompileError, Result};
 
 /// The imported signature of Wasm type `type_index`, declared once per function.
 fn signature_of(
@@ -141,6 +142,14 @@ pub(crate) fn translate_call_indirect(
     offset: usize,
 ) -> Result<()> {
     let ty = env.func_type(type_index, offset)?;
+    // The check below compares type ids for equality, which is subtyping
+    // only for a final type: one no other type can declare its supertype.
+    if env.info.type_shapes.get(type_index as usize).is_some_and(|shape| !shape.is_final) {
+        return Err(CompileError::unsupported(
+            "call_indirect of a type that is not final (declared subtypes need the gc feature)",
+            offset,
+        ));
+    }
     let sig = signature_of(env, builder, state, type_index, offset)?;
     let type_id_at = env.type_id_offset(type_index, offset)?;
 
@@ -154,6 +163,29 @@ pub(crate) fn translate_call_indirect(
     let mismatch = builder.ins().icmp(IntCC::NotEqual, actual, expected);
     builder.ins().trapnz(mismatch, abi::clif_trap_code(TrapCode::BAD_SIGNATURE));
 
+    let code = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::WASM_CALL as i32);
+    let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::VMCTX as i32);
+    pop_call_args(state, ty, callee_vmctx, offset)?;
+    call_indirect_as(builder, state, kind, ty, sig, code);
+    Ok(())
+}
+
+/// `call_ref $t` or `return_call_ref $t`: a null check
+/// (`null_function_reference`), then a call of the reference's `wasm_call`
+/// with its `vmctx`. The validator has checked that the reference is of a
+/// subtype of `$t`, so no signature check is needed.
+pub(crate) fn translate_call_ref(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    type_index: u32,
+    kind: CallKind,
+    offset: usize,
+) -> Result<()> {
+    let ty = env.func_type(type_index, offset)?;
+    let sig = signature_of(env, builder, state, type_index, offset)?;
+    let func_ref = state.pop1(offset)?;
+    builder.ins().trapz(func_ref, abi::clif_trap_code(TrapCode::NULL_FUNCTION_REFERENCE));
     let code = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::WASM_CALL as i32);
     let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::VMCTX as i32);
     pop_call_args(state, ty, callee_vmctx, offset)?;

@@ -5,9 +5,7 @@
 use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, UserExternalName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::{
-    definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, ModuleInfo, RefType, TableType, VMOffsets,
-};
+use kiln_format::{definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, ModuleInfo, TableType, VMOffsets};
 
 use super::fuel::{fuel_after_builtin, fuel_before_builtin};
 use super::state::FuncState;
@@ -75,7 +73,7 @@ impl<'a> FuncEnvironment<'a> {
 
     /// Whether table `index` holds externrefs (whose accesses go through builtins).
     pub(crate) fn is_externref_table(&self, index: u32, offset: usize) -> Result<bool> {
-        Ok(self.table_type(index, offset)?.element == RefType::ExternRef)
+        Ok(self.table_type(index, offset)?.element.is_extern_ref())
     }
 
     /// Type of global `index` (in the global space).

@@ -3,7 +3,6 @@
 
 use cranelift_codegen::ir::InstBuilder;
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::ValType;
 
 use super::env::{record_base, vm_flags, vm_readonly_flags, FuncEnvironment};
 use super::externref::{push_from_storage, store_to_storage};
@@ -25,7 +24,7 @@ pub(crate) fn translate_global_get(
     // An immutable global never changes after instantiation.
     let flags = if ty.mutable { vm_flags() } else { vm_readonly_flags() };
     let value = builder.ins().load(clif_type(ty.content), flags, base, at);
-    push_from_storage(env, builder, state, value, ty.content == ValType::ExternRef);
+    push_from_storage(env, builder, state, value, ty.content.is_extern_ref());
     Ok(())
 }
 
@@ -41,6 +40,6 @@ pub(crate) fn translate_global_set(
     let value = state.pop1(offset)?;
     let location = env.global_location(global, offset)?;
     let (base, at) = record_base(builder, state.vmctx, location);
-    store_to_storage(env, builder, state, base, at, value, ty.content == ValType::ExternRef);
+    store_to_storage(env, builder, state, base, at, value, ty.content.is_extern_ref());
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::{CompileError, Result};
 /// spilled around calls and recorded in stack maps, so the GC finds them.
 fn declare_local(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, ty: ValType) -> Local {
     let var = builder.declare_var(clif_type(ty));
-    if ty == ValType::ExternRef {
+    if ty.is_extern_ref() {
         builder.declare_var_needs_stack_map(var);
     }
     let local = Local { var };
@@ -48,7 +48,7 @@ pub(crate) fn declare_locals(builder: &mut FunctionBuilder<'_>, state: &mut Func
     }
     let zero = match ty {
         ValType::I32 => builder.ins().iconst(ir::types::I32, 0),
-        ValType::I64 | ValType::FuncRef | ValType::ExternRef => builder.ins().iconst(ir::types::I64, 0),
+        ValType::I64 | ValType::Ref(_) => builder.ins().iconst(ir::types::I64, 0),
         ValType::F32 => builder.ins().f32const(0.0),
         ValType::F64 => builder.ins().f64const(0.0),
         ValType::V128 => {

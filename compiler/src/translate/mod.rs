@@ -32,3 +32,4 @@ mod tests;
 pub use env::FuncEnvironment;
 pub(crate) use translator::stack_limit;
 pub use translator::FuncTranslator;
+pub(crate) use types::{heap_type, ref_type, val_type};

@@ -173,7 +173,7 @@ impl FuncState {
     /// Pushes `value` of type `ty`, declaring externrefs to the stack maps
     /// so that a GC finds them when they are live across a call.
     pub fn push_typed(&mut self, builder: &mut FunctionBuilder<'_>, value: ir::Value, ty: ValType) {
-        if ty == ValType::ExternRef {
+        if ty.is_extern_ref() {
             builder.declare_value_needs_stack_map(value);
         }
         self.stack.push(value);

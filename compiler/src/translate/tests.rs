@@ -20,16 +20,16 @@ fn val_type(ty: wasmparser::ValType) -> ValType {
         wasmparser::ValType::F32 => ValType::F32,
         wasmparser::ValType::F64 => ValType::F64,
         wasmparser::ValType::V128 => ValType::V128,
-        wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::ExternRef,
-        wasmparser::ValType::Ref(_) => ValType::FuncRef,
+        wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::EXTERNREF,
+        wasmparser::ValType::Ref(_) => ValType::FUNCREF,
     }
 }
 
 fn ref_type(ty: wasmparser::RefType) -> RefType {
     if ty.is_extern_ref() {
-        RefType::ExternRef
+        RefType::EXTERNREF
     } else {
-        RefType::FuncRef
+        RefType::FUNCREF
     }
 }
 

@@ -226,6 +226,19 @@ fn translate_reachable(
         Operator::ReturnCallIndirect { type_index, table_index } => {
             call::translate_call_indirect(env, builder, state, *type_index, *table_index, CallKind::Tail, offset)?
         }
+        Operator::CallRef { type_index } => {
+            call::translate_call_ref(env, builder, state, *type_index, CallKind::Call, offset)?
+        }
+        Operator::ReturnCallRef { type_index } => {
+            call::translate_call_ref(env, builder, state, *type_index, CallKind::Tail, offset)?
+        }
+        Operator::BrOnNull { relative_depth } => {
+            control::translate_br_on_null(builder, state, *relative_depth, offset)?
+        }
+        Operator::BrOnNonNull { relative_depth } => {
+            control::translate_br_on_non_null(builder, state, *relative_depth, offset)?
+        }
+        Operator::RefAsNonNull => reference::translate_ref_as_non_null(builder, state, offset)?,
 
         Operator::Drop => {
             state.pop1(offset)?;

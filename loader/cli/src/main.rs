@@ -446,8 +446,9 @@ fn parse_arg(ty: ValType, text: &str) -> Result<Val> {
         ValType::F32 => Val::F32(text.parse::<f32>()?.to_bits()),
         ValType::F64 => Val::F64(text.parse::<f64>()?.to_bits()),
         ValType::V128 => Val::V128(parse_v128(text)?),
-        ValType::FuncRef | ValType::ExternRef if text == "null" => Val::default_for(ty),
-        ValType::FuncRef | ValType::ExternRef => bail!("only `null` can be passed as a reference"),
+        ValType::Ref(r) if r.nullable && text == "null" => Val::default_for(ty),
+        ValType::Ref(r) if r.nullable => bail!("only `null` can be passed as a reference"),
+        ValType::Ref(r) => bail!("a parameter of type {r} takes a reference, which the command line cannot give"),
     })
 }
 
@@ -661,7 +662,7 @@ mod tests {
         assert!(parse_int("x", 32).is_err());
         assert_eq!(parse_int("-1", 64).unwrap(), u64::MAX);
         assert!(matches!(parse_arg(ValType::F32, "1.5").unwrap(), Val::F32(b) if b == 1.5f32.to_bits()));
-        assert!(parse_arg(ValType::ExternRef, "1").is_err());
+        assert!(parse_arg(ValType::EXTERNREF, "1").is_err());
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl TableInner {
     }
 
     fn is_extern(&self) -> bool {
-        self.ty.element == RefType::ExternRef
+        self.ty.element.is_extern_ref()
     }
 
     pub(crate) fn element_type(&self) -> RefType {
@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn externref_tables_own_one_count_per_element() {
         let r = ExternRef::new("x");
-        let t = TableInner::new(ty(RefType::ExternRef, 2, Some(5)), raw(&r), std::ptr::null_mut(), None).unwrap();
+        let t = TableInner::new(ty(RefType::EXTERNREF, 2, Some(5)), raw(&r), std::ptr::null_mut(), None).unwrap();
         assert_eq!(r.strong_count(), 3);
         assert_eq!(t.grow(2, raw(&r)), Some(2));
         assert_eq!(r.strong_count(), 5);
@@ -294,7 +294,7 @@ mod tests {
         // Y at slot 1 while Y is on its way to slot 2.
         for (dst, src) in [(1, 0), (0, 1)] {
             let (x, y) = (ExternRef::new('x'), ExternRef::new('y'));
-            let t = TableInner::new(ty(RefType::ExternRef, 3, None), 0, std::ptr::null_mut(), None).unwrap();
+            let t = TableInner::new(ty(RefType::EXTERNREF, 3, None), 0, std::ptr::null_mut(), None).unwrap();
             t.set(0, raw(&x)).unwrap().release().unwrap();
             t.set(1, raw(&y)).unwrap().release().unwrap();
             let (xr, yr) = (x.as_raw() as usize, y.as_raw() as usize);
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn definition_follows_growth() {
-        let t = TableInner::new(ty(RefType::FuncRef, 1, None), 0, std::ptr::null_mut(), None).unwrap();
+        let t = TableInner::new(ty(RefType::FUNCREF, 1, None), 0, std::ptr::null_mut(), None).unwrap();
         assert_eq!(t.grow(1000, 0), Some(1));
         // SAFETY: the definition is owned by the table.
         let def = unsafe { *t.definition_ptr() };

@@ -173,8 +173,10 @@ fn zero(ty: ValType) -> Value {
         ValType::F32 => Value::F32(0),
         ValType::F64 => Value::F64(0),
         ValType::V128 => Value::V128(0),
-        ValType::FuncRef => Value::FuncRef { null: true },
-        ValType::ExternRef => Value::ExternRef { null: true },
+        // The driver's modules have only nullable funcref and externref
+        // parameters and results (see `interface`).
+        ValType::Ref(r) if r.is_func_ref() => Value::FuncRef { null: true },
+        ValType::Ref(_) => Value::ExternRef { null: true },
     }
 }
 

@@ -1,7 +1,9 @@
 //! The instantiation algorithm.
 #![allow(unsafe_code)]
 
-use kiln_format::{DataMode, ElementMode, ImportKind, ModuleInfo, VMOffsets};
+use kiln_format::{
+    DataMode, ElementMode, GlobalType, HeapType, ImportKind, ModuleInfo, RefType, TableType, VMOffsets, ValType,
+};
 
 use super::{InstanceData, VMContextAlloc};
 use crate::error::Error;
@@ -164,7 +166,15 @@ pub(crate) fn instantiate(
     unsafe { vmctx_ptr.add(VMOffsets::INSTANCE as usize).cast::<*const InstanceData>().write(data_ptr) };
     for (i, ty) in info.tables[info.num_imported_tables as usize..].iter().enumerate() {
         let home = vmctx_ptr.wrapping_add(offsets.defined_table(i as u32) as usize).cast::<VMDefinition>();
-        let table = store.new_table(*ty, 0, home)?;
+        // Every element starts as the table's initialiser (null without
+        // one); the expression sees the imported globals, which are all
+        // that a table's expression may read.
+        let init = match info.table_inits.get(i) {
+            Some(Some(expr)) => store.const_env(index).eval(expr)?.pointer(),
+            _ => 0,
+        };
+        let ty = TableType { element: module.engine_ref_type(ty.element), ..*ty };
+        let table = store.new_table(ty, init, home)?;
         store.instances[index].tables.push(table);
     }
     for (i, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
@@ -181,7 +191,8 @@ pub(crate) fn instantiate(
         let value = store.const_env(index).eval(&global.init)?;
         let home = vmctx_ptr.wrapping_add(offsets.defined_global(i as u32) as usize).cast::<ValueSlot>();
         let global_index = store.globals.len() as u32;
-        store.globals.push(GlobalInner::new(global.ty, home, value));
+        let ty = GlobalType { content: module.engine_type(global.ty.content), ..global.ty };
+        store.globals.push(GlobalInner::new(ty, home, value));
         store.instances[index].globals.push(global_index);
     }
     if store.unresolved_host_funcs > 0 {
@@ -262,6 +273,27 @@ pub(crate) fn check_counts(info: &ModuleInfo) -> Result<(), Error> {
     }
     if info.functions[..info.num_imported_funcs as usize].iter().any(|f| f.code.is_some()) {
         return bad("imported function with code");
+    }
+    if info.table_inits.len() != info.tables.len() - info.num_imported_tables as usize {
+        return bad("table initialisers");
+    }
+    // Every concrete type a table, global, segment or import names is a
+    // type of the module (those in the types themselves are checked as
+    // the engine interns them).
+    let types = info.types.len();
+    let in_range = |r: RefType| !matches!(r.heap, HeapType::Concrete(i) if i as usize >= types);
+    let val_in_range = |v: ValType| v.as_ref().is_none_or(in_range);
+    let imports_in_range = info.imports.iter().all(|i| match &i.kind {
+        ImportKind::Table(t) => in_range(t.element),
+        ImportKind::Global(g) => val_in_range(g.content),
+        _ => true,
+    });
+    if !imports_in_range
+        || !info.tables.iter().all(|t| in_range(t.element))
+        || !info.global_types.iter().all(|g| val_in_range(g.content))
+        || !info.elements.iter().all(|e| in_range(e.element))
+    {
+        return bad("concrete type index");
     }
     Ok(())
 }
