@@ -78,13 +78,13 @@ pub(crate) fn lay_out(info: &mut ModuleInfo, data: Vec<u8>) -> DataSections {
 /// Whether every active segment has a constant offset inside the declared
 /// minimum of its table or memory.
 fn segments_cannot_trap(info: &ModuleInfo) -> bool {
-    let fits = |offset: &ConstExpr, len: u64, size: Option<u64>| match (offset, size) {
-        (ConstExpr::I32(offset), Some(size)) => *offset as u32 as u64 + len <= size,
+    let fits = |offset: &ConstExpr, len: u64, size: Option<u64>| match (constant_offset(offset), size) {
+        (Some(offset), Some(size)) => offset.checked_add(len).is_some_and(|end| end <= size),
         _ => false,
     };
     let elements = info.elements.iter().all(|segment| match &segment.mode {
         ElementMode::Active { table, offset } => {
-            fits(offset, segment.items.len() as u64, info.tables.get(*table as usize).map(|t| t.minimum as u64))
+            fits(offset, segment.items.len() as u64, info.tables.get(*table as usize).map(|t| t.minimum))
         }
         ElementMode::Passive | ElementMode::Declared => true,
     });
@@ -97,6 +97,16 @@ fn segments_cannot_trap(info: &ModuleInfo) -> bool {
         DataMode::Passive | DataMode::InImage { .. } => true,
     });
     elements && data
+}
+
+/// A segment offset known at compile time, as the unsigned offset it is
+/// (an `i32` of a 32-bit memory or table, an `i64` of a 64-bit one).
+fn constant_offset(offset: &ConstExpr) -> Option<u64> {
+    match *offset {
+        ConstExpr::I32(offset) => Some(offset as u32 as u64),
+        ConstExpr::I64(offset) => Some(offset as u64),
+        _ => None,
+    }
 }
 
 struct Image {
@@ -118,9 +128,8 @@ fn build_image(info: &ModuleInfo, data: &[u8], memory: u32) -> Option<(Option<Im
         if target != memory {
             continue;
         }
-        let ConstExpr::I32(offset) = offset else { return None };
-        let start = offset as u32 as u64;
-        if start + segment.len as u64 > size {
+        let start = constant_offset(&offset)?;
+        if start.checked_add(segment.len as u64)? > size {
             return None;
         }
         segments.push((i, start, &data[segment.data_offset as usize..][..segment.len as usize]));

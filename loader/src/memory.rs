@@ -7,7 +7,7 @@ use crate::store::{opaque, opaque_mut, AsContext, AsContextMut};
 use crate::vm::memory::MemoryInner;
 use crate::vm::store::{StoreId, StoreOpaque};
 
-pub use crate::vm::{MAX_WASM_PAGES, WASM_PAGE_SIZE};
+pub use crate::vm::{MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 
 /// A linear memory of a store. A small `Copy` handle; the store owns the
 /// memory.

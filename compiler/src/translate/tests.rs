@@ -34,11 +34,11 @@ fn ref_type(ty: wasmparser::RefType) -> RefType {
 }
 
 fn table_type(ty: wasmparser::TableType) -> TableType {
-    TableType { element: ref_type(ty.element_type), minimum: ty.initial as u32, maximum: ty.maximum.map(|m| m as u32) }
+    TableType { element: ref_type(ty.element_type), minimum: ty.initial, maximum: ty.maximum, table64: ty.table64 }
 }
 
 fn memory_type(ty: wasmparser::MemoryType) -> MemoryType {
-    MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: ty.shared }
+    MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: ty.shared, memory64: ty.memory64 }
 }
 
 fn global_type(ty: wasmparser::GlobalType) -> GlobalType {
