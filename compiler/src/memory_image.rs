@@ -211,6 +211,23 @@ mod tests {
     }
 
     #[test]
+    fn every_defined_memory_gets_its_own_image_and_64_bit_offsets_count() {
+        let t = translate(
+            r#"(module (import "m" "mem" (memory 1)) (memory 1) (memory i64 2)
+                (data (memory 1) (i32.const 10) "one")
+                (data (memory 2) (i64.const 70000) "two"))"#,
+        );
+        let images = &t.info.memory_images;
+        assert_eq!(images.len(), 2, "{images:?}");
+        assert_eq!((images[0].memory, images[0].memory_offset), (1, 0));
+        assert_eq!((images[1].memory, images[1].memory_offset), (2, 69632));
+        assert_eq!(&t.data.image[images[0].image_offset as usize + 10..][..3], b"one");
+        assert_eq!(&t.data.image[(images[1].image_offset + 70000 - 69632) as usize..][..3], b"two");
+        assert_eq!(t.info.data[0].mode, DataMode::InImage { memory: 1 });
+        assert_eq!(t.info.data[1].mode, DataMode::InImage { memory: 2 });
+    }
+
+    #[test]
     fn imported_memories_keep_their_segments() {
         let t = translate(r#"(module (import "m" "mem" (memory 1)) (data (i32.const 0) "a"))"#);
         assert!(t.info.memory_images.is_empty());
