@@ -9,8 +9,9 @@ use kiln_loader::{
 
 /// A 64-bit memory of one page without a maximum, with accessors: `load`
 /// and `store` have a small offset (checked by comparing the address with
-/// the length, faulting in the guard past it), `load_far` an offset of
-/// 4 GiB (checked by its end).
+/// the length, faulting in the guard past it), `load_mid` and `load_far`
+/// offsets of 1 GiB (folded into the access) and 4 GiB (added to the
+/// address), both past the guard and checked by their end.
 const MEMORY64: &str = r#"(module
     (memory (export "memory") i64 1)
     (func (export "grow") (param i64) (result i64) local.get 0 memory.grow)
@@ -18,7 +19,10 @@ const MEMORY64: &str = r#"(module
     (func (export "store") (param i64 i64) local.get 0 local.get 1 i64.store)
     (func (export "load") (param i64) (result i64) local.get 0 i64.load)
     (func (export "load8") (param i64) (result i32) local.get 0 i32.load8_u)
+    (func (export "load_mid") (param i64) (result i64) local.get 0 i64.load offset=0x4000_0000)
     (func (export "load_far") (param i64) (result i64) local.get 0 i64.load offset=0x1_0000_0000))"#;
+
+const ONE_GIB: u64 = 1 << 30;
 
 const FOUR_GIB: u64 = 1 << 32;
 
@@ -64,6 +68,7 @@ fn a_64_bit_memory_grows_past_4_gib_and_its_last_page_reads_back() {
     let store_fn = instance.get_typed_func::<(i64, i64), ()>(&store, "store").expect("store");
     store_fn.call(&mut store, (last as i64, 0x1122_3344_5566_7788)).expect("stores at the end");
     assert_eq!(load(&mut store, instance, "load", last).unwrap(), 0x1122_3344_5566_7788);
+    assert_eq!(load(&mut store, instance, "load_mid", last - ONE_GIB).unwrap(), 0x1122_3344_5566_7788);
     assert_eq!(load(&mut store, instance, "load_far", last - FOUR_GIB).unwrap(), 0x1122_3344_5566_7788);
     assert_eq!(memory.read_le::<u64>(&store, last as usize).unwrap(), 0x1122_3344_5566_7788);
     // A byte the host writes in the first page above 4 GiB reaches Wasm.
@@ -75,6 +80,7 @@ fn a_64_bit_memory_grows_past_4_gib_and_its_last_page_reads_back() {
     // them would have wrapped into bounds.
     assert_out_of_bounds(load(&mut store, instance, "load", last + 1), "load straddling the end");
     assert_out_of_bounds(load(&mut store, instance, "load", length), "load at the end");
+    assert_out_of_bounds(load(&mut store, instance, "load_mid", last - ONE_GIB + 1), "mid load straddling the end");
     assert_out_of_bounds(load(&mut store, instance, "load_far", last - FOUR_GIB + 1), "far load straddling the end");
     assert_out_of_bounds(load(&mut store, instance, "load", length + FOUR_GIB), "load 4 GiB past the end");
     assert_out_of_bounds(load(&mut store, instance, "load", u64::MAX), "load at -1");

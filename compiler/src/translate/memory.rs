@@ -151,7 +151,7 @@ fn checked_address(
             };
             let out_of_bounds = builder.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
             builder.ins().trapnz(out_of_bounds, trap);
-            0
+            i32::try_from(static_offset).unwrap_or(0)
         }
     };
     let base = memory_base(env, builder, state, index, offset)?;
