@@ -51,25 +51,25 @@ fn heap_type(ty: wasmparser::HeapType, offset: u64) -> Result<kiln_format::HeapT
 }
 
 fn table_type(ty: wasmparser::TableType, offset: u64) -> Result<TableType> {
-    let too_big = || CompileError::unsupported("64-bit tables are not supported", offset_of(offset));
-    if ty.table64 || ty.shared {
-        return Err(too_big());
+    if ty.shared {
+        return Err(CompileError::unsupported("shared tables are not supported", offset_of(offset)));
     }
     Ok(TableType {
         element: ref_type(ty.element_type, offset)?,
-        minimum: u32::try_from(ty.initial).map_err(|_| too_big())?,
-        maximum: ty.maximum.map(u32::try_from).transpose().map_err(|_| too_big())?,
+        minimum: ty.initial,
+        maximum: ty.maximum,
+        table64: ty.table64,
     })
 }
 
 fn memory_type(ty: wasmparser::MemoryType, offset: u64) -> Result<MemoryType> {
-    if ty.memory64 || ty.shared || ty.page_size_log2.is_some() {
+    if ty.shared || ty.page_size_log2.is_some() {
         return Err(CompileError::unsupported(
-            "only unshared 32-bit memories with 64 KiB pages are supported",
+            "only unshared memories with 64 KiB pages are supported",
             offset_of(offset),
         ));
     }
-    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: false })
+    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: false, memory64: ty.memory64 })
 }
 
 fn global_type(ty: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {
@@ -177,9 +177,10 @@ fn read_leb(bytes: &[u8], pos: &mut usize, max_bytes: usize) -> Option<std::resu
     Some(Err(start))
 }
 
-/// WebAssembly 2.0 encodes memory limits as u32 LEB128s (at most 5 bytes);
-/// wasmparser, built for memory64, reads them as u64s and accepts longer
-/// encodings. Anything this check does not understand is left to the
+/// The limits of a 32-bit memory are u32 LEB128s (at most 5 bytes), those
+/// of a 64-bit memory (flag bit 2) u64 LEB128s (at most 10 bytes);
+/// wasmparser reads both as u64s and accepts longer encodings of the
+/// former. Anything this check does not understand is left to the
 /// validator.
 fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
     let malformed =
@@ -189,11 +190,13 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
     for _ in 0..count {
         let Some(&flags) = section.get(pos) else { return Ok(()) };
         pos += 1;
-        if flags > 1 {
+        // Bit 0: a maximum follows; bit 1: shared; bit 2: 64-bit.
+        if flags > 0b111 {
             return Ok(());
         }
-        for _ in 0..=flags {
-            match read_leb(section, &mut pos, 5) {
+        let max_bytes = if flags & 0b100 != 0 { 10 } else { 5 };
+        for _ in 0..=(flags & 1) {
+            match read_leb(section, &mut pos, max_bytes) {
                 Some(Ok(_)) => {}
                 Some(Err(at)) => return Err(malformed(at)),
                 None => return Ok(()),
@@ -450,7 +453,10 @@ mod tests {
         assert_eq!(info.num_imported_globals, 1);
         assert_eq!(info.functions.len(), 3);
         assert_eq!(info.functions[1].name.as_deref(), Some("double"));
-        assert_eq!(info.tables, vec![TableType { element: RefType::FUNCREF, minimum: 2, maximum: None }]);
+        assert_eq!(
+            info.tables,
+            vec![TableType { element: RefType::FUNCREF, minimum: 2, maximum: None, table64: false }]
+        );
         assert_eq!(info.memories[0].maximum, Some(3));
         assert_eq!(info.globals[0].init, ConstExpr::I32(7));
         assert_eq!(info.global_types.len(), 2);

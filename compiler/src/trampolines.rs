@@ -249,10 +249,10 @@ block0(v0: i64, v1: i32, v2: f64):
         let f = builtin_trampoline(BuiltinIndex::TableGrow, config(), &mut FunctionBuilderContext::new());
         let text = f.display().to_string();
         let expected = "\
-function u3:5(i64, i32, i32, i64) -> i32 system_v {
-    sig0 = (i64, i32, i32, i64) -> i32 system_v
+function u3:5(i64, i32, i64, i64) -> i64 system_v {
+    sig0 = (i64, i32, i64, i64) -> i64 system_v
 
-block0(v0: i64, v1: i32, v2: i32, v3: i64):
+block0(v0: i64, v1: i32, v2: i64, v3: i64):
     v4 = load.i64 notrap aligned v0
     v5 = get_frame_pointer.i64 
     v6 = load.i64 notrap aligned v5

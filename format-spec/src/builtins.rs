@@ -14,6 +14,10 @@ pub enum BuiltinType {
     Pointer,
     /// A 32-bit integer.
     I32,
+    /// A 64-bit integer: addresses, lengths, sizes and deltas of memories
+    /// and tables, whatever their index type (compiled code zero-extends
+    /// those of 32-bit ones).
+    I64,
 }
 
 macro_rules! builtins {
@@ -51,23 +55,23 @@ macro_rules! builtins {
 }
 
 builtins! {
-    MemoryGrow = 0, "memory_grow", (I32, I32) -> (I32),
-        "`(vmctx, memory, delta_pages) -> old_pages`, or -1 when the memory cannot grow.";
-    MemoryFill = 1, "memory_fill", (I32, I32, I32, I32) -> (),
+    MemoryGrow = 0, "memory_grow", (I32, I64) -> (I64),
+        "`(vmctx, memory, delta_pages) -> old_pages`, or -1 (all ones) when the memory cannot grow.";
+    MemoryFill = 1, "memory_fill", (I32, I64, I32, I64) -> (),
         "`(vmctx, memory, dst, value, len)`.";
-    MemoryCopy = 2, "memory_copy", (I32, I32, I32, I32, I32) -> (),
+    MemoryCopy = 2, "memory_copy", (I32, I64, I32, I64, I64) -> (),
         "`(vmctx, dst_memory, dst, src_memory, src, len)`.";
-    MemoryInit = 3, "memory_init", (I32, I32, I32, I32, I32) -> (),
+    MemoryInit = 3, "memory_init", (I32, I32, I64, I32, I32) -> (),
         "`(vmctx, memory, data_index, dst, src, len)`.";
     DataDrop = 4, "data_drop", (I32) -> (),
         "`(vmctx, data_index)`.";
-    TableGrow = 5, "table_grow", (I32, I32, Pointer) -> (I32),
-        "`(vmctx, table, delta, init) -> old_size`, or -1 when the table cannot grow.";
-    TableFill = 6, "table_fill", (I32, I32, Pointer, I32) -> (),
+    TableGrow = 5, "table_grow", (I32, I64, Pointer) -> (I64),
+        "`(vmctx, table, delta, init) -> old_size`, or -1 (all ones) when the table cannot grow.";
+    TableFill = 6, "table_fill", (I32, I64, Pointer, I64) -> (),
         "`(vmctx, table, dst, reference, len)`.";
-    TableCopy = 7, "table_copy", (I32, I32, I32, I32, I32) -> (),
+    TableCopy = 7, "table_copy", (I32, I64, I32, I64, I64) -> (),
         "`(vmctx, dst_table, dst, src_table, src, len)`.";
-    TableInit = 8, "table_init", (I32, I32, I32, I32, I32) -> (),
+    TableInit = 8, "table_init", (I32, I32, I64, I32, I32) -> (),
         "`(vmctx, table, elem_index, dst, src, len)`.";
     ElemDrop = 9, "elem_drop", (I32) -> (),
         "`(vmctx, elem_index)`.";

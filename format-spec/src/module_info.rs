@@ -5,18 +5,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::{FormatError, FuncType, HeapType, RefType, Result, TypeShape, ValType, SECTION_META};
 
-/// Limits and element type of a table.
+/// Limits, element type and index type of a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableType {
     /// Element type.
     pub element: RefType,
     /// Initial number of elements.
-    pub minimum: u32,
+    pub minimum: u64,
     /// Maximum number of elements.
-    pub maximum: Option<u32>,
+    pub maximum: Option<u64>,
+    /// Whether the table is indexed by `i64` (memory64's table64): its
+    /// indices, sizes and segment offsets are `i64`, and its limits may
+    /// exceed `u32::MAX`.
+    pub table64: bool,
 }
 
-/// Limits of a memory, in 64 KiB pages.
+/// Limits of a memory, in 64 KiB pages, and its index type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryType {
     /// Initial size in pages.
@@ -25,6 +29,21 @@ pub struct MemoryType {
     pub maximum: Option<u64>,
     /// Whether the memory is shared (threads proposal; refused today).
     pub shared: bool,
+    /// Whether the memory is indexed by `i64` (memory64): its addresses,
+    /// page counts, sizes and data segment offsets are `i64`, and compiled
+    /// code checks its accesses against its current length.
+    pub memory64: bool,
+}
+
+impl MemoryType {
+    /// Most pages a memory of this type can ever have in kiln: its maximum,
+    /// or the largest memory of its index type
+    /// ([`MAX_WASM_PAGES`](crate::MAX_WASM_PAGES) or
+    /// [`MAX_MEMORY64_PAGES`](crate::MAX_MEMORY64_PAGES)), whichever is less.
+    pub fn max_pages(&self) -> u64 {
+        let limit = if self.memory64 { crate::MAX_MEMORY64_PAGES } else { crate::MAX_WASM_PAGES };
+        self.maximum.unwrap_or(limit).min(limit)
+    }
 }
 
 /// Type and mutability of a global.
@@ -169,7 +188,7 @@ pub enum ElementMode {
     Active {
         /// Table index.
         table: u32,
-        /// Offset expression (i32).
+        /// Offset expression (`i64` for a 64-bit table, else `i32`).
         offset: ConstExpr,
     },
     /// Available to `table.init` until `elem.drop`.
@@ -196,7 +215,7 @@ pub enum DataMode {
     Active {
         /// Memory index.
         memory: u32,
-        /// Offset expression (i32).
+        /// Offset expression (`i64` for a 64-bit memory, else `i32`).
         offset: ConstExpr,
     },
     /// Available to `memory.init` until `data.drop`.

@@ -20,20 +20,20 @@ pub fn limits_match(provided_min: u64, provided_max: Option<u64>, wanted_min: u6
         }
 }
 
-/// Whether a table (with its current size as minimum) matches an imported table type.
+/// Whether a table (with its current size as minimum) matches an imported
+/// table type: same element and index type, matching limits.
 pub fn table_matches(provided: &TableType, wanted: &TableType) -> bool {
     provided.element == wanted.element
-        && limits_match(
-            provided.minimum.into(),
-            provided.maximum.map(Into::into),
-            wanted.minimum.into(),
-            wanted.maximum.map(Into::into),
-        )
+        && provided.table64 == wanted.table64
+        && limits_match(provided.minimum, provided.maximum, wanted.minimum, wanted.maximum)
 }
 
-/// Whether a memory (with its current size as minimum) matches an imported memory type.
+/// Whether a memory (with its current size as minimum) matches an imported
+/// memory type: same sharing and index type, matching limits.
 pub fn memory_matches(provided: &MemoryType, wanted: &MemoryType) -> bool {
-    provided.shared == wanted.shared && limits_match(provided.minimum, provided.maximum, wanted.minimum, wanted.maximum)
+    provided.shared == wanted.shared
+        && provided.memory64 == wanted.memory64
+        && limits_match(provided.minimum, provided.maximum, wanted.minimum, wanted.maximum)
 }
 
 /// Whether a global matches an imported global type: the same
@@ -157,12 +157,19 @@ mod tests {
 
     #[test]
     fn tables_memories_and_globals() {
-        let t = |element, minimum, maximum| TableType { element, minimum, maximum };
+        let t = |element, minimum, maximum| TableType { element, minimum, maximum, table64: false };
         assert!(table_matches(&t(RefType::FUNCREF, 10, Some(20)), &t(RefType::FUNCREF, 10, Some(20))));
         assert!(!table_matches(&t(RefType::EXTERNREF, 10, None), &t(RefType::FUNCREF, 10, None)));
-        let m = |minimum, maximum| MemoryType { minimum, maximum, shared: false };
+        let m = |minimum, maximum| MemoryType { minimum, maximum, shared: false, memory64: false };
         assert!(memory_matches(&m(2, Some(2)), &m(1, Some(2))));
         assert!(!memory_matches(&m(1, None), &m(1, Some(2))));
+        let m64 = MemoryType { memory64: true, ..m(1, None) };
+        assert!(!memory_matches(&m64, &m(1, None)), "the index types differ");
+        assert!(!memory_matches(&m(1, None), &m64));
+        assert!(memory_matches(&m64, &m64));
+        let t64 = TableType { table64: true, ..t(RefType::FUNCREF, 1, None) };
+        assert!(!table_matches(&t64, &t(RefType::FUNCREF, 1, None)), "the index types differ");
+        assert!(table_matches(&t64, &t64));
         let g = |content, mutable| GlobalType { content, mutable };
         assert!(global_matches(&g(ValType::I32, true), &g(ValType::I32, true), same));
         assert!(!global_matches(&g(ValType::I32, false), &g(ValType::I32, true), same));
@@ -175,17 +182,18 @@ mod tests {
         let mut store = Store::new(&Engine::default(), ());
         let table = Table::new(
             &mut store,
-            TableType { element: RefType::FUNCREF, minimum: 1, maximum: Some(5) },
+            TableType { element: RefType::FUNCREF, minimum: 1, maximum: Some(5), table64: false },
             Val::FuncRef(None),
         )
         .unwrap();
-        let wanted = TableType { element: RefType::FUNCREF, minimum: 3, maximum: Some(5) };
+        let wanted = TableType { element: RefType::FUNCREF, minimum: 3, maximum: Some(5), table64: false };
         assert!(!table_matches(&table.ty(&store), &wanted));
         table.grow(&mut store, 2, Val::FuncRef(None)).unwrap();
         assert!(table_matches(&table.ty(&store), &wanted), "a grown table satisfies a larger minimum");
 
-        let memory = Memory::new(&mut store, MemoryType { minimum: 0, maximum: None, shared: false }).unwrap();
-        let wanted = MemoryType { minimum: 1, maximum: None, shared: false };
+        let memory =
+            Memory::new(&mut store, MemoryType { minimum: 0, maximum: None, shared: false, memory64: false }).unwrap();
+        let wanted = MemoryType { minimum: 1, maximum: None, shared: false, memory64: false };
         assert!(!memory_matches(&memory.ty(&store), &wanted));
         memory.grow(&mut store, 1).unwrap();
         assert!(memory_matches(&memory.ty(&store), &wanted));

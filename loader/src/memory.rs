@@ -7,7 +7,7 @@ use crate::store::{opaque, opaque_mut, AsContext, AsContextMut};
 use crate::vm::memory::MemoryInner;
 use crate::vm::store::{StoreId, StoreOpaque};
 
-pub use crate::vm::{MAX_WASM_PAGES, WASM_PAGE_SIZE};
+pub use crate::vm::{MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 
 /// A linear memory of a store. A small `Copy` handle; the store owns the
 /// memory.
@@ -67,7 +67,9 @@ impl Memory {
         self.inner(store).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Its type, with the current size as minimum.
+    /// Its type, with the current size as minimum; `memory64` says whether
+    /// it is indexed by `i64` (and may exceed 4 GiB, up to
+    /// [`MAX_MEMORY64_PAGES`]).
     ///
     /// # Panics
     /// If the memory belongs to another store (so do the other accessors

@@ -48,7 +48,7 @@ fn wrong_table_element_type_is_refused() {
     let module = module(&engine, r#"(module (import "m" "t" (table 1 funcref)))"#);
     let table = Table::new(
         &mut store,
-        TableType { element: RefType::EXTERNREF, minimum: 1, maximum: None },
+        TableType { element: RefType::EXTERNREF, minimum: 1, maximum: None, table64: false },
         Val::ExternRef(None),
     )
     .unwrap();

@@ -5,7 +5,9 @@
 use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, UserExternalName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::{definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, ModuleInfo, TableType, VMOffsets};
+use kiln_format::{
+    definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, MemoryType, ModuleInfo, TableType, VMOffsets,
+};
 
 use super::fuel::{fuel_after_builtin, fuel_before_builtin};
 use super::state::FuncState;
@@ -69,6 +71,15 @@ impl<'a> FuncEnvironment<'a> {
             .get(index as usize)
             .copied()
             .ok_or_else(|| CompileError::invalid(format!("unknown table {index}"), offset))
+    }
+
+    /// Type of memory `index`.
+    pub(crate) fn memory_type(&self, index: u32, offset: usize) -> Result<MemoryType> {
+        self.info
+            .memories
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| CompileError::invalid(format!("unknown memory {index}"), offset))
     }
 
     /// Whether table `index` holds externrefs (whose accesses go through builtins).
@@ -246,6 +257,27 @@ fn current_length(builder: &mut FunctionBuilder<'_>, vmctx: ir::Value, location:
 /// An `i32` constant for a builtin's index argument.
 pub(crate) fn index_arg(builder: &mut FunctionBuilder<'_>, index: u32) -> ir::Value {
     builder.ins().iconst(ir::types::I32, i64::from(index as i32))
+}
+
+/// `value` as the `i64` that builtins take for addresses, lengths and
+/// deltas: zero-extended from the `i32` of a 32-bit memory or table.
+pub(crate) fn widen_arg(builder: &mut FunctionBuilder<'_>, value: ir::Value) -> ir::Value {
+    if builder.func.dfg.value_type(value) == ir::types::I64 {
+        value
+    } else {
+        builder.ins().uextend(ir::types::I64, value)
+    }
+}
+
+/// A builtin's `i64` result (a size, or -1) as the value of an entity of
+/// the given index type: its low 32 bits for a 32-bit one, whose sizes
+/// never exceed `u32::MAX` and whose -1 is all ones as well.
+pub(crate) fn narrow_result(builder: &mut FunctionBuilder<'_>, value: ir::Value, is_64: bool) -> ir::Value {
+    if is_64 {
+        value
+    } else {
+        builder.ins().ireduce(ir::types::I32, value)
+    }
 }
 
 /// Calls `builtin` through its exit trampoline `kiln_builtin_N`, which

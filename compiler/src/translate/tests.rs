@@ -34,11 +34,11 @@ fn ref_type(ty: wasmparser::RefType) -> RefType {
 }
 
 fn table_type(ty: wasmparser::TableType) -> TableType {
-    TableType { element: ref_type(ty.element_type), minimum: ty.initial as u32, maximum: ty.maximum.map(|m| m as u32) }
+    TableType { element: ref_type(ty.element_type), minimum: ty.initial, maximum: ty.maximum, table64: ty.table64 }
 }
 
 fn memory_type(ty: wasmparser::MemoryType) -> MemoryType {
-    MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: ty.shared }
+    MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: ty.shared, memory64: ty.memory64 }
 }
 
 fn global_type(ty: wasmparser::GlobalType) -> GlobalType {
@@ -592,4 +592,70 @@ fn epoch_checks_skip_functions_without_loops_or_calls() {
     let [leaf, caller] = [0, 1].map(|i| functions[i].display().to_string());
     assert!(!leaf.contains("u3:13"), "a leaf without loops needs no check:\n{leaf}");
     assert!(caller.contains("u3:13"), "a caller checks at entry:\n{caller}");
+}
+
+/// The blocks and instructions of `clif`'s functions, without their
+/// signatures and preambles, whose calling convention is another matter.
+fn bodies(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with('@') || line.starts_with("block"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A 64-bit memory's access whose offset fits the guard compares the
+/// address alone with the length (and faults in the guard past it); one
+/// with a larger offset checks its end, trapping if that overflows.
+#[test]
+fn golden_memory64_accesses_are_checked() {
+    let text = clif(
+        r#"(module (memory i64 1)
+            (func (param i64) (result i32) local.get 0 i32.load offset=16)
+            (func (param i64) (result i32) local.get 0 i32.load offset=0x1_0000_0000))"#,
+    );
+    let expected = "\
+block0(v0: i64, v1: i64):
+@0021                               v3 = load.i64 notrap aligned v0+48
+@0021                               v4 = icmp ugt v1, v3
+@0021                               trapnz v4, heap_oob
+@0021                               v5 = load.i64 notrap aligned readonly v0+40
+@0021                               v6 = iadd v5, v1
+@0021                               v7 = load.i32 little v6+16
+@0024                               jump block1(v7)
+block1(v2: i32):
+@0024                               return v2
+block0(v0: i64, v1: i64):
+@0029                               v3 = load.i64 notrap aligned v0+48
+@0029                               v4 = iconst.i64 0x0001_0000_0004
+@0029                               v5 = uadd_overflow_trap v1, v4, heap_oob  ; v4 = 0x0001_0000_0004
+@0029                               v6 = icmp ugt v5, v3
+@0029                               trapnz v6, heap_oob
+@0029                               v7 = load.i64 notrap aligned readonly v0+40
+@0029                               v8 = iadd v7, v1
+@0029                               v9 = iconst.i64 0x0001_0000_0000
+@0029                               v10 = iadd v8, v9  ; v9 = 0x0001_0000_0000
+@0029                               v11 = load.i32 little v10
+@0030                               jump block1(v11)
+block1(v2: i32):
+@0030                               return v2";
+    assert_eq!(bodies(&text), expected, "{text}");
+}
+
+#[test]
+fn memory64_sizes_and_mixed_copies_use_each_memorys_index_type() {
+    let text = clif(
+        r#"(module (memory $a 1) (memory $b i64 1)
+            (func (result i32) memory.size $a)
+            (func (result i64) memory.size $b)
+            (func (param i64) (result i64) local.get 0 memory.grow $b)
+            (func (param i64 i32 i32) local.get 0 local.get 1 local.get 2 memory.copy $b $a))"#,
+    );
+    // The 32-bit operands of the mixed copy (source and length) are
+    // zero-extended for the builtin; the 64-bit ones go as they are.
+    assert!(text.contains("v4 = uextend.i64 v2\n"), "{text}");
+    assert!(text.contains("v5 = uextend.i64 v3\n"), "{text}");
+    assert!(text.contains("call fn0(v0, v6, v1, v7, v4, v5)  ; v6 = 1, v7 = 0"), "{text}");
+    assert!(!text.contains("uextend.i64 v1\n"), "{text}");
+    assert_eq!(text.matches("ireduce.i32").count(), 1, "only the 32-bit memory.size narrows: {text}");
 }

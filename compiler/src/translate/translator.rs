@@ -7,7 +7,7 @@ use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_codegen::settings;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_format::{runtime_limits, BuiltinIndex, VMOffsets};
-use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, ValidatorResources, WasmModuleResources};
+use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, ValidatorResources};
 
 use super::call::CallKind;
 use super::control::{self, block_with_params, push_ctrl, FrameKind};
@@ -88,7 +88,6 @@ impl FuncTranslator {
                 func.signature
             )));
         }
-        reject_64bit_indices(env, validator.resources(), body_offset)?;
         func.stack_limit = Some(stack_limit(func)?);
 
         let mut builder = FunctionBuilder::new(func, builder_context);
@@ -136,22 +135,6 @@ impl FuncTranslator {
         builder.finalize(frontend_config);
         Ok(())
     }
-}
-
-/// Memories and tables indexed by i64 need bounds checks and builtins
-/// that kiln's ABI does not have.
-fn reject_64bit_indices(env: &FuncEnvironment<'_>, resources: &ValidatorResources, offset: usize) -> Result<()> {
-    for index in 0..env.info.memories.len() as u32 {
-        if resources.memory_at(index).is_some_and(|memory| memory.memory64) {
-            return Err(CompileError::unsupported("64-bit memories (memory64) are not supported", offset));
-        }
-    }
-    for index in 0..env.info.tables.len() as u32 {
-        if resources.table_at(index).is_some_and(|table| table.table64) {
-            return Err(CompileError::unsupported("64-bit tables (memory64) are not supported", offset));
-        }
-    }
-    Ok(())
 }
 
 /// The stack limit global value, `*(*(vmctx + RUNTIME_LIMITS) + STACK_LIMIT)`,

@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use kiln_loader::{Engine, Error, ExternKind, ImportKind, Instance, Linker, Module, Store, StoreLimits, Val, ValType};
+use kiln_loader::{
+    Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module, Store, StoreLimits, TableType, Val,
+    ValType,
+};
 use serde_json::json;
 
 /// How `kiln run` reads arguments and prints results.
@@ -513,6 +516,27 @@ struct FunctionSummary {
     stack_maps: Vec<kiln_format::StackMapRecord>,
 }
 
+/// Limits as `min..max` (`min..` without a maximum).
+fn describe_limits(minimum: u64, maximum: Option<u64>) -> String {
+    match maximum {
+        Some(max) => format!("{minimum}..{max}"),
+        None => format!("{minimum}.."),
+    }
+}
+
+/// A memory type as `inspect` shows it: index type, then limits in pages.
+fn describe_memory(m: &MemoryType) -> String {
+    let index = if m.memory64 { "i64" } else { "i32" };
+    let shared = if m.shared { " shared" } else { "" };
+    format!("{index} {} pages{shared}", describe_limits(m.minimum, m.maximum))
+}
+
+/// A table type as `inspect` shows it: index type, limits, element type.
+fn describe_table(t: &TableType) -> String {
+    let index = if t.table64 { "i64" } else { "i32" };
+    format!("{index} {} {:?}", describe_limits(t.minimum, t.maximum), t.element).to_lowercase()
+}
+
 fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     let module = Module::from_file(&Engine::default(), file)?;
     let code = module.code();
@@ -544,8 +568,8 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
         .collect();
     let import_kind = |k: &ImportKind| match k {
         ImportKind::Func(t) => format!("func (type {t})"),
-        ImportKind::Table(t) => format!("table {t:?}"),
-        ImportKind::Memory(m) => format!("memory {m:?}"),
+        ImportKind::Table(t) => format!("table {}", describe_table(t)),
+        ImportKind::Memory(m) => format!("memory {}", describe_memory(m)),
         ImportKind::Global(g) => format!("global {g:?}"),
     };
     let export_kind = |k: ExternKind| match k {
@@ -592,6 +616,22 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
             })).collect::<Vec<_>>(),
             "memories": info.memories.len(),
             "tables": info.tables.len(),
+            "memory_types": info.memories.iter().enumerate().map(|(i, m)| json!({
+                "index": i,
+                "imported": i < info.num_imported_memories as usize,
+                "index_type": if m.memory64 { "i64" } else { "i32" },
+                "minimum": m.minimum,
+                "maximum": m.maximum,
+                "shared": m.shared,
+            })).collect::<Vec<_>>(),
+            "table_types": info.tables.iter().enumerate().map(|(i, t)| json!({
+                "index": i,
+                "imported": i < info.num_imported_tables as usize,
+                "index_type": if t.table64 { "i64" } else { "i32" },
+                "element": format!("{:?}", t.element).to_lowercase(),
+                "minimum": t.minimum,
+                "maximum": t.maximum,
+            })).collect::<Vec<_>>(),
             "globals": info.global_types.len(),
             "data_segments": info.data.len(),
             "element_segments": info.elements.len(),
@@ -623,6 +663,16 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     println!("exports ({}):", info.exports.len());
     for e in &info.exports {
         println!("  {}: {} {}", e.name, export_kind(e.kind), e.index);
+    }
+    println!("memories ({}):", info.memories.len());
+    for (i, m) in info.memories.iter().enumerate() {
+        let imported = if i < info.num_imported_memories as usize { " (imported)" } else { "" };
+        println!("  {i:>4} {}{imported}", describe_memory(m));
+    }
+    println!("tables ({}):", info.tables.len());
+    for (i, t) in info.tables.iter().enumerate() {
+        let imported = if i < info.num_imported_tables as usize { " (imported)" } else { "" };
+        println!("  {i:>4} {}{imported}", describe_table(t));
     }
     println!("functions ({}):", functions.len());
     for f in &functions {

@@ -114,41 +114,39 @@ fn finish_table_write(store: &mut StoreOpaque, result: Result<ReleasedRefs, Trap
     }
 }
 
-unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u32) -> u32 {
+unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -> u64 {
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
-    let Some(&memory) = store.instances[instance].memories.get(memory as usize) else { return u32::MAX };
-    match store.grow_memory(memory, delta as u64) {
-        Ok(Some(old)) => old as u32,
-        Ok(None) => u32::MAX,
+    let Some(&memory) = store.instances[instance].memories.get(memory as usize) else { return u64::MAX };
+    match store.grow_memory(memory, delta) {
+        Ok(Some(old)) => old,
+        Ok(None) => u64::MAX,
         Err(error) => raise_error(store, error),
     }
 }
 
-unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u32, value: u32, len: u32) {
+unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u64, value: u32, len: u64) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     let result = match store.instances[instance].memories.get(memory as usize) {
-        Some(&m) => store.memories[m as usize].fill(dst as u64, value as u8, len as u64),
+        Some(&m) => store.memories[m as usize].fill(dst, value as u8, len),
         None => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
     };
     trap_on(result);
 }
 
-unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u32, src_memory: u32, src: u32, len: u32) {
+unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u64, src_memory: u32, src: u64, len: u64) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     let memories = &store.instances[instance].memories;
     let result = match (memories.get(dst_memory as usize), memories.get(src_memory as usize)) {
-        (Some(&d), Some(&s)) => {
-            store.memories[d as usize].copy_from(dst as u64, &store.memories[s as usize], src as u64, len as u64)
-        }
+        (Some(&d), Some(&s)) => store.memories[d as usize].copy_from(dst, &store.memories[s as usize], src, len),
         _ => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
     };
     trap_on(result);
 }
 
-unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, data: u32, dst: u32, src: u32, len: u32) {
+unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, data: u32, dst: u64, src: u32, len: u32) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     trap_on(store.memory_init(instance, memory, data, dst, src, len));
@@ -160,41 +158,56 @@ unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
     store.drop_data(instance, data);
 }
 
-unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: *mut u8) -> u32 {
+/// A table index or length from compiled code (an `i64`, zero-extended for
+/// a 32-bit table) as the `u32` that tables use. No table exceeds
+/// `MAX_TABLE_ELEMENTS`, so a larger value is out of bounds whatever the
+/// operation.
+fn table_operand(value: u64) -> Result<u32, TrapCode> {
+    u32::try_from(value).map_err(|_| TrapCode::TABLE_OUT_OF_BOUNDS)
+}
+
+unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, init: *mut u8) -> u64 {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
-    let Some(&table) = store.instances[instance].tables.get(table as usize) else { return u32::MAX };
+    let Some(&table) = store.instances[instance].tables.get(table as usize) else { return u64::MAX };
+    // No table reaches 2^32 elements, so no larger delta can succeed.
+    let Ok(delta) = u32::try_from(delta) else { return u64::MAX };
     match store.grow_table(table, delta, init as usize) {
-        Ok(grown) => grown.unwrap_or(u32::MAX),
+        Ok(grown) => grown.map_or(u64::MAX, u64::from),
         Err(error) => raise_error(store, error),
     }
 }
 
-unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: *mut u8, len: u32) {
+unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u64, value: *mut u8, len: u64) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     let result = match store.instances[instance].tables.get(table as usize) {
-        Some(&t) => store.tables[t as usize].fill(dst, value as usize, len),
+        Some(&t) => table_operand(dst)
+            .and_then(|dst| Ok((dst, table_operand(len)?)))
+            .and_then(|(dst, len)| store.tables[t as usize].fill(dst, value as usize, len)),
         None => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
     };
     finish_table_write(store, result);
 }
 
-unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, dst: u32, src_table: u32, src: u32, len: u32) {
+unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, dst: u64, src_table: u32, src: u64, len: u64) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     let tables = &store.instances[instance].tables;
     let result = match (tables.get(dst_table as usize), tables.get(src_table as usize)) {
-        (Some(&d), Some(&s)) => store.tables[d as usize].copy_from(dst, &store.tables[s as usize], src, len),
+        (Some(&d), Some(&s)) => (|| {
+            let (dst, src, len) = (table_operand(dst)?, table_operand(src)?, table_operand(len)?);
+            store.tables[d as usize].copy_from(dst, &store.tables[s as usize], src, len)
+        })(),
         _ => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
     };
     finish_table_write(store, result);
 }
 
-unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u32, src: u32, len: u32) {
+unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u64, src: u32, len: u32) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
-    let result = store.table_init(instance, table, elem, dst, src, len);
+    let result = table_operand(dst).and_then(|dst| store.table_init(instance, table, elem, dst, src, len));
     finish_table_write(store, result);
 }
 

@@ -1,8 +1,10 @@
 //! Linear memories: reservations, growth and bulk operations.
 //!
-//! Each memory reserves 8 GiB of address space up front (4 GiB addressable
-//! plus a 4 GiB guard) with no access rights, so compiled code needs no bounds
-//! checks and growing only changes protections: the base never moves.
+//! Each memory reserves 8 GiB of address space up front with no access
+//! rights, and growing only changes protections: the base never moves. A
+//! 32-bit memory uses 4 GiB of it plus a 4 GiB guard, so compiled code needs
+//! no bounds checks; a 64-bit memory may use all but a 32 MiB guard
+//! (`MAX_MEMORY64_PAGES`), and compiled code checks its accesses.
 //! Reservations of dropped memories are zeroed and pooled for reuse.
 #![allow(unsafe_code)]
 
@@ -20,6 +22,8 @@ use crate::error::Error;
 pub const WASM_PAGE_SIZE: u64 = kiln_format::WASM_PAGE_SIZE;
 /// Most pages a 32-bit memory can have.
 pub const MAX_WASM_PAGES: u64 = kiln_format::MAX_WASM_PAGES;
+/// Most pages a 64-bit memory can have in kiln (8 GiB less its guard).
+pub const MAX_MEMORY64_PAGES: u64 = kiln_format::MAX_MEMORY64_PAGES;
 pub(crate) const RESERVATION: usize = kiln_format::MEMORY_RESERVATION as usize;
 
 /// Reservations of dropped memories, kept for the next memory to be made.
@@ -293,9 +297,19 @@ impl MemoryInner {
         if ty.shared {
             return Err(Error::Instantiation("shared memories are not supported".into()));
         }
-        let max = ty.maximum.unwrap_or(MAX_WASM_PAGES);
-        if ty.minimum > MAX_WASM_PAGES || max > MAX_WASM_PAGES || ty.minimum > max {
+        if ty.maximum.is_some_and(|max| max < ty.minimum) || (!ty.memory64 && ty.maximum > Some(MAX_WASM_PAGES)) {
             return Err(Error::Instantiation(format!("memory limits out of range: {ty:?}")));
+        }
+        // A 64-bit memory may declare up to 2^48 pages, more than its
+        // reservation holds: it grows as far as the reservation allows, and
+        // only a minimum beyond it is refused.
+        let max = ty.max_pages();
+        if ty.minimum > max {
+            return Err(Error::Instantiation(format!(
+                "a memory of {} pages exceeds the {max} pages that kiln reserves for a {}-bit memory",
+                ty.minimum,
+                if ty.memory64 { 64 } else { 32 }
+            )));
         }
         let initial = (ty.minimum * WASM_PAGE_SIZE) as usize;
         let (base, backing, max_pages) = match pool {
@@ -355,6 +369,12 @@ impl MemoryInner {
     /// The type as import matching sees it: the current size as minimum.
     pub(crate) fn current_type(&self) -> MemoryType {
         MemoryType { minimum: self.pages(), ..self.ty }
+    }
+
+    /// Most pages it may grow to: its type's maximum, or less where its
+    /// reservation or pool slot ends.
+    pub(crate) fn max_pages(&self) -> u64 {
+        self.max_pages
     }
 
     /// Grows by `delta` pages; the old size in pages, or `None` past the maximum.
@@ -477,7 +497,7 @@ mod tests {
     }
 
     fn ty(minimum: u64, maximum: Option<u64>) -> MemoryType {
-        MemoryType { minimum, maximum, shared: false }
+        MemoryType { minimum, maximum, shared: false, memory64: false }
     }
 
     #[test]

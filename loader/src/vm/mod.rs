@@ -30,7 +30,7 @@ pub(crate) use abi::*;
 pub use activations::{GcStats, ACTIVATIONS_CHUNK_CAPACITY};
 pub use epoch::UpdateDeadline;
 pub use externref::ExternRef;
-pub use memory::{MAX_WASM_PAGES, WASM_PAGE_SIZE};
+pub use memory::{MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub(crate) use pinned::Pinned;
 pub use stack::HOST_STACK_RESERVE;
 pub use store::DEFAULT_MAX_WASM_STACK;

@@ -343,8 +343,8 @@ impl StoreOpaque {
     ) -> Result<u32, Error> {
         let query = LimiterQuery::TableGrowing {
             current: 0,
-            desired: ty.minimum as usize,
-            maximum: ty.maximum.map(|m| m as usize),
+            desired: usize::try_from(ty.minimum).unwrap_or(usize::MAX),
+            maximum: ty.maximum.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
         };
         if !self.may_grow(query)? {
             return Err(Error::Instantiation(format!(
@@ -362,7 +362,7 @@ impl StoreOpaque {
     pub(crate) fn grow_memory(&mut self, index: u32, delta: u64) -> Result<Option<u64>, Error> {
         let memory = &self.memories[index as usize];
         let ty = memory.current_type();
-        let max_pages = ty.maximum.unwrap_or(super::memory::MAX_WASM_PAGES).min(super::memory::MAX_WASM_PAGES);
+        let max_pages = memory.max_pages();
         let Some(desired) = ty.minimum.checked_add(delta).filter(|&pages| pages <= max_pages) else { return Ok(None) };
         if delta > 0 {
             let bytes = |pages: u64| (pages * super::memory::WASM_PAGE_SIZE) as usize;
@@ -386,7 +386,7 @@ impl StoreOpaque {
             let query = LimiterQuery::TableGrowing {
                 current: ty.minimum as usize,
                 desired: (ty.minimum as usize).saturating_add(delta as usize),
-                maximum: ty.maximum.map(|m| m as usize),
+                maximum: ty.maximum.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
             };
             if !self.may_grow(query)? {
                 return Ok(None);

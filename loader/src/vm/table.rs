@@ -71,12 +71,21 @@ impl TableInner {
         home: *mut VMDefinition,
         pool: Option<&Arc<TablePool>>,
     ) -> Result<TableInner, Error> {
-        if ty.minimum > MAX_TABLE_ELEMENTS || ty.maximum.is_some_and(|m| m < ty.minimum) {
+        if ty.maximum.is_some_and(|m| m < ty.minimum) || (!ty.table64 && ty.maximum > Some(u32::MAX.into())) {
             return Err(Error::Instantiation(format!("table limits out of range: {ty:?}")));
         }
-        let limit = ty.maximum.unwrap_or(u32::MAX).min(MAX_TABLE_ELEMENTS);
+        let minimum = u32::try_from(ty.minimum).ok().filter(|&m| m <= MAX_TABLE_ELEMENTS).ok_or_else(|| {
+            Error::Instantiation(format!(
+                "a table of {} elements exceeds kiln's maximum of {MAX_TABLE_ELEMENTS}",
+                ty.minimum
+            ))
+        })?;
+        // Whatever the maximum (a 64-bit table may declare up to 2^64 - 1),
+        // a table grows to at most `MAX_TABLE_ELEMENTS`, so its sizes and
+        // indices in bounds are `u32`s.
+        let limit = ty.maximum.unwrap_or(u64::MAX).min(MAX_TABLE_ELEMENTS.into()) as u32;
         let (elements, max_elements) = match pool {
-            Some(pool) => (pool.allocate(ty.minimum)?, limit.min(pool.max_elements())),
+            Some(pool) => (pool.allocate(minimum)?, limit.min(pool.max_elements())),
             None => (Vec::new(), limit),
         };
         let (home, own) = if home.is_null() {
@@ -94,7 +103,7 @@ impl TableInner {
             _own_definition: own,
         };
         table.with_elements(|_| ());
-        if table.grow(ty.minimum, init).is_none() {
+        if table.grow(minimum, init).is_none() {
             return Err(Error::Instantiation("cannot allocate the table".into()));
         }
         Ok(table)
@@ -133,7 +142,7 @@ impl TableInner {
     }
 
     pub(crate) fn current_type(&self) -> TableType {
-        TableType { minimum: self.size(), ..self.ty }
+        TableType { minimum: self.size().into(), ..self.ty }
     }
 
     /// The raw element at `index`; the table keeps its count.
@@ -260,8 +269,8 @@ mod tests {
     use super::*;
     use crate::vm::ExternRef;
 
-    fn ty(element: RefType, minimum: u32, maximum: Option<u32>) -> TableType {
-        TableType { element, minimum, maximum }
+    fn ty(element: RefType, minimum: u64, maximum: Option<u64>) -> TableType {
+        TableType { element, minimum, maximum, table64: false }
     }
 
     fn raw(r: &ExternRef) -> usize {

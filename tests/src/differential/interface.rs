@@ -40,9 +40,10 @@ pub struct Interface {
     pub tables: Vec<String>,
 }
 
-/// The features both engines implement: WebAssembly 2.0, as kilnc validates.
+/// The features both engines implement and the generator uses:
+/// WebAssembly 2.0, several memories, and 64-bit memories and tables.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2
+    WasmFeatures::WASM2 | WasmFeatures::MULTI_MEMORY | WasmFeatures::MEMORY64
 }
 
 /// Validates `wasm` against WebAssembly 2.0 and lists its exports.

@@ -66,9 +66,11 @@ impl ConstEnv<'_> {
         }
     }
 
-    /// An `i32` offset, as the unsigned value segments use.
-    pub(crate) fn eval_offset(&self, expr: &ConstExpr) -> Result<u32, Error> {
-        Ok(self.eval(expr)?.to_u128() as u32)
+    /// A segment offset, as the unsigned value segments use: an `i64` for a
+    /// 64-bit memory or table (`wide`), else an `i32`.
+    pub(crate) fn eval_offset(&self, expr: &ConstExpr, wide: bool) -> Result<u64, Error> {
+        let value = self.eval(expr)?.to_u128();
+        Ok(if wide { value as u64 } else { u64::from(value as u32) })
     }
 
     /// The address of function `index`'s func ref.

@@ -202,9 +202,12 @@ pub(crate) fn instantiate(
     for (elem, segment) in info.elements.iter().enumerate() {
         match &segment.mode {
             &ElementMode::Active { table, ref offset } => {
-                let dst = store.const_env(index).eval_offset(offset)?;
-                let released = store
-                    .table_init(index, table, elem as u32, dst, 0, segment.items.len() as u32)
+                let wide = info.tables.get(table as usize).is_some_and(|t| t.table64);
+                let dst = store.const_env(index).eval_offset(offset, wide)?;
+                // No table has 2^32 elements: a larger offset is out of bounds.
+                let released = u32::try_from(dst)
+                    .map_err(|_| kiln_format::TrapCode::TABLE_OUT_OF_BOUNDS)
+                    .and_then(|dst| store.table_init(index, table, elem as u32, dst, 0, segment.items.len() as u32))
                     .map_err(Error::trap_code)?;
                 released.release()?;
                 store.drop_element(index, elem as u32);
@@ -216,7 +219,8 @@ pub(crate) fn instantiate(
     for (segment_index, segment) in info.data.iter().enumerate() {
         match &segment.mode {
             &DataMode::Active { memory, ref offset } => {
-                let dst = store.const_env(index).eval_offset(offset)?;
+                let wide = info.memories.get(memory as usize).is_some_and(|m| m.memory64);
+                let dst = store.const_env(index).eval_offset(offset, wide)?;
                 store
                     .memory_init(index, memory, segment_index as u32, dst, 0, segment.len)
                     .map_err(Error::trap_code)?;
