@@ -30,5 +30,6 @@ mod types;
 mod tests;
 
 pub use env::FuncEnvironment;
+pub(crate) use simd::RELAXED_SIMD;
 pub(crate) use translator::stack_limit;
 pub use translator::FuncTranslator;

@@ -28,3 +28,4 @@ mod vector;
 mod tests;
 
 pub(crate) use dispatch::translate_simd;
+pub(crate) use relaxed::RELAXED_SIMD;

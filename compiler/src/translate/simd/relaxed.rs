@@ -32,9 +32,14 @@
 
 use cranelift_codegen::ir::types::{F32X4, F64X2, I16X8, I32X4, I8X16};
 use cranelift_codegen::ir::Opcode;
+use kiln_format::RelaxedSimd;
 use wasmparser::Operator;
 
 use super::lowering::Lowering;
+
+/// The semantics of [`relaxed_lowering`], which every artifact's header
+/// records.
+pub(crate) const RELAXED_SIMD: RelaxedSimd = RelaxedSimd::DETERMINISTIC_KILN_1;
 
 /// The lowering of `op`, or `None` if it is not a relaxed-SIMD operator.
 pub(super) fn relaxed_lowering(op: &Operator<'_>) -> Option<Lowering> {
