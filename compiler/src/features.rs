@@ -175,9 +175,17 @@ impl Features {
         Ok(self)
     }
 
-    /// The validator's feature set.
+    /// The validator's feature set. With typed function references it
+    /// includes wasmparser's GC bit, behind which wasmparser keeps 3.0
+    /// rules that are not about GC objects (`global.get` of a defined
+    /// immutable global in a constant expression); the translator refuses
+    /// GC types and operators themselves.
     pub(crate) fn validator_features(&self) -> WasmFeatures {
-        self.enabled
+        let mut features = self.enabled;
+        if self.contains(WasmFeature::FunctionReferences) {
+            features |= WasmFeatures::GC;
+        }
+        features
     }
 
     /// The feature whose absence made the validator say `message`, if the
