@@ -129,6 +129,7 @@ pub(crate) fn emit_object(
     let mut header =
         ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, info_bytes.len() as u64);
     header.instrumentation = instrumentation;
+    header.relaxed_simd = crate::translate::RELAXED_SIMD;
     let mut meta = header.to_bytes().to_vec();
     meta.extend_from_slice(&info_bytes);
 

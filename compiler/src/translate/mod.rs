@@ -30,6 +30,7 @@ mod types;
 mod tests;
 
 pub use env::FuncEnvironment;
+pub(crate) use simd::RELAXED_SIMD;
 pub(crate) use translator::stack_limit;
 pub use translator::FuncTranslator;
 pub(crate) use types::{heap_type, ref_type, val_type};

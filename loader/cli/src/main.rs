@@ -587,6 +587,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "target": header.target(),
                 "cpu_features": header.cpu_features.names(),
                 "flags_hash": format!("{:#018x}", header.flags_hash),
+                "relaxed_simd": header.relaxed_simd.to_string(),
                 "digest": format!("{:#018x}", header.digest),
             },
             "name": module.name(),
@@ -649,6 +650,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     println!("target:          {}", header.target());
     println!("cpu features:    {}", header.cpu_features);
     println!("flags hash:      {:#018x}", header.flags_hash);
+    println!("relaxed SIMD:    {}", header.relaxed_simd);
     println!("digest:          {:#018x}", header.digest);
     if let Some(name) = module.name() {
         println!("module name:     {name}");

@@ -95,6 +95,7 @@ fn run_inspect_and_refuse() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["header"]["format_version"], kiln_format::FORMAT_VERSION);
+    assert_eq!(json["header"]["relaxed_simd"], "deterministic (kiln 1)");
     let inner = &json["functions"][0];
     assert_eq!(inner["name"], "inner");
     assert!(inner["code_size"].as_u64().unwrap() > 0);
@@ -102,6 +103,7 @@ fn run_inspect_and_refuse() {
     assert_eq!(inner["stack_maps"], serde_json::json!([]), "no externref is live at any of its calls");
     let out = kiln(&["inspect", file]);
     assert!(text(&out.stdout).contains("exports (4)"));
+    assert!(text(&out.stdout).contains("relaxed SIMD:    deterministic (kiln 1)"));
     let _ = std::fs::remove_file(&object);
 }
 

@@ -185,6 +185,13 @@ pub(crate) fn check_header(meta: &[u8]) -> Result<ArtifactHeader, LoadError> {
             format!("artifact needs CPU features this host lacks: {}", missing.names().join(", ")),
         ));
     }
+    if !header.relaxed_simd.is_known() {
+        return Err(LoadError::at(
+            SECTION_META,
+            at::RELAXED_SIMD_OFFSET as u64,
+            format!("artifact has relaxed-SIMD semantics this loader does not know: {}", header.relaxed_simd),
+        ));
+    }
     Ok(header)
 }
 
