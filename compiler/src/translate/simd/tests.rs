@@ -354,7 +354,7 @@ fn golden_relaxed_madd_rounds_the_product_before_the_sum() {
     );
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i8x16, i8x16, i8x16) -> i8x16 system_v {
+        "function u0:0(i64 vmctx, i8x16, i8x16, i8x16) -> i8x16 tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
