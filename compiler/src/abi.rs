@@ -36,6 +36,7 @@ pub fn builtin_signature(builtin: BuiltinIndex, call_conv: CallConv) -> Signatur
     let to_clif = |t: &BuiltinType| match t {
         BuiltinType::Pointer => POINTER_TYPE,
         BuiltinType::I32 => ir::types::I32,
+        BuiltinType::I64 => ir::types::I64,
     };
     let mut sig = Signature::new(exit_call_conv(builtin, call_conv));
     sig.params.extend(builtin.params().iter().map(|t| AbiParam::new(to_clif(t))));

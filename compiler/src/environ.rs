@@ -81,13 +81,13 @@ fn table_type(ty: wasmparser::TableType, offset: u64) -> Result<TableType> {
 }
 
 fn memory_type(ty: wasmparser::MemoryType, offset: u64) -> Result<MemoryType> {
-    if ty.memory64 || ty.shared || ty.page_size_log2.is_some() {
+    if ty.memory64 || ty.page_size_log2.is_some() {
         return Err(CompileError::unsupported(
-            "only unshared 32-bit memories with 64 KiB pages are supported",
+            "only 32-bit memories with 64 KiB pages are supported",
             offset_of(offset),
         ));
     }
-    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: false })
+    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: ty.shared })
 }
 
 fn global_type(ty: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {
@@ -145,10 +145,11 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
     for _ in 0..count {
         let Some(&flags) = section.get(pos) else { return Ok(()) };
         pos += 1;
-        if flags > 1 {
+        // Bit 0: a maximum follows; bit 1: shared (threads).
+        if flags > 3 {
             return Ok(());
         }
-        for _ in 0..=flags {
+        for _ in 0..=(flags & 1) {
             match read_leb(section, &mut pos, 5) {
                 Some(Ok(_)) => {}
                 Some(Err(at)) => return Err(malformed(at)),
@@ -161,7 +162,7 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
 
 /// Walks and validates `wasm`, a binary module.
 pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
-    let mut validator = Validator::new_with_features(WasmFeatures::WASM2);
+    let mut validator = Validator::new_with_features(WasmFeatures::WASM2 | WasmFeatures::THREADS);
     let mut info = ModuleInfo::default();
     let mut data = Vec::new();
     let mut bodies = Vec::new();

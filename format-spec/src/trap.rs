@@ -48,6 +48,8 @@ trap_codes! {
     NULL_REFERENCE = 11, "null_reference", "null reference";
     INTERRUPT = 12, "interrupt", "interrupted";
     OUT_OF_FUEL = 13, "out_of_fuel", "all fuel consumed";
+    UNALIGNED_ATOMIC = 14, "unaligned_atomic", "unaligned atomic";
+    EXPECTED_SHARED_MEMORY = 15, "expected_shared_memory", "expected shared memory";
 }
 
 impl TrapCode {
