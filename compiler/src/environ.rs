@@ -3,17 +3,17 @@
 //! the function bodies for parallel translation.
 
 use kiln_format::{
-    ConstExpr, DataMode, DataSegment, ElementMode, ElementSegment, Export, ExternKind, FuncType, FunctionInfo,
+    ConstExpr, ConstOp, DataMode, DataSegment, ElementMode, ElementSegment, Export, ExternKind, FuncType, FunctionInfo,
     GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, ValType,
 };
 use wasmparser::{
     AbstractHeapType, CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate,
     FunctionBody, HeapType, KnownCustom, Name, Operator, Parser, Payload, TableInit, TypeRef, ValidPayload, Validator,
-    ValidatorResources, WasmFeatures,
+    ValidatorResources,
 };
 
 use crate::memory_image::DataSections;
-use crate::{CompileError, Result};
+use crate::{CompileError, Features, Result};
 
 /// One defined function, ready for translation.
 pub(crate) struct FunctionBodyData<'data> {
@@ -94,26 +94,88 @@ fn global_type(ty: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {
     Ok(GlobalType { content: val_type(ty.content_type, offset)?, mutable: ty.mutable })
 }
 
-fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
-    let mut ops = expr.get_operators_reader();
-    let offset = ops.original_position();
-    let value = match ops.read()? {
-        Operator::I32Const { value } => ConstExpr::I32(value),
-        Operator::I64Const { value } => ConstExpr::I64(value),
-        Operator::F32Const { value } => ConstExpr::F32(value.bits()),
-        Operator::F64Const { value } => ConstExpr::F64(value.bits()),
-        Operator::V128Const { value } => ConstExpr::V128(u128::from_le_bytes(*value.bytes())),
-        Operator::RefNull { hty } => ConstExpr::RefNull(heap_ref_type(hty, offset)?),
-        Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
-        Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
-        _ => {
-            return Err(CompileError::unsupported("extended constant expressions are not supported", offset_of(offset)))
+/// A constant expression: one instruction as it is, a longer one folded
+/// to one value when every global it reads is a defined one with a known
+/// value, or else kept as instructions for the loader.
+fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo) -> Result<ConstExpr> {
+    let mut reader = expr.get_operators_reader();
+    let mut ops = Vec::new();
+    loop {
+        let offset = reader.original_position();
+        let op = match reader.read()? {
+            Operator::End => break,
+            Operator::F32Const { value } => return single(reader, ConstExpr::F32(value.bits())),
+            Operator::F64Const { value } => return single(reader, ConstExpr::F64(value.bits())),
+            Operator::V128Const { value } => {
+                return single(reader, ConstExpr::V128(u128::from_le_bytes(*value.bytes())))
+            }
+            Operator::RefNull { hty } => return single(reader, ConstExpr::RefNull(heap_ref_type(hty, offset)?)),
+            Operator::RefFunc { function_index } => return single(reader, ConstExpr::RefFunc(function_index)),
+            Operator::I32Const { value } => ConstOp::I32Const(value),
+            Operator::I64Const { value } => ConstOp::I64Const(value),
+            Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+            Operator::I32Add => ConstOp::I32Add,
+            Operator::I32Sub => ConstOp::I32Sub,
+            Operator::I32Mul => ConstOp::I32Mul,
+            Operator::I64Add => ConstOp::I64Add,
+            Operator::I64Sub => ConstOp::I64Sub,
+            Operator::I64Mul => ConstOp::I64Mul,
+            _ => {
+                return Err(CompileError::unsupported(
+                    "this instruction is not supported in constant expressions",
+                    offset_of(offset),
+                ))
+            }
+        };
+        ops.push(op);
+    }
+    Ok(fold_const_ops(ops, info))
+}
+
+/// The expression of one instruction that is not an integer constant,
+/// checking that nothing follows it but `end` (the validator allows
+/// nothing else there).
+fn single(mut reader: wasmparser::OperatorsReader<'_>, expr: ConstExpr) -> Result<ConstExpr> {
+    let offset = reader.original_position();
+    match reader.read()? {
+        Operator::End => Ok(expr),
+        _ => Err(CompileError::invalid("constant expression has more than one value", offset_of(offset))),
+    }
+}
+
+/// Folds integer instructions to one value when every global they read
+/// is defined in the module with a constant initialiser.
+fn fold_const_ops(ops: Vec<ConstOp>, info: &ModuleInfo) -> ConstExpr {
+    let known_global = |index: u32| -> Option<(u64, bool)> {
+        let defined = index.checked_sub(info.num_imported_globals)?;
+        match info.globals.get(defined as usize)?.init {
+            ConstExpr::I32(v) => Some((u64::from(v as u32), false)),
+            ConstExpr::I64(v) => Some((v as u64, true)),
+            _ => None,
         }
     };
-    let end_offset = ops.original_position();
-    match ops.read()? {
-        Operator::End => Ok(value),
-        _ => Err(CompileError::unsupported("extended constant expressions are not supported", offset_of(end_offset))),
+    let mut stack: Vec<Option<(u64, bool)>> = Vec::with_capacity(ops.len());
+    for i in 0..ops.len() {
+        let value = match ops[i] {
+            ConstOp::I32Const(v) => Some((u64::from(v as u32), false)),
+            ConstOp::I64Const(v) => Some((v as u64, true)),
+            ConstOp::GlobalGet(index) => known_global(index),
+            binary => {
+                let (Some(b), Some(a)) = (stack.pop(), stack.pop()) else { return ConstExpr::Ops(ops) };
+                let wide = matches!(binary, ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul);
+                a.zip(b).and_then(|(a, b)| binary.apply(a.0, b.0)).map(|v| (v, wide))
+            }
+        };
+        stack.push(value);
+    }
+    match stack.as_slice() {
+        [Some((value, false))] => ConstExpr::I32(*value as u32 as i32),
+        [Some((value, true))] => ConstExpr::I64(*value as i64),
+        [None] if ops.len() == 1 => match ops[0] {
+            ConstOp::GlobalGet(index) => ConstExpr::GlobalGet(index),
+            _ => ConstExpr::Ops(ops),
+        },
+        _ => ConstExpr::Ops(ops),
     }
 }
 
@@ -161,8 +223,8 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
 }
 
 /// Walks and validates `wasm`, a binary module.
-pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
-    let mut validator = Validator::new_with_features(WasmFeatures::WASM2 | WasmFeatures::THREADS);
+pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Result<ModuleTranslation<'a>> {
+    let mut validator = Validator::new_with_features(features.validator_features());
     let mut info = ModuleInfo::default();
     let mut data = Vec::new();
     let mut bodies = Vec::new();
@@ -258,7 +320,7 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                     let (offset, global) = global?;
                     let ty = global_type(global.ty, offset)?;
                     info.global_types.push(ty);
-                    info.globals.push(GlobalDef { ty, init: const_expr(&global.init_expr)? });
+                    info.globals.push(GlobalDef { ty, init: const_expr(&global.init_expr, &info)? });
                 }
             }
             Payload::ExportSection(reader) => {
@@ -283,9 +345,10 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                     let mode = match &element.kind {
                         ElementKind::Passive => ElementMode::Passive,
                         ElementKind::Declared => ElementMode::Declared,
-                        ElementKind::Active { table_index, offset_expr } => {
-                            ElementMode::Active { table: table_index.unwrap_or(0), offset: const_expr(offset_expr)? }
-                        }
+                        ElementKind::Active { table_index, offset_expr } => ElementMode::Active {
+                            table: table_index.unwrap_or(0),
+                            offset: const_expr(offset_expr, &info)?,
+                        },
                     };
                     let (element_type, items) = match element.items {
                         ElementItems::Functions(funcs) => (
@@ -294,7 +357,7 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                         ),
                         ElementItems::Expressions(ty, exprs) => (
                             ref_type(ty, offset)?,
-                            exprs.into_iter().map(|e| const_expr(&e?)).collect::<Result<Vec<_>>>()?,
+                            exprs.into_iter().map(|e| const_expr(&e?, &info)).collect::<Result<Vec<_>>>()?,
                         ),
                     };
                     info.elements.push(ElementSegment { mode, element: element_type, items });
@@ -306,7 +369,7 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                     let mode = match &segment.kind {
                         DataKind::Passive => DataMode::Passive,
                         DataKind::Active { memory_index, offset_expr } => {
-                            DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr)? }
+                            DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr, &info)? }
                         }
                     };
                     let too_big =
@@ -366,7 +429,7 @@ mod tests {
 
     fn translate(wat: &str) -> Result<ModuleInfo> {
         let wasm = wat::parse_str(wat).unwrap();
-        translate_module(&wasm).map(|t| t.info)
+        translate_module(&wasm, &Features::default()).map(|t| t.info)
     }
 
     #[test]
@@ -389,7 +452,7 @@ mod tests {
                 (func $double2))"#,
         )
         .unwrap();
-        let t = translate_module(&wasm).unwrap();
+        let t = translate_module(&wasm, &Features::default()).unwrap();
         let info = &t.info;
         assert_eq!(info.name.as_deref(), Some("m"));
         assert_eq!(info.types.len(), 2);
@@ -431,9 +494,28 @@ mod tests {
     }
 
     #[test]
+    fn extended_constants_fold_unless_they_read_an_import() {
+        let info = translate(
+            r#"(module
+                (import "a" "b" (global i64))
+                (global i32 (i32.mul (i32.const 0x10000) (i32.const 0x10001)))
+                (global i32 (i32.sub (global.get 1) (i32.const 1)))
+                (global i64 (i64.add (global.get 0) (i64.const 2))))"#,
+        )
+        .unwrap();
+        assert_eq!(info.globals[0].init, ConstExpr::I32(0x10000), "wraps like i32.mul");
+        assert_eq!(info.globals[1].init, ConstExpr::I32(0xffff), "a defined global's value is known");
+        assert_eq!(
+            info.globals[2].init,
+            ConstExpr::Ops(vec![ConstOp::GlobalGet(0), ConstOp::I64Const(2), ConstOp::I64Add]),
+            "an import's value is not"
+        );
+    }
+
+    #[test]
     fn overlong_memory_limits_are_malformed() {
         let wasm: &[u8] = b"\0asm\x01\0\0\0\x05\x08\x01\x00\x82\x80\x80\x80\x80\x00";
-        let err = translate_module(wasm).err().expect("overlong minimum accepted");
+        let err = translate_module(wasm, &Features::default()).err().expect("overlong minimum accepted");
         assert!(err.message().contains("too long"), "{err}");
         translate("(module (memory 1 65536))").unwrap();
     }

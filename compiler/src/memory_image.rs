@@ -59,18 +59,17 @@ pub(crate) fn lay_out(info: &mut ModuleInfo, data: Vec<u8>) -> DataSections {
     }
     for (segment, imaged) in info.data.iter_mut().zip(imaged) {
         let bytes = &data[segment.data_offset as usize..][..segment.len as usize];
-        *segment = match (imaged, segment.mode) {
-            (true, DataMode::Active { memory, .. }) => {
-                DataSegment { mode: DataMode::InImage { memory }, data_offset: 0, len: 0 }
+        match (imaged, &segment.mode) {
+            (true, &DataMode::Active { memory, .. }) => {
+                *segment = DataSegment { mode: DataMode::InImage { memory }, data_offset: 0, len: 0 };
             }
             _ => {
                 // The segments left were at most the 4 GiB the translator
                 // allowed in total, so their offsets fit.
-                let data_offset = sections.data.len() as u32;
+                segment.data_offset = sections.data.len() as u32;
                 sections.data.extend_from_slice(bytes);
-                DataSegment { data_offset, ..*segment }
             }
-        };
+        }
     }
     sections
 }
@@ -114,11 +113,11 @@ fn build_image(info: &ModuleInfo, data: &[u8], memory: u32) -> Option<(Option<Im
     let size = ty.minimum.checked_mul(WASM_PAGE_SIZE)?;
     let mut segments = Vec::new();
     for (i, segment) in info.data.iter().enumerate() {
-        let DataMode::Active { memory: target, offset } = segment.mode else { continue };
+        let DataMode::Active { memory: target, ref offset } = segment.mode else { continue };
         if target != memory {
             continue;
         }
-        let ConstExpr::I32(offset) = offset else { return None };
+        let &ConstExpr::I32(offset) = offset else { return None };
         let start = offset as u32 as u64;
         if start + segment.len as u64 > size {
             return None;
@@ -166,7 +165,7 @@ mod tests {
 
     fn translate(wat: &str) -> ModuleTranslation<'static> {
         let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
-        translate_module(wasm).unwrap()
+        translate_module(wasm, &crate::Features::default()).unwrap()
     }
 
     #[test]

@@ -82,8 +82,11 @@ pub struct GlobalType {
     pub mutable: bool,
 }
 
-/// A constant expression (WebAssembly 2.0 allows exactly one instruction).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A constant expression. One instruction has a variant of its own; a
+/// longer one (extended constant expressions: `i32`/`i64` `add`, `sub`
+/// and `mul`) that kilnc could not fold to one value, because it reads an
+/// imported global, is kept as [`ConstExpr::Ops`] for the loader to run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConstExpr {
     /// `i32.const`.
     I32(i32),
@@ -99,8 +102,53 @@ pub enum ConstExpr {
     RefNull(RefType),
     /// `ref.func` of a function index.
     RefFunc(u32),
-    /// `global.get` of a global index (an imported global in 2.0).
+    /// `global.get` of a global index: an imported global, or an immutable
+    /// one defined before.
     GlobalGet(u32),
+    /// The instructions of a longer expression, run on a value stack
+    /// ([`ConstOp`]); a validated expression leaves exactly one value.
+    Ops(Vec<ConstOp>),
+}
+
+/// One instruction of a [`ConstExpr::Ops`] expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConstOp {
+    /// Pushes an `i32`.
+    I32Const(i32),
+    /// Pushes an `i64`.
+    I64Const(i64),
+    /// Pushes the value of a global.
+    GlobalGet(u32),
+    /// `i32.add`, wrapping.
+    I32Add,
+    /// `i32.sub`, wrapping.
+    I32Sub,
+    /// `i32.mul`, wrapping.
+    I32Mul,
+    /// `i64.add`, wrapping.
+    I64Add,
+    /// `i64.sub`, wrapping.
+    I64Sub,
+    /// `i64.mul`, wrapping.
+    I64Mul,
+}
+
+impl ConstOp {
+    /// The result of a binary operator on two integers of its width
+    /// (`i32` operands and result in the low 32 bits); `None` for an
+    /// operator that is not binary.
+    pub fn apply(self, a: u64, b: u64) -> Option<u64> {
+        let (a32, b32) = (a as u32, b as u32);
+        Some(match self {
+            ConstOp::I32Add => u64::from(a32.wrapping_add(b32)),
+            ConstOp::I32Sub => u64::from(a32.wrapping_sub(b32)),
+            ConstOp::I32Mul => u64::from(a32.wrapping_mul(b32)),
+            ConstOp::I64Add => a.wrapping_add(b),
+            ConstOp::I64Sub => a.wrapping_sub(b),
+            ConstOp::I64Mul => a.wrapping_mul(b),
+            ConstOp::I32Const(_) | ConstOp::I64Const(_) | ConstOp::GlobalGet(_) => return None,
+        })
+    }
 }
 
 /// What an import is.
@@ -152,7 +200,7 @@ pub struct Export {
 }
 
 /// A defined global.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlobalDef {
     /// Its type.
     pub ty: GlobalType,
@@ -161,7 +209,7 @@ pub struct GlobalDef {
 }
 
 /// How an element segment is used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ElementMode {
     /// Copied into `table` at `offset` during instantiation, then dropped.
     Active {
@@ -188,7 +236,7 @@ pub struct ElementSegment {
 }
 
 /// How a data segment is used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DataMode {
     /// Copied into `memory` at `offset` during instantiation, then dropped.
     Active {
@@ -210,7 +258,7 @@ pub enum DataMode {
 }
 
 /// A data segment; its bytes are `.kiln.data[data_offset .. data_offset + len]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataSegment {
     /// Mode.
     pub mode: DataMode,

@@ -198,9 +198,9 @@ pub(crate) fn instantiate(
     }
 
     for (elem, segment) in info.elements.iter().enumerate() {
-        match segment.mode {
-            ElementMode::Active { table, offset } => {
-                let dst = store.const_env(index).eval_offset(&offset)?;
+        match &segment.mode {
+            &ElementMode::Active { table, ref offset } => {
+                let dst = store.const_env(index).eval_offset(offset)?;
                 let released = store
                     .table_init(index, table, elem as u32, dst, 0, segment.items.len() as u32)
                     .map_err(Error::trap_code)?;
@@ -212,9 +212,9 @@ pub(crate) fn instantiate(
         }
     }
     for (segment_index, segment) in info.data.iter().enumerate() {
-        match segment.mode {
-            DataMode::Active { memory, offset } => {
-                let dst = store.const_env(index).eval_offset(&offset)?;
+        match &segment.mode {
+            &DataMode::Active { memory, ref offset } => {
+                let dst = store.const_env(index).eval_offset(offset)?;
                 store
                     .memory_init(index, memory, segment_index as u32, dst, 0, segment.len)
                     .map_err(Error::trap_code)?;
