@@ -3,7 +3,8 @@
 //! threads add up exactly, a wait/notify ping-pong moves in strict turns,
 //! waits time out, notify counts the waiters it woke, an epoch deadline
 //! interrupts a wait, growth is seen by every thread, and a module's own
-//! shared memory is exported as a `SharedMemory`.
+//! shared memory is exported as a `SharedMemory`. The threads proposal's
+//! scripts and `tests/wat/threads_bounds.wast` pass with no failure.
 
 mod common;
 
@@ -16,6 +17,7 @@ use kiln_loader::{
     Engine, Error, Extern, Instance, Linker, MemoryType, Module, SharedMemory, Store, TrapCode, TypedFunc, WaitResult,
     WasmParams, WasmResults,
 };
+use kiln_tests::{run_scripts_isolated, IsolateOptions, RunOptions};
 
 fn compile(engine: &Engine, source: &[u8], options: &CompileOptions) -> Module {
     let object = kiln_compiler::compile(source, options).expect("compiles");
@@ -334,4 +336,27 @@ fn a_wait_on_an_unshared_memory_traps() {
     assert_eq!(trap.code, Some(TrapCode::EXPECTED_SHARED_MEMORY));
     assert_eq!(trap.message, "expected shared memory");
     assert_eq!(func::<(), i32>(&mut store, instance, "notify").call(&mut store, ()).unwrap(), 0);
+}
+
+#[test]
+fn threads_scripts_pass() {
+    let dir = common::workspace_root().join("tests/testsuite/proposals/threads");
+    let mut scripts: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wast"))
+        .collect();
+    scripts.sort();
+    assert_eq!(scripts.len(), 4, "the threads proposal has 4 scripts in {}", dir.display());
+    scripts.push(common::tests_path("wat/threads_bounds.wast"));
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_kiln-wast"));
+    for pooling in [false, true] {
+        let options =
+            IsolateOptions { run: RunOptions { pooling, ..Default::default() }, timeout: Duration::from_secs(300) };
+        let reports = run_scripts_isolated(&exe, &scripts, &options, 2);
+        for report in &reports {
+            assert!(report.passed > 0, "{}: no directive ran", report.summary());
+            assert_eq!(report.failed(), 0, "{} (pooling: {pooling}): {:?}", report.summary(), report.failures);
+        }
+    }
 }
