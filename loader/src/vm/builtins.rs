@@ -354,7 +354,7 @@ unsafe fn memory_atomic_wait(vmctx: *mut u8, memory: u32, address: u64, expected
     // SAFETY: the store pointer is the running store's, as for the
     // `epoch_deadline` builtin.
     let mut check = || unsafe { deadline_reached(store.cast()) };
-    let interruption = has_deadline.then(|| Interruption { every: WAIT_EPOCH_POLL, check: &mut check });
+    let interruption = has_deadline.then_some(Interruption { every: WAIT_EPOCH_POLL, check: &mut check });
     let outcome = shared.wait(address, expected, timeout, interruption);
     drop(shared);
     match outcome {
