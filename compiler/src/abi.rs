@@ -20,11 +20,18 @@ pub fn clif_type(ty: ValType) -> ir::Type {
     }
 }
 
+/// The calling convention of every Wasm function and of everything a Wasm
+/// function can call as a function (host trampolines): Cranelift's `tail`,
+/// the one convention in which `return_call` works, since its callee pops
+/// its own stack arguments (SPEC 3.1). The host reaches Wasm code only
+/// through entry trampolines, which are of the host's convention.
+pub const WASM_CALL_CONV: CallConv = CallConv::Tail;
+
 /// The signature of a Wasm function of type `ty`: the callee VMContext
 /// first, then the Wasm parameters; the Wasm results (several results use
-/// Cranelift's implicit struct return).
-pub fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
-    let mut sig = Signature::new(call_conv);
+/// Cranelift's implicit struct return); [`WASM_CALL_CONV`].
+pub fn wasm_signature(ty: &FuncType) -> Signature {
+    let mut sig = Signature::new(WASM_CALL_CONV);
     sig.params.push(AbiParam::special(POINTER_TYPE, ArgumentPurpose::VMContext));
     sig.params.extend(ty.params.iter().map(|&t| AbiParam::new(clif_type(t))));
     sig.returns.extend(ty.results.iter().map(|&t| AbiParam::new(clif_type(t))));

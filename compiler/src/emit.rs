@@ -63,12 +63,7 @@ pub(crate) fn emit_object(
         let ty = info
             .func_type(func_index)
             .ok_or_else(|| CompileError::output(format!("function {func_index} has no type")))?;
-        declare(
-            &mut module,
-            &function_symbol(func_index),
-            &abi::wasm_signature(ty, call_conv),
-            FuncId::from_u32(defined),
-        )?;
+        declare(&mut module, &function_symbol(func_index), &abi::wasm_signature(ty), FuncId::from_u32(defined))?;
     }
     for t in 0..layout.num_types {
         declare(
@@ -79,12 +74,7 @@ pub(crate) fn emit_object(
         )?;
     }
     for (t, ty) in (0u32..).zip(&info.types) {
-        declare(
-            &mut module,
-            &host_trampoline_symbol(t),
-            &abi::wasm_signature(ty, call_conv),
-            layout.host_trampoline(t),
-        )?;
+        declare(&mut module, &host_trampoline_symbol(t), &abi::wasm_signature(ty), layout.host_trampoline(t))?;
     }
     for &b in BuiltinIndex::ALL {
         let id = layout

@@ -64,7 +64,7 @@ pub(crate) fn entry_trampoline(
     for (i, &param) in ty.params.iter().enumerate() {
         args.push(b.ins().load(clif_type(param), flags, values, slot_offset(i)));
     }
-    let sig = b.import_signature(wasm_signature(ty, call_conv));
+    let sig = b.import_signature(wasm_signature(ty));
     let call = b.ins().call_indirect(sig, callee, &args);
     let results = b.inst_results(call).to_vec();
     for (i, result) in results.into_iter().enumerate() {
@@ -85,10 +85,8 @@ pub(crate) fn host_trampoline(
     fb_ctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function> {
     let call_conv = config.default_call_conv;
-    let mut func = ir::Function::with_name_signature(
-        UserFuncName::user(HOST_NAMESPACE, type_index),
-        wasm_signature(ty, call_conv),
-    );
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(HOST_NAMESPACE, type_index), wasm_signature(ty));
 
     // The host context starts with the same runtime-limits pointer as a
     // VMContext, so deep recursion through host calls is caught here too.
@@ -195,7 +193,7 @@ mod tests {
         let text = f.display().to_string();
         let expected = "\
 function u1:3(i64, i64, i64) system_v {
-    sig0 = (i64 vmctx, i32, f64) -> i64, i64 system_v
+    sig0 = (i64 vmctx, i32, f64) -> i64, i64 tail
 
 block0(v0: i64, v1: i64, v2: i64):
     v3 = get_frame_pointer.i64 
@@ -218,7 +216,7 @@ block0(v0: i64, v1: i64, v2: i64):
         assert_eq!(f.signature.params[0], AbiParam::special(types::I64, ArgumentPurpose::VMContext));
         let text = f.display().to_string();
         let expected = "\
-function u2:3(i64 vmctx, i32, f64) -> i64, i64 system_v {
+function u2:3(i64 vmctx, i32, f64) -> i64, i64 tail {
     ss0 = explicit_slot 32, align = 16
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use kiln_compiler::{compile, compile_file, CompileErrorKind, CompileOptions};
+use kiln_compiler::{compile, compile_file, CompileErrorKind, CompileOptions, Features, WasmFeature};
 
 const INVALID_BODY: &str = include_str!("modules/invalid_body.wat");
 const SIMD: &str = include_str!("modules/simd.wat");
@@ -43,11 +43,14 @@ fn bad_text_is_invalid() {
 }
 
 #[test]
-fn simd_compiles_and_relaxed_simd_is_invalid() {
+fn simd_compiles_and_relaxed_simd_turned_off_is_invalid() {
     compile(SIMD.as_bytes(), &CompileOptions::default()).unwrap();
-    let err = compile(RELAXED_SIMD.as_bytes(), &CompileOptions::default()).unwrap_err();
+    let mut features = Features::default();
+    features.set(WasmFeature::RelaxedSimd, false);
+    let err = compile(RELAXED_SIMD.as_bytes(), &CompileOptions { features, ..Default::default() }).unwrap_err();
     assert_eq!(err.kind(), CompileErrorKind::Invalid, "{err}");
     assert!(err.message().contains("relaxed SIMD"), "{err}");
+    assert!(err.message().contains("`-W relaxed-simd` turns it on"), "{err}");
     assert_eq!(err.func_index(), Some(0));
     assert!(err.offset().is_some());
 }

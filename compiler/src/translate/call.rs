@@ -1,5 +1,7 @@
 //! Calls: direct calls to defined functions, calls through the import
-//! records of imported functions, and `call_indirect` (SPEC 3.4).
+//! records of imported functions, and `call_indirect` (SPEC 3.4); each also
+//! as a tail call (`return_call`, `return_call_indirect`), which replaces
+//! the caller's frame instead of returning to it.
 
 use cranelift_codegen::ir::{self, condcodes::IntCC, ExtFuncData, ExternalName, InstBuilder, UserExternalName};
 use cranelift_frontend::FunctionBuilder;
@@ -23,7 +25,7 @@ fn signature_of(
         return Ok(sig);
     }
     let ty = env.func_type(type_index, offset)?;
-    let sig = builder.import_signature(abi::wasm_signature(ty, env.call_conv));
+    let sig = builder.import_signature(abi::wasm_signature(ty));
     state.signatures.insert(type_index, sig);
     Ok(sig)
 }
@@ -34,6 +36,16 @@ fn pop_call_args(state: &mut FuncState, ty: &FuncType, callee_vmctx: ir::Value, 
     state.popn_into_call_args(callee_vmctx, ty.params.len(), offset)
 }
 
+/// Whether a call returns to its caller or replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    /// `call`, `call_indirect`: the results are pushed.
+    Call,
+    /// `return_call`, `return_call_indirect`: the callee's results are the
+    /// caller's, and the code after it is unreachable.
+    Tail,
+}
+
 /// Pushes the results of `call`, marking externrefs for the stack maps.
 fn push_results(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, ty: &FuncType, call: ir::Inst) {
     for i in 0..ty.results.len() {
@@ -42,16 +54,38 @@ fn push_results(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, ty: &F
     }
 }
 
-/// `call f`.
+/// Calls `code` of signature `sig` with `call_args`, as `kind` says.
+fn call_indirect_as(
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    kind: CallKind,
+    ty: &FuncType,
+    sig: ir::SigRef,
+    code: ir::Value,
+) {
+    match kind {
+        CallKind::Call => {
+            let call = builder.ins().call_indirect(sig, code, &state.call_args);
+            push_results(builder, state, ty, call);
+        }
+        CallKind::Tail => {
+            builder.ins().return_call_indirect(sig, code, &state.call_args);
+            state.reachable = false;
+        }
+    }
+}
+
+/// `call f` or `return_call f`.
 pub(crate) fn translate_call(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
     state: &mut FuncState,
     function_index: u32,
+    kind: CallKind,
     offset: usize,
 ) -> Result<()> {
     let ty = env.func_type_of(function_index, offset)?;
-    let call = if env.is_imported_function(function_index) {
+    if env.is_imported_function(function_index) {
         let (code_at, vmctx_at) = env.imported_function(function_index, offset)?;
         let type_index = env.func_type_index(function_index, offset)?;
         let sig = signature_of(env, builder, state, type_index, offset)?;
@@ -59,7 +93,7 @@ pub(crate) fn translate_call(
         let code = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, code_at as i32);
         let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, vmctx_at as i32);
         pop_call_args(state, ty, callee_vmctx, offset)?;
-        builder.ins().call_indirect(sig, code, &state.call_args)
+        call_indirect_as(builder, state, kind, ty, sig, code);
     } else {
         let callee = match state.direct_callees.get(&function_index) {
             Some(&callee) => callee,
@@ -67,7 +101,7 @@ pub(crate) fn translate_call(
                 let name = builder
                     .func
                     .declare_imported_user_function(UserExternalName { namespace: 0, index: function_index });
-                let signature = builder.import_signature(abi::wasm_signature(ty, env.call_conv));
+                let signature = builder.import_signature(abi::wasm_signature(ty));
                 let callee = builder.import_function(ExtFuncData {
                     name: ExternalName::User(name),
                     signature,
@@ -79,21 +113,31 @@ pub(crate) fn translate_call(
             }
         };
         pop_call_args(state, ty, state.vmctx, offset)?;
-        builder.ins().call(callee, &state.call_args)
-    };
-    push_results(builder, state, ty, call);
+        match kind {
+            CallKind::Call => {
+                let call = builder.ins().call(callee, &state.call_args);
+                push_results(builder, state, ty, call);
+            }
+            CallKind::Tail => {
+                builder.ins().return_call(callee, &state.call_args);
+                state.reachable = false;
+            }
+        }
+    }
     Ok(())
 }
 
-/// `call_indirect (type T) table`: bounds check (`undefined_element`), null
-/// check (`indirect_call_to_null`), type-id check (`bad_signature`), then a
-/// call of the element's `wasm_call` with its `vmctx`.
+/// `call_indirect (type T) table` or `return_call_indirect`: bounds check
+/// (`undefined_element`), null check (`indirect_call_to_null`), type-id
+/// check (`bad_signature`), then a call of the element's `wasm_call` with
+/// its `vmctx`.
 pub(crate) fn translate_call_indirect(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
     state: &mut FuncState,
     type_index: u32,
     table_index: u32,
+    kind: CallKind,
     offset: usize,
 ) -> Result<()> {
     let ty = env.func_type(type_index, offset)?;
@@ -113,7 +157,6 @@ pub(crate) fn translate_call_indirect(
     let code = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::WASM_CALL as i32);
     let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::VMCTX as i32);
     pop_call_args(state, ty, callee_vmctx, offset)?;
-    let call = builder.ins().call_indirect(sig, code, &state.call_args);
-    push_results(builder, state, ty, call);
+    call_indirect_as(builder, state, kind, ty, sig, code);
     Ok(())
 }

@@ -129,10 +129,7 @@ pub(crate) fn translate_wasm_with(wasm: &[u8], instrumentation: Instrumentation)
         if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
             let mut func_validator = to_validate.into_validator(Default::default());
             let ty = &info.types[info.functions[func_index as usize].type_index as usize];
-            let mut func = Function::with_name_signature(
-                UserFuncName::user(0, func_index),
-                abi::wasm_signature(ty, CallConv::SystemV),
-            );
+            let mut func = Function::with_name_signature(UserFuncName::user(0, func_index), abi::wasm_signature(ty));
             translator.translate(&env, func_index, &body, &mut func_validator, &mut func)?;
             let flags = settings::Flags::new(settings::builder());
             if let Err(errors) = cranelift_codegen::verifier::verify_function(&func, &flags) {
@@ -158,7 +155,7 @@ fn golden_local_get() {
     let text = clif("(module (func (param i32) (result i32) local.get 0))");
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i32) -> i32 system_v {
+        "function u0:0(i64 vmctx, i32) -> i32 tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
@@ -180,11 +177,11 @@ fn golden_call_indirect_follows_spec_3_4() {
         clif("(module (table 1 funcref) (type $t (func)) (func (param i32) local.get 0 call_indirect (type $t)))");
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i32) system_v {
+        "function u0:0(i64 vmctx, i32) tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
-    sig0 = (i64 vmctx) system_v
+    sig0 = (i64 vmctx) tail
     stack_limit = gv2
 
                                 block0(v0: i64, v1: i32):
@@ -454,9 +451,9 @@ fn externrefs_live_across_calls_get_stack_maps() {
 
 #[test]
 fn unsupported_operators_are_named() {
-    let err = translate_wat("(module (func (param i32) local.get 0 return_call 0))").unwrap_err();
+    let err = translate_wat("(module (func i32.const 0 ref.i31 drop))").unwrap_err();
     assert_eq!(err.kind(), CompileErrorKind::Unsupported, "{err}");
-    assert!(err.message().contains("ReturnCall"), "{err}");
+    assert!(err.message().contains("RefI31"), "{err}");
 }
 
 #[test]
@@ -479,7 +476,7 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
     // both read again after it, so no cached value is live across the call.
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx) system_v {
+        "function u0:0(i64 vmctx) tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
@@ -534,7 +531,7 @@ fn golden_fuel_checks_at_entry_and_loop_header() {
     // cold path, around the builtin `u3:14`, `out_of_fuel`.
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx) system_v {
+        "function u0:0(i64 vmctx) tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1

@@ -9,6 +9,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_format::{runtime_limits, BuiltinIndex, VMOffsets};
 use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, ValidatorResources, WasmModuleResources};
 
+use super::call::CallKind;
 use super::control::{self, block_with_params, push_ctrl, FrameKind};
 use super::env::{vm_flags, FuncEnvironment};
 use super::epoch::{epoch_after_op, epoch_function_entry};
@@ -213,9 +214,17 @@ fn translate_reachable(
         Operator::BrTable { targets } => control::translate_br_table(builder, state, targets, offset)?,
         Operator::Return => control::translate_return(builder, state, offset)?,
 
-        Operator::Call { function_index } => call::translate_call(env, builder, state, *function_index, offset)?,
+        Operator::Call { function_index } => {
+            call::translate_call(env, builder, state, *function_index, CallKind::Call, offset)?
+        }
         Operator::CallIndirect { type_index, table_index } => {
-            call::translate_call_indirect(env, builder, state, *type_index, *table_index, offset)?
+            call::translate_call_indirect(env, builder, state, *type_index, *table_index, CallKind::Call, offset)?
+        }
+        Operator::ReturnCall { function_index } => {
+            call::translate_call(env, builder, state, *function_index, CallKind::Tail, offset)?
+        }
+        Operator::ReturnCallIndirect { type_index, table_index } => {
+            call::translate_call_indirect(env, builder, state, *type_index, *table_index, CallKind::Tail, offset)?
         }
 
         Operator::Drop => {

@@ -201,7 +201,7 @@ fn golden_i32x4_add_bitcasts_to_its_lanes_and_back() {
     let text = clif("(module (func (param v128 v128) (result v128) local.get 0 local.get 1 i32x4.add))");
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i8x16, i8x16) -> i8x16 system_v {
+        "function u0:0(i64 vmctx, i8x16, i8x16) -> i8x16 tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
@@ -226,7 +226,7 @@ fn golden_extract_lane_s_extends_to_i32() {
     let text = clif("(module (func (param v128) (result i32) local.get 0 i8x16.extract_lane_s 5))");
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i8x16) -> i32 system_v {
+        "function u0:0(i64 vmctx, i8x16) -> i32 tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
@@ -249,7 +249,7 @@ fn golden_pmin_selects_the_first_operand_unless_the_second_is_less() {
     let text = clif("(module (func (param v128 v128) (result v128) local.get 0 local.get 1 f32x4.pmin))");
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i8x16, i8x16) -> i8x16 system_v {
+        "function u0:0(i64 vmctx, i8x16, i8x16) -> i8x16 tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
@@ -278,7 +278,7 @@ fn golden_load_lane_uses_the_scalar_addressing() {
     );
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i32, i8x16) -> i8x16 system_v {
+        "function u0:0(i64 vmctx, i32, i8x16) -> i8x16 tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
@@ -306,7 +306,7 @@ fn golden_trunc_sat_f64x2_zero_has_the_shape_the_backend_matches() {
     let text = clif("(module (func (param v128) (result v128) local.get 0 i32x4.trunc_sat_f64x2_s_zero))");
     assert_eq!(
         text,
-        "function u0:0(i64 vmctx, i8x16) -> i8x16 system_v {
+        "function u0:0(i64 vmctx, i8x16) -> i8x16 tail {
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
