@@ -63,13 +63,13 @@ fn table_type(ty: wasmparser::TableType, offset: u64) -> Result<TableType> {
 }
 
 fn memory_type(ty: wasmparser::MemoryType, offset: u64) -> Result<MemoryType> {
-    if ty.shared || ty.page_size_log2.is_some() {
-        return Err(CompileError::unsupported(
-            "only unshared memories with 64 KiB pages are supported",
-            offset_of(offset),
-        ));
+    if ty.page_size_log2.is_some() {
+        return Err(CompileError::unsupported("only memories with 64 KiB pages are supported", offset_of(offset)));
     }
-    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: false, memory64: ty.memory64 })
+    if ty.shared && ty.memory64 {
+        return Err(CompileError::unsupported("shared 64-bit memories are not supported", offset_of(offset)));
+    }
+    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: ty.shared, memory64: ty.memory64 })
 }
 
 fn global_type(ty: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {

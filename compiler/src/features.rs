@@ -140,6 +140,13 @@ impl Features {
         features
     }
 
+    /// WebAssembly 1.0 with threads: what the threads proposal's scripts
+    /// expect. The proposal was written on top of 1.0, and some of its
+    /// invalid modules are valid in 2.0 (two tables, say).
+    pub fn wasm1_threads() -> Self {
+        Features { enabled: WasmFeatures::WASM1 | WasmFeatures::THREADS }
+    }
+
     /// Whether `feature` is on.
     pub fn contains(&self, feature: WasmFeature) -> bool {
         self.enabled.contains(feature.bits())

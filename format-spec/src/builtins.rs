@@ -85,6 +85,12 @@ builtins! {
         "`(vmctx)`: an epoch check found the epoch at or past the store's deadline; trap with `interrupt`, or run the store's deadline callback, which may set a later deadline and return.";
     OutOfFuel = 14, "out_of_fuel", () -> (),
         "`(vmctx)`: a fuel check found the fuel counter at or above zero; refill it from the store's reserve and return, or trap with `out_of_fuel`.";
+    MemoryAtomicNotify = 15, "memory_atomic_notify", (I32, I64, I32) -> (I32),
+        "`(vmctx, memory, address, count) -> woken`: wakes at most `count` threads waiting at `address` (in bytes from the memory's base, 4-byte aligned and in bounds, checked by compiled code); 0 on an unshared memory.";
+    MemoryAtomicWait32 = 16, "memory_atomic_wait32", (I32, I64, I32, I64) -> (I32),
+        "`(vmctx, memory, address, expected, timeout_ns) -> 0 ok, 1 not-equal, 2 timed-out`: waits at `address` while the 32-bit word there equals `expected`, for at most `timeout_ns` nanoseconds (forever if negative); traps with `expected_shared_memory` on an unshared memory.";
+    MemoryAtomicWait64 = 17, "memory_atomic_wait64", (I32, I64, I64, I64) -> (I32),
+        "`(vmctx, memory, address, expected, timeout_ns) -> 0 ok, 1 not-equal, 2 timed-out`: `memory_atomic_wait32` of the 64-bit word at `address` (8-byte aligned).";
 }
 
 /// Number of builtins (entries in the builtins table).

@@ -94,6 +94,7 @@ mod linker;
 pub mod matching;
 mod memory;
 mod module;
+mod shared_memory;
 mod store;
 mod table;
 mod typed_func;
@@ -129,6 +130,7 @@ pub use limits::{
 pub use linker::Linker;
 pub use memory::{LeBytes, Memory, MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use module::Module;
+pub use shared_memory::{SharedMemory, WaitResult};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, DEFAULT_MAX_WASM_STACK};
 pub use table::{Table, MAX_TABLE_ELEMENTS};
 pub use typed_func::{TypedFunc, WasmParams, WasmResults, WasmTy, WasmValues};

@@ -58,7 +58,7 @@ pub(crate) fn check_import_item(
     item: &Extern,
     module: &Module,
 ) -> Result<(), Error> {
-    if store.check(item.store_id(), item.kind_name()).is_err() {
+    if item.store_id().is_some_and(|id| store.check(id, item.kind_name()).is_err()) {
         return Err(Error::Link(format!(
             "incompatible import type: `{}`.`{}` belongs to another store",
             import.module, import.name
@@ -99,6 +99,14 @@ pub(crate) fn check_import(
         }
         (Extern::Memory(m), ImportKind::Memory(wanted)) => {
             let provided = m.inner(store).map_err(|e| e.to_string())?.current_type();
+            if memory_matches(&provided, wanted) {
+                Ok(())
+            } else {
+                Err(format!("expected memory {wanted:?}, found {provided:?}"))
+            }
+        }
+        (Extern::SharedMemory(m), ImportKind::Memory(wanted)) => {
+            let provided = m.ty();
             if memory_matches(&provided, wanted) {
                 Ok(())
             } else {

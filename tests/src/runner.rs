@@ -43,7 +43,8 @@ pub struct RunOptions {
 pub enum ScriptFeatures {
     /// Those of the script's suite: WebAssembly 2.0 alone for a script in a
     /// directory named `wasm-2.0` (some of its invalid modules are valid in
-    /// 3.0: two memories, say), kilnc's defaults for any other.
+    /// 3.0: two memories, say), 1.0 with threads in `proposals/threads`,
+    /// kilnc's defaults for any other.
     #[default]
     BySuite,
     /// These, for every script.
@@ -56,6 +57,7 @@ impl ScriptFeatures {
         match self {
             ScriptFeatures::Given(features) => features,
             ScriptFeatures::BySuite if script.components().any(|c| c.as_os_str() == WASM2_SUITE) => Features::wasm2(),
+            ScriptFeatures::BySuite if in_suite(script, THREADS_SUITE) => Features::wasm1_threads(),
             ScriptFeatures::BySuite => Features::default(),
         }
     }
@@ -63,6 +65,14 @@ impl ScriptFeatures {
 
 /// The directory name of the WebAssembly 2.0 suite.
 const WASM2_SUITE: &str = "wasm-2.0";
+/// The directories of the threads proposal's suite.
+const THREADS_SUITE: [&str; 2] = ["proposals", "threads"];
+
+/// Whether `script` lies in a directory `dirs[0]/dirs[1]`.
+fn in_suite(script: &Path, dirs: [&str; 2]) -> bool {
+    let names: Vec<_> = script.components().map(|c| c.as_os_str()).collect();
+    names.windows(2).any(|pair| pair[0] == dirs[0] && pair[1] == dirs[1])
+}
 
 /// The pooling allocator that `--pooling` runs scripts with: room for the
 /// most modules a script of the suite keeps alive in its one store, and

@@ -6,7 +6,8 @@ use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, InstBuilder, MemFla
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 use kiln_format::{
-    definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, MemoryType, ModuleInfo, TableType, VMOffsets,
+    definition, shared_memory_slot, BuiltinIndex, FuncType, GlobalType, Instrumentation, MemoryType, ModuleInfo,
+    TableType, VMOffsets,
 };
 
 use super::fuel::{fuel_after_builtin, fuel_before_builtin};
@@ -96,12 +97,27 @@ impl<'a> FuncEnvironment<'a> {
             .ok_or_else(|| CompileError::invalid(format!("unknown global {index}"), offset))
     }
 
-    /// Where the `VMMemoryDefinition` of memory `index` is.
+    /// Where the `VMMemoryDefinition` of memory `index` is. A defined
+    /// shared memory is reached by pointer, like an imported one: its
+    /// definition lives in the memory, shared by every instance using it.
     pub(crate) fn memory_location(&self, index: u32, offset: usize) -> Result<Location> {
         let counts = self.offsets.counts();
         let (imported, defined) = (counts.imported_memories, counts.defined_memories);
-        self.location(index, imported, defined, VMOffsets::imported_memory, VMOffsets::defined_memory)
-            .ok_or_else(|| CompileError::invalid(format!("unknown memory {index}"), offset))
+        let location = self
+            .location(index, imported, defined, VMOffsets::imported_memory, VMOffsets::defined_memory)
+            .ok_or_else(|| CompileError::invalid(format!("unknown memory {index}"), offset))?;
+        Ok(match location {
+            Location::Defined(at) if self.is_shared_memory(index) => {
+                Location::Imported(at + shared_memory_slot::DEFINITION)
+            }
+            other => other,
+        })
+    }
+
+    /// Whether memory `index` is shared (threads): its length may change
+    /// under the code, by another thread's `memory.grow`.
+    pub(crate) fn is_shared_memory(&self, index: u32) -> bool {
+        self.info.memories.get(index as usize).is_some_and(|memory| memory.shared)
     }
 
     /// Where the `VMTableDefinition` of table `index` is.
@@ -216,6 +232,13 @@ pub(crate) fn memory_length(
     offset: usize,
 ) -> Result<ir::Value> {
     let location = env.memory_location(index, offset)?;
+    if env.is_shared_memory(index) {
+        // Another thread may grow the memory at any time; the runtime
+        // publishes the new length atomically once its pages are accessible.
+        let (record, at) = record_base(builder, state.vmctx, location);
+        let field = builder.ins().iadd_imm_u(record, i64::from(at) + i64::from(definition::CURRENT_LENGTH));
+        return Ok(builder.ins().atomic_load(ir::types::I64, vm_flags(), field));
+    }
     Ok(current_length(builder, state.vmctx, location))
 }
 

@@ -45,7 +45,8 @@ pub(crate) enum StoreKind {
     Narrow(u8),
 }
 
-fn memory_index(memarg: &MemArg, offset: usize) -> Result<u32> {
+/// The memory a memory argument names.
+pub(crate) fn memory_index(memarg: &MemArg, offset: usize) -> Result<u32> {
     match memarg.target {
         MemArgTarget::Memory(index) => Ok(index),
         MemArgTarget::Array(_) => Err(CompileError::unsupported("GC array accesses are not supported", offset)),

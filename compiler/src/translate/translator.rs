@@ -18,7 +18,7 @@ use super::memory::{self, LoadKind, StoreKind};
 use super::operators::operator_name;
 use super::state::FuncState;
 use super::types::{block_signature, val_type};
-use super::{bulk, call, global, locals, numeric, reference, simd, table};
+use super::{atomic, bulk, call, global, locals, numeric, reference, simd, table};
 use crate::abi::POINTER_TYPE;
 use crate::{CompileError, Result};
 
@@ -329,6 +329,7 @@ fn translate_reachable(
         _ => {
             if !numeric::translate_numeric(op, builder, &mut state.stack)
                 && !simd::translate_simd(env, builder, state, op, offset)?
+                && !atomic::translate_atomic(env, builder, state, op, offset)?
             {
                 return Err(CompileError::unsupported(
                     format!("operator `{}` is not supported", operator_name(op)),

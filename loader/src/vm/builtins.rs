@@ -16,7 +16,11 @@ use kiln_format::{BuiltinIndex, TrapCode, VMOffsets, NUM_BUILTINS};
 use super::epoch::{deadline_reached, Interrupt};
 use super::externref::{free_unreferenced, ExternRef, VMExternData};
 use super::instance::InstanceData;
+use super::memory::LinearBytes;
+use super::parking::Interruption;
+use super::shared_memory::{Expected, WaitError};
 use super::store::{DestructorPanicked, StoreOpaque, VMStoreContext};
+use super::store_memory::StoreMemory;
 use super::table::ReleasedRefs;
 use super::traps::{raise_host_error, raise_trap};
 use crate::error::Error;
@@ -46,6 +50,9 @@ const fn builtin_fn(index: BuiltinIndex) -> *const u8 {
         BuiltinIndex::DropExternRef => drop_externref as *const u8,
         BuiltinIndex::EpochDeadline => epoch_deadline as *const u8,
         BuiltinIndex::OutOfFuel => out_of_fuel as *const u8,
+        BuiltinIndex::MemoryAtomicNotify => memory_atomic_notify as *const u8,
+        BuiltinIndex::MemoryAtomicWait32 => memory_atomic_wait32 as *const u8,
+        BuiltinIndex::MemoryAtomicWait64 => memory_atomic_wait64 as *const u8,
     }
 }
 
@@ -282,6 +289,94 @@ unsafe extern "C" fn out_of_fuel(vmctx: *mut u8) {
     let store = unsafe { &mut *(*vmctx.cast::<*mut VMStoreContext>().read()).store.cast::<StoreOpaque>() };
     if !store.refuel() {
         trap_on(Err(TrapCode::OUT_OF_FUEL));
+    }
+}
+
+unsafe extern "C" fn memory_atomic_notify(vmctx: *mut u8, memory: u32, address: u64, count: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let result = match store.instances[instance].memories.get(memory as usize).map(|&m| &store.memories[m as usize]) {
+        Some(StoreMemory::Shared(memory)) => memory.notify(address, count),
+        // No thread can wait on an unshared memory: there is no one to wake.
+        Some(memory @ StoreMemory::Owned(_)) => memory.check_range(address, 4).map(|()| 0),
+        None => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
+    };
+    match result {
+        Ok(woken) => woken,
+        // SAFETY: nothing with a destructor is left in this frame.
+        Err(code) => unsafe { raise_trap(code) },
+    }
+}
+
+unsafe extern "C" fn memory_atomic_wait32(
+    vmctx: *mut u8,
+    memory: u32,
+    address: u64,
+    expected: u32,
+    timeout: i64,
+) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    unsafe { memory_atomic_wait(vmctx, memory, address, Expected::U32(expected), timeout) }
+}
+
+unsafe extern "C" fn memory_atomic_wait64(
+    vmctx: *mut u8,
+    memory: u32,
+    address: u64,
+    expected: u64,
+    timeout: i64,
+) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    unsafe { memory_atomic_wait(vmctx, memory, address, Expected::U64(expected), timeout) }
+}
+
+/// How often a thread waiting in a store with an epoch deadline looks at
+/// the epoch: a wait is interrupted at most this long after the epoch
+/// passes the deadline (SPEC 3.4).
+const WAIT_EPOCH_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The wait builtins' work; the result of the wait, or it ends the
+/// activation with a trap or the deadline callback's error.
+///
+/// # Safety
+/// As for any builtin: `vmctx` is the calling code's own.
+unsafe fn memory_atomic_wait(vmctx: *mut u8, memory: u32, address: u64, expected: Expected, timeout: i64) -> u32 {
+    // SAFETY: per the contract.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let shared = match store.instances[instance].memories.get(memory as usize).map(|&m| &store.memories[m as usize]) {
+        Some(StoreMemory::Shared(memory)) => memory.clone(),
+        Some(memory @ StoreMemory::Owned(_)) => {
+            let bytes = match expected {
+                Expected::U32(_) => 4,
+                Expected::U64(_) => 8,
+            };
+            let code = memory.check_range(address, bytes).err().unwrap_or(TrapCode::EXPECTED_SHARED_MEMORY);
+            // SAFETY: nothing with a destructor is left in this frame.
+            unsafe { raise_trap(code) }
+        }
+        // SAFETY: as above.
+        None => unsafe { raise_trap(TrapCode::MEMORY_OUT_OF_BOUNDS) },
+    };
+    // A negative timeout waits forever.
+    let timeout = u64::try_from(timeout).ok().map(std::time::Duration::from_nanos);
+    let store: *mut StoreOpaque = store;
+    // SAFETY: the store is this thread's, running this Wasm.
+    let has_deadline = unsafe { (*store).epoch_deadline() } != u64::MAX;
+    // The deadline check runs while the waiter is queued but between two
+    // sleeps, when this frame holds no borrow of the store.
+    // SAFETY: the store pointer is the running store's, as for the
+    // `epoch_deadline` builtin.
+    let mut check = || unsafe { deadline_reached(store.cast()) };
+    let interruption = has_deadline.then_some(Interruption { every: WAIT_EPOCH_POLL, check: &mut check });
+    let outcome = shared.wait(address, expected, timeout, interruption);
+    drop(shared);
+    match outcome {
+        Ok(outcome) => outcome.code(),
+        // SAFETY: nothing with a destructor is left in this frame.
+        Err(WaitError::Trap(code)) => unsafe { raise_trap(code) },
+        Err(WaitError::Interrupted(Interrupt::Trap)) => unsafe { raise_trap(TrapCode::INTERRUPT) },
+        // SAFETY: the callback's borrow of the store has ended.
+        Err(WaitError::Interrupted(Interrupt::Error(error))) => raise_error(unsafe { &mut *store }, error),
     }
 }
 

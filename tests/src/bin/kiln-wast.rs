@@ -54,7 +54,8 @@ struct Args {
     pooling: bool,
     /// Turn a WebAssembly feature on or off, as `kilnc -W` does, for every
     /// script. Without it, each script gets its suite's features: 2.0
-    /// alone in a directory named `wasm-2.0`, kilnc's defaults elsewhere.
+    /// alone in a directory named `wasm-2.0`, 1.0 with threads in
+    /// `proposals/threads`, kilnc's defaults elsewhere.
     #[arg(short = 'W', long = "wasm", value_name = "NAME[=y|n]")]
     wasm: Vec<String>,
     /// Seconds after which a script's process is killed and the script fails.

@@ -22,7 +22,7 @@ use crate::vm::{VMDefinition, VMFuncRef, VMFunctionImport, ValueSlot};
 /// a linker, which gets its own context in the store for this instance.
 #[derive(Clone, Copy)]
 pub(crate) enum ImportItem<'a> {
-    Extern(Extern),
+    Extern(&'a Extern),
     Host(&'a HostFuncRef),
 }
 
@@ -78,6 +78,15 @@ pub(crate) fn instantiate(
             check_import_item(store, import, item, module)?;
         }
         match (*item, &import.kind) {
+            (ImportItem::Extern(Extern::SharedMemory(m)), ImportKind::Memory(_)) => {
+                if !m.engine.same(&store.engine) {
+                    return Err(Error::Link(format!(
+                        "incompatible import type for `{}`.`{}`: the shared memory belongs to another engine",
+                        import.module, import.name
+                    )));
+                }
+                memories.push(store.shared_memory_index(&m.inner));
+            }
             (ImportItem::Host(host), &ImportKind::Func(type_index)) => {
                 if type_ids.get(type_index as usize) != Some(&host.type_id) {
                     return Err(Error::Link(format!(
@@ -93,7 +102,7 @@ pub(crate) fn instantiate(
                 store.host_funcs.push(ctx);
             }
             (ImportItem::Extern(Extern::Func(f)), &ImportKind::Func(type_index)) => {
-                let provided = store.func_ref(&f)?;
+                let provided = store.func_ref(f)?;
                 let func_ref = match store.host_context(&provided) {
                     Some(ctx) => {
                         // A context of its own, so that the function's

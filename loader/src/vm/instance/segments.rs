@@ -4,6 +4,7 @@
 use kiln_format::{ConstExpr, TrapCode};
 
 use super::const_expr::ConstEnv;
+use crate::vm::memory::LinearBytes;
 use crate::vm::store::StoreOpaque;
 use crate::vm::table::{check_range, ReleasedRefs};
 
