@@ -5,13 +5,6 @@ use cranelift_codegen::ir::{self, AbiParam, ArgumentPurpose, Signature};
 use cranelift_codegen::isa::CallConv;
 use kiln_format::{BuiltinIndex, BuiltinType, FuncType, TrapCode, ValType};
 
-/// The calling convention of Wasm functions (defined ones, imported ones
-/// and host trampolines alike): Cranelift's `tail`. It is the one whose
-/// `try_call` landing pads assume every register clobbered, so the
-/// unwinder need restore only SP and FP (SPEC 3.11); the trampolines
-/// convert from and to the host's convention.
-pub const WASM_CALL_CONV: CallConv = CallConv::Tail;
-
 /// Cranelift type of a pointer (and of funcref/externref values).
 pub const POINTER_TYPE: ir::Type = ir::types::I64;
 
@@ -23,15 +16,24 @@ pub fn clif_type(ty: ValType) -> ir::Type {
         ValType::F32 => ir::types::F32,
         ValType::F64 => ir::types::F64,
         ValType::V128 => ir::types::I8X16,
-        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => POINTER_TYPE,
+        ValType::Ref(_) => POINTER_TYPE,
     }
 }
 
+/// The calling convention of every Wasm function and of everything a Wasm
+/// function can call as a function (host trampolines): Cranelift's `tail`,
+/// the one convention in which `return_call` works, since its callee pops
+/// its own stack arguments (SPEC 3.1). The host reaches Wasm code only
+/// through entry trampolines, which are of the host's convention. It is
+/// also the convention whose `try_call` landing pads assume every register
+/// clobbered, so the unwinder need restore only SP and FP (SPEC 3.13).
+pub const WASM_CALL_CONV: CallConv = CallConv::Tail;
+
 /// The signature of a Wasm function of type `ty`: the callee VMContext
 /// first, then the Wasm parameters; the Wasm results (several results use
-/// Cranelift's implicit struct return).
-pub fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
-    let mut sig = Signature::new(call_conv);
+/// Cranelift's implicit struct return); [`WASM_CALL_CONV`].
+pub fn wasm_signature(ty: &FuncType) -> Signature {
+    let mut sig = Signature::new(WASM_CALL_CONV);
     sig.params.push(AbiParam::special(POINTER_TYPE, ArgumentPurpose::VMContext));
     sig.params.extend(ty.params.iter().map(|&t| AbiParam::new(clif_type(t))));
     sig.returns.extend(ty.results.iter().map(|&t| AbiParam::new(clif_type(t))));
@@ -43,6 +45,7 @@ pub fn builtin_signature(builtin: BuiltinIndex, call_conv: CallConv) -> Signatur
     let to_clif = |t: &BuiltinType| match t {
         BuiltinType::Pointer => POINTER_TYPE,
         BuiltinType::I32 => ir::types::I32,
+        BuiltinType::I64 => ir::types::I64,
     };
     let mut sig = Signature::new(exit_call_conv(builtin, call_conv));
     sig.params.extend(builtin.params().iter().map(|t| AbiParam::new(to_clif(t))));

@@ -169,10 +169,7 @@ impl Worker {
         let ty = env.info.func_type(func_index).ok_or_else(|| CompileError::codegen("function without a type"))?;
         let func_id =
             layout.defined_function(func_index).ok_or_else(|| CompileError::codegen("body of an imported function"))?;
-        let mut func = ir::Function::with_name_signature(
-            UserFuncName::user(0, func_index),
-            abi::wasm_signature(ty, env.wasm_call_conv),
-        );
+        let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), abi::wasm_signature(ty));
         let mut validator = validator.into_validator(std::mem::take(&mut self.validator_allocations));
         let translated = self.translator.translate(env, func_index, &body, &mut validator, &mut func);
         self.validator_allocations = validator.into_allocations();
@@ -343,7 +340,6 @@ pub(crate) fn compile_module(
         info: &info,
         offsets: info.vmoffsets(),
         call_conv: target.isa.default_call_conv(),
-        wasm_call_conv: abi::WASM_CALL_CONV,
         instrumentation,
     };
 

@@ -37,10 +37,23 @@ const HEAD_BYTES: u64 = 64 << 10;
 pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
     let target = Target::new(options)?;
     let wasm = if input.starts_with(WASM_MAGIC) { Cow::Borrowed(input) } else { Cow::Owned(parse_text(input)?) };
-    let translation = environ::translate_module(&wasm)?;
+    let translation = environ::translate_module(&wasm, &options.features).map_err(|e| name_feature(e, options))?;
     let instrumentation = options.instrumentation();
-    let (info, data, code) = crate::compile::compile_module(translation, &target, instrumentation, options.threads)?;
+    let (info, data, code) = crate::compile::compile_module(translation, &target, instrumentation, options.threads)
+        .map_err(|e| name_feature(e, options))?;
     emit::emit_object(&target, instrumentation, info, data, code)
+}
+
+/// A validation error caused by a feature the options turned off says
+/// which flag turns it on.
+fn name_feature(error: CompileError, options: &CompileOptions) -> CompileError {
+    if error.kind() != crate::CompileErrorKind::Invalid {
+        return error;
+    }
+    match options.features.disabled_feature_named_in(error.message()) {
+        Some(feature) => error.with_note(&format!("(the `{feature}` feature is off: `-W {feature}` turns it on)")),
+        None => error,
+    }
 }
 
 /// The binary of a module in the text format.

@@ -64,12 +64,7 @@ pub(crate) fn emit_object(
         let ty = info
             .func_type(func_index)
             .ok_or_else(|| CompileError::output(format!("function {func_index} has no type")))?;
-        declare(
-            &mut module,
-            &function_symbol(func_index),
-            &abi::wasm_signature(ty, abi::WASM_CALL_CONV),
-            FuncId::from_u32(defined),
-        )?;
+        declare(&mut module, &function_symbol(func_index), &abi::wasm_signature(ty), FuncId::from_u32(defined))?;
     }
     for t in 0..layout.num_types {
         declare(
@@ -80,12 +75,7 @@ pub(crate) fn emit_object(
         )?;
     }
     for (t, ty) in (0u32..).zip(&info.types) {
-        declare(
-            &mut module,
-            &host_trampoline_symbol(t),
-            &abi::wasm_signature(ty, abi::WASM_CALL_CONV),
-            layout.host_trampoline(t),
-        )?;
+        declare(&mut module, &host_trampoline_symbol(t), &abi::wasm_signature(ty), layout.host_trampoline(t))?;
     }
     for &b in BuiltinIndex::ALL {
         let id = layout
@@ -154,6 +144,7 @@ pub(crate) fn emit_object(
     let mut header =
         ArtifactHeader::new(target.triple, target.cpu_features, target.flags_hash, info_bytes.len() as u64);
     header.instrumentation = instrumentation;
+    header.relaxed_simd = crate::translate::RELAXED_SIMD;
     let mut meta = header.to_bytes().to_vec();
     meta.extend_from_slice(&info_bytes);
 

@@ -3,17 +3,16 @@
 //! the function bodies for parallel translation.
 
 use kiln_format::{
-    ConstExpr, DataMode, DataSegment, ElementMode, ElementSegment, Export, ExternKind, FuncType, FunctionInfo,
-    GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, ValType,
+    ConstExpr, ConstOp, DataMode, DataSegment, ElementMode, ElementSegment, Export, ExternKind, FuncType, FunctionInfo,
+    GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, TypeShape, ValType,
 };
 use wasmparser::{
-    AbstractHeapType, CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate,
-    FunctionBody, HeapType, KnownCustom, Name, Operator, Parser, Payload, TableInit, TypeRef, ValidPayload, Validator,
-    ValidatorResources, WasmFeatures,
+    CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate, FunctionBody, KnownCustom,
+    Name, Operator, Parser, Payload, TableInit, TypeRef, ValidPayload, Validator, ValidatorResources,
 };
 
 use crate::memory_image::DataSections;
-use crate::{CompileError, Result};
+use crate::{CompileError, Features, Result};
 
 /// One defined function, ready for translation.
 pub(crate) struct FunctionBodyData<'data> {
@@ -40,83 +39,125 @@ fn offset_of(pos: u64) -> usize {
 }
 
 fn val_type(ty: wasmparser::ValType, offset: u64) -> Result<ValType> {
-    Ok(match ty {
-        wasmparser::ValType::I32 => ValType::I32,
-        wasmparser::ValType::I64 => ValType::I64,
-        wasmparser::ValType::F32 => ValType::F32,
-        wasmparser::ValType::F64 => ValType::F64,
-        wasmparser::ValType::V128 => ValType::V128,
-        wasmparser::ValType::Ref(r) => ref_type(r, offset)?.into(),
-    })
+    crate::translate::val_type(ty, offset_of(offset))
 }
 
 fn ref_type(ty: wasmparser::RefType, offset: u64) -> Result<RefType> {
-    if ty == wasmparser::RefType::FUNCREF {
-        Ok(RefType::FuncRef)
-    } else if ty == wasmparser::RefType::EXTERNREF {
-        Ok(RefType::ExternRef)
-    } else if ty == wasmparser::RefType::EXNREF {
-        Ok(RefType::ExnRef)
-    } else {
-        Err(CompileError::unsupported(format!("reference type {ty} is not supported"), offset_of(offset)))
-    }
+    crate::translate::ref_type(ty, offset_of(offset))
 }
 
-fn heap_ref_type(ty: HeapType, offset: u64) -> Result<RefType> {
-    match ty {
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => Ok(RefType::FuncRef),
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => Ok(RefType::ExternRef),
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Exn } => Ok(RefType::ExnRef),
-        other => Err(CompileError::unsupported(format!("heap type {other:?} is not supported"), offset_of(offset))),
-    }
+fn heap_type(ty: wasmparser::HeapType, offset: u64) -> Result<kiln_format::HeapType> {
+    crate::translate::heap_type(ty, offset_of(offset))
 }
 
 fn table_type(ty: wasmparser::TableType, offset: u64) -> Result<TableType> {
-    let too_big = || CompileError::unsupported("64-bit tables are not supported", offset_of(offset));
-    if ty.table64 || ty.shared {
-        return Err(too_big());
+    if ty.shared {
+        return Err(CompileError::unsupported("shared tables are not supported", offset_of(offset)));
     }
     Ok(TableType {
         element: ref_type(ty.element_type, offset)?,
-        minimum: u32::try_from(ty.initial).map_err(|_| too_big())?,
-        maximum: ty.maximum.map(u32::try_from).transpose().map_err(|_| too_big())?,
+        minimum: ty.initial,
+        maximum: ty.maximum,
+        table64: ty.table64,
     })
 }
 
 fn memory_type(ty: wasmparser::MemoryType, offset: u64) -> Result<MemoryType> {
-    if ty.memory64 || ty.shared || ty.page_size_log2.is_some() {
-        return Err(CompileError::unsupported(
-            "only unshared 32-bit memories with 64 KiB pages are supported",
-            offset_of(offset),
-        ));
+    if ty.page_size_log2.is_some() {
+        return Err(CompileError::unsupported("only memories with 64 KiB pages are supported", offset_of(offset)));
     }
-    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: false })
+    if ty.shared && ty.memory64 {
+        return Err(CompileError::unsupported("shared 64-bit memories are not supported", offset_of(offset)));
+    }
+    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: ty.shared, memory64: ty.memory64 })
 }
 
 fn global_type(ty: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {
     Ok(GlobalType { content: val_type(ty.content_type, offset)?, mutable: ty.mutable })
 }
 
-fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
-    let mut ops = expr.get_operators_reader();
-    let offset = ops.original_position();
-    let value = match ops.read()? {
-        Operator::I32Const { value } => ConstExpr::I32(value),
-        Operator::I64Const { value } => ConstExpr::I64(value),
-        Operator::F32Const { value } => ConstExpr::F32(value.bits()),
-        Operator::F64Const { value } => ConstExpr::F64(value.bits()),
-        Operator::V128Const { value } => ConstExpr::V128(u128::from_le_bytes(*value.bytes())),
-        Operator::RefNull { hty } => ConstExpr::RefNull(heap_ref_type(hty, offset)?),
-        Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
-        Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
-        _ => {
-            return Err(CompileError::unsupported("extended constant expressions are not supported", offset_of(offset)))
+/// A constant expression: one instruction as it is, a longer one folded
+/// to one value when every global it reads is a defined one with a known
+/// value, or else kept as instructions for the loader.
+fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo) -> Result<ConstExpr> {
+    let mut reader = expr.get_operators_reader();
+    let mut ops = Vec::new();
+    loop {
+        let offset = reader.original_position();
+        let op = match reader.read()? {
+            Operator::End => break,
+            Operator::F32Const { value } => return single(reader, ConstExpr::F32(value.bits())),
+            Operator::F64Const { value } => return single(reader, ConstExpr::F64(value.bits())),
+            Operator::V128Const { value } => {
+                return single(reader, ConstExpr::V128(u128::from_le_bytes(*value.bytes())))
+            }
+            Operator::RefNull { hty } => return single(reader, ConstExpr::RefNull(heap_type(hty, offset)?)),
+            Operator::RefFunc { function_index } => return single(reader, ConstExpr::RefFunc(function_index)),
+            Operator::I32Const { value } => ConstOp::I32Const(value),
+            Operator::I64Const { value } => ConstOp::I64Const(value),
+            Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+            Operator::I32Add => ConstOp::I32Add,
+            Operator::I32Sub => ConstOp::I32Sub,
+            Operator::I32Mul => ConstOp::I32Mul,
+            Operator::I64Add => ConstOp::I64Add,
+            Operator::I64Sub => ConstOp::I64Sub,
+            Operator::I64Mul => ConstOp::I64Mul,
+            _ => {
+                return Err(CompileError::unsupported(
+                    "this instruction is not supported in constant expressions",
+                    offset_of(offset),
+                ))
+            }
+        };
+        ops.push(op);
+    }
+    Ok(fold_const_ops(ops, info))
+}
+
+/// The expression of one instruction that is not an integer constant,
+/// checking that nothing follows it but `end` (the validator allows
+/// nothing else there).
+fn single(mut reader: wasmparser::OperatorsReader<'_>, expr: ConstExpr) -> Result<ConstExpr> {
+    let offset = reader.original_position();
+    match reader.read()? {
+        Operator::End => Ok(expr),
+        _ => Err(CompileError::invalid("constant expression has more than one value", offset_of(offset))),
+    }
+}
+
+/// Folds integer instructions to one value when every global they read
+/// is defined in the module with a constant initialiser.
+fn fold_const_ops(ops: Vec<ConstOp>, info: &ModuleInfo) -> ConstExpr {
+    let known_global = |index: u32| -> Option<(u64, bool)> {
+        let defined = index.checked_sub(info.num_imported_globals)?;
+        match info.globals.get(defined as usize)?.init {
+            ConstExpr::I32(v) => Some((u64::from(v as u32), false)),
+            ConstExpr::I64(v) => Some((v as u64, true)),
+            _ => None,
         }
     };
-    let end_offset = ops.original_position();
-    match ops.read()? {
-        Operator::End => Ok(value),
-        _ => Err(CompileError::unsupported("extended constant expressions are not supported", offset_of(end_offset))),
+    let mut stack: Vec<Option<(u64, bool)>> = Vec::with_capacity(ops.len());
+    for i in 0..ops.len() {
+        let value = match ops[i] {
+            ConstOp::I32Const(v) => Some((u64::from(v as u32), false)),
+            ConstOp::I64Const(v) => Some((v as u64, true)),
+            ConstOp::GlobalGet(index) => known_global(index),
+            binary => {
+                let (Some(b), Some(a)) = (stack.pop(), stack.pop()) else { return ConstExpr::Ops(ops) };
+                let wide = matches!(binary, ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul);
+                a.zip(b).and_then(|(a, b)| binary.apply(a.0, b.0)).map(|v| (v, wide))
+            }
+        };
+        stack.push(value);
+    }
+    match stack.as_slice() {
+        [Some((value, false))] => ConstExpr::I32(*value as u32 as i32),
+        [Some((value, true))] => ConstExpr::I64(*value as i64),
+        [None] if ops.len() == 1 => match ops[0] {
+            ConstOp::GlobalGet(index) => ConstExpr::GlobalGet(index),
+            _ => ConstExpr::Ops(ops),
+        },
+        _ => ConstExpr::Ops(ops),
     }
 }
 
@@ -136,9 +177,10 @@ fn read_leb(bytes: &[u8], pos: &mut usize, max_bytes: usize) -> Option<std::resu
     Some(Err(start))
 }
 
-/// WebAssembly 2.0 encodes memory limits as u32 LEB128s (at most 5 bytes);
-/// wasmparser, built for memory64, reads them as u64s and accepts longer
-/// encodings. Anything this check does not understand is left to the
+/// The limits of a 32-bit memory are u32 LEB128s (at most 5 bytes), those
+/// of a 64-bit memory (flag bit 2) u64 LEB128s (at most 10 bytes);
+/// wasmparser reads both as u64s and accepts longer encodings of the
+/// former. Anything this check does not understand is left to the
 /// validator.
 fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
     let malformed =
@@ -148,11 +190,13 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
     for _ in 0..count {
         let Some(&flags) = section.get(pos) else { return Ok(()) };
         pos += 1;
-        if flags > 1 {
+        // Bit 0: a maximum follows; bit 1: shared; bit 2: 64-bit.
+        if flags > 0b111 {
             return Ok(());
         }
-        for _ in 0..=flags {
-            match read_leb(section, &mut pos, 5) {
+        let max_bytes = if flags & 0b100 != 0 { 10 } else { 5 };
+        for _ in 0..=(flags & 1) {
+            match read_leb(section, &mut pos, max_bytes) {
                 Some(Ok(_)) => {}
                 Some(Err(at)) => return Err(malformed(at)),
                 None => return Ok(()),
@@ -163,9 +207,8 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
 }
 
 /// Walks and validates `wasm`, a binary module.
-pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
-    let mut validator =
-        Validator::new_with_features(WasmFeatures::WASM2 | WasmFeatures::EXCEPTIONS | WasmFeatures::LEGACY_EXCEPTIONS);
+pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Result<ModuleTranslation<'a>> {
+    let mut validator = Validator::new_with_features(features.validator_features());
     let mut info = ModuleInfo::default();
     let mut data = Vec::new();
     let mut bodies = Vec::new();
@@ -178,16 +221,26 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
             Payload::TypeSection(reader) => {
                 for group in reader.into_iter_with_offsets() {
                     let (offset, group) = group?;
-                    for sub in group.into_types() {
+                    let rec_group_start = info.types.len() as u32;
+                    let subtypes: Vec<_> = group.into_types().collect();
+                    let rec_group_len = subtypes.len() as u32;
+                    for sub in subtypes {
                         let CompositeInnerType::Func(ft) = &sub.composite_type.inner else {
                             return Err(CompileError::unsupported(
-                                "only function types are supported",
+                                "struct and array types are not supported (the gc feature)",
                                 offset_of(offset),
                             ));
                         };
                         let params = ft.params().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
                         let results = ft.results().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
                         info.types.push(FuncType { params, results });
+                        let supertype = sub.supertype_idxs.first().and_then(|index| index.as_module_index());
+                        info.type_shapes.push(TypeShape {
+                            rec_group_start,
+                            rec_group_len,
+                            supertype,
+                            is_final: sub.is_final,
+                        });
                     }
                 }
             }
@@ -239,13 +292,12 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
             Payload::TableSection(reader) => {
                 for table in reader.into_iter_with_offsets() {
                     let (offset, table) = table?;
-                    if let TableInit::Expr(_) = table.init {
-                        return Err(CompileError::unsupported(
-                            "table initializer expressions are not supported",
-                            offset_of(offset),
-                        ));
-                    }
+                    let init = match &table.init {
+                        TableInit::RefNull => None,
+                        TableInit::Expr(expr) => Some(const_expr(expr, &info)?),
+                    };
                     info.tables.push(table_type(table.ty, offset)?);
+                    info.table_inits.push(init);
                 }
             }
             Payload::MemorySection(reader) => {
@@ -263,7 +315,7 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                     let (offset, global) = global?;
                     let ty = global_type(global.ty, offset)?;
                     info.global_types.push(ty);
-                    info.globals.push(GlobalDef { ty, init: const_expr(&global.init_expr)? });
+                    info.globals.push(GlobalDef { ty, init: const_expr(&global.init_expr, &info)? });
                 }
             }
             Payload::ExportSection(reader) => {
@@ -291,18 +343,19 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                     let mode = match &element.kind {
                         ElementKind::Passive => ElementMode::Passive,
                         ElementKind::Declared => ElementMode::Declared,
-                        ElementKind::Active { table_index, offset_expr } => {
-                            ElementMode::Active { table: table_index.unwrap_or(0), offset: const_expr(offset_expr)? }
-                        }
+                        ElementKind::Active { table_index, offset_expr } => ElementMode::Active {
+                            table: table_index.unwrap_or(0),
+                            offset: const_expr(offset_expr, &info)?,
+                        },
                     };
                     let (element_type, items) = match element.items {
                         ElementItems::Functions(funcs) => (
-                            RefType::FuncRef,
+                            RefType::FUNCREF,
                             funcs.into_iter().map(|f| Ok(ConstExpr::RefFunc(f?))).collect::<Result<Vec<_>>>()?,
                         ),
                         ElementItems::Expressions(ty, exprs) => (
                             ref_type(ty, offset)?,
-                            exprs.into_iter().map(|e| const_expr(&e?)).collect::<Result<Vec<_>>>()?,
+                            exprs.into_iter().map(|e| const_expr(&e?, &info)).collect::<Result<Vec<_>>>()?,
                         ),
                     };
                     info.elements.push(ElementSegment { mode, element: element_type, items });
@@ -314,7 +367,7 @@ pub(crate) fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>> {
                     let mode = match &segment.kind {
                         DataKind::Passive => DataMode::Passive,
                         DataKind::Active { memory_index, offset_expr } => {
-                            DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr)? }
+                            DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr, &info)? }
                         }
                     };
                     let too_big =
@@ -374,7 +427,7 @@ mod tests {
 
     fn translate(wat: &str) -> Result<ModuleInfo> {
         let wasm = wat::parse_str(wat).unwrap();
-        translate_module(&wasm).map(|t| t.info)
+        translate_module(&wasm, &Features::default()).map(|t| t.info)
     }
 
     #[test]
@@ -397,7 +450,7 @@ mod tests {
                 (func $double2))"#,
         )
         .unwrap();
-        let t = translate_module(&wasm).unwrap();
+        let t = translate_module(&wasm, &Features::default()).unwrap();
         let info = &t.info;
         assert_eq!(info.name.as_deref(), Some("m"));
         assert_eq!(info.types.len(), 2);
@@ -405,7 +458,10 @@ mod tests {
         assert_eq!(info.num_imported_globals, 1);
         assert_eq!(info.functions.len(), 3);
         assert_eq!(info.functions[1].name.as_deref(), Some("double"));
-        assert_eq!(info.tables, vec![TableType { element: RefType::FuncRef, minimum: 2, maximum: None }]);
+        assert_eq!(
+            info.tables,
+            vec![TableType { element: RefType::FUNCREF, minimum: 2, maximum: None, table64: false }]
+        );
         assert_eq!(info.memories[0].maximum, Some(3));
         assert_eq!(info.globals[0].init, ConstExpr::I32(7));
         assert_eq!(info.global_types.len(), 2);
@@ -413,7 +469,10 @@ mod tests {
         assert_eq!(info.start, Some(2));
         assert_eq!(info.elements[0].items, vec![ConstExpr::RefFunc(0), ConstExpr::RefFunc(1)]);
         assert_eq!(info.elements[0].mode, ElementMode::Active { table: 0, offset: ConstExpr::I32(0) });
-        assert_eq!(info.elements[1].items, vec![ConstExpr::RefNull(RefType::FuncRef), ConstExpr::RefFunc(1)]);
+        assert_eq!(
+            info.elements[1].items,
+            vec![ConstExpr::RefNull(kiln_format::HeapType::Func), ConstExpr::RefFunc(1)]
+        );
         assert_eq!(info.elements[1].mode, ElementMode::Passive);
         // The active segment went into memory 0's image (memory_image.rs).
         assert_eq!(info.data[0], DataSegment { mode: DataMode::InImage { memory: 0 }, data_offset: 0, len: 0 });
@@ -439,9 +498,28 @@ mod tests {
     }
 
     #[test]
+    fn extended_constants_fold_unless_they_read_an_import() {
+        let info = translate(
+            r#"(module
+                (import "a" "b" (global i64))
+                (global i32 (i32.mul (i32.const 0x10000) (i32.const 0x10001)))
+                (global i32 (i32.sub (global.get 1) (i32.const 1)))
+                (global i64 (i64.add (global.get 0) (i64.const 2))))"#,
+        )
+        .unwrap();
+        assert_eq!(info.globals[0].init, ConstExpr::I32(0x10000), "wraps like i32.mul");
+        assert_eq!(info.globals[1].init, ConstExpr::I32(0xffff), "a defined global's value is known");
+        assert_eq!(
+            info.globals[2].init,
+            ConstExpr::Ops(vec![ConstOp::GlobalGet(0), ConstOp::I64Const(2), ConstOp::I64Add]),
+            "an import's value is not"
+        );
+    }
+
+    #[test]
     fn overlong_memory_limits_are_malformed() {
         let wasm: &[u8] = b"\0asm\x01\0\0\0\x05\x08\x01\x00\x82\x80\x80\x80\x80\x00";
-        let err = translate_module(wasm).err().expect("overlong minimum accepted");
+        let err = translate_module(wasm, &Features::default()).err().expect("overlong minimum accepted");
         assert!(err.message().contains("too long"), "{err}");
         translate("(module (memory 1 65536))").unwrap();
     }

@@ -173,6 +173,13 @@ impl CompileError {
         self
     }
 
+    /// Appends `note` to the message, after a space.
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        self.inner.message.push(' ');
+        self.inner.message.push_str(note);
+        self
+    }
+
     /// Attaches the function index the error happened in.
     pub fn in_function(mut self, func_index: u32) -> Self {
         self.inner.func_index = Some(func_index);

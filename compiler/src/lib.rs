@@ -18,6 +18,7 @@ mod driver;
 mod emit;
 mod environ;
 mod error;
+mod features;
 mod link;
 mod memory_image;
 mod options;
@@ -28,6 +29,7 @@ pub mod translate;
 
 pub use driver::{compile, compile_file};
 pub use error::{CompileError, CompileErrorKind, Result};
+pub use features::{Features, WasmFeature};
 pub use link::link_shared_object;
 pub use options::{CompileOptions, CpuChoice, Emit, OptLevel, DEFAULT_TARGET};
 pub use translate::{FuncEnvironment, FuncTranslator};

@@ -59,18 +59,17 @@ pub(crate) fn lay_out(info: &mut ModuleInfo, data: Vec<u8>) -> DataSections {
     }
     for (segment, imaged) in info.data.iter_mut().zip(imaged) {
         let bytes = &data[segment.data_offset as usize..][..segment.len as usize];
-        *segment = match (imaged, segment.mode) {
-            (true, DataMode::Active { memory, .. }) => {
-                DataSegment { mode: DataMode::InImage { memory }, data_offset: 0, len: 0 }
+        match (imaged, &segment.mode) {
+            (true, &DataMode::Active { memory, .. }) => {
+                *segment = DataSegment { mode: DataMode::InImage { memory }, data_offset: 0, len: 0 };
             }
             _ => {
                 // The segments left were at most the 4 GiB the translator
                 // allowed in total, so their offsets fit.
-                let data_offset = sections.data.len() as u32;
+                segment.data_offset = sections.data.len() as u32;
                 sections.data.extend_from_slice(bytes);
-                DataSegment { data_offset, ..*segment }
             }
-        };
+        }
     }
     sections
 }
@@ -78,13 +77,13 @@ pub(crate) fn lay_out(info: &mut ModuleInfo, data: Vec<u8>) -> DataSections {
 /// Whether every active segment has a constant offset inside the declared
 /// minimum of its table or memory.
 fn segments_cannot_trap(info: &ModuleInfo) -> bool {
-    let fits = |offset: &ConstExpr, len: u64, size: Option<u64>| match (offset, size) {
-        (ConstExpr::I32(offset), Some(size)) => *offset as u32 as u64 + len <= size,
+    let fits = |offset: &ConstExpr, len: u64, size: Option<u64>| match (constant_offset(offset), size) {
+        (Some(offset), Some(size)) => offset.checked_add(len).is_some_and(|end| end <= size),
         _ => false,
     };
     let elements = info.elements.iter().all(|segment| match &segment.mode {
         ElementMode::Active { table, offset } => {
-            fits(offset, segment.items.len() as u64, info.tables.get(*table as usize).map(|t| t.minimum as u64))
+            fits(offset, segment.items.len() as u64, info.tables.get(*table as usize).map(|t| t.minimum))
         }
         ElementMode::Passive | ElementMode::Declared => true,
     });
@@ -97,6 +96,16 @@ fn segments_cannot_trap(info: &ModuleInfo) -> bool {
         DataMode::Passive | DataMode::InImage { .. } => true,
     });
     elements && data
+}
+
+/// A segment offset known at compile time, as the unsigned offset it is
+/// (an `i32` of a 32-bit memory or table, an `i64` of a 64-bit one).
+fn constant_offset(offset: &ConstExpr) -> Option<u64> {
+    match *offset {
+        ConstExpr::I32(offset) => Some(offset as u32 as u64),
+        ConstExpr::I64(offset) => Some(offset as u64),
+        _ => None,
+    }
 }
 
 struct Image {
@@ -114,13 +123,12 @@ fn build_image(info: &ModuleInfo, data: &[u8], memory: u32) -> Option<(Option<Im
     let size = ty.minimum.checked_mul(WASM_PAGE_SIZE)?;
     let mut segments = Vec::new();
     for (i, segment) in info.data.iter().enumerate() {
-        let DataMode::Active { memory: target, offset } = segment.mode else { continue };
+        let DataMode::Active { memory: target, ref offset } = segment.mode else { continue };
         if target != memory {
             continue;
         }
-        let ConstExpr::I32(offset) = offset else { return None };
-        let start = offset as u32 as u64;
-        if start + segment.len as u64 > size {
+        let start = constant_offset(offset)?;
+        if start.checked_add(segment.len as u64)? > size {
             return None;
         }
         segments.push((i, start, &data[segment.data_offset as usize..][..segment.len as usize]));
@@ -166,7 +174,7 @@ mod tests {
 
     fn translate(wat: &str) -> ModuleTranslation<'static> {
         let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
-        translate_module(wasm).unwrap()
+        translate_module(wasm, &crate::Features::default()).unwrap()
     }
 
     #[test]
@@ -200,6 +208,23 @@ mod tests {
             assert!(t.info.memory_images.is_empty(), "{wat}");
             assert!(t.info.data.iter().all(|s| matches!(s.mode, DataMode::Active { .. })), "{wat}");
         }
+    }
+
+    #[test]
+    fn every_defined_memory_gets_its_own_image_and_64_bit_offsets_count() {
+        let t = translate(
+            r#"(module (import "m" "mem" (memory 1)) (memory 1) (memory i64 2)
+                (data (memory 1) (i32.const 10) "one")
+                (data (memory 2) (i64.const 70000) "two"))"#,
+        );
+        let images = &t.info.memory_images;
+        assert_eq!(images.len(), 2, "{images:?}");
+        assert_eq!((images[0].memory, images[0].memory_offset), (1, 0));
+        assert_eq!((images[1].memory, images[1].memory_offset), (2, 69632));
+        assert_eq!(&t.data.image[images[0].image_offset as usize + 10..][..3], b"one");
+        assert_eq!(&t.data.image[(images[1].image_offset + 70000 - 69632) as usize..][..3], b"two");
+        assert_eq!(t.info.data[0].mode, DataMode::InImage { memory: 1 });
+        assert_eq!(t.info.data[1].mode, DataMode::InImage { memory: 2 });
     }
 
     #[test]

@@ -8,7 +8,7 @@ use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use kiln_format::{CpuFeatures, Instrumentation, CPU_FEATURE_NAMES};
 
-use crate::{CompileError, Result};
+use crate::{CompileError, Features, Result};
 
 /// The one target triple kiln generates code for today, recorded in the
 /// artifact header for every accepted spelling of it.
@@ -143,6 +143,9 @@ pub struct CompileOptions {
     /// goes down as the code runs, and a check at every function entry and
     /// loop header traps when it is used up. The artifact header records it.
     pub fuel: bool,
+    /// The WebAssembly features accepted: by default every one kilnc
+    /// supports (all of 3.0 but GC, threads, legacy exceptions).
+    pub features: Features,
 }
 
 impl CompileOptions {

@@ -15,7 +15,6 @@ use kiln_format::{host_func_context, runtime_limits, BuiltinIndex, FuncType, VMO
 
 use crate::abi::{
     builtin_signature, clif_type, entry_trampoline_signature, host_call_signature, wasm_signature, POINTER_TYPE,
-    WASM_CALL_CONV,
 };
 use crate::translate::stack_limit;
 use crate::Result;
@@ -65,7 +64,7 @@ pub(crate) fn entry_trampoline(
     for (i, &param) in ty.params.iter().enumerate() {
         args.push(b.ins().load(clif_type(param), flags, values, slot_offset(i)));
     }
-    let sig = b.import_signature(wasm_signature(ty, WASM_CALL_CONV));
+    let sig = b.import_signature(wasm_signature(ty));
     let call = b.ins().call_indirect(sig, callee, &args);
     let results = b.inst_results(call).to_vec();
     for (i, result) in results.into_iter().enumerate() {
@@ -86,10 +85,8 @@ pub(crate) fn host_trampoline(
     fb_ctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function> {
     let call_conv = config.default_call_conv;
-    let mut func = ir::Function::with_name_signature(
-        UserFuncName::user(HOST_NAMESPACE, type_index),
-        wasm_signature(ty, WASM_CALL_CONV),
-    );
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(HOST_NAMESPACE, type_index), wasm_signature(ty));
 
     // The host context starts with the same runtime-limits pointer as a
     // VMContext, so deep recursion through host calls is caught here too.
@@ -187,7 +184,7 @@ mod tests {
     }
 
     fn ty() -> FuncType {
-        FuncType { params: vec![ValType::I32, ValType::F64], results: vec![ValType::I64, ValType::ExternRef] }
+        FuncType { params: vec![ValType::I32, ValType::F64], results: vec![ValType::I64, ValType::EXTERNREF] }
     }
 
     #[test]
@@ -252,10 +249,10 @@ block0(v0: i64, v1: i32, v2: f64):
         let f = builtin_trampoline(BuiltinIndex::TableGrow, config(), &mut FunctionBuilderContext::new());
         let text = f.display().to_string();
         let expected = "\
-function u3:5(i64, i32, i32, i64) -> i32 system_v {
-    sig0 = (i64, i32, i32, i64) -> i32 system_v
+function u3:5(i64, i32, i64, i64) -> i64 system_v {
+    sig0 = (i64, i32, i64, i64) -> i64 system_v
 
-block0(v0: i64, v1: i32, v2: i32, v3: i64):
+block0(v0: i64, v1: i32, v2: i64, v3: i64):
     v4 = load.i64 notrap aligned v0
     v5 = get_frame_pointer.i64 
     v6 = load.i64 notrap aligned v5

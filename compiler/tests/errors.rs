@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use kiln_compiler::{compile, compile_file, CompileErrorKind, CompileOptions};
+use kiln_compiler::{compile, compile_file, CompileErrorKind, CompileOptions, Features, WasmFeature};
 
 const INVALID_BODY: &str = include_str!("modules/invalid_body.wat");
 const SIMD: &str = include_str!("modules/simd.wat");
@@ -43,11 +43,15 @@ fn bad_text_is_invalid() {
 }
 
 #[test]
-fn simd_compiles_and_relaxed_simd_is_invalid() {
+fn relaxed_simd_compiles_unless_turned_off() {
     compile(SIMD.as_bytes(), &CompileOptions::default()).unwrap();
-    let err = compile(RELAXED_SIMD.as_bytes(), &CompileOptions::default()).unwrap_err();
+    compile(RELAXED_SIMD.as_bytes(), &CompileOptions::default()).unwrap();
+    let mut features = Features::default();
+    features.set(WasmFeature::RelaxedSimd, false);
+    let err = compile(RELAXED_SIMD.as_bytes(), &CompileOptions { features, ..CompileOptions::default() }).unwrap_err();
     assert_eq!(err.kind(), CompileErrorKind::Invalid, "{err}");
     assert!(err.message().contains("relaxed SIMD"), "{err}");
+    assert!(err.to_string().contains("-W relaxed-simd"), "{err}");
     assert_eq!(err.func_index(), Some(0));
     assert!(err.offset().is_some());
 }

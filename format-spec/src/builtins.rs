@@ -14,6 +14,10 @@ pub enum BuiltinType {
     Pointer,
     /// A 32-bit integer.
     I32,
+    /// A 64-bit integer: addresses, lengths, sizes and deltas of memories
+    /// and tables, whatever their index type (compiled code zero-extends
+    /// those of 32-bit ones).
+    I64,
 }
 
 macro_rules! builtins {
@@ -51,23 +55,23 @@ macro_rules! builtins {
 }
 
 builtins! {
-    MemoryGrow = 0, "memory_grow", (I32, I32) -> (I32),
-        "`(vmctx, memory, delta_pages) -> old_pages`, or -1 when the memory cannot grow.";
-    MemoryFill = 1, "memory_fill", (I32, I32, I32, I32) -> (),
+    MemoryGrow = 0, "memory_grow", (I32, I64) -> (I64),
+        "`(vmctx, memory, delta_pages) -> old_pages`, or -1 (all ones) when the memory cannot grow.";
+    MemoryFill = 1, "memory_fill", (I32, I64, I32, I64) -> (),
         "`(vmctx, memory, dst, value, len)`.";
-    MemoryCopy = 2, "memory_copy", (I32, I32, I32, I32, I32) -> (),
+    MemoryCopy = 2, "memory_copy", (I32, I64, I32, I64, I64) -> (),
         "`(vmctx, dst_memory, dst, src_memory, src, len)`.";
-    MemoryInit = 3, "memory_init", (I32, I32, I32, I32, I32) -> (),
+    MemoryInit = 3, "memory_init", (I32, I32, I64, I32, I32) -> (),
         "`(vmctx, memory, data_index, dst, src, len)`.";
     DataDrop = 4, "data_drop", (I32) -> (),
         "`(vmctx, data_index)`.";
-    TableGrow = 5, "table_grow", (I32, I32, Pointer) -> (I32),
-        "`(vmctx, table, delta, init) -> old_size`, or -1 when the table cannot grow.";
-    TableFill = 6, "table_fill", (I32, I32, Pointer, I32) -> (),
+    TableGrow = 5, "table_grow", (I32, I64, Pointer) -> (I64),
+        "`(vmctx, table, delta, init) -> old_size`, or -1 (all ones) when the table cannot grow.";
+    TableFill = 6, "table_fill", (I32, I64, Pointer, I64) -> (),
         "`(vmctx, table, dst, reference, len)`.";
-    TableCopy = 7, "table_copy", (I32, I32, I32, I32, I32) -> (),
+    TableCopy = 7, "table_copy", (I32, I64, I32, I64, I64) -> (),
         "`(vmctx, dst_table, dst, src_table, src, len)`.";
-    TableInit = 8, "table_init", (I32, I32, I32, I32, I32) -> (),
+    TableInit = 8, "table_init", (I32, I32, I64, I32, I32) -> (),
         "`(vmctx, table, elem_index, dst, src, len)`.";
     ElemDrop = 9, "elem_drop", (I32) -> (),
         "`(vmctx, elem_index)`.";
@@ -81,11 +85,17 @@ builtins! {
         "`(vmctx)`: an epoch check found the epoch at or past the store's deadline; trap with `interrupt`, or run the store's deadline callback, which may set a later deadline and return.";
     OutOfFuel = 14, "out_of_fuel", () -> (),
         "`(vmctx)`: a fuel check found the fuel counter at or above zero; refill it from the store's reserve and return, or trap with `out_of_fuel`.";
-    Throw = 15, "throw", (I32, Pointer) -> (),
+    MemoryAtomicNotify = 15, "memory_atomic_notify", (I32, I64, I32) -> (I32),
+        "`(vmctx, memory, address, count) -> woken`: wakes at most `count` threads waiting at `address` (in bytes from the memory's base, 4-byte aligned and in bounds, checked by compiled code); 0 on an unshared memory.";
+    MemoryAtomicWait32 = 16, "memory_atomic_wait32", (I32, I64, I32, I64) -> (I32),
+        "`(vmctx, memory, address, expected, timeout_ns) -> 0 ok, 1 not-equal, 2 timed-out`: waits at `address` while the 32-bit word there equals `expected`, for at most `timeout_ns` nanoseconds (forever if negative); traps with `expected_shared_memory` on an unshared memory.";
+    MemoryAtomicWait64 = 17, "memory_atomic_wait64", (I32, I64, I64, I64) -> (I32),
+        "`(vmctx, memory, address, expected, timeout_ns) -> 0 ok, 1 not-equal, 2 timed-out`: `memory_atomic_wait32` of the 64-bit word at `address` (8-byte aligned).";
+    Throw = 18, "throw", (I32, Pointer) -> (),
         "`(vmctx, tag, values)`: allocate an exception of tag index `tag` whose values are the value slots at `values`, and throw it; never returns.";
-    ThrowRef = 16, "throw_ref", (Pointer) -> (),
+    ThrowRef = 19, "throw_ref", (Pointer) -> (),
         "`(vmctx, exnref)`: throw the exception again (not null: compiled code traps on null first); never returns.";
-    ExnValues = 17, "exn_values", (Pointer, Pointer) -> (),
+    ExnValues = 20, "exn_values", (Pointer, Pointer) -> (),
         "`(vmctx, exnref, out)`: write the exception's values to the value slots at `out`, each counted reference moved into the activations table.";
 }
 

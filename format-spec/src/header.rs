@@ -1,12 +1,12 @@
 //! The fixed header at the start of `.kiln.meta`.
 
-use crate::{CpuFeatures, FormatError, Instrumentation, Result, SECTION_META};
+use crate::{CpuFeatures, FormatError, Instrumentation, RelaxedSimd, Result, SECTION_META};
 
 /// Magic bytes at offset 0 of `.kiln.meta`.
 pub const MAGIC: [u8; 8] = *b"\0KILNOBJ";
 /// Version of the artifact format and ABI. Any change to a record layout,
 /// the VMContext layout, builtin indices or trap codes bumps it.
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 9;
 /// Size in bytes of the encoded header.
 pub const HEADER_SIZE: usize = 128;
 /// Width of the NUL-padded string fields.
@@ -56,10 +56,11 @@ pub mod header_offsets {
     pub const INSTRUMENTATION_OFFSET: usize = 96;
     /// Width of the instrumentation bits.
     pub const INSTRUMENTATION_WIDTH: usize = 4;
-    /// Reserved, zero.
-    pub const RESERVED_OFFSET: usize = 100;
-    /// Width of the reserved word.
-    pub const RESERVED_WIDTH: usize = 4;
+    /// `u32` [`RelaxedSimd`](crate::RelaxedSimd): the results the code gives
+    /// the relaxed-SIMD operators.
+    pub const RELAXED_SIMD_OFFSET: usize = 100;
+    /// Width of the relaxed-SIMD semantics.
+    pub const RELAXED_SIMD_WIDTH: usize = 4;
     /// `u64` length of the module info that follows the header.
     pub const INFO_LEN_OFFSET: usize = 104;
     /// Width of the module info length.
@@ -92,7 +93,7 @@ pub const PRODUCER: &str = concat!("kiln ", env!("CARGO_PKG_VERSION"));
 /// | 80 | 8 | required CPU features (bit mask) |
 /// | 88 | 8 | hash of the codegen flags |
 /// | 96 | 4 | instrumentation bits ([`Instrumentation`]) |
-/// | 100 | 4 | reserved, zero |
+/// | 100 | 4 | relaxed-SIMD semantics ([`RelaxedSimd`]) |
 /// | 104 | 8 | length of the module info that follows |
 /// | 112 | 8 | digest of the whole file (see [`crate::file_digest`]) |
 /// | 120 | 8 | reserved, zero |
@@ -111,6 +112,9 @@ pub struct ArtifactHeader {
     pub digest: u64,
     /// The checks compiled into the code; [`ArtifactHeader::new`] gives none.
     pub instrumentation: Instrumentation,
+    /// The relaxed-SIMD semantics of the code; [`ArtifactHeader::new`] gives
+    /// [`RelaxedSimd::DETERMINISTIC_KILN_1`], the only one kilnc compiles.
+    pub relaxed_simd: RelaxedSimd,
     /// Length of the bincode module info following the header.
     pub info_len: u64,
 }
@@ -138,6 +142,7 @@ impl ArtifactHeader {
             flags_hash,
             digest: 0,
             instrumentation: Instrumentation::NONE,
+            relaxed_simd: RelaxedSimd::DETERMINISTIC_KILN_1,
             info_len,
         }
     }
@@ -164,6 +169,7 @@ impl ArtifactHeader {
         put(at::CPU_FEATURES_OFFSET, &self.cpu_features.0.to_le_bytes());
         put(at::FLAGS_HASH_OFFSET, &self.flags_hash.to_le_bytes());
         put(at::INSTRUMENTATION_OFFSET, &self.instrumentation.bits().to_le_bytes());
+        put(at::RELAXED_SIMD_OFFSET, &self.relaxed_simd.raw().to_le_bytes());
         put(at::INFO_LEN_OFFSET, &self.info_len.to_le_bytes());
         put(at::DIGEST_OFFSET, &self.digest.to_le_bytes());
         b
@@ -201,6 +207,7 @@ impl ArtifactHeader {
             flags_hash: u64_at(at::FLAGS_HASH_OFFSET),
             digest: u64_at(at::DIGEST_OFFSET),
             instrumentation: Instrumentation::from_bits(u32_at(at::INSTRUMENTATION_OFFSET)),
+            relaxed_simd: RelaxedSimd::from_raw(u32_at(at::RELAXED_SIMD_OFFSET)),
             info_len: u64_at(at::INFO_LEN_OFFSET),
         })
     }
@@ -215,6 +222,7 @@ mod tests {
         let mut h = ArtifactHeader::new("x86_64-unknown-linux-gnu", CpuFeatures::BASELINE_X86_64, 0xabc, 99);
         h.digest = 0x1234_5678_9abc_def0;
         h.instrumentation = Instrumentation::EPOCH;
+        h.relaxed_simd = RelaxedSimd::from_raw(9);
         let back = ArtifactHeader::from_bytes(&h.to_bytes()).unwrap();
         assert_eq!(h, back);
         assert_eq!(back.producer(), PRODUCER);
@@ -238,7 +246,7 @@ mod tests {
         (at::CPU_FEATURES_OFFSET, at::CPU_FEATURES_WIDTH),
         (at::FLAGS_HASH_OFFSET, at::FLAGS_HASH_WIDTH),
         (at::INSTRUMENTATION_OFFSET, at::INSTRUMENTATION_WIDTH),
-        (at::RESERVED_OFFSET, at::RESERVED_WIDTH),
+        (at::RELAXED_SIMD_OFFSET, at::RELAXED_SIMD_WIDTH),
         (at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH),
         (at::DIGEST_OFFSET, at::DIGEST_WIDTH),
         (at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH),
@@ -268,6 +276,7 @@ mod tests {
         );
         h.digest = 0x2122_2324_2526_2728;
         h.instrumentation = Instrumentation::from_bits(0x4142_4344);
+        h.relaxed_simd = RelaxedSimd::from_raw(0x5152_5354);
         let b = h.to_bytes();
         let field = |offset: usize, width: usize| &b[offset..offset + width];
         assert_eq!(field(at::MAGIC_OFFSET, at::MAGIC_WIDTH), MAGIC);
@@ -278,7 +287,7 @@ mod tests {
         assert_eq!(field(at::CPU_FEATURES_OFFSET, at::CPU_FEATURES_WIDTH), 0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(field(at::FLAGS_HASH_OFFSET, at::FLAGS_HASH_WIDTH), 0x1112_1314_1516_1718u64.to_le_bytes());
         assert_eq!(field(at::DIGEST_OFFSET, at::DIGEST_WIDTH), 0x2122_2324_2526_2728u64.to_le_bytes());
-        assert!(field(at::RESERVED_OFFSET, at::RESERVED_WIDTH).iter().all(|&x| x == 0));
+        assert_eq!(field(at::RELAXED_SIMD_OFFSET, at::RELAXED_SIMD_WIDTH), 0x5152_5354u32.to_le_bytes());
         assert_eq!(field(at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH), 0x3132_3334_3536_3738u64.to_le_bytes());
         assert_eq!(field(at::INSTRUMENTATION_OFFSET, at::INSTRUMENTATION_WIDTH), 0x4142_4344u32.to_le_bytes());
         assert!(field(at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH).iter().all(|&x| x == 0));

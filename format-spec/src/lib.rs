@@ -2,7 +2,8 @@
 //!
 //! Everything that the compiler (`kilnc`) and the loader (`kiln`) must agree
 //! on lives here, written once: section and symbol names, the artifact
-//! header and its field offsets, the module info records, trap codes,
+//! header and its field offsets, the relaxed-SIMD semantics, the module
+//! info records, trap codes,
 //! stack-map records, builtin indices, the VMContext layout, and the page
 //! size and address-space reservation of linear memories. `SPEC.md` next to
 //! this crate is the normative, byte-by-byte description.
@@ -29,8 +30,10 @@ mod instrumentation;
 mod memory;
 mod module_info;
 mod names;
+mod relaxed_simd;
 mod stackmap;
 mod trap;
+mod types;
 mod value;
 mod vmoffsets;
 
@@ -44,7 +47,9 @@ pub use instrumentation::*;
 pub use memory::*;
 pub use module_info::*;
 pub use names::*;
+pub use relaxed_simd::*;
 pub use stackmap::*;
 pub use trap::*;
+pub use types::*;
 pub use value::*;
 pub use vmoffsets::*;

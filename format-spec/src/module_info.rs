@@ -3,89 +3,24 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{FormatError, Result, SECTION_META};
+use crate::{FormatError, FuncType, HeapType, RefType, Result, TypeShape, ValType, SECTION_META};
 
-/// A value type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ValType {
-    /// 32-bit integer.
-    I32,
-    /// 64-bit integer.
-    I64,
-    /// 32-bit float.
-    F32,
-    /// 64-bit float.
-    F64,
-    /// 128-bit vector.
-    V128,
-    /// Reference to a function (`*const VMFuncRef`, null for `ref.null func`).
-    FuncRef,
-    /// Reference to a host value (`*mut VMExternData`, null for `ref.null extern`).
-    ExternRef,
-    /// Reference to an exception object (`*mut VMExternData` whose host
-    /// value is the exception, null for `ref.null exn`), counted like an
-    /// externref (SPEC 3.8, 3.11).
-    ExnRef,
-}
-
-impl ValType {
-    /// Whether values of this type are reference-counted `VMExternData`
-    /// pointers (externref and exnref): they need stack maps, the
-    /// activations table and the count barriers of SPEC 3.8.
-    pub fn is_counted_ref(self) -> bool {
-        matches!(self, ValType::ExternRef | ValType::ExnRef)
-    }
-}
-
-/// A reference type (element type of a table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum RefType {
-    /// `funcref`.
-    FuncRef,
-    /// `externref`.
-    ExternRef,
-    /// `exnref`.
-    ExnRef,
-}
-
-impl RefType {
-    /// Whether references of this type are counted (see [`ValType::is_counted_ref`]).
-    pub fn is_counted_ref(self) -> bool {
-        ValType::from(self).is_counted_ref()
-    }
-}
-
-impl From<RefType> for ValType {
-    fn from(r: RefType) -> ValType {
-        match r {
-            RefType::FuncRef => ValType::FuncRef,
-            RefType::ExternRef => ValType::ExternRef,
-            RefType::ExnRef => ValType::ExnRef,
-        }
-    }
-}
-
-/// A function type.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct FuncType {
-    /// Parameter types.
-    pub params: Vec<ValType>,
-    /// Result types.
-    pub results: Vec<ValType>,
-}
-
-/// Limits and element type of a table.
+/// Limits, element type and index type of a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableType {
     /// Element type.
     pub element: RefType,
     /// Initial number of elements.
-    pub minimum: u32,
+    pub minimum: u64,
     /// Maximum number of elements.
-    pub maximum: Option<u32>,
+    pub maximum: Option<u64>,
+    /// Whether the table is indexed by `i64` (memory64's table64): its
+    /// indices, sizes and segment offsets are `i64`, and its limits may
+    /// exceed `u32::MAX`.
+    pub table64: bool,
 }
 
-/// Limits of a memory, in 64 KiB pages.
+/// Limits of a memory, in 64 KiB pages, and its index type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryType {
     /// Initial size in pages.
@@ -94,6 +29,21 @@ pub struct MemoryType {
     pub maximum: Option<u64>,
     /// Whether the memory is shared (threads proposal; refused today).
     pub shared: bool,
+    /// Whether the memory is indexed by `i64` (memory64): its addresses,
+    /// page counts, sizes and data segment offsets are `i64`, and compiled
+    /// code checks its accesses against its current length.
+    pub memory64: bool,
+}
+
+impl MemoryType {
+    /// Most pages a memory of this type can ever have in kiln: its maximum,
+    /// or the largest memory of its index type
+    /// ([`MAX_WASM_PAGES`](crate::MAX_WASM_PAGES) or
+    /// [`MAX_MEMORY64_PAGES`](crate::MAX_MEMORY64_PAGES)), whichever is less.
+    pub fn max_pages(&self) -> u64 {
+        let limit = if self.memory64 { crate::MAX_MEMORY64_PAGES } else { crate::MAX_WASM_PAGES };
+        self.maximum.unwrap_or(limit).min(limit)
+    }
 }
 
 /// Type and mutability of a global.
@@ -105,8 +55,11 @@ pub struct GlobalType {
     pub mutable: bool,
 }
 
-/// A constant expression (WebAssembly 2.0 allows exactly one instruction).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A constant expression. One instruction has a variant of its own; a
+/// longer one (extended constant expressions: `i32`/`i64` `add`, `sub`
+/// and `mul`) that kilnc could not fold to one value, because it reads an
+/// imported global, is kept as [`ConstExpr::Ops`] for the loader to run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConstExpr {
     /// `i32.const`.
     I32(i32),
@@ -118,12 +71,57 @@ pub enum ConstExpr {
     F64(u64),
     /// `v128.const`, as bits.
     V128(u128),
-    /// `ref.null`.
-    RefNull(RefType),
+    /// `ref.null` of a heap type.
+    RefNull(HeapType),
     /// `ref.func` of a function index.
     RefFunc(u32),
-    /// `global.get` of a global index (an imported global in 2.0).
+    /// `global.get` of a global index: an imported global, or an immutable
+    /// one defined before.
     GlobalGet(u32),
+    /// The instructions of a longer expression, run on a value stack
+    /// ([`ConstOp`]); a validated expression leaves exactly one value.
+    Ops(Vec<ConstOp>),
+}
+
+/// One instruction of a [`ConstExpr::Ops`] expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConstOp {
+    /// Pushes an `i32`.
+    I32Const(i32),
+    /// Pushes an `i64`.
+    I64Const(i64),
+    /// Pushes the value of a global.
+    GlobalGet(u32),
+    /// `i32.add`, wrapping.
+    I32Add,
+    /// `i32.sub`, wrapping.
+    I32Sub,
+    /// `i32.mul`, wrapping.
+    I32Mul,
+    /// `i64.add`, wrapping.
+    I64Add,
+    /// `i64.sub`, wrapping.
+    I64Sub,
+    /// `i64.mul`, wrapping.
+    I64Mul,
+}
+
+impl ConstOp {
+    /// The result of a binary operator on two integers of its width
+    /// (`i32` operands and result in the low 32 bits); `None` for an
+    /// operator that is not binary.
+    pub fn apply(self, a: u64, b: u64) -> Option<u64> {
+        let (a32, b32) = (a as u32, b as u32);
+        Some(match self {
+            ConstOp::I32Add => u64::from(a32.wrapping_add(b32)),
+            ConstOp::I32Sub => u64::from(a32.wrapping_sub(b32)),
+            ConstOp::I32Mul => u64::from(a32.wrapping_mul(b32)),
+            ConstOp::I64Add => a.wrapping_add(b),
+            ConstOp::I64Sub => a.wrapping_sub(b),
+            ConstOp::I64Mul => a.wrapping_mul(b),
+            ConstOp::I32Const(_) | ConstOp::I64Const(_) | ConstOp::GlobalGet(_) => return None,
+        })
+    }
 }
 
 /// What an import is.
@@ -179,7 +177,7 @@ pub struct Export {
 }
 
 /// A defined global.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlobalDef {
     /// Its type.
     pub ty: GlobalType,
@@ -188,13 +186,13 @@ pub struct GlobalDef {
 }
 
 /// How an element segment is used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ElementMode {
     /// Copied into `table` at `offset` during instantiation, then dropped.
     Active {
         /// Table index.
         table: u32,
-        /// Offset expression (i32).
+        /// Offset expression (`i64` for a 64-bit table, else `i32`).
         offset: ConstExpr,
     },
     /// Available to `table.init` until `elem.drop`.
@@ -215,13 +213,13 @@ pub struct ElementSegment {
 }
 
 /// How a data segment is used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DataMode {
     /// Copied into `memory` at `offset` during instantiation, then dropped.
     Active {
         /// Memory index.
         memory: u32,
-        /// Offset expression (i32).
+        /// Offset expression (`i64` for a 64-bit memory, else `i32`).
         offset: ConstExpr,
     },
     /// Available to `memory.init` until `data.drop`.
@@ -237,7 +235,7 @@ pub enum DataMode {
 }
 
 /// A data segment; its bytes are `.kiln.data[data_offset .. data_offset + len]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataSegment {
     /// Mode.
     pub mode: DataMode,
@@ -292,12 +290,17 @@ pub struct ModuleInfo {
     pub name: Option<String>,
     /// The type section.
     pub types: Vec<FuncType>,
+    /// The recursion group and declared supertype of each type.
+    pub type_shapes: Vec<TypeShape>,
     /// Imports, in order.
     pub imports: Vec<Import>,
     /// The function space: imports first, then defined functions.
     pub functions: Vec<FunctionInfo>,
     /// The table space: imports first.
     pub tables: Vec<TableType>,
+    /// The initial value of every element of each defined table (after
+    /// the imported ones): a constant expression, or `None` for null.
+    pub table_inits: Vec<Option<ConstExpr>>,
     /// The memory space: imports first.
     pub memories: Vec<MemoryType>,
     /// Types of the whole global space: imports first.
@@ -393,7 +396,7 @@ mod tests {
     fn module_info_round_trip() {
         let info = ModuleInfo {
             name: Some("m".into()),
-            types: vec![FuncType { params: vec![ValType::I32], results: vec![ValType::ExternRef] }],
+            types: vec![FuncType { params: vec![ValType::I32], results: vec![ValType::EXTERNREF] }],
             functions: vec![FunctionInfo { type_index: 0, name: None, code: Some(CodeRange { offset: 16, len: 32 }) }],
             exports: vec![Export { name: "f".into(), kind: ExternKind::Func, index: 0 }],
             ..Default::default()

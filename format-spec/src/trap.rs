@@ -48,6 +48,9 @@ trap_codes! {
     NULL_REFERENCE = 11, "null_reference", "null reference";
     INTERRUPT = 12, "interrupt", "interrupted";
     OUT_OF_FUEL = 13, "out_of_fuel", "all fuel consumed";
+    NULL_FUNCTION_REFERENCE = 14, "null_function_reference", "null function reference";
+    UNALIGNED_ATOMIC = 15, "unaligned_atomic", "unaligned atomic";
+    EXPECTED_SHARED_MEMORY = 16, "expected_shared_memory", "expected shared memory";
 }
 
 impl TrapCode {

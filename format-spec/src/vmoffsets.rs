@@ -132,6 +132,17 @@ pub mod definition {
     pub const SIZE: u32 = 16;
 }
 
+/// The slot of a defined shared memory (threads proposal) among the
+/// defined memories. A shared memory is owned by no instance: its
+/// `VMMemoryDefinition` lives in the memory itself, where every instance on
+/// every thread that uses it reads the same `current_length`, so the slot
+/// holds a pointer to it, as an imported memory's does.
+pub mod shared_memory_slot {
+    /// `*mut VMMemoryDefinition` of the shared memory; the rest of the
+    /// 16-byte slot is zero.
+    pub const DEFINITION: u32 = 0;
+}
+
 /// The VMContext offsets of one module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VMOffsets {

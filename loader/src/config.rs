@@ -46,7 +46,8 @@ pub enum InstanceAllocationStrategy {
 /// so that what is reused is still warm in cache and page tables.
 ///
 /// Every memory slot reserves 8 GiB of address space (4 GiB addressable
-/// and a guard), so 1,000 memories take 8 TiB of the 128 TiB of a process;
+/// and a guard for a 32-bit memory, up to 8 GiB less a 32 MiB guard for a
+/// 64-bit one), so 1,000 memories take 8 TiB of the 128 TiB of a process;
 /// none of it is backed by memory until used. Instantiation fails with an
 /// error naming the limit when every slot of a kind is taken.
 #[derive(Clone, Debug)]
@@ -108,8 +109,11 @@ impl PoolingAllocationConfig {
     }
 
     /// Most bytes a memory may have, initially or after growing (rounded
-    /// down to whole Wasm pages, at most 4 GiB). A module whose memory
-    /// starts larger fails to instantiate; `memory.grow` past it returns -1.
+    /// down to whole Wasm pages). A 32-bit memory never exceeds 4 GiB and a
+    /// 64-bit one never exceeds `MAX_MEMORY64_PAGES` (8 GiB less its
+    /// guard), whatever this says; the default, 4 GiB, keeps 64-bit
+    /// memories to 4 GiB as well. A module whose memory starts larger fails
+    /// to instantiate; `memory.grow` past it returns -1.
     pub fn max_memory_size(&mut self, bytes: usize) -> &mut Self {
         self.max_memory_size = bytes;
         self

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use kiln_format::FuncType;
+use kiln_format::{FuncType, TypeShape};
 
 use crate::config::{Config, InstanceAllocationStrategy};
 use crate::error::Error;
@@ -76,9 +76,16 @@ impl Engine {
         self.inner.types.write().unwrap_or_else(|e| e.into_inner()).intern(ty)
     }
 
-    /// The engine's ids for a module's types.
-    pub(crate) fn intern_types(&self, tys: &[FuncType]) -> Vec<u32> {
-        self.inner.types.write().unwrap_or_else(|e| e.into_inner()).intern_all(tys)
+    /// The engine's ids for a module's types, given each one's shape;
+    /// an error names what is inconsistent in them.
+    pub(crate) fn intern_module_types(&self, tys: &[FuncType], shapes: &[TypeShape]) -> Result<Vec<u32>, String> {
+        self.inner.types.write().unwrap_or_else(|e| e.into_inner()).intern_module(tys, shapes).map_err(|e| e.0)
+    }
+
+    /// Whether engine type `sub` is `sup` or declares it as a supertype,
+    /// directly or not.
+    pub(crate) fn is_subtype(&self, sub: u32, sup: u32) -> bool {
+        sub == sup || self.inner.types.read().unwrap_or_else(|e| e.into_inner()).is_subtype(sub, sup)
     }
 
     /// The type with id `id`.

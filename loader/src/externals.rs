@@ -3,12 +3,13 @@
 use crate::func::Func;
 use crate::global::Global;
 use crate::memory::Memory;
+use crate::shared_memory::SharedMemory;
 use crate::table::Table;
 use crate::tag::Tag;
 use crate::vm::store::StoreId;
 
-/// A function, global, table or memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A function, global, table, memory, shared memory or tag.
+#[derive(Clone, Debug)]
 pub enum Extern {
     /// A function.
     Func(Func),
@@ -18,19 +19,22 @@ pub enum Extern {
     Table(Table),
     /// A memory.
     Memory(Memory),
+    /// A shared memory, which belongs to no store.
+    SharedMemory(SharedMemory),
     /// A tag.
     Tag(Tag),
 }
 
 impl Extern {
-    /// The id of the store it belongs to.
-    pub(crate) fn store_id(&self) -> StoreId {
+    /// The id of the store it belongs to; `None` for a shared memory.
+    pub(crate) fn store_id(&self) -> Option<StoreId> {
         match self {
-            Extern::Func(f) => f.store,
-            Extern::Global(g) => g.store,
-            Extern::Table(t) => t.store,
-            Extern::Memory(m) => m.store,
-            Extern::Tag(t) => t.store,
+            Extern::Func(f) => Some(f.store),
+            Extern::Global(g) => Some(g.store),
+            Extern::Table(t) => Some(t.store),
+            Extern::Memory(m) => Some(m.store),
+            Extern::Tag(t) => Some(t.store),
+            Extern::SharedMemory(_) => None,
         }
     }
 
@@ -42,6 +46,7 @@ impl Extern {
             Extern::Table(_) => "table",
             Extern::Memory(_) => "memory",
             Extern::Tag(_) => "tag",
+            Extern::SharedMemory(_) => "shared memory",
         }
     }
 
@@ -72,9 +77,18 @@ impl Extern {
         }
     }
 
-    /// The memory, if it is one.
+    /// The memory, if it is one (a shared memory is not).
     pub fn into_memory(self) -> Option<Memory> {
         if let Extern::Memory(m) = self {
+            Some(m)
+        } else {
+            None
+        }
+    }
+
+    /// The shared memory, if it is one.
+    pub fn into_shared_memory(self) -> Option<SharedMemory> {
+        if let Extern::SharedMemory(m) = self {
             Some(m)
         } else {
             None
@@ -118,5 +132,11 @@ impl From<Table> for Extern {
 impl From<Memory> for Extern {
     fn from(m: Memory) -> Extern {
         Extern::Memory(m)
+    }
+}
+
+impl From<SharedMemory> for Extern {
+    fn from(m: SharedMemory) -> Extern {
+        Extern::SharedMemory(m)
     }
 }

@@ -72,7 +72,7 @@ impl Func {
     pub fn call(&self, mut store: impl AsContextMut, params: &[Val], results: &mut [Val]) -> Result<(), Error> {
         let store = opaque_mut(&mut store);
         let ty = self.checked_type(store)?;
-        check_values("argument", &ty.params, params)?;
+        check_values(store, "argument", &ty.params, params)?;
         if results.len() != ty.results.len() {
             return Err(Error::ty(format!("expected room for {} results, got {}", ty.results.len(), results.len())));
         }
@@ -107,14 +107,21 @@ impl Func {
     }
 }
 
-/// Type-checks values against types.
-pub(crate) fn check_values(what: &str, types: &[kiln_format::ValType], values: &[Val]) -> Result<(), Error> {
+/// Type-checks values against types (whose concrete types are engine
+/// ids): each value must be of its type, null only for a nullable one.
+pub(crate) fn check_values(
+    store: &StoreOpaque,
+    what: &str,
+    types: &[kiln_format::ValType],
+    values: &[Val],
+) -> Result<(), Error> {
     if types.len() != values.len() {
         return Err(Error::ty(format!("expected {} {what}s, got {}", types.len(), values.len())));
     }
-    for (i, (t, v)) in types.iter().zip(values).enumerate() {
-        if v.ty() != *t {
-            return Err(Error::ty(format!("{what} {i}: expected {t:?}, got {:?}", v.ty())));
+    for (i, (&t, v)) in types.iter().zip(values).enumerate() {
+        if !v.is_of_type(store, t)? {
+            let found = if v.is_null() { "null".to_string() } else { v.ty().to_string() };
+            return Err(Error::ty(format!("{what} {i}: expected {t}, got {found}")));
         }
     }
     Ok(())
@@ -139,7 +146,7 @@ pub(crate) fn host_func_from_vals<T: 'static>(
         let mut results: Vec<Val> = result_types.iter().map(|&t| Val::default_for(t)).collect();
         closure(caller.reborrow(), &args, &mut results)?;
         drop(args);
-        check_values("result", &result_types, &results)?;
+        check_values(&caller.store.opaque, "result", &result_types, &results)?;
         let store = &mut caller.store.opaque;
         // The results are the host's until they move into Wasm below.
         store.collect_if_full()?;

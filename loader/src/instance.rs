@@ -8,6 +8,7 @@ use crate::func::Func;
 use crate::global::Global;
 use crate::memory::Memory;
 use crate::module::Module;
+use crate::shared_memory::SharedMemory;
 use crate::store::{opaque, opaque_mut, AsContext, AsContextMut};
 use crate::table::Table;
 use crate::tag::Tag;
@@ -32,7 +33,7 @@ impl Instance {
     /// Instantiates `module` with `imports` given in the order of its
     /// imports, each checked against its import's type.
     pub fn new(mut store: impl AsContextMut, module: &Module, imports: &[Extern]) -> Result<Instance, Error> {
-        let items: Vec<ImportItem<'_>> = imports.iter().map(|&item| ImportItem::Extern(item)).collect();
+        let items: Vec<ImportItem<'_>> = imports.iter().map(ImportItem::Extern).collect();
         Instance::instantiate(opaque_mut(&mut store), module, &items)
     }
 
@@ -76,7 +77,15 @@ impl Instance {
         Some(match kind {
             ExternKind::Func => Extern::Func(Func::from_raw(id, FuncRefPtr::new(data.func_ref(index)?)?)),
             ExternKind::Table => Extern::Table(Table { store: id, index: *data.tables.get(index as usize)? }),
-            ExternKind::Memory => Extern::Memory(Memory { store: id, index: *data.memories.get(index as usize)? }),
+            ExternKind::Memory => {
+                let index = *data.memories.get(index as usize)?;
+                match store.memories.get(index as usize)?.shared() {
+                    Some(inner) => {
+                        Extern::SharedMemory(SharedMemory { inner: inner.clone(), engine: store.engine.clone() })
+                    }
+                    None => Extern::Memory(Memory { store: id, index }),
+                }
+            }
             ExternKind::Global => Extern::Global(Global { store: id, index: *data.globals.get(index as usize)? }),
             ExternKind::Tag => Extern::Tag(Tag { store: id, index: *data.tags.get(index as usize)? }),
         })
@@ -97,9 +106,14 @@ impl Instance {
         self.get_export(store, name)?.into_table()
     }
 
-    /// The exported memory `name`.
+    /// The exported memory `name`, if it is not shared.
     pub fn get_memory(&self, store: impl AsContext, name: &str) -> Option<Memory> {
         self.get_export(store, name)?.into_memory()
+    }
+
+    /// The exported shared memory `name`.
+    pub fn get_shared_memory(&self, store: impl AsContext, name: &str) -> Option<SharedMemory> {
+        self.get_export(store, name)?.into_shared_memory()
     }
 
     /// Every export, in order.

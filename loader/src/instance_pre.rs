@@ -50,7 +50,7 @@ impl<T: 'static> InstancePre<T> {
         const INLINE: usize = 16;
         fn item(import: &PreImport) -> ImportItem<'_> {
             match import {
-                PreImport::Extern(item) => ImportItem::Extern(*item),
+                PreImport::Extern(item) => ImportItem::Extern(item),
                 PreImport::Host(host) => ImportItem::Host(host),
             }
         }

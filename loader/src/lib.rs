@@ -95,6 +95,7 @@ mod linker;
 pub mod matching;
 mod memory;
 mod module;
+mod shared_memory;
 mod store;
 mod table;
 mod tag;
@@ -130,8 +131,9 @@ pub use limits::{
     ResourceLimiter, StoreLimits, StoreLimitsBuilder, DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT,
 };
 pub use linker::Linker;
-pub use memory::{LeBytes, Memory, MAX_WASM_PAGES, WASM_PAGE_SIZE};
+pub use memory::{LeBytes, Memory, MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use module::Module;
+pub use shared_memory::{SharedMemory, WaitResult};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, DEFAULT_MAX_WASM_STACK};
 pub use table::{Table, MAX_TABLE_ELEMENTS};
 pub use tag::{Tag, TagType};

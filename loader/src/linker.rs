@@ -88,9 +88,16 @@ impl<T: 'static> Linker<T> {
     ) -> Result<&mut Linker<T>, Error> {
         let item = item.into();
         let store = opaque(&store);
-        store.check(item.store_id(), item.kind_name())?;
+        if let Some(id) = item.store_id() {
+            store.check(id, item.kind_name())?;
+        }
         if !store.engine.same(&self.engine) {
             return Err(Error::Link("the store belongs to another engine than the linker".into()));
+        }
+        if let Extern::SharedMemory(memory) = &item {
+            if !memory.engine().same(&self.engine) {
+                return Err(Error::Link("the shared memory belongs to another engine than the linker".into()));
+            }
         }
         self.insert(module, name, Definition::Extern(item))
     }
@@ -143,7 +150,7 @@ impl<T: 'static> Linker<T> {
     /// function gets a context in the store (with no calling instance).
     pub fn get(&self, mut store: impl AsContextMut<Data = T>, module: &str, name: &str) -> Option<Extern> {
         match self.definitions.get(&(module.to_string(), name.to_string()))? {
-            Definition::Extern(item) => Some(*item),
+            Definition::Extern(item) => Some(item.clone()),
             Definition::Host(host) => {
                 let store = opaque_mut(&mut store);
                 // Type ids are the engine's: a host function of another
@@ -172,7 +179,7 @@ impl<T: 'static> Linker<T> {
                         Error::Link(format!("unknown import: `{}`.`{}` is not defined", import.module, import.name))
                     })?;
                 Ok(match definition {
-                    Definition::Extern(item) => PreImport::Extern(*item),
+                    Definition::Extern(item) => PreImport::Extern(item.clone()),
                     Definition::Host(host) => {
                         let wanted = match import.kind {
                             ImportKind::Func(type_index) => module.type_ids().get(type_index as usize).copied(),

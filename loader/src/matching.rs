@@ -1,6 +1,7 @@
-//! Import matching (WebAssembly 2.0, "external types" subtyping).
+//! Import matching ("external types" subtyping). Types here name
+//! concrete types by engine id ([`Module::engine_type`]).
 
-use kiln_format::{FuncType, GlobalType, Import, ImportKind, MemoryType, TableType};
+use kiln_format::{GlobalType, Import, ImportKind, MemoryType, TableType};
 
 use crate::error::Error;
 use crate::externals::Extern;
@@ -19,30 +20,33 @@ pub fn limits_match(provided_min: u64, provided_max: Option<u64>, wanted_min: u6
         }
 }
 
-/// Whether a table (with its current size as minimum) matches an imported table type.
+/// Whether a table (with its current size as minimum) matches an imported
+/// table type: same element and index type, matching limits.
 pub fn table_matches(provided: &TableType, wanted: &TableType) -> bool {
     provided.element == wanted.element
-        && limits_match(
-            provided.minimum.into(),
-            provided.maximum.map(Into::into),
-            wanted.minimum.into(),
-            wanted.maximum.map(Into::into),
-        )
+        && provided.table64 == wanted.table64
+        && limits_match(provided.minimum, provided.maximum, wanted.minimum, wanted.maximum)
 }
 
-/// Whether a memory (with its current size as minimum) matches an imported memory type.
+/// Whether a memory (with its current size as minimum) matches an imported
+/// memory type: same sharing and index type, matching limits.
 pub fn memory_matches(provided: &MemoryType, wanted: &MemoryType) -> bool {
-    provided.shared == wanted.shared && limits_match(provided.minimum, provided.maximum, wanted.minimum, wanted.maximum)
+    provided.shared == wanted.shared
+        && provided.memory64 == wanted.memory64
+        && limits_match(provided.minimum, provided.maximum, wanted.minimum, wanted.maximum)
 }
 
-/// Whether a global matches an imported global type: same content type and mutability.
-pub fn global_matches(provided: &GlobalType, wanted: &GlobalType) -> bool {
-    provided == wanted
-}
-
-/// Whether a function matches an imported function type: equal types.
-pub fn func_matches(provided: &FuncType, wanted: &FuncType) -> bool {
-    provided == wanted
+/// Whether a global matches an imported global type: the same
+/// mutability, and for an immutable global a content type that is a
+/// subtype of the wanted one (a mutable global's must be equal, since Wasm
+/// both reads and writes it). `is_subtype` relates concrete types.
+pub fn global_matches(provided: &GlobalType, wanted: &GlobalType, is_subtype: impl Fn(u32, u32) -> bool) -> bool {
+    provided.mutable == wanted.mutable
+        && if wanted.mutable {
+            provided.content == wanted.content
+        } else {
+            provided.content.is_subtype_of(wanted.content, is_subtype)
+        }
 }
 
 /// Checks that `item` may satisfy `import` of `module`, instantiated in
@@ -54,7 +58,7 @@ pub(crate) fn check_import_item(
     item: &Extern,
     module: &Module,
 ) -> Result<(), Error> {
-    if store.check(item.store_id(), item.kind_name()).is_err() {
+    if item.store_id().is_some_and(|id| store.check(id, item.kind_name()).is_err()) {
         return Err(Error::Link(format!(
             "incompatible import type: `{}`.`{}` belongs to another store",
             import.module, import.name
@@ -77,7 +81,7 @@ pub(crate) fn check_import(
         (Extern::Func(f), ImportKind::Func(type_index)) => {
             let wanted = module.type_ids().get(*type_index as usize).ok_or("import names an unknown type")?;
             let provided = store.func_ref(f).map_err(|e| e.to_string())?.type_id;
-            if provided == *wanted {
+            if store.engine.is_subtype(provided, *wanted) {
                 Ok(())
             } else {
                 let name = |id| store.engine.func_type(id).map_or_else(|| "?".to_string(), |t| format!("{t:?}"));
@@ -85,6 +89,7 @@ pub(crate) fn check_import(
             }
         }
         (Extern::Table(t), ImportKind::Table(wanted)) => {
+            let wanted = &TableType { element: module.engine_ref_type(wanted.element), ..*wanted };
             let provided = t.inner(store).map_err(|e| e.to_string())?.current_type();
             if table_matches(&provided, wanted) {
                 Ok(())
@@ -100,9 +105,18 @@ pub(crate) fn check_import(
                 Err(format!("expected memory {wanted:?}, found {provided:?}"))
             }
         }
+        (Extern::SharedMemory(m), ImportKind::Memory(wanted)) => {
+            let provided = m.ty();
+            if memory_matches(&provided, wanted) {
+                Ok(())
+            } else {
+                Err(format!("expected memory {wanted:?}, found {provided:?}"))
+            }
+        }
         (Extern::Global(g), ImportKind::Global(wanted)) => {
+            let wanted = &GlobalType { content: module.engine_type(wanted.content), ..*wanted };
             let provided = g.inner(store).map_err(|e| e.to_string())?.ty();
-            if global_matches(&provided, wanted) {
+            if global_matches(&provided, wanted, |a, b| store.engine.is_subtype(a, b)) {
                 Ok(())
             } else {
                 Err(format!("expected global {wanted:?}, found {provided:?}"))
@@ -137,6 +151,19 @@ mod tests {
     use super::*;
     use kiln_format::{RefType, ValType};
 
+    fn same(a: u32, b: u32) -> bool {
+        a == b
+    }
+
+    #[test]
+    fn immutable_globals_are_covariant() {
+        let non_null = ValType::Ref(RefType { nullable: false, heap: kiln_format::HeapType::Func });
+        let g = |content, mutable| GlobalType { content, mutable };
+        assert!(global_matches(&g(non_null, false), &g(ValType::FUNCREF, false), same));
+        assert!(!global_matches(&g(ValType::FUNCREF, false), &g(non_null, false), same));
+        assert!(!global_matches(&g(non_null, true), &g(ValType::FUNCREF, true), same), "mutable ones are invariant");
+    }
+
     #[test]
     fn limits_follow_subtyping() {
         assert!(limits_match(2, None, 1, None));
@@ -149,16 +176,23 @@ mod tests {
 
     #[test]
     fn tables_memories_and_globals() {
-        let t = |element, minimum, maximum| TableType { element, minimum, maximum };
-        assert!(table_matches(&t(RefType::FuncRef, 10, Some(20)), &t(RefType::FuncRef, 10, Some(20))));
-        assert!(!table_matches(&t(RefType::ExternRef, 10, None), &t(RefType::FuncRef, 10, None)));
-        let m = |minimum, maximum| MemoryType { minimum, maximum, shared: false };
+        let t = |element, minimum, maximum| TableType { element, minimum, maximum, table64: false };
+        assert!(table_matches(&t(RefType::FUNCREF, 10, Some(20)), &t(RefType::FUNCREF, 10, Some(20))));
+        assert!(!table_matches(&t(RefType::EXTERNREF, 10, None), &t(RefType::FUNCREF, 10, None)));
+        let m = |minimum, maximum| MemoryType { minimum, maximum, shared: false, memory64: false };
         assert!(memory_matches(&m(2, Some(2)), &m(1, Some(2))));
         assert!(!memory_matches(&m(1, None), &m(1, Some(2))));
+        let m64 = MemoryType { memory64: true, ..m(1, None) };
+        assert!(!memory_matches(&m64, &m(1, None)), "the index types differ");
+        assert!(!memory_matches(&m(1, None), &m64));
+        assert!(memory_matches(&m64, &m64));
+        let t64 = TableType { table64: true, ..t(RefType::FUNCREF, 1, None) };
+        assert!(!table_matches(&t64, &t(RefType::FUNCREF, 1, None)), "the index types differ");
+        assert!(table_matches(&t64, &t64));
         let g = |content, mutable| GlobalType { content, mutable };
-        assert!(global_matches(&g(ValType::I32, true), &g(ValType::I32, true)));
-        assert!(!global_matches(&g(ValType::I32, false), &g(ValType::I32, true)));
-        assert!(!global_matches(&g(ValType::I64, false), &g(ValType::I32, false)));
+        assert!(global_matches(&g(ValType::I32, true), &g(ValType::I32, true), same));
+        assert!(!global_matches(&g(ValType::I32, false), &g(ValType::I32, true), same));
+        assert!(!global_matches(&g(ValType::I64, false), &g(ValType::I32, false), same));
     }
 
     #[test]
@@ -167,23 +201,24 @@ mod tests {
         let mut store = Store::new(&Engine::default(), ());
         let table = Table::new(
             &mut store,
-            TableType { element: RefType::FuncRef, minimum: 1, maximum: Some(5) },
+            TableType { element: RefType::FUNCREF, minimum: 1, maximum: Some(5), table64: false },
             Val::FuncRef(None),
         )
         .unwrap();
-        let wanted = TableType { element: RefType::FuncRef, minimum: 3, maximum: Some(5) };
+        let wanted = TableType { element: RefType::FUNCREF, minimum: 3, maximum: Some(5), table64: false };
         assert!(!table_matches(&table.ty(&store), &wanted));
         table.grow(&mut store, 2, Val::FuncRef(None)).unwrap();
         assert!(table_matches(&table.ty(&store), &wanted), "a grown table satisfies a larger minimum");
 
-        let memory = Memory::new(&mut store, MemoryType { minimum: 0, maximum: None, shared: false }).unwrap();
-        let wanted = MemoryType { minimum: 1, maximum: None, shared: false };
+        let memory =
+            Memory::new(&mut store, MemoryType { minimum: 0, maximum: None, shared: false, memory64: false }).unwrap();
+        let wanted = MemoryType { minimum: 1, maximum: None, shared: false, memory64: false };
         assert!(!memory_matches(&memory.ty(&store), &wanted));
         memory.grow(&mut store, 1).unwrap();
         assert!(memory_matches(&memory.ty(&store), &wanted));
 
         let global =
             Global::new(&mut store, GlobalType { content: ValType::I64, mutable: false }, Val::I64(1)).unwrap();
-        assert!(!global_matches(&global.ty(&store), &GlobalType { content: ValType::I64, mutable: true }));
+        assert!(!global_matches(&global.ty(&store), &GlobalType { content: ValType::I64, mutable: true }, same));
     }
 }

@@ -4,10 +4,10 @@ use kiln_format::MemoryType;
 
 use crate::error::Error;
 use crate::store::{opaque, opaque_mut, AsContext, AsContextMut};
-use crate::vm::memory::MemoryInner;
+use crate::vm::memory::{LinearBytes, MemoryInner};
 use crate::vm::store::{StoreId, StoreOpaque};
 
-pub use crate::vm::{MAX_WASM_PAGES, WASM_PAGE_SIZE};
+pub use crate::vm::{MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 
 /// A linear memory of a store. A small `Copy` handle; the store owns the
 /// memory.
@@ -50,8 +50,12 @@ macro_rules! le_bytes {
 le_bytes!(u8, i8, u16, i16, u32, i32, u64, i64, u128, i128, f32, f64);
 
 impl Memory {
-    /// A new memory owned by the store.
+    /// A new memory owned by the store. A shared memory type is an error:
+    /// shared memories belong to no store ([`SharedMemory::new`](crate::SharedMemory::new)).
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory, Error> {
+        if ty.shared {
+            return Err(Error::Instantiation("a shared memory is made with SharedMemory::new".into()));
+        }
         let store = opaque_mut(&mut store);
         store.check_counts(0, 1, 0)?;
         let index = store.new_memory(ty, std::ptr::null_mut(), None)?;
@@ -60,14 +64,19 @@ impl Memory {
 
     pub(crate) fn inner<'a>(&self, store: &'a StoreOpaque) -> Result<&'a MemoryInner, Error> {
         store.check(self.store, "memory")?;
-        Ok(&store.memories[self.index as usize])
+        // A `Memory` handle is only ever made for a memory of the store's own.
+        store.memories[self.index as usize]
+            .owned()
+            .ok_or_else(|| Error::Instantiation("a shared memory is reached through SharedMemory".into()))
     }
 
     fn expect_inner<'a>(&self, store: &'a StoreOpaque) -> &'a MemoryInner {
         self.inner(store).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Its type, with the current size as minimum.
+    /// Its type, with the current size as minimum; `memory64` says whether
+    /// it is indexed by `i64` (and may exceed 4 GiB, up to
+    /// [`MAX_MEMORY64_PAGES`]).
     ///
     /// # Panics
     /// If the memory belongs to another store (so do the other accessors
@@ -105,7 +114,8 @@ impl Memory {
     ) -> (&'a mut [u8], &'a mut T) {
         let store = store.into().0;
         store.opaque.check(self.store, "memory").unwrap_or_else(|e| panic!("{e}"));
-        (store.opaque.memories[self.index as usize].data_mut(), &mut store.data)
+        let memory = store.opaque.memories[self.index as usize].owned_mut();
+        (memory.expect("a Memory handle names an unshared memory").data_mut(), &mut store.data)
     }
 
     /// Copies bytes out of the memory; out of bounds is an error.

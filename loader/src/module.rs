@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use kiln_format::{Export, FuncType, Import, ModuleInfo};
+use kiln_format::{Export, FuncType, Import, ModuleInfo, RefType, ValType};
 
 use crate::code::{load_bytes, load_file, LoadedCode};
 use crate::engine::Engine;
@@ -39,7 +39,11 @@ impl Module {
     /// consistent enough to instantiate.
     pub fn from_code(engine: &Engine, code: Arc<LoadedCode>) -> Result<Module, Error> {
         crate::vm::instance::check_counts(code.info())?;
-        let type_ids = engine.intern_types(&code.info().types).into_boxed_slice();
+        let info = code.info();
+        let type_ids = engine
+            .intern_module_types(&info.types, &info.type_shapes)
+            .map_err(|e| Error::Instantiation(format!("bad type section: {e}")))?
+            .into_boxed_slice();
         Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), code, type_ids }) })
     }
 
@@ -55,6 +59,23 @@ impl Module {
 
     pub(crate) fn type_ids(&self) -> &[u32] {
         &self.inner.type_ids
+    }
+
+    /// `ty` of this module's info with concrete types named by engine id,
+    /// as the store's entities and the API name them.
+    pub(crate) fn engine_type(&self, ty: ValType) -> ValType {
+        ty.map_concrete(|index| self.engine_type_id(index))
+    }
+
+    /// See [`Module::engine_type`].
+    pub(crate) fn engine_ref_type(&self, ty: RefType) -> RefType {
+        ty.map_concrete(|index| self.engine_type_id(index))
+    }
+
+    /// The engine id of type `index`; an index out of range (which
+    /// `check_counts` refuses at load) names no type.
+    fn engine_type_id(&self, index: u32) -> u32 {
+        self.inner.type_ids.get(index as usize).copied().unwrap_or(u32::MAX)
     }
 
     /// The module info.

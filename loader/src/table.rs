@@ -32,7 +32,9 @@ impl Table {
         Ok(&store.tables[self.index as usize])
     }
 
-    /// Its type, with the current size as minimum.
+    /// Its type, with the current size as minimum; `table64` says whether
+    /// it is indexed by `i64`. Tables of either kind hold at most
+    /// [`MAX_TABLE_ELEMENTS`], so sizes and indices here are `u32`s.
     ///
     /// # Panics
     /// If the table belongs to another store (so does [`Table::size`]).

@@ -39,11 +39,11 @@ macro_rules! wasm_ty {
     )*};
 }
 
-wasm_ty!(i32 => I32, u32 => I32, i64 => I64, u64 => I64, f32 => F32, f64 => F64, u128 => V128, Option<Func> => FuncRef);
+wasm_ty!(i32 => I32, u32 => I32, i64 => I64, u64 => I64, f32 => F32, f64 => F64, u128 => V128, Option<Func> => FUNCREF);
 
 impl WasmTy for Option<ExternRef> {
     fn valtype() -> ValType {
-        ValType::ExternRef
+        ValType::EXTERNREF
     }
     const IS_EXTERNREF: bool = true;
 }

@@ -39,9 +39,9 @@ impl Val {
             Val::F32(_) => ValType::F32,
             Val::F64(_) => ValType::F64,
             Val::V128(_) => ValType::V128,
-            Val::FuncRef(_) => ValType::FuncRef,
-            Val::ExternRef(_) => ValType::ExternRef,
-            Val::ExnRef(_) => ValType::ExnRef,
+            Val::FuncRef(_) => ValType::FUNCREF,
+            Val::ExternRef(_) => ValType::EXTERNREF,
+            Val::ExnRef(_) => ValType::EXNREF,
         }
     }
 
@@ -53,9 +53,9 @@ impl Val {
             ValType::F32 => Val::F32(0),
             ValType::F64 => Val::F64(0),
             ValType::V128 => Val::V128(0),
-            ValType::FuncRef => Val::FuncRef(None),
-            ValType::ExternRef => Val::ExternRef(None),
-            ValType::ExnRef => Val::ExnRef(None),
+            ValType::Ref(r) if r.is_extern_ref() => Val::ExternRef(None),
+            ValType::Ref(r) if r.is_exn_ref() => Val::ExnRef(None),
+            ValType::Ref(_) => Val::FuncRef(None),
         }
     }
 

@@ -168,10 +168,14 @@ fn host_linker(store: &mut Store<()>, failing: bool) -> (Linker<()>, Table, Memo
             Err(anyhow::anyhow!("refused"))
         })
         .unwrap();
-    let table =
-        Table::new(&mut *store, TableType { element: RefType::FuncRef, minimum: 2, maximum: None }, Val::FuncRef(None))
-            .unwrap();
-    let memory = Memory::new(&mut *store, MemoryType { minimum: 1, maximum: None, shared: false }).unwrap();
+    let table = Table::new(
+        &mut *store,
+        TableType { element: RefType::FUNCREF, minimum: 2, maximum: None, table64: false },
+        Val::FuncRef(None),
+    )
+    .unwrap();
+    let memory =
+        Memory::new(&mut *store, MemoryType { minimum: 1, maximum: None, shared: false, memory64: false }).unwrap();
     let counter = Global::new(&mut *store, GlobalType { content: ValType::I32, mutable: true }, Val::I32(10)).unwrap();
     let base = Global::new(&mut *store, GlobalType { content: ValType::I32, mutable: false }, Val::I32(1)).unwrap();
     linker.define(&*store, "host", "table", table).unwrap();
@@ -233,7 +237,8 @@ fn import_errors_and_segment_traps() {
     linker.define(&store, "host", "counter", immutable_counter).unwrap();
     let err = linker.instantiate(&mut store, &module).unwrap_err();
     assert!(matches!(&err, Error::Link(m) if m.contains("incompatible import type")), "{err}");
-    let small = Memory::new(&mut store, MemoryType { minimum: 0, maximum: None, shared: false }).unwrap();
+    let small =
+        Memory::new(&mut store, MemoryType { minimum: 0, maximum: None, shared: false, memory64: false }).unwrap();
     linker.define(&store, "host", "mem", small).unwrap();
     let err = linker.instantiate(&mut store, &module).unwrap_err();
     assert!(err.to_string().contains("incompatible import type"), "{err}");

@@ -15,7 +15,7 @@ use wast::parser;
 use wast::Wast;
 
 use crate::report::{DirectiveOutcome, Failure, ScriptReport};
-use crate::runner::{directive_keyword, script_buffer, RunOptions};
+use crate::runner::{directive_keyword, script_buffer, RunOptions, ScriptFeatures};
 
 /// The argument that makes `kiln-wast` run one script and speak the child protocol.
 pub const CHILD_FLAG: &str = "--child";
@@ -120,6 +120,9 @@ pub fn run_script_isolated(exe: &Path, script: &Path, options: &IsolateOptions) 
     }
     if options.run.compile.fuel {
         command.arg("--fuel");
+    }
+    if let ScriptFeatures::Given(features) = options.run.features {
+        command.arg("--wasm").arg(features.to_string());
     }
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match command.spawn() {

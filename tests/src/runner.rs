@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use kiln_compiler::CompileOptions;
+use kiln_compiler::{CompileOptions, Features};
 use kiln_loader::{Engine, Error, Extern, Instance, Linker, Module, Store, Trap, Val};
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
@@ -34,6 +34,44 @@ pub struct RunOptions {
     pub compile: CompileOptions,
     /// Instantiate through the pooling allocator ([`pooling_config`]).
     pub pooling: bool,
+    /// The WebAssembly features scripts compile with.
+    pub features: ScriptFeatures,
+}
+
+/// Which WebAssembly features a script's modules compile with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ScriptFeatures {
+    /// Those of the script's suite: WebAssembly 2.0 alone for a script in a
+    /// directory named `wasm-2.0` (some of its invalid modules are valid in
+    /// 3.0: two memories, say), 1.0 with threads in `proposals/threads`,
+    /// kilnc's defaults for any other.
+    #[default]
+    BySuite,
+    /// These, for every script.
+    Given(Features),
+}
+
+impl ScriptFeatures {
+    /// The features `script` compiles with.
+    pub fn for_script(self, script: &Path) -> Features {
+        match self {
+            ScriptFeatures::Given(features) => features,
+            ScriptFeatures::BySuite if script.components().any(|c| c.as_os_str() == WASM2_SUITE) => Features::wasm2(),
+            ScriptFeatures::BySuite if in_suite(script, THREADS_SUITE) => Features::wasm1_threads(),
+            ScriptFeatures::BySuite => Features::default(),
+        }
+    }
+}
+
+/// The directory name of the WebAssembly 2.0 suite.
+const WASM2_SUITE: &str = "wasm-2.0";
+/// The directories of the threads proposal's suite.
+const THREADS_SUITE: [&str; 2] = ["proposals", "threads"];
+
+/// Whether `script` lies in a directory `dirs[0]/dirs[1]`.
+fn in_suite(script: &Path, dirs: [&str; 2]) -> bool {
+    let names: Vec<_> = script.components().map(|c| c.as_os_str()).collect();
+    names.windows(2).any(|pair| pair[0] == dirs[0] && pair[1] == dirs[1])
 }
 
 /// The pooling allocator that `--pooling` runs scripts with: room for the
@@ -226,6 +264,9 @@ struct ScriptRunner {
     instances: Vec<Instance>,
     named: HashMap<String, usize>,
     current: Option<usize>,
+    /// Modules compiled by `module definition`, by name, and the last one.
+    definitions: HashMap<String, Module>,
+    last_definition: Option<Module>,
     linker: Linker<()>,
     store: Store<()>,
     engine: Engine,
@@ -273,7 +314,12 @@ impl ScriptRunner {
             instances: Vec::new(),
             named: HashMap::new(),
             current: None,
-            builder: ArtifactBuilder::new(dir, options.compile.clone()),
+            definitions: HashMap::new(),
+            last_definition: None,
+            builder: ArtifactBuilder::new(
+                dir,
+                CompileOptions { features: options.features.for_script(script), ..options.compile.clone() },
+            ),
             _scratch: scratch,
         })
     }
@@ -284,17 +330,26 @@ impl ScriptRunner {
                 let name = module.name().map(|id| id.name().to_string());
                 let wasm = module.encode().map_err(|e| format!("module does not encode: {e}"))?;
                 let loaded = self.builder.build(&self.engine, &wasm).map_err(|e| e.to_string())?;
-                let instance = self
-                    .linker
-                    .instantiate(&mut self.store, &loaded)
-                    .map_err(|e| format!("instantiation failed: {}", describe_error(&e)))?;
-                self.instances.push(instance);
-                let index = self.instances.len() - 1;
-                self.current = Some(index);
+                self.instantiate(&loaded, name)
+            }
+            WastDirective::ModuleDefinition(mut module) => {
+                let name = module.name().map(|id| id.name().to_string());
+                let wasm = module.encode().map_err(|e| format!("module does not encode: {e}"))?;
+                let loaded = self.builder.build(&self.engine, &wasm).map_err(|e| e.to_string())?;
                 if let Some(name) = name {
-                    self.named.insert(name, index);
+                    self.definitions.insert(name, loaded.clone());
                 }
+                self.last_definition = Some(loaded);
                 Ok(())
+            }
+            WastDirective::ModuleInstance { instance, module, .. } => {
+                let definition = match module {
+                    Some(id) => self.definitions.get(id.name()),
+                    None => self.last_definition.as_ref(),
+                };
+                let definition =
+                    definition.cloned().ok_or_else(|| format!("no module definition {}", describe_id(module)))?;
+                self.instantiate(&definition, instance.map(|id| id.name().to_string()))
             }
             WastDirective::Register { name, module, .. } => {
                 let index = self.instance_index(module)?;
@@ -330,8 +385,23 @@ impl ScriptRunner {
                     Err(e) => Err(format!("expected link error {message:?}, got {}", describe_error(&e))),
                 }
             }
-            other => Err(format!("directive `{}` is not part of WebAssembly 2.0 scripts", directive_keyword(&other))),
+            other => Err(format!("directive `{}` is not supported by this runner", directive_keyword(&other))),
         }
+    }
+
+    /// Instantiates `module` as the current instance, named `name` if given.
+    fn instantiate(&mut self, module: &Module, name: Option<String>) -> Result<(), String> {
+        let instance = self
+            .linker
+            .instantiate(&mut self.store, module)
+            .map_err(|e| format!("instantiation failed: {}", describe_error(&e)))?;
+        self.instances.push(instance);
+        let index = self.instances.len() - 1;
+        self.current = Some(index);
+        if let Some(name) = name {
+            self.named.insert(name, index);
+        }
+        Ok(())
     }
 
     fn instance_index(&self, id: Option<Id<'_>>) -> Result<usize, String> {
@@ -426,6 +496,10 @@ impl std::fmt::Display for Outcome {
             Outcome::Runner(m) => f.write_str(m),
         }
     }
+}
+
+fn describe_id(id: Option<Id<'_>>) -> String {
+    id.map_or_else(|| "(unnamed)".to_string(), |id| format!("${}", id.name()))
 }
 
 fn describe_all(vals: &[Val]) -> String {

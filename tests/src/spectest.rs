@@ -1,13 +1,14 @@
 //! The `spectest` host module that the specification's scripts import from.
 
 use kiln_format::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
-use kiln_loader::{Caller, Error, Global, Linker, Memory, Store, Table, Val};
+use kiln_loader::{Caller, Error, Global, Linker, Memory, SharedMemory, Store, Table, Val};
 
 use crate::values::describe;
 
 /// Defines the `spectest` module in `linker`: the `print*` functions, the
 /// globals `global_i32`/`global_i64` (666) and `global_f32`/`global_f64`
-/// (666.6), `table` (10..20 funcref) and `memory` (1..2 pages).
+/// (666.6), `table` (10..20 funcref), `table64` (the same, indexed by
+/// `i64`), `memory` (1..2 pages) and `shared_memory` (1..2 pages, shared).
 ///
 /// The globals, the table and the memory are made in `store`, so the
 /// definitions serve instantiations in that store only; the print functions
@@ -48,11 +49,19 @@ pub fn define_spectest<T: 'static>(store: &mut Store<T>, linker: &mut Linker<T>,
         linker.define(&*store, "spectest", name, global)?;
     }
 
-    let table_type = TableType { element: RefType::FuncRef, minimum: 10, maximum: Some(20) };
+    let table_type = TableType { element: RefType::FUNCREF, minimum: 10, maximum: Some(20), table64: false };
     let table = Table::new(&mut *store, table_type, Val::FuncRef(None))?;
     linker.define(&*store, "spectest", "table", table)?;
+    // The 64-bit twin of `table` that the reference interpreter's spectest
+    // module has too (memory64's table64 scripts import it).
+    let table64 = Table::new(&mut *store, TableType { table64: true, ..table_type }, Val::FuncRef(None))?;
+    linker.define(&*store, "spectest", "table64", table64)?;
 
-    let memory = Memory::new(&mut *store, MemoryType { minimum: 1, maximum: Some(2), shared: false })?;
+    let memory = Memory::new(&mut *store, MemoryType { minimum: 1, maximum: Some(2), shared: false, memory64: false })?;
     linker.define(&*store, "spectest", "memory", memory)?;
+
+    let shared =
+        SharedMemory::new(store.engine(), MemoryType { minimum: 1, maximum: Some(2), shared: true, memory64: false })?;
+    linker.define(&*store, "spectest", "shared_memory", shared)?;
     Ok(())
 }

@@ -9,8 +9,8 @@ use std::process::{Command, ExitStatus};
 use kiln_compiler::{compile, CompileOptions};
 use kiln_format::header_offsets as at;
 use kiln_format::{
-    Instrumentation, FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS,
-    SECTION_TEXT, SECTION_TRAPS,
+    Instrumentation, RelaxedSimd, FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_IMAGE, SECTION_META,
+    SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
 };
 use kiln_loader::{Engine, Error, Extern, Func, Linker, Module, Store, Val};
 use object::{Object, ObjectSection};
@@ -191,6 +191,22 @@ fn unknown_instrumentation_is_refused() {
     // Bit 31 names no check this format version defines.
     let bytes = patched(&artifact(), at::INSTRUMENTATION_OFFSET, &(1u32 << 31).to_le_bytes());
     assert_refused("instrumentation", &bytes, &["instrumentation"]);
+}
+
+#[test]
+fn the_header_records_deterministic_relaxed_simd() {
+    let bytes = artifact();
+    let (meta, _) = section_range(&bytes, SECTION_META);
+    let at = meta + at::RELAXED_SIMD_OFFSET;
+    let raw = u32::from_le_bytes(bytes[at..at + at::RELAXED_SIMD_WIDTH].try_into().unwrap());
+    assert_eq!(RelaxedSimd::from_raw(raw), RelaxedSimd::DETERMINISTIC_KILN_1);
+}
+
+#[test]
+fn unknown_relaxed_simd_semantics_are_refused() {
+    // 2 names no semantics this format version defines.
+    let bytes = patched(&artifact(), at::RELAXED_SIMD_OFFSET, &2u32.to_le_bytes());
+    assert_refused("relaxed SIMD", &bytes, &["relaxed-SIMD semantics this loader does not know: unknown (2)"]);
 }
 
 #[test]

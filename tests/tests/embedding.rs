@@ -124,7 +124,8 @@ fn handles_of_another_store_are_errors() {
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| memory.data(&b).len()));
     assert!(panicked.is_err());
     // A foreign funcref is refused before any table or Wasm sees it.
-    let table_type = kiln_loader::TableType { element: kiln_loader::RefType::FuncRef, minimum: 1, maximum: None };
+    let table_type =
+        kiln_loader::TableType { element: kiln_loader::RefType::FUNCREF, minimum: 1, maximum: None, table64: false };
     let table = kiln_loader::Table::new(&mut b, table_type, Val::FuncRef(None)).expect("table");
     assert!(matches!(table.set(&mut b, 0, Val::FuncRef(Some(div))), Err(Error::ForeignHandle("function"))));
     let mut linker = Linker::<Recorded>::new(&engine);
@@ -217,7 +218,8 @@ fn instance_pre_checks_host_function_types_once() {
 fn host_memory_helpers_check_bounds() {
     let engine = Engine::default();
     let mut store = Store::new(&engine, ());
-    let memory = Memory::new(&mut store, MemoryType { minimum: 1, maximum: Some(2), shared: false }).expect("memory");
+    let memory = Memory::new(&mut store, MemoryType { minimum: 1, maximum: Some(2), shared: false, memory64: false })
+        .expect("memory");
     memory.write_le(&mut store, 8, 0xdead_beef_u32).expect("write");
     assert_eq!(memory.read_le::<u32>(&store, 8).expect("read"), 0xdead_beef);
     assert_eq!(memory.read_le::<u16>(&store, 10).expect("read"), 0xdead);

@@ -36,7 +36,7 @@ fn wrong_global_type_is_refused() {
     );
 
     let right =
-        Global::new(&mut store, GlobalType { content: ValType::ExternRef, mutable: false }, Val::ExternRef(None))
+        Global::new(&mut store, GlobalType { content: ValType::EXTERNREF, mutable: false }, Val::ExternRef(None))
             .unwrap();
     Instance::new(&mut store, &module, &[Extern::from(right)]).expect("the matching global links");
 }
@@ -48,7 +48,7 @@ fn wrong_table_element_type_is_refused() {
     let module = module(&engine, r#"(module (import "m" "t" (table 1 funcref)))"#);
     let table = Table::new(
         &mut store,
-        TableType { element: RefType::ExternRef, minimum: 1, maximum: None },
+        TableType { element: RefType::EXTERNREF, minimum: 1, maximum: None, table64: false },
         Val::ExternRef(None),
     )
     .unwrap();

@@ -211,3 +211,37 @@ fn a_dropped_memory_reserved_again_starts_from_the_image_or_from_zero() {
         assert!(memory.data(&store).iter().all(|&b| b == 0), "round {round}: a fresh memory is zero");
     }
 }
+
+#[test]
+fn every_memory_of_a_module_maps_its_own_image_32_or_64_bit() {
+    let wat = br#"(module
+        (memory (export "a") 1) (memory (export "b") i64 2) (memory (export "c") 1)
+        (data (memory 0) (i32.const 10) "first")
+        (data (memory 1) (i64.const 70000) "second")
+        (data (memory 2) (i32.const 10) "third")
+        (func (export "poke_b") (param i64 i32) local.get 0 local.get 1 i32.store8 1))"#;
+    let object = kiln_compiler::compile(wat, &CompileOptions::default()).expect("compiles");
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_memories(6).total_tables(2).total_core_instances(2);
+    let mut config = Config::new();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    for engine in [Engine::default(), Engine::new(&config).expect("engine")] {
+        let module = Module::from_bytes(&engine, &object).expect("loads");
+        let images: Vec<u32> = module.info().memory_images.iter().map(|image| image.memory).collect();
+        assert_eq!(images, [0, 1, 2], "each memory has an image");
+        for round in 0..2 {
+            let mut store = Store::new(&engine, ());
+            let instance = Linker::new(&engine).instantiate(&mut store, &module).expect("instantiates");
+            let memory = |name| instance.get_memory(&store, name).expect(name);
+            let (a, b, c) = (memory("a"), memory("b"), memory("c"));
+            assert_eq!(&a.data(&store)[10..15], b"first", "round {round}");
+            assert_eq!(&b.data(&store)[70000..70006], b"second", "round {round}");
+            assert_eq!(&c.data(&store)[10..15], b"third", "round {round}");
+            assert!(b.ty(&store).memory64 && !a.ty(&store).memory64);
+            let poke = instance.get_typed_func::<(i64, i32), ()>(&store, "poke_b").expect("poke_b");
+            poke.call(&mut store, (70000, i32::from(b'S'))).expect("pokes");
+            assert_eq!(&b.data(&store)[70000..70006], b"Second", "round {round}");
+            assert_eq!(&a.data(&store)[10..15], b"first", "the other memories are untouched");
+        }
+    }
+}

@@ -171,7 +171,7 @@ fn host_made_memories_and_tables_use_the_pool() {
         pool.total_memories(1);
     });
     let mut store = Store::new(&engine, ());
-    let ty = kiln_loader::MemoryType { minimum: 1, maximum: None, shared: false };
+    let ty = kiln_loader::MemoryType { minimum: 1, maximum: None, shared: false, memory64: false };
     let memory = kiln_loader::Memory::new(&mut store, ty).expect("a slot");
     memory.data_mut(&mut store)[0] = 1;
     assert!(kiln_loader::Memory::new(&mut store, ty).is_err(), "the one slot is taken");

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, OptLevel};
+use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, Features, OptLevel};
 
 /// Compile a WebAssembly module into a kiln object file.
 #[derive(Parser, Debug)]
@@ -51,6 +51,13 @@ struct Cli {
     /// header; a store refuses fuel on code without it).
     #[arg(long)]
     fuel: bool,
+    /// Turn a WebAssembly feature on or off: `NAME`, `NAME=y` or `NAME=n`,
+    /// several separated by commas, the flag repeatable. Every feature
+    /// kilnc supports is on by default. Features: simd, relaxed-simd,
+    /// threads, tail-call, multi-memory, memory64, extended-const,
+    /// function-references, exceptions, legacy-exceptions (gc: not yet).
+    #[arg(short = 'W', long = "wasm", value_name = "NAME[=y|n]")]
+    wasm: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -74,6 +81,10 @@ enum CpuArg {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut features = Features::default();
+    for settings in &cli.wasm {
+        features.apply(settings)?;
+    }
     let options = CompileOptions {
         opt_level: match cli.opt_level {
             OptArg::None => OptLevel::None,
@@ -92,6 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         epoch_interruption: cli.epoch_interruption,
         fuel: cli.fuel,
+        features,
     };
     compile_file(&cli.input, &cli.output, &options)?;
     Ok(())

@@ -1,5 +1,10 @@
 //! Calls: direct calls to defined functions, calls through the import
-//! records of imported functions, and `call_indirect` (SPEC 3.4).
+//! records of imported functions, and `call_indirect` (SPEC 3.4); each also
+//! as a tail call (`return_call`, `return_call_indirect`), which replaces
+//! the caller's frame instead of returning to it; and `call_ref` and
+//! `return_call_ref` through a typed function reference. A call inside a
+//! handler's scope is a `try_call` (`exceptions`); a tail call never is,
+//! since it leaves the scope of its function's handlers.
 
 use cranelift_codegen::ir::{self, condcodes::IntCC, ExtFuncData, ExternalName, InstBuilder, UserExternalName};
 use cranelift_frontend::FunctionBuilder;
@@ -10,7 +15,7 @@ use super::exceptions::{emit_call, Callee};
 use super::state::FuncState;
 use super::table::checked_element_address;
 use crate::abi::{self, POINTER_TYPE};
-use crate::Result;
+use crate::{CompileError, Result};
 
 /// The imported signature of Wasm type `type_index`, declared once per function.
 fn signature_of(
@@ -24,7 +29,7 @@ fn signature_of(
         return Ok(sig);
     }
     let ty = env.func_type(type_index, offset)?;
-    let sig = builder.import_signature(abi::wasm_signature(ty, env.wasm_call_conv));
+    let sig = builder.import_signature(abi::wasm_signature(ty));
     state.signatures.insert(type_index, sig);
     Ok(sig)
 }
@@ -35,27 +40,52 @@ fn pop_call_args(state: &mut FuncState, ty: &FuncType, callee_vmctx: ir::Value, 
     state.popn_into_call_args(callee_vmctx, ty.params.len(), offset)
 }
 
-/// Calls `callee` with `call_args` (a `try_call` where handlers apply)
-/// and pushes its results, marking counted references for the stack maps.
-fn call_and_push_results(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, ty: &FuncType, callee: Callee) {
-    let args = std::mem::take(&mut state.call_args);
-    let results = emit_call(builder, state, callee, &args);
-    state.call_args = args;
-    for (&value, &result_ty) in results.iter().zip(&ty.results) {
-        state.push_typed(builder, value, result_ty);
+/// Whether a call returns to its caller or replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    /// `call`, `call_indirect`: the results are pushed.
+    Call,
+    /// `return_call`, `return_call_indirect`: the callee's results are the
+    /// caller's, and the code after it is unreachable.
+    Tail,
+}
+
+/// Calls `callee` with `call_args`, as `kind` says. A call pushes its
+/// results, marking counted references for the stack maps; it is a
+/// `try_call` where handlers apply. A tail call is a plain `return_call`
+/// even inside a `try_table`: it replaces the frame whose handlers would
+/// have caught, so they no longer apply (as the specification says).
+fn call_as(builder: &mut FunctionBuilder<'_>, state: &mut FuncState, kind: CallKind, ty: &FuncType, callee: Callee) {
+    match kind {
+        CallKind::Call => {
+            let args = std::mem::take(&mut state.call_args);
+            let results = emit_call(builder, state, callee, &args);
+            state.call_args = args;
+            for (&value, &result_ty) in results.iter().zip(&ty.results) {
+                state.push_typed(builder, value, result_ty);
+            }
+        }
+        CallKind::Tail => {
+            match callee {
+                Callee::Direct(func) => builder.ins().return_call(func, &state.call_args),
+                Callee::Indirect(sig, code) => builder.ins().return_call_indirect(sig, code, &state.call_args),
+            };
+            state.reachable = false;
+        }
     }
 }
 
-/// `call f`.
+/// `call f` or `return_call f`.
 pub(crate) fn translate_call(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
     state: &mut FuncState,
     function_index: u32,
+    kind: CallKind,
     offset: usize,
 ) -> Result<()> {
     let ty = env.func_type_of(function_index, offset)?;
-    let call = if env.is_imported_function(function_index) {
+    if env.is_imported_function(function_index) {
         let (code_at, vmctx_at) = env.imported_function(function_index, offset)?;
         let type_index = env.func_type_index(function_index, offset)?;
         let sig = signature_of(env, builder, state, type_index, offset)?;
@@ -63,7 +93,7 @@ pub(crate) fn translate_call(
         let code = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, code_at as i32);
         let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), vmctx, vmctx_at as i32);
         pop_call_args(state, ty, callee_vmctx, offset)?;
-        Callee::Indirect(sig, code)
+        call_as(builder, state, kind, ty, Callee::Indirect(sig, code));
     } else {
         let callee = match state.direct_callees.get(&function_index) {
             Some(&callee) => callee,
@@ -71,7 +101,7 @@ pub(crate) fn translate_call(
                 let name = builder
                     .func
                     .declare_imported_user_function(UserExternalName { namespace: 0, index: function_index });
-                let signature = builder.import_signature(abi::wasm_signature(ty, env.wasm_call_conv));
+                let signature = builder.import_signature(abi::wasm_signature(ty));
                 let callee = builder.import_function(ExtFuncData {
                     name: ExternalName::User(name),
                     signature,
@@ -83,24 +113,33 @@ pub(crate) fn translate_call(
             }
         };
         pop_call_args(state, ty, state.vmctx, offset)?;
-        Callee::Direct(callee)
-    };
-    call_and_push_results(builder, state, ty, call);
+        call_as(builder, state, kind, ty, Callee::Direct(callee));
+    }
     Ok(())
 }
 
-/// `call_indirect (type T) table`: bounds check (`undefined_element`), null
-/// check (`indirect_call_to_null`), type-id check (`bad_signature`), then a
-/// call of the element's `wasm_call` with its `vmctx`.
+/// `call_indirect (type T) table` or `return_call_indirect`: bounds check
+/// (`undefined_element`), null check (`indirect_call_to_null`), type-id
+/// check (`bad_signature`), then a call of the element's `wasm_call` with
+/// its `vmctx`.
 pub(crate) fn translate_call_indirect(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
     state: &mut FuncState,
     type_index: u32,
     table_index: u32,
+    kind: CallKind,
     offset: usize,
 ) -> Result<()> {
     let ty = env.func_type(type_index, offset)?;
+    // The check below compares type ids for equality, which is subtyping
+    // only for a final type: one no other type can declare its supertype.
+    if env.info.type_shapes.get(type_index as usize).is_some_and(|shape| !shape.is_final) {
+        return Err(CompileError::unsupported(
+            "call_indirect of a type that is not final (declared subtypes need the gc feature)",
+            offset,
+        ));
+    }
     let sig = signature_of(env, builder, state, type_index, offset)?;
     let type_id_at = env.type_id_offset(type_index, offset)?;
 
@@ -117,6 +156,29 @@ pub(crate) fn translate_call_indirect(
     let code = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::WASM_CALL as i32);
     let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::VMCTX as i32);
     pop_call_args(state, ty, callee_vmctx, offset)?;
-    call_and_push_results(builder, state, ty, Callee::Indirect(sig, code));
+    call_as(builder, state, kind, ty, Callee::Indirect(sig, code));
+    Ok(())
+}
+
+/// `call_ref $t` or `return_call_ref $t`: a null check
+/// (`null_function_reference`), then a call of the reference's `wasm_call`
+/// with its `vmctx`. The validator has checked that the reference is of a
+/// subtype of `$t`, so no signature check is needed.
+pub(crate) fn translate_call_ref(
+    env: &FuncEnvironment<'_>,
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    type_index: u32,
+    kind: CallKind,
+    offset: usize,
+) -> Result<()> {
+    let ty = env.func_type(type_index, offset)?;
+    let sig = signature_of(env, builder, state, type_index, offset)?;
+    let func_ref = state.pop1(offset)?;
+    builder.ins().trapz(func_ref, abi::clif_trap_code(TrapCode::NULL_FUNCTION_REFERENCE));
+    let code = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::WASM_CALL as i32);
+    let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::VMCTX as i32);
+    pop_call_args(state, ty, callee_vmctx, offset)?;
+    call_as(builder, state, kind, ty, Callee::Indirect(sig, code));
     Ok(())
 }

@@ -144,7 +144,7 @@ pub(crate) fn translate_block(
     offset: usize,
 ) -> Result<()> {
     let (params, results) = block_signature(env, blockty, offset)?;
-    let next = block_with_params(builder, results);
+    let next = block_with_params(builder, &results);
     push_ctrl(state, FrameKind::Block, next, params.len(), results.len());
     Ok(())
 }
@@ -159,8 +159,8 @@ pub(crate) fn translate_loop(
     offset: usize,
 ) -> Result<()> {
     let (params, results) = block_signature(env, blockty, offset)?;
-    let header = block_with_params(builder, params);
-    let next = block_with_params(builder, results);
+    let header = block_with_params(builder, &params);
+    let next = block_with_params(builder, &results);
     state.collect_block_args(params.len(), offset)?;
     builder.ins().jump(header, &state.block_args);
     state.popn(params.len(), offset)?;
@@ -185,7 +185,7 @@ pub(crate) fn translate_if(
     let condition = state.pop1(offset)?;
     let then_block = builder.create_block();
     let else_block = builder.create_block();
-    let next = block_with_params(builder, results);
+    let next = block_with_params(builder, &results);
     builder.ins().brif(condition, then_block, NO_ARGS, else_block, NO_ARGS);
     builder.seal_block(then_block);
     builder.seal_block(else_block);
@@ -302,6 +302,44 @@ pub(crate) fn translate_br_if(
     builder.ins().brif(condition, dest, &state.block_args, fallthrough, NO_ARGS);
     builder.seal_block(fallthrough);
     builder.switch_to_block(fallthrough);
+    Ok(())
+}
+
+/// `br_on_null l`: branches with the operands below the reference when
+/// it is null; otherwise leaves the (now non-null) reference on the stack.
+pub(crate) fn translate_br_on_null(
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    relative_depth: u32,
+    offset: usize,
+) -> Result<()> {
+    let reference = state.pop1(offset)?;
+    let (dest, arity) = br_target(state, relative_depth, offset)?;
+    state.collect_block_args(arity, offset)?;
+    let fallthrough = builder.create_block();
+    builder.ins().brif(reference, fallthrough, NO_ARGS, dest, &state.block_args);
+    builder.seal_block(fallthrough);
+    builder.switch_to_block(fallthrough);
+    state.stack.push(reference);
+    Ok(())
+}
+
+/// `br_on_non_null l`: branches, the reference the last of the label's
+/// operands, when it is not null; otherwise drops it.
+pub(crate) fn translate_br_on_non_null(
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    relative_depth: u32,
+    offset: usize,
+) -> Result<()> {
+    let reference = state.peek1(offset)?;
+    let (dest, arity) = br_target(state, relative_depth, offset)?;
+    state.collect_block_args(arity, offset)?;
+    let fallthrough = builder.create_block();
+    builder.ins().brif(reference, dest, &state.block_args, fallthrough, NO_ARGS);
+    builder.seal_block(fallthrough);
+    builder.switch_to_block(fallthrough);
+    state.pop1(offset)?;
     Ok(())
 }
 

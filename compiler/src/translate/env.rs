@@ -5,7 +5,10 @@
 use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, UserExternalName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::{definition, BuiltinIndex, FuncType, GlobalType, Instrumentation, ModuleInfo, TableType, VMOffsets};
+use kiln_format::{
+    definition, shared_memory_slot, BuiltinIndex, FuncType, GlobalType, Instrumentation, MemoryType, ModuleInfo,
+    TableType, VMOffsets,
+};
 
 use super::fuel::{fuel_after_builtin, fuel_before_builtin};
 use super::state::FuncState;
@@ -19,10 +22,8 @@ pub struct FuncEnvironment<'a> {
     pub info: &'a ModuleInfo,
     /// The VMContext layout of the module's instances.
     pub offsets: VMOffsets,
-    /// The host's calling convention, of builtins.
+    /// Calling convention of Wasm functions and builtins.
     pub call_conv: CallConv,
-    /// Calling convention of Wasm functions (`abi::WASM_CALL_CONV`).
-    pub wasm_call_conv: CallConv,
     /// The run-time checks to compile in.
     pub instrumentation: Instrumentation,
 }
@@ -85,8 +86,17 @@ impl<'a> FuncEnvironment<'a> {
             .ok_or_else(|| CompileError::invalid(format!("unknown table {index}"), offset))
     }
 
+    /// Type of memory `index`.
+    pub(crate) fn memory_type(&self, index: u32, offset: usize) -> Result<MemoryType> {
+        self.info
+            .memories
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| CompileError::invalid(format!("unknown memory {index}"), offset))
+    }
+
     /// Whether table `index` holds externrefs (whose accesses go through builtins).
-    pub(crate) fn is_externref_table(&self, index: u32, offset: usize) -> Result<bool> {
+    pub(crate) fn is_counted_ref_table(&self, index: u32, offset: usize) -> Result<bool> {
         Ok(self.table_type(index, offset)?.element.is_counted_ref())
     }
 
@@ -99,12 +109,27 @@ impl<'a> FuncEnvironment<'a> {
             .ok_or_else(|| CompileError::invalid(format!("unknown global {index}"), offset))
     }
 
-    /// Where the `VMMemoryDefinition` of memory `index` is.
+    /// Where the `VMMemoryDefinition` of memory `index` is. A defined
+    /// shared memory is reached by pointer, like an imported one: its
+    /// definition lives in the memory, shared by every instance using it.
     pub(crate) fn memory_location(&self, index: u32, offset: usize) -> Result<Location> {
         let counts = self.offsets.counts();
         let (imported, defined) = (counts.imported_memories, counts.defined_memories);
-        self.location(index, imported, defined, VMOffsets::imported_memory, VMOffsets::defined_memory)
-            .ok_or_else(|| CompileError::invalid(format!("unknown memory {index}"), offset))
+        let location = self
+            .location(index, imported, defined, VMOffsets::imported_memory, VMOffsets::defined_memory)
+            .ok_or_else(|| CompileError::invalid(format!("unknown memory {index}"), offset))?;
+        Ok(match location {
+            Location::Defined(at) if self.is_shared_memory(index) => {
+                Location::Imported(at + shared_memory_slot::DEFINITION)
+            }
+            other => other,
+        })
+    }
+
+    /// Whether memory `index` is shared (threads): its length may change
+    /// under the code, by another thread's `memory.grow`.
+    pub(crate) fn is_shared_memory(&self, index: u32) -> bool {
+        self.info.memories.get(index as usize).is_some_and(|memory| memory.shared)
     }
 
     /// Where the `VMTableDefinition` of table `index` is.
@@ -219,6 +244,13 @@ pub(crate) fn memory_length(
     offset: usize,
 ) -> Result<ir::Value> {
     let location = env.memory_location(index, offset)?;
+    if env.is_shared_memory(index) {
+        // Another thread may grow the memory at any time; the runtime
+        // publishes the new length atomically once its pages are accessible.
+        let (record, at) = record_base(builder, state.vmctx, location);
+        let field = builder.ins().iadd_imm_u(record, i64::from(at) + i64::from(definition::CURRENT_LENGTH));
+        return Ok(builder.ins().atomic_load(ir::types::I64, vm_flags(), field));
+    }
     Ok(current_length(builder, state.vmctx, location))
 }
 
@@ -260,6 +292,27 @@ fn current_length(builder: &mut FunctionBuilder<'_>, vmctx: ir::Value, location:
 /// An `i32` constant for a builtin's index argument.
 pub(crate) fn index_arg(builder: &mut FunctionBuilder<'_>, index: u32) -> ir::Value {
     builder.ins().iconst(ir::types::I32, i64::from(index as i32))
+}
+
+/// `value` as the `i64` that builtins take for addresses, lengths and
+/// deltas: zero-extended from the `i32` of a 32-bit memory or table.
+pub(crate) fn widen_arg(builder: &mut FunctionBuilder<'_>, value: ir::Value) -> ir::Value {
+    if builder.func.dfg.value_type(value) == ir::types::I64 {
+        value
+    } else {
+        builder.ins().uextend(ir::types::I64, value)
+    }
+}
+
+/// A builtin's `i64` result (a size, or -1) as the value of an entity of
+/// the given index type: its low 32 bits for a 32-bit one, whose sizes
+/// never exceed `u32::MAX` and whose -1 is all ones as well.
+pub(crate) fn narrow_result(builder: &mut FunctionBuilder<'_>, value: ir::Value, is_64: bool) -> ir::Value {
+    if is_64 {
+        value
+    } else {
+        builder.ins().ireduce(ir::types::I32, value)
+    }
 }
 
 /// Calls `builtin` through its exit trampoline `kiln_builtin_N`, which

@@ -29,6 +29,7 @@ use kiln_format::{store_context, BuiltinIndex, Instrumentation, VMOffsets};
 use wasmparser::{FunctionBody, Operator};
 
 use super::env::{call_builtin, vm_flags, vm_readonly_flags, FuncEnvironment};
+use super::operators::{is_returning_call, is_tail_call};
 use super::state::FuncState;
 use crate::abi::POINTER_TYPE;
 use crate::Result;
@@ -56,7 +57,8 @@ fn enabled(env: &FuncEnvironment<'_>) -> bool {
 fn may_run_long(body: &FunctionBody<'_>) -> Result<bool> {
     let mut operators = body.get_operators_reader()?;
     while !operators.eof() {
-        if matches!(operators.read()?, Operator::Loop { .. } | Operator::Call { .. } | Operator::CallIndirect { .. }) {
+        let op = operators.read()?;
+        if matches!(op, Operator::Loop { .. }) || is_returning_call(&op) || is_tail_call(&op) {
             return Ok(true);
         }
     }
@@ -115,7 +117,7 @@ pub(crate) fn epoch_after_op(
     state: &mut FuncState,
     op: &Operator<'_>,
 ) {
-    if enabled(env) && state.reachable && matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. }) {
+    if enabled(env) && state.reachable && is_returning_call(op) {
         load_deadline(builder, state);
     }
 }

@@ -1,4 +1,4 @@
-//! Exceptions (SPEC 3.11): `throw`, `throw_ref`, `try_table`, and the call
+//! Exceptions (SPEC 3.13): `throw`, `throw_ref`, `try_table`, and the call
 //! lowering they share with the legacy `try` (`legacy`).
 //!
 //! Every call made where some catch clause applies is a `try_call` whose
@@ -223,7 +223,7 @@ pub(crate) fn translate_try_table(
     offset: usize,
 ) -> Result<()> {
     let (params, results) = block_signature(env, try_table.ty, offset)?;
-    let next = block_with_params(builder, results);
+    let next = block_with_params(builder, &results);
     let landings: Vec<ir::Block> = try_table.catches.iter().map(|_| landing_block(builder)).collect();
     let catches = try_table.catches.clone();
     push_ctrl(

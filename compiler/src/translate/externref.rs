@@ -34,7 +34,7 @@ pub(crate) fn push_from_storage(
 ) {
     if is_extern {
         clone_into_activations(env, builder, state, value);
-        state.push_typed(builder, value, ValType::ExternRef);
+        state.push_typed(builder, value, ValType::EXTERNREF);
     } else {
         state.stack.push(value);
     }

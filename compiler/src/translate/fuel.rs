@@ -23,6 +23,7 @@ use kiln_format::{store_context, BuiltinIndex, Instrumentation, VMOffsets};
 use wasmparser::Operator;
 
 use super::env::{call_builtin, vm_flags, vm_readonly_flags, FuncEnvironment};
+use super::operators::{is_returning_call, is_tail_call};
 use super::state::FuncState;
 use crate::abi::POINTER_TYPE;
 
@@ -92,7 +93,11 @@ pub(crate) fn fuel_before_op(
     match op {
         // Control leaves the function, for the callee (which reads the
         // counter), the host or the trap handler.
-        Operator::Unreachable | Operator::Return | Operator::Call { .. } | Operator::CallIndirect { .. } => {
+        _ if is_returning_call(op) || is_tail_call(op) => {
+            add_pending(builder, state);
+            store_counter(builder, state);
+        }
+        Operator::Unreachable | Operator::Return => {
             add_pending(builder, state);
             store_counter(builder, state);
         }
@@ -116,7 +121,7 @@ pub(crate) fn fuel_after_op(
     state: &mut FuncState,
     op: &Operator<'_>,
 ) {
-    if enabled(env) && state.reachable && matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. }) {
+    if enabled(env) && state.reachable && is_returning_call(op) {
         load_counter(builder, state);
     }
 }

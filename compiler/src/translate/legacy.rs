@@ -81,7 +81,7 @@ pub(crate) fn translate_try(
     offset: usize,
 ) -> Result<()> {
     let (params, results) = block_signature(env, blockty, offset)?;
-    let next = block_with_params(builder, results);
+    let next = block_with_params(builder, &results);
     let ends_in = state
         .legacy_tries
         .get(&offset)

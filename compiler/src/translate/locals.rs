@@ -48,9 +48,7 @@ pub(crate) fn declare_locals(builder: &mut FunctionBuilder<'_>, state: &mut Func
     }
     let zero = match ty {
         ValType::I32 => builder.ins().iconst(ir::types::I32, 0),
-        ValType::I64 | ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => {
-            builder.ins().iconst(ir::types::I64, 0)
-        }
+        ValType::I64 | ValType::Ref(_) => builder.ins().iconst(ir::types::I64, 0),
         ValType::F32 => builder.ins().f32const(0.0),
         ValType::F64 => builder.ins().f64const(0.0),
         ValType::V128 => {

@@ -5,8 +5,9 @@
 //! following kiln's ABI (`format-spec/SPEC.md`, section 3). Each concern has
 //! its own module: the control stack (`control`), memories, tables, globals,
 //! calls and references; numeric operators live in `numeric`, vector
-//! operators in `simd`.
+//! operators in `simd`, those of the threads proposal in `atomic`.
 
+mod atomic;
 mod bulk;
 mod call;
 mod control;
@@ -32,5 +33,7 @@ mod types;
 mod tests;
 
 pub use env::FuncEnvironment;
+pub(crate) use simd::RELAXED_SIMD;
 pub(crate) use translator::stack_limit;
 pub use translator::FuncTranslator;
+pub(crate) use types::{heap_type, ref_type, val_type};

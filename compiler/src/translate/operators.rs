@@ -39,6 +39,18 @@ macro_rules! define_operator_facts {
 
 wasmparser::for_each_operator!(define_operator_facts);
 
+/// Whether the operator calls a function that returns to the code after
+/// it (the callee may read and change the store's fuel and epoch state).
+pub(crate) fn is_returning_call(op: &Operator<'_>) -> bool {
+    matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::CallRef { .. })
+}
+
+/// Whether the operator is a tail call: control leaves the function for
+/// the callee and never comes back to it.
+pub(crate) fn is_tail_call(op: &Operator<'_>) -> bool {
+    matches!(op, Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. } | Operator::ReturnCallRef { .. })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

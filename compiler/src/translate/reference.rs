@@ -2,11 +2,11 @@
 
 use cranelift_codegen::ir::{self, condcodes::IntCC, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::ValType;
+use kiln_format::{TrapCode, ValType};
 
 use super::env::FuncEnvironment;
 use super::state::FuncState;
-use crate::abi::POINTER_TYPE;
+use crate::abi::{self, POINTER_TYPE};
 use crate::Result;
 
 /// `ref.null t`.
@@ -25,6 +25,18 @@ pub(crate) fn translate_ref_is_null(
     let is_null = builder.ins().icmp_imm_u(IntCC::Equal, reference, 0);
     let is_null = builder.ins().uextend(ir::types::I32, is_null);
     state.stack.push(is_null);
+    Ok(())
+}
+
+/// `ref.as_non_null`: traps with `null_reference` on null, and leaves the
+/// reference on the stack.
+pub(crate) fn translate_ref_as_non_null(
+    builder: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    offset: usize,
+) -> Result<()> {
+    let reference = state.peek1(offset)?;
+    builder.ins().trapz(reference, abi::clif_trap_code(TrapCode::NULL_REFERENCE));
     Ok(())
 }
 

@@ -193,7 +193,7 @@ impl FuncState {
         Ok(())
     }
 
-    /// Pushes `value` of type `ty`, declaring externrefs to the stack maps
+    /// Pushes `value` of type `ty`, declaring counted references to the stack maps
     /// so that a GC finds them when they are live across a call.
     pub fn push_typed(&mut self, builder: &mut FunctionBuilder<'_>, value: ir::Value, ty: ValType) {
         if ty.is_counted_ref() {

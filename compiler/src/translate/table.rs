@@ -6,14 +6,18 @@ use cranelift_codegen::ir::{self, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
 use kiln_format::{BuiltinIndex, TrapCode};
 
-use super::env::{call_builtin_value, index_arg, table_base_and_bound, table_bound, vm_flags, FuncEnvironment};
+use super::env::{
+    call_builtin_value, index_arg, narrow_result, table_base_and_bound, table_bound, vm_flags, widen_arg,
+    FuncEnvironment,
+};
 use super::externref::{push_from_storage, store_to_storage};
 use super::state::FuncState;
 use crate::abi::{self, POINTER_TYPE};
 use crate::Result;
 
-/// Address of element `index` (an i32) of table `table`, after checking
-/// it against the bound; an index out of bounds traps with `trap`.
+/// Address of element `index` (an `i32`, or an `i64` of a 64-bit table) of
+/// table `table`, after checking it against the bound; an index out of
+/// bounds traps with `trap`.
 pub(crate) fn checked_element_address(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
@@ -24,7 +28,7 @@ pub(crate) fn checked_element_address(
     offset: usize,
 ) -> Result<ir::Value> {
     let (base, bound) = table_base_and_bound(env, builder, state, table, offset)?;
-    let index = builder.ins().uextend(ir::types::I64, index);
+    let index = widen_arg(builder, index);
     let out_of_bounds = builder.ins().icmp(ir::condcodes::IntCC::UnsignedGreaterThanOrEqual, index, bound);
     builder.ins().trapnz(out_of_bounds, abi::clif_trap_code(trap));
     let scaled = builder.ins().ishl_imm_u(index, 3);
@@ -40,7 +44,7 @@ pub(crate) fn translate_table_get(
     offset: usize,
 ) -> Result<()> {
     let index = state.pop1(offset)?;
-    let is_extern = env.is_externref_table(table, offset)?;
+    let is_extern = env.is_counted_ref_table(table, offset)?;
     let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
     let value = builder.ins().load(POINTER_TYPE, vm_flags(), addr, 0);
     push_from_storage(env, builder, state, value, is_extern);
@@ -56,13 +60,14 @@ pub(crate) fn translate_table_set(
     offset: usize,
 ) -> Result<()> {
     let (index, value) = state.pop2(offset)?;
-    let is_extern = env.is_externref_table(table, offset)?;
+    let is_extern = env.is_counted_ref_table(table, offset)?;
     let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
     store_to_storage(env, builder, state, addr, 0, value, is_extern);
     Ok(())
 }
 
-/// `table.size`: `current_elements`, which never exceeds `u32::MAX`.
+/// `table.size`: `current_elements`, which never exceeds `u32::MAX`; an
+/// `i64` for a 64-bit table.
 pub(crate) fn translate_table_size(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
@@ -70,8 +75,9 @@ pub(crate) fn translate_table_size(
     table: u32,
     offset: usize,
 ) -> Result<()> {
+    let table64 = env.table_type(table, offset)?.table64;
     let bound = table_bound(env, builder, state, table, offset)?;
-    let size = builder.ins().ireduce(ir::types::I32, bound);
+    let size = narrow_result(builder, bound, table64);
     state.stack.push(size);
     Ok(())
 }
@@ -84,9 +90,12 @@ pub(crate) fn translate_table_grow(
     table: u32,
     offset: usize,
 ) -> Result<()> {
+    let table64 = env.table_type(table, offset)?.table64;
     let (init, delta) = state.pop2(offset)?;
+    let delta = widen_arg(builder, delta);
     let table = index_arg(builder, table);
     let old = call_builtin_value(env, builder, state, BuiltinIndex::TableGrow, &[table, delta, init], offset)?;
+    let old = narrow_result(builder, old, table64);
     state.stack.push(old);
     Ok(())
 }

@@ -7,8 +7,9 @@ use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_codegen::settings;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_format::{runtime_limits, BuiltinIndex, VMOffsets};
-use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, ValidatorResources, WasmModuleResources};
+use wasmparser::{FuncValidator, FunctionBody, Operator, OperatorsReader, ValidatorResources};
 
+use super::call::CallKind;
 use super::control::{self, block_with_params, push_ctrl, FrameKind};
 use super::env::{vm_flags, FuncEnvironment};
 use super::epoch::{epoch_after_op, epoch_function_entry};
@@ -17,7 +18,7 @@ use super::memory::{self, LoadKind, StoreKind};
 use super::operators::operator_name;
 use super::state::FuncState;
 use super::types::{block_signature, val_type};
-use super::{bulk, call, exceptions, global, legacy, locals, numeric, reference, simd, table};
+use super::{atomic, bulk, call, exceptions, global, legacy, locals, numeric, reference, simd, table};
 use crate::abi::POINTER_TYPE;
 use crate::{CompileError, Result};
 
@@ -87,7 +88,6 @@ impl FuncTranslator {
                 func.signature
             )));
         }
-        reject_64bit_indices(env, validator.resources(), body_offset)?;
         func.stack_limit = Some(stack_limit(func)?);
 
         let mut builder = FunctionBuilder::new(func, builder_context);
@@ -136,22 +136,6 @@ impl FuncTranslator {
         builder.finalize(frontend_config);
         Ok(())
     }
-}
-
-/// Memories and tables indexed by i64 need bounds checks and builtins
-/// that kiln's ABI does not have.
-fn reject_64bit_indices(env: &FuncEnvironment<'_>, resources: &ValidatorResources, offset: usize) -> Result<()> {
-    for index in 0..env.info.memories.len() as u32 {
-        if resources.memory_at(index).is_some_and(|memory| memory.memory64) {
-            return Err(CompileError::unsupported("64-bit memories (memory64) are not supported", offset));
-        }
-    }
-    for index in 0..env.info.tables.len() as u32 {
-        if resources.table_at(index).is_some_and(|table| table.table64) {
-            return Err(CompileError::unsupported("64-bit tables (memory64) are not supported", offset));
-        }
-    }
-    Ok(())
 }
 
 /// The stack limit global value, `*(*(vmctx + RUNTIME_LIMITS) + STACK_LIMIT)`,
@@ -225,10 +209,31 @@ fn translate_reachable(
             legacy::translate_rethrow(env, builder, state, *relative_depth, offset)?
         }
 
-        Operator::Call { function_index } => call::translate_call(env, builder, state, *function_index, offset)?,
-        Operator::CallIndirect { type_index, table_index } => {
-            call::translate_call_indirect(env, builder, state, *type_index, *table_index, offset)?
+        Operator::Call { function_index } => {
+            call::translate_call(env, builder, state, *function_index, CallKind::Call, offset)?
         }
+        Operator::CallIndirect { type_index, table_index } => {
+            call::translate_call_indirect(env, builder, state, *type_index, *table_index, CallKind::Call, offset)?
+        }
+        Operator::ReturnCall { function_index } => {
+            call::translate_call(env, builder, state, *function_index, CallKind::Tail, offset)?
+        }
+        Operator::ReturnCallIndirect { type_index, table_index } => {
+            call::translate_call_indirect(env, builder, state, *type_index, *table_index, CallKind::Tail, offset)?
+        }
+        Operator::CallRef { type_index } => {
+            call::translate_call_ref(env, builder, state, *type_index, CallKind::Call, offset)?
+        }
+        Operator::ReturnCallRef { type_index } => {
+            call::translate_call_ref(env, builder, state, *type_index, CallKind::Tail, offset)?
+        }
+        Operator::BrOnNull { relative_depth } => {
+            control::translate_br_on_null(builder, state, *relative_depth, offset)?
+        }
+        Operator::BrOnNonNull { relative_depth } => {
+            control::translate_br_on_non_null(builder, state, *relative_depth, offset)?
+        }
+        Operator::RefAsNonNull => reference::translate_ref_as_non_null(builder, state, offset)?,
 
         Operator::Drop => {
             state.pop1(offset)?;
@@ -336,6 +341,7 @@ fn translate_reachable(
         _ => {
             if !numeric::translate_numeric(op, builder, &mut state.stack)
                 && !simd::translate_simd(env, builder, state, op, offset)?
+                && !atomic::translate_atomic(env, builder, state, op, offset)?
             {
                 return Err(CompileError::unsupported(
                     format!("operator `{}` is not supported", operator_name(op)),

@@ -1,27 +1,52 @@
 //! Wasm value types as kiln and Cranelift see them.
 
+use std::borrow::Cow;
+
 use cranelift_codegen::ir;
-use kiln_format::ValType;
+use kiln_format::{HeapType, RefType, ValType};
 use wasmparser::BlockType;
 
 use super::env::FuncEnvironment;
 use crate::{abi, CompileError, Result};
 
-/// Converts a wasmparser value type, refusing the reference types that only
-/// later proposals (GC, typed function references) introduce.
+/// Converts a wasmparser value type, refusing the reference types of GC
+/// objects.
 pub(crate) fn val_type(ty: wasmparser::ValType, offset: usize) -> Result<ValType> {
+    Ok(match ty {
+        wasmparser::ValType::I32 => ValType::I32,
+        wasmparser::ValType::I64 => ValType::I64,
+        wasmparser::ValType::F32 => ValType::F32,
+        wasmparser::ValType::F64 => ValType::F64,
+        wasmparser::ValType::V128 => ValType::V128,
+        wasmparser::ValType::Ref(r) => ValType::Ref(ref_type(r, offset)?),
+    })
+}
+
+/// Converts a wasmparser reference type (see [`val_type`]).
+pub(crate) fn ref_type(ty: wasmparser::RefType, offset: usize) -> Result<RefType> {
+    Ok(RefType { nullable: ty.is_nullable(), heap: heap_type(ty.heap_type(), offset)? })
+}
+
+/// Converts a wasmparser heap type: a type index of the module, or an
+/// abstract type of the function, extern or exception hierarchy.
+pub(crate) fn heap_type(ty: wasmparser::HeapType, offset: usize) -> Result<HeapType> {
+    use wasmparser::AbstractHeapType as A;
+    let unsupported =
+        || CompileError::unsupported(format!("heap type {ty:?} is not supported (the gc feature)"), offset);
     match ty {
-        wasmparser::ValType::I32 => Ok(ValType::I32),
-        wasmparser::ValType::I64 => Ok(ValType::I64),
-        wasmparser::ValType::F32 => Ok(ValType::F32),
-        wasmparser::ValType::F64 => Ok(ValType::F64),
-        wasmparser::ValType::V128 => Ok(ValType::V128),
-        wasmparser::ValType::Ref(r) if r.is_func_ref() && !r.is_concrete_type_ref() => Ok(ValType::FuncRef),
-        wasmparser::ValType::Ref(r) if r.is_extern_ref() => Ok(ValType::ExternRef),
-        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::EXNREF => Ok(ValType::ExnRef),
-        wasmparser::ValType::Ref(r) => {
-            Err(CompileError::unsupported(format!("reference type `{r}` is not supported"), offset))
+        wasmparser::HeapType::Abstract { shared: false, ty } => Ok(match ty {
+            A::Func => HeapType::Func,
+            A::Extern => HeapType::Extern,
+            A::Exn => HeapType::Exn,
+            A::NoExn => HeapType::NoExn,
+            A::NoFunc => HeapType::NoFunc,
+            A::NoExtern => HeapType::NoExtern,
+            _ => return Err(unsupported()),
+        }),
+        wasmparser::HeapType::Concrete(index) => {
+            index.as_module_index().map(HeapType::Concrete).ok_or_else(unsupported)
         }
+        _ => Err(unsupported()),
     }
 }
 
@@ -36,28 +61,28 @@ pub(crate) fn block_signature<'e>(
     env: &FuncEnvironment<'e>,
     blockty: BlockType,
     offset: usize,
-) -> Result<(&'e [ValType], &'e [ValType])> {
-    let (params, results): (&'e [ValType], &'e [ValType]) = match blockty {
-        BlockType::Empty => (&[], &[]),
-        BlockType::Type(ty) => (&[], single(val_type(ty, offset)?)),
+) -> Result<(Cow<'e, [ValType]>, Cow<'e, [ValType]>)> {
+    Ok(match blockty {
+        BlockType::Empty => (Cow::Borrowed(&[]), Cow::Borrowed(&[])),
+        BlockType::Type(ty) => (Cow::Borrowed(&[]), single(val_type(ty, offset)?)),
         BlockType::FuncType(index) => {
             let ty = env.func_type(index, offset)?;
-            (&ty.params, &ty.results)
+            (Cow::Borrowed(&ty.params[..]), Cow::Borrowed(&ty.results[..]))
         }
-    };
-    Ok((params, results))
+    })
 }
 
-/// A one-element list of `ty` that lives forever.
-fn single(ty: ValType) -> &'static [ValType] {
-    match ty {
+/// A one-element list of `ty`, static for the common types.
+fn single(ty: ValType) -> Cow<'static, [ValType]> {
+    Cow::Borrowed(match ty {
         ValType::I32 => &[ValType::I32],
         ValType::I64 => &[ValType::I64],
         ValType::F32 => &[ValType::F32],
         ValType::F64 => &[ValType::F64],
         ValType::V128 => &[ValType::V128],
-        ValType::FuncRef => &[ValType::FuncRef],
-        ValType::ExternRef => &[ValType::ExternRef],
-        ValType::ExnRef => &[ValType::ExnRef],
-    }
+        ValType::FUNCREF => &[ValType::FUNCREF],
+        ValType::EXTERNREF => &[ValType::EXTERNREF],
+        ValType::EXNREF => &[ValType::EXNREF],
+        other => return Cow::Owned(vec![other]),
+    })
 }

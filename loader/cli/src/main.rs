@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use kiln_loader::{Engine, Error, ExternKind, ImportKind, Instance, Linker, Module, Store, StoreLimits, Val, ValType};
+use kiln_loader::{
+    Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module, Store, StoreLimits, TableType, Val,
+    ValType,
+};
 use serde_json::json;
 
 /// How `kiln run` reads arguments and prints results.
@@ -446,8 +449,9 @@ fn parse_arg(ty: ValType, text: &str) -> Result<Val> {
         ValType::F32 => Val::F32(text.parse::<f32>()?.to_bits()),
         ValType::F64 => Val::F64(text.parse::<f64>()?.to_bits()),
         ValType::V128 => Val::V128(parse_v128(text)?),
-        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef if text == "null" => Val::default_for(ty),
-        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => bail!("only `null` can be passed as a reference"),
+        ValType::Ref(r) if r.nullable && text == "null" => Val::default_for(ty),
+        ValType::Ref(r) if r.nullable => bail!("only `null` can be passed as a reference"),
+        ValType::Ref(r) => bail!("a parameter of type {r} takes a reference, which the command line cannot give"),
     })
 }
 
@@ -513,6 +517,27 @@ struct FunctionSummary {
     stack_maps: Vec<kiln_format::StackMapRecord>,
 }
 
+/// Limits as `min..max` (`min..` without a maximum).
+fn describe_limits(minimum: u64, maximum: Option<u64>) -> String {
+    match maximum {
+        Some(max) => format!("{minimum}..{max}"),
+        None => format!("{minimum}.."),
+    }
+}
+
+/// A memory type as `inspect` shows it: index type, then limits in pages.
+fn describe_memory(m: &MemoryType) -> String {
+    let index = if m.memory64 { "i64" } else { "i32" };
+    let shared = if m.shared { " shared" } else { "" };
+    format!("{index} {} pages{shared}", describe_limits(m.minimum, m.maximum))
+}
+
+/// A table type as `inspect` shows it: index type, limits, element type.
+fn describe_table(t: &TableType) -> String {
+    let index = if t.table64 { "i64" } else { "i32" };
+    format!("{index} {} {}", describe_limits(t.minimum, t.maximum), t.element)
+}
+
 fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     let module = Module::from_file(&Engine::default(), file)?;
     let code = module.code();
@@ -544,8 +569,8 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
         .collect();
     let import_kind = |k: &ImportKind| match k {
         ImportKind::Func(t) => format!("func (type {t})"),
-        ImportKind::Table(t) => format!("table {t:?}"),
-        ImportKind::Memory(m) => format!("memory {m:?}"),
+        ImportKind::Table(t) => format!("table {}", describe_table(t)),
+        ImportKind::Memory(m) => format!("memory {}", describe_memory(m)),
         ImportKind::Global(g) => format!("global {g:?}"),
         ImportKind::Tag(t) => format!("tag (type {t})"),
     };
@@ -565,12 +590,13 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "target": header.target(),
                 "cpu_features": header.cpu_features.names(),
                 "flags_hash": format!("{:#018x}", header.flags_hash),
+                "relaxed_simd": header.relaxed_simd.to_string(),
                 "digest": format!("{:#018x}", header.digest),
             },
             "name": module.name(),
             "types": info.types.iter().map(|t| json!({
-                "params": t.params.iter().map(|p| format!("{p:?}").to_lowercase()).collect::<Vec<_>>(),
-                "results": t.results.iter().map(|p| format!("{p:?}").to_lowercase()).collect::<Vec<_>>(),
+                "params": t.params.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "results": t.results.iter().map(ToString::to_string).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "imports": info.imports.iter().map(|i| json!({
                 "module": i.module, "name": i.name, "kind": import_kind(&i.kind),
@@ -594,6 +620,22 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
             })).collect::<Vec<_>>(),
             "memories": info.memories.len(),
             "tables": info.tables.len(),
+            "memory_types": info.memories.iter().enumerate().map(|(i, m)| json!({
+                "index": i,
+                "imported": i < info.num_imported_memories as usize,
+                "index_type": if m.memory64 { "i64" } else { "i32" },
+                "minimum": m.minimum,
+                "maximum": m.maximum,
+                "shared": m.shared,
+            })).collect::<Vec<_>>(),
+            "table_types": info.tables.iter().enumerate().map(|(i, t)| json!({
+                "index": i,
+                "imported": i < info.num_imported_tables as usize,
+                "index_type": if t.table64 { "i64" } else { "i32" },
+                "element": t.element.to_string(),
+                "minimum": t.minimum,
+                "maximum": t.maximum,
+            })).collect::<Vec<_>>(),
             "globals": info.global_types.len(),
             "data_segments": info.data.len(),
             "element_segments": info.elements.len(),
@@ -611,6 +653,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     println!("target:          {}", header.target());
     println!("cpu features:    {}", header.cpu_features);
     println!("flags hash:      {:#018x}", header.flags_hash);
+    println!("relaxed SIMD:    {}", header.relaxed_simd);
     println!("digest:          {:#018x}", header.digest);
     if let Some(name) = module.name() {
         println!("module name:     {name}");
@@ -625,6 +668,16 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     println!("exports ({}):", info.exports.len());
     for e in &info.exports {
         println!("  {}: {} {}", e.name, export_kind(e.kind), e.index);
+    }
+    println!("memories ({}):", info.memories.len());
+    for (i, m) in info.memories.iter().enumerate() {
+        let imported = if i < info.num_imported_memories as usize { " (imported)" } else { "" };
+        println!("  {i:>4} {}{imported}", describe_memory(m));
+    }
+    println!("tables ({}):", info.tables.len());
+    for (i, t) in info.tables.iter().enumerate() {
+        let imported = if i < info.num_imported_tables as usize { " (imported)" } else { "" };
+        println!("  {i:>4} {}{imported}", describe_table(t));
     }
     println!("functions ({}):", functions.len());
     for f in &functions {
@@ -664,7 +717,7 @@ mod tests {
         assert!(parse_int("x", 32).is_err());
         assert_eq!(parse_int("-1", 64).unwrap(), u64::MAX);
         assert!(matches!(parse_arg(ValType::F32, "1.5").unwrap(), Val::F32(b) if b == 1.5f32.to_bits()));
-        assert!(parse_arg(ValType::ExternRef, "1").is_err());
+        assert!(parse_arg(ValType::EXTERNREF, "1").is_err());
     }
 
     #[test]

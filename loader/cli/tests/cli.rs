@@ -26,10 +26,15 @@ fn artifact() -> Option<PathBuf> {
 
 /// `tests/wat/cli.wat` compiled for the test `test`, which removes it.
 fn artifact_for(test: &str) -> Option<PathBuf> {
+    compiled("cli", test)
+}
+
+/// `tests/wat/NAME.wat` compiled for the test `test`, which removes it.
+fn compiled(name: &str, test: &str) -> Option<PathBuf> {
     let Some(kilnc) = kilnc() else {
         panic!("kilnc is not built: run `make test`, or `cargo build --release -p kilnc` first");
     };
-    let wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wat/cli.wat");
+    let wat = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/wat/{name}.wat"));
     let out = std::env::temp_dir().join(format!("kiln-cli-{}-{test}.o", std::process::id()));
     assert!(Command::new(kilnc).arg(&wat).arg("-o").arg(&out).status().unwrap().success());
     Some(out)
@@ -90,6 +95,7 @@ fn run_inspect_and_refuse() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["header"]["format_version"], kiln_format::FORMAT_VERSION);
+    assert_eq!(json["header"]["relaxed_simd"], "deterministic (kiln 1)");
     let inner = &json["functions"][0];
     assert_eq!(inner["name"], "inner");
     assert!(inner["code_size"].as_u64().unwrap() > 0);
@@ -97,6 +103,42 @@ fn run_inspect_and_refuse() {
     assert_eq!(inner["stack_maps"], serde_json::json!([]), "no externref is live at any of its calls");
     let out = kiln(&["inspect", file]);
     assert!(text(&out.stdout).contains("exports (4)"));
+    assert!(text(&out.stdout).contains("relaxed SIMD:    deterministic (kiln 1)"));
+    let _ = std::fs::remove_file(&object);
+}
+
+/// `kiln inspect` lists every memory and table with its index type and
+/// limits, in text and in JSON.
+#[test]
+fn inspect_shows_memories_and_tables_with_their_index_types() {
+    let Some(object) = compiled("memories", "inspect-memories") else { return };
+    let file = object.to_str().unwrap();
+    let out = kiln(&["inspect", file]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "  env.memory: memory i64 1..2 pages",
+        "memories (3):",
+        "     0 i64 1..2 pages (imported)",
+        "     1 i32 1.. pages",
+        "     2 i64 3..70000 pages",
+        "tables (2):",
+        "     0 i64 2..10 funcref",
+        "     1 i32 1.. externref",
+    ] {
+        assert!(stdout.contains(line), "missing `{line}`:\n{stdout}");
+    }
+    let out = kiln(&["inspect", file, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["memories"], 3);
+    let memory = &json["memory_types"][2];
+    assert_eq!((memory["index_type"].as_str(), memory["minimum"].as_u64()), (Some("i64"), Some(3)));
+    assert_eq!(memory["maximum"], 70000);
+    assert_eq!(json["memory_types"][0]["imported"], true);
+    assert_eq!(json["memory_types"][1]["index_type"], "i32");
+    assert_eq!(json["table_types"][0]["index_type"], "i64");
+    assert_eq!(json["table_types"][1]["element"], "externref");
     let _ = std::fs::remove_file(&object);
 }
 

@@ -222,6 +222,13 @@ pub(crate) fn check_header(meta: &[u8]) -> Result<ArtifactHeader, LoadError> {
             format!("artifact needs CPU features this host lacks: {}", missing.names().join(", ")),
         ));
     }
+    if !header.relaxed_simd.is_known() {
+        return Err(LoadError::at(
+            SECTION_META,
+            at::RELAXED_SIMD_OFFSET as u64,
+            format!("artifact has relaxed-SIMD semantics this loader does not know: {}", header.relaxed_simd),
+        ));
+    }
     Ok(header)
 }
 
@@ -238,7 +245,7 @@ fn check_range(range: CodeRange, text_len: usize, what: impl FnOnce() -> String)
 
 /// Checks every memory image against `.kiln.image` and its memory: page
 /// multiples, inside the section, inside the memory's minimum size, one per
-/// defined memory.
+/// defined, unshared memory.
 fn check_memory_images(info: &ModuleInfo, image_len: usize) -> Result<(), LoadError> {
     let mut seen = vec![false; info.memories.len()];
     for (i, image) in info.memory_images.iter().enumerate() {
@@ -252,6 +259,11 @@ fn check_memory_images(info: &ModuleInfo, image_len: usize) -> Result<(), LoadEr
         };
         if memory < info.num_imported_memories || std::mem::replace(&mut seen[memory as usize], true) {
             return refuse(format!("memory {memory} is imported or has two images"));
+        }
+        // A shared memory is made once and seen by other threads at once;
+        // its segments are copied at instantiation instead (SPEC 2.5).
+        if ty.shared {
+            return refuse(format!("memory {memory} is shared"));
         }
         if image_offset.checked_add(len).is_none_or(|end| end > image_len as u64) {
             return refuse(format!(

@@ -18,7 +18,11 @@ use super::epoch::{deadline_reached, Interrupt};
 use super::exception::ExceptionObject;
 use super::externref::{free_unreferenced, ExternRef, VMExternData};
 use super::instance::InstanceData;
+use super::memory::LinearBytes;
+use super::parking::Interruption;
+use super::shared_memory::{Expected, WaitError};
 use super::store::{DestructorPanicked, StoreOpaque, VMStoreContext};
+use super::store_memory::StoreMemory;
 use super::table::ReleasedRefs;
 use super::traps::{raise_host_error, raise_trap};
 use super::unwind;
@@ -49,6 +53,9 @@ const fn builtin_fn(index: BuiltinIndex) -> *const u8 {
         BuiltinIndex::DropExternRef => drop_externref as *const u8,
         BuiltinIndex::EpochDeadline => epoch_deadline as *const u8,
         BuiltinIndex::OutOfFuel => out_of_fuel as *const u8,
+        BuiltinIndex::MemoryAtomicNotify => memory_atomic_notify as *const u8,
+        BuiltinIndex::MemoryAtomicWait32 => memory_atomic_wait32 as *const u8,
+        BuiltinIndex::MemoryAtomicWait64 => memory_atomic_wait64 as *const u8,
         BuiltinIndex::Throw => throw as *const u8,
         BuiltinIndex::ThrowRef => throw_ref as *const u8,
         BuiltinIndex::ExnValues => exn_values as *const u8,
@@ -120,41 +127,39 @@ fn finish_table_write(store: &mut StoreOpaque, result: Result<ReleasedRefs, Trap
     }
 }
 
-unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u32) -> u32 {
+unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u64) -> u64 {
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
-    let Some(&memory) = store.instances[instance].memories.get(memory as usize) else { return u32::MAX };
-    match store.grow_memory(memory, delta as u64) {
-        Ok(Some(old)) => old as u32,
-        Ok(None) => u32::MAX,
+    let Some(&memory) = store.instances[instance].memories.get(memory as usize) else { return u64::MAX };
+    match store.grow_memory(memory, delta) {
+        Ok(Some(old)) => old,
+        Ok(None) => u64::MAX,
         Err(error) => raise_error(store, error),
     }
 }
 
-unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u32, value: u32, len: u32) {
+unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u64, value: u32, len: u64) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     let result = match store.instances[instance].memories.get(memory as usize) {
-        Some(&m) => store.memories[m as usize].fill(dst as u64, value as u8, len as u64),
+        Some(&m) => store.memories[m as usize].fill(dst, value as u8, len),
         None => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
     };
     trap_on(result);
 }
 
-unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u32, src_memory: u32, src: u32, len: u32) {
+unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u64, src_memory: u32, src: u64, len: u64) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     let memories = &store.instances[instance].memories;
     let result = match (memories.get(dst_memory as usize), memories.get(src_memory as usize)) {
-        (Some(&d), Some(&s)) => {
-            store.memories[d as usize].copy_from(dst as u64, &store.memories[s as usize], src as u64, len as u64)
-        }
+        (Some(&d), Some(&s)) => store.memories[d as usize].copy_from(dst, &store.memories[s as usize], src, len),
         _ => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
     };
     trap_on(result);
 }
 
-unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, data: u32, dst: u32, src: u32, len: u32) {
+unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, data: u32, dst: u64, src: u32, len: u32) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     trap_on(store.memory_init(instance, memory, data, dst, src, len));
@@ -166,41 +171,56 @@ unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
     store.drop_data(instance, data);
 }
 
-unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: *mut u8) -> u32 {
+/// A table index or length from compiled code (an `i64`, zero-extended for
+/// a 32-bit table) as the `u32` that tables use. No table exceeds
+/// `MAX_TABLE_ELEMENTS`, so a larger value is out of bounds whatever the
+/// operation.
+fn table_operand(value: u64) -> Result<u32, TrapCode> {
+    u32::try_from(value).map_err(|_| TrapCode::TABLE_OUT_OF_BOUNDS)
+}
+
+unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, init: *mut u8) -> u64 {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
-    let Some(&table) = store.instances[instance].tables.get(table as usize) else { return u32::MAX };
+    let Some(&table) = store.instances[instance].tables.get(table as usize) else { return u64::MAX };
+    // No table reaches 2^32 elements, so no larger delta can succeed.
+    let Ok(delta) = u32::try_from(delta) else { return u64::MAX };
     match store.grow_table(table, delta, init as usize) {
-        Ok(grown) => grown.unwrap_or(u32::MAX),
+        Ok(grown) => grown.map_or(u64::MAX, u64::from),
         Err(error) => raise_error(store, error),
     }
 }
 
-unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: *mut u8, len: u32) {
+unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u64, value: *mut u8, len: u64) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     let result = match store.instances[instance].tables.get(table as usize) {
-        Some(&t) => store.tables[t as usize].fill(dst, value as usize, len),
+        Some(&t) => table_operand(dst)
+            .and_then(|dst| Ok((dst, table_operand(len)?)))
+            .and_then(|(dst, len)| store.tables[t as usize].fill(dst, value as usize, len)),
         None => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
     };
     finish_table_write(store, result);
 }
 
-unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, dst: u32, src_table: u32, src: u32, len: u32) {
+unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, dst: u64, src_table: u32, src: u64, len: u64) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     let tables = &store.instances[instance].tables;
     let result = match (tables.get(dst_table as usize), tables.get(src_table as usize)) {
-        (Some(&d), Some(&s)) => store.tables[d as usize].copy_from(dst, &store.tables[s as usize], src, len),
+        (Some(&d), Some(&s)) => (|| {
+            let (dst, src, len) = (table_operand(dst)?, table_operand(src)?, table_operand(len)?);
+            store.tables[d as usize].copy_from(dst, &store.tables[s as usize], src, len)
+        })(),
         _ => Err(TrapCode::TABLE_OUT_OF_BOUNDS),
     };
     finish_table_write(store, result);
 }
 
-unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u32, src: u32, len: u32) {
+unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u64, src: u32, len: u32) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
-    let result = store.table_init(instance, table, elem, dst, src, len);
+    let result = table_operand(dst).and_then(|dst| store.table_init(instance, table, elem, dst, src, len));
     finish_table_write(store, result);
 }
 
@@ -275,6 +295,94 @@ unsafe extern "C" fn out_of_fuel(vmctx: *mut u8) {
     let store = unsafe { &mut *(*vmctx.cast::<*mut VMStoreContext>().read()).store.cast::<StoreOpaque>() };
     if !store.refuel() {
         trap_on(Err(TrapCode::OUT_OF_FUEL));
+    }
+}
+
+unsafe extern "C" fn memory_atomic_notify(vmctx: *mut u8, memory: u32, address: u64, count: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let result = match store.instances[instance].memories.get(memory as usize).map(|&m| &store.memories[m as usize]) {
+        Some(StoreMemory::Shared(memory)) => memory.notify(address, count),
+        // No thread can wait on an unshared memory: there is no one to wake.
+        Some(memory @ StoreMemory::Owned(_)) => memory.check_range(address, 4).map(|()| 0),
+        None => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
+    };
+    match result {
+        Ok(woken) => woken,
+        // SAFETY: nothing with a destructor is left in this frame.
+        Err(code) => unsafe { raise_trap(code) },
+    }
+}
+
+unsafe extern "C" fn memory_atomic_wait32(
+    vmctx: *mut u8,
+    memory: u32,
+    address: u64,
+    expected: u32,
+    timeout: i64,
+) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    unsafe { memory_atomic_wait(vmctx, memory, address, Expected::U32(expected), timeout) }
+}
+
+unsafe extern "C" fn memory_atomic_wait64(
+    vmctx: *mut u8,
+    memory: u32,
+    address: u64,
+    expected: u64,
+    timeout: i64,
+) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    unsafe { memory_atomic_wait(vmctx, memory, address, Expected::U64(expected), timeout) }
+}
+
+/// How often a thread waiting in a store with an epoch deadline looks at
+/// the epoch: a wait is interrupted at most this long after the epoch
+/// passes the deadline (SPEC 3.4).
+const WAIT_EPOCH_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The wait builtins' work; the result of the wait, or it ends the
+/// activation with a trap or the deadline callback's error.
+///
+/// # Safety
+/// As for any builtin: `vmctx` is the calling code's own.
+unsafe fn memory_atomic_wait(vmctx: *mut u8, memory: u32, address: u64, expected: Expected, timeout: i64) -> u32 {
+    // SAFETY: per the contract.
+    let (store, instance) = unsafe { store_and_instance(vmctx) };
+    let shared = match store.instances[instance].memories.get(memory as usize).map(|&m| &store.memories[m as usize]) {
+        Some(StoreMemory::Shared(memory)) => memory.clone(),
+        Some(memory @ StoreMemory::Owned(_)) => {
+            let bytes = match expected {
+                Expected::U32(_) => 4,
+                Expected::U64(_) => 8,
+            };
+            let code = memory.check_range(address, bytes).err().unwrap_or(TrapCode::EXPECTED_SHARED_MEMORY);
+            // SAFETY: nothing with a destructor is left in this frame.
+            unsafe { raise_trap(code) }
+        }
+        // SAFETY: as above.
+        None => unsafe { raise_trap(TrapCode::MEMORY_OUT_OF_BOUNDS) },
+    };
+    // A negative timeout waits forever.
+    let timeout = u64::try_from(timeout).ok().map(std::time::Duration::from_nanos);
+    let store: *mut StoreOpaque = store;
+    // SAFETY: the store is this thread's, running this Wasm.
+    let has_deadline = unsafe { (*store).epoch_deadline() } != u64::MAX;
+    // The deadline check runs while the waiter is queued but between two
+    // sleeps, when this frame holds no borrow of the store.
+    // SAFETY: the store pointer is the running store's, as for the
+    // `epoch_deadline` builtin.
+    let mut check = || unsafe { deadline_reached(store.cast()) };
+    let interruption = has_deadline.then_some(Interruption { every: WAIT_EPOCH_POLL, check: &mut check });
+    let outcome = shared.wait(address, expected, timeout, interruption);
+    drop(shared);
+    match outcome {
+        Ok(outcome) => outcome.code(),
+        // SAFETY: nothing with a destructor is left in this frame.
+        Err(WaitError::Trap(code)) => unsafe { raise_trap(code) },
+        Err(WaitError::Interrupted(Interrupt::Trap)) => unsafe { raise_trap(TrapCode::INTERRUPT) },
+        // SAFETY: the callback's borrow of the store has ended.
+        Err(WaitError::Interrupted(Interrupt::Error(error))) => raise_error(unsafe { &mut *store }, error),
     }
 }
 

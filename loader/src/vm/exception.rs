@@ -1,4 +1,4 @@
-//! Tags and exception objects (SPEC 3.11).
+//! Tags and exception objects (SPEC 3.13).
 //!
 //! A tag is a store-level entity like a global; its identity is the
 //! allocation of its [`VMTag`], which instances that import it share, so
@@ -112,7 +112,7 @@ pub(crate) fn new_exception(store: &StoreOpaque, tag: Arc<VMTag>, values: &[Val]
 
 /// The values of `object` as host values (new counts of its references).
 pub(crate) fn exception_values(store: &StoreOpaque, object: &ExceptionObject) -> Result<Vec<Val>, Error> {
-    if object.store() != store.id() && object.types().contains(&ValType::FuncRef) {
+    if object.store() != store.id() && object.types().iter().any(|t| t.is_func_ref()) {
         return Err(Error::foreign_handle("exception"));
     }
     Ok(object

@@ -7,7 +7,7 @@
 
 use std::cell::UnsafeCell;
 
-use kiln_format::{GlobalType, ValType};
+use kiln_format::GlobalType;
 
 use super::abi::ValueSlot;
 use super::externref::{increment_raw, VMExternData};
@@ -28,7 +28,7 @@ impl GlobalInner {
         } else {
             (home, None)
         };
-        if ty.content == ValType::ExternRef {
+        if ty.content.is_counted_ref() {
             // SAFETY: the caller holds `initial` alive; the global owns the new count.
             unsafe { increment_raw(initial.pointer() as *mut VMExternData) };
         }
@@ -54,7 +54,7 @@ impl GlobalInner {
     /// held an externref) is handed back for the caller to drop.
     pub(crate) fn write(&self, value: ValueSlot) -> Option<*mut VMExternData> {
         let old = self.read();
-        if self.ty.content == ValType::ExternRef {
+        if self.ty.content.is_counted_ref() {
             // SAFETY: the new value is live (the caller holds it).
             unsafe { increment_raw(value.pointer() as *mut VMExternData) };
         }
@@ -65,7 +65,7 @@ impl GlobalInner {
 
     fn held_reference(&self, value: ValueSlot) -> Option<*mut VMExternData> {
         let raw = value.pointer() as *mut VMExternData;
-        (self.ty.content == ValType::ExternRef && !raw.is_null()).then_some(raw)
+        (self.ty.content.is_counted_ref() && !raw.is_null()).then_some(raw)
     }
 
     /// Clears an externref global, handing over its count; the store calls
@@ -86,12 +86,13 @@ mod tests {
     use super::*;
     use crate::vm::store::release_counts;
     use crate::vm::ExternRef;
+    use kiln_format::ValType;
 
     #[test]
     fn externref_global_owns_one_count() {
         let a = ExternRef::new(1u8);
         let b = ExternRef::new(2u8);
-        let ty = GlobalType { content: ValType::ExternRef, mutable: true };
+        let ty = GlobalType { content: ValType::EXTERNREF, mutable: true };
         let g = GlobalInner::new(ty, std::ptr::null_mut(), ValueSlot::from_u128(a.as_raw() as usize as u128));
         assert_eq!(a.strong_count(), 2);
         release_counts(g.write(ValueSlot::from_u128(b.as_raw() as usize as u128))).unwrap();

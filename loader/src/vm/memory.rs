@@ -1,8 +1,10 @@
 //! Linear memories: reservations, growth and bulk operations.
 //!
-//! Each memory reserves 8 GiB of address space up front (4 GiB addressable
-//! plus a 4 GiB guard) with no access rights, so compiled code needs no bounds
-//! checks and growing only changes protections: the base never moves.
+//! Each memory reserves 8 GiB of address space up front with no access
+//! rights, and growing only changes protections: the base never moves. A
+//! 32-bit memory uses 4 GiB of it plus a 4 GiB guard, so compiled code needs
+//! no bounds checks; a 64-bit memory may use all but a 32 MiB guard
+//! (`MAX_MEMORY64_PAGES`), and compiled code checks its accesses.
 //! Reservations of dropped memories are zeroed and pooled for reuse.
 #![allow(unsafe_code)]
 
@@ -20,6 +22,8 @@ use crate::error::Error;
 pub const WASM_PAGE_SIZE: u64 = kiln_format::WASM_PAGE_SIZE;
 /// Most pages a 32-bit memory can have.
 pub const MAX_WASM_PAGES: u64 = kiln_format::MAX_WASM_PAGES;
+/// Most pages a 64-bit memory can have in kiln (8 GiB less its guard).
+pub const MAX_MEMORY64_PAGES: u64 = kiln_format::MAX_MEMORY64_PAGES;
 pub(crate) const RESERVATION: usize = kiln_format::MEMORY_RESERVATION as usize;
 
 /// Reservations of dropped memories, kept for the next memory to be made.
@@ -41,14 +45,14 @@ const POOL_MAX_ACCESSIBLE: usize = 64 << 20;
 
 /// An 8 GiB reservation whose first `accessible` bytes are read-write and
 /// zero (not yet touched), the rest inaccessible.
-struct Reservation {
-    base: usize,
-    accessible: usize,
+pub(crate) struct Reservation {
+    pub(crate) base: usize,
+    pub(crate) accessible: usize,
 }
 
 impl Reservation {
     /// A pooled reservation if there is one, else a fresh one.
-    fn take() -> Result<Reservation, Error> {
+    pub(crate) fn take() -> Result<Reservation, Error> {
         if let Some(r) = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return Ok(r);
         }
@@ -59,7 +63,7 @@ impl Reservation {
 
     /// Makes exactly the first `len` bytes accessible; on failure the
     /// reservation is unmapped.
-    fn resize(mut self, len: usize) -> Option<Reservation> {
+    pub(crate) fn resize(mut self, len: usize) -> Option<Reservation> {
         let rc = match len.cmp(&self.accessible) {
             std::cmp::Ordering::Equal => 0,
             // SAFETY: both ranges lie inside the reservation, which only
@@ -87,7 +91,7 @@ impl Reservation {
 
     /// Returns the reservation to the pool with its contents discarded, or
     /// unmaps it.
-    fn release(self) {
+    pub(crate) fn release(self) {
         // Into a full pool, discarding the pages first would be a wasted
         // system call; a race that fills it meanwhile only costs that call.
         if self.accessible > POOL_MAX_ACCESSIBLE
@@ -291,11 +295,21 @@ impl MemoryInner {
         pool: Option<&Arc<MemoryPool>>,
     ) -> Result<MemoryInner, Error> {
         if ty.shared {
-            return Err(Error::Instantiation("shared memories are not supported".into()));
+            return Err(Error::Instantiation("a shared memory is made by SharedMemoryInner".into()));
         }
-        let max = ty.maximum.unwrap_or(MAX_WASM_PAGES);
-        if ty.minimum > MAX_WASM_PAGES || max > MAX_WASM_PAGES || ty.minimum > max {
+        if ty.maximum.is_some_and(|max| max < ty.minimum) || (!ty.memory64 && ty.maximum > Some(MAX_WASM_PAGES)) {
             return Err(Error::Instantiation(format!("memory limits out of range: {ty:?}")));
+        }
+        // A 64-bit memory may declare up to 2^48 pages, more than its
+        // reservation holds: it grows as far as the reservation allows, and
+        // only a minimum beyond it is refused.
+        let max = ty.max_pages();
+        if ty.minimum > max {
+            return Err(Error::Instantiation(format!(
+                "a memory of {} pages exceeds the {max} pages that kiln reserves for a {}-bit memory",
+                ty.minimum,
+                if ty.memory64 { 64 } else { 32 }
+            )));
         }
         let initial = (ty.minimum * WASM_PAGE_SIZE) as usize;
         let (base, backing, max_pages) = match pool {
@@ -337,11 +351,6 @@ impl MemoryInner {
         self.home
     }
 
-    #[cfg(test)]
-    pub(crate) fn base(&self) -> *mut u8 {
-        self.base
-    }
-
     /// Current size in bytes.
     pub(crate) fn byte_len(&self) -> u64 {
         // SAFETY: `home` stays valid for the memory's life.
@@ -355,6 +364,12 @@ impl MemoryInner {
     /// The type as import matching sees it: the current size as minimum.
     pub(crate) fn current_type(&self) -> MemoryType {
         MemoryType { minimum: self.pages(), ..self.ty }
+    }
+
+    /// Most pages it may grow to: its type's maximum, or less where its
+    /// reservation or pool slot ends.
+    pub(crate) fn max_pages(&self) -> u64 {
+        self.max_pages
     }
 
     /// Grows by `delta` pages; the old size in pages, or `None` past the maximum.
@@ -384,42 +399,6 @@ impl MemoryInner {
         Some(old)
     }
 
-    /// Checks that `[offset, offset + len)` lies inside the memory.
-    pub(crate) fn check_range(&self, offset: u64, len: u64) -> Result<(), TrapCode> {
-        match offset.checked_add(len) {
-            Some(end) if end <= self.byte_len() => Ok(()),
-            _ => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
-        }
-    }
-
-    /// Copies bytes in, after checking the whole range.
-    pub(crate) fn write(&self, offset: u64, bytes: &[u8]) -> Result<(), TrapCode> {
-        self.check_range(offset, bytes.len() as u64)?;
-        // SAFETY: the range is mapped read-write; `bytes` cannot alias Wasm memory
-        // that Rust code borrows, since nothing hands out references into it.
-        unsafe { std::ptr::copy(bytes.as_ptr(), self.base.add(offset as usize), bytes.len()) };
-        Ok(())
-    }
-
-    /// `memory.fill`: sets `len` bytes at `offset` to `value`, after checking the range.
-    pub(crate) fn fill(&self, offset: u64, value: u8, len: u64) -> Result<(), TrapCode> {
-        self.check_range(offset, len)?;
-        // SAFETY: the range is mapped read-write.
-        unsafe { std::ptr::write_bytes(self.base.add(offset as usize), value, len as usize) };
-        Ok(())
-    }
-
-    /// `memory.copy`: copies `len` bytes at `src` of `source` to `dst` of this
-    /// memory, after checking both ranges.
-    pub(crate) fn copy_from(&self, dst: u64, source: &MemoryInner, src: u64, len: u64) -> Result<(), TrapCode> {
-        self.check_range(dst, len)?;
-        source.check_range(src, len)?;
-        // SAFETY: both ranges are mapped, the destination read-write; `copy`
-        // allows them to overlap within one memory.
-        unsafe { std::ptr::copy(source.base.add(src as usize), self.base.add(dst as usize), len as usize) };
-        Ok(())
-    }
-
     /// The accessible bytes.
     pub(crate) fn data(&self) -> &[u8] {
         // SAFETY: `[base, base + byte_len)` is mapped read-write for as long
@@ -435,11 +414,75 @@ impl MemoryInner {
         // the store owns each memory once and no two memories share pages.
         unsafe { std::slice::from_raw_parts_mut(self.base, self.byte_len() as usize) }
     }
+}
 
-    pub(crate) fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), TrapCode> {
+impl LinearBytes for MemoryInner {
+    fn base(&self) -> *mut u8 {
+        self.base
+    }
+
+    fn byte_len(&self) -> u64 {
+        MemoryInner::byte_len(self)
+    }
+}
+
+/// The bytes of a linear memory, owned by a store or shared: what
+/// instantiation, the bulk-memory builtins and the host's copies work on.
+///
+/// Every access checks its range against the current length first. On a
+/// shared memory, other threads' Wasm may access the same bytes meanwhile;
+/// the copies are then as racy as Wasm's own plain accesses, which the
+/// threads proposal allows (each byte reads some value written to it).
+pub(crate) trait LinearBytes {
+    /// The first byte; it never moves.
+    fn base(&self) -> *mut u8;
+
+    /// Current size in bytes; the accessible prefix of the reservation.
+    fn byte_len(&self) -> u64;
+
+    /// Checks that `[offset, offset + len)` lies inside the memory.
+    fn check_range(&self, offset: u64, len: u64) -> Result<(), TrapCode> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.byte_len() => Ok(()),
+            _ => Err(TrapCode::MEMORY_OUT_OF_BOUNDS),
+        }
+    }
+
+    /// Copies bytes in, after checking the whole range.
+    fn write(&self, offset: u64, bytes: &[u8]) -> Result<(), TrapCode> {
+        self.check_range(offset, bytes.len() as u64)?;
+        // SAFETY: the range is mapped read-write (it lies below the current
+        // length, which never shrinks); `bytes` cannot alias Wasm memory
+        // that Rust code borrows, since nothing hands out references into
+        // a memory that Wasm or another thread may write meanwhile.
+        unsafe { std::ptr::copy(bytes.as_ptr(), self.base().add(offset as usize), bytes.len()) };
+        Ok(())
+    }
+
+    /// `memory.fill`: sets `len` bytes at `offset` to `value`, after checking the range.
+    fn fill(&self, offset: u64, value: u8, len: u64) -> Result<(), TrapCode> {
+        self.check_range(offset, len)?;
+        // SAFETY: the range is mapped read-write.
+        unsafe { std::ptr::write_bytes(self.base().add(offset as usize), value, len as usize) };
+        Ok(())
+    }
+
+    /// `memory.copy`: copies `len` bytes at `src` of `source` to `dst` of this
+    /// memory, after checking both ranges.
+    fn copy_from(&self, dst: u64, source: &dyn LinearBytes, src: u64, len: u64) -> Result<(), TrapCode> {
+        self.check_range(dst, len)?;
+        source.check_range(src, len)?;
+        // SAFETY: both ranges are mapped, the destination read-write; `copy`
+        // allows them to overlap within one memory.
+        unsafe { std::ptr::copy(source.base().add(src as usize), self.base().add(dst as usize), len as usize) };
+        Ok(())
+    }
+
+    /// Copies bytes out, after checking the whole range.
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), TrapCode> {
         self.check_range(offset, out.len() as u64)?;
         // SAFETY: the range is mapped and readable.
-        unsafe { std::ptr::copy(self.base.add(offset as usize), out.as_mut_ptr(), out.len()) };
+        unsafe { std::ptr::copy(self.base().add(offset as usize), out.as_mut_ptr(), out.len()) };
         Ok(())
     }
 }
@@ -477,7 +520,7 @@ mod tests {
     }
 
     fn ty(minimum: u64, maximum: Option<u64>) -> MemoryType {
-        MemoryType { minimum, maximum, shared: false }
+        MemoryType { minimum, maximum, shared: false, memory64: false }
     }
 
     #[test]

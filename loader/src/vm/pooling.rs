@@ -1,7 +1,8 @@
 //! The pooling allocator: slots for memories, tables and VMContexts,
 //! reserved once per engine and reused (see [`PoolingAllocationConfig`]).
 //!
-//! Memory slots are one contiguous reservation, 8 GiB apart. A free slot
+//! Memory slots are one contiguous reservation, 8 GiB apart: a slot is the
+//! reservation of one memory, 32-bit or 64-bit (`MEMORY_RESERVATION`). A free slot
 //! keeps its accessible prefix read-write and its last image mapped, so
 //! reusing it for a memory of the same size and image costs no system call;
 //! a reset (`madvise(MADV_DONTNEED)`) has already given back its dirty
@@ -109,7 +110,8 @@ impl MemoryPool {
                 ))
             })?
         };
-        let max_pages = (config.max_memory_size as u64 / WASM_PAGE_SIZE).min(super::memory::MAX_WASM_PAGES);
+        // Each memory's type caps it further: 4 GiB for a 32-bit one.
+        let max_pages = (config.max_memory_size as u64 / WASM_PAGE_SIZE).min(super::memory::MAX_MEMORY64_PAGES);
         Ok(MemoryPool {
             base,
             total,

@@ -28,6 +28,8 @@ use super::host_func::VMHostFuncContext;
 use super::instance::InstanceData;
 use super::memory::MemoryInner;
 use super::pinned::Pinned;
+use super::shared_memory::SharedMemoryInner;
+use super::store_memory::StoreMemory;
 use super::table::TableInner;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -140,7 +142,7 @@ pub(crate) struct StoreOpaque {
     /// Host functions that no module of the store had a Wasm-to-host
     /// trampoline for when they were made; instantiation fills them in.
     pub(crate) unresolved_host_funcs: usize,
-    pub(crate) memories: Vec<MemoryInner>,
+    pub(crate) memories: Vec<StoreMemory>,
     pub(crate) tables: Vec<TableInner>,
     pub(crate) globals: Vec<GlobalInner>,
     /// Every tag of the store, defined by instances or by the host.
@@ -328,7 +330,10 @@ impl StoreOpaque {
         Ok(())
     }
 
-    /// Creates a memory, if the limiter allows its initial size.
+    /// Creates a memory, if the limiter allows its initial size. A shared
+    /// memory gets a definition of its own, and a pointer to it goes to
+    /// `home` (a defined memory's slot of a VMContext, SPEC 3.3), which must
+    /// then not be null.
     pub(crate) fn new_memory(
         &mut self,
         ty: kiln_format::MemoryType,
@@ -345,9 +350,40 @@ impl StoreOpaque {
                 ty.minimum
             )));
         }
+        if ty.shared {
+            if home.is_null() || image.is_some() {
+                return Err(Error::Instantiation(
+                    "a shared memory is made with SharedMemory::new, and has no image".into(),
+                ));
+            }
+            let memory = Arc::new(SharedMemoryInner::new(ty)?);
+            // SAFETY: `home` is the 16-byte slot of a defined memory in a
+            // VMContext that the store owns; a shared memory's slot holds
+            // the pointer to its definition, then zero.
+            unsafe {
+                home.cast::<u8>()
+                    .add(kiln_format::shared_memory_slot::DEFINITION as usize)
+                    .cast::<*mut super::abi::VMDefinition>()
+                    .write(memory.definition_ptr());
+            }
+            self.memories.push(StoreMemory::Shared(memory));
+            return Ok(self.memories.len() as u32 - 1);
+        }
         let pool = self.engine.pooling().map(|p| &p.memories);
-        self.memories.push(MemoryInner::new(ty, home, image, pool)?);
+        self.memories.push(StoreMemory::Owned(MemoryInner::new(ty, home, image, pool)?));
         Ok(self.memories.len() as u32 - 1)
+    }
+
+    /// The store's index of a shared memory that one of its instances
+    /// imports: the store keeps a reference to it while it lives, one per
+    /// memory however many instances import it.
+    pub(crate) fn shared_memory_index(&mut self, memory: &Arc<SharedMemoryInner>) -> u32 {
+        let held = self.memories.iter().position(|m| m.shared().is_some_and(|held| Arc::ptr_eq(held, memory)));
+        let index = held.unwrap_or_else(|| {
+            self.memories.push(StoreMemory::Shared(memory.clone()));
+            self.memories.len() - 1
+        });
+        index as u32
     }
 
     /// Creates a table of `ty.minimum` copies of `init`, if the limiter
@@ -360,8 +396,8 @@ impl StoreOpaque {
     ) -> Result<u32, Error> {
         let query = LimiterQuery::TableGrowing {
             current: 0,
-            desired: ty.minimum as usize,
-            maximum: ty.maximum.map(|m| m as usize),
+            desired: usize::try_from(ty.minimum).unwrap_or(usize::MAX),
+            maximum: ty.maximum.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
         };
         if !self.may_grow(query)? {
             return Err(Error::Instantiation(format!(
@@ -375,11 +411,15 @@ impl StoreOpaque {
     }
 
     /// `memory.grow` of memory `index`: the old size in pages, or `None`
-    /// when the memory's maximum or the limiter refuses.
+    /// when the memory's maximum or the limiter refuses. A shared memory
+    /// belongs to no store, so no store's limiter rules its growth.
     pub(crate) fn grow_memory(&mut self, index: u32, delta: u64) -> Result<Option<u64>, Error> {
-        let memory = &self.memories[index as usize];
+        let memory = match &self.memories[index as usize] {
+            StoreMemory::Shared(memory) => return Ok(memory.grow(delta)),
+            StoreMemory::Owned(memory) => memory,
+        };
         let ty = memory.current_type();
-        let max_pages = ty.maximum.unwrap_or(super::memory::MAX_WASM_PAGES).min(super::memory::MAX_WASM_PAGES);
+        let max_pages = memory.max_pages();
         let Some(desired) = ty.minimum.checked_add(delta).filter(|&pages| pages <= max_pages) else { return Ok(None) };
         if delta > 0 {
             let bytes = |pages: u64| (pages * super::memory::WASM_PAGE_SIZE) as usize;
@@ -403,7 +443,7 @@ impl StoreOpaque {
             let query = LimiterQuery::TableGrowing {
                 current: ty.minimum as usize,
                 desired: (ty.minimum as usize).saturating_add(delta as usize),
-                maximum: ty.maximum.map(|m| m as usize),
+                maximum: ty.maximum.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
             };
             if !self.may_grow(query)? {
                 return Ok(None);

@@ -71,12 +71,21 @@ impl TableInner {
         home: *mut VMDefinition,
         pool: Option<&Arc<TablePool>>,
     ) -> Result<TableInner, Error> {
-        if ty.minimum > MAX_TABLE_ELEMENTS || ty.maximum.is_some_and(|m| m < ty.minimum) {
+        if ty.maximum.is_some_and(|m| m < ty.minimum) || (!ty.table64 && ty.maximum > Some(u32::MAX.into())) {
             return Err(Error::Instantiation(format!("table limits out of range: {ty:?}")));
         }
-        let limit = ty.maximum.unwrap_or(u32::MAX).min(MAX_TABLE_ELEMENTS);
+        let minimum = u32::try_from(ty.minimum).ok().filter(|&m| m <= MAX_TABLE_ELEMENTS).ok_or_else(|| {
+            Error::Instantiation(format!(
+                "a table of {} elements exceeds kiln's maximum of {MAX_TABLE_ELEMENTS}",
+                ty.minimum
+            ))
+        })?;
+        // Whatever the maximum (a 64-bit table may declare up to 2^64 - 1),
+        // a table grows to at most `MAX_TABLE_ELEMENTS`, so its sizes and
+        // indices in bounds are `u32`s.
+        let limit = ty.maximum.unwrap_or(u64::MAX).min(MAX_TABLE_ELEMENTS.into()) as u32;
         let (elements, max_elements) = match pool {
-            Some(pool) => (pool.allocate(ty.minimum)?, limit.min(pool.max_elements())),
+            Some(pool) => (pool.allocate(minimum)?, limit.min(pool.max_elements())),
             None => (Vec::new(), limit),
         };
         let (home, own) = if home.is_null() {
@@ -94,7 +103,7 @@ impl TableInner {
             _own_definition: own,
         };
         table.with_elements(|_| ());
-        if table.grow(ty.minimum, init).is_none() {
+        if table.grow(minimum, init).is_none() {
             return Err(Error::Instantiation("cannot allocate the table".into()));
         }
         Ok(table)
@@ -115,8 +124,8 @@ impl TableInner {
         result
     }
 
-    fn is_extern(&self) -> bool {
-        self.ty.element == RefType::ExternRef
+    fn holds_counted_refs(&self) -> bool {
+        self.ty.element.is_counted_ref()
     }
 
     pub(crate) fn element_type(&self) -> RefType {
@@ -133,7 +142,7 @@ impl TableInner {
     }
 
     pub(crate) fn current_type(&self) -> TableType {
-        TableType { minimum: self.size(), ..self.ty }
+        TableType { minimum: self.size().into(), ..self.ty }
     }
 
     /// The raw element at `index`; the table keeps its count.
@@ -143,7 +152,7 @@ impl TableInner {
 
     /// Takes one new count of each externref in `values`.
     fn take_counts(&self, values: impl IntoIterator<Item = usize>) {
-        if self.is_extern() {
+        if self.holds_counted_refs() {
             for value in values {
                 // SAFETY: each value is live: the caller holds it, or it is
                 // an element of a table that still owns its count.
@@ -154,7 +163,7 @@ impl TableInner {
 
     /// The old elements as counts to release (none for a funcref table).
     fn released(&self, old: Vec<usize>) -> ReleasedRefs {
-        if self.is_extern() {
+        if self.holds_counted_refs() {
             ReleasedRefs(old.into_iter().map(|raw| raw as *mut VMExternData).filter(|p| !p.is_null()).collect())
         } else {
             ReleasedRefs::default()
@@ -227,7 +236,7 @@ impl TableInner {
     /// Empties an externref table, handing over the count of every element;
     /// the store calls this once, when it is dropped.
     pub(crate) fn take_references(&self) -> Vec<*mut VMExternData> {
-        if !self.is_extern() {
+        if !self.holds_counted_refs() {
             return Vec::new();
         }
         // Drained, not taken: a pooled buffer keeps its capacity.
@@ -260,8 +269,8 @@ mod tests {
     use super::*;
     use crate::vm::ExternRef;
 
-    fn ty(element: RefType, minimum: u32, maximum: Option<u32>) -> TableType {
-        TableType { element, minimum, maximum }
+    fn ty(element: RefType, minimum: u64, maximum: Option<u64>) -> TableType {
+        TableType { element, minimum, maximum, table64: false }
     }
 
     fn raw(r: &ExternRef) -> usize {
@@ -271,7 +280,7 @@ mod tests {
     #[test]
     fn externref_tables_own_one_count_per_element() {
         let r = ExternRef::new("x");
-        let t = TableInner::new(ty(RefType::ExternRef, 2, Some(5)), raw(&r), std::ptr::null_mut(), None).unwrap();
+        let t = TableInner::new(ty(RefType::EXTERNREF, 2, Some(5)), raw(&r), std::ptr::null_mut(), None).unwrap();
         assert_eq!(r.strong_count(), 3);
         assert_eq!(t.grow(2, raw(&r)), Some(2));
         assert_eq!(r.strong_count(), 5);
@@ -294,7 +303,7 @@ mod tests {
         // Y at slot 1 while Y is on its way to slot 2.
         for (dst, src) in [(1, 0), (0, 1)] {
             let (x, y) = (ExternRef::new('x'), ExternRef::new('y'));
-            let t = TableInner::new(ty(RefType::ExternRef, 3, None), 0, std::ptr::null_mut(), None).unwrap();
+            let t = TableInner::new(ty(RefType::EXTERNREF, 3, None), 0, std::ptr::null_mut(), None).unwrap();
             t.set(0, raw(&x)).unwrap().release().unwrap();
             t.set(1, raw(&y)).unwrap().release().unwrap();
             let (xr, yr) = (x.as_raw() as usize, y.as_raw() as usize);
@@ -312,7 +321,7 @@ mod tests {
 
     #[test]
     fn definition_follows_growth() {
-        let t = TableInner::new(ty(RefType::FuncRef, 1, None), 0, std::ptr::null_mut(), None).unwrap();
+        let t = TableInner::new(ty(RefType::FUNCREF, 1, None), 0, std::ptr::null_mut(), None).unwrap();
         assert_eq!(t.grow(1000, 0), Some(1));
         // SAFETY: the definition is owned by the table.
         let def = unsafe { *t.definition_ptr() };

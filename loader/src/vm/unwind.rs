@@ -1,4 +1,4 @@
-//! Throwing an exception (SPEC 3.11): the search for a handler along the
+//! Throwing an exception (SPEC 3.13): the search for a handler along the
 //! frame-pointer chain of the current activation, and the jump to its
 //! landing pad.
 //!

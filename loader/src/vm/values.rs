@@ -2,7 +2,7 @@
 //! and tables use, with the externref counting that crossing into Wasm needs.
 #![allow(unsafe_code)]
 
-use kiln_format::{RefType, ValType};
+use kiln_format::{HeapType, RefType, ValType};
 
 use super::abi::{FuncRefPtr, ValueSlot};
 use super::externref::{ExternRef, VMExternData};
@@ -27,20 +27,39 @@ impl Val {
         })
     }
 
+    /// Whether the value is of type `ty`, which names concrete types by
+    /// engine id: a null reference of a nullable type of its hierarchy, a
+    /// function of a subtype of a concrete type, any other value of its own
+    /// type. The store is the one a function belongs to.
+    pub(crate) fn is_of_type(&self, store: &StoreOpaque, ty: ValType) -> Result<bool, Error> {
+        let ValType::Ref(r) = ty else { return Ok(self.ty() == ty) };
+        Ok(match self {
+            Val::FuncRef(None) => r.nullable && r.is_func_ref(),
+            Val::ExternRef(None) => r.nullable && r.is_extern_ref(),
+            Val::ExternRef(Some(_)) => r.heap == HeapType::Extern,
+            Val::ExnRef(None) => r.nullable && r.is_exn_ref(),
+            Val::ExnRef(Some(_)) => r.heap == HeapType::Exn,
+            Val::FuncRef(Some(f)) => match r.heap {
+                HeapType::Func => true,
+                HeapType::Concrete(id) => store.engine.is_subtype(store.func_ref(f)?.type_id, id),
+                _ => false,
+            },
+            _ => false,
+        })
+    }
+
     /// The raw encoding of a reference of type `ty`, checking type and store.
     pub(crate) fn checked_ref(&self, store: &StoreOpaque, ty: RefType) -> Result<usize, Error> {
-        match (ty, self) {
-            (RefType::FuncRef, Val::FuncRef(_))
-            | (RefType::ExternRef, Val::ExternRef(_))
-            | (RefType::ExnRef, Val::ExnRef(_)) => self.raw_ref(store),
-            _ => Err(Error::ty(format!("expected a {ty:?} value, got {:?}", self.ty()))),
+        if !self.is_of_type(store, ValType::Ref(ty))? {
+            return Err(Error::ty(format!("expected a {ty} value, got {}", self.ty())));
         }
+        self.raw_ref(store)
     }
 
     /// The slot encoding of the value, checking its type; no count is taken.
     pub(crate) fn to_raw_slot(&self, store: &StoreOpaque, ty: ValType) -> Result<ValueSlot, Error> {
-        if self.ty() != ty {
-            return Err(Error::ty(format!("expected a {ty:?} value, got {:?}", self.ty())));
+        if !self.is_of_type(store, ty)? {
+            return Err(Error::ty(format!("expected a {ty} value, got {}", self.ty())));
         }
         Ok(match self {
             Val::I32(v) => ValueSlot::from_u128(*v as u32 as u128),
@@ -78,17 +97,18 @@ impl Val {
             ValType::F32 => Val::F32(bits as u32),
             ValType::F64 => Val::F64(bits as u64),
             ValType::V128 => Val::V128(bits),
-            ValType::FuncRef => {
-                Val::FuncRef(FuncRefPtr::new(slot.pointer() as *const _).map(|p| Func::from_raw(store.id(), p)))
-            }
             // SAFETY: forwarded from the caller.
-            ValType::ExternRef => {
+            ValType::Ref(r) if r.is_extern_ref() => {
                 Val::ExternRef(unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) })
             }
-            ValType::ExnRef => Val::ExnRef(
+            ValType::Ref(r) if r.is_exn_ref() => Val::ExnRef(
                 // SAFETY: forwarded from the caller; an exnref is an externref block.
                 unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) }.map(Exn::from_extern_ref),
             ),
+            // The function hierarchy, the only other one without GC.
+            ValType::Ref(_) => {
+                Val::FuncRef(FuncRefPtr::new(slot.pointer() as *const _).map(|p| Func::from_raw(store.id(), p)))
+            }
         }
     }
 }
@@ -165,7 +185,7 @@ impl super::table::TableInner {
     /// The element at `index` as a value (an externref as a new reference).
     pub(crate) fn get_val(&self, index: u32, store: &StoreOpaque) -> Option<Val> {
         let raw = self.get(index).ok()?;
-        let ty = ValType::from(self.element_type());
+        let ty = ValType::Ref(self.element_type());
         // SAFETY: the table owns a count of each externref element, and
         // holds only func refs of its store.
         Some(unsafe { Val::from_slot(ValueSlot::from_u128(raw as u128), ty, store) })

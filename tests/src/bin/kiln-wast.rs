@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Parser;
-use kiln_compiler::CompileOptions;
+use kiln_compiler::{CompileOptions, Features};
 use kiln_tests::{
     protocol_done_line, protocol_line, run_script_file, run_script_file_with, run_scripts_isolated, IsolateOptions,
-    RunOptions, ScriptReport, CHILD_FLAG,
+    RunOptions, ScriptFeatures, ScriptReport, CHILD_FLAG,
 };
 
 #[derive(Parser)]
@@ -52,6 +52,12 @@ struct Args {
     /// Instantiate through the pooling allocator.
     #[arg(long)]
     pooling: bool,
+    /// Turn a WebAssembly feature on or off, as `kilnc -W` does, for every
+    /// script. Without it, each script gets its suite's features: 2.0
+    /// alone in a directory named `wasm-2.0`, 1.0 with threads in
+    /// `proposals/threads`, kilnc's defaults elsewhere.
+    #[arg(short = 'W', long = "wasm", value_name = "NAME[=y|n]")]
+    wasm: Vec<String>,
     /// Seconds after which a script's process is killed and the script fails.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -74,11 +80,21 @@ fn main() -> Result<ExitCode> {
         fuel: args.fuel,
         ..Default::default()
     };
+    let features = if args.wasm.is_empty() {
+        ScriptFeatures::BySuite
+    } else {
+        let mut features = Features::default();
+        for settings in &args.wasm {
+            features.apply(settings)?;
+        }
+        ScriptFeatures::Given(features)
+    };
     let run = RunOptions {
         verbose: args.verbose,
         keep_artifacts: args.keep_artifacts.clone(),
         compile,
         pooling: args.pooling,
+        features,
     };
 
     if args.child {

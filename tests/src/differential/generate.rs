@@ -84,9 +84,10 @@ pub fn compile_config(u: &mut Unstructured<'_>) -> arbitrary::Result<Config> {
     Ok(config)
 }
 
-/// Restricts `config` to WebAssembly 2.0, kiln's features: multi-value,
+/// Restricts `config` to kiln's features: WebAssembly 2.0 (multi-value,
 /// bulk memory, reference types, SIMD, sign extension, saturating
-/// conversions, mutable globals.
+/// conversions, mutable globals), several memories, and 64-bit memories
+/// and tables.
 pub fn restrict_to_kiln_features(config: &mut Config) {
     config.threads_enabled = false;
     config.shared_everything_threads_enabled = false;
@@ -96,13 +97,13 @@ pub fn restrict_to_kiln_features(config: &mut Config) {
     config.gc_enabled = false;
     config.custom_descriptors_enabled = false;
     config.multibyte_array_access_enabled = false;
-    config.memory64_enabled = false;
+    config.memory64_enabled = true;
     config.relaxed_simd_enabled = false;
     config.wide_arithmetic_enabled = false;
     config.extended_const_enabled = false;
     config.custom_page_sizes_enabled = false;
     config.compact_imports_enabled = false;
-    config.max_memories = config.max_memories.min(1);
+    config.max_memories = config.max_memories.min(4);
 }
 
 /// Restricts `config` to kiln's features, to self-contained modules that
@@ -124,6 +125,7 @@ pub fn restrict_for_differential(config: &mut Config) {
 
     // Bounded state.
     config.max_memory32_bytes = config.max_memory32_bytes.min(MAX_MEMORY_PAGES * 65536);
+    config.max_memory64_bytes = config.max_memory64_bytes.min(u128::from(MAX_MEMORY_PAGES) * 65536);
     config.memory_max_size_required = true;
     config.max_table_elements = config.max_table_elements.min(MAX_TABLE_ELEMENTS);
     config.table_max_size_required = true;

@@ -40,9 +40,10 @@ pub struct Interface {
     pub tables: Vec<String>,
 }
 
-/// The features both engines implement: WebAssembly 2.0, as kilnc validates.
+/// The features both engines implement and the generator uses:
+/// WebAssembly 2.0, several memories, and 64-bit memories and tables.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2
+    WasmFeatures::WASM2 | WasmFeatures::MULTI_MEMORY | WasmFeatures::MEMORY64
 }
 
 /// Validates `wasm` against WebAssembly 2.0 and lists its exports.
@@ -90,8 +91,8 @@ fn value_type(ty: wasmparser::ValType) -> Result<ValType, String> {
         wasmparser::ValType::F32 => ValType::F32,
         wasmparser::ValType::F64 => ValType::F64,
         wasmparser::ValType::V128 => ValType::V128,
-        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::FUNCREF => ValType::FuncRef,
-        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::EXTERNREF => ValType::ExternRef,
+        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::FUNCREF => ValType::FUNCREF,
+        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::EXTERNREF => ValType::EXTERNREF,
         wasmparser::ValType::Ref(r) => return Err(format!("reference type {r} is after WebAssembly 2.0")),
     })
 }

@@ -25,7 +25,8 @@ use super::value::{ValType, Value};
 /// fuel allows, so that only a real difference shows as stack exhaustion.
 const REFERENCE_MAX_RECURSION_DEPTH: usize = 100_000;
 
-/// A wasmi engine configured for WebAssembly 2.0, translating eagerly (so
+/// A wasmi engine configured for WebAssembly 2.0 with multi-memory and
+/// memory64 (kiln's features that wasmi has), translating eagerly (so
 /// that a module it refuses is refused up front, never in the middle of a
 /// call).
 pub(crate) fn reference_engine() -> Engine {
@@ -38,7 +39,8 @@ pub(crate) fn reference_engine() -> Engine {
         .wasm_bulk_memory(true)
         .wasm_reference_types(true)
         .wasm_simd(true)
-        .wasm_multi_memory(false)
+        .wasm_multi_memory(true)
+        .wasm_memory64(true)
         .wasm_tail_call(false)
         .wasm_extended_const(false)
         .wasm_custom_page_sizes(false)
@@ -173,9 +175,10 @@ fn zero(ty: ValType) -> Value {
         ValType::F32 => Value::F32(0),
         ValType::F64 => Value::F64(0),
         ValType::V128 => Value::V128(0),
-        ValType::FuncRef => Value::FuncRef { null: true },
-        ValType::ExternRef => Value::ExternRef { null: true },
-        ValType::ExnRef => unreachable!("modules of WebAssembly 2.0 have no exnref"),
+        // The driver's modules have only nullable funcref and externref
+        // parameters and results (see `interface`).
+        ValType::Ref(r) if r.is_func_ref() => Value::FuncRef { null: true },
+        ValType::Ref(_) => Value::ExternRef { null: true },
     }
 }
 

@@ -173,7 +173,7 @@ fn linker(engine: &Engine) -> Linker<HostState> {
         .unwrap();
     // Untyped, to cover host functions with several externref results
     // passed as `Val`s.
-    let ext = ValType::ExternRef;
+    let ext = ValType::EXTERNREF;
     let ty = FuncType { params: vec![ValType::I32], results: vec![ext, ext, ext] };
     linker
         .func_new("host", "make3", ty, |mut caller, args, results| {

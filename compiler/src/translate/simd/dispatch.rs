@@ -16,9 +16,8 @@ use crate::{CompileError, Result};
 /// for any other operator.
 ///
 /// Vector operands and results are `i8x16` values (see the module docs).
-/// The relaxed-SIMD operators are not part of WebAssembly 2.0: the
-/// validator refuses them first, and they are reported as unsupported
-/// should they ever get here.
+/// Every SIMD operator has a lowering; the error is for one that a future
+/// wasmparser might add.
 pub(crate) fn translate_simd(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,

@@ -2,7 +2,7 @@
 //! instruction or short sequence, and the result back in the `v128` carrier.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::types::{F64X2, I16, I16X8, I32, I32X4, I64X2, I8, I8X16};
+use cranelift_codegen::ir::types::{F64X2, I16, I32, I32X4, I64X2, I8, I8X16};
 use cranelift_codegen::ir::{self, ConstantData, InstBuilder, Type};
 use cranelift_frontend::FunctionBuilder;
 
@@ -42,6 +42,23 @@ fn widen(builder: &mut FunctionBuilder<'_>, x: ir::Value, high: bool, signed: bo
         (false, false) => builder.ins().uwiden_low(x),
         (true, false) => builder.ins().uwiden_high(x),
     }
+}
+
+/// Adjacent lanes of `a` and `b` multiplied in twice their width and each
+/// pair of products added, wrapping.
+///
+/// For `i16x8` operands this is the shape the backend turns into `pmaddwd`;
+/// the sums cannot overflow except for 2 * (-32768 * -32768), which wraps
+/// as `i32x4.dot_i16x8_s` specifies. For `i8x16` operands only
+/// 2 * (-128 * -128) overflows 16 bits, and it wraps to -32768.
+fn dot(builder: &mut FunctionBuilder<'_>, a: ir::Value, b: ir::Value) -> ir::Value {
+    let a_low = builder.ins().swiden_low(a);
+    let b_low = builder.ins().swiden_low(b);
+    let low = builder.ins().imul(a_low, b_low);
+    let a_high = builder.ins().swiden_high(a);
+    let b_high = builder.ins().swiden_high(b);
+    let high = builder.ins().imul(a_high, b_high);
+    builder.ins().iadd_pairwise(low, high)
 }
 
 /// An `i8` truth value as Wasm's `i32` 0 or 1.
@@ -178,18 +195,31 @@ pub(super) fn apply(
             let value = builder.ins().iadd_pairwise(low, high);
             push_vector(builder, state, value);
         }
-        Lowering::Dot => {
-            // The shape the backend turns into `pmaddwd`; the sums cannot
-            // overflow except for 2 * (-32768 * -32768), which wraps as
-            // Wasm specifies.
-            let (a, b) = pop2_lanes(builder, state, I16X8, offset)?;
-            let a_low = builder.ins().swiden_low(a);
-            let b_low = builder.ins().swiden_low(b);
-            let low = builder.ins().imul(a_low, b_low);
-            let a_high = builder.ins().swiden_high(a);
-            let b_high = builder.ins().swiden_high(b);
-            let high = builder.ins().imul(a_high, b_high);
-            let value = builder.ins().iadd_pairwise(low, high);
+        Lowering::Dot(ty) => {
+            let (a, b) = pop2_lanes(builder, state, ty, offset)?;
+            let value = dot(builder, a, b);
+            push_vector(builder, state, value);
+        }
+        Lowering::DotAdd => {
+            let c = pop_lanes(builder, state, I32X4, offset)?;
+            let (a, b) = pop2_lanes(builder, state, I8X16, offset)?;
+            // The 16-bit sums widened and added in pairs, the shape the
+            // backend turns into `pmaddwd` with ones: exact in 32 bits.
+            let sums = dot(builder, a, b);
+            let low = builder.ins().swiden_low(sums);
+            let high = builder.ins().swiden_high(sums);
+            let quads = builder.ins().iadd_pairwise(low, high);
+            let value = builder.ins().iadd(quads, c);
+            push_vector(builder, state, value);
+        }
+        Lowering::MulAdd(ty, negate) => {
+            let c = pop_lanes(builder, state, ty, offset)?;
+            let (a, b) = pop2_lanes(builder, state, ty, offset)?;
+            // Two roundings, never `fma`: see the `relaxed` module. Negating
+            // `a` is exact, so `-a * b` is `-(a * b)`.
+            let a = if negate { builder.ins().fneg(a) } else { a };
+            let product = builder.ins().fmul(a, b);
+            let value = builder.ins().fadd(product, c);
             push_vector(builder, state, value);
         }
         Lowering::PseudoMin(ty) => {

@@ -19,6 +19,9 @@
 //!   `pshufb` nibble tables (SSSE3), the rounding operators `roundps`
 //!   (SSE4.1).
 //!
+//! The relaxed-SIMD operators (`relaxed`) reuse these lowerings, with one
+//! fixed result each.
+//!
 //! The operators without a single Cranelift counterpart are written as the
 //! short sequences the x86-64 backend recognises (extended multiplication,
 //! pairwise addition, dot product, pseudo-min/max, the `f64x2` to `i32x4`
@@ -31,6 +34,8 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F32X4, F64X2, I16X8, I32X4, I64X2, I8X16};
 use cranelift_codegen::ir::{Opcode, Type};
 use wasmparser::Operator;
+
+use super::relaxed::relaxed_lowering;
 
 /// How one SIMD operator is expressed in Cranelift IR. `Type`s name the
 /// vector type the operands are bitcast to.
@@ -78,8 +83,17 @@ pub(super) enum Lowering {
     ExtMul(Type, bool, bool),
     /// Adjacent lanes widened and added: (narrow type, signed).
     ExtAddPairwise(Type, bool),
-    /// `i32x4.dot_i16x8_s`.
-    Dot,
+    /// Adjacent lanes of the given narrow type multiplied, widened, and each
+    /// pair of products added, wrapping: `i32x4.dot_i16x8_s` (`I16X8`) and
+    /// `i16x8.relaxed_dot_i8x16_i7x16_s` (`I8X16`, both operands signed).
+    Dot(Type),
+    /// `i32x4.relaxed_dot_i8x16_i7x16_add_s`: the `I8X16` [`Lowering::Dot`]
+    /// of the first two operands, adjacent sums widened and added, plus the
+    /// third operand.
+    DotAdd,
+    /// `relaxed_madd` (`a * b + c`) or, with the flag, `relaxed_nmadd`
+    /// (`-(a * b) + c`), unfused: the product is rounded before the sum.
+    MulAdd(Type, bool),
     /// `pmin`: `b < a ? b : a`, lane-wise.
     PseudoMin(Type),
     /// `pmax`: `a < b ? b : a`, lane-wise.
@@ -97,8 +111,8 @@ pub(super) enum Lowering {
     Promote,
 }
 
-/// The lowering of `op`, or `None` if it is not a SIMD operator of
-/// WebAssembly 2.0 outside memory access.
+/// The lowering of `op`, or `None` if it is not a SIMD operator outside
+/// memory access. The relaxed-SIMD operators come from [`relaxed_lowering`].
 pub(super) fn lowering(op: &Operator<'_>) -> Option<Lowering> {
     use Lowering::*;
     use Operator as O;
@@ -264,7 +278,7 @@ pub(super) fn lowering(op: &Operator<'_>) -> Option<Lowering> {
         O::I32x4MinU => Binary(Opcode::Umin, I32X4),
         O::I32x4MaxS => Binary(Opcode::Smax, I32X4),
         O::I32x4MaxU => Binary(Opcode::Umax, I32X4),
-        O::I32x4DotI16x8S => Dot,
+        O::I32x4DotI16x8S => Dot(I16X8),
         O::I32x4ExtMulLowI16x8S => ExtMul(I16X8, false, true),
         O::I32x4ExtMulHighI16x8S => ExtMul(I16X8, true, true),
         O::I32x4ExtMulLowI16x8U => ExtMul(I16X8, false, false),
@@ -331,6 +345,6 @@ pub(super) fn lowering(op: &Operator<'_>) -> Option<Lowering> {
         O::F32x4DemoteF64x2Zero => Demote,
         O::F64x2PromoteLowF32x4 => Promote,
 
-        _ => return None,
+        _ => return relaxed_lowering(op),
     })
 }

@@ -1,7 +1,8 @@
 //! Vector loads and stores. Addresses go through the same code as scalar
-//! accesses (`translate::memory::effective_address`), so the guard-region
-//! scheme covers every width: a 16-byte access at any in-bounds-looking
-//! address still lies inside the reservation and faults there.
+//! accesses (`translate::memory::effective_address`), given each access's
+//! width, so the guard-region scheme and the checks of 64-bit memories
+//! cover every width: a 16-byte access at any in-bounds-looking address
+//! still lies inside the reservation and faults there.
 //!
 //! Wasm's alignment hint is only a hint: accesses are emitted unaligned
 //! (no `aligned` flag), which x86-64 handles at full speed.
@@ -91,33 +92,33 @@ pub(super) fn translate_memory(
     match access {
         Access::Load => {
             let address = state.pop1(offset)?;
-            let (addr, at) = effective_address(env, builder, state, &memarg, address, offset)?;
+            let (addr, at) = effective_address(env, builder, state, &memarg, address, 16, offset)?;
             let value = builder.ins().load(V128, flags, addr, at);
             state.stack.push(value);
         }
         Access::LoadExtend(kind) => {
             let address = state.pop1(offset)?;
-            let (addr, at) = effective_address(env, builder, state, &memarg, address, offset)?;
+            let (addr, at) = effective_address(env, builder, state, &memarg, address, 8, offset)?;
             let value = extending_load(builder, kind, flags, addr, at);
             push_vector(builder, state, value);
         }
         Access::LoadSplat(scalar_ty, ty) => {
             let address = state.pop1(offset)?;
-            let (addr, at) = effective_address(env, builder, state, &memarg, address, offset)?;
+            let (addr, at) = effective_address(env, builder, state, &memarg, address, scalar_ty.bytes(), offset)?;
             let scalar = builder.ins().load(scalar_ty, flags, addr, at);
             let value = builder.ins().splat(ty, scalar);
             push_vector(builder, state, value);
         }
         Access::LoadZero(scalar_ty, ty) => {
             let address = state.pop1(offset)?;
-            let (addr, at) = effective_address(env, builder, state, &memarg, address, offset)?;
+            let (addr, at) = effective_address(env, builder, state, &memarg, address, scalar_ty.bytes(), offset)?;
             let scalar = builder.ins().load(scalar_ty, flags, addr, at);
             let value = builder.ins().scalar_to_vector(ty, scalar);
             push_vector(builder, state, value);
         }
         Access::LoadLane(scalar_ty, ty, lane) => {
             let (address, vector) = state.pop2(offset)?;
-            let (addr, at) = effective_address(env, builder, state, &memarg, address, offset)?;
+            let (addr, at) = effective_address(env, builder, state, &memarg, address, scalar_ty.bytes(), offset)?;
             let scalar = builder.ins().load(scalar_ty, flags, addr, at);
             let vector = as_lanes(builder, vector, ty);
             let value = builder.ins().insertlane(vector, scalar, lane);
@@ -125,12 +126,12 @@ pub(super) fn translate_memory(
         }
         Access::Store => {
             let (address, vector) = state.pop2(offset)?;
-            let (addr, at) = effective_address(env, builder, state, &memarg, address, offset)?;
+            let (addr, at) = effective_address(env, builder, state, &memarg, address, 16, offset)?;
             builder.ins().store(flags, vector, addr, at);
         }
         Access::StoreLane(ty, lane) => {
             let (address, vector) = state.pop2(offset)?;
-            let (addr, at) = effective_address(env, builder, state, &memarg, address, offset)?;
+            let (addr, at) = effective_address(env, builder, state, &memarg, address, ty.lane_type().bytes(), offset)?;
             let vector = as_lanes(builder, vector, ty);
             let scalar = builder.ins().extractlane(vector, lane);
             builder.ins().store(flags, scalar, addr, at);

@@ -1,4 +1,5 @@
-//! Fixed-width SIMD: the 128-bit vector instructions of WebAssembly 2.0.
+//! Fixed-width SIMD: the 128-bit vector instructions of WebAssembly 2.0 and
+//! the relaxed-SIMD ones of 3.0.
 //!
 //! A `v128` is carried everywhere (operand stack, locals, block parameters,
 //! calls, globals) as a Cranelift `i8x16`, the type `abi::clif_type` gives
@@ -10,6 +11,8 @@
 //! - `vector`: the bitcasts and constants every other module uses.
 //! - `lowering`: the table from operator to lowering, for every operator
 //!   that does not touch memory.
+//! - `relaxed`: the relaxed-SIMD part of that table, and the deterministic
+//!   semantics kiln gives it.
 //! - `lanes`: the lowerings themselves.
 //! - `memory`: loads and stores, through the scalar addressing code.
 //! - `dispatch`: the entry point the translator calls.
@@ -18,9 +21,11 @@ mod dispatch;
 mod lanes;
 mod lowering;
 mod memory;
+mod relaxed;
 mod vector;
 
 #[cfg(test)]
 mod tests;
 
 pub(crate) use dispatch::translate_simd;
+pub(crate) use relaxed::RELAXED_SIMD;

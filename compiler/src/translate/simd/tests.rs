@@ -1,6 +1,6 @@
 //! SIMD translation tests: golden CLIF for a few operators, and every
-//! vector operator of WebAssembly 2.0 verified and compiled for kilnc's
-//! baseline CPU at both optimisation levels.
+//! vector operator of WebAssembly 2.0 and of relaxed SIMD verified and
+//! compiled for kilnc's baseline CPU at both optimisation levels.
 
 use std::collections::BTreeSet;
 
@@ -32,7 +32,7 @@ const SHAPES: &[(&str, &str)] = &[
     ("iv", "local.get 3 local.get 0"),
 ];
 
-/// Every SIMD operator of WebAssembly 2.0 in text form, by operand shape.
+/// Every SIMD and relaxed-SIMD operator in text form, by operand shape.
 fn operators() -> Vec<(&'static str, String)> {
     let mut ops: Vec<(&'static str, String)> = Vec::new();
     let mut add = |shape: &'static str, list: &str| {
@@ -115,6 +115,22 @@ fn operators() -> Vec<(&'static str, String)> {
          f32x4.demote_f64x2_zero, f64x2.promote_low_f32x4",
     );
     add(
+        "vv",
+        "i8x16.relaxed_swizzle, f32x4.relaxed_min, f32x4.relaxed_max, f64x2.relaxed_min, f64x2.relaxed_max,
+         i16x8.relaxed_q15mulr_s, i16x8.relaxed_dot_i8x16_i7x16_s",
+    );
+    add(
+        "v",
+        "i32x4.relaxed_trunc_f32x4_s, i32x4.relaxed_trunc_f32x4_u,
+         i32x4.relaxed_trunc_f64x2_s_zero, i32x4.relaxed_trunc_f64x2_u_zero",
+    );
+    add(
+        "vvv",
+        "f32x4.relaxed_madd, f32x4.relaxed_nmadd, f64x2.relaxed_madd, f64x2.relaxed_nmadd,
+         i8x16.relaxed_laneselect, i16x8.relaxed_laneselect, i32x4.relaxed_laneselect, i64x2.relaxed_laneselect,
+         i32x4.relaxed_dot_i8x16_i7x16_add_s",
+    );
+    add(
         "i",
         "v128.load offset=3 align=1, v128.load8x8_s, v128.load8x8_u, v128.load16x4_s, v128.load16x4_u,
          v128.load32x2_s, v128.load32x2_u offset=0x80000000,
@@ -144,10 +160,11 @@ fn module_text() -> String {
 
 macro_rules! collect_simd_operator_names {
     ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*) )*) => {
-        /// Names of the operators of the (non-relaxed) SIMD proposal.
-        fn simd_operator_names() -> BTreeSet<&'static str> {
+        /// Names of the operators of wasmparser's `proposal` (`simd` or
+        /// `relaxed_simd`).
+        fn operator_names(proposal: &str) -> BTreeSet<&'static str> {
             let mut names = BTreeSet::new();
-            $( if stringify!($proposal) == "simd" { names.insert(stringify!($op)); } )*
+            $( if stringify!($proposal) == proposal { names.insert(stringify!($op)); } )*
             names
         }
     };
@@ -155,7 +172,7 @@ macro_rules! collect_simd_operator_names {
 wasmparser::for_each_visit_simd_operator!(collect_simd_operator_names);
 
 #[test]
-fn simd_cases_cover_every_operator_of_wasm_2() {
+fn simd_cases_cover_every_simd_and_relaxed_simd_operator() {
     let wasm = wat::parse_str(module_text()).unwrap();
     let mut seen = BTreeSet::new();
     for payload in Parser::new(0).parse_all(&wasm) {
@@ -166,9 +183,11 @@ fn simd_cases_cover_every_operator_of_wasm_2() {
             }
         }
     }
-    let all = simd_operator_names();
-    assert_eq!(all.len(), 236, "the SIMD proposal has 236 operators");
-    let missing: Vec<_> = all.difference(&seen).collect();
+    let simd = operator_names("simd");
+    assert_eq!(simd.len(), 236, "the SIMD proposal has 236 operators");
+    let relaxed = operator_names("relaxed_simd");
+    assert_eq!(relaxed.len(), 20, "the relaxed-SIMD proposal has 20 operators");
+    let missing: Vec<_> = simd.union(&relaxed).filter(|name| !seen.contains(*name)).collect();
     assert!(missing.is_empty(), "operators without a test case: {missing:?}");
 }
 
@@ -323,6 +342,36 @@ fn golden_trunc_sat_f64x2_zero_has_the_shape_the_backend_matches() {
 
                                 block1(v2: i8x16):
 @001e                               return v2
+}
+"
+    );
+}
+
+#[test]
+fn golden_relaxed_madd_rounds_the_product_before_the_sum() {
+    let text = clif(
+        "(module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_nmadd))",
+    );
+    assert_eq!(
+        text,
+        "function u0:0(i64 vmctx, i8x16, i8x16, i8x16) -> i8x16 tail {
+    gv0 = vmctx
+    gv1 = load.i64 notrap aligned gv0
+    gv2 = load.i64 notrap aligned gv1
+    stack_limit = gv2
+
+                                block0(v0: i64, v1: i8x16, v2: i8x16, v3: i8x16):
+@0021                               v5 = bitcast.f32x4 little v3
+@0021                               v6 = bitcast.f32x4 little v1
+@0021                               v7 = bitcast.f32x4 little v2
+@0021                               v8 = fneg v6
+@0021                               v9 = fmul v8, v7
+@0021                               v10 = fadd v9, v5
+@0021                               v11 = bitcast.i8x16 little v10
+@0024                               jump block1(v11)
+
+                                block1(v4: i8x16):
+@0024                               return v4
 }
 "
     );

@@ -1,7 +1,9 @@
 //! The instantiation algorithm.
 #![allow(unsafe_code)]
 
-use kiln_format::{DataMode, ElementMode, ImportKind, ModuleInfo, VMOffsets};
+use kiln_format::{
+    DataMode, ElementMode, GlobalType, HeapType, ImportKind, ModuleInfo, RefType, TableType, VMOffsets, ValType,
+};
 
 use super::{InstanceData, VMContextAlloc};
 use crate::error::Error;
@@ -20,7 +22,7 @@ use crate::vm::{VMDefinition, VMFuncRef, VMFunctionImport, ValueSlot};
 /// a linker, which gets its own context in the store for this instance.
 #[derive(Clone, Copy)]
 pub(crate) enum ImportItem<'a> {
-    Extern(Extern),
+    Extern(&'a Extern),
     Host(&'a HostFuncRef),
 }
 
@@ -77,6 +79,15 @@ pub(crate) fn instantiate(
             check_import_item(store, import, item, module)?;
         }
         match (*item, &import.kind) {
+            (ImportItem::Extern(Extern::SharedMemory(m)), ImportKind::Memory(_)) => {
+                if !m.engine.same(&store.engine) {
+                    return Err(Error::Link(format!(
+                        "incompatible import type for `{}`.`{}`: the shared memory belongs to another engine",
+                        import.module, import.name
+                    )));
+                }
+                memories.push(store.shared_memory_index(&m.inner));
+            }
             (ImportItem::Host(host), &ImportKind::Func(type_index)) => {
                 if type_ids.get(type_index as usize) != Some(&host.type_id) {
                     return Err(Error::Link(format!(
@@ -92,7 +103,7 @@ pub(crate) fn instantiate(
                 store.host_funcs.push(ctx);
             }
             (ImportItem::Extern(Extern::Func(f)), &ImportKind::Func(type_index)) => {
-                let provided = store.func_ref(&f)?;
+                let provided = store.func_ref(f)?;
                 let func_ref = match store.host_context(&provided) {
                     Some(ctx) => {
                         // A context of its own, so that the function's
@@ -151,7 +162,7 @@ pub(crate) fn instantiate(
             .types
             .get(type_index as usize)
             .ok_or_else(|| Error::Instantiation(format!("tag type {type_index} does not exist")))?
-            .clone();
+            .map_concrete(|index| type_ids.get(index as usize).copied().unwrap_or(u32::MAX));
         let type_id = type_ids[type_index as usize];
         tags.push(store.new_tag(std::sync::Arc::new(crate::vm::exception::VMTag { ty, type_id })).index);
     }
@@ -180,7 +191,15 @@ pub(crate) fn instantiate(
     unsafe { vmctx_ptr.add(VMOffsets::INSTANCE as usize).cast::<*const InstanceData>().write(data_ptr) };
     for (i, ty) in info.tables[info.num_imported_tables as usize..].iter().enumerate() {
         let home = vmctx_ptr.wrapping_add(offsets.defined_table(i as u32) as usize).cast::<VMDefinition>();
-        let table = store.new_table(*ty, 0, home)?;
+        // Every element starts as the table's initialiser (null without
+        // one); the expression sees the imported globals, which are all
+        // that a table's expression may read.
+        let init = match info.table_inits.get(i) {
+            Some(Some(expr)) => store.const_env(index).eval(expr)?.pointer(),
+            _ => 0,
+        };
+        let ty = TableType { element: module.engine_ref_type(ty.element), ..*ty };
+        let table = store.new_table(ty, init, home)?;
         store.instances[index].tables.push(table);
     }
     for (i, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
@@ -197,7 +216,8 @@ pub(crate) fn instantiate(
         let value = store.const_env(index).eval(&global.init)?;
         let home = vmctx_ptr.wrapping_add(offsets.defined_global(i as u32) as usize).cast::<ValueSlot>();
         let global_index = store.globals.len() as u32;
-        store.globals.push(GlobalInner::new(global.ty, home, value));
+        let ty = GlobalType { content: module.engine_type(global.ty.content), ..global.ty };
+        store.globals.push(GlobalInner::new(ty, home, value));
         store.instances[index].globals.push(global_index);
     }
     if store.unresolved_host_funcs > 0 {
@@ -205,11 +225,14 @@ pub(crate) fn instantiate(
     }
 
     for (elem, segment) in info.elements.iter().enumerate() {
-        match segment.mode {
-            ElementMode::Active { table, offset } => {
-                let dst = store.const_env(index).eval_offset(&offset)?;
-                let released = store
-                    .table_init(index, table, elem as u32, dst, 0, segment.items.len() as u32)
+        match &segment.mode {
+            &ElementMode::Active { table, ref offset } => {
+                let wide = info.tables.get(table as usize).is_some_and(|t| t.table64);
+                let dst = store.const_env(index).eval_offset(offset, wide)?;
+                // No table has 2^32 elements: a larger offset is out of bounds.
+                let released = u32::try_from(dst)
+                    .map_err(|_| kiln_format::TrapCode::TABLE_OUT_OF_BOUNDS)
+                    .and_then(|dst| store.table_init(index, table, elem as u32, dst, 0, segment.items.len() as u32))
                     .map_err(Error::trap_code)?;
                 released.release()?;
                 store.drop_element(index, elem as u32);
@@ -219,9 +242,10 @@ pub(crate) fn instantiate(
         }
     }
     for (segment_index, segment) in info.data.iter().enumerate() {
-        match segment.mode {
-            DataMode::Active { memory, offset } => {
-                let dst = store.const_env(index).eval_offset(&offset)?;
+        match &segment.mode {
+            &DataMode::Active { memory, ref offset } => {
+                let wide = info.memories.get(memory as usize).is_some_and(|m| m.memory64);
+                let dst = store.const_env(index).eval_offset(offset, wide)?;
                 store
                     .memory_init(index, memory, segment_index as u32, dst, 0, segment.len)
                     .map_err(Error::trap_code)?;
@@ -263,6 +287,7 @@ pub(crate) fn check_counts(info: &ModuleInfo) -> Result<(), Error> {
         || count(|k| matches!(k, ImportKind::Table(_))) != info.num_imported_tables
         || count(|k| matches!(k, ImportKind::Memory(_))) != info.num_imported_memories
         || count(|k| matches!(k, ImportKind::Global(_))) != info.num_imported_globals
+        || count(|k| matches!(k, ImportKind::Tag(_))) != info.num_imported_tags
     {
         return bad("import counts");
     }
@@ -270,6 +295,7 @@ pub(crate) fn check_counts(info: &ModuleInfo) -> Result<(), Error> {
         || info.tables.len() < info.num_imported_tables as usize
         || info.memories.len() < info.num_imported_memories as usize
         || info.global_types.len() != info.num_imported_globals as usize + info.globals.len()
+        || info.tags.len() < info.num_imported_tags as usize
     {
         return bad("index spaces");
     }
@@ -278,6 +304,27 @@ pub(crate) fn check_counts(info: &ModuleInfo) -> Result<(), Error> {
     }
     if info.functions[..info.num_imported_funcs as usize].iter().any(|f| f.code.is_some()) {
         return bad("imported function with code");
+    }
+    if info.table_inits.len() != info.tables.len() - info.num_imported_tables as usize {
+        return bad("table initialisers");
+    }
+    // Every concrete type a table, global, segment or import names is a
+    // type of the module (those in the types themselves are checked as
+    // the engine interns them).
+    let types = info.types.len();
+    let in_range = |r: RefType| !matches!(r.heap, HeapType::Concrete(i) if i as usize >= types);
+    let val_in_range = |v: ValType| v.as_ref().is_none_or(in_range);
+    let imports_in_range = info.imports.iter().all(|i| match &i.kind {
+        ImportKind::Table(t) => in_range(t.element),
+        ImportKind::Global(g) => val_in_range(g.content),
+        _ => true,
+    });
+    if !imports_in_range
+        || !info.tables.iter().all(|t| in_range(t.element))
+        || !info.global_types.iter().all(|g| val_in_range(g.content))
+        || !info.elements.iter().all(|e| in_range(e.element))
+    {
+        return bad("concrete type index");
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 use kiln_format::{ConstExpr, TrapCode};
 
 use super::const_expr::ConstEnv;
+use crate::vm::memory::LinearBytes;
 use crate::vm::store::StoreOpaque;
 use crate::vm::table::{check_range, ReleasedRefs};
 
@@ -59,7 +60,7 @@ impl StoreOpaque {
         instance: usize,
         memory: u32,
         segment: u32,
-        dst: u32,
+        dst: u64,
         src: u32,
         len: u32,
     ) -> Result<(), TrapCode> {
@@ -80,7 +81,7 @@ impl StoreOpaque {
         if end > bytes.len() as u64 {
             return Err(TrapCode::MEMORY_OUT_OF_BOUNDS);
         }
-        memory.write(dst as u64, &bytes[src as usize..end as usize])
+        memory.write(dst, &bytes[src as usize..end as usize])
     }
 
     pub(crate) fn drop_element(&mut self, instance: usize, elem: u32) {
