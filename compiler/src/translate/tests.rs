@@ -21,6 +21,7 @@ fn val_type(ty: wasmparser::ValType) -> ValType {
         wasmparser::ValType::F64 => ValType::F64,
         wasmparser::ValType::V128 => ValType::V128,
         wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::EXTERNREF,
+        wasmparser::ValType::Ref(r) if r == wasmparser::RefType::EXNREF => ValType::EXNREF,
         wasmparser::ValType::Ref(_) => ValType::FUNCREF,
     }
 }
@@ -78,8 +79,16 @@ fn module_info(wasm: &[u8]) -> ModuleInfo {
                             info.global_types.push(global_type(g));
                             info.num_imported_globals += 1;
                         }
-                        TypeRef::Tag(_) => {}
+                        TypeRef::Tag(t) => {
+                            info.tags.push(t.func_type_idx);
+                            info.num_imported_tags += 1;
+                        }
                     }
+                }
+            }
+            Payload::TagSection(reader) => {
+                for t in reader {
+                    info.tags.push(t.unwrap().func_type_idx);
                 }
             }
             Payload::FunctionSection(reader) => {
@@ -732,4 +741,92 @@ fn covers_every_atomic_operator() {
     for memory in ["(memory 1 1 shared)", "(memory 1 1)", "(import \"m\" \"m\" (memory 1 1 shared))"] {
         clif(&format!("(module {memory} (func {body}))"));
     }
+}
+
+#[test]
+fn golden_try_table_makes_its_calls_try_calls_with_a_landing_pad_per_clause() {
+    // The call inside the try_table is a `try_call` whose exception table
+    // holds the caller's VMContext, then `catch $e` (tag 0) and
+    // `catch_all_ref`, in order; the call after it is a plain `call`. The
+    // `catch $e` pad reads the value through `exn_values` (builtin 20) into
+    // a stack slot; the `catch_all_ref` pad passes the exnref on.
+    let functions = translate_wat(
+        "(module
+            (tag $e (param i32))
+            (func $f)
+            (func (result i32)
+                (block $all (result exnref)
+                    (block $caught (result i32)
+                        (try_table (catch $e $caught) (catch_all_ref $all) (call $f))
+                        (call $f)
+                        (return (i32.const 0)))
+                    (return))
+                drop
+                (i32.const 1)))",
+    )
+    .unwrap();
+    assert_eq!(
+        functions[1].display().to_string(),
+        "function u0:1(i64 vmctx) -> i32 tail {
+    ss0 = explicit_slot 16, align = 16
+    gv0 = vmctx
+    gv1 = load.i64 notrap aligned gv0
+    gv2 = load.i64 notrap aligned gv1
+    sig0 = (i64 vmctx) tail
+    sig1 = (i64, i64, i64) system_v
+    fn0 = colocated u0:0 sig0
+    fn1 = colocated u3:20 sig1
+    stack_limit = gv2
+
+                                block0(v0: i64):
+@0034                               try_call fn0(v0), sig0, block7, [ context v0, tag0: block5(exn0), default: block6(exn0) ]
+
+                                block7:
+@0036                               jump block4
+
+                                block5(v4: i64):
+@0036                               v6 = stack_addr.i64 ss0
+@0036                               call fn1(v0, v4, v6)
+@0036                               v7 = stack_addr.i64 ss0
+@0036                               v8 = load.i32 notrap v7
+@0036                               jump block3(v8)
+
+                                block6(v5: i64):
+@0036                               jump block2(v5)
+
+                                block4:
+@0037                               call fn0(v0)
+@0039                               v9 = iconst.i32 0
+@003b                               return v9  ; v9 = 0
+
+                                block3(v3: i32):
+@003d                               return v3
+
+                                block2(v2: i64):
+@0040                               v10 = iconst.i32 1
+@0042                               jump block1(v10)  ; v10 = 1
+
+                                block1(v1: i32):
+@0042                               return v1
+}
+"
+    );
+}
+
+#[test]
+fn golden_return_call_inside_try_table_is_a_plain_tail_call() {
+    // A tail call replaces the frame whose handlers would catch, so it is
+    // not protected by them (the specification's rule): no `try_call`.
+    let functions = translate_wat(
+        "(module
+            (tag $e)
+            (func $f)
+            (func
+                (block $caught
+                    (try_table (catch $e $caught) (return_call $f)))))",
+    )
+    .unwrap();
+    let text = functions[1].display().to_string();
+    assert!(text.contains("return_call fn0(v0)"), "{text}");
+    assert!(!text.contains("try_call"), "{text}");
 }
