@@ -15,7 +15,7 @@ use std::sync::Arc;
 use kiln_format::{FuncType, ValType};
 
 use super::abi::ValueSlot;
-use super::externref::{decrement_raw, increment_raw, ExternRef, VMExternData};
+use super::externref::{increment_raw, ExternRef, VMExternData};
 use super::store::{StoreId, StoreOpaque};
 use crate::error::Error;
 use crate::values::Val;
@@ -83,13 +83,37 @@ impl ExceptionObject {
     }
 }
 
-impl Drop for ExceptionObject {
-    fn drop(&mut self) {
-        for (slot, ty) in self.values.iter().zip(&self.tag.ty.params) {
+impl ExceptionObject {
+    /// Moves the counts of the references among its values to `out`,
+    /// leaving null in their slots.
+    fn take_references(&mut self, out: &mut Vec<ExternRef>) {
+        for (slot, ty) in self.values.iter_mut().zip(&self.tag.ty.params) {
             if ty.is_counted_ref() {
-                // SAFETY: `allocate` took this count, which the exception owned.
-                unsafe { decrement_raw(slot.pointer() as *mut VMExternData) };
+                let raw = slot.pointer() as *mut VMExternData;
+                *slot = ValueSlot::default();
+                // SAFETY: `allocate` took this count, which the exception
+                // owned and, its slot now null, hands over.
+                out.extend(unsafe { ExternRef::from_raw(raw) });
             }
+        }
+    }
+}
+
+impl Drop for ExceptionObject {
+    /// Freeing is iterative, never recursive: an exception holding the last
+    /// count of another would free it from inside its own drop, one stack
+    /// frame per level of nesting, and a chain of a million nested
+    /// exceptions would overflow the stack. Instead every exception about
+    /// to be freed gives up its references to one work list first, so that
+    /// freeing it drops nothing else.
+    fn drop(&mut self) {
+        let mut pending = Vec::new();
+        self.take_references(&mut pending);
+        while let Some(mut reference) = pending.pop() {
+            if let Some(inner) = reference.unique_value_mut::<ExceptionObject>() {
+                inner.take_references(&mut pending);
+            }
+            drop(reference);
         }
     }
 }

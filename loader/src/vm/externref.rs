@@ -47,6 +47,19 @@ impl ExternRef {
         a.data == b.data
     }
 
+    /// The host value, mutably, if it is a `T` and this is its only
+    /// reference.
+    pub(crate) fn unique_value_mut<T: Any>(&mut self) -> Option<&mut T> {
+        if self.data().ref_count.load(Ordering::Acquire) != 1 {
+            return None;
+        }
+        // SAFETY: `self` owns the only count, so nothing else reaches the
+        // block (references that Wasm frames hold uncounted are counted by
+        // the activations table), and `&mut self` keeps this reference from
+        // being used or cloned while the value is borrowed.
+        unsafe { (*self.data.as_ptr()).value.downcast_mut::<T>() }
+    }
+
     /// The current reference count (for tests and diagnostics).
     pub fn strong_count(&self) -> usize {
         self.data().ref_count.load(Ordering::Acquire)
