@@ -7,13 +7,14 @@
 #   make valgrind  the randomized externref stress test under valgrind
 #   make bench-programs   real C programs under `kiln run` against native builds
 #   make bench-instrumentation   their cost of --epoch-interruption and --fuel
+#   make bench-compare BASE=DIR   them against another build's kilnc and kiln
 #   make fuzz-diff N=100000   differential execution against wasmi on seeds
 #               START..START+N (START=0), mismatches saved in tests/regressions/
 
 CARGO ?= cargo
 RELEASE := target/release
 
-.PHONY: all build run test spec valgrind clean programs bench-programs bench-instrumentation dist bench
+.PHONY: all build run test spec valgrind clean programs bench-programs bench-instrumentation bench-compare dist bench
 
 all: build
 
@@ -48,6 +49,11 @@ bench-programs: build programs
 
 bench-instrumentation: build programs
 	bash tests/programs/bench.sh instrumentation
+
+# This build against another one: BASE=DIR, the release directory of a
+# build of another commit (its kilnc and kiln).
+bench-compare: build programs
+	BASE=$(BASE) bash tests/programs/bench.sh compare
 
 # wasm-2.0 (plain, epoch checks, fuel, pooling), wasm-3.0 (its GC scripts
 # reported apart), proposals/threads and legacy-exceptions; SPEC=NAME runs
