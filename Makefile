@@ -3,19 +3,18 @@
 #   make run    build; compile and run the bundled examples (a Wasm sieve, and a
 #               C wc built for WASI with clang, run sandboxed by `kiln run`)
 #   make test   every test of the workspace, the WebAssembly spec suite included
-#   make spec   the spec suite alone, one line per script
+#   make spec   the four spec suites alone (tests/tests/spec.rs), one line per script
 #   make valgrind  the randomized externref stress test under valgrind
 #   make bench-programs   real C programs under `kiln run` against native builds
 #   make bench-instrumentation   their cost of --epoch-interruption and --fuel
+#   make bench-compare BASE=DIR   them against another build's kilnc and kiln
 #   make fuzz-diff N=100000   differential execution against wasmi on seeds
 #               START..START+N (START=0), mismatches saved in tests/regressions/
 
 CARGO ?= cargo
 RELEASE := target/release
-SUITE := $(or $(KILN_TESTSUITE),tests/testsuite/wasm-2.0)
-SPEC_SCRIPTS = $(wildcard $(SUITE)/*.wast)
 
-.PHONY: all build run test spec valgrind clean programs bench-programs bench-instrumentation dist bench
+.PHONY: all build run test spec valgrind clean programs bench-programs bench-instrumentation bench-compare dist bench
 
 all: build
 
@@ -51,9 +50,16 @@ bench-programs: build programs
 bench-instrumentation: build programs
 	bash tests/programs/bench.sh instrumentation
 
+# This build against another one: BASE=DIR, the release directory of a
+# build of another commit (its kilnc and kiln).
+bench-compare: build programs
+	BASE=$(BASE) bash tests/programs/bench.sh compare
+
+# wasm-2.0 (plain, epoch checks, fuel, pooling), wasm-3.0 (its GC scripts
+# reported apart), proposals/threads and legacy-exceptions; SPEC=NAME runs
+# the tests whose names contain NAME (e.g. SPEC=threads).
 spec: build
-	@test -n "$(SPEC_SCRIPTS)" || { echo "error: no scripts in $(SUITE)" >&2; exit 1; }
-	$(RELEASE)/kiln-wast $(SPEC_SCRIPTS)
+	$(CARGO) test --release -p kiln-tests --test spec -- --nocapture --test-threads 1 $(SPEC)
 
 # The stress test exercises the GC's stack walk and every barrier; valgrind
 # must report no error (invalid read or write, use of freed or uninitialised

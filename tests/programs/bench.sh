@@ -10,9 +10,15 @@
 # deadline: --timeout 1h) and with --fuel (run with u64::MAX fuel), the
 # three run alternately, RUNS times each, and the medians compared.
 #
-# usage: tests/programs/bench.sh [instrumentation]
-#                                (`make bench-programs` and
-#                                `make bench-instrumentation` build first)
+# `bench.sh compare` measures this build against another: BASE names the
+# release directory of another build of kiln (its `kilnc` and `kiln`, e.g.
+# of an earlier commit); each program is compiled by both kilncs and run
+# by both kilns, the two run alternately, RUNS times each.
+#
+# usage: tests/programs/bench.sh [instrumentation | compare]
+#                                (`make bench-programs`,
+#                                `make bench-instrumentation` and
+#                                `make bench-compare BASE=DIR` build first)
 #   RUNS=5  BENCH_SIZE=8388608 (bytes of text the compressors work on)
 #   PROGRAMS="sqlite minigzip bzip2 lz4 zstdpipe" (which programs)
 #   KILNC_FLAGS="--fuel" (more kilnc flags for the kiln artifacts of the
@@ -30,7 +36,13 @@ programs="${PROGRAMS:-sqlite minigzip bzip2 lz4 zstdpipe}"
 mode="${1:-native}"
 case "$mode" in
 native | instrumentation) ;;
-*) echo "usage: $0 [instrumentation]" >&2; exit 2 ;;
+compare)
+    base="${BASE:-}"
+    for f in "$base/kiln" "$base/kilnc"; do
+        [ -x "$f" ] || { echo "error: BASE=$base has no $(basename "$f") to compare with" >&2; exit 1; }
+    done
+    ;;
+*) echo "usage: $0 [instrumentation | compare]" >&2; exit 2 ;;
 esac
 read -r -a kilnc_flags <<<"${KILNC_FLAGS:-}"
 read -r -a kiln_run_flags <<<"${KILN_RUN_FLAGS:-}"
@@ -55,6 +67,7 @@ side_kilnc_flags() {
     kiln) echo "${kilnc_flags[@]}" ;;
     epoch) echo --epoch-interruption ;;
     fuel) echo --fuel ;;
+    base) ;;
     esac
 }
 side_run_flags() {
@@ -62,6 +75,15 @@ side_run_flags() {
     kiln) echo "${kiln_run_flags[@]}" ;;
     epoch) echo --timeout 3600s ;;
     fuel) echo --fuel 18446744073709551615 ;;
+    base) ;;
+    esac
+}
+
+# The release directory whose kilnc and kiln make and run SIDE's artifacts.
+side_release() {
+    case "$1" in
+    base) echo "$base" ;;
+    *) echo "$release" ;;
     esac
 }
 
@@ -76,7 +98,7 @@ prog() {
     *)
         local run_flags
         read -r -a run_flags <<<"$(side_run_flags "$side")"
-        "$release/kiln" run "$work/objects/$name.$side.o" "${run_flags[@]}" --dir "$PWD::/" -- "$@"
+        "$(side_release "$side")/kiln" run "$work/objects/$name.$side.o" "${run_flags[@]}" --dir "$PWD::/" -- "$@"
         ;;
     esac
 }
@@ -124,8 +146,34 @@ human() { awk -v b="$1" 'BEGIN { if (b >= 1048576) printf "%.1f MiB", b / 104857
 compile_side() {
     local side="$1" name="$2" flags
     read -r -a flags <<<"$(side_kilnc_flags "$side")"
-    "$release/kilnc" "${flags[@]}" "$out/wasm/$name.wasm" -o "$work/objects/$name.$side.o"
+    "$(side_release "$side")/kilnc" "${flags[@]}" "$out/wasm/$name.wasm" -o "$work/objects/$name.$side.o"
 }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+
+if [ "$mode" = compare ]; then
+    echo "Each figure is the median of $runs runs, the two builds run in turn; text input $(human "$size"). $(nproc) CPUs."
+    echo "base: $base ($("$base/kiln" --version 2>/dev/null || echo kiln)); this: $release."
+    echo
+    echo "| program (workload) | base | this | this / base |"
+    echo "| --- | ---: | ---: | ---: |"
+    for name in $programs; do
+        [ -f "$out/wasm/$name.wasm" ] || { echo "error: $out/wasm/$name.wasm missing: run \`make programs\`" >&2; exit 1; }
+        for side in base kiln; do
+            compile_side "$side" "$name"
+            : >"$work/$side.ms"
+        done
+        for _ in $(seq "$runs"); do
+            for side in base kiln; do
+                time_once "$side" "$name" >>"$work/$side.ms"
+            done
+        done
+        base_ms="$(median <"$work/base.ms")"
+        this_ms="$(median <"$work/kiln.ms")"
+        printf '| %s | %s ms | %s ms | %s× |\n' "$(describe "$name")" "$base_ms" "$this_ms" "$(ratio "$this_ms" "$base_ms")"
+    done
+    exit 0
+fi
 
 if [ "$mode" = instrumentation ]; then
     echo "Each figure is the median of $runs runs, the three builds run in turn; text input $(human "$size"). $(nproc) CPUs."
@@ -147,7 +195,6 @@ if [ "$mode" = instrumentation ]; then
         plain_ms="$(median <"$work/kiln.ms")"
         epoch_ms="$(median <"$work/epoch.ms")"
         fuel_ms="$(median <"$work/fuel.ms")"
-        ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
         size_of() { human "$(stat -c %s "$work/objects/$name.$1.o")"; }
         printf '| %s | %s ms | %s ms | %s× | %s ms | %s× | %s / %s / %s |\n' "$(describe "$name")" "$plain_ms" \
             "$epoch_ms" "$(ratio "$epoch_ms" "$plain_ms")" "$fuel_ms" "$(ratio "$fuel_ms" "$plain_ms")" \

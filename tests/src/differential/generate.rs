@@ -86,13 +86,16 @@ pub fn compile_config(u: &mut Unstructured<'_>) -> arbitrary::Result<Config> {
 
 /// Restricts `config` to kiln's features: WebAssembly 2.0 (multi-value,
 /// bulk memory, reference types, SIMD, sign extension, saturating
-/// conversions, mutable globals), several memories, and 64-bit memories
-/// and tables.
+/// conversions, mutable globals), several memories, 64-bit memories and
+/// tables, tail calls and extended constant expressions: the features of
+/// kiln that the reference interpreter also has. (The compile fuzz target
+/// uses the same set, so that the validator it checks kilnc against
+/// agrees with the generator.)
 pub fn restrict_to_kiln_features(config: &mut Config) {
     config.threads_enabled = false;
     config.shared_everything_threads_enabled = false;
     config.acquire_release_atomics_enabled = false;
-    config.tail_call_enabled = false;
+    config.tail_call_enabled = true;
     config.exceptions_enabled = false;
     config.gc_enabled = false;
     config.custom_descriptors_enabled = false;
@@ -100,7 +103,7 @@ pub fn restrict_to_kiln_features(config: &mut Config) {
     config.memory64_enabled = true;
     config.relaxed_simd_enabled = false;
     config.wide_arithmetic_enabled = false;
-    config.extended_const_enabled = false;
+    config.extended_const_enabled = true;
     config.custom_page_sizes_enabled = false;
     config.compact_imports_enabled = false;
     config.max_memories = config.max_memories.min(4);

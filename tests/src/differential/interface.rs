@@ -41,9 +41,26 @@ pub struct Interface {
 }
 
 /// The features both engines implement and the generator uses:
-/// WebAssembly 2.0, several memories, and 64-bit memories and tables.
+/// WebAssembly 2.0, several memories, 64-bit memories and tables, tail
+/// calls and extended constant expressions.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2 | WasmFeatures::MULTI_MEMORY | WasmFeatures::MEMORY64
+    WasmFeatures::WASM2
+        | WasmFeatures::MULTI_MEMORY
+        | WasmFeatures::MEMORY64
+        | WasmFeatures::TAIL_CALL
+        | WasmFeatures::EXTENDED_CONST
+}
+
+/// The same features as kilnc options, for compiling exactly what
+/// [`features`] validates.
+pub fn compile_features() -> kiln_compiler::Features {
+    use kiln_compiler::WasmFeature;
+    let mut features = kiln_compiler::Features::wasm2();
+    for feature in [WasmFeature::MultiMemory, WasmFeature::Memory64, WasmFeature::TailCall, WasmFeature::ExtendedConst]
+    {
+        features.set(feature, true);
+    }
+    features
 }
 
 /// Validates `wasm` against WebAssembly 2.0 and lists its exports.

@@ -7,7 +7,7 @@ use kiln_compiler::{compile, CompileOptions};
 use kiln_loader::{Engine, Module};
 use wasmparser::Validator;
 
-use crate::differential::{compile_config, features};
+use crate::differential::{compile_config, compile_features, features};
 
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -24,7 +24,8 @@ pub fn compile_module(data: &[u8]) {
     let Ok(module) = wasm_smith::Module::new(config, &mut u) else { return };
     let wasm = module.to_bytes();
     let valid = Validator::new_with_features(features()).validate_all(&wasm);
-    match (compile(&wasm, &CompileOptions::default()), valid) {
+    let options = CompileOptions { features: compile_features(), ..CompileOptions::default() };
+    match (compile(&wasm, &options), valid) {
         (Ok(artifact), Ok(_)) => {
             if let Err(e) = Module::from_bytes(engine(), &artifact) {
                 panic!("the loader refused kilnc's artifact: {e}");
