@@ -55,13 +55,16 @@ pub(crate) fn clif_type(ty: ValType) -> ir::Type {
     abi::clif_type(ty)
 }
 
+/// A block's parameter types, then its result types.
+pub(crate) type BlockSignature<'e> = (Cow<'e, [ValType]>, Cow<'e, [ValType]>);
+
 /// Parameter and result types of a block type, borrowed from the module's
 /// type section for type-index block types.
 pub(crate) fn block_signature<'e>(
     env: &FuncEnvironment<'e>,
     blockty: BlockType,
     offset: usize,
-) -> Result<(Cow<'e, [ValType]>, Cow<'e, [ValType]>)> {
+) -> Result<BlockSignature<'e>> {
     Ok(match blockty {
         BlockType::Empty => (Cow::Borrowed(&[]), Cow::Borrowed(&[])),
         BlockType::Type(ty) => (Cow::Borrowed(&[]), single(val_type(ty, offset)?)),

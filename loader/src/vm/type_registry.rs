@@ -100,7 +100,7 @@ impl TypeRegistry {
         if !mentions_concrete(ty) {
             return self.intern_plain(ty);
         }
-        let canon = |t: &ValType| canon_val(*t, |index| CanonIndex::Engine(index));
+        let canon = |t: &ValType| canon_val(*t, CanonIndex::Engine);
         let key = vec![CanonSubType {
             params: ty.params.iter().map(canon).collect(),
             results: ty.results.iter().map(canon).collect(),
@@ -363,7 +363,7 @@ mod tests {
         let err = registry.intern_module(&[ty.clone(), ty.clone()], &[alone(0), alone(1)]).unwrap_err();
         assert!(err.0.contains("later group"), "{}", err.0);
         let bad_group = TypeShape { rec_group_start: 0, rec_group_len: 3, supertype: None, is_final: true };
-        assert!(registry.intern_module(&[ty.clone()], &[bad_group]).is_err());
+        assert!(registry.intern_module(std::slice::from_ref(&ty), &[bad_group]).is_err());
         assert!(registry.intern_module(&[ty], &[]).is_err());
     }
 }

@@ -13,6 +13,9 @@ pub use compile::compile_module;
 pub use load::load_bytes;
 pub use load_mutated::load_mutated_artifact;
 
+/// A fuzz target's body: it panics or aborts on input that breaks its property.
+pub type TargetBody = fn(&[u8]);
+
 /// The fuzz targets with a body here, by the names of their `fuzz/` binaries.
-pub const TARGETS: &[(&str, fn(&[u8]))] =
+pub const TARGETS: &[(&str, TargetBody)] =
     &[("load", load_bytes), ("load_mutated", load_mutated_artifact), ("compile", compile_module)];
