@@ -3,8 +3,8 @@
 //! each script with its suite's WebAssembly features:
 //! - WebAssembly 2.0, SIMD included: as plain code, with epoch checks, with
 //!   fuel metering and through the pooling allocator;
-//! - WebAssembly 3.0, the threads proposal and legacy exceptions, as plain
-//!   code.
+//! - WebAssembly 3.0 in the same four ways;
+//! - the threads proposal and legacy exceptions, as plain code.
 //!
 //! Every script of a suite runs, and the number of scripts is checked, so
 //! that a moved or changed suite cannot pass silently. Every directive of
@@ -202,6 +202,23 @@ fn spec_suite_passes_with_the_pooling_allocator() {
 #[test]
 fn wasm_3_0_suite_passes_but_for_gc() {
     assert_suite_passes(&WASM_3_0, "plain", RunOptions::default());
+}
+
+#[test]
+fn wasm_3_0_suite_passes_but_for_gc_with_epoch_interruption() {
+    let compile = CompileOptions { epoch_interruption: true, ..Default::default() };
+    assert_suite_passes(&WASM_3_0, "epoch interruption", RunOptions { compile, ..Default::default() });
+}
+
+#[test]
+fn wasm_3_0_suite_passes_but_for_gc_with_fuel() {
+    let compile = CompileOptions { fuel: true, ..Default::default() };
+    assert_suite_passes(&WASM_3_0, "fuel", RunOptions { compile, ..Default::default() });
+}
+
+#[test]
+fn wasm_3_0_suite_passes_but_for_gc_with_the_pooling_allocator() {
+    assert_suite_passes(&WASM_3_0, "pooling", RunOptions { pooling: true, ..Default::default() });
 }
 
 #[test]
