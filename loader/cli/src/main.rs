@@ -47,8 +47,8 @@ Exit status:
   N      the guest's own exit code (WASI proc_exit, or _start returning), passed through
   1      the artifact could not be loaded, linked or instantiated (or another error)
   2      bad command-line arguments
-  134    the guest trapped (as other runtimes report an abort), ran out of --fuel or
-         was stopped by --timeout"
+  134    the guest trapped (as other runtimes report an abort), threw an exception
+         it did not catch, ran out of --fuel or was stopped by --timeout"
     };
 }
 
@@ -211,7 +211,7 @@ fn main() -> ExitCode {
         Err(e) => {
             report(&e);
             match e.downcast_ref::<Error>() {
-                Some(Error::Trap(_)) => ExitCode::from(EXIT_TRAP),
+                Some(Error::Trap(_) | Error::Exception(_)) => ExitCode::from(EXIT_TRAP),
                 _ if e.downcast_ref::<UsageError>().is_some() => ExitCode::from(EXIT_USAGE),
                 _ => ExitCode::from(EXIT_FAILURE),
             }
@@ -349,7 +349,23 @@ fn run(file: &PathBuf, invoke: Option<&str>, limits: &RunLimits, options: &WasiO
         .map(|(i, (&t, arg))| parse_arg(t, arg).map_err(|e| UsageError(format!("argument {i} `{arg}`: {e:#}")).into()))
         .collect::<Result<Vec<_>>>()?;
     let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
-    func.call(&mut store, &params, &mut results)?;
+    if let Err(error) = func.call(&mut store, &params, &mut results) {
+        // An exception no handler caught ends the guest as a trap does; say
+        // what it carried, which only the store can read.
+        let uncaught = match &error {
+            Error::Exception(exn) => Some(match exn.values(&store) {
+                Ok(values) => values.iter().map(format_val).collect::<Vec<_>>().join(" "),
+                Err(e) => format!("values not readable: {e}"),
+            }),
+            _ => None,
+        };
+        return Err(match uncaught {
+            Some(values) => {
+                anyhow::Error::new(error).context(format!("`{name}` threw an exception carrying [{values}]"))
+            }
+            None => error.into(),
+        });
+    }
     for result in &results {
         println!("{}", format_val(result));
     }

@@ -142,6 +142,20 @@ fn inspect_shows_memories_and_tables_with_their_index_types() {
     let _ = std::fs::remove_file(&object);
 }
 
+#[test]
+fn an_uncaught_exception_exits_as_a_trap_and_says_what_it_carried() {
+    let Some(object) = compiled("uncaught", "uncaught") else { return };
+    let file = object.to_str().unwrap();
+    let out = kiln(&["run", file]);
+    assert_eq!(out.status.code(), Some(134), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("`_start` threw an exception carrying [42 -7]"), "{stderr}");
+    let out = kiln(&["run", file, "--invoke", "caught"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "5\n");
+    let _ = std::fs::remove_file(&object);
+}
+
 /// `--dir` of procfs, sysfs or `/` is refused (exit 1) with the reason and
 /// the flag that allows it; with `--allow-unsafe-dir` the module runs (and
 /// its `_start` traps, exit 134).
