@@ -65,6 +65,35 @@ wasi_libs=("$here/common/wasi-compat.c" -lwasi-emulated-signal -lwasi-emulated-p
 # same here, first in memory so that an overflow traps instead.
 wasi_libs+=(-Wl,-z,stack-size=8388608 -Wl,--stack-first)
 
+# wasi_build OUT.wasm ARGS...: compiles each `.c` of ARGS with -O2 and the
+# other ARGS, then links the objects with the other ARGS and no -O. An
+# optimised link would make clang run binaryen's wasm-opt whenever it is
+# installed (Emscripten's package brings it), which strips the name section
+# and rewrites the code: the programs would depend on what else the machine
+# has.
+wasi_build() {
+    local wasm="$1"
+    shift
+    local flags=() sources=() objects=() objdir
+    for arg in "$@"; do
+        case "$arg" in
+        *.c) sources+=("$arg") ;;
+        *) flags+=("$arg") ;;
+        esac
+    done
+    objdir="$(mktemp -d "$out/objects.XXXXXX")"
+    for source in "${sources[@]}"; do
+        local object
+        object="$objdir/${#objects[@]}.o"
+        "${WASI_CC[@]}" -O2 -w -c "${flags[@]}" "$source" -o "$object" || { rm -rf "$objdir"; return 1; }
+        objects+=("$object")
+    done
+    "${WASI_CC[@]}" -w "${flags[@]}" "${objects[@]}" -o "$wasm"
+    local status=$?
+    rm -rf "$objdir"
+    return $status
+}
+
 # stale OUTPUT INPUT...: true when OUTPUT is missing or older than an input.
 stale() {
     local target="$1"
@@ -87,7 +116,7 @@ build() {
     done
     shift
     if stale "$out/wasm/$name.wasm" "${inputs[@]}"; then
-        "${WASI_CC[@]}" -O2 -w "${wasi_emulation[@]}" "$@" "${wasi_libs[@]}" -o "$out/wasm/$name.wasm" \
+        wasi_build "$out/wasm/$name.wasm" "${wasi_emulation[@]}" "$@" "${wasi_libs[@]}" \
             >"$out/logs/$name.wasm.log" 2>&1 &
         pids+=($!)
         names+=("$name (wasm32-wasi)")

@@ -30,14 +30,22 @@ const CLI_SAMPLES: usize = 48;
 /// `make programs` installs.
 fn wasi_program(dir: &Path) -> PathBuf {
     let source = common::tests_path("examples/wc.c");
+    let object = dir.join("wc.c.o");
     let wasm = dir.join("wc.wasm");
-    let status = Command::new("clang")
-        .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-o"])
-        .arg(&wasm)
-        .arg(&source)
-        .status()
-        .unwrap_or_else(|e| panic!("clang for wasm32-wasi not found ({e}): run `make programs` first"));
-    assert!(status.success(), "clang could not build {}: run tests/programs/install-deps.sh", source.display());
+    // Compiled, then linked without `-O`, so that clang never runs
+    // binaryen's `wasm-opt` (which Emscripten's package installs) on it.
+    let steps: [&[&std::ffi::OsStr]; 2] = [
+        &["-O2".as_ref(), "-c".as_ref(), source.as_os_str(), "-o".as_ref(), object.as_os_str()],
+        &[object.as_os_str(), "-o".as_ref(), wasm.as_os_str()],
+    ];
+    for args in steps {
+        let status = Command::new("clang")
+            .args(["--target=wasm32-wasi", "--sysroot=/usr"])
+            .args(args)
+            .status()
+            .unwrap_or_else(|e| panic!("clang for wasm32-wasi not found ({e}): run `make programs` first"));
+        assert!(status.success(), "clang could not build {}: run tests/programs/install-deps.sh", source.display());
+    }
     wasm
 }
 
