@@ -12,7 +12,7 @@ use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
 use cranelift_codegen::{Context, ExceptionContextLoc, FinalizedMachExceptionHandler, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
-use kiln_format::{
+use kiln_format::{CompositeType, 
     BuiltinIndex, FuncType, Handler, HandlerRecord, HandlerTag, Instrumentation, ModuleInfo, StackMapRecord,
     TrapRecord, NUM_BUILTINS,
 };
@@ -180,12 +180,17 @@ impl Worker {
     fn trampoline(
         &mut self,
         target: &Target,
-        types: &[FuncType],
+        types: &[CompositeType],
         layout: &SymbolLayout,
         trampoline: Trampoline,
     ) -> Result<CompiledCode> {
         let config = target.isa.frontend_config();
-        let ty = |t: u32| types.get(t as usize).ok_or_else(|| CompileError::codegen(format!("unknown type {t}")));
+        let ty = |t: u32| {
+            types
+                .get(t as usize)
+                .map(trampoline_type)
+                .ok_or_else(|| CompileError::codegen(format!("unknown type {t}")))
+        };
         let (func, func_id) = match trampoline {
             Trampoline::Entry(t) => {
                 (entry_trampoline(t, ty(t)?, config, &mut self.builder_context)?, layout.entry_trampoline(t))
@@ -328,6 +333,15 @@ fn handler_records<'a>(
 /// Compiles every defined function and every trampoline. The result holds
 /// the defined functions in index order, then the entry trampolines, then
 /// the host trampolines, by type index, then the builtin exit trampolines.
+///
+/// Trampolines stay indexed by type index, so a struct or array type gets
+/// the two trampolines of `[] -> []` (a few bytes each), which nothing
+/// calls.
+pub(crate) fn trampoline_type(ty: &CompositeType) -> &FuncType {
+    static NO_SIGNATURE: FuncType = FuncType { params: Vec::new(), results: Vec::new() };
+    ty.as_func().unwrap_or(&NO_SIGNATURE)
+}
+
 pub(crate) fn compile_module(
     translation: ModuleTranslation<'_>,
     target: &Target,
@@ -341,6 +355,7 @@ pub(crate) fn compile_module(
         offsets: info.vmoffsets(),
         call_conv: target.isa.default_call_conv(),
         instrumentation,
+        type_kinds: crate::translate::TypeKind::of_all(&info.types),
     };
 
     let mut jobs: Vec<Job<'_>> = bodies.into_iter().map(Job::Function).collect();

@@ -75,6 +75,7 @@ pub(crate) fn emit_object(
         )?;
     }
     for (t, ty) in (0u32..).zip(&info.types) {
+        let ty = crate::compile::trampoline_type(ty);
         declare(&mut module, &host_trampoline_symbol(t), &abi::wasm_signature(ty), layout.host_trampoline(t))?;
     }
     for &b in BuiltinIndex::ALL {

@@ -3,8 +3,8 @@
 //! the function bodies for parallel translation.
 
 use kiln_format::{
-    ConstExpr, ConstOp, DataMode, DataSegment, ElementMode, ElementSegment, Export, ExternKind, FuncType, FunctionInfo,
-    GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, TypeShape, ValType,
+    ArrayType, CompositeType, ConstExpr, ConstOp, DataMode, DataSegment, ElementMode, ElementSegment, Export, ExternKind, FieldType, FuncType, FunctionInfo,
+    GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, StorageType, StructType, TableType, TypeShape, ValType,
 };
 use wasmparser::{
     CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate, FunctionBody, KnownCustom,
@@ -12,6 +12,7 @@ use wasmparser::{
 };
 
 use crate::memory_image::DataSections;
+use crate::translate::TypeKind;
 use crate::{CompileError, Features, Result};
 
 /// One defined function, ready for translation.
@@ -38,24 +39,50 @@ fn offset_of(pos: u64) -> usize {
     usize::try_from(pos).unwrap_or(usize::MAX)
 }
 
-fn val_type(ty: wasmparser::ValType, offset: u64) -> Result<ValType> {
-    crate::translate::val_type(ty, offset_of(offset))
+fn val_type(ty: wasmparser::ValType, kinds: &[TypeKind], offset: u64) -> Result<ValType> {
+    crate::translate::val_type(ty, kinds, offset_of(offset))
 }
 
-fn ref_type(ty: wasmparser::RefType, offset: u64) -> Result<RefType> {
-    crate::translate::ref_type(ty, offset_of(offset))
+fn ref_type(ty: wasmparser::RefType, kinds: &[TypeKind], offset: u64) -> Result<RefType> {
+    crate::translate::ref_type(ty, kinds, offset_of(offset))
 }
 
-fn heap_type(ty: wasmparser::HeapType, offset: u64) -> Result<kiln_format::HeapType> {
-    crate::translate::heap_type(ty, offset_of(offset))
+fn heap_type(ty: wasmparser::HeapType, kinds: &[TypeKind], offset: u64) -> Result<kiln_format::HeapType> {
+    crate::translate::heap_type(ty, kinds, offset_of(offset))
 }
 
-fn table_type(ty: wasmparser::TableType, offset: u64) -> Result<TableType> {
+fn field_type(ty: wasmparser::FieldType, kinds: &[TypeKind], offset: u64) -> Result<FieldType> {
+    let storage = match ty.element_type {
+        wasmparser::StorageType::I8 => StorageType::I8,
+        wasmparser::StorageType::I16 => StorageType::I16,
+        wasmparser::StorageType::Val(t) => StorageType::Val(val_type(t, kinds, offset)?),
+    };
+    Ok(FieldType { storage, mutable: ty.mutable })
+}
+
+fn composite_type(ty: &CompositeInnerType, kinds: &[TypeKind], offset: u64) -> Result<CompositeType> {
+    Ok(match ty {
+        CompositeInnerType::Func(ft) => {
+            let params = ft.params().iter().map(|&t| val_type(t, kinds, offset)).collect::<Result<_>>()?;
+            let results = ft.results().iter().map(|&t| val_type(t, kinds, offset)).collect::<Result<_>>()?;
+            CompositeType::Func(FuncType { params, results })
+        }
+        CompositeInnerType::Struct(st) => CompositeType::Struct(StructType {
+            fields: st.fields.iter().map(|&f| field_type(f, kinds, offset)).collect::<Result<_>>()?,
+        }),
+        CompositeInnerType::Array(at) => CompositeType::Array(ArrayType { element: field_type(at.0, kinds, offset)? }),
+        CompositeInnerType::Cont(_) => {
+            return Err(CompileError::unsupported("continuation types are not supported", offset_of(offset)))
+        }
+    })
+}
+
+fn table_type(ty: wasmparser::TableType, kinds: &[TypeKind], offset: u64) -> Result<TableType> {
     if ty.shared {
         return Err(CompileError::unsupported("shared tables are not supported", offset_of(offset)));
     }
     Ok(TableType {
-        element: ref_type(ty.element_type, offset)?,
+        element: ref_type(ty.element_type, kinds, offset)?,
         minimum: ty.initial,
         maximum: ty.maximum,
         table64: ty.table64,
@@ -72,14 +99,14 @@ fn memory_type(ty: wasmparser::MemoryType, offset: u64) -> Result<MemoryType> {
     Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, shared: ty.shared, memory64: ty.memory64 })
 }
 
-fn global_type(ty: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {
-    Ok(GlobalType { content: val_type(ty.content_type, offset)?, mutable: ty.mutable })
+fn global_type(ty: wasmparser::GlobalType, kinds: &[TypeKind], offset: u64) -> Result<GlobalType> {
+    Ok(GlobalType { content: val_type(ty.content_type, kinds, offset)?, mutable: ty.mutable })
 }
 
 /// A constant expression: one instruction as it is, a longer one folded
 /// to one value when every global it reads is a defined one with a known
 /// value, or else kept as instructions for the loader.
-fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo) -> Result<ConstExpr> {
+fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo, kinds: &[TypeKind]) -> Result<ConstExpr> {
     let mut reader = expr.get_operators_reader();
     let mut ops = Vec::new();
     loop {
@@ -91,7 +118,7 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo) -> Result<Con
             Operator::V128Const { value } => {
                 return single(reader, ConstExpr::V128(u128::from_le_bytes(*value.bytes())))
             }
-            Operator::RefNull { hty } => return single(reader, ConstExpr::RefNull(heap_type(hty, offset)?)),
+            Operator::RefNull { hty } => return single(reader, ConstExpr::RefNull(heap_type(hty, kinds, offset)?)),
             Operator::RefFunc { function_index } => return single(reader, ConstExpr::RefFunc(function_index)),
             Operator::I32Const { value } => ConstOp::I32Const(value),
             Operator::I64Const { value } => ConstOp::I64Const(value),
@@ -210,6 +237,7 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
 pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Result<ModuleTranslation<'a>> {
     let mut validator = Validator::new_with_features(features.validator_features());
     let mut info = ModuleInfo::default();
+    let mut kinds: Vec<TypeKind> = Vec::new();
     let mut data = Vec::new();
     let mut bodies = Vec::new();
     let mut function_names: Vec<(u32, String)> = Vec::new();
@@ -224,16 +252,13 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                     let rec_group_start = info.types.len() as u32;
                     let subtypes: Vec<_> = group.into_types().collect();
                     let rec_group_len = subtypes.len() as u32;
+                    // The types of a group may name each other: know all their kinds first.
+                    kinds.extend(subtypes.iter().map(|sub| TypeKind::of_inner(&sub.composite_type.inner)));
                     for sub in subtypes {
-                        let CompositeInnerType::Func(ft) = &sub.composite_type.inner else {
-                            return Err(CompileError::unsupported(
-                                "struct and array types are not supported (the gc feature)",
-                                offset_of(offset),
-                            ));
-                        };
-                        let params = ft.params().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
-                        let results = ft.results().iter().map(|&t| val_type(t, offset)).collect::<Result<_>>()?;
-                        info.types.push(FuncType { params, results });
+                        if sub.composite_type.shared || sub.composite_type.descriptor_idx.is_some() {
+                            return Err(CompileError::unsupported("shared and descriptor types are not supported", offset_of(offset)));
+                        }
+                        info.types.push(composite_type(&sub.composite_type.inner, &kinds, offset)?);
                         let supertype = sub.supertype_idxs.first().and_then(|index| index.as_module_index());
                         info.type_shapes.push(TypeShape {
                             rec_group_start,
@@ -254,7 +279,7 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                             ImportKind::Func(type_index)
                         }
                         TypeRef::Table(t) => {
-                            let t = table_type(t, offset)?;
+                            let t = table_type(t, &kinds, offset)?;
                             info.tables.push(t);
                             info.num_imported_tables += 1;
                             ImportKind::Table(t)
@@ -266,7 +291,7 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                             ImportKind::Memory(m)
                         }
                         TypeRef::Global(g) => {
-                            let g = global_type(g, offset)?;
+                            let g = global_type(g, &kinds, offset)?;
                             info.global_types.push(g);
                             info.num_imported_globals += 1;
                             ImportKind::Global(g)
@@ -294,9 +319,9 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                     let (offset, table) = table?;
                     let init = match &table.init {
                         TableInit::RefNull => None,
-                        TableInit::Expr(expr) => Some(const_expr(expr, &info)?),
+                        TableInit::Expr(expr) => Some(const_expr(expr, &info, &kinds)?),
                     };
-                    info.tables.push(table_type(table.ty, offset)?);
+                    info.tables.push(table_type(table.ty, &kinds, offset)?);
                     info.table_inits.push(init);
                 }
             }
@@ -313,9 +338,9 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
             Payload::GlobalSection(reader) => {
                 for global in reader.into_iter_with_offsets() {
                     let (offset, global) = global?;
-                    let ty = global_type(global.ty, offset)?;
+                    let ty = global_type(global.ty, &kinds, offset)?;
                     info.global_types.push(ty);
-                    info.globals.push(GlobalDef { ty, init: const_expr(&global.init_expr, &info)? });
+                    info.globals.push(GlobalDef { ty, init: const_expr(&global.init_expr, &info, &kinds)? });
                 }
             }
             Payload::ExportSection(reader) => {
@@ -345,7 +370,7 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                         ElementKind::Declared => ElementMode::Declared,
                         ElementKind::Active { table_index, offset_expr } => ElementMode::Active {
                             table: table_index.unwrap_or(0),
-                            offset: const_expr(offset_expr, &info)?,
+                            offset: const_expr(offset_expr, &info, &kinds)?,
                         },
                     };
                     let (element_type, items) = match element.items {
@@ -354,8 +379,8 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                             funcs.into_iter().map(|f| Ok(ConstExpr::RefFunc(f?))).collect::<Result<Vec<_>>>()?,
                         ),
                         ElementItems::Expressions(ty, exprs) => (
-                            ref_type(ty, offset)?,
-                            exprs.into_iter().map(|e| const_expr(&e?, &info)).collect::<Result<Vec<_>>>()?,
+                            ref_type(ty, &kinds, offset)?,
+                            exprs.into_iter().map(|e| const_expr(&e?, &info, &kinds)).collect::<Result<Vec<_>>>()?,
                         ),
                     };
                     info.elements.push(ElementSegment { mode, element: element_type, items });
@@ -367,7 +392,7 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                     let mode = match &segment.kind {
                         DataKind::Passive => DataMode::Passive,
                         DataKind::Active { memory_index, offset_expr } => {
-                            DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr, &info)? }
+                            DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr, &info, &kinds)? }
                         }
                     };
                     let too_big =
@@ -491,8 +516,8 @@ mod tests {
                 (func (param v128) (result v128) local.get 0))"#,
         )
         .unwrap();
-        assert_eq!(info.types[0].params, vec![ValType::V128]);
-        assert_eq!(info.types[0].results, vec![ValType::V128]);
+        assert_eq!(info.func_type_at(0).unwrap().params, vec![ValType::V128]);
+        assert_eq!(info.func_type_at(0).unwrap().results, vec![ValType::V128]);
         assert_eq!(info.global_types[0].content, ValType::V128);
         assert_eq!(info.globals[0].init, ConstExpr::V128(0x8000_0000_0000_0003_0000_0002_0000_0001));
     }

@@ -79,8 +79,8 @@ builtins! {
         "`(vmctx, externref)`: the activations chunk is full; run a GC, then insert.";
     Gc = 11, "gc", () -> (),
         "`(vmctx)`: run an externref GC now.";
-    DropExternRef = 12, "drop_externref", (Pointer) -> (),
-        "`(vmctx, externref)`: compiled code dropped the last count of a reference; free it (its destructor may re-enter).";
+    DropRef = 12, "drop_ref", (Pointer) -> (),
+        "`(vmctx, reference)`: compiled code dropped the last count of a counted reference (a host value, an exception or a GC object); free it, and iteratively whatever only it held (a host destructor may re-enter).";
     EpochDeadline = 13, "epoch_deadline", () -> (),
         "`(vmctx)`: an epoch check found the epoch at or past the store's deadline; trap with `interrupt`, or run the store's deadline callback, which may set a later deadline and return.";
     OutOfFuel = 14, "out_of_fuel", () -> (),
@@ -97,6 +97,28 @@ builtins! {
         "`(vmctx, exnref)`: throw the exception again (not null: compiled code traps on null first); never returns.";
     ExnValues = 20, "exn_values", (Pointer, Pointer) -> (),
         "`(vmctx, exnref, out)`: write the exception's values to the value slots at `out`, each counted reference moved into the activations table.";
+    GcPossibleRoot = 21, "gc_possible_root", (Pointer) -> (),
+        "`(vmctx, object)`: compiled code took a GC object's count to a non-zero value and found neither `FLAG_BUFFERED` nor `FLAG_ACYCLIC` set; buffer it as a candidate root of a cycle (may run the cycle collector).";
+    StructNew = 22, "struct_new", (I32, Pointer) -> (Pointer),
+        "`(vmctx, type_index, values) -> struct`: allocate a struct of the module's type `type_index`, its fields from the value slots at `values` (default values when `values` is null). The new object is in the activations table. Counts the field references before it may collect; traps when the GC heap is exhausted.";
+    ArrayNew = 23, "array_new", (I32, I32, Pointer) -> (Pointer),
+        "`(vmctx, type_index, len, value) -> array`: allocate an array of `len` elements, each the value slot at `value` (the default when `value` is null); as `struct_new`.";
+    ArrayNewFixed = 24, "array_new_fixed", (I32, I32, Pointer) -> (Pointer),
+        "`(vmctx, type_index, len, values) -> array`: allocate an array whose elements are the `len` value slots at `values`; as `struct_new`.";
+    ArrayNewData = 25, "array_new_data", (I32, I32, I32, I32) -> (Pointer),
+        "`(vmctx, type_index, data_index, offset, len) -> array`: allocate an array of `len` numeric elements read from the data segment at byte `offset`; traps `memory_out_of_bounds` past the segment.";
+    ArrayNewElem = 26, "array_new_elem", (I32, I32, I32, I32) -> (Pointer),
+        "`(vmctx, type_index, elem_index, offset, len) -> array`: allocate an array of `len` references from the element segment; traps `table_out_of_bounds` past the segment.";
+    ArrayFill = 27, "array_fill", (Pointer, I32, Pointer, I32) -> (),
+        "`(vmctx, array, offset, value, len)`: set `len` elements from `offset` to the value slot at `value`; traps on null or out of bounds.";
+    ArrayCopy = 28, "array_copy", (Pointer, I32, Pointer, I32, I32) -> (),
+        "`(vmctx, dst, dst_offset, src, src_offset, len)`: copy elements (overlap allowed), counting references; traps on null or out of bounds.";
+    ArrayInitData = 29, "array_init_data", (Pointer, I32, I32, I32, I32) -> (),
+        "`(vmctx, array, dst_offset, data_index, src_offset, len)`: copy numeric elements from a data segment; traps on null or out of bounds.";
+    ArrayInitElem = 30, "array_init_elem", (Pointer, I32, I32, I32, I32) -> (),
+        "`(vmctx, array, dst_offset, elem_index, src_offset, len)`: copy references from an element segment, counting them; traps on null or out of bounds.";
+    IsSubtype = 31, "is_subtype", (I32, I32) -> (I32),
+        "`(vmctx, actual_type_id, expected_type_id) -> 0 or 1`: whether the engine type `actual` is `expected` or declares it as a supertype, directly or not (the slow path of casts to a type that is not final).";
 }
 
 /// Number of builtins (entries in the builtins table).

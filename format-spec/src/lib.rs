@@ -24,6 +24,7 @@ mod builtins;
 mod cpu;
 mod digest;
 mod error;
+pub mod gc;
 mod handlers;
 mod header;
 mod instrumentation;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{FormatError, FuncType, HeapType, RefType, Result, TypeShape, ValType, SECTION_META};
+use crate::{CompositeType, FormatError, FuncType, HeapType, RefType, Result, TypeShape, ValType, SECTION_META};
 
 /// Limits, element type and index type of a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,7 +289,7 @@ pub struct ModuleInfo {
     /// Module name from the name section.
     pub name: Option<String>,
     /// The type section.
-    pub types: Vec<FuncType>,
+    pub types: Vec<CompositeType>,
     /// The recursion group and declared supertype of each type.
     pub type_shapes: Vec<TypeShape>,
     /// Imports, in order.
@@ -369,7 +369,13 @@ impl ModuleInfo {
 
     /// The type of function `func_index` of the function space, imports first.
     pub fn func_type(&self, func_index: u32) -> Option<&FuncType> {
-        self.types.get(self.functions.get(func_index as usize)?.type_index as usize)
+        self.func_type_at(self.functions.get(func_index as usize)?.type_index)
+    }
+
+    /// The function type at `type_index` of the type section, if that is
+    /// a function type.
+    pub fn func_type_at(&self, type_index: u32) -> Option<&FuncType> {
+        self.types.get(type_index as usize)?.as_func()
     }
 
     /// The [`VMOffsets`](crate::VMOffsets) of an instance of this module.
@@ -396,7 +402,7 @@ mod tests {
     fn module_info_round_trip() {
         let info = ModuleInfo {
             name: Some("m".into()),
-            types: vec![FuncType { params: vec![ValType::I32], results: vec![ValType::EXTERNREF] }],
+            types: vec![CompositeType::Func(FuncType { params: vec![ValType::I32], results: vec![ValType::EXTERNREF] })],
             functions: vec![FunctionInfo { type_index: 0, name: None, code: Some(CodeRange { offset: 16, len: 32 }) }],
             exports: vec![Export { name: "f".into(), kind: ExternKind::Func, index: 0 }],
             ..Default::default()

@@ -51,6 +51,13 @@ trap_codes! {
     NULL_FUNCTION_REFERENCE = 14, "null_function_reference", "null function reference";
     UNALIGNED_ATOMIC = 15, "unaligned_atomic", "unaligned atomic";
     EXPECTED_SHARED_MEMORY = 16, "expected_shared_memory", "expected shared memory";
+    NULL_STRUCT_REFERENCE = 17, "null_struct_reference", "null structure reference";
+    NULL_ARRAY_REFERENCE = 18, "null_array_reference", "null array reference";
+    NULL_I31_REFERENCE = 19, "null_i31_reference", "null i31 reference";
+    CAST_FAILURE = 20, "cast_failure", "cast failure";
+    ARRAY_OUT_OF_BOUNDS = 21, "array_out_of_bounds", "out of bounds array access";
+    GC_HEAP_EXHAUSTED = 22, "gc_heap_exhausted", "GC heap out of memory";
+    ALLOCATION_TOO_LARGE = 23, "allocation_too_large", "allocation size too large";
 }
 
 impl TrapCode {

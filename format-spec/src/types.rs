@@ -1,6 +1,7 @@
-//! Value types: numbers, vectors and references of WebAssembly 3.0 without
-//! GC objects (function, extern and exception references, nullable or not,
-//! abstract or of a concrete function type), and function types.
+//! Value types: numbers, vectors and references of WebAssembly 3.0
+//! (function, extern, exception and GC references, nullable or not,
+//! abstract or of a concrete type), and the composite types of the type
+//! section: functions, structs and arrays.
 //!
 //! A concrete heap type names a type by index: an index of the module's
 //! type section in [`ModuleInfo`](crate::ModuleInfo), an engine-wide type
@@ -39,24 +40,46 @@ pub struct RefType {
 }
 
 /// What a reference points to. Each hierarchy has a top (`Func`,
-/// `Extern`, `Exn`) and a bottom (`NoFunc`, `NoExtern`, `NoExn`) whose only
-/// value is null.
+/// `Extern`, `Exn`, `Any`) and a bottom (`NoFunc`, `NoExtern`, `NoExn`,
+/// `None`) whose only value is null.
+///
+/// The any hierarchy is `any :> eq :> {i31, struct :> concrete structs,
+/// array :> concrete arrays} :> none` (SPEC 3.14 gives the encoding of its
+/// values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum HeapType {
     /// Any function (`*const VMFuncRef`).
     Func,
-    /// A host value (`*mut VMExternData`).
+    /// A host value (`*mut VMExternData`), or an internal reference made
+    /// external by `extern.convert_any`.
     Extern,
     /// An exception.
     Exn,
+    /// Any internal reference: a GC object, an `i31`, or a host value made
+    /// internal by `any.convert_extern`.
+    Any,
+    /// A reference comparable with `ref.eq`: a GC object or an `i31`.
+    Eq,
+    /// An unboxed 31-bit integer.
+    I31,
+    /// Any struct.
+    Struct,
+    /// Any array.
+    Array,
     /// No function.
     NoFunc,
     /// No host value.
     NoExtern,
     /// No exception.
     NoExn,
+    /// No internal reference.
+    None,
     /// A function of a concrete type, by type index (see the module docs).
-    Concrete(u32),
+    ConcreteFunc(u32),
+    /// A struct of a concrete type, by type index.
+    ConcreteStruct(u32),
+    /// An array of a concrete type, by type index.
+    ConcreteArray(u32),
 }
 
 impl ValType {
@@ -91,10 +114,10 @@ impl ValType {
         self.as_ref().is_some_and(|r| r.heap.top() == HeapType::Func)
     }
 
-    /// Whether values of the type are reference-counted `VMExternData`
-    /// pointers: references of the extern and the exn hierarchies. They
-    /// need stack maps, the activations table and the count barriers of
-    /// tables and globals (SPEC 3.8, 3.13).
+    /// Whether values of the type are reference counted: references of the
+    /// extern, exn and any hierarchies (a `VMExternData` or a GC object,
+    /// SPEC 3.14). They need stack maps, the activations table and the
+    /// count barriers of tables, globals and GC fields (SPEC 3.8, 3.13).
     pub fn is_counted_ref(self) -> bool {
         self.as_ref().is_some_and(RefType::is_counted_ref)
     }
@@ -143,7 +166,20 @@ impl RefType {
 
     /// Whether the references are counted (see [`ValType::is_counted_ref`]).
     pub fn is_counted_ref(self) -> bool {
-        matches!(self.heap.top(), HeapType::Extern | HeapType::Exn)
+        matches!(self.heap.top(), HeapType::Extern | HeapType::Exn | HeapType::Any)
+    }
+
+    /// Whether the references are internal (the any hierarchy).
+    pub fn is_any_ref(self) -> bool {
+        self.heap.top() == HeapType::Any
+    }
+
+    /// Whether a value of the type may be an `i31` (tagged, not a
+    /// pointer; SPEC 3.14), so that barriers must test the tag before
+    /// touching a count: true of `any`, `eq`, `i31` and `extern`, which
+    /// `extern.convert_any` can fill with one.
+    pub fn may_be_i31(self) -> bool {
+        matches!(self.heap, HeapType::Any | HeapType::Eq | HeapType::I31 | HeapType::Extern)
     }
 
     /// Whether the references are to exceptions.
@@ -160,7 +196,9 @@ impl RefType {
     /// The type with its concrete type index, if any, mapped by `f`.
     pub fn map_concrete(self, f: impl Fn(u32) -> u32) -> RefType {
         let heap = match self.heap {
-            HeapType::Concrete(index) => HeapType::Concrete(f(index)),
+            HeapType::ConcreteFunc(index) => HeapType::ConcreteFunc(f(index)),
+            HeapType::ConcreteStruct(index) => HeapType::ConcreteStruct(f(index)),
+            HeapType::ConcreteArray(index) => HeapType::ConcreteArray(f(index)),
             other => other,
         };
         RefType { heap, ..self }
@@ -171,24 +209,75 @@ impl HeapType {
     /// The top of the type's hierarchy.
     pub fn top(self) -> HeapType {
         match self {
-            HeapType::Func | HeapType::NoFunc | HeapType::Concrete(_) => HeapType::Func,
+            HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) => HeapType::Func,
             HeapType::Extern | HeapType::NoExtern => HeapType::Extern,
             HeapType::Exn | HeapType::NoExn => HeapType::Exn,
+            HeapType::Any
+            | HeapType::Eq
+            | HeapType::I31
+            | HeapType::Struct
+            | HeapType::Array
+            | HeapType::None
+            | HeapType::ConcreteStruct(_)
+            | HeapType::ConcreteArray(_) => HeapType::Any,
+        }
+    }
+
+    /// The bottom of the type's hierarchy.
+    pub fn bottom(self) -> HeapType {
+        match self.top() {
+            HeapType::Func => HeapType::NoFunc,
+            HeapType::Extern => HeapType::NoExtern,
+            HeapType::Exn => HeapType::NoExn,
+            _ => HeapType::None,
         }
     }
 
     /// Whether the type is the bottom of its hierarchy, whose only value
     /// is null.
     pub fn is_bottom(self) -> bool {
-        matches!(self, HeapType::NoFunc | HeapType::NoExtern | HeapType::NoExn)
+        matches!(self, HeapType::NoFunc | HeapType::NoExtern | HeapType::NoExn | HeapType::None)
+    }
+
+    /// The type index of a concrete type.
+    pub fn concrete_index(self) -> Option<u32> {
+        match self {
+            HeapType::ConcreteFunc(i) | HeapType::ConcreteStruct(i) | HeapType::ConcreteArray(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The abstract type just above a concrete one (`func`, `struct`,
+    /// `array`); an abstract type is its own.
+    pub fn abstract_kind(self) -> HeapType {
+        match self {
+            HeapType::ConcreteFunc(_) => HeapType::Func,
+            HeapType::ConcreteStruct(_) => HeapType::Struct,
+            HeapType::ConcreteArray(_) => HeapType::Array,
+            other => other,
+        }
     }
 
     /// Whether `self` is a subtype of `other` (see [`ValType::is_subtype_of`]).
     pub fn is_subtype_of(self, other: HeapType, concrete: impl Fn(u32, u32) -> bool) -> bool {
-        match (self, other) {
-            (HeapType::Concrete(a), HeapType::Concrete(b)) => concrete(a, b),
-            (a, b) if a == b => true,
-            (a, b) => a.top() == b.top() && (a.is_bottom() || b == b.top()),
+        if self == other {
+            return true;
+        }
+        if self.top() != other.top() {
+            return false;
+        }
+        if self.is_bottom() || other == other.top() {
+            return true;
+        }
+        match (self.concrete_index(), other.concrete_index()) {
+            (Some(a), Some(b)) => self.abstract_kind() == other.abstract_kind() && concrete(a, b),
+            (_, Some(_)) => false,
+            // Below `any`: `eq` holds i31s, structs and arrays; a concrete
+            // type is under its abstract kind.
+            _ => match (self.abstract_kind(), other) {
+                (HeapType::I31 | HeapType::Struct | HeapType::Array, HeapType::Eq) => true,
+                (kind, other) => kind == other,
+            },
         }
     }
 }
@@ -228,7 +317,15 @@ impl fmt::Display for HeapType {
             HeapType::NoFunc => f.write_str("nofunc"),
             HeapType::NoExtern => f.write_str("noextern"),
             HeapType::NoExn => f.write_str("noexn"),
-            HeapType::Concrete(index) => write!(f, "{index}"),
+            HeapType::Any => f.write_str("any"),
+            HeapType::Eq => f.write_str("eq"),
+            HeapType::I31 => f.write_str("i31"),
+            HeapType::Struct => f.write_str("struct"),
+            HeapType::Array => f.write_str("array"),
+            HeapType::None => f.write_str("none"),
+            HeapType::ConcreteFunc(index) | HeapType::ConcreteStruct(index) | HeapType::ConcreteArray(index) => {
+                write!(f, "{index}")
+            }
         }
     }
 }
@@ -261,6 +358,209 @@ impl FuncType {
     }
 }
 
+/// How a field or array element is stored: packed 8- or 16-bit integers
+/// (read with `_s`/`_u`, written truncated), or a value type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StorageType {
+    /// A packed 8-bit integer.
+    I8,
+    /// A packed 16-bit integer.
+    I16,
+    /// A value.
+    Val(ValType),
+}
+
+impl StorageType {
+    /// The value type it is read as (`i32` for a packed one).
+    pub fn unpacked(self) -> ValType {
+        match self {
+            StorageType::I8 | StorageType::I16 => ValType::I32,
+            StorageType::Val(t) => t,
+        }
+    }
+
+    /// The type with its concrete type index, if any, mapped by `f`.
+    pub fn map_concrete(self, f: impl Fn(u32) -> u32) -> StorageType {
+        match self {
+            StorageType::Val(t) => StorageType::Val(t.map_concrete(f)),
+            packed => packed,
+        }
+    }
+
+    /// Whether it holds counted references (see [`ValType::is_counted_ref`]).
+    pub fn is_counted_ref(self) -> bool {
+        matches!(self, StorageType::Val(t) if t.is_counted_ref())
+    }
+}
+
+/// A struct field or an array's elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FieldType {
+    /// How it is stored.
+    pub storage: StorageType,
+    /// Whether `struct.set` / `array.set` may change it.
+    pub mutable: bool,
+}
+
+impl FieldType {
+    /// The type with its concrete type index, if any, mapped by `f`.
+    pub fn map_concrete(self, f: impl Fn(u32) -> u32) -> FieldType {
+        FieldType { storage: self.storage.map_concrete(f), ..self }
+    }
+
+    /// Whether a field of type `self` may stand where one of type `other`
+    /// is expected: immutable fields covariant, mutable ones invariant.
+    pub fn is_subtype_of(self, other: FieldType, concrete: impl Fn(u32, u32) -> bool) -> bool {
+        if self.mutable != other.mutable {
+            return false;
+        }
+        match (self.storage, other.storage) {
+            (StorageType::Val(a), StorageType::Val(b)) => {
+                if self.mutable {
+                    a.is_subtype_of(b, &concrete) && b.is_subtype_of(a, &concrete)
+                } else {
+                    a.is_subtype_of(b, &concrete)
+                }
+            }
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// A struct type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StructType {
+    /// Its fields, in order.
+    pub fields: Vec<FieldType>,
+}
+
+/// An array type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ArrayType {
+    /// Its elements.
+    pub element: FieldType,
+}
+
+/// A type of the type section.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CompositeType {
+    /// A function type.
+    Func(FuncType),
+    /// A struct type.
+    Struct(StructType),
+    /// An array type.
+    Array(ArrayType),
+}
+
+impl CompositeType {
+    /// The function type, for one.
+    pub fn as_func(&self) -> Option<&FuncType> {
+        match self {
+            CompositeType::Func(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The struct type, for one.
+    pub fn as_struct(&self) -> Option<&StructType> {
+        match self {
+            CompositeType::Struct(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The array type, for one.
+    pub fn as_array(&self) -> Option<&ArrayType> {
+        match self {
+            CompositeType::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The heap type of references to a type of this kind at `index`.
+    pub fn heap_type(&self, index: u32) -> HeapType {
+        match self {
+            CompositeType::Func(_) => HeapType::ConcreteFunc(index),
+            CompositeType::Struct(_) => HeapType::ConcreteStruct(index),
+            CompositeType::Array(_) => HeapType::ConcreteArray(index),
+        }
+    }
+
+    /// The type with every concrete type index mapped by `f`.
+    pub fn map_concrete(&self, f: impl Fn(u32) -> u32) -> CompositeType {
+        match self {
+            CompositeType::Func(t) => CompositeType::Func(t.map_concrete(f)),
+            CompositeType::Struct(s) => {
+                CompositeType::Struct(StructType { fields: s.fields.iter().map(|x| x.map_concrete(&f)).collect() })
+            }
+            CompositeType::Array(a) => CompositeType::Array(ArrayType { element: a.element.map_concrete(f) }),
+        }
+    }
+
+    /// Whether a type `self` may declare `other` its supertype (the
+    /// structural part of GC subtyping): functions as
+    /// [`FuncType::is_subtype_of`], structs by width and depth, arrays by
+    /// element.
+    pub fn is_subtype_of(&self, other: &CompositeType, concrete: impl Fn(u32, u32) -> bool) -> bool {
+        match (self, other) {
+            (CompositeType::Func(a), CompositeType::Func(b)) => a.is_subtype_of(b, concrete),
+            (CompositeType::Struct(a), CompositeType::Struct(b)) => {
+                a.fields.len() >= b.fields.len()
+                    && a.fields.iter().zip(&b.fields).all(|(x, y)| x.is_subtype_of(*y, &concrete))
+            }
+            (CompositeType::Array(a), CompositeType::Array(b)) => a.element.is_subtype_of(b.element, concrete),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for StorageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageType::I8 => f.write_str("i8"),
+            StorageType::I16 => f.write_str("i16"),
+            StorageType::Val(t) => t.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mutable {
+            write!(f, "(mut {})", self.storage)
+        } else {
+            self.storage.fmt(f)
+        }
+    }
+}
+
+impl fmt::Display for CompositeType {
+    /// The text format: `(func (param i32) (result i32))`,
+    /// `(struct (field (mut i8)) (field anyref))`, `(array i64)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompositeType::Func(t) => {
+                f.write_str("(func")?;
+                for p in &t.params {
+                    write!(f, " (param {p})")?;
+                }
+                for r in &t.results {
+                    write!(f, " (result {r})")?;
+                }
+                f.write_str(")")
+            }
+            CompositeType::Struct(s) => {
+                f.write_str("(struct")?;
+                for field in &s.fields {
+                    write!(f, " (field {field})")?;
+                }
+                f.write_str(")")
+            }
+            CompositeType::Array(a) => write!(f, "(array {})", a.element),
+        }
+    }
+}
+
 /// How a type of the type section relates to others: the recursion group
 /// it was declared in and the supertype it declares (GC's `sub`). Types of
 /// one group may name each other; two types are the same when their whole
@@ -287,15 +587,48 @@ mod tests {
 
     #[test]
     fn abstract_heap_subtyping() {
-        let concrete = HeapType::Concrete(3);
+        let concrete = HeapType::ConcreteFunc(3);
         assert!(HeapType::NoFunc.is_subtype_of(concrete, same));
         assert!(concrete.is_subtype_of(HeapType::Func, same));
         assert!(!HeapType::Func.is_subtype_of(concrete, same));
         assert!(HeapType::NoExtern.is_subtype_of(HeapType::Extern, same));
         assert!(!HeapType::NoExtern.is_subtype_of(HeapType::Func, same));
         assert!(!HeapType::Extern.is_subtype_of(HeapType::Func, same));
-        assert!(!HeapType::Concrete(3).is_subtype_of(HeapType::Concrete(4), same));
+        assert!(!HeapType::ConcreteFunc(3).is_subtype_of(HeapType::ConcreteFunc(4), same));
         assert!(HeapType::NoExn.is_subtype_of(HeapType::Exn, same));
+    }
+
+    #[test]
+    fn any_hierarchy_subtyping() {
+        let s = HeapType::ConcreteStruct(1);
+        let a = HeapType::ConcreteArray(1);
+        assert!(s.is_subtype_of(HeapType::Struct, same));
+        assert!(s.is_subtype_of(HeapType::Eq, same));
+        assert!(s.is_subtype_of(HeapType::Any, same));
+        assert!(!s.is_subtype_of(HeapType::Array, same));
+        assert!(!s.is_subtype_of(a, same), "a struct is never an array of the same index");
+        assert!(HeapType::I31.is_subtype_of(HeapType::Eq, same));
+        assert!(!HeapType::I31.is_subtype_of(HeapType::Struct, same));
+        assert!(HeapType::None.is_subtype_of(a, same));
+        assert!(!HeapType::None.is_subtype_of(HeapType::Func, same));
+        assert!(!HeapType::Eq.is_subtype_of(HeapType::Struct, same));
+        assert!(!HeapType::Any.is_subtype_of(HeapType::Extern, same));
+        assert!(!HeapType::Struct.is_subtype_of(s, same));
+    }
+
+    #[test]
+    fn field_variance() {
+        let anyref = ValType::Ref(RefType { nullable: true, heap: HeapType::Any });
+        let eqref = ValType::Ref(RefType { nullable: true, heap: HeapType::Eq });
+        let imm = |t| FieldType { storage: StorageType::Val(t), mutable: false };
+        let var = |t| FieldType { storage: StorageType::Val(t), mutable: true };
+        assert!(imm(eqref).is_subtype_of(imm(anyref), same));
+        assert!(!imm(anyref).is_subtype_of(imm(eqref), same));
+        assert!(!var(eqref).is_subtype_of(var(anyref), same), "mutable fields are invariant");
+        let wide = CompositeType::Struct(StructType { fields: vec![imm(eqref), imm(ValType::I32)] });
+        let narrow = CompositeType::Struct(StructType { fields: vec![imm(anyref)] });
+        assert!(wide.is_subtype_of(&narrow, same));
+        assert!(!narrow.is_subtype_of(&wide, same));
     }
 
     #[test]
@@ -313,6 +646,6 @@ mod tests {
     fn display_uses_the_text_format() {
         assert_eq!(ValType::FUNCREF.to_string(), "funcref");
         assert_eq!(ValType::Ref(RefType { nullable: false, heap: HeapType::Extern }).to_string(), "(ref extern)");
-        assert_eq!(ValType::Ref(RefType { nullable: true, heap: HeapType::Concrete(2) }).to_string(), "(ref null 2)");
+        assert_eq!(ValType::Ref(RefType { nullable: true, heap: HeapType::ConcreteStruct(2) }).to_string(), "(ref null 2)");
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use kiln_format::{FuncType, TypeShape};
+use kiln_format::{CompositeType, FuncType, TypeShape};
 
 use crate::config::{Config, InstanceAllocationStrategy};
 use crate::error::Error;
@@ -78,7 +78,7 @@ impl Engine {
 
     /// The engine's ids for a module's types, given each one's shape;
     /// an error names what is inconsistent in them.
-    pub(crate) fn intern_module_types(&self, tys: &[FuncType], shapes: &[TypeShape]) -> Result<Vec<u32>, String> {
+    pub(crate) fn intern_module_types(&self, tys: &[CompositeType], shapes: &[TypeShape]) -> Result<Vec<u32>, String> {
         self.inner.types.write().unwrap_or_else(|e| e.into_inner()).intern_module(tys, shapes).map_err(|e| e.0)
     }
 

@@ -124,8 +124,8 @@ pub use instance::Instance;
 pub use instance_pre::InstancePre;
 pub use into_func::{IntoFunc, WasmRet};
 pub use kiln_format::{
-    Export, ExternKind, FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, TrapCode,
-    ValType,
+    ArrayType, CompositeType, Export, ExternKind, FieldType, FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, TrapCode,
+    StorageType, StructType, ValType,
 };
 pub use limits::{
     ResourceLimiter, StoreLimits, StoreLimitsBuilder, DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT,

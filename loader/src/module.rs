@@ -101,7 +101,7 @@ impl Module {
     /// The type of function `func_index` of its function space.
     pub fn func_type(&self, func_index: u32) -> Option<&FuncType> {
         let info = self.info();
-        info.types.get(info.functions.get(func_index as usize)?.type_index as usize)
+        info.func_type(func_index)
     }
 }
 

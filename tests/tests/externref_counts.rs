@@ -209,7 +209,7 @@ impl Panicking {
 #[test]
 fn a_panicking_destructor_run_by_an_inline_table_set_is_an_error_of_the_call() {
     let mut s = panicking_first();
-    // Compiled code drops P's last count and frees it through `drop_externref`.
+    // Compiled code drops P's last count and frees it through `drop_ref`.
     assert_destructor_panicked(s.t.set.call(&mut s.t.host.store, (0, None)));
     assert_eq!(s.drops(), (1, 0, 0));
     assert_eq!(s.t.ids(3), [None, Some(2), Some(3)], "the write happened before the drop");

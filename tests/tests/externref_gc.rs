@@ -211,7 +211,7 @@ fn a_gc_while_references_move_into_a_call_frees_none_of_them() {
 /// destructor can still do is run Wasm, and force a GC, in another store
 /// that it holds (here behind an `Arc<Mutex<_>>`): a store of the same
 /// engine and module, entered on the same thread while the first store is
-/// suspended in the `drop_externref` builtin or in the middle of a GC
+/// suspended in the `drop_ref` builtin or in the middle of a GC
 /// sweep. The nested call shares all that is not per store (the thread's
 /// recovery points, the code registry, the module's stack maps), so its GC
 /// must walk only its own frames and free exactly its own store's dead

@@ -26,6 +26,8 @@ pub struct FuncEnvironment<'a> {
     pub call_conv: CallConv,
     /// The run-time checks to compile in.
     pub instrumentation: Instrumentation,
+    /// The kind of each type of the type section.
+    pub(crate) type_kinds: Vec<super::TypeKind>,
 }
 
 /// Where an entity's record lives relative to the VMContext.
@@ -41,9 +43,8 @@ impl<'a> FuncEnvironment<'a> {
     /// Type `index` of the type section.
     pub(crate) fn func_type(&self, index: u32, offset: usize) -> Result<&'a FuncType> {
         self.info
-            .types
-            .get(index as usize)
-            .ok_or_else(|| CompileError::invalid(format!("unknown type {index}"), offset))
+            .func_type_at(index)
+            .ok_or_else(|| CompileError::invalid(format!("type {index} is not a function type"), offset))
     }
 
     /// The type index of function `index` of the function space.

@@ -106,7 +106,7 @@ fn clone_into_activations(
 
 /// Stores `new` at `slot + at` (a table element or global), taking a count
 /// of `new` before dropping the count of the reference it replaces; the
-/// `drop_externref` builtin frees the old one when that was its last count.
+/// `drop_ref` builtin frees the old one when that was its last count.
 fn store_with_counts(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
@@ -145,7 +145,7 @@ fn store_with_counts(
     builder.seal_block(free);
 
     builder.switch_to_block(free);
-    call_builtin(env, builder, state, BuiltinIndex::DropExternRef, &[old]);
+    call_builtin(env, builder, state, BuiltinIndex::DropRef, &[old]);
     builder.ins().jump(done, &[]);
 
     builder.seal_block(done);

@@ -36,4 +36,4 @@ pub use env::FuncEnvironment;
 pub(crate) use simd::RELAXED_SIMD;
 pub(crate) use translator::stack_limit;
 pub use translator::FuncTranslator;
-pub(crate) use types::{heap_type, ref_type, val_type};
+pub(crate) use types::{heap_type, ref_type, val_type, TypeKind};

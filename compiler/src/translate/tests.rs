@@ -5,7 +5,7 @@ use cranelift_codegen::ir::{Function, UserFuncName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::settings;
 use kiln_format::{
-    ConstExpr, FuncType, FunctionInfo, GlobalDef, GlobalType, Instrumentation, MemoryType, ModuleInfo, RefType,
+    CompositeType, ConstExpr, FuncType, FunctionInfo, GlobalDef, GlobalType, Instrumentation, MemoryType, ModuleInfo, RefType,
     TableType, ValType,
 };
 use wasmparser::{Parser, Payload, TypeRef, ValidPayload, Validator};
@@ -54,10 +54,10 @@ fn module_info(wasm: &[u8]) -> ModuleInfo {
             Payload::TypeSection(reader) => {
                 for ty in reader.into_iter_err_on_gc_types() {
                     let ty = ty.unwrap();
-                    info.types.push(FuncType {
+                    info.types.push(CompositeType::Func(FuncType {
                         params: ty.params().iter().map(|&t| val_type(t)).collect(),
                         results: ty.results().iter().map(|&t| val_type(t)).collect(),
-                    });
+                    }));
                 }
             }
             Payload::ImportSection(reader) => {
@@ -128,7 +128,13 @@ pub(crate) fn translate_wasm(wasm: &[u8]) -> Result<Vec<Function>> {
 /// [`translate_wasm`], compiling in the checks of `instrumentation`.
 pub(crate) fn translate_wasm_with(wasm: &[u8], instrumentation: Instrumentation) -> Result<Vec<Function>> {
     let info = module_info(wasm);
-    let env = FuncEnvironment { info: &info, offsets: info.vmoffsets(), call_conv: CallConv::SystemV, instrumentation };
+    let env = FuncEnvironment {
+        info: &info,
+        offsets: info.vmoffsets(),
+        call_conv: CallConv::SystemV,
+        instrumentation,
+        type_kinds: super::TypeKind::of_all(&info.types),
+    };
     let mut validator = Validator::new();
     let mut translator = FuncTranslator::new();
     let mut functions = Vec::new();
@@ -137,7 +143,7 @@ pub(crate) fn translate_wasm_with(wasm: &[u8], instrumentation: Instrumentation)
         let payload = payload?;
         if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
             let mut func_validator = to_validate.into_validator(Default::default());
-            let ty = &info.types[info.functions[func_index as usize].type_index as usize];
+            let ty = info.func_type(func_index).expect("a defined function has a function type");
             let mut func = Function::with_name_signature(UserFuncName::user(0, func_index), abi::wasm_signature(ty));
             translator.translate(&env, func_index, &body, &mut func_validator, &mut func)?;
             let flags = settings::Flags::new(settings::builder());

@@ -111,7 +111,7 @@ impl FuncTranslator {
             let count = reader.read_var_u32()?;
             let local_ty: wasmparser::ValType = reader.read()?;
             validator.define_locals(at, count, local_ty)?;
-            let local_ty = val_type(local_ty, at as usize)?;
+            let local_ty = val_type(local_ty, &env.type_kinds, at as usize)?;
             locals::declare_locals(&mut builder, state, count, local_ty);
         }
 
@@ -240,7 +240,7 @@ fn translate_reachable(
         }
         Operator::Select => reference::translate_select(builder, state, None, offset)?,
         Operator::TypedSelect { ty } => {
-            let ty = val_type(*ty, offset)?;
+            let ty = val_type(*ty, &env.type_kinds, offset)?;
             reference::translate_select(builder, state, Some(ty), offset)?
         }
 
@@ -385,7 +385,7 @@ fn skip_unreachable(
         Operator::End if state.unreachable_depth == 0 => control::translate_end(env, builder, state, offset)?,
         Operator::End => state.unreachable_depth -= 1,
         Operator::TypedSelect { ty } => {
-            val_type(*ty, offset)?;
+            val_type(*ty, &env.type_kinds, offset)?;
         }
         _ => {}
     }

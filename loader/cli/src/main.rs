@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use kiln_loader::{
-    Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module, Store, StoreLimits, TableType, Val,
+    CompositeType, Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module, Store, StoreLimits, TableType, Val,
     ValType,
 };
 use serde_json::json;
@@ -610,9 +610,19 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "digest": format!("{:#018x}", header.digest),
             },
             "name": module.name(),
-            "types": info.types.iter().map(|t| json!({
-                "params": t.params.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "results": t.results.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "types": info.types.iter().zip(&info.type_shapes).enumerate().map(|(i, (t, shape))| json!({
+                "index": i,
+                "kind": match t {
+                    CompositeType::Func(_) => "func",
+                    CompositeType::Struct(_) => "struct",
+                    CompositeType::Array(_) => "array",
+                },
+                "type": t.to_string(),
+                "params": t.as_func().map(|f| f.params.iter().map(ToString::to_string).collect::<Vec<_>>()),
+                "results": t.as_func().map(|f| f.results.iter().map(ToString::to_string).collect::<Vec<_>>()),
+                "supertype": shape.supertype,
+                "final": shape.is_final,
+                "rec_group": [shape.rec_group_start, shape.rec_group_len],
             })).collect::<Vec<_>>(),
             "imports": info.imports.iter().map(|i| json!({
                 "module": i.module, "name": i.name, "kind": import_kind(&i.kind),
@@ -677,6 +687,21 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     println!("text size:       {} bytes", code.text_len());
     println!("trap records:    {}", code.trap_records().len());
     println!("stack maps:      {}", code.stack_maps().len());
+    println!("types ({}):", info.types.len());
+    for (i, (t, shape)) in info.types.iter().zip(&info.type_shapes).enumerate() {
+        let sub = match (shape.supertype, shape.is_final) {
+            (Some(sup), true) => format!(" (sub final {sup})"),
+            (Some(sup), false) => format!(" (sub {sup})"),
+            (None, false) => " (sub)".to_string(),
+            (None, true) => String::new(),
+        };
+        let group = if shape.rec_group_len > 1 {
+            format!(" (rec group {}..{})", shape.rec_group_start, shape.rec_group_start + shape.rec_group_len)
+        } else {
+            String::new()
+        };
+        println!("  {i:>4} {t}{sub}{group}");
+    }
     println!("imports ({}):", info.imports.len());
     for i in &info.imports {
         println!("  {}.{}: {}", i.module, i.name, import_kind(&i.kind));
@@ -710,6 +735,12 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 f.traps,
                 f.stack_maps.len()
             );
+            for m in &f.stack_maps {
+                println!(
+                    "         stack map: return {:#x}, frame {} bytes, live slots at sp+{:?}",
+                    m.return_offset, m.frame_size, m.slots
+                );
+            }
         }
     }
     if let Some(start) = info.start {

@@ -302,7 +302,7 @@ fn check_module_info(info: &ModuleInfo, text_len: usize, data_len: usize) -> Res
         ));
     }
     for (i, &type_index) in info.tags.iter().enumerate() {
-        match info.types.get(type_index as usize) {
+        match info.func_type_at(type_index) {
             Some(ty) if ty.results.is_empty() => {}
             _ => {
                 return Err(LoadError::in_section(

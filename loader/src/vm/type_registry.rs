@@ -20,10 +20,11 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
-use kiln_format::{FuncType, HeapType, RefType, TypeShape, ValType};
+use kiln_format::{CompositeType, FuncType, StorageType, TypeShape, ValType};
 
-/// Canonical, engine-wide ids of function types, compared by `call_indirect`
-/// and by import matching.
+/// Canonical, engine-wide ids of the types of the type section (functions,
+/// structs, arrays), compared by `call_indirect`, casts and import
+/// matching.
 #[derive(Default)]
 pub(crate) struct TypeRegistry {
     /// Hash of a plain type to the newest id with that hash.
@@ -31,7 +32,7 @@ pub(crate) struct TypeRegistry {
     /// For each id, the next older plain id with the same hash, or `NO_TYPE`.
     same_hash: Vec<u32>,
     /// Each type, concrete references as engine ids.
-    types: Vec<FuncType>,
+    types: Vec<CompositeType>,
     /// Each type's declared supertype.
     supertypes: Vec<Option<u32>>,
     /// The id of the first type of every group that is not plain, by key.
@@ -61,30 +62,17 @@ impl Hasher for HashIsKey {
     }
 }
 
-/// A concrete reference in a group's key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum CanonIndex {
-    /// The type at this position of the same group.
-    InGroup(u32),
-    /// A type of an earlier group, by engine id.
-    Engine(u32),
-}
+/// Marks a position inside the group in a key's concrete references;
+/// engine ids stay below it.
+const IN_GROUP: u32 = 1 << 31;
 
-/// A value type in a group's key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum CanonValType {
-    /// A type without a concrete reference.
-    Plain(ValType),
-    /// A reference to a concrete type.
-    Concrete { nullable: bool, index: CanonIndex },
-}
-
-/// One type of a group's key.
+/// One type of a group's key: the type with each concrete reference
+/// written as `IN_GROUP | position` for a type of the same group, or as
+/// the engine id of a type outside.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct CanonSubType {
-    params: Vec<CanonValType>,
-    results: Vec<CanonValType>,
-    supertype: Option<CanonIndex>,
+    ty: CompositeType,
+    supertype: Option<u32>,
     is_final: bool,
 }
 
@@ -97,17 +85,12 @@ impl TypeRegistry {
     /// whose concrete references (if any) are engine ids: a host
     /// function's type.
     pub fn intern(&mut self, ty: &FuncType) -> u32 {
-        if !mentions_concrete(ty) {
-            return self.intern_plain(ty);
+        let ty = CompositeType::Func(ty.clone());
+        if !mentions_concrete(&ty) {
+            return self.intern_plain(&ty);
         }
-        let canon = |t: &ValType| canon_val(*t, CanonIndex::Engine);
-        let key = vec![CanonSubType {
-            params: ty.params.iter().map(canon).collect(),
-            results: ty.results.iter().map(canon).collect(),
-            supertype: None,
-            is_final: true,
-        }];
-        self.intern_group(key, |_| ty.clone(), &[None])
+        let key = vec![CanonSubType { ty: ty.clone(), supertype: None, is_final: true }];
+        self.intern_group(key, |_| ty.clone())
     }
 
     /// Interns every type of a module, given the shape of each (its group
@@ -115,7 +98,7 @@ impl TypeRegistry {
     /// consistent: a group covers consecutive types, a supertype comes
     /// before its subtype, a reference names a type of an earlier group or
     /// of its own.
-    pub fn intern_module(&mut self, tys: &[FuncType], shapes: &[TypeShape]) -> Result<Vec<u32>, BadTypes> {
+    pub fn intern_module(&mut self, tys: &[CompositeType], shapes: &[TypeShape]) -> Result<Vec<u32>, BadTypes> {
         if shapes.len() != tys.len() {
             return Err(BadTypes(format!("{} types but {} type shapes", tys.len(), shapes.len())));
         }
@@ -150,28 +133,26 @@ impl TypeRegistry {
                 ids.push(self.intern_plain(&group[0]));
             } else {
                 let index = |i: u32| match (i as usize).checked_sub(start) {
-                    Some(position) if (i as usize) < end => CanonIndex::InGroup(position as u32),
-                    _ => CanonIndex::Engine(ids[i as usize]),
+                    Some(position) if (i as usize) < end => IN_GROUP | position as u32,
+                    _ => ids[i as usize],
                 };
                 let key: Vec<CanonSubType> = group
                     .iter()
                     .zip(&shapes[start..end])
                     .map(|(ty, shape)| CanonSubType {
-                        params: ty.params.iter().map(|&t| canon_val(t, index)).collect(),
-                        results: ty.results.iter().map(|&t| canon_val(t, index)).collect(),
+                        ty: ty.map_concrete(index),
                         supertype: shape.supertype.map(index),
                         is_final: shape.is_final,
                     })
                     .collect();
-                let supers: Vec<Option<CanonIndex>> = key.iter().map(|t| t.supertype).collect();
                 // Placeholders until the group's ids are known.
-                let placeholder = |_| FuncType { params: Vec::new(), results: Vec::new() };
-                let first = self.intern_group(key, placeholder, &supers);
+                let placeholder = |_| CompositeType::Func(FuncType { params: Vec::new(), results: Vec::new() });
+                let first = self.intern_group(key, placeholder);
                 // The ids of the group are known now: write the types out
                 // with every reference as an engine id.
                 let engine_index = |i: u32| match index(i) {
-                    CanonIndex::InGroup(position) => first + position,
-                    CanonIndex::Engine(id) => id,
+                    canon if canon & IN_GROUP != 0 => first + (canon & !IN_GROUP),
+                    id => id,
                 };
                 for (position, ty) in group.iter().enumerate() {
                     self.types[first as usize + position] = ty.map_concrete(engine_index);
@@ -184,7 +165,7 @@ impl TypeRegistry {
     }
 
     /// The id of a plain type (see the module docs).
-    fn intern_plain(&mut self, ty: &FuncType) -> u32 {
+    fn intern_plain(&mut self, ty: &CompositeType) -> u32 {
         let hash = self.hasher.hash_one(ty);
         let mut candidate = self.by_hash.get(&hash).copied().unwrap_or(NO_TYPE);
         while let (Some(known), Some(&next)) =
@@ -204,22 +185,14 @@ impl TypeRegistry {
 
     /// The id of the first type of a group, adding its types (made by
     /// `make`, each by its position) when the group is new.
-    fn intern_group(
-        &mut self,
-        key: Vec<CanonSubType>,
-        make: impl Fn(usize) -> FuncType,
-        supertypes: &[Option<CanonIndex>],
-    ) -> u32 {
+    fn intern_group(&mut self, key: Vec<CanonSubType>, make: impl Fn(usize) -> CompositeType) -> u32 {
         if let Some(&first) = self.groups.get(&key) {
             return first;
         }
         let first = self.types.len() as u32;
-        for (position, supertype) in supertypes.iter().enumerate() {
+        for (position, sub) in key.iter().enumerate() {
             self.types.push(make(position));
-            self.supertypes.push(supertype.map(|s| match s {
-                CanonIndex::InGroup(p) => first + p,
-                CanonIndex::Engine(id) => id,
-            }));
+            self.supertypes.push(sub.supertype.map(|s| if s & IN_GROUP != 0 { first + (s & !IN_GROUP) } else { s }));
             // Never found by the plain path's hash lookup.
             self.same_hash.push(NO_TYPE);
         }
@@ -227,9 +200,19 @@ impl TypeRegistry {
         first
     }
 
-    /// The type with id `id`, concrete references as engine ids.
+    /// The function type with id `id`, concrete references as engine ids.
     pub fn get(&self, id: u32) -> Option<&FuncType> {
+        self.types.get(id as usize)?.as_func()
+    }
+
+    /// The type with id `id`, concrete references as engine ids.
+    pub fn get_composite(&self, id: u32) -> Option<&CompositeType> {
         self.types.get(id as usize)
+    }
+
+    /// The declared supertype of type `id`.
+    pub fn supertype(&self, id: u32) -> Option<u32> {
+        self.supertypes.get(id as usize).copied().flatten()
     }
 
     /// Whether type `sub` is `sup` or declares it, directly or through
@@ -246,45 +229,45 @@ impl TypeRegistry {
     }
 }
 
-fn concrete_indices(ty: &FuncType) -> impl Iterator<Item = u32> + '_ {
-    ty.params.iter().chain(&ty.results).filter_map(|t| match t {
-        ValType::Ref(RefType { heap: HeapType::Concrete(index), .. }) => Some(*index),
+fn concrete_indices(ty: &CompositeType) -> Box<dyn Iterator<Item = u32> + '_> {
+    let index = |t: &ValType| t.as_ref().and_then(|r| r.heap.concrete_index());
+    let field = move |f: &kiln_format::FieldType| match f.storage {
+        StorageType::Val(t) => index(&t),
         _ => None,
-    })
-}
-
-fn mentions_concrete(ty: &FuncType) -> bool {
-    concrete_indices(ty).next().is_some()
-}
-
-fn canon_val(ty: ValType, index: impl Fn(u32) -> CanonIndex) -> CanonValType {
+    };
     match ty {
-        ValType::Ref(RefType { nullable, heap: HeapType::Concrete(i) }) => {
-            CanonValType::Concrete { nullable, index: index(i) }
-        }
-        plain => CanonValType::Plain(plain),
+        CompositeType::Func(f) => Box::new(f.params.iter().chain(&f.results).filter_map(index)),
+        CompositeType::Struct(s) => Box::new(s.fields.iter().filter_map(field)),
+        CompositeType::Array(a) => Box::new(field(&a.element).into_iter()),
     }
+}
+
+fn mentions_concrete(ty: &CompositeType) -> bool {
+    concrete_indices(ty).next().is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_format::{HeapType, RefType};
 
     fn alone(index: u32) -> TypeShape {
         TypeShape { rec_group_start: index, rec_group_len: 1, supertype: None, is_final: true }
     }
 
     fn concrete(index: u32) -> ValType {
-        ValType::Ref(RefType { nullable: false, heap: HeapType::Concrete(index) })
+        ValType::Ref(RefType { nullable: false, heap: HeapType::ConcreteFunc(index) })
     }
 
     #[test]
     fn types_sharing_a_hash_keep_their_own_ids() {
         let mut registry = TypeRegistry::default();
-        let tys: Vec<FuncType> = [vec![], vec![ValType::I32], vec![ValType::I64], vec![ValType::I32, ValType::I32]]
-            .into_iter()
-            .map(|params| FuncType { params, results: vec![] })
-            .collect();
+        let tys: Vec<CompositeType> =
+            [vec![], vec![ValType::I32], vec![ValType::I64], vec![ValType::I32, ValType::I32]]
+                .into_iter()
+                .map(|params| CompositeType::Func(FuncType { params, results: vec![] }))
+                .collect();
+        let func = |t: &CompositeType| t.as_func().unwrap().clone();
         // The first three are chained under the last one's hash, as if
         // their hashes collided with it.
         let hash = registry.hasher.hash_one(&tys[3]);
@@ -293,10 +276,9 @@ mod tests {
             registry.supertypes.push(None);
             registry.same_hash.push(registry.by_hash.insert(hash, id as u32).unwrap_or(NO_TYPE));
         }
-        assert_eq!(registry.intern(&tys[3]), 3, "no type of the chain equals it");
+        assert_eq!(registry.intern(&func(&tys[3])), 3, "no type of the chain equals it");
         assert_eq!(registry.same_hash[3], 2, "it heads the chain");
-        assert_eq!(registry.intern(&tys[3]), 3);
-        assert_eq!(registry.intern(&tys[3].clone()), 3);
+        assert_eq!(registry.intern(&func(&tys[3])), 3);
         assert_eq!(registry.types.len(), 4);
     }
 
@@ -309,7 +291,8 @@ mod tests {
         assert_ne!(ia, registry.intern(&b));
         assert_eq!(ia, registry.intern(&a.clone()));
         assert_eq!(registry.get(ia), Some(&a));
-        assert_eq!(registry.intern_module(&[b.clone(), a.clone()], &[alone(0), alone(1)]).unwrap()[1], ia);
+        let module = [CompositeType::Func(b.clone()), CompositeType::Func(a.clone())];
+        assert_eq!(registry.intern_module(&module, &[alone(0), alone(1)]).unwrap()[1], ia);
     }
 
     #[test]
@@ -318,8 +301,8 @@ mod tests {
         // (rec (type $t0 (func (param (ref $t1)))) (type $t1 (func (param (ref $t0)))))
         let pair = |base: u32| {
             vec![
-                FuncType { params: vec![concrete(base + 1)], results: vec![] },
-                FuncType { params: vec![concrete(base)], results: vec![] },
+                CompositeType::Func(FuncType { params: vec![concrete(base + 1)], results: vec![] }),
+                CompositeType::Func(FuncType { params: vec![concrete(base)], results: vec![] }),
             ]
         };
         let group = |base: u32| {
@@ -327,7 +310,7 @@ mod tests {
         };
         let first = registry.intern_module(&pair(0), &group(0)).unwrap();
         // The same group after an unrelated type, in another module.
-        let mut tys = vec![FuncType { params: vec![ValType::F32], results: vec![] }];
+        let mut tys = vec![CompositeType::Func(FuncType { params: vec![ValType::F32], results: vec![] })];
         tys.extend(pair(1));
         let mut shapes = vec![alone(0)];
         shapes.extend(group(1));
@@ -336,7 +319,7 @@ mod tests {
         assert_eq!(registry.get(first[0]).unwrap().params, vec![concrete(first[1])], "references are engine ids");
         // The same types in two groups of one are different types.
         let single = |i: u32| TypeShape { rec_group_start: i, rec_group_len: 1, supertype: None, is_final: true };
-        let recursive = FuncType { params: vec![concrete(0)], results: vec![] };
+        let recursive = CompositeType::Func(FuncType { params: vec![concrete(0)], results: vec![] });
         let third = registry.intern_module(std::slice::from_ref(&recursive), &[single(0)]).unwrap();
         assert!(!first.contains(&third[0]));
         assert_eq!(registry.intern_module(&[recursive], &[single(0)]).unwrap(), third);
@@ -345,21 +328,22 @@ mod tests {
     #[test]
     fn declared_supertypes_make_subtypes() {
         let mut registry = TypeRegistry::default();
-        let ty = FuncType { params: vec![], results: vec![] };
+        let func = FuncType { params: vec![], results: vec![] };
+        let ty = CompositeType::Func(func.clone());
         let open = TypeShape { rec_group_start: 0, rec_group_len: 1, supertype: None, is_final: false };
         let sub = TypeShape { rec_group_start: 1, rec_group_len: 1, supertype: Some(0), is_final: true };
         let ids = registry.intern_module(&[ty.clone(), ty.clone()], &[open, sub]).unwrap();
         assert_ne!(ids[0], ids[1]);
         assert!(registry.is_subtype(ids[1], ids[0]));
         assert!(!registry.is_subtype(ids[0], ids[1]));
-        let plain = registry.intern(&ty);
+        let plain = registry.intern(&func);
         assert!(!registry.is_subtype(plain, ids[0]), "a final type without supertype is another type");
     }
 
     #[test]
     fn inconsistent_shapes_are_refused() {
         let mut registry = TypeRegistry::default();
-        let ty = FuncType { params: vec![concrete(1)], results: vec![] };
+        let ty = CompositeType::Func(FuncType { params: vec![concrete(1)], results: vec![] });
         let err = registry.intern_module(&[ty.clone(), ty.clone()], &[alone(0), alone(1)]).unwrap_err();
         assert!(err.0.contains("later group"), "{}", err.0);
         let bad_group = TypeShape { rec_group_start: 0, rec_group_len: 3, supertype: None, is_final: true };

@@ -41,7 +41,7 @@ impl Val {
             Val::ExnRef(Some(_)) => r.heap == HeapType::Exn,
             Val::FuncRef(Some(f)) => match r.heap {
                 HeapType::Func => true,
-                HeapType::Concrete(id) => store.engine.is_subtype(store.func_ref(f)?.type_id, id),
+                HeapType::ConcreteFunc(id) => store.engine.is_subtype(store.func_ref(f)?.type_id, id),
                 _ => false,
             },
             _ => false,

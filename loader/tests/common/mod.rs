@@ -120,7 +120,7 @@ impl TestArtifact {
         let (offsets, text_bytes) = self.layout();
         let mut info = ModuleInfo {
             name: self.module_name.clone(),
-            types: vec![FuncType { params: vec![], results: vec![] }],
+            types: vec![kiln_format::CompositeType::Func(FuncType { params: vec![], results: vec![] })],
             functions: self
                 .funcs
                 .iter()

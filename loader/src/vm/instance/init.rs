@@ -159,9 +159,8 @@ pub(crate) fn instantiate(
     // Defined tags are new store tags, distinct from every other.
     for &type_index in &info.tags[info.num_imported_tags as usize..] {
         let ty = info
-            .types
-            .get(type_index as usize)
-            .ok_or_else(|| Error::Instantiation(format!("tag type {type_index} does not exist")))?
+            .func_type_at(type_index)
+            .ok_or_else(|| Error::Instantiation(format!("tag type {type_index} is not a function type")))?
             .map_concrete(|index| type_ids.get(index as usize).copied().unwrap_or(u32::MAX));
         let type_id = type_ids[type_index as usize];
         tags.push(store.new_tag(std::sync::Arc::new(crate::vm::exception::VMTag { ty, type_id })).index);
@@ -312,7 +311,7 @@ pub(crate) fn check_counts(info: &ModuleInfo) -> Result<(), Error> {
     // type of the module (those in the types themselves are checked as
     // the engine interns them).
     let types = info.types.len();
-    let in_range = |r: RefType| !matches!(r.heap, HeapType::Concrete(i) if i as usize >= types);
+    let in_range = |r: RefType| !matches!(r.heap, HeapType::ConcreteFunc(i) if i as usize >= types);
     let val_in_range = |v: ValType| v.as_ref().is_none_or(in_range);
     let imports_in_range = info.imports.iter().all(|i| match &i.kind {
         ImportKind::Table(t) => in_range(t.element),
