@@ -104,6 +104,38 @@ pub enum ConstOp {
     I64Sub,
     /// `i64.mul`, wrapping.
     I64Mul,
+    /// Pushes an `f32`, as bits.
+    F32Const(u32),
+    /// Pushes an `f64`, as bits.
+    F64Const(u64),
+    /// Pushes a `v128`, as bits.
+    V128Const(u128),
+    /// Pushes a null reference of a heap type.
+    RefNull(HeapType),
+    /// Pushes the reference of a function.
+    RefFunc(u32),
+    /// `ref.i31`: pops an `i32`, pushes an `i31`.
+    RefI31,
+    /// `struct.new` of a type index: pops the fields (the first pushed
+    /// first), pushes a new struct.
+    StructNew(u32),
+    /// `struct.new_default` of a type index.
+    StructNewDefault(u32),
+    /// `array.new` of a type index: pops the value, then the length.
+    ArrayNew(u32),
+    /// `array.new_default` of a type index: pops the length.
+    ArrayNewDefault(u32),
+    /// `array.new_fixed`: pops `len` elements (the first pushed first).
+    ArrayNewFixed {
+        /// Type index of the array.
+        type_index: u32,
+        /// Number of elements.
+        len: u32,
+    },
+    /// `any.convert_extern`: changes no bits (SPEC 3.14).
+    AnyConvertExtern,
+    /// `extern.convert_any`: changes no bits.
+    ExternConvertAny,
 }
 
 impl ConstOp {
@@ -119,7 +151,7 @@ impl ConstOp {
             ConstOp::I64Add => a.wrapping_add(b),
             ConstOp::I64Sub => a.wrapping_sub(b),
             ConstOp::I64Mul => a.wrapping_mul(b),
-            ConstOp::I32Const(_) | ConstOp::I64Const(_) | ConstOp::GlobalGet(_) => return None,
+            _ => return None,
         })
     }
 }
