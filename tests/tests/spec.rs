@@ -61,7 +61,6 @@ const GC_SCRIPTS: &[&str] = &[
     "struct.wast",
     "table_init.wast",
     "table_init64.wast",
-    "type-rec.wast",
     "type-subtyping.wast",
 ];
 
