@@ -8,15 +8,21 @@
 //! operators in `simd`, those of the threads proposal in `atomic`.
 
 mod atomic;
+mod barriers;
 mod bulk;
 mod call;
 mod control;
 mod env;
 mod epoch;
 mod exceptions;
-mod externref;
 mod fuel;
+mod gc_array;
+mod gc_cast;
+mod gc_field;
+mod gc_ops;
+mod gc_struct;
 mod global;
+mod i31;
 mod legacy;
 mod locals;
 mod memory;
