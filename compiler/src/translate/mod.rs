@@ -36,6 +36,8 @@ mod translator;
 mod types;
 
 #[cfg(test)]
+mod gc_tests;
+#[cfg(test)]
 mod tests;
 
 pub use env::FuncEnvironment;
