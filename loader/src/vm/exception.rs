@@ -91,6 +91,9 @@ impl ExceptionObject {
             if ty.is_counted_ref() {
                 let raw = slot.pointer() as *mut VMExternData;
                 *slot = ValueSlot::default();
+                if raw as usize as u64 & kiln_format::gc::I31_TAG != 0 {
+                    continue; // an i31 is not counted
+                }
                 // SAFETY: `allocate` took this count, which the exception
                 // owned and, its slot now null, hands over.
                 out.extend(unsafe { ExternRef::from_raw(raw) });
