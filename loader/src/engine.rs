@@ -88,6 +88,11 @@ impl Engine {
         sub == sup || self.inner.types.read().unwrap_or_else(|e| e.into_inner()).is_subtype(sub, sup)
     }
 
+    /// The struct, array or function type with id `id`.
+    pub(crate) fn composite_type(&self, id: u32) -> Option<CompositeType> {
+        self.inner.types.read().unwrap_or_else(|e| e.into_inner()).get_composite(id).cloned()
+    }
+
     /// The type with id `id`.
     pub(crate) fn func_type(&self, id: u32) -> Option<FuncType> {
         self.inner.types.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()

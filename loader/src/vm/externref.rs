@@ -13,12 +13,29 @@ use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
-/// The heap block behind an externref.
+use kiln_format::gc;
+
+use super::gc::object;
+
+/// The heap block behind an externref: the header every counted block
+/// shares (SPEC 3.14), then the boxed host value.
 #[repr(C)]
 pub(crate) struct VMExternData {
     ref_count: AtomicUsize,
+    /// `KIND_HOST | FLAG_ACYCLIC`: a host value is never part of a cycle
+    /// the collector could see, so it is never a candidate.
+    header: u32,
+    /// `HOST_TYPE_ID`.
+    type_id: u32,
     value: Box<dyn Any + Send + Sync>,
 }
+
+const _: () = {
+    assert!(std::mem::offset_of!(VMExternData, ref_count) == gc::REF_COUNT as usize);
+    assert!(std::mem::offset_of!(VMExternData, header) == gc::HEADER as usize);
+    assert!(std::mem::offset_of!(VMExternData, type_id) == gc::TYPE_ID as usize);
+    assert!(std::mem::offset_of!(VMExternData, value) == gc::HEADER_SIZE as usize);
+};
 
 /// A reference to a host value that Wasm can hold as an `externref`.
 pub struct ExternRef {
@@ -33,13 +50,31 @@ unsafe impl Sync for ExternRef {}
 impl ExternRef {
     /// Wraps a host value.
     pub fn new<T: Any + Send + Sync>(value: T) -> ExternRef {
-        let block = Box::new(VMExternData { ref_count: AtomicUsize::new(1), value: Box::new(value) });
+        let block = Box::new(VMExternData {
+            ref_count: AtomicUsize::new(1),
+            header: gc::KIND_HOST | gc::FLAG_ACYCLIC,
+            type_id: gc::HOST_TYPE_ID,
+            value: Box::new(value),
+        });
         ExternRef { data: NonNull::from(Box::leak(block)) }
     }
 
-    /// The host value, if it is a `T`.
+    /// The host value, if it is a `T` (never for a GC object seen as an
+    /// externref, which has no host value).
     pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
-        self.data().value.downcast_ref::<T>()
+        self.host_data()?.value.downcast_ref::<T>()
+    }
+
+    /// Whether the block is a host value or an exception rather than a GC
+    /// object that `extern.convert_any` made an externref.
+    pub(crate) fn is_host(&self) -> bool {
+        // SAFETY: `self` owns a count, so the block and its header are live.
+        unsafe { object::kind(self.data.as_ptr().cast()) == gc::KIND_HOST }
+    }
+
+    /// The block as a host block, if it is one.
+    fn host_data(&self) -> Option<&VMExternData> {
+        self.is_host().then(|| self.data())
     }
 
     /// Whether both refer to the same host value.
@@ -50,7 +85,7 @@ impl ExternRef {
     /// The host value, mutably, if it is a `T` and this is its only
     /// reference.
     pub(crate) fn unique_value_mut<T: Any>(&mut self) -> Option<&mut T> {
-        if self.data().ref_count.load(Ordering::Acquire) != 1 {
+        if self.data().ref_count.load(Ordering::Acquire) != 1 || !self.is_host() {
             return None;
         }
         // SAFETY: `self` owns the only count, so nothing else reaches the
@@ -65,6 +100,8 @@ impl ExternRef {
         self.data().ref_count.load(Ordering::Acquire)
     }
 
+    /// The block; only its count and header may be read unless it is a
+    /// host block (a GC object has fields where a host block has its value).
     fn data(&self) -> &VMExternData {
         // SAFETY: `self` owns a count, so the block is live.
         unsafe { self.data.as_ref() }
@@ -82,19 +119,28 @@ impl ExternRef {
         raw
     }
 
-    /// Takes over one count owned by the raw pointer's holder.
+    /// Takes over one count owned by the raw pointer's holder. An `i31`
+    /// word owns no count and is no block: it gives `None`.
     ///
     /// # Safety
-    /// `raw` must be null or a live block whose count the caller owns.
+    /// `raw` must be null, an `i31`, or a live counted block whose count
+    /// the caller owns.
     pub(crate) unsafe fn from_raw(raw: *mut VMExternData) -> Option<ExternRef> {
+        if object::is_i31(raw as usize) {
+            return None;
+        }
         NonNull::new(raw).map(|data| ExternRef { data })
     }
 
-    /// A new reference to a block that someone else keeps alive.
+    /// A new reference to a block that someone else keeps alive (`None`
+    /// for null or an `i31`).
     ///
     /// # Safety
-    /// `raw` must be null or a live block.
+    /// `raw` must be null, an `i31`, or a live counted block.
     pub(crate) unsafe fn clone_from_raw(raw: *mut VMExternData) -> Option<ExternRef> {
+        if object::is_i31(raw as usize) {
+            return None;
+        }
         let data = NonNull::new(raw)?;
         // SAFETY: the caller guarantees the block is live.
         unsafe { data.as_ref() }.ref_count.fetch_add(1, Ordering::Relaxed);
@@ -102,38 +148,47 @@ impl ExternRef {
     }
 }
 
-/// Adds one count to a raw reference (null is ignored).
+/// Adds one count to a raw reference (null and `i31` are ignored).
 ///
 /// # Safety
-/// `raw` must be null or a live block.
+/// `raw` must be null, an `i31`, or a live counted block.
 pub(crate) unsafe fn increment_raw(raw: *mut VMExternData) {
-    // SAFETY: forwarded from the caller; the new count is given up at once.
-    if let Some(r) = unsafe { ExternRef::clone_from_raw(raw) } {
-        std::mem::forget(r);
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { object::increment(raw as usize) }
 }
 
-/// Frees a block whose count compiled code has just taken to zero.
+/// Frees a counted block whose count compiled code has just taken to
+/// zero, by its kind: a host value's box, or a GC object and whatever only
+/// it held, iteratively.
 ///
 /// # Safety
-/// `raw` must be a block whose last count was just dropped (so nothing else
-/// can reach it).
+/// `raw` must be null, an `i31`, or a block whose last count was just
+/// dropped (so nothing else can reach it).
 pub(crate) unsafe fn free_unreferenced(raw: *mut VMExternData) {
-    if raw.is_null() {
-        return;
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { object::free_unreferenced(raw as usize) }
+}
+
+/// Frees a host block (kind `KIND_HOST`) whose count is zero.
+///
+/// # Safety
+/// `raw` must be a host block made by [`ExternRef::new`] whose last count
+/// was dropped.
+pub(crate) unsafe fn free_host_block(raw: *mut VMExternData) {
     fence(Ordering::Acquire);
     // SAFETY: the count is zero, and `ExternRef::new` allocated the block as a `Box`.
     drop(unsafe { Box::from_raw(raw) });
 }
 
-/// Drops one count of a raw reference (null is ignored); may free it.
+/// Drops one count of a raw reference (null and `i31` are ignored); may
+/// free it, or buffer a GC object as a candidate root of a cycle.
 ///
 /// # Safety
-/// `raw` must be null or a live block of which the caller owns one count.
+/// `raw` must be null, an `i31`, or a live counted block of which the
+/// caller owns one count.
 pub(crate) unsafe fn decrement_raw(raw: *mut VMExternData) {
     // SAFETY: forwarded from the caller.
-    drop(unsafe { ExternRef::from_raw(raw) });
+    unsafe { object::decrement(raw as usize) }
 }
 
 impl Clone for ExternRef {
@@ -145,13 +200,9 @@ impl Clone for ExternRef {
 
 impl Drop for ExternRef {
     fn drop(&mut self) {
-        if self.data().ref_count.fetch_sub(1, Ordering::Release) != 1 {
-            return;
-        }
-        fence(Ordering::Acquire);
-        // SAFETY: that was the last count, so nothing else can reach the block,
-        // which `ExternRef::new` allocated as a `Box`.
-        drop(unsafe { Box::from_raw(self.data.as_ptr()) });
+        // SAFETY: `self` owns one count of a live counted block, given up
+        // here; the block may be a GC object seen as an externref.
+        unsafe { object::decrement(self.data.as_ptr() as usize) }
     }
 }
 

@@ -22,6 +22,7 @@ use super::activations::{ActivationRecord, ActivationsTable, GcStats};
 use super::epoch::EpochState;
 use super::exception::VMTag;
 use super::externref::{ExternRef, VMExternData};
+use super::gc::heap::GcHeap;
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
 use super::host_func::VMHostFuncContext;
@@ -91,6 +92,7 @@ pub(crate) type LimiterAccessor<T> = dyn (FnMut(&mut T) -> &mut dyn ResourceLimi
 pub(crate) enum LimiterQuery {
     MemoryGrowing { current: usize, desired: usize, maximum: Option<usize> },
     TableGrowing { current: usize, desired: usize, maximum: Option<usize> },
+    GcHeapGrowing { current: usize, desired: usize },
     Instances,
     Tables,
     Memories,
@@ -119,6 +121,7 @@ pub(crate) unsafe fn ask_limiter<T>(store: *mut StoreOpaque, query: LimiterQuery
         LimiterQuery::TableGrowing { current, desired, maximum } => {
             usize::from(limiter.table_growing(current, desired, maximum)?)
         }
+        LimiterQuery::GcHeapGrowing { current, desired } => usize::from(limiter.gc_heap_growing(current, desired)?),
         LimiterQuery::Instances => limiter.instances(),
         LimiterQuery::Tables => limiter.tables(),
         LimiterQuery::Memories => limiter.memories(),
@@ -162,6 +165,9 @@ pub(crate) struct StoreOpaque {
     pub(crate) limiter: Option<LimiterHook>,
     /// The error of a host function, carried across the unwind to the entry.
     pub(crate) pending_error: Option<Error>,
+    /// The store's structs and arrays. Last: it is dropped after every
+    /// table, global and instance has dropped the counts it held.
+    pub(crate) gc_heap: Box<GcHeap>,
 }
 
 /// Host destructors (of externref values) panicked while counts were
@@ -221,6 +227,7 @@ impl StoreOpaque {
             fuel_reserve: 0,
             limiter: None,
             pending_error: None,
+            gc_heap: GcHeap::new(),
         }
     }
 
@@ -244,10 +251,11 @@ impl StoreOpaque {
         self.activations.vm_ptr()
     }
 
-    /// Runs an externref GC: walks the stack of every Wasm activation of
-    /// this store (it may be called from a host function that Wasm called),
-    /// keeps the references live Wasm frames hold and drops the counts of
-    /// every other reference the activations table held. Every count is
+    /// Runs a GC: walks the stack of every Wasm activation of this store
+    /// (it may be called from a host function that Wasm called), keeps the
+    /// references live Wasm frames hold and drops the counts of every other
+    /// reference the activations table held; then, the table precise, runs
+    /// the cycle collector over the GC heap's candidates. Every count is
     /// dropped even if a host destructor panics; the panic becomes the error.
     pub(crate) fn gc(&mut self) -> Result<GcStats, Error> {
         let mut records = Vec::new();
@@ -261,6 +269,7 @@ impl StoreOpaque {
         // saved when its activation called the host that entered the next.
         let (stats, released) = unsafe { self.activations.collect(&records) };
         release_counts(released)?;
+        self.collect_cycles()?;
         Ok(stats)
     }
 
