@@ -575,6 +575,7 @@ impl StoreOpaque {
             raws.extend(table.take_references());
         }
         raws.extend(self.activations.take_all());
+        raws.extend(self.take_all_element_counts().into_iter().map(|w| w as *mut VMExternData));
         // Nothing can report the panic of a destructor run by a drop; every
         // count is dropped all the same.
         let _ = release_counts(raws);

@@ -1,10 +1,9 @@
 //! The GC heap of one store: where its structs and arrays live.
 //!
-//! Allocation is segregated by size class. Objects up to [`MAX_SMALL`]
-//! bytes come from chunks of [`CHUNK_SIZE`] bytes, aligned to their size,
+//! Allocation is segregated by size class. Objects up to 4 KiB come from chunks of [`CHUNK_SIZE`] bytes, aligned to their size,
 //! each holding slots of one class; a free slot is on its class's
 //! intrusive free list (the link in its count word, [`FREE_SLOT`] as its
-//! kind). A larger object gets a chunk of its own, of its own size. Every
+//! kind). An object past the largest class (4 KiB) gets a chunk of its own, of its own size. Every
 //! chunk starts with a [`ChunkHeader`] naming its heap, so an object's
 //! heap is found by masking its address: any code that drops a count
 //! (a table, a host handle, an exception's destructor) can free a GC
@@ -37,8 +36,6 @@ pub(crate) const CHUNK_SIZE: usize = 64 << 10;
 /// Bytes at the start of every chunk before its first object: the
 /// [`ChunkHeader`], padded so objects stay 16-byte aligned.
 const CHUNK_HEADER: usize = 64;
-/// The largest object allocated from a shared chunk.
-pub(crate) const MAX_SMALL: u32 = 4096;
 /// The kind bits of a free slot: no live block has them.
 const FREE_SLOT: u32 = gc::KIND_MASK;
 
@@ -467,8 +464,8 @@ mod tests {
         assert_eq!(class_of(16), Some(0));
         assert_eq!(class_of(128), Some(7));
         assert_eq!(CLASS_SIZES[class_of(144).unwrap()], 160);
-        assert_eq!(CLASS_SIZES[class_of(MAX_SMALL).unwrap()], MAX_SMALL);
-        assert_eq!(class_of(MAX_SMALL + 16), None);
+        assert_eq!(CLASS_SIZES[class_of(4096).unwrap()], 4096);
+        assert_eq!(class_of(4096 + 16), None, "larger objects get a chunk of their own");
         assert!(CLASS_SIZES.windows(2).all(|w| w[0] < w[1] && w[1] % 16 == 0));
         assert!(CLASS_SIZES.windows(2).all(|w| w[1] - w[0] <= w[0] / 4 || w[0] <= 128));
     }

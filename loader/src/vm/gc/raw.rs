@@ -33,6 +33,7 @@ use crate::vm::abi::ValueSlot;
 use crate::vm::store::{release_counts, StoreOpaque};
 
 /// Whether an object is a struct or an array.
+#[allow(dead_code)] // Built by the host handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum GcKind {
     /// A struct.
@@ -190,6 +191,8 @@ pub(crate) unsafe fn new_array_from(
     Ok(object)
 }
 
+// The host handles (`AnyRef`, `StructRef`, `ArrayRef`) build on these.
+#[allow(dead_code)]
 impl StoreOpaque {
     /// Whether `word` is a live struct or array of this store's heap.
     pub(crate) fn gc_is_object(&self, word: usize) -> bool {
