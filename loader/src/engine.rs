@@ -88,7 +88,8 @@ impl Engine {
         sub == sup || self.inner.types.read().unwrap_or_else(|e| e.into_inner()).is_subtype(sub, sup)
     }
 
-    /// The struct, array or function type with id `id`.
+    /// The type (function, struct or array) with id `id`, concrete
+    /// references as engine ids.
     pub(crate) fn composite_type(&self, id: u32) -> Option<CompositeType> {
         self.inner.types.read().unwrap_or_else(|e| e.into_inner()).get_composite(id).cloned()
     }

@@ -85,6 +85,7 @@ mod error;
 mod exn;
 mod externals;
 mod func;
+mod gc_ref;
 mod global;
 mod instance;
 mod instance_pre;
@@ -95,6 +96,7 @@ mod linker;
 pub mod matching;
 mod memory;
 mod module;
+mod rooted;
 mod shared_memory;
 mod store;
 mod table;
@@ -119,13 +121,14 @@ pub use error::Error;
 pub use exn::Exn;
 pub use externals::Extern;
 pub use func::{Func, HostFn};
+pub use gc_ref::{AnyRef, ArrayRef, StructRef, I31};
 pub use global::Global;
 pub use instance::Instance;
 pub use instance_pre::InstancePre;
 pub use into_func::{IntoFunc, WasmRet};
 pub use kiln_format::{
-    ArrayType, CompositeType, Export, ExternKind, FieldType, FuncType, GlobalType, Import, ImportKind, MemoryType,
-    ModuleInfo, RefType, StorageType, StructType, TableType, TrapCode, ValType,
+    ArrayType, CompositeType, Export, ExternKind, FieldType, FuncType, GlobalType, HeapType, Import, ImportKind,
+    MemoryType, ModuleInfo, RefType, StorageType, StructType, TableType, TrapCode, ValType,
 };
 pub use limits::{
     ResourceLimiter, StoreLimits, StoreLimitsBuilder, DEFAULT_GC_HEAP_LIMIT, DEFAULT_INSTANCE_LIMIT,
@@ -134,6 +137,7 @@ pub use limits::{
 pub use linker::Linker;
 pub use memory::{LeBytes, Memory, MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use module::Module;
+pub use rooted::RootScope;
 pub use shared_memory::{SharedMemory, WaitResult};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, DEFAULT_MAX_WASM_STACK};
 pub use table::{Table, MAX_TABLE_ELEMENTS};

@@ -163,6 +163,12 @@ impl<T> Store<T> {
         self.inner.opaque.activations.len()
     }
 
+    /// Number of host roots of GC references the store holds (each owns
+    /// one count; see [`RootScope`](crate::RootScope)).
+    pub fn gc_roots_len(&self) -> usize {
+        self.inner.opaque.roots.len()
+    }
+
     /// Number of GCs this store has run.
     pub fn gc_count(&self) -> u64 {
         self.inner.opaque.activations.gc_count()

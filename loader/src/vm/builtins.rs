@@ -259,9 +259,10 @@ unsafe extern "C" fn activations_insert_slow(vmctx: *mut u8, externref: *mut u8)
     // stack map names, and this one is live after the call. Should the GC
     // fail, the count goes into the table first, so nothing leaks.
     let gc = store.gc();
-    // SAFETY: as above, the count is ours to hand over.
-    if let Some(r) = unsafe { ExternRef::from_raw(externref.cast::<VMExternData>()) } {
-        store.move_into_activations(r);
+    // The count is ours to hand over; the word may be a host block or a GC
+    // object, never null or an i31 (compiled code inserts neither).
+    if super::gc::object::is_block(externref as usize) {
+        store.activations.insert(externref.cast::<VMExternData>());
     }
     if let Err(error) = gc {
         raise_error(store, error);
@@ -450,9 +451,10 @@ unsafe extern "C" fn exn_values(vmctx: *mut u8, exn: *mut u8, out: *mut ValueSlo
             if ty.is_counted_ref() {
                 // The frame holds the value from here on: the table keeps a
                 // count of its own, as for `table.get`. Inserting from a
-                // builtin never collects.
-                if let Some(r) = ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) {
-                    store.move_into_activations(r);
+                // builtin never collects. The value may be a GC object.
+                let word = slot.pointer();
+                if super::gc::object::is_block(word) {
+                    store.clone_into_activations(word as u64);
                 }
             }
         }

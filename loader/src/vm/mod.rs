@@ -13,6 +13,8 @@ pub(crate) mod exception;
 mod externref;
 mod fuel;
 pub(crate) mod gc;
+pub(crate) mod gc_object;
+pub(crate) mod gc_roots;
 pub(crate) mod global;
 pub(crate) mod host_func;
 pub(crate) mod instance;

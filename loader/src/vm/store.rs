@@ -23,6 +23,7 @@ use super::epoch::EpochState;
 use super::exception::VMTag;
 use super::externref::{ExternRef, VMExternData};
 use super::gc::heap::GcHeap;
+use super::gc_roots::RootTable;
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
 use super::host_func::VMHostFuncContext;
@@ -132,6 +133,9 @@ pub(crate) unsafe fn ask_limiter<T>(store: *mut StoreOpaque, query: LimiterQuery
 pub(crate) struct StoreOpaque {
     id: StoreId,
     pub(crate) engine: Engine,
+    /// The host's roots of GC references. Declared before the arenas, so
+    /// that its counts drop while everything they reach is still there.
+    pub(crate) roots: RootTable,
     context: Box<UnsafeCell<VMStoreContext>>,
     pub(crate) activations: ActivationsTable,
     /// Boundary records of the Wasm activations that enclose the current
@@ -200,9 +204,11 @@ pub(crate) fn release_counts(raws: impl IntoIterator<Item = *mut VMExternData>) 
 impl StoreOpaque {
     pub(crate) fn new(engine: &Engine) -> StoreOpaque {
         super::traps::init_signal_handlers();
+        let id = StoreId::allocate();
         StoreOpaque {
-            id: StoreId::allocate(),
+            id,
             engine: engine.clone(),
+            roots: RootTable::new(id),
             context: Box::new(UnsafeCell::new(VMStoreContext {
                 limits: VMRuntimeLimits::default(),
                 epoch_deadline: u64::MAX,
@@ -301,6 +307,19 @@ impl StoreOpaque {
     #[inline]
     pub(crate) fn move_into_activations(&mut self, r: ExternRef) {
         self.activations.insert(r.into_raw());
+    }
+
+    /// Inserts a new count of a counted reference word (not null, not an
+    /// `i31`) that the host hands to Wasm into the activations table.
+    ///
+    /// # Safety
+    /// `word` must be a live counted block.
+    #[inline]
+    pub(crate) unsafe fn clone_into_activations(&mut self, word: u64) {
+        let raw = word as usize as *mut VMExternData;
+        // SAFETY: forwarded from the caller; the new count moves into the table.
+        unsafe { super::externref::increment_raw(raw) };
+        self.activations.insert(raw);
     }
 
     /// The limiter's answer to `query`; a store without one allows everything.
@@ -576,6 +595,8 @@ impl StoreOpaque {
         }
         raws.extend(self.activations.take_all());
         raws.extend(self.take_all_element_counts().into_iter().map(|w| w as *mut VMExternData));
+        // And the host's roots, whose handles match no store once it is gone.
+        let _ = self.roots.release_to(0);
         // Nothing can report the panic of a destructor run by a drop; every
         // count is dropped all the same.
         let _ = release_counts(raws);

@@ -212,8 +212,8 @@ impl StoreOpaque {
                 ConstOp::ArrayNew(index) => {
                     let layout = layout_of(self, index)?;
                     let popped = pop(stack, 2)?;
-                    // Pushed length first, then the value.
-                    let (len, value) = (popped[0].bits as u32, ValueSlot::from_u128(popped[1].bits));
+                    // `array.new` takes the value, then the length on top.
+                    let (value, len) = (ValueSlot::from_u128(popped[0].bits), popped[1].bits as u32);
                     // SAFETY: as for `StructNew`.
                     let object = unsafe { new_array_filled(self, &layout, len, Some(value)) };
                     release_entries(&popped)?;

@@ -1,0 +1,222 @@
+//! The host API of the any hierarchy: `AnyRef`, `I31`, root scopes and
+//! the conversions between `externref` and `anyref`, through host
+//! functions, globals and tables of a store (SPEC 3.14).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use kiln_loader::{
+    AnyRef, Engine, Error, ExternRef, Func, FuncType, Global, GlobalType, HeapType, RefType, RootScope, Store, Table,
+    TableType, Val, ValType, I31,
+};
+
+const ANYREF: ValType = ValType::Ref(RefType { nullable: true, heap: HeapType::Any });
+const EQREF: ValType = ValType::Ref(RefType { nullable: true, heap: HeapType::Eq });
+const I31REF: ValType = ValType::Ref(RefType { nullable: false, heap: HeapType::I31 });
+
+/// A host value that counts its drops.
+struct Tracked(Arc<AtomicUsize>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn store() -> Store<()> {
+    Store::new(&Engine::default(), ())
+}
+
+#[test]
+fn i31_keeps_31_bits_either_way() {
+    assert_eq!(I31::new_u32(0x7fff_ffff).map(I31::get_u32), Some(0x7fff_ffff));
+    assert_eq!(I31::new_u32(0x8000_0000), None);
+    assert_eq!(I31::new_i32(-1).map(I31::get_i32), Some(-1));
+    assert_eq!(I31::new_i32(-1).map(I31::get_u32), Some(0x7fff_ffff));
+    assert_eq!(I31::new_i32(-0x4000_0000).map(I31::get_i32), Some(-0x4000_0000));
+    assert_eq!(I31::new_i32(0x4000_0000), None);
+    assert_eq!(I31::wrapping_u32(0xffff_fffe).get_i32(), -2);
+}
+
+#[test]
+fn i31_round_trips_through_a_host_function_and_a_global() {
+    let mut store = store();
+    // (i31ref) -> anyref: the argument comes back as it went in.
+    let ty = FuncType { params: vec![I31REF], results: vec![ANYREF] };
+    let identity = Func::new(&mut store, ty, |_, args, results| {
+        results[0] = args[0].clone();
+        Ok(())
+    });
+    let mut results = [Val::AnyRef(None)];
+    let value = AnyRef::from_i31(I31::wrapping_i32(-7));
+    identity.call(&mut store, &[Val::AnyRef(Some(value))], &mut results).unwrap();
+    let back = results[0].anyref().expect("a non-null result");
+    assert_eq!(back.as_i31().map(I31::get_i32), Some(-7));
+    assert!(AnyRef::ref_eq(&store, back, &value).unwrap());
+    assert_eq!(store.gc_roots_len(), 0, "an i31 needs no root");
+
+    // Null is no i31ref.
+    let err = identity.call(&mut store, &[Val::AnyRef(None)], &mut results).unwrap_err();
+    assert!(err.to_string().contains("expected"), "{err}");
+
+    let global = Global::new(&mut store, GlobalType { content: EQREF, mutable: true }, Val::AnyRef(None)).unwrap();
+    global.set(&mut store, Val::AnyRef(Some(AnyRef::from_i31(I31::wrapping_u32(99))))).unwrap();
+    let got = global.get(&store);
+    assert_eq!(got.anyref().and_then(AnyRef::as_i31).map(I31::get_u32), Some(99));
+    assert_eq!(got.ty(), ANYREF);
+}
+
+#[test]
+fn extern_and_any_round_trips_keep_identity() {
+    let mut store = store();
+    let host = ExternRef::new(42u32);
+    // any.convert_extern of a host value, then extern.convert_any: the
+    // same host value.
+    let any = AnyRef::from_extern(&store, &host).unwrap();
+    assert!(any.is_host(&store).unwrap());
+    assert!(!any.is_struct(&store).unwrap() && !any.is_i31());
+    let again = ExternRef::from_any(&store, &any).unwrap();
+    assert!(ExternRef::ptr_eq(&host, &again));
+    assert_eq!(again.downcast_ref::<u32>(), Some(&42));
+
+    // An i31 made external is no host value, and comes back as itself.
+    let i31 = AnyRef::from_i31(I31::wrapping_u32(5));
+    let external = ExternRef::from_any(&store, &i31).unwrap();
+    assert_eq!(external.downcast_ref::<u32>(), None);
+    assert_eq!(external.strong_count(), 0, "an internal reference's count is its root's");
+    let internal = AnyRef::from_extern(&store, &external).unwrap();
+    assert!(AnyRef::ref_eq(&store, &internal, &i31).unwrap());
+
+    // Through a host function typed externref -> externref, the internal
+    // reference stays internal.
+    let ty = FuncType { params: vec![ValType::EXTERNREF], results: vec![ValType::EXTERNREF] };
+    let identity = Func::new(&mut store, ty, |_, args, results| {
+        results[0] = args[0].clone();
+        Ok(())
+    });
+    let mut results = [Val::ExternRef(None)];
+    identity.call(&mut store, &[Val::ExternRef(Some(external))], &mut results).unwrap();
+    let back = results[0].externref().expect("a non-null result");
+    assert_eq!(back.downcast_ref::<u32>(), None);
+    let back = AnyRef::from_extern(&store, back).unwrap();
+    assert_eq!(back.as_i31().map(I31::get_u32), Some(5));
+}
+
+#[test]
+fn root_scopes_release_their_counts() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut store = store();
+    let host = ExternRef::new(Tracked(drops.clone()));
+    {
+        let mut scope = RootScope::new(&mut store);
+        let any = AnyRef::from_extern(&scope, &host).unwrap();
+        assert_eq!(host.strong_count(), 2, "the root owns a count");
+        {
+            let inner = RootScope::new(&mut scope);
+            let _twice = AnyRef::from_extern(&inner, &host).unwrap();
+            assert_eq!(host.strong_count(), 3);
+        }
+        assert_eq!(host.strong_count(), 2, "the inner scope released its root");
+        assert!(any.is_host(&scope).unwrap(), "the outer root is still there");
+        drop(scope);
+        assert_eq!(host.strong_count(), 1, "the outer scope released its root");
+        // The handle is refused once its root is gone, never read.
+        let err = any.is_host(&store).unwrap_err();
+        assert!(err.to_string().contains("released"), "{err}");
+        assert!(ExternRef::from_any(&store, &any).is_err());
+    }
+    assert_eq!(store.gc_roots_len(), 0);
+    drop(host);
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "freed once, at the last count");
+}
+
+#[test]
+fn host_calls_release_the_roots_of_their_arguments() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut store = store();
+    let seen = Arc::new(Mutex::new(None));
+    let ty = FuncType { params: vec![ANYREF], results: vec![] };
+    let seen_in_call = seen.clone();
+    let check = Func::new(&mut store, ty, move |caller, args, _| {
+        // The argument is rooted while the call runs.
+        let any = *args[0].anyref().expect("non-null");
+        assert!(any.is_host(&caller).unwrap());
+        *seen_in_call.lock().unwrap() = Some(any);
+        Ok(())
+    });
+    let any = {
+        let host = ExternRef::new(Tracked(drops.clone()));
+        AnyRef::from_extern(&store, &host).unwrap()
+    };
+    assert_eq!(store.gc_roots_len(), 1);
+    check.call(&mut store, &[Val::AnyRef(Some(any))], &mut []).unwrap();
+    assert_eq!(store.gc_roots_len(), 1, "the argument's root went with the call");
+    let argument = seen.lock().unwrap().expect("the function ran");
+    assert!(argument.is_host(&store).is_err(), "a handle of the argument is refused after the call");
+    assert!(any.is_host(&store).unwrap(), "the caller's own root is untouched");
+    // The host value is alive through its root (and the activations
+    // table's count of the argument) until both let go.
+    store.gc().unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    drop(store);
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the store released the last root");
+}
+
+#[test]
+fn handles_of_another_store_are_refused() {
+    let engine = Engine::default();
+    let mut a = Store::new(&engine, ());
+    let mut b = Store::new(&engine, ());
+    let host = ExternRef::new(1u32);
+    let any = AnyRef::from_extern(&a, &host).unwrap();
+    assert!(matches!(any.is_host(&b), Err(Error::ForeignHandle(_))));
+    assert!(ExternRef::from_any(&b, &any).is_err());
+    let ty = TableType {
+        element: RefType { nullable: true, heap: HeapType::Any },
+        minimum: 1,
+        maximum: None,
+        table64: false,
+    };
+    let table = Table::new(&mut b, ty, Val::AnyRef(None)).unwrap();
+    assert!(table.set(&mut b, 0, Val::AnyRef(Some(any))).is_err());
+    let global = Global::new(&mut a, GlobalType { content: ANYREF, mutable: true }, Val::AnyRef(Some(any))).unwrap();
+    assert!(global.get(&a).anyref().is_some());
+    let ty = FuncType { params: vec![ANYREF], results: vec![] };
+    let f = Func::new(&mut b, ty, |_, _, _| Ok(()));
+    assert!(f.call(&mut b, &[Val::AnyRef(Some(any))], &mut []).is_err());
+}
+
+#[test]
+fn tables_own_counts_of_host_values_seen_as_any() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut store = store();
+    let ty = TableType {
+        element: RefType { nullable: true, heap: HeapType::Any },
+        minimum: 2,
+        maximum: None,
+        table64: false,
+    };
+    let table = Table::new(&mut store, ty, Val::AnyRef(None)).unwrap();
+    {
+        let mut scope = RootScope::new(&mut store);
+        let host = ExternRef::new(Tracked(drops.clone()));
+        let any = AnyRef::from_extern(&scope, &host).unwrap();
+        table.set(&mut scope, 0, Val::AnyRef(Some(any))).unwrap();
+        table.set(&mut scope, 1, Val::AnyRef(Some(AnyRef::from_i31(I31::wrapping_u32(3))))).unwrap();
+        assert_eq!(host.strong_count(), 3, "the ExternRef, the root and the table");
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "the table keeps it");
+    {
+        let scope = RootScope::new(&mut store);
+        let got = table.get(&scope, 0).unwrap();
+        let any = got.anyref().unwrap();
+        let host = ExternRef::from_any(&scope, any).unwrap();
+        assert!(host.downcast_ref::<Tracked>().is_some());
+        let i31 = table.get(&scope, 1).unwrap();
+        assert_eq!(i31.anyref().and_then(AnyRef::as_i31).map(I31::get_u32), Some(3));
+    }
+    let mut scope = RootScope::new(&mut store);
+    table.set(&mut scope, 0, Val::AnyRef(None)).unwrap();
+    drop(scope);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
