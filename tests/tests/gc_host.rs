@@ -220,3 +220,36 @@ fn tables_own_counts_of_host_values_seen_as_any() {
     drop(scope);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn owned_roots_outlive_scopes_and_release_after_their_handles() {
+    let mut store = store();
+    let host = ExternRef::new(7u32);
+    let owned = {
+        let scope = RootScope::new(&mut store);
+        let any = AnyRef::from_extern(&scope, &host).unwrap();
+        any.to_owned_rooted(&scope).unwrap()
+    };
+    assert_eq!(host.strong_count(), 2, "the scope's root is gone, the owned root holds a count");
+    {
+        let scope = RootScope::new(&mut store);
+        let any = owned.to_anyref(&scope).unwrap();
+        assert_eq!(ExternRef::from_any(&scope, &any).unwrap().downcast_ref::<u32>(), Some(&7));
+    }
+    let clone = owned.clone();
+    drop(owned);
+    store.gc().unwrap();
+    assert_eq!(host.strong_count(), 2, "a clone keeps the root");
+    drop(clone);
+    assert_eq!(store.gc_owned_roots_len(), 1, "released at the next sweep");
+    store.gc().unwrap();
+    assert_eq!(store.gc_owned_roots_len(), 0);
+    assert_eq!(host.strong_count(), 1);
+
+    // An i31 needs no root; a handle of another store is refused.
+    let i31 = AnyRef::from_i31(I31::wrapping_u32(9)).to_owned_rooted(&store).unwrap();
+    assert_eq!(i31.to_anyref(&store).unwrap().as_i31().map(I31::get_u32), Some(9));
+    let owned = AnyRef::from_extern(&store, &host).unwrap().to_owned_rooted(&store).unwrap();
+    let other = Store::new(store.engine(), ());
+    assert!(matches!(owned.to_anyref(&other), Err(Error::ForeignHandle(_))));
+}
