@@ -1,0 +1,1 @@
+//! The GC builtins (21-31) that compiled code calls.
