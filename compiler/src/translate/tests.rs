@@ -5,8 +5,8 @@ use cranelift_codegen::ir::{Function, UserFuncName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::settings;
 use kiln_format::{
-    CompositeType, ConstExpr, FuncType, FunctionInfo, GlobalDef, GlobalType, Instrumentation, MemoryType, ModuleInfo, RefType,
-    TableType, ValType,
+    CompositeType, ConstExpr, FuncType, FunctionInfo, GlobalDef, GlobalType, Instrumentation, MemoryType, ModuleInfo,
+    RefType, TableType, ValType,
 };
 use wasmparser::{Parser, Payload, TypeRef, ValidPayload, Validator};
 
@@ -127,6 +127,11 @@ pub(crate) fn translate_wasm(wasm: &[u8]) -> Result<Vec<Function>> {
 
 /// [`translate_wasm`], compiling in the checks of `instrumentation`.
 pub(crate) fn translate_wasm_with(wasm: &[u8], instrumentation: Instrumentation) -> Result<Vec<Function>> {
+    translate_wasm_gc(wasm, instrumentation, true)
+}
+
+/// [`translate_wasm_with`], with the GC operators allowed (`gc`) or not.
+fn translate_wasm_gc(wasm: &[u8], instrumentation: Instrumentation, gc: bool) -> Result<Vec<Function>> {
     let info = module_info(wasm);
     let env = FuncEnvironment {
         info: &info,
@@ -134,6 +139,7 @@ pub(crate) fn translate_wasm_with(wasm: &[u8], instrumentation: Instrumentation)
         call_conv: CallConv::SystemV,
         instrumentation,
         type_kinds: super::TypeKind::of_all(&info.types),
+        gc,
     };
     let mut validator = Validator::new();
     let mut translator = FuncTranslator::new();
@@ -465,10 +471,12 @@ fn externrefs_live_across_calls_get_stack_maps() {
 }
 
 #[test]
-fn unsupported_operators_are_named() {
-    let err = translate_wat("(module (func i32.const 0 ref.i31 drop))").unwrap_err();
+fn gc_operators_without_the_gc_feature_are_named() {
+    let wasm = wat::parse_str("(module (func i32.const 0 ref.i31 drop))").unwrap();
+    let err = translate_wasm_gc(&wasm, Instrumentation::NONE, false).unwrap_err();
     assert_eq!(err.kind(), CompileErrorKind::Unsupported, "{err}");
-    assert!(err.message().contains("RefI31"), "{err}");
+    assert!(err.message().contains("RefI31") && err.message().contains("-W gc=y"), "{err}");
+    assert!(translate_wasm_gc(&wasm, Instrumentation::NONE, true).is_ok());
 }
 
 #[test]
