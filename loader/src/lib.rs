@@ -137,7 +137,7 @@ pub use limits::{
 pub use linker::Linker;
 pub use memory::{LeBytes, Memory, MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use module::Module;
-pub use rooted::RootScope;
+pub use rooted::{OwnedAnyRef, RootScope};
 pub use shared_memory::{SharedMemory, WaitResult};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, DEFAULT_MAX_WASM_STACK};
 pub use table::{Table, MAX_TABLE_ELEMENTS};

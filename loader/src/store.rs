@@ -169,6 +169,13 @@ impl<T> Store<T> {
         self.inner.opaque.roots.len()
     }
 
+    /// Number of owned roots the store keeps (see
+    /// [`OwnedAnyRef`](crate::OwnedAnyRef)), counting those whose handles
+    /// are gone until the next sweep releases them.
+    pub fn gc_owned_roots_len(&self) -> usize {
+        self.inner.opaque.roots.owned_len()
+    }
+
     /// Number of GCs this store has run.
     pub fn gc_count(&self) -> u64 {
         self.inner.opaque.activations.gc_count()

@@ -274,7 +274,9 @@ impl StoreOpaque {
         // SAFETY: the current record is fresh (above) and each outer one was
         // saved when its activation called the host that entered the next.
         let (stats, released) = unsafe { self.activations.collect(&records) };
+        let swept = self.roots.sweep_owned();
         release_counts(released)?;
+        swept?;
         self.collect_cycles()?;
         Ok(stats)
     }
@@ -596,7 +598,7 @@ impl StoreOpaque {
         raws.extend(self.activations.take_all());
         raws.extend(self.take_all_element_counts().into_iter().map(|w| w as *mut VMExternData));
         // And the host's roots, whose handles match no store once it is gone.
-        let _ = self.roots.release_to(0);
+        let _ = self.roots.release_all();
         // Nothing can report the panic of a destructor run by a drop; every
         // count is dropped all the same.
         let _ = release_counts(raws);
