@@ -121,7 +121,8 @@ pub enum ConstOp {
     StructNew(u32),
     /// `struct.new_default` of a type index.
     StructNewDefault(u32),
-    /// `array.new` of a type index: pops the value, then the length.
+    /// `array.new` of a type index: pops the length (pushed last), then
+    /// the value (pushed first), as the instruction does.
     ArrayNew(u32),
     /// `array.new_default` of a type index: pops the length.
     ArrayNewDefault(u32),

@@ -163,8 +163,7 @@ pub(crate) fn translate_br_on_cast(
     builder: &mut FunctionBuilder<'_>,
     state: &mut FuncState,
     relative_depth: u32,
-    from: wasmparser::RefType,
-    to: wasmparser::RefType,
+    (from, to): (wasmparser::RefType, wasmparser::RefType),
     on_fail: bool,
     offset: usize,
 ) -> Result<()> {
