@@ -76,6 +76,12 @@ impl Engine {
         self.inner.types.write().unwrap_or_else(|e| e.into_inner()).intern(ty)
     }
 
+    /// The engine's id for a struct or array type (see
+    /// `TypeRegistry::intern_composite`).
+    pub(crate) fn intern_composite_type(&self, ty: &CompositeType) -> u32 {
+        self.inner.types.write().unwrap_or_else(|e| e.into_inner()).intern_composite(ty)
+    }
+
     /// The engine's ids for a module's types, given each one's shape;
     /// an error names what is inconsistent in them.
     pub(crate) fn intern_module_types(&self, tys: &[CompositeType], shapes: &[TypeShape]) -> Result<Vec<u32>, String> {

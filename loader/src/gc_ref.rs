@@ -249,6 +249,15 @@ impl StructRef {
     pub fn set_field(&self, mut store: impl AsContextMut, index: usize, value: Val) -> Result<(), Error> {
         gc_object::set_struct_field(opaque_mut(&mut store), self.root, index, &value)
     }
+
+    /// Allocates a struct of type `ty` (concrete references as engine ids)
+    /// with one value per field, in `store`'s GC heap. The type is that of
+    /// a final struct type alone in its recursion group, so Wasm that
+    /// defines the same type casts the struct to it. Fails with the
+    /// `gc_heap_exhausted` trap when the heap cannot grow.
+    pub fn new(mut store: impl AsContextMut, ty: &StructType, fields: &[Val]) -> Result<StructRef, Error> {
+        Ok(StructRef { root: gc_object::new_struct(opaque_mut(&mut store), ty, fields)? })
+    }
 }
 
 impl From<StructRef> for AnyRef {
@@ -293,6 +302,17 @@ impl ArrayRef {
     /// Sets element `index` of a mutable array; an error past the end.
     pub fn set(&self, mut store: impl AsContextMut, index: u32, value: Val) -> Result<(), Error> {
         gc_object::array_set(opaque_mut(&mut store), self.root, index, &value)
+    }
+
+    /// Allocates an array of type `ty` (as [`StructRef::new`] takes types)
+    /// of `len` copies of `element`.
+    pub fn new(mut store: impl AsContextMut, ty: &ArrayType, element: &Val, len: u32) -> Result<ArrayRef, Error> {
+        Ok(ArrayRef { root: gc_object::new_array_filled(opaque_mut(&mut store), ty, element, len)? })
+    }
+
+    /// Allocates an array of type `ty` whose elements are `elements`.
+    pub fn new_fixed(mut store: impl AsContextMut, ty: &ArrayType, elements: &[Val]) -> Result<ArrayRef, Error> {
+        Ok(ArrayRef { root: gc_object::new_array(opaque_mut(&mut store), ty, elements)? })
     }
 }
 

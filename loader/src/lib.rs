@@ -131,12 +131,13 @@ pub use kiln_format::{
     MemoryType, ModuleInfo, RefType, StorageType, StructType, TableType, TrapCode, ValType,
 };
 pub use limits::{
-    ResourceLimiter, StoreLimits, StoreLimitsBuilder, DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT,
+    ResourceLimiter, StoreLimits, StoreLimitsBuilder, DEFAULT_GC_HEAP_LIMIT, DEFAULT_INSTANCE_LIMIT,
+    DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT,
 };
 pub use linker::Linker;
 pub use memory::{LeBytes, Memory, MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use module::Module;
-pub use rooted::RootScope;
+pub use rooted::{OwnedAnyRef, RootScope};
 pub use shared_memory::{SharedMemory, WaitResult};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, DEFAULT_MAX_WASM_STACK};
 pub use table::{Table, MAX_TABLE_ELEMENTS};
@@ -144,4 +145,4 @@ pub use tag::{Tag, TagType};
 pub use typed_func::{TypedFunc, WasmParams, WasmResults, WasmTy, WasmValues};
 pub use values::Val;
 pub use vm::traps::{FrameInfo, Trap};
-pub use vm::{ExternRef, GcStats, UpdateDeadline, ACTIVATIONS_CHUNK_CAPACITY, HOST_STACK_RESERVE};
+pub use vm::{ExternRef, GcHeapStats, GcStats, UpdateDeadline, ACTIVATIONS_CHUNK_CAPACITY, HOST_STACK_RESERVE};

@@ -266,7 +266,7 @@ fn matches(store: &impl AsContext, val: &Val, ret: &WastRetCore<'_>) -> Result<b
         (WastRetCore::V128(p), Val::V128(a)) => v128_matches(*a, p),
         (WastRetCore::RefNull(heap), Val::FuncRef(None)) => match heap {
             None => true,
-            Some(h) => null_kind(h)? == RefKind::Func,
+            Some(h) => matches!(null_kind(h)?, RefKind::Func | RefKind::Concrete),
         },
         (WastRetCore::RefNull(heap), Val::ExternRef(None)) => match heap {
             None => true,

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kiln_loader::{
-    AnyRef, Engine, Error, ExternRef, Func, FuncType, Global, GlobalType, HeapType, RefType, RootScope, Store, Table,
-    TableType, Val, ValType, I31,
+    AnyRef, ArrayRef, ArrayType, Engine, Error, ExternRef, FieldType, Func, FuncType, Global, GlobalType, HeapType,
+    RefType, RootScope, StorageType, Store, StructRef, StructType, Table, TableType, Val, ValType, I31,
 };
 
 const ANYREF: ValType = ValType::Ref(RefType { nullable: true, heap: HeapType::Any });
@@ -219,4 +219,141 @@ fn tables_own_counts_of_host_values_seen_as_any() {
     table.set(&mut scope, 0, Val::AnyRef(None)).unwrap();
     drop(scope);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn owned_roots_outlive_scopes_and_release_after_their_handles() {
+    let mut store = store();
+    let host = ExternRef::new(7u32);
+    let owned = {
+        let scope = RootScope::new(&mut store);
+        let any = AnyRef::from_extern(&scope, &host).unwrap();
+        any.to_owned_rooted(&scope).unwrap()
+    };
+    assert_eq!(host.strong_count(), 2, "the scope's root is gone, the owned root holds a count");
+    {
+        let scope = RootScope::new(&mut store);
+        let any = owned.to_anyref(&scope).unwrap();
+        assert_eq!(ExternRef::from_any(&scope, &any).unwrap().downcast_ref::<u32>(), Some(&7));
+    }
+    let clone = owned.clone();
+    drop(owned);
+    store.gc().unwrap();
+    assert_eq!(host.strong_count(), 2, "a clone keeps the root");
+    drop(clone);
+    assert_eq!(store.gc_owned_roots_len(), 1, "released at the next sweep");
+    store.gc().unwrap();
+    assert_eq!(store.gc_owned_roots_len(), 0);
+    assert_eq!(host.strong_count(), 1);
+
+    // An i31 needs no root; a handle of another store is refused.
+    let i31 = AnyRef::from_i31(I31::wrapping_u32(9)).to_owned_rooted(&store).unwrap();
+    assert_eq!(i31.to_anyref(&store).unwrap().as_i31().map(I31::get_u32), Some(9));
+    let owned = AnyRef::from_extern(&store, &host).unwrap().to_owned_rooted(&store).unwrap();
+    let other = Store::new(store.engine(), ());
+    assert!(matches!(owned.to_anyref(&other), Err(Error::ForeignHandle(_))));
+}
+
+fn field(storage: StorageType, mutable: bool) -> FieldType {
+    FieldType { storage, mutable }
+}
+
+#[test]
+fn structs_allocated_by_the_host_read_and_write_their_fields() {
+    let mut store = store();
+    let ty = StructType {
+        fields: vec![
+            field(StorageType::I8, true),
+            field(StorageType::Val(ValType::I64), false),
+            field(StorageType::Val(ANYREF), true),
+            field(StorageType::Val(ValType::F32), true),
+        ],
+    };
+    let host = ExternRef::new(11u32);
+    let hosted = AnyRef::from_extern(&store, &host).unwrap();
+    let values = [Val::I32(-1), Val::I64(1 << 40), Val::AnyRef(Some(hosted)), Val::F32(1.5f32.to_bits())];
+    let s = StructRef::new(&mut store, &ty, &values).unwrap();
+    assert_eq!(s.ty(&store).unwrap(), ty);
+    assert_eq!(s.field(&store, 0).unwrap().i32(), Some(0xff), "a packed field reads zero-extended");
+    assert_eq!(s.field(&store, 1).unwrap().i64(), Some(1 << 40));
+    assert_eq!(s.field(&store, 3).unwrap().f32(), Some(1.5));
+    let r = s.field(&store, 2).unwrap();
+    assert!(AnyRef::ref_eq(&store, r.anyref().unwrap(), &hosted).unwrap());
+    assert_eq!(host.strong_count(), 4, "the ExternRef, two roots and the field");
+
+    s.set_field(&mut store, 0, Val::I32(0x1234)).unwrap();
+    assert_eq!(s.field(&store, 0).unwrap().i32(), Some(0x34), "stored truncated");
+    assert!(s.set_field(&mut store, 1, Val::I64(0)).unwrap_err().to_string().contains("immutable"));
+    assert!(s.set_field(&mut store, 3, Val::I32(0)).is_err(), "wrong type");
+    assert!(s.field(&store, 4).is_err(), "no such field");
+    s.set_field(&mut store, 2, Val::AnyRef(None)).unwrap();
+    assert_eq!(host.strong_count(), 3, "the field's count went with the old value");
+
+    // The struct seen as anyref.
+    let any = s.to_anyref();
+    assert!(any.is_struct(&store).unwrap() && !any.is_array(&store).unwrap() && !any.is_host(&store).unwrap());
+    assert_eq!(any.as_struct(&store).unwrap(), Some(s));
+    assert_eq!(any.as_array(&store).unwrap(), None);
+    let external = ExternRef::from_any(&store, &any).unwrap();
+    assert_eq!(external.downcast_ref::<u32>(), None, "a struct made external has no host value");
+    let back = AnyRef::from_extern(&store, &external).unwrap();
+    assert!(AnyRef::ref_eq(&store, &back, &any).unwrap());
+}
+
+#[test]
+fn arrays_allocated_by_the_host_check_their_bounds() {
+    let mut store = store();
+    let ty = ArrayType { element: field(StorageType::I16, true) };
+    let a = ArrayRef::new(&mut store, &ty, &Val::I32(-2), 3).unwrap();
+    assert_eq!(a.len(&store).unwrap(), 3);
+    assert_eq!(a.get(&store, 2).unwrap().i32(), Some(0xfffe));
+    a.set(&mut store, 1, Val::I32(7)).unwrap();
+    assert_eq!(a.get(&store, 1).unwrap().i32(), Some(7));
+    assert!(a.get(&store, 3).unwrap_err().to_string().contains("out of bounds"));
+    assert!(a.set(&mut store, 3, Val::I32(0)).is_err());
+
+    let refs = ArrayType {
+        element: field(StorageType::Val(ValType::Ref(RefType { nullable: true, heap: HeapType::I31 })), false),
+    };
+    let i31 = |v| Val::AnyRef(Some(AnyRef::from_i31(I31::wrapping_u32(v))));
+    let b = ArrayRef::new_fixed(&mut store, &refs, &[i31(1), i31(2)]).unwrap();
+    assert_eq!(b.get(&store, 1).unwrap().anyref().and_then(AnyRef::as_i31).map(I31::get_u32), Some(2));
+    assert!(b.set(&mut store, 0, i31(3)).unwrap_err().to_string().contains("immutable"));
+    // A struct is no i31.
+    let s = StructRef::new(&mut store, &StructType { fields: vec![] }, &[]).unwrap();
+    assert!(ArrayRef::new_fixed(&mut store, &refs, &[Val::AnyRef(Some(s.to_anyref()))]).is_err());
+    assert!(b.to_anyref().is_array(&store).unwrap());
+}
+
+#[test]
+fn objects_die_with_their_last_root() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut store = store();
+    let ty = StructType { fields: vec![field(StorageType::Val(ValType::EXTERNREF), false)] };
+    {
+        let mut scope = RootScope::new(&mut store);
+        let host = ExternRef::new(Tracked(drops.clone()));
+        StructRef::new(&mut scope, &ty, &[Val::ExternRef(Some(host))]).unwrap();
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "freeing the struct dropped its field's count");
+}
+
+#[test]
+fn handles_outliving_their_store_are_harmless() {
+    let engine = Engine::default();
+    let mut a = Store::new(&engine, ());
+    let s = StructRef::new(&mut a, &StructType { fields: vec![] }, &[]).unwrap();
+    let external = ExternRef::from_any(&a, &s.to_anyref()).unwrap();
+    let owned = s.to_anyref().to_owned_rooted(&a).unwrap();
+    // Another store refuses them.
+    let mut b = Store::new(&engine, ());
+    let ty = StructType { fields: vec![field(StorageType::Val(ANYREF), true)] };
+    assert!(matches!(StructRef::new(&mut b, &ty, &[Val::AnyRef(Some(s.to_anyref()))]), Err(Error::ForeignHandle(_))));
+    assert!(s.field(&b, 0).is_err());
+    drop(a);
+    // The store freed the struct; its handles are refused, and dropping
+    // them touches nothing.
+    assert!(AnyRef::from_extern(&b, &external).is_err());
+    assert!(owned.to_anyref(&b).is_err());
+    drop((external, owned));
 }

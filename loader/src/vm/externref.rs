@@ -15,6 +15,7 @@ use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
 use kiln_format::gc;
 
+use super::gc::object;
 use super::store::StoreOpaque;
 use crate::error::Error;
 use crate::gc_ref::AnyRef;
@@ -25,16 +26,20 @@ use crate::store::{opaque, AsContext};
 #[repr(C)]
 pub(crate) struct VMExternData {
     ref_count: AtomicUsize,
-    /// Read by compiled code and by `header_kind`, never as a field.
-    #[allow(dead_code)]
-    /// `gc::KIND_HOST | gc::FLAG_ACYCLIC`: a host value is never a
-    /// candidate of the cycle collector.
+    /// `KIND_HOST | FLAG_ACYCLIC`: a host value is never part of a cycle
+    /// the collector could see, so it is never a candidate.
     header: u32,
-    /// `gc::HOST_TYPE_ID`, read by compiled code's casts.
-    #[allow(dead_code)]
+    /// `HOST_TYPE_ID`.
     type_id: u32,
     value: Box<dyn Any + Send + Sync>,
 }
+
+const _: () = {
+    assert!(std::mem::offset_of!(VMExternData, ref_count) == gc::REF_COUNT as usize);
+    assert!(std::mem::offset_of!(VMExternData, header) == gc::HEADER as usize);
+    assert!(std::mem::offset_of!(VMExternData, type_id) == gc::TYPE_ID as usize);
+    assert!(std::mem::offset_of!(VMExternData, value) == gc::HEADER_SIZE as usize);
+};
 
 /// A reference that Wasm can hold as an `externref`: a host value, or an
 /// internal reference (a GC object or an `i31`) made external by
@@ -44,7 +49,8 @@ pub struct ExternRef {
 }
 
 enum Repr {
-    /// A host value, owning one count of its block.
+    /// A host value (or, transiently inside the runtime, any counted
+    /// block: see [`ExternRef::from_raw`]), owning one count of it.
     Host(NonNull<VMExternData>),
     /// An internal reference; its root owns the count, so this is tied to
     /// the store the root is in.
@@ -148,14 +154,23 @@ impl ExternRef {
     /// diagnostics); 0 for an internal reference, whose count its root in
     /// the store holds.
     pub fn strong_count(&self) -> usize {
-        self.data().map_or(0, |d| d.ref_count.load(Ordering::Acquire))
-    }
-
-    fn data(&self) -> Option<&VMExternData> {
         match &self.repr {
             // SAFETY: `self` owns a count, so the block is live.
-            Repr::Host(data) => Some(unsafe { data.as_ref() }),
-            Repr::Internal(_) => None,
+            Repr::Host(data) => unsafe { data.as_ref() }.ref_count.load(Ordering::Acquire),
+            Repr::Internal(_) => 0,
+        }
+    }
+
+    /// The host block, if this is one (a GC object has fields where a host
+    /// block has its value).
+    fn data(&self) -> Option<&VMExternData> {
+        match &self.repr {
+            // SAFETY: `self` owns a count, so the block and its header are live.
+            Repr::Host(data) if unsafe { object::kind(data.as_ptr().cast()) } == gc::KIND_HOST => {
+                // SAFETY: as above, and it is a host block.
+                Some(unsafe { data.as_ref() })
+            }
+            _ => None,
         }
     }
 
@@ -176,19 +191,31 @@ impl ExternRef {
         raw
     }
 
-    /// Takes over one count owned by the raw pointer's holder.
+    /// Takes over one count owned by the raw pointer's holder. An `i31`
+    /// word owns no count and is no block: it gives `None`. The runtime
+    /// may pass any counted block (dropping it dispatches on the kind), but
+    /// only a host block may reach the embedder: a GC object is tied to its
+    /// store's heap, which [`ExternRef::clone_from_word`] roots it in.
     ///
     /// # Safety
-    /// `raw` must be null or a live host block whose count the caller owns.
+    /// `raw` must be null, an `i31`, or a live counted block whose count
+    /// the caller owns.
     pub(crate) unsafe fn from_raw(raw: *mut VMExternData) -> Option<ExternRef> {
+        if object::is_i31(raw as usize) {
+            return None;
+        }
         NonNull::new(raw).map(ExternRef::host)
     }
 
-    /// A new reference to a host block that someone else keeps alive.
+    /// A new reference to a block that someone else keeps alive (`None`
+    /// for null or an `i31`), with the caveat of [`ExternRef::from_raw`].
     ///
     /// # Safety
-    /// `raw` must be null or a live host block.
+    /// `raw` must be null, an `i31`, or a live counted block.
     pub(crate) unsafe fn clone_from_raw(raw: *mut VMExternData) -> Option<ExternRef> {
+        if object::is_i31(raw as usize) {
+            return None;
+        }
         let data = NonNull::new(raw)?;
         // SAFETY: the caller guarantees the block is live.
         unsafe { data.as_ref() }.ref_count.fetch_add(1, Ordering::Relaxed);
@@ -201,50 +228,51 @@ impl ExternRef {
 /// # Safety
 /// `word` must be a live counted block.
 pub(crate) unsafe fn header_kind(word: u64) -> u32 {
-    // SAFETY: every counted block has the header word at `gc::HEADER`.
-    let header = unsafe { ((word as usize + gc::HEADER as usize) as *const u32).read() };
-    header & gc::KIND_MASK
+    // SAFETY: forwarded from the caller.
+    unsafe { object::kind(word as usize as *mut u8) }
 }
 
-/// Adds one count to a raw reference (null is ignored).
+/// Adds one count to a raw reference (null and `i31` are ignored).
 ///
 /// # Safety
-/// `raw` must be null, an `i31`, or a live block.
+/// `raw` must be null, an `i31`, or a live counted block.
 pub(crate) unsafe fn increment_raw(raw: *mut VMExternData) {
-    if raw as usize as u64 & gc::I31_TAG != 0 {
-        return; // an i31 is not counted
-    }
-    // SAFETY: forwarded from the caller; the new count is given up at once.
-    if let Some(r) = unsafe { ExternRef::clone_from_raw(raw) } {
-        std::mem::forget(r);
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { object::increment(raw as usize) }
 }
 
-/// Frees a block whose count compiled code has just taken to zero.
+/// Frees a counted block whose count compiled code has just taken to
+/// zero, by its kind: a host value's box, or a GC object and whatever only
+/// it held, iteratively.
 ///
 /// # Safety
-/// `raw` must be a block whose last count was just dropped (so nothing else
-/// can reach it).
+/// `raw` must be null, an `i31`, or a block whose last count was just
+/// dropped (so nothing else can reach it).
 pub(crate) unsafe fn free_unreferenced(raw: *mut VMExternData) {
-    if raw.is_null() {
-        return;
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { object::free_unreferenced(raw as usize) }
+}
+
+/// Frees a host block (kind `KIND_HOST`) whose count is zero.
+///
+/// # Safety
+/// `raw` must be a host block made by [`ExternRef::new`] whose last count
+/// was dropped.
+pub(crate) unsafe fn free_host_block(raw: *mut VMExternData) {
     fence(Ordering::Acquire);
     // SAFETY: the count is zero, and `ExternRef::new` allocated the block as a `Box`.
     drop(unsafe { Box::from_raw(raw) });
 }
 
-/// Drops one count of a raw reference (null is ignored); may free it.
+/// Drops one count of a raw reference (null and `i31` are ignored); may
+/// free it, or buffer a GC object as a candidate root of a cycle.
 ///
 /// # Safety
-/// `raw` must be null, an `i31`, or a live block of which the caller owns
-/// one count.
+/// `raw` must be null, an `i31`, or a live counted block of which the
+/// caller owns one count.
 pub(crate) unsafe fn decrement_raw(raw: *mut VMExternData) {
-    if raw as usize as u64 & gc::I31_TAG != 0 {
-        return; // an i31 is not counted
-    }
     // SAFETY: forwarded from the caller.
-    drop(unsafe { ExternRef::from_raw(raw) });
+    unsafe { object::decrement(raw as usize) }
 }
 
 impl Clone for ExternRef {
@@ -263,14 +291,9 @@ impl Clone for ExternRef {
 impl Drop for ExternRef {
     fn drop(&mut self) {
         let Repr::Host(data) = self.repr else { return };
-        // SAFETY: `self` owns a count, so the block is live.
-        if unsafe { data.as_ref() }.ref_count.fetch_sub(1, Ordering::Release) != 1 {
-            return;
-        }
-        fence(Ordering::Acquire);
-        // SAFETY: that was the last count, so nothing else can reach the block,
-        // which `ExternRef::new` allocated as a `Box`.
-        drop(unsafe { Box::from_raw(data.as_ptr()) });
+        // SAFETY: `self` owns one count of a live counted block, given up
+        // here; dropping it dispatches on the block's kind.
+        unsafe { object::decrement(data.as_ptr() as usize) }
     }
 }
 

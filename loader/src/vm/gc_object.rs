@@ -1,17 +1,16 @@
-//! The host's reads and writes of GC objects through their roots, at the
-//! offsets `gc::StructLayout` and `gc::ArrayLayout` give (SPEC 3.14).
+//! The host's reads, writes and allocations of GC objects through their
+//! roots, on the GC heap's raw object API (`vm::gc::raw`, SPEC 3.14).
 //!
-//! Every word read here comes from the store's root table, whose entry
+//! Every word used here comes from the store's root table, whose entry
 //! owns a count: the object is live while the root is, and its header
-//! says what it is. Offsets come from the object's own type (by the
-//! engine id in its header), and array indices are checked against the
-//! length in the object, so no access leaves the object.
+//! says what it is. The raw API checks again that a word is an object
+//! of the store's heap and that an index is in bounds.
 #![allow(unsafe_code)]
 
-use kiln_format::{gc, ArrayType, CompositeType, FieldType, StorageType, StructType, ValType};
+use kiln_format::{gc, ArrayType, CompositeType, FieldType, StructType, ValType};
 
 use super::abi::ValueSlot;
-use super::externref::{increment_raw, ExternRef, VMExternData};
+use super::externref::{ExternRef, VMExternData};
 use super::gc_roots::GcRoot;
 use super::store::{release_counts, StoreOpaque};
 use crate::error::Error;
@@ -91,120 +90,141 @@ fn host_type(field: FieldType) -> ValType {
     field.storage.unpacked()
 }
 
-/// Reads a field or element.
-///
-/// # Safety
-/// `offset` must be a field or element of `storage` inside the live
-/// object `word`.
-unsafe fn read(store: &StoreOpaque, word: u64, offset: u32, storage: StorageType) -> Val {
-    let at = (word as usize + offset as usize) as *const u8;
-    let mut bytes = [0u8; 16];
-    let size = gc::storage_size(storage) as usize;
-    // SAFETY: forwarded from the caller; fields may be unaligned only if
-    // the layout says so, hence the byte copy.
-    unsafe { std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), size) };
-    let slot = ValueSlot::from_u128(u128::from_le_bytes(bytes));
-    // SAFETY: the object owns a count of each reference field, and holds
-    // only func refs of its store.
-    unsafe { Val::from_slot(slot, storage.unpacked(), store) }
+/// Field or element `index` of the rooted object `word` as a value: a
+/// counted reference as a new root.
+fn read(store: &StoreOpaque, word: u64, index: u32, field: FieldType) -> Result<Val, Error> {
+    // A counted reference comes with a count of its own, ours to drop.
+    let slot = store.gc_get(word as usize, index)?;
+    // SAFETY: that count keeps a reference live; the object holds only
+    // func refs of its store.
+    let value = unsafe { Val::from_slot(slot, host_type(field), store) };
+    if field.storage.is_counted_ref() {
+        release_counts([slot.pointer() as *mut VMExternData])?;
+    }
+    Ok(value)
 }
 
-/// Writes a field or element, taking a count of a new reference before
-/// the old one's drops.
-///
-/// # Safety
-/// As [`read`]; `value` must be of the field's host type, of `store`.
-unsafe fn write(store: &StoreOpaque, word: u64, offset: u32, storage: StorageType, value: &Val) -> Result<(), Error> {
-    let slot = value.to_raw_slot(store, storage.unpacked())?;
-    let at = (word as usize + offset as usize) as *mut u8;
-    let size = gc::storage_size(storage) as usize;
-    let counted = storage.is_counted_ref();
-    let mut old = [0u8; 8];
-    if counted {
-        // SAFETY: forwarded from the caller: a reference field is 8 bytes.
-        unsafe { std::ptr::copy_nonoverlapping(at, old.as_mut_ptr(), 8) };
-        // SAFETY: the value's handle (a root or a host value) keeps it live.
-        unsafe { increment_raw(slot.pointer() as *mut VMExternData) };
+/// Writes field or element `index` of the rooted object `word`, after
+/// checking mutability and the value's type and store.
+fn write(
+    store: &mut StoreOpaque,
+    word: u64,
+    index: u32,
+    field: FieldType,
+    value: &Val,
+    what: &str,
+) -> Result<(), Error> {
+    if !field.mutable {
+        return Err(Error::ty(format!("{what} is immutable")));
     }
-    let bytes = slot.to_u128().to_le_bytes();
-    // SAFETY: forwarded from the caller.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, size) };
-    if counted {
-        // The object owned a count of the old reference.
-        release_counts([u64::from_le_bytes(old) as usize as *mut VMExternData])?;
-    }
-    Ok(())
+    let slot = checked_slot(store, field, value, what)?;
+    // SAFETY: the slot holds a value of the field's type whose handle (a
+    // root, a host value's own count) keeps a reference live.
+    unsafe { store.gc_set(word as usize, index, slot) }
 }
 
-fn check_mutable(field: FieldType, what: &str) -> Result<(), Error> {
-    if field.mutable {
-        Ok(())
-    } else {
-        Err(Error::ty(format!("{what} is immutable")))
-    }
-}
-
-fn check_value(store: &StoreOpaque, field: FieldType, value: &Val, what: &str) -> Result<(), Error> {
+/// The slot of a value for a field, checking its type and store; no count
+/// is taken.
+fn checked_slot(store: &StoreOpaque, field: FieldType, value: &Val, what: &str) -> Result<ValueSlot, Error> {
     let ty = host_type(field);
-    if value.is_of_type(store, ty)? {
-        Ok(())
-    } else {
-        Err(Error::ty(format!("{what}: expected a {ty} value, got {}", value.ty())))
+    if !value.is_of_type(store, ty)? {
+        let found = if value.is_null() { "null".to_string() } else { value.ty().to_string() };
+        return Err(Error::ty(format!("{what}: expected a {ty} value, got {found}")));
     }
+    value.to_raw_slot(store, ty)
+}
+
+fn field_of(ty: &StructType, index: usize) -> Result<(u32, FieldType), Error> {
+    let field = *ty.fields.get(index).ok_or_else(|| Error::ty(format!("the struct has no field {index}")))?;
+    Ok((index as u32, field))
 }
 
 /// The value of field `index` of a rooted struct.
 pub(crate) fn struct_field(store: &StoreOpaque, root: GcRoot, index: usize) -> Result<Val, Error> {
     let (header, ty) = struct_type(store, root)?;
-    let field = *ty.fields.get(index).ok_or_else(|| Error::ty(format!("the struct has no field {index}")))?;
-    let offset = gc::StructLayout::of(&ty).field_offsets[index];
-    // SAFETY: the offset is of this field in the struct's own layout.
-    Ok(unsafe { read(store, header.word, offset, field.storage) })
+    let (index, field) = field_of(&ty, index)?;
+    read(store, header.word, index, field)
 }
 
 /// Sets field `index` of a rooted struct.
-pub(crate) fn set_struct_field(store: &StoreOpaque, root: GcRoot, index: usize, value: &Val) -> Result<(), Error> {
+pub(crate) fn set_struct_field(store: &mut StoreOpaque, root: GcRoot, index: usize, value: &Val) -> Result<(), Error> {
     let (header, ty) = struct_type(store, root)?;
-    let field = *ty.fields.get(index).ok_or_else(|| Error::ty(format!("the struct has no field {index}")))?;
-    let what = format!("field {index}");
-    check_mutable(field, &what)?;
-    check_value(store, field, value, &what)?;
-    let offset = gc::StructLayout::of(&ty).field_offsets[index];
-    // SAFETY: the offset is of this field in the struct's own layout.
-    unsafe { write(store, header.word, offset, field.storage, value) }
+    let (index, field) = field_of(&ty, index)?;
+    write(store, header.word, index, field, value, &format!("field {index}"))
 }
 
 /// The length of a rooted array.
 pub(crate) fn array_len(store: &StoreOpaque, root: GcRoot) -> Result<u32, Error> {
     let (header, _) = array_type(store, root)?;
-    // SAFETY: an array's length is at `gc::ARRAY_LENGTH`.
-    Ok(unsafe { ((header.word as usize + gc::ARRAY_LENGTH as usize) as *const u32).read() })
-}
-
-/// The offset of element `index` of a rooted array, checked against its length.
-fn element(store: &StoreOpaque, root: GcRoot, index: u32) -> Result<(ObjectHeader, FieldType, u32), Error> {
-    let len = array_len(store, root)?;
-    let (header, ty) = array_type(store, root)?;
-    if index >= len {
-        return Err(Error::ty(format!("array index {index} out of bounds (length {len})")));
-    }
-    let layout = gc::ArrayLayout::of(&ty);
-    Ok((header, ty.element, layout.elements_offset + index * layout.element_size))
+    store.gc_array_len(header.word as usize)
 }
 
 /// Element `index` of a rooted array.
 pub(crate) fn array_get(store: &StoreOpaque, root: GcRoot, index: u32) -> Result<Val, Error> {
-    let (header, element, offset) = element(store, root, index)?;
-    // SAFETY: the offset is of an element below the array's length.
-    Ok(unsafe { read(store, header.word, offset, element.storage) })
+    let (header, ty) = array_type(store, root)?;
+    read(store, header.word, index, ty.element)
 }
 
 /// Sets element `index` of a rooted array.
-pub(crate) fn array_set(store: &StoreOpaque, root: GcRoot, index: u32, value: &Val) -> Result<(), Error> {
-    let (header, element, offset) = element(store, root, index)?;
-    let what = format!("array element {index}");
-    check_mutable(element, &what)?;
-    check_value(store, element, value, &what)?;
-    // SAFETY: the offset is of an element below the array's length.
-    unsafe { write(store, header.word, offset, element.storage, value) }
+pub(crate) fn array_set(store: &mut StoreOpaque, root: GcRoot, index: u32, value: &Val) -> Result<(), Error> {
+    let (header, ty) = array_type(store, root)?;
+    write(store, header.word, index, ty.element, value, &format!("array element {index}"))
+}
+
+/// Roots a new object, whose one count moves into the root.
+fn root_new(store: &StoreOpaque, word: usize) -> GcRoot {
+    // SAFETY: a fresh object of the store's heap, whose count the caller
+    // gives up.
+    unsafe { store.roots.push_owned(word as u64) }
+}
+
+/// Allocates a struct of type `ty` (interned in the engine as a final
+/// type alone in its group) with one value per field.
+pub(crate) fn new_struct(store: &mut StoreOpaque, ty: &StructType, values: &[Val]) -> Result<GcRoot, Error> {
+    if values.len() != ty.fields.len() {
+        return Err(Error::ty(format!(
+            "the struct has {} fields, {} values were given",
+            ty.fields.len(),
+            values.len()
+        )));
+    }
+    let slots = values
+        .iter()
+        .zip(&ty.fields)
+        .enumerate()
+        .map(|(i, (value, &field))| checked_slot(store, field, value, &format!("field {i}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let type_id = store.engine.intern_composite_type(&CompositeType::Struct(ty.clone()));
+    // SAFETY: each slot holds a value of its field's type, references kept
+    // live by their handles (the allocation counts them before it may
+    // collect).
+    let word = unsafe { store.gc_new_struct(type_id, &slots) }?;
+    Ok(root_new(store, word))
+}
+
+/// Allocates an array of type `ty` whose elements are `values`.
+pub(crate) fn new_array(store: &mut StoreOpaque, ty: &ArrayType, values: &[Val]) -> Result<GcRoot, Error> {
+    let slots = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| checked_slot(store, ty.element, value, &format!("element {i}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let type_id = store.engine.intern_composite_type(&CompositeType::Array(ty.clone()));
+    // SAFETY: as in `new_struct`.
+    let word = unsafe { store.gc_new_array(type_id, &slots) }?;
+    Ok(root_new(store, word))
+}
+
+/// Allocates an array of type `ty` of `len` copies of `value`.
+pub(crate) fn new_array_filled(
+    store: &mut StoreOpaque,
+    ty: &ArrayType,
+    value: &Val,
+    len: u32,
+) -> Result<GcRoot, Error> {
+    let slot = checked_slot(store, ty.element, value, "the element")?;
+    let type_id = store.engine.intern_composite_type(&CompositeType::Array(ty.clone()));
+    // SAFETY: as in `new_struct`.
+    let word = unsafe { store.gc_new_array_filled(type_id, len, slot) }?;
+    Ok(root_new(store, word))
 }

@@ -22,6 +22,7 @@ use super::activations::{ActivationRecord, ActivationsTable, GcStats};
 use super::epoch::EpochState;
 use super::exception::VMTag;
 use super::externref::{ExternRef, VMExternData};
+use super::gc::heap::GcHeap;
 use super::gc_roots::RootTable;
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
@@ -92,6 +93,7 @@ pub(crate) type LimiterAccessor<T> = dyn (FnMut(&mut T) -> &mut dyn ResourceLimi
 pub(crate) enum LimiterQuery {
     MemoryGrowing { current: usize, desired: usize, maximum: Option<usize> },
     TableGrowing { current: usize, desired: usize, maximum: Option<usize> },
+    GcHeapGrowing { current: usize, desired: usize },
     Instances,
     Tables,
     Memories,
@@ -120,6 +122,7 @@ pub(crate) unsafe fn ask_limiter<T>(store: *mut StoreOpaque, query: LimiterQuery
         LimiterQuery::TableGrowing { current, desired, maximum } => {
             usize::from(limiter.table_growing(current, desired, maximum)?)
         }
+        LimiterQuery::GcHeapGrowing { current, desired } => usize::from(limiter.gc_heap_growing(current, desired)?),
         LimiterQuery::Instances => limiter.instances(),
         LimiterQuery::Tables => limiter.tables(),
         LimiterQuery::Memories => limiter.memories(),
@@ -166,6 +169,9 @@ pub(crate) struct StoreOpaque {
     pub(crate) limiter: Option<LimiterHook>,
     /// The error of a host function, carried across the unwind to the entry.
     pub(crate) pending_error: Option<Error>,
+    /// The store's structs and arrays. Last: it is dropped after every
+    /// table, global and instance has dropped the counts it held.
+    pub(crate) gc_heap: Box<GcHeap>,
 }
 
 /// Host destructors (of externref values) panicked while counts were
@@ -227,6 +233,7 @@ impl StoreOpaque {
             fuel_reserve: 0,
             limiter: None,
             pending_error: None,
+            gc_heap: GcHeap::new(),
         }
     }
 
@@ -250,10 +257,11 @@ impl StoreOpaque {
         self.activations.vm_ptr()
     }
 
-    /// Runs an externref GC: walks the stack of every Wasm activation of
-    /// this store (it may be called from a host function that Wasm called),
-    /// keeps the references live Wasm frames hold and drops the counts of
-    /// every other reference the activations table held. Every count is
+    /// Runs a GC: walks the stack of every Wasm activation of this store
+    /// (it may be called from a host function that Wasm called), keeps the
+    /// references live Wasm frames hold and drops the counts of every other
+    /// reference the activations table held; then, the table precise, runs
+    /// the cycle collector over the GC heap's candidates. Every count is
     /// dropped even if a host destructor panics; the panic becomes the error.
     pub(crate) fn gc(&mut self) -> Result<GcStats, Error> {
         let mut records = Vec::new();
@@ -266,7 +274,10 @@ impl StoreOpaque {
         // SAFETY: the current record is fresh (above) and each outer one was
         // saved when its activation called the host that entered the next.
         let (stats, released) = unsafe { self.activations.collect(&records) };
+        let swept = self.roots.sweep_owned();
         release_counts(released)?;
+        swept?;
+        self.collect_cycles()?;
         Ok(stats)
     }
 
@@ -585,8 +596,9 @@ impl StoreOpaque {
             raws.extend(table.take_references());
         }
         raws.extend(self.activations.take_all());
+        raws.extend(self.take_all_element_counts().into_iter().map(|w| w as *mut VMExternData));
         // And the host's roots, whose handles match no store once it is gone.
-        let _ = self.roots.release_to(0);
+        let _ = self.roots.release_all();
         // Nothing can report the panic of a destructor run by a drop; every
         // count is dropped all the same.
         let _ = release_counts(raws);
