@@ -12,9 +12,9 @@ use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
 use cranelift_codegen::{Context, ExceptionContextLoc, FinalizedMachExceptionHandler, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
-use kiln_format::{CompositeType, 
-    BuiltinIndex, FuncType, Handler, HandlerRecord, HandlerTag, Instrumentation, ModuleInfo, StackMapRecord,
-    TrapRecord, NUM_BUILTINS,
+use kiln_format::{
+    BuiltinIndex, CompositeType, FuncType, Handler, HandlerRecord, HandlerTag, Instrumentation, ModuleInfo,
+    StackMapRecord, TrapRecord, NUM_BUILTINS,
 };
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
@@ -186,10 +186,7 @@ impl Worker {
     ) -> Result<CompiledCode> {
         let config = target.isa.frontend_config();
         let ty = |t: u32| {
-            types
-                .get(t as usize)
-                .map(trampoline_type)
-                .ok_or_else(|| CompileError::codegen(format!("unknown type {t}")))
+            types.get(t as usize).map(trampoline_type).ok_or_else(|| CompileError::codegen(format!("unknown type {t}")))
         };
         let (func, func_id) = match trampoline {
             Trampoline::Entry(t) => {

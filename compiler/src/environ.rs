@@ -3,8 +3,9 @@
 //! the function bodies for parallel translation.
 
 use kiln_format::{
-    ArrayType, CompositeType, ConstExpr, ConstOp, DataMode, DataSegment, ElementMode, ElementSegment, Export, ExternKind, FieldType, FuncType, FunctionInfo,
-    GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, StorageType, StructType, TableType, TypeShape, ValType,
+    ArrayType, CompositeType, ConstExpr, ConstOp, DataMode, DataSegment, ElementMode, ElementSegment, Export,
+    ExternKind, FieldType, FuncType, FunctionInfo, GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleInfo,
+    RefType, StorageType, StructType, TableType, TypeShape, ValType,
 };
 use wasmparser::{
     CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate, FunctionBody, KnownCustom,
@@ -103,9 +104,10 @@ fn global_type(ty: wasmparser::GlobalType, kinds: &[TypeKind], offset: u64) -> R
     Ok(GlobalType { content: val_type(ty.content_type, kinds, offset)?, mutable: ty.mutable })
 }
 
-/// A constant expression: one instruction as it is, a longer one folded
-/// to one value when every global it reads is a defined one with a known
-/// value, or else kept as instructions for the loader.
+/// A constant expression: one instruction as it is, a longer one of
+/// integer instructions folded to one value when every global it reads is
+/// a defined one with a known value, anything else kept as instructions
+/// for the loader (the GC allocations among them).
 fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo, kinds: &[TypeKind]) -> Result<ConstExpr> {
     let mut reader = expr.get_operators_reader();
     let mut ops = Vec::new();
@@ -113,13 +115,11 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo, kinds: &[Type
         let offset = reader.original_position();
         let op = match reader.read()? {
             Operator::End => break,
-            Operator::F32Const { value } => return single(reader, ConstExpr::F32(value.bits())),
-            Operator::F64Const { value } => return single(reader, ConstExpr::F64(value.bits())),
-            Operator::V128Const { value } => {
-                return single(reader, ConstExpr::V128(u128::from_le_bytes(*value.bytes())))
-            }
-            Operator::RefNull { hty } => return single(reader, ConstExpr::RefNull(heap_type(hty, kinds, offset)?)),
-            Operator::RefFunc { function_index } => return single(reader, ConstExpr::RefFunc(function_index)),
+            Operator::F32Const { value } => ConstOp::F32Const(value.bits()),
+            Operator::F64Const { value } => ConstOp::F64Const(value.bits()),
+            Operator::V128Const { value } => ConstOp::V128Const(u128::from_le_bytes(*value.bytes())),
+            Operator::RefNull { hty } => ConstOp::RefNull(heap_type(hty, kinds, offset)?),
+            Operator::RefFunc { function_index } => ConstOp::RefFunc(function_index),
             Operator::I32Const { value } => ConstOp::I32Const(value),
             Operator::I64Const { value } => ConstOp::I64Const(value),
             Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
@@ -129,6 +129,16 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo, kinds: &[Type
             Operator::I64Add => ConstOp::I64Add,
             Operator::I64Sub => ConstOp::I64Sub,
             Operator::I64Mul => ConstOp::I64Mul,
+            Operator::RefI31 => ConstOp::RefI31,
+            Operator::StructNew { struct_type_index } => ConstOp::StructNew(struct_type_index),
+            Operator::StructNewDefault { struct_type_index } => ConstOp::StructNewDefault(struct_type_index),
+            Operator::ArrayNew { array_type_index } => ConstOp::ArrayNew(array_type_index),
+            Operator::ArrayNewDefault { array_type_index } => ConstOp::ArrayNewDefault(array_type_index),
+            Operator::ArrayNewFixed { array_type_index, array_size } => {
+                ConstOp::ArrayNewFixed { type_index: array_type_index, len: array_size }
+            }
+            Operator::AnyConvertExtern => ConstOp::AnyConvertExtern,
+            Operator::ExternConvertAny => ConstOp::ExternConvertAny,
             _ => {
                 return Err(CompileError::unsupported(
                     "this instruction is not supported in constant expressions",
@@ -138,18 +148,31 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>, info: &ModuleInfo, kinds: &[Type
         };
         ops.push(op);
     }
-    Ok(fold_const_ops(ops, info))
+    Ok(match ops.as_slice() {
+        [ConstOp::F32Const(bits)] => ConstExpr::F32(*bits),
+        [ConstOp::F64Const(bits)] => ConstExpr::F64(*bits),
+        [ConstOp::V128Const(bits)] => ConstExpr::V128(*bits),
+        [ConstOp::RefNull(heap)] => ConstExpr::RefNull(*heap),
+        [ConstOp::RefFunc(index)] => ConstExpr::RefFunc(*index),
+        _ if ops.iter().all(is_integer_op) => fold_const_ops(ops, info),
+        _ => ConstExpr::Ops(ops),
+    })
 }
 
-/// The expression of one instruction that is not an integer constant,
-/// checking that nothing follows it but `end` (the validator allows
-/// nothing else there).
-fn single(mut reader: wasmparser::OperatorsReader<'_>, expr: ConstExpr) -> Result<ConstExpr> {
-    let offset = reader.original_position();
-    match reader.read()? {
-        Operator::End => Ok(expr),
-        _ => Err(CompileError::invalid("constant expression has more than one value", offset_of(offset))),
-    }
+/// Whether `op` is one of the integer instructions that kilnc folds.
+fn is_integer_op(op: &ConstOp) -> bool {
+    matches!(
+        op,
+        ConstOp::I32Const(_)
+            | ConstOp::I64Const(_)
+            | ConstOp::GlobalGet(_)
+            | ConstOp::I32Add
+            | ConstOp::I32Sub
+            | ConstOp::I32Mul
+            | ConstOp::I64Add
+            | ConstOp::I64Sub
+            | ConstOp::I64Mul
+    )
 }
 
 /// Folds integer instructions to one value when every global they read
@@ -256,7 +279,10 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                     kinds.extend(subtypes.iter().map(|sub| TypeKind::of_inner(&sub.composite_type.inner)));
                     for sub in subtypes {
                         if sub.composite_type.shared || sub.composite_type.descriptor_idx.is_some() {
-                            return Err(CompileError::unsupported("shared and descriptor types are not supported", offset_of(offset)));
+                            return Err(CompileError::unsupported(
+                                "shared and descriptor types are not supported",
+                                offset_of(offset),
+                            ));
                         }
                         info.types.push(composite_type(&sub.composite_type.inner, &kinds, offset)?);
                         let supertype = sub.supertype_idxs.first().and_then(|index| index.as_module_index());

@@ -1,8 +1,8 @@
 //! The WebAssembly features kilnc accepts, each of which can be turned off
 //! (`kilnc -W tail-call=n`, Wasmtime's spelling).
 //!
-//! By default kilnc accepts all of WebAssembly 3.0 except GC, plus threads
-//! and legacy exceptions. A module that uses a feature that is off is
+//! By default kilnc accepts all of WebAssembly 3.0, plus threads and legacy
+//! exceptions. A module that uses a feature that is off is
 //! refused by validation, and the error names the flag that turns it on.
 
 use std::fmt;
@@ -36,7 +36,7 @@ pub enum WasmFeature {
     Exceptions,
     /// The legacy exception operators `try`, `catch`, `delegate`, `rethrow`.
     LegacyExceptions,
-    /// Garbage-collected structs and arrays (not supported yet).
+    /// Garbage-collected structs, arrays and `i31`s, and casts (SPEC 3.14).
     Gc,
 }
 
@@ -92,7 +92,7 @@ impl WasmFeature {
 
     /// Whether kilnc can compile modules that use the feature.
     pub fn is_supported(self) -> bool {
-        !matches!(self, WasmFeature::Gc)
+        true
     }
 }
 
@@ -182,17 +182,13 @@ impl Features {
         Ok(self)
     }
 
-    /// The validator's feature set. With typed function references it
-    /// includes wasmparser's GC bit, behind which wasmparser keeps 3.0
-    /// rules that are not about GC objects (`global.get` of a defined
-    /// immutable global in a constant expression); the translator refuses
-    /// GC types and operators themselves.
+    /// The validator's feature set: exactly the features that are on, so
+    /// that `-W gc=n` refuses GC types and operators as Wasmtime does (and
+    /// with them the 3.0 rules that wasmparser keeps behind its GC bit,
+    /// such as `global.get` of a defined immutable global in a constant
+    /// expression).
     pub(crate) fn validator_features(&self) -> WasmFeatures {
-        let mut features = self.enabled;
-        if self.contains(WasmFeature::FunctionReferences) {
-            features |= WasmFeatures::GC;
-        }
-        features
+        self.enabled
     }
 
     /// The feature whose absence made the validator say `message`, if the
@@ -215,6 +211,8 @@ impl Features {
             ("legacy exceptions", WasmFeature::LegacyExceptions),
             ("exceptions", WasmFeature::Exceptions),
             ("gc proposal", WasmFeature::Gc),
+            ("gc feature", WasmFeature::Gc),
+            ("gc support", WasmFeature::Gc),
             ("heap types", WasmFeature::Gc),
         ];
         WORDS.iter().find(|(words, feature)| message.contains(words) && !self.contains(*feature)).map(|&(_, f)| f)
@@ -256,8 +254,10 @@ mod tests {
         assert!(features.contains(WasmFeature::TailCall));
         assert!(features.apply("tail-calls=n").unwrap_err().to_string().contains("unknown WebAssembly feature"));
         assert!(features.apply("simd=maybe").unwrap_err().to_string().contains("expected y or n"));
-        assert!(features.apply("gc=y").unwrap_err().to_string().contains("not supported yet"));
         features.apply("gc=n").unwrap();
+        assert!(!features.contains(WasmFeature::Gc));
+        features.apply("gc=y").unwrap();
+        assert!(features.contains(WasmFeature::Gc));
     }
 
     #[test]

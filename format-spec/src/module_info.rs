@@ -121,7 +121,8 @@ pub enum ConstOp {
     StructNew(u32),
     /// `struct.new_default` of a type index.
     StructNewDefault(u32),
-    /// `array.new` of a type index: pops the value, then the length.
+    /// `array.new` of a type index: pops the length (pushed last), then
+    /// the value (pushed first), as the instruction does.
     ArrayNew(u32),
     /// `array.new_default` of a type index: pops the length.
     ArrayNewDefault(u32),
@@ -434,7 +435,10 @@ mod tests {
     fn module_info_round_trip() {
         let info = ModuleInfo {
             name: Some("m".into()),
-            types: vec![CompositeType::Func(FuncType { params: vec![ValType::I32], results: vec![ValType::EXTERNREF] })],
+            types: vec![CompositeType::Func(FuncType {
+                params: vec![ValType::I32],
+                results: vec![ValType::EXTERNREF],
+            })],
             functions: vec![FunctionInfo { type_index: 0, name: None, code: Some(CodeRange { offset: 16, len: 32 }) }],
             exports: vec![Export { name: "f".into(), kind: ExternKind::Func, index: 0 }],
             ..Default::default()

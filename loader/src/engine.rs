@@ -76,6 +76,12 @@ impl Engine {
         self.inner.types.write().unwrap_or_else(|e| e.into_inner()).intern(ty)
     }
 
+    /// The engine's id for a struct or array type (see
+    /// `TypeRegistry::intern_composite`).
+    pub(crate) fn intern_composite_type(&self, ty: &CompositeType) -> u32 {
+        self.inner.types.write().unwrap_or_else(|e| e.into_inner()).intern_composite(ty)
+    }
+
     /// The engine's ids for a module's types, given each one's shape;
     /// an error names what is inconsistent in them.
     pub(crate) fn intern_module_types(&self, tys: &[CompositeType], shapes: &[TypeShape]) -> Result<Vec<u32>, String> {
@@ -86,6 +92,12 @@ impl Engine {
     /// directly or not.
     pub(crate) fn is_subtype(&self, sub: u32, sup: u32) -> bool {
         sub == sup || self.inner.types.read().unwrap_or_else(|e| e.into_inner()).is_subtype(sub, sup)
+    }
+
+    /// The type (function, struct or array) with id `id`, concrete
+    /// references as engine ids.
+    pub(crate) fn composite_type(&self, id: u32) -> Option<CompositeType> {
+        self.inner.types.read().unwrap_or_else(|e| e.into_inner()).get_composite(id).cloned()
     }
 
     /// The type with id `id`.

@@ -85,6 +85,7 @@ mod error;
 mod exn;
 mod externals;
 mod func;
+mod gc_ref;
 mod global;
 mod instance;
 mod instance_pre;
@@ -95,6 +96,7 @@ mod linker;
 pub mod matching;
 mod memory;
 mod module;
+mod rooted;
 mod shared_memory;
 mod store;
 mod table;
@@ -119,20 +121,23 @@ pub use error::Error;
 pub use exn::Exn;
 pub use externals::Extern;
 pub use func::{Func, HostFn};
+pub use gc_ref::{AnyRef, ArrayRef, StructRef, I31};
 pub use global::Global;
 pub use instance::Instance;
 pub use instance_pre::InstancePre;
 pub use into_func::{IntoFunc, WasmRet};
 pub use kiln_format::{
-    ArrayType, CompositeType, Export, ExternKind, FieldType, FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleInfo, RefType, TableType, TrapCode,
-    StorageType, StructType, ValType,
+    ArrayType, CompositeType, Export, ExternKind, FieldType, FuncType, GlobalType, HeapType, Import, ImportKind,
+    MemoryType, ModuleInfo, RefType, StorageType, StructType, TableType, TrapCode, ValType,
 };
 pub use limits::{
-    ResourceLimiter, StoreLimits, StoreLimitsBuilder, DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT,
+    ResourceLimiter, StoreLimits, StoreLimitsBuilder, DEFAULT_GC_HEAP_LIMIT, DEFAULT_INSTANCE_LIMIT,
+    DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT,
 };
 pub use linker::Linker;
 pub use memory::{LeBytes, Memory, MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use module::Module;
+pub use rooted::{OwnedAnyRef, RootScope};
 pub use shared_memory::{SharedMemory, WaitResult};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, DEFAULT_MAX_WASM_STACK};
 pub use table::{Table, MAX_TABLE_ELEMENTS};
@@ -140,4 +145,4 @@ pub use tag::{Tag, TagType};
 pub use typed_func::{TypedFunc, WasmParams, WasmResults, WasmTy, WasmValues};
 pub use values::Val;
 pub use vm::traps::{FrameInfo, Trap};
-pub use vm::{ExternRef, GcStats, UpdateDeadline, ACTIVATIONS_CHUNK_CAPACITY, HOST_STACK_RESERVE};
+pub use vm::{ExternRef, GcHeapStats, GcStats, UpdateDeadline, ACTIVATIONS_CHUNK_CAPACITY, HOST_STACK_RESERVE};

@@ -18,6 +18,13 @@ pub trait ResourceLimiter: Send {
     /// Whether a table may grow from `current` to `desired` elements.
     fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> anyhow::Result<bool>;
 
+    /// Whether the store's GC heap (its structs and arrays) may grow from
+    /// `current` to `desired` bytes. A refusal makes the allocation trap
+    /// with `gc_heap_exhausted` after a collection could not make room.
+    fn gc_heap_growing(&mut self, _current: usize, desired: usize) -> anyhow::Result<bool> {
+        Ok(desired <= DEFAULT_GC_HEAP_LIMIT)
+    }
+
     /// Most instances the store may hold.
     fn instances(&self) -> usize {
         DEFAULT_INSTANCE_LIMIT
@@ -40,12 +47,16 @@ pub const DEFAULT_INSTANCE_LIMIT: usize = 10_000;
 pub const DEFAULT_TABLE_LIMIT: usize = 10_000;
 /// The default of [`ResourceLimiter::memories`].
 pub const DEFAULT_MEMORY_LIMIT: usize = 10_000;
+/// The default bound of a store's GC heap, in bytes (also the bound of a
+/// store without a limiter): 1 GiB.
+pub const DEFAULT_GC_HEAP_LIMIT: usize = 1 << 30;
 
 /// Fixed limits, built with [`StoreLimitsBuilder`].
 #[derive(Clone, Debug)]
 pub struct StoreLimits {
     memory_size: Option<usize>,
     table_elements: Option<usize>,
+    gc_heap_size: usize,
     instances: usize,
     tables: usize,
     memories: usize,
@@ -57,6 +68,7 @@ impl Default for StoreLimits {
         StoreLimits {
             memory_size: None,
             table_elements: None,
+            gc_heap_size: DEFAULT_GC_HEAP_LIMIT,
             instances: DEFAULT_INSTANCE_LIMIT,
             tables: DEFAULT_TABLE_LIMIT,
             memories: DEFAULT_MEMORY_LIMIT,
@@ -89,6 +101,11 @@ impl ResourceLimiter for StoreLimits {
         self.allow(desired, self.table_elements, "table (elements)")
     }
 
+    fn gc_heap_growing(&mut self, _current: usize, desired: usize) -> anyhow::Result<bool> {
+        // A refused allocation traps whatever `trap_on_grow_failure` says.
+        Ok(desired <= self.gc_heap_size)
+    }
+
     fn instances(&self) -> usize {
         self.instances
     }
@@ -116,6 +133,12 @@ impl StoreLimitsBuilder {
     /// Most elements any one table may have.
     pub fn table_elements(mut self, elements: usize) -> Self {
         self.0.table_elements = Some(elements);
+        self
+    }
+
+    /// Most bytes the store's GC heap may hold.
+    pub fn gc_heap_size(mut self, bytes: usize) -> Self {
+        self.0.gc_heap_size = bytes;
         self
     }
 

@@ -144,14 +144,36 @@ impl<T> Store<T> {
         self.inner.opaque.max_wasm_stack
     }
 
-    /// Runs an externref GC now. See [`Caller::gc`](crate::Caller::gc).
+    /// Runs a GC now: the activations table's (deferred reference
+    /// counting, which frees what only stale table entries held), then the
+    /// cycle collector over the GC heap's candidate roots, which frees
+    /// garbage cycles of structs and arrays. See [`Caller::gc`](crate::Caller::gc).
     pub fn gc(&mut self) -> Result<GcStats, Error> {
         self.inner.opaque.gc()
+    }
+
+    /// The numbers of the store's GC heap: live objects and bytes, and
+    /// what freeing and the cycle collector have done.
+    pub fn gc_heap_stats(&self) -> crate::GcHeapStats {
+        self.inner.opaque.gc_heap.stats()
     }
 
     /// Number of counts the activations table holds (chunk and retained list).
     pub fn activations_len(&self) -> usize {
         self.inner.opaque.activations.len()
+    }
+
+    /// Number of host roots of GC references the store holds (each owns
+    /// one count; see [`RootScope`](crate::RootScope)).
+    pub fn gc_roots_len(&self) -> usize {
+        self.inner.opaque.roots.len()
+    }
+
+    /// Number of owned roots the store keeps (see
+    /// [`OwnedAnyRef`](crate::OwnedAnyRef)), counting those whose handles
+    /// are gone until the next sweep releases them.
+    pub fn gc_owned_roots_len(&self) -> usize {
+        self.inner.opaque.roots.owned_len()
     }
 
     /// Number of GCs this store has run.

@@ -10,6 +10,7 @@ use kiln_format::{FuncType, ValType};
 
 use crate::error::Error;
 use crate::func::Func;
+use crate::gc_ref::AnyRef;
 use crate::store::{opaque_mut, AsContextMut};
 use crate::vm::store::StoreOpaque;
 use crate::vm::values::SlotValue;
@@ -19,7 +20,8 @@ use crate::vm::{ExternRef, ValueSlot};
 pub(crate) const MAX_TYPED_VALUES: usize = 8;
 
 /// A Rust type that is one Wasm value: `i32`, `u32`, `i64`, `u64`, `f32`,
-/// `f64`, `u128` (`v128`), `Option<ExternRef>` and `Option<Func>`.
+/// `f64`, `u128` (`v128`), `Option<ExternRef>`, `Option<AnyRef>` (`anyref`)
+/// and `Option<Func>`.
 #[allow(private_bounds)]
 pub trait WasmTy: SlotValue + Send + 'static {
     /// Its Wasm type.
@@ -44,6 +46,13 @@ wasm_ty!(i32 => I32, u32 => I32, i64 => I64, u64 => I64, f32 => F32, f64 => F64,
 impl WasmTy for Option<ExternRef> {
     fn valtype() -> ValType {
         ValType::EXTERNREF
+    }
+    const IS_EXTERNREF: bool = true;
+}
+
+impl WasmTy for Option<AnyRef> {
+    fn valtype() -> ValType {
+        ValType::Ref(kiln_format::RefType { nullable: true, heap: kiln_format::HeapType::Any })
     }
     const IS_EXTERNREF: bool = true;
 }

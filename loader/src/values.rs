@@ -1,10 +1,11 @@
 //! Wasm values as the host sees them. Their encoding in value slots is in
 //! `vm::values`.
 
-use kiln_format::ValType;
+use kiln_format::{HeapType, RefType, ValType};
 
 use crate::exn::Exn;
 use crate::func::Func;
+use crate::gc_ref::AnyRef;
 use crate::vm::ExternRef;
 
 /// A Wasm value.
@@ -28,10 +29,19 @@ pub enum Val {
     ExternRef(Option<ExternRef>),
     /// `exnref` (`None` is `ref.null exn`).
     ExnRef(Option<Exn>),
+    /// A reference of the any hierarchy: `anyref`, `eqref`, `i31ref`,
+    /// `structref`, `arrayref`, `nullref` and the concrete struct and array
+    /// types (`None` is their null).
+    AnyRef(Option<AnyRef>),
 }
 
+/// `anyref`, the type [`Val::ty`] gives any value of the any hierarchy.
+const ANYREF: ValType = ValType::Ref(RefType { nullable: true, heap: HeapType::Any });
+
 impl Val {
-    /// The value's type.
+    /// The value's type; for a reference of the any hierarchy, `anyref`
+    /// (what it is exactly takes its store: see
+    /// [`AnyRef::as_struct`](crate::AnyRef::as_struct) and the like).
     pub fn ty(&self) -> ValType {
         match self {
             Val::I32(_) => ValType::I32,
@@ -42,6 +52,7 @@ impl Val {
             Val::FuncRef(_) => ValType::FUNCREF,
             Val::ExternRef(_) => ValType::EXTERNREF,
             Val::ExnRef(_) => ValType::EXNREF,
+            Val::AnyRef(_) => ANYREF,
         }
     }
 
@@ -55,13 +66,14 @@ impl Val {
             ValType::V128 => Val::V128(0),
             ValType::Ref(r) if r.is_extern_ref() => Val::ExternRef(None),
             ValType::Ref(r) if r.is_exn_ref() => Val::ExnRef(None),
+            ValType::Ref(r) if r.is_any_ref() => Val::AnyRef(None),
             ValType::Ref(_) => Val::FuncRef(None),
         }
     }
 
     /// Whether the value is a null reference.
     pub fn is_null(&self) -> bool {
-        matches!(self, Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None))
+        matches!(self, Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::AnyRef(None))
     }
 
     /// The `i32`, if it is one.
@@ -118,6 +130,15 @@ impl Val {
         }
     }
 
+    /// The internal reference, if it is a non-null one.
+    pub fn anyref(&self) -> Option<&AnyRef> {
+        if let Val::AnyRef(Some(r)) = self {
+            Some(r)
+        } else {
+            None
+        }
+    }
+
     /// The externref, if it is a non-null one.
     pub fn externref(&self) -> Option<&ExternRef> {
         if let Val::ExternRef(Some(r)) = self {
@@ -155,6 +176,18 @@ impl From<f64> for Val {
 impl From<Option<ExternRef>> for Val {
     fn from(v: Option<ExternRef>) -> Val {
         Val::ExternRef(v)
+    }
+}
+
+impl From<Option<AnyRef>> for Val {
+    fn from(v: Option<AnyRef>) -> Val {
+        Val::AnyRef(v)
+    }
+}
+
+impl From<AnyRef> for Val {
+    fn from(v: AnyRef) -> Val {
+        Val::AnyRef(Some(v))
     }
 }
 

@@ -361,16 +361,16 @@ impl ScriptRunner {
             WastDirective::Invoke(invoke) => self.invoke(&invoke).map(drop).map_err(|e| e.to_string()),
             WastDirective::AssertReturn { exec, results, .. } => {
                 let actual = self.execute(exec).map_err(|e| e.to_string())?;
-                match_results(&actual, &results)
+                match_results(&self.store, &actual, &results)
             }
             WastDirective::AssertTrap { exec, message, .. } => self.assert_trap(exec, message),
             WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call) {
-                Ok(vals) => Err(format!("expected {message:?}, returned {}", describe_all(&vals))),
+                Ok(vals) => Err(format!("expected {message:?}, returned {}", describe_all(&self.store, &vals))),
                 Err(Outcome::Error(Error::Trap(trap))) if trap_matches(&trap, message) => Ok(()),
                 Err(e) => Err(format!("expected {message:?}, got {e}")),
             },
             WastDirective::AssertException { exec, .. } => match self.execute(exec) {
-                Ok(vals) => Err(format!("expected an exception, returned {}", describe_all(&vals))),
+                Ok(vals) => Err(format!("expected an exception, returned {}", describe_all(&self.store, &vals))),
                 Err(Outcome::Error(Error::Exception(_))) => Ok(()),
                 Err(e) => Err(format!("expected an exception, got {e}")),
             },
@@ -417,7 +417,12 @@ impl ScriptRunner {
     }
 
     fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Vec<Val>, Outcome> {
-        let args = invoke.args.iter().map(arg_to_val).collect::<Result<Vec<_>, _>>().map_err(Outcome::Runner)?;
+        let args = invoke
+            .args
+            .iter()
+            .map(|arg| arg_to_val(&self.store, arg))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Outcome::Runner)?;
         let func = match self.export(invoke.module, invoke.name).map_err(Outcome::Runner)? {
             Extern::Func(f) => f,
             _ => return Err(Outcome::Runner(format!("export {:?} is not a function", invoke.name))),
@@ -449,7 +454,7 @@ impl ScriptRunner {
     fn assert_trap(&mut self, exec: WastExecute<'_>, message: &str) -> Result<(), String> {
         let instantiating = matches!(exec, WastExecute::Wat(_));
         match self.execute(exec) {
-            Ok(vals) => Err(format!("expected trap {message:?}, returned {}", describe_all(&vals))),
+            Ok(vals) => Err(format!("expected trap {message:?}, returned {}", describe_all(&self.store, &vals))),
             Err(Outcome::Error(Error::Trap(trap))) if trap_matches(&trap, message) => Ok(()),
             // A module whose instantiation traps (a start function, or an
             // out-of-bounds segment) may be reported as a failed instantiation.
@@ -502,8 +507,8 @@ fn describe_id(id: Option<Id<'_>>) -> String {
     id.map_or_else(|| "(unnamed)".to_string(), |id| format!("${}", id.name()))
 }
 
-fn describe_all(vals: &[Val]) -> String {
-    format!("[{}]", vals.iter().map(describe).collect::<Vec<_>>().join(" "))
+fn describe_all(store: &Store<()>, vals: &[Val]) -> String {
+    format!("[{}]", vals.iter().map(|v| describe(store, v)).collect::<Vec<_>>().join(" "))
 }
 
 #[cfg(test)]

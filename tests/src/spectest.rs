@@ -29,9 +29,9 @@ pub fn define_spectest<T: 'static>(store: &mut Store<T>, linker: &mut Linker<T>,
     ];
     for (name, params) in prints {
         let ty = FuncType { params, results: vec![] };
-        linker.func_new("spectest", name, ty, move |_: Caller<'_, T>, args: &[Val], _results: &mut [Val]| {
+        linker.func_new("spectest", name, ty, move |caller: Caller<'_, T>, args: &[Val], _results: &mut [Val]| {
             if verbose {
-                let shown: Vec<String> = args.iter().map(describe).collect();
+                let shown: Vec<String> = args.iter().map(|v| describe(&caller, v)).collect();
                 println!("{name}: {}", shown.join(" "));
             }
             Ok(())

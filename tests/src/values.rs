@@ -1,13 +1,14 @@
 //! Script values: turning `.wast` arguments into [`Val`]s and matching results
-//! against expectations. `ref.extern N` is the host value `N as u32`.
+//! against expectations. `ref.extern N` is the host value `N as u32`, and
+//! `ref.host N` the same host value seen as `anyref` (`any.convert_extern`).
 
-use kiln_loader::{ExternRef, Val};
+use kiln_loader::{AnyRef, AsContext, ExternRef, Val};
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::token::{F32, F64};
 use wast::{WastArg, WastRet};
 
-/// Converts a script argument into a value.
-pub fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
+/// Converts a script argument into a value of `store`.
+pub fn arg_to_val(store: impl AsContext, arg: &WastArg<'_>) -> Result<Val, String> {
     let WastArg::Core(core) = arg else {
         return Err("component-model argument in a core script".to_string());
     };
@@ -21,30 +22,71 @@ pub fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
             RefKind::Func => Val::FuncRef(None),
             RefKind::Extern => Val::ExternRef(None),
             RefKind::Exn => Val::ExnRef(None),
+            RefKind::Any => Val::AnyRef(None),
+            // A script cannot say which hierarchy a type index is in.
+            RefKind::Concrete => return Err("`ref.null` of a concrete type as an argument".to_string()),
         },
         WastArgCore::RefExtern(n) => Val::ExternRef(Some(ExternRef::new(*n))),
-        WastArgCore::RefHost(_) => return Err("`ref.host` needs the GC proposal".to_string()),
+        WastArgCore::RefHost(n) => Val::AnyRef(Some(
+            AnyRef::from_extern(store, &ExternRef::new(*n)).map_err(|e| format!("`ref.host {n}`: {e}"))?,
+        )),
     })
 }
 
+/// The hierarchy of a null reference.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum RefKind {
     Func,
     Extern,
     Exn,
+    Any,
+    /// A concrete type, of the func or the any hierarchy.
+    Concrete,
 }
 
 fn null_kind(heap: &HeapType<'_>) -> Result<RefKind, String> {
+    use AbstractHeapType as A;
     match heap {
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => Ok(RefKind::Func),
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => Ok(RefKind::Extern),
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Exn | AbstractHeapType::NoExn } => Ok(RefKind::Exn),
-        other => Err(format!("reference type {other:?} is not part of WebAssembly 2.0")),
+        HeapType::Abstract { shared: false, ty: A::Func | A::NoFunc } => Ok(RefKind::Func),
+        HeapType::Abstract { shared: false, ty: A::Extern | A::NoExtern } => Ok(RefKind::Extern),
+        HeapType::Abstract { shared: false, ty: A::Exn | A::NoExn } => Ok(RefKind::Exn),
+        HeapType::Abstract { shared: false, ty: A::Any | A::Eq | A::I31 | A::Struct | A::Array | A::None } => {
+            Ok(RefKind::Any)
+        }
+        HeapType::Concrete(_) => Ok(RefKind::Concrete),
+        other => Err(format!("reference type {other:?} is not supported")),
     }
 }
 
-/// Describes a value the way a script would write it.
-pub fn describe(val: &Val) -> String {
+/// The number of a script's host value, if `r` is one.
+fn host_number(r: &ExternRef) -> Option<u32> {
+    r.downcast_ref::<u32>().copied()
+}
+
+/// The number of a script's host value seen as `anyref`, if `a` is one.
+fn any_host_number(store: impl AsContext, a: &AnyRef) -> Option<u32> {
+    host_number(&ExternRef::from_any(store, a).ok()?)
+}
+
+/// What an internal reference is, the way a script would write it.
+fn describe_any(store: impl AsContext, a: &AnyRef) -> String {
+    let store = store.as_context();
+    if let Some(i) = a.as_i31() {
+        return format!("(ref.i31 {})", i.get_u32());
+    }
+    match (a.is_struct(&store), a.is_array(&store)) {
+        (Ok(true), _) => "(ref.struct)".to_string(),
+        (_, Ok(true)) => "(ref.array)".to_string(),
+        (Err(e), _) | (_, Err(e)) => format!("(ref.any <{e}>)"),
+        _ => match any_host_number(&store, a) {
+            Some(n) => format!("(ref.host {n})"),
+            None => "(ref.host <foreign host value>)".to_string(),
+        },
+    }
+}
+
+/// Describes a value of `store` the way a script would write it.
+pub fn describe(store: impl AsContext, val: &Val) -> String {
     match val {
         Val::I32(v) => format!("(i32.const {v})"),
         Val::I64(v) => format!("(i64.const {v})"),
@@ -56,35 +98,43 @@ pub fn describe(val: &Val) -> String {
         Val::ExternRef(None) => "(ref.null extern)".to_string(),
         Val::ExnRef(None) => "(ref.null exn)".to_string(),
         Val::ExnRef(Some(_)) => "(ref.exn)".to_string(),
-        Val::ExternRef(Some(r)) => match r.downcast_ref::<u32>() {
+        Val::ExternRef(Some(r)) => match host_number(r) {
             Some(n) => format!("(ref.extern {n})"),
-            None => "(ref.extern <foreign host value>)".to_string(),
+            None => match AnyRef::from_extern(&store, r) {
+                Ok(a) if !a.is_host(&store).unwrap_or(true) => {
+                    format!("(extern.convert_any {})", describe_any(&store, &a))
+                }
+                _ => "(ref.extern <foreign host value>)".to_string(),
+            },
         },
+        Val::AnyRef(None) => "(ref.null any)".to_string(),
+        Val::AnyRef(Some(a)) => describe_any(&store, a),
     }
 }
 
-/// Checks results against a script's expectations; the error says which
-/// result differs and how.
-pub fn match_results(actual: &[Val], expected: &[WastRet<'_>]) -> Result<(), String> {
+/// Checks results of `store` against a script's expectations; the error
+/// says which result differs and how.
+pub fn match_results(store: impl AsContext, actual: &[Val], expected: &[WastRet<'_>]) -> Result<(), String> {
+    let store = store.as_context();
     if actual.len() != expected.len() {
         return Err(format!(
             "expected {} results, got {}: [{}]",
             expected.len(),
             actual.len(),
-            actual.iter().map(describe).collect::<Vec<_>>().join(" ")
+            actual.iter().map(|v| describe(&store, v)).collect::<Vec<_>>().join(" ")
         ));
     }
     for (i, (val, ret)) in actual.iter().zip(expected).enumerate() {
         let WastRet::Core(ret) = ret else {
             return Err("component-model result in a core script".to_string());
         };
-        match matches(val, ret) {
+        match matches(&store, val, ret) {
             Ok(true) => {}
             Ok(false) => {
                 let actual = match (ret, val) {
                     // Shown in the expected shape, so the differing lane stands out.
                     (WastRetCore::V128(pattern), Val::V128(bits)) => describe_v128_as(*bits, pattern),
-                    _ => describe(val),
+                    _ => describe(&store, val),
                 };
                 return Err(format!("result {i}: expected {}, got {actual}", describe_ret(ret)));
             }
@@ -107,6 +157,12 @@ fn describe_ret(ret: &WastRetCore<'_>) -> String {
         WastRetCore::F64(NanPattern::CanonicalNan) => "(f64.const nan:canonical)".to_string(),
         WastRetCore::F64(NanPattern::ArithmeticNan) => "(f64.const nan:arithmetic)".to_string(),
         WastRetCore::RefExtern(Some(n)) => format!("(ref.extern {n})"),
+        WastRetCore::RefHost(n) => format!("(ref.host {n})"),
+        WastRetCore::RefAny => "(ref.any)".to_string(),
+        WastRetCore::RefEq => "(ref.eq)".to_string(),
+        WastRetCore::RefI31 => "(ref.i31)".to_string(),
+        WastRetCore::RefStruct => "(ref.struct)".to_string(),
+        WastRetCore::RefArray => "(ref.array)".to_string(),
         WastRetCore::RefExtern(None) => "(ref.extern)".to_string(),
         WastRetCore::RefFunc(_) => "(ref.func)".to_string(),
         WastRetCore::RefNull(_) => "(ref.null)".to_string(),
@@ -200,7 +256,8 @@ fn v128_matches(bits: u128, pattern: &V128Pattern) -> bool {
     }
 }
 
-fn matches(val: &Val, ret: &WastRetCore<'_>) -> Result<bool, String> {
+fn matches(store: &impl AsContext, val: &Val, ret: &WastRetCore<'_>) -> Result<bool, String> {
+    let gc_error = |e: kiln_loader::Error| format!("{e}");
     Ok(match (ret, val) {
         (WastRetCore::I32(e), Val::I32(a)) => e == a,
         (WastRetCore::I64(e), Val::I64(a)) => e == a,
@@ -209,7 +266,7 @@ fn matches(val: &Val, ret: &WastRetCore<'_>) -> Result<bool, String> {
         (WastRetCore::V128(p), Val::V128(a)) => v128_matches(*a, p),
         (WastRetCore::RefNull(heap), Val::FuncRef(None)) => match heap {
             None => true,
-            Some(h) => null_kind(h)? == RefKind::Func,
+            Some(h) => matches!(null_kind(h)?, RefKind::Func | RefKind::Concrete),
         },
         (WastRetCore::RefNull(heap), Val::ExternRef(None)) => match heap {
             None => true,
@@ -219,28 +276,33 @@ fn matches(val: &Val, ret: &WastRetCore<'_>) -> Result<bool, String> {
             None => true,
             Some(h) => null_kind(h)? == RefKind::Exn,
         },
+        (WastRetCore::RefNull(heap), Val::AnyRef(None)) => match heap {
+            None => true,
+            Some(h) => matches!(null_kind(h)?, RefKind::Any | RefKind::Concrete),
+        },
+        // Any non-null externref: a host value, or an internal reference
+        // made external.
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
-        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => r.downcast_ref::<u32>() == Some(n),
+        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => host_number(r) == Some(*n),
+        (WastRetCore::RefHost(n), Val::ExternRef(Some(r))) => host_number(r) == Some(*n),
+        (WastRetCore::RefHost(n), Val::AnyRef(Some(a))) => any_host_number(store, a) == Some(*n),
+        (WastRetCore::RefAny, Val::AnyRef(Some(_))) => true,
+        // `eq` holds i31s, structs and arrays, not host values.
+        (WastRetCore::RefEq, Val::AnyRef(Some(a))) => !a.is_host(store).map_err(gc_error)?,
+        (WastRetCore::RefI31, Val::AnyRef(Some(a))) => a.is_i31(),
+        (WastRetCore::RefStruct, Val::AnyRef(Some(a))) => a.is_struct(store).map_err(gc_error)?,
+        (WastRetCore::RefArray, Val::AnyRef(Some(a))) => a.is_array(store).map_err(gc_error)?,
         // Function identity is not observable from a script beyond non-nullness.
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
         (WastRetCore::Either(alternatives), _) => {
             for alt in alternatives {
-                if matches(val, alt)? {
+                if matches(store, val, alt)? {
                     return Ok(true);
                 }
             }
             false
         }
-        (
-            WastRetCore::RefHost(_)
-            | WastRetCore::RefAny
-            | WastRetCore::RefEq
-            | WastRetCore::RefArray
-            | WastRetCore::RefStruct
-            | WastRetCore::RefI31
-            | WastRetCore::RefI31Shared,
-            _,
-        ) => return Err(format!("expectation {ret:?} needs the GC proposal")),
+        (WastRetCore::RefI31Shared, _) => return Err("shared i31 references are not supported".to_string()),
         _ => false,
     })
 }
@@ -294,7 +356,8 @@ mod tests {
     fn v128_mismatches_are_shown_in_the_expected_shape() {
         let expected = WastRetCore::V128(V128Pattern::I16x8([1, -1, 0, 0, 0, 0, 0, 0]));
         let actual = Val::V128(u128::from_le_bytes([1, 0, 0xfe, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
-        let err = match_results(&[actual], &[WastRet::Core(expected)]).unwrap_err();
+        let store = kiln_loader::Store::<()>::default();
+        let err = match_results(&store, &[actual], &[WastRet::Core(expected)]).unwrap_err();
         assert!(err.contains("expected (v128.const i16x8 1 -1 0 0 0 0 0 0)"), "{err}");
         assert!(err.contains("got (v128.const i16x8 1 -2 0 0 0 0 0 0)"), "{err}");
     }

@@ -8,10 +8,8 @@
 //!
 //! Every script of a suite runs, and the number of scripts is checked, so
 //! that a moved or changed suite cannot pass silently. Every directive of
-//! every script must pass, except in the 3.0 scripts that use GC types
-//! (structs, arrays, `i31`, the `any`/`eq`/`none` hierarchy), which are
-//! named below: they run too, and their counts are printed, but they wait
-//! for Wasm GC.
+//! every script must pass, except in a suite's waiting scripts (none now),
+//! which run too and whose counts are printed apart.
 
 mod common;
 
@@ -37,32 +35,7 @@ struct Suite {
 const WASM_2_0: Suite = Suite { dir: "wasm-2.0", scripts: 148, waiting: &[], waiting_for: "" };
 
 /// WebAssembly 3.0 (WebAssembly/testsuite at 193e551).
-const WASM_3_0: Suite = Suite { dir: "wasm-3.0", scripts: 257, waiting: GC_SCRIPTS, waiting_for: "Wasm GC" };
-
-/// The 3.0 scripts that use GC types. `table_init` and `table_init64`
-/// pass but for the modules with GC arrays; `br_table` uses none that
-/// kiln does not support.
-const GC_SCRIPTS: &[&str] = &[
-    "array.wast",
-    "array_copy.wast",
-    "array_fill.wast",
-    "array_init_data.wast",
-    "array_init_elem.wast",
-    "array_new_data.wast",
-    "array_new_elem.wast",
-    "br_on_cast.wast",
-    "br_on_cast_fail.wast",
-    "extern.wast",
-    "i31.wast",
-    "ref_cast.wast",
-    "ref_eq.wast",
-    "ref_null.wast",
-    "ref_test.wast",
-    "struct.wast",
-    "table_init.wast",
-    "table_init64.wast",
-    "type-subtyping.wast",
-];
+const WASM_3_0: Suite = Suite { dir: "wasm-3.0", scripts: 257, waiting: &[], waiting_for: "" };
 
 /// The threads proposal.
 const THREADS: Suite = Suite { dir: "proposals/threads", scripts: 4, waiting: &[], waiting_for: "" };

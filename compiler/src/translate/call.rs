@@ -12,10 +12,11 @@ use kiln_format::{func_ref, FuncType, TrapCode};
 
 use super::env::{vm_flags, vm_readonly_flags, FuncEnvironment};
 use super::exceptions::{emit_call, Callee};
+use super::gc_cast::func_type_matches;
 use super::state::FuncState;
 use super::table::checked_element_address;
 use crate::abi::{self, POINTER_TYPE};
-use crate::{CompileError, Result};
+use crate::Result;
 
 /// The imported signature of Wasm type `type_index`, declared once per function.
 fn signature_of(
@@ -120,8 +121,9 @@ pub(crate) fn translate_call(
 
 /// `call_indirect (type T) table` or `return_call_indirect`: bounds check
 /// (`undefined_element`), null check (`indirect_call_to_null`), type-id
-/// check (`bad_signature`), then a call of the element's `wasm_call` with
-/// its `vmctx`.
+/// check (`bad_signature`; when the ids differ and the expected type is
+/// not final, `is_subtype` decides), then a call of the element's
+/// `wasm_call` with its `vmctx`.
 pub(crate) fn translate_call_indirect(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
@@ -132,14 +134,6 @@ pub(crate) fn translate_call_indirect(
     offset: usize,
 ) -> Result<()> {
     let ty = env.func_type(type_index, offset)?;
-    // The check below compares type ids for equality, which is subtyping
-    // only for a final type: one no other type can declare its supertype.
-    if env.info.type_shapes.get(type_index as usize).is_some_and(|shape| !shape.is_final) {
-        return Err(CompileError::unsupported(
-            "call_indirect of a type that is not final (declared subtypes need the gc feature)",
-            offset,
-        ));
-    }
     let sig = signature_of(env, builder, state, type_index, offset)?;
     let type_id_at = env.type_id_offset(type_index, offset)?;
 
@@ -149,9 +143,15 @@ pub(crate) fn translate_call_indirect(
     builder.ins().trapz(func_ref, abi::clif_trap_code(TrapCode::INDIRECT_CALL_TO_NULL));
 
     let actual = builder.ins().load(ir::types::I32, vm_flags(), func_ref, func_ref::TYPE_ID as i32);
-    let expected = builder.ins().load(ir::types::I32, vm_readonly_flags(), state.vmctx, type_id_at as i32);
-    let mismatch = builder.ins().icmp(IntCC::NotEqual, actual, expected);
-    builder.ins().trapnz(mismatch, abi::clif_trap_code(TrapCode::BAD_SIGNATURE));
+    if env.is_final_type(type_index) {
+        // No other type can declare a final type its supertype: the ids are equal or the call is refused.
+        let expected = builder.ins().load(ir::types::I32, vm_readonly_flags(), state.vmctx, type_id_at as i32);
+        let mismatch = builder.ins().icmp(IntCC::NotEqual, actual, expected);
+        builder.ins().trapnz(mismatch, abi::clif_trap_code(TrapCode::BAD_SIGNATURE));
+    } else {
+        let matches = func_type_matches(env, builder, state, actual, type_index, offset)?;
+        builder.ins().trapz(matches, abi::clif_trap_code(TrapCode::BAD_SIGNATURE));
+    }
 
     let code = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::WASM_CALL as i32);
     let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::VMCTX as i32);

@@ -6,8 +6,8 @@ use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, InstBuilder, MemFla
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 use kiln_format::{
-    definition, shared_memory_slot, BuiltinIndex, FuncType, GlobalType, Instrumentation, MemoryType, ModuleInfo,
-    TableType, VMOffsets,
+    definition, shared_memory_slot, ArrayType, BuiltinIndex, CompositeType, FuncType, GlobalType, Instrumentation,
+    MemoryType, ModuleInfo, StructType, TableType, VMOffsets,
 };
 
 use super::fuel::{fuel_after_builtin, fuel_before_builtin};
@@ -96,9 +96,28 @@ impl<'a> FuncEnvironment<'a> {
             .ok_or_else(|| CompileError::invalid(format!("unknown memory {index}"), offset))
     }
 
-    /// Whether table `index` holds externrefs (whose accesses go through builtins).
-    pub(crate) fn is_counted_ref_table(&self, index: u32, offset: usize) -> Result<bool> {
-        Ok(self.table_type(index, offset)?.element.is_counted_ref())
+    /// Type `index` of the type section, which must be a struct type.
+    pub(crate) fn struct_type(&self, index: u32, offset: usize) -> Result<&'a StructType> {
+        self.info
+            .types
+            .get(index as usize)
+            .and_then(CompositeType::as_struct)
+            .ok_or_else(|| CompileError::invalid(format!("type {index} is not a struct type"), offset))
+    }
+
+    /// Type `index` of the type section, which must be an array type.
+    pub(crate) fn array_type(&self, index: u32, offset: usize) -> Result<&'a ArrayType> {
+        self.info
+            .types
+            .get(index as usize)
+            .and_then(CompositeType::as_array)
+            .ok_or_else(|| CompileError::invalid(format!("type {index} is not an array type"), offset))
+    }
+
+    /// Whether type `index` is final: no type may declare it a supertype,
+    /// so a value is of that type exactly when its type id is the type's.
+    pub(crate) fn is_final_type(&self, index: u32) -> bool {
+        self.info.type_shapes.get(index as usize).is_none_or(|shape| shape.is_final)
     }
 
     /// Type of global `index` (in the global space).

@@ -166,13 +166,13 @@ pub(crate) fn exception_values(
 }
 
 /// A stack array of `n` value slots (SPEC 3.2), 16-byte aligned.
-fn value_slots(builder: &mut FunctionBuilder<'_>, n: usize) -> ir::StackSlot {
+pub(crate) fn value_slots(builder: &mut FunctionBuilder<'_>, n: usize) -> ir::StackSlot {
     // The validator bounds a tag's parameters at 1000.
     let size = u32::try_from(n).unwrap_or(u32::MAX / VALUE_SLOT_SIZE).saturating_mul(VALUE_SLOT_SIZE);
     builder.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4))
 }
 
-fn slot_offset(index: usize) -> i32 {
+pub(crate) fn slot_offset(index: usize) -> i32 {
     (index as i32) * VALUE_SLOT_SIZE as i32
 }
 

@@ -1,11 +1,11 @@
-//! Globals: inline loads and stores; externref globals add the
-//! reference-count barriers of `externref.rs`.
+//! Globals: inline loads and stores; globals of counted references
+//! add the reference-count barriers of `barriers.rs`.
 
 use cranelift_codegen::ir::InstBuilder;
 use cranelift_frontend::FunctionBuilder;
 
+use super::barriers::{push_from_storage, store_to_storage};
 use super::env::{record_base, vm_flags, vm_readonly_flags, FuncEnvironment};
-use super::externref::{push_from_storage, store_to_storage};
 use super::state::FuncState;
 use super::types::clif_type;
 use crate::Result;
@@ -24,7 +24,7 @@ pub(crate) fn translate_global_get(
     // An immutable global never changes after instantiation.
     let flags = if ty.mutable { vm_flags() } else { vm_readonly_flags() };
     let value = builder.ins().load(clif_type(ty.content), flags, base, at);
-    push_from_storage(env, builder, state, value, ty.content.is_counted_ref());
+    push_from_storage(env, builder, state, value, ty.content);
     Ok(())
 }
 
@@ -40,6 +40,6 @@ pub(crate) fn translate_global_set(
     let value = state.pop1(offset)?;
     let location = env.global_location(global, offset)?;
     let (base, at) = record_base(builder, state.vmctx, location);
-    store_to_storage(env, builder, state, base, at, value, ty.content.is_counted_ref());
+    store_to_storage(env, builder, state, base, at, value, ty.content, vm_flags());
     Ok(())
 }

@@ -8,15 +8,21 @@
 //! operators in `simd`, those of the threads proposal in `atomic`.
 
 mod atomic;
+mod barriers;
 mod bulk;
 mod call;
 mod control;
 mod env;
 mod epoch;
 mod exceptions;
-mod externref;
 mod fuel;
+mod gc_array;
+mod gc_cast;
+mod gc_field;
+mod gc_ops;
+mod gc_struct;
 mod global;
+mod i31;
 mod legacy;
 mod locals;
 mod memory;
@@ -29,6 +35,8 @@ mod table;
 mod translator;
 mod types;
 
+#[cfg(test)]
+mod gc_tests;
 #[cfg(test)]
 mod tests;
 

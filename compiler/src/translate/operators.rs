@@ -15,6 +15,15 @@ macro_rules! is_simd_proposal {
     };
 }
 
+macro_rules! is_gc_proposal {
+    (gc) => {
+        true
+    };
+    ($other:ident) => {
+        false
+    };
+}
+
 macro_rules! define_operator_facts {
     ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*) )*) => {
         /// The operator's name, as wasmparser spells its variant.
@@ -30,6 +39,16 @@ macro_rules! define_operator_facts {
         pub(crate) fn is_simd_operator(op: &Operator<'_>) -> bool {
             match op {
                 $( Operator::$op { .. } => is_simd_proposal!($proposal), )*
+                #[allow(unreachable_patterns)]
+                _ => false,
+            }
+        }
+
+        /// Whether the operator belongs to the GC proposal (structs, arrays,
+        /// `i31`, `ref.eq`, casts, the extern/any conversions).
+        pub(crate) fn is_gc_operator(op: &Operator<'_>) -> bool {
+            match op {
+                $( Operator::$op { .. } => is_gc_proposal!($proposal), )*
                 #[allow(unreachable_patterns)]
                 _ => false,
             }
@@ -61,5 +80,8 @@ mod tests {
         assert!(is_simd_operator(&Operator::I32x4RelaxedTruncF32x4S));
         assert!(!is_simd_operator(&Operator::I32Add));
         assert_eq!(operator_name(&Operator::I32Add), "I32Add");
+        assert!(is_gc_operator(&Operator::ArrayLen));
+        assert!(is_gc_operator(&Operator::RefI31));
+        assert!(!is_gc_operator(&Operator::RefAsNonNull));
     }
 }

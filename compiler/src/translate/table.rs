@@ -1,16 +1,16 @@
-//! Tables: `table.get`/`table.set` inline (with reference-count barriers
-//! for externref tables), every other table operator through builtins
+//! Tables: `table.get`/`table.set` inline (with the reference-count barriers
+//! of tables of counted references), every other table operator through builtins
 //! (SPEC 3.4).
 
 use cranelift_codegen::ir::{self, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::{BuiltinIndex, TrapCode};
+use kiln_format::{BuiltinIndex, TrapCode, ValType};
 
+use super::barriers::{push_from_storage, store_to_storage};
 use super::env::{
     call_builtin_value, index_arg, narrow_result, table_base_and_bound, table_bound, vm_flags, widen_arg,
     FuncEnvironment,
 };
-use super::externref::{push_from_storage, store_to_storage};
 use super::state::FuncState;
 use crate::abi::{self, POINTER_TYPE};
 use crate::Result;
@@ -44,10 +44,10 @@ pub(crate) fn translate_table_get(
     offset: usize,
 ) -> Result<()> {
     let index = state.pop1(offset)?;
-    let is_extern = env.is_counted_ref_table(table, offset)?;
+    let element = ValType::Ref(env.table_type(table, offset)?.element);
     let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
     let value = builder.ins().load(POINTER_TYPE, vm_flags(), addr, 0);
-    push_from_storage(env, builder, state, value, is_extern);
+    push_from_storage(env, builder, state, value, element);
     Ok(())
 }
 
@@ -60,9 +60,9 @@ pub(crate) fn translate_table_set(
     offset: usize,
 ) -> Result<()> {
     let (index, value) = state.pop2(offset)?;
-    let is_extern = env.is_counted_ref_table(table, offset)?;
+    let element = ValType::Ref(env.table_type(table, offset)?.element);
     let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
-    store_to_storage(env, builder, state, addr, 0, value, is_extern);
+    store_to_storage(env, builder, state, addr, 0, value, element, vm_flags());
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use super::memory::{self, LoadKind, StoreKind};
 use super::operators::operator_name;
 use super::state::FuncState;
 use super::types::{block_signature, val_type};
-use super::{atomic, bulk, call, exceptions, global, legacy, locals, numeric, reference, simd, table};
+use super::{atomic, bulk, call, exceptions, gc_ops, global, legacy, locals, numeric, reference, simd, table};
 use crate::abi::POINTER_TYPE;
 use crate::{CompileError, Result};
 
@@ -340,6 +340,7 @@ fn translate_reachable(
 
         _ => {
             if !numeric::translate_numeric(op, builder, &mut state.stack)
+                && !gc_ops::translate_gc(env, builder, state, op, offset)?
                 && !simd::translate_simd(env, builder, state, op, offset)?
                 && !atomic::translate_atomic(env, builder, state, op, offset)?
             {

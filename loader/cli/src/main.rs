@@ -16,8 +16,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use kiln_loader::{
-    CompositeType, Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module, Store, StoreLimits, TableType, Val,
-    ValType,
+    CompositeType, Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module, Store, StoreLimits,
+    TableType, Val, ValType,
 };
 use serde_json::json;
 
@@ -514,10 +514,14 @@ fn format_val(v: &Val) -> String {
         Val::F32(bits) => f32::from_bits(*bits).to_string(),
         Val::F64(bits) => f64::from_bits(*bits).to_string(),
         Val::V128(x) => format!("{x:#034x}"),
-        Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => "null".to_string(),
+        Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::AnyRef(None) => "null".to_string(),
         Val::ExnRef(Some(_)) => "exnref".to_string(),
         Val::FuncRef(Some(_)) => "funcref".to_string(),
         Val::ExternRef(Some(_)) => "externref".to_string(),
+        Val::AnyRef(Some(r)) => match r.as_i31() {
+            Some(i) => format!("i31 {}", i.get_i32()),
+            None => "anyref".to_string(),
+        },
     }
 }
 

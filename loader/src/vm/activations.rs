@@ -261,7 +261,8 @@ unsafe fn find_live_references(record: &ActivationRecord, live: &mut PointerSet)
             // SAFETY: the stack map of this exact return address names
             // 8-byte slots of this live frame, `sp + slot` below `fp`.
             let raw = unsafe { ((sp + slot as usize) as *const *mut VMExternData).read() };
-            if !raw.is_null() {
+            // An `i31` is no block and owns no count.
+            if super::gc::object::is_block(raw as usize) {
                 live.insert(raw);
             }
         }

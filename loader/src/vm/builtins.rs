@@ -17,6 +17,7 @@ use super::abi::ValueSlot;
 use super::epoch::{deadline_reached, Interrupt};
 use super::exception::ExceptionObject;
 use super::externref::{free_unreferenced, ExternRef, VMExternData};
+use super::gc::builtins as gc;
 use super::instance::InstanceData;
 use super::memory::LinearBytes;
 use super::parking::Interruption;
@@ -59,19 +60,17 @@ const fn builtin_fn(index: BuiltinIndex) -> *const u8 {
         BuiltinIndex::Throw => throw as *const u8,
         BuiltinIndex::ThrowRef => throw_ref as *const u8,
         BuiltinIndex::ExnValues => exn_values as *const u8,
-        // The GC builtins come with the GC heap; until then no artifact
-        // can call them (kilnc refuses GC instructions).
-        BuiltinIndex::GcPossibleRoot
-        | BuiltinIndex::StructNew
-        | BuiltinIndex::ArrayNew
-        | BuiltinIndex::ArrayNewFixed
-        | BuiltinIndex::ArrayNewData
-        | BuiltinIndex::ArrayNewElem
-        | BuiltinIndex::ArrayFill
-        | BuiltinIndex::ArrayCopy
-        | BuiltinIndex::ArrayInitData
-        | BuiltinIndex::ArrayInitElem
-        | BuiltinIndex::IsSubtype => gc_not_yet as *const u8,
+        BuiltinIndex::GcPossibleRoot => gc::gc_possible_root as *const u8,
+        BuiltinIndex::StructNew => gc::struct_new as *const u8,
+        BuiltinIndex::ArrayNew => gc::array_new as *const u8,
+        BuiltinIndex::ArrayNewFixed => gc::array_new_fixed as *const u8,
+        BuiltinIndex::ArrayNewData => gc::array_new_data as *const u8,
+        BuiltinIndex::ArrayNewElem => gc::array_new_elem as *const u8,
+        BuiltinIndex::ArrayFill => gc::array_fill as *const u8,
+        BuiltinIndex::ArrayCopy => gc::array_copy as *const u8,
+        BuiltinIndex::ArrayInitData => gc::array_init_data as *const u8,
+        BuiltinIndex::ArrayInitElem => gc::array_init_elem as *const u8,
+        BuiltinIndex::IsSubtype => gc::is_subtype as *const u8,
     }
 }
 
@@ -96,7 +95,7 @@ pub(crate) fn table_ptr() -> *const *const u8 {
 /// # Safety
 /// `vmctx` must be the VMContext of a live instance whose store is running
 /// Wasm on this thread (so its store context points at it).
-unsafe fn store_and_instance<'a>(vmctx: *mut u8) -> (&'a mut StoreOpaque, usize) {
+pub(crate) unsafe fn store_and_instance<'a>(vmctx: *mut u8) -> (&'a mut StoreOpaque, usize) {
     // SAFETY: instantiation stored the store context at offset 0 and the
     // `InstanceData` pointer at `INSTANCE`; the store keeps both alive while
     // its code runs, and the entry into Wasm set the store pointer from the
@@ -110,7 +109,7 @@ unsafe fn store_and_instance<'a>(vmctx: *mut u8) -> (&'a mut StoreOpaque, usize)
 }
 
 /// Ends the activation with `code` on failure.
-fn trap_on(result: Result<(), TrapCode>) {
+pub(crate) fn trap_on(result: Result<(), TrapCode>) {
     if let Err(code) = result {
         // SAFETY: builtins call this last, with nothing left to drop.
         unsafe { raise_trap(code) };
@@ -118,7 +117,7 @@ fn trap_on(result: Result<(), TrapCode>) {
 }
 
 /// Ends the activation with `error`, which the call into Wasm returns.
-fn raise_error(store: &mut StoreOpaque, error: Error) -> ! {
+pub(crate) fn raise_error(store: &mut StoreOpaque, error: Error) -> ! {
     let message = error.to_string();
     store.pending_error = Some(error);
     // SAFETY: the error moved into the store; nothing else is left to drop.
@@ -126,7 +125,7 @@ fn raise_error(store: &mut StoreOpaque, error: Error) -> ! {
 }
 
 /// Ends the activation because a host destructor panicked.
-fn raise_destructor_panic(store: &mut StoreOpaque, panicked: DestructorPanicked) -> ! {
+pub(crate) fn raise_destructor_panic(store: &mut StoreOpaque, panicked: DestructorPanicked) -> ! {
     raise_error(store, panicked.into())
 }
 
@@ -240,7 +239,9 @@ unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u64,
 unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
     // SAFETY: as above.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
-    store.drop_element(instance, elem);
+    if let Err(panicked) = store.drop_element(instance, elem) {
+        raise_destructor_panic(store, panicked);
+    }
 }
 
 /// Runs a GC from compiled code; a destructor's panic ends the activation.
@@ -258,9 +259,10 @@ unsafe extern "C" fn activations_insert_slow(vmctx: *mut u8, externref: *mut u8)
     // stack map names, and this one is live after the call. Should the GC
     // fail, the count goes into the table first, so nothing leaks.
     let gc = store.gc();
-    // SAFETY: as above, the count is ours to hand over.
-    if let Some(r) = unsafe { ExternRef::from_raw(externref.cast::<VMExternData>()) } {
-        store.move_into_activations(r);
+    // The count is ours to hand over; the word may be a host block or a GC
+    // object, never null or an i31 (compiled code inserts neither).
+    if super::gc::object::is_block(externref as usize) {
+        store.activations.insert(externref.cast::<VMExternData>());
     }
     if let Err(error) = gc {
         raise_error(store, error);
@@ -273,17 +275,14 @@ unsafe extern "C" fn gc(vmctx: *mut u8) {
     collect(store);
 }
 
-/// Traps: GC instructions are not compiled yet.
-unsafe extern "C" fn gc_not_yet(_vmctx: *mut u8) {
-    trap_on(Err(TrapCode::UNREACHABLE))
-}
-
 unsafe extern "C" fn drop_ref(vmctx: *mut u8, externref: *mut u8) {
     let raw = externref.cast::<VMExternData>();
     // The panic's payload is dropped at the end of this statement: the raise
     // below skips this frame, so it must hold nothing with a destructor.
     // SAFETY: compiled code dropped the last count of a reference it removed
-    // from a table or global, so nothing else can reach it.
+    // from a table, global or GC field, so nothing else can reach it; the
+    // free dispatches on the block's kind (a GC object is freed with what
+    // only it held, iteratively).
     let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { free_unreferenced(raw) })).is_err();
     if panicked {
         // SAFETY: as above.
@@ -452,9 +451,10 @@ unsafe extern "C" fn exn_values(vmctx: *mut u8, exn: *mut u8, out: *mut ValueSlo
             if ty.is_counted_ref() {
                 // The frame holds the value from here on: the table keeps a
                 // count of its own, as for `table.get`. Inserting from a
-                // builtin never collects.
-                if let Some(r) = ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) {
-                    store.move_into_activations(r);
+                // builtin never collects. The value may be a GC object.
+                let word = slot.pointer();
+                if super::gc::object::is_block(word) {
+                    store.clone_into_activations(word as u64);
                 }
             }
         }

@@ -16,6 +16,7 @@ use kiln_format::{FuncType, ValType};
 
 use super::abi::ValueSlot;
 use super::externref::{increment_raw, ExternRef, VMExternData};
+use super::gc::object;
 use super::store::{StoreId, StoreOpaque};
 use crate::error::Error;
 use crate::values::Val;
@@ -84,16 +85,18 @@ impl ExceptionObject {
 }
 
 impl ExceptionObject {
-    /// Moves the counts of the references among its values to `out`,
-    /// leaving null in their slots.
-    fn take_references(&mut self, out: &mut Vec<ExternRef>) {
+    /// Moves the counts of the references among its values to `out`
+    /// (as words: a value of the any hierarchy may be a GC object), leaving
+    /// null in their slots.
+    fn take_references(&mut self, out: &mut Vec<usize>) {
         for (slot, ty) in self.values.iter_mut().zip(&self.tag.ty.params) {
             if ty.is_counted_ref() {
-                let raw = slot.pointer() as *mut VMExternData;
+                let word = slot.pointer();
                 *slot = ValueSlot::default();
-                // SAFETY: `allocate` took this count, which the exception
-                // owned and, its slot now null, hands over.
-                out.extend(unsafe { ExternRef::from_raw(raw) });
+                // An i31 is not counted.
+                if object::is_block(word) {
+                    out.push(word);
+                }
             }
         }
     }
@@ -109,7 +112,17 @@ impl Drop for ExceptionObject {
     fn drop(&mut self) {
         let mut pending = Vec::new();
         self.take_references(&mut pending);
-        while let Some(mut reference) = pending.pop() {
+        while let Some(word) = pending.pop() {
+            // SAFETY: `allocate` took this count, which the exception owned
+            // and, its slot now null, handed over; the block is live.
+            if unsafe { object::kind(word as *mut u8) } != kiln_format::gc::KIND_HOST {
+                // A GC object frees what only it held iteratively itself.
+                // SAFETY: as above.
+                unsafe { object::decrement(word) };
+                continue;
+            }
+            // SAFETY: as above; a host block.
+            let Some(mut reference) = (unsafe { ExternRef::from_raw(word as *mut VMExternData) }) else { continue };
             if let Some(inner) = reference.unique_value_mut::<ExceptionObject>() {
                 inner.take_references(&mut pending);
             }

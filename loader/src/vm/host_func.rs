@@ -138,8 +138,18 @@ unsafe fn call_host<T: 'static>(ctx: *const VMHostFuncContext, slots: *mut Value
         // SAFETY: the trampoline passes an array sized for the type.
         unsafe { std::slice::from_raw_parts_mut(slots, func.slot_count) }
     };
+    // The roots made while the function runs (its arguments' among them)
+    // are released when it returns: its results are in the slots by then,
+    // their counts in the activations table.
+    let roots = store.opaque.roots.len();
     let caller = Caller::new(store, ctx.caller);
-    run_host_code("host function", || (func.closure)(caller, slots))
+    let outcome = run_host_code("host function", || (func.closure)(caller, slots));
+    // SAFETY: as above; the closure's borrow of the store has ended.
+    let store = unsafe { &*(*ctx.runtime_limits.cast::<VMStoreContext>()).store.cast::<StoreInner<T>>() };
+    let released = store.opaque.roots.release_to(roots);
+    let value = outcome?;
+    released?;
+    Ok(value)
 }
 
 /// Runs embedder code called from the runtime (a host function, a

@@ -22,6 +22,8 @@ use super::activations::{ActivationRecord, ActivationsTable, GcStats};
 use super::epoch::EpochState;
 use super::exception::VMTag;
 use super::externref::{ExternRef, VMExternData};
+use super::gc::heap::GcHeap;
+use super::gc_roots::RootTable;
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
 use super::host_func::VMHostFuncContext;
@@ -91,6 +93,7 @@ pub(crate) type LimiterAccessor<T> = dyn (FnMut(&mut T) -> &mut dyn ResourceLimi
 pub(crate) enum LimiterQuery {
     MemoryGrowing { current: usize, desired: usize, maximum: Option<usize> },
     TableGrowing { current: usize, desired: usize, maximum: Option<usize> },
+    GcHeapGrowing { current: usize, desired: usize },
     Instances,
     Tables,
     Memories,
@@ -119,6 +122,7 @@ pub(crate) unsafe fn ask_limiter<T>(store: *mut StoreOpaque, query: LimiterQuery
         LimiterQuery::TableGrowing { current, desired, maximum } => {
             usize::from(limiter.table_growing(current, desired, maximum)?)
         }
+        LimiterQuery::GcHeapGrowing { current, desired } => usize::from(limiter.gc_heap_growing(current, desired)?),
         LimiterQuery::Instances => limiter.instances(),
         LimiterQuery::Tables => limiter.tables(),
         LimiterQuery::Memories => limiter.memories(),
@@ -129,6 +133,9 @@ pub(crate) unsafe fn ask_limiter<T>(store: *mut StoreOpaque, query: LimiterQuery
 pub(crate) struct StoreOpaque {
     id: StoreId,
     pub(crate) engine: Engine,
+    /// The host's roots of GC references. Declared before the arenas, so
+    /// that its counts drop while everything they reach is still there.
+    pub(crate) roots: RootTable,
     context: Box<UnsafeCell<VMStoreContext>>,
     pub(crate) activations: ActivationsTable,
     /// Boundary records of the Wasm activations that enclose the current
@@ -162,6 +169,9 @@ pub(crate) struct StoreOpaque {
     pub(crate) limiter: Option<LimiterHook>,
     /// The error of a host function, carried across the unwind to the entry.
     pub(crate) pending_error: Option<Error>,
+    /// The store's structs and arrays. Last: it is dropped after every
+    /// table, global and instance has dropped the counts it held.
+    pub(crate) gc_heap: Box<GcHeap>,
 }
 
 /// Host destructors (of externref values) panicked while counts were
@@ -194,9 +204,11 @@ pub(crate) fn release_counts(raws: impl IntoIterator<Item = *mut VMExternData>) 
 impl StoreOpaque {
     pub(crate) fn new(engine: &Engine) -> StoreOpaque {
         super::traps::init_signal_handlers();
+        let id = StoreId::allocate();
         StoreOpaque {
-            id: StoreId::allocate(),
+            id,
             engine: engine.clone(),
+            roots: RootTable::new(id),
             context: Box::new(UnsafeCell::new(VMStoreContext {
                 limits: VMRuntimeLimits::default(),
                 epoch_deadline: u64::MAX,
@@ -221,6 +233,7 @@ impl StoreOpaque {
             fuel_reserve: 0,
             limiter: None,
             pending_error: None,
+            gc_heap: GcHeap::new(),
         }
     }
 
@@ -244,10 +257,11 @@ impl StoreOpaque {
         self.activations.vm_ptr()
     }
 
-    /// Runs an externref GC: walks the stack of every Wasm activation of
-    /// this store (it may be called from a host function that Wasm called),
-    /// keeps the references live Wasm frames hold and drops the counts of
-    /// every other reference the activations table held. Every count is
+    /// Runs a GC: walks the stack of every Wasm activation of this store
+    /// (it may be called from a host function that Wasm called), keeps the
+    /// references live Wasm frames hold and drops the counts of every other
+    /// reference the activations table held; then, the table precise, runs
+    /// the cycle collector over the GC heap's candidates. Every count is
     /// dropped even if a host destructor panics; the panic becomes the error.
     pub(crate) fn gc(&mut self) -> Result<GcStats, Error> {
         let mut records = Vec::new();
@@ -260,7 +274,10 @@ impl StoreOpaque {
         // SAFETY: the current record is fresh (above) and each outer one was
         // saved when its activation called the host that entered the next.
         let (stats, released) = unsafe { self.activations.collect(&records) };
+        let swept = self.roots.sweep_owned();
         release_counts(released)?;
+        swept?;
+        self.collect_cycles()?;
         Ok(stats)
     }
 
@@ -292,6 +309,19 @@ impl StoreOpaque {
     #[inline]
     pub(crate) fn move_into_activations(&mut self, r: ExternRef) {
         self.activations.insert(r.into_raw());
+    }
+
+    /// Inserts a new count of a counted reference word (not null, not an
+    /// `i31`) that the host hands to Wasm into the activations table.
+    ///
+    /// # Safety
+    /// `word` must be a live counted block.
+    #[inline]
+    pub(crate) unsafe fn clone_into_activations(&mut self, word: u64) {
+        let raw = word as usize as *mut VMExternData;
+        // SAFETY: forwarded from the caller; the new count moves into the table.
+        unsafe { super::externref::increment_raw(raw) };
+        self.activations.insert(raw);
     }
 
     /// The limiter's answer to `query`; a store without one allows everything.
@@ -566,6 +596,9 @@ impl StoreOpaque {
             raws.extend(table.take_references());
         }
         raws.extend(self.activations.take_all());
+        raws.extend(self.take_all_element_counts().into_iter().map(|w| w as *mut VMExternData));
+        // And the host's roots, whose handles match no store once it is gone.
+        let _ = self.roots.release_all();
         // Nothing can report the panic of a destructor run by a drop; every
         // count is dropped all the same.
         let _ = release_counts(raws);

@@ -85,7 +85,16 @@ impl TypeRegistry {
     /// whose concrete references (if any) are engine ids: a host
     /// function's type.
     pub fn intern(&mut self, ty: &FuncType) -> u32 {
-        let ty = CompositeType::Func(ty.clone());
+        self.intern_composite(&CompositeType::Func(ty.clone()))
+    }
+
+    /// The id of a function, struct or array type alone in its group,
+    /// final and without supertype, whose concrete references (if any)
+    /// are engine ids: the type of a host function or of an object the
+    /// host allocates. Equal to the id of the same type so defined in a
+    /// module.
+    pub fn intern_composite(&mut self, ty: &CompositeType) -> u32 {
+        let ty = ty.clone();
         if !mentions_concrete(&ty) {
             return self.intern_plain(&ty);
         }

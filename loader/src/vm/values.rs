@@ -2,7 +2,7 @@
 //! and tables use, with the externref counting that crossing into Wasm needs.
 #![allow(unsafe_code)]
 
-use kiln_format::{HeapType, RefType, ValType};
+use kiln_format::{gc, HeapType, RefType, ValType};
 
 use super::abi::{FuncRefPtr, ValueSlot};
 use super::externref::{ExternRef, VMExternData};
@@ -10,6 +10,7 @@ use super::store::StoreOpaque;
 use crate::error::Error;
 use crate::exn::Exn;
 use crate::func::Func;
+use crate::gc_ref::AnyRef;
 use crate::values::Val;
 
 impl Val {
@@ -21,7 +22,8 @@ impl Val {
                 store.check(f.store, "function")?;
                 f.func_ref.as_ptr() as usize
             }
-            Val::ExternRef(Some(r)) => r.as_raw() as usize,
+            Val::ExternRef(Some(r)) => r.word(store)? as usize,
+            Val::AnyRef(Some(a)) => a.word(store)? as usize,
             Val::ExnRef(Some(e)) => e.as_extern_ref().as_raw() as usize,
             _ => 0,
         })
@@ -37,6 +39,8 @@ impl Val {
             Val::FuncRef(None) => r.nullable && r.is_func_ref(),
             Val::ExternRef(None) => r.nullable && r.is_extern_ref(),
             Val::ExternRef(Some(_)) => r.heap == HeapType::Extern,
+            Val::AnyRef(None) => r.nullable && r.is_any_ref(),
+            Val::AnyRef(Some(a)) => r.is_any_ref() && a.matches(store, r.heap)?,
             Val::ExnRef(None) => r.nullable && r.is_exn_ref(),
             Val::ExnRef(Some(_)) => r.heap == HeapType::Exn,
             Val::FuncRef(Some(f)) => match r.heap {
@@ -67,30 +71,37 @@ impl Val {
             Val::F32(v) => ValueSlot::from_u128(*v as u128),
             Val::F64(v) => ValueSlot::from_u128(*v as u128),
             Val::V128(v) => ValueSlot::from_u128(*v),
-            Val::FuncRef(_) | Val::ExternRef(_) | Val::ExnRef(_) => ValueSlot::from_u128(self.raw_ref(store)? as u128),
+            Val::FuncRef(_) | Val::ExternRef(_) | Val::AnyRef(_) | Val::ExnRef(_) => {
+                ValueSlot::from_u128(self.raw_ref(store)? as u128)
+            }
         })
     }
 
-    /// Encodes the value for Wasm, checking its type. A new count of an
-    /// externref moves into the store's activations table, which keeps it
-    /// alive while Wasm holds it.
+    /// Encodes the value for Wasm, checking its type. A new count of a
+    /// counted reference moves into the store's activations table, which
+    /// keeps it alive while Wasm holds it.
     pub(crate) fn to_slot_for_wasm(&self, store: &mut StoreOpaque, ty: ValType) -> Result<ValueSlot, Error> {
         let slot = self.to_raw_slot(store, ty)?;
-        match self {
-            Val::ExternRef(Some(r)) => store.move_into_activations(r.clone()),
-            Val::ExnRef(Some(e)) => store.move_into_activations(e.as_extern_ref().clone()),
-            _ => {}
+        if matches!(self, Val::ExternRef(Some(_)) | Val::AnyRef(Some(_)) | Val::ExnRef(Some(_))) {
+            let word = slot.to_u128() as u64;
+            if word & gc::I31_TAG == 0 {
+                // SAFETY: the value's handle (its own count, or its root)
+                // keeps the block live.
+                unsafe { store.clone_into_activations(word) };
+            }
         }
         Ok(slot)
     }
 
-    /// Decodes a slot; an externref becomes a new reference.
+    /// Decodes a slot; a counted reference becomes a new reference (a GC
+    /// reference a new root of `store`).
     ///
     /// # Safety
     /// A reference in the slot must be null or live, and a funcref must
     /// belong to `store`.
     pub(crate) unsafe fn from_slot(slot: ValueSlot, ty: ValType, store: &StoreOpaque) -> Val {
         let bits = slot.to_u128();
+        let word = bits as u64;
         match ty {
             ValType::I32 => Val::I32(bits as u32 as i32),
             ValType::I64 => Val::I64(bits as u64 as i64),
@@ -98,14 +109,14 @@ impl Val {
             ValType::F64 => Val::F64(bits as u64),
             ValType::V128 => Val::V128(bits),
             // SAFETY: forwarded from the caller.
-            ValType::Ref(r) if r.is_extern_ref() => {
-                Val::ExternRef(unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) })
-            }
+            ValType::Ref(r) if r.is_extern_ref() => Val::ExternRef(unsafe { ExternRef::clone_from_word(store, word) }),
+            // SAFETY: forwarded from the caller.
+            ValType::Ref(r) if r.is_any_ref() => Val::AnyRef(unsafe { AnyRef::clone_from_word(store, word) }),
             ValType::Ref(r) if r.is_exn_ref() => Val::ExnRef(
                 // SAFETY: forwarded from the caller; an exnref is an externref block.
                 unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) }.map(Exn::from_extern_ref),
             ),
-            // The function hierarchy, the only other one without GC.
+            // The function hierarchy, the only other one.
             ValType::Ref(_) => {
                 Val::FuncRef(FuncRefPtr::new(slot.pointer() as *const _).map(|p| Func::from_raw(store.id(), p)))
             }
@@ -156,18 +167,30 @@ numeric_slot_value! {
 impl SlotValue for Option<ExternRef> {
     fn into_slot(self, store: &mut StoreOpaque) -> Result<ValueSlot, Error> {
         Ok(match self {
-            Some(r) => {
+            Some(r) if r.as_internal().is_none() => {
                 let slot = ValueSlot::from_u128(r.as_raw() as usize as u128);
                 store.move_into_activations(r);
                 slot
             }
+            Some(r) => Val::ExternRef(Some(r)).to_slot_for_wasm(store, ValType::EXTERNREF)?,
             None => ValueSlot::ZERO,
         })
     }
 
-    unsafe fn from_slot(slot: ValueSlot, _: &StoreOpaque) -> Self {
+    unsafe fn from_slot(slot: ValueSlot, store: &StoreOpaque) -> Self {
         // SAFETY: forwarded from the caller.
-        unsafe { ExternRef::clone_from_raw(slot.pointer() as *mut VMExternData) }
+        unsafe { ExternRef::clone_from_word(store, slot.to_u128() as u64) }
+    }
+}
+
+impl SlotValue for Option<AnyRef> {
+    fn into_slot(self, store: &mut StoreOpaque) -> Result<ValueSlot, Error> {
+        Val::AnyRef(self).to_slot_for_wasm(store, ValType::Ref(RefType { nullable: true, heap: HeapType::Any }))
+    }
+
+    unsafe fn from_slot(slot: ValueSlot, store: &StoreOpaque) -> Self {
+        // SAFETY: forwarded from the caller.
+        unsafe { AnyRef::clone_from_word(store, slot.to_u128() as u64) }
     }
 }
 

@@ -122,5 +122,6 @@ fn from_val(val: &Val) -> Value {
         Val::FuncRef(f) => Value::FuncRef { null: f.is_none() },
         Val::ExternRef(r) => Value::ExternRef { null: r.is_none() },
         Val::ExnRef(_) => unreachable!("modules of WebAssembly 2.0 have no exnref"),
+        Val::AnyRef(_) => unreachable!("modules of WebAssembly 2.0 have no anyref"),
     }
 }

@@ -5,6 +5,7 @@ use kiln_format::{
     DataMode, ElementMode, GlobalType, HeapType, ImportKind, ModuleInfo, RefType, TableType, VMOffsets, ValType,
 };
 
+use super::const_expr::allocates;
 use super::{InstanceData, VMContextAlloc};
 use crate::error::Error;
 use crate::externals::Extern;
@@ -182,6 +183,7 @@ pub(crate) fn instantiate(
         tags,
         tag_refs,
         dropped_elements: vec![false; info.elements.len()],
+        element_values: vec![None; info.elements.len()],
         dropped_data: vec![false; info.data.len()],
     }));
     let data_ptr: *const InstanceData = store.instances[index].as_ptr();
@@ -194,12 +196,16 @@ pub(crate) fn instantiate(
         // one); the expression sees the imported globals, which are all
         // that a table's expression may read.
         let init = match info.table_inits.get(i) {
-            Some(Some(expr)) => store.const_env(index).eval(expr)?.pointer(),
-            _ => 0,
+            Some(Some(expr)) => Some(store.eval_const(index, expr)?),
+            _ => None,
         };
         let ty = TableType { element: module.engine_ref_type(ty.element), ..*ty };
-        let table = store.new_table(ty, init, home)?;
-        store.instances[index].tables.push(table);
+        // The table takes counts of its own; the evaluation's goes after.
+        let table = store.new_table(ty, init.as_ref().map_or(0, |v| v.slot.pointer()), home);
+        if let Some(init) = init {
+            init.release()?;
+        }
+        store.instances[index].tables.push(table?);
     }
     for (i, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
         let home = vmctx_ptr.wrapping_add(offsets.defined_memory(i as u32) as usize).cast::<VMDefinition>();
@@ -212,18 +218,23 @@ pub(crate) fn instantiate(
         store.instances[index].memories.push(memory);
     }
     for (i, global) in info.globals.iter().enumerate() {
-        let value = store.const_env(index).eval(&global.init)?;
+        let value = store.eval_const(index, &global.init)?;
         let home = vmctx_ptr.wrapping_add(offsets.defined_global(i as u32) as usize).cast::<ValueSlot>();
         let global_index = store.globals.len() as u32;
         let ty = GlobalType { content: module.engine_type(global.ty.content), ..global.ty };
-        store.globals.push(GlobalInner::new(ty, home, value));
+        // The global takes a count of its own; the evaluation's goes after.
+        store.globals.push(GlobalInner::new(ty, home, value.slot));
         store.instances[index].globals.push(global_index);
+        value.release()?;
     }
     if store.unresolved_host_funcs > 0 {
         store.resolve_host_trampolines(module);
     }
 
     for (elem, segment) in info.elements.iter().enumerate() {
+        if !matches!(segment.mode, ElementMode::Declared) && segment.items.iter().any(allocates) {
+            store.evaluate_element_segment(index, elem as u32)?;
+        }
         match &segment.mode {
             &ElementMode::Active { table, ref offset } => {
                 let wide = info.tables.get(table as usize).is_some_and(|t| t.table64);
@@ -234,9 +245,9 @@ pub(crate) fn instantiate(
                     .and_then(|dst| store.table_init(index, table, elem as u32, dst, 0, segment.items.len() as u32))
                     .map_err(Error::trap_code)?;
                 released.release()?;
-                store.drop_element(index, elem as u32);
+                store.drop_element(index, elem as u32)?;
             }
-            ElementMode::Declared => store.drop_element(index, elem as u32),
+            ElementMode::Declared => store.drop_element(index, elem as u32)?,
             ElementMode::Passive => {}
         }
     }

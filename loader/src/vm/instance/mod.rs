@@ -34,6 +34,11 @@ pub(crate) struct InstanceData {
     pub(crate) tags: Vec<u32>,
     pub(crate) tag_refs: Vec<std::sync::Arc<crate::vm::exception::VMTag>>,
     pub(crate) dropped_elements: Vec<bool>,
+    /// The items of each element segment whose items allocate GC objects,
+    /// evaluated once at instantiation (each counted reference owning one
+    /// count) so that every `table.init` or `array.new_elem` sees the same
+    /// objects; `None` for a segment evaluated when it is used.
+    pub(crate) element_values: Vec<Option<Box<[usize]>>>,
     pub(crate) dropped_data: Vec<bool>,
 }
 
