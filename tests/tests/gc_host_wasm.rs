@@ -7,7 +7,7 @@
 use kiln_compiler::{compile, CompileOptions};
 use kiln_loader::{
     AnyRef, Engine, ExternRef, FieldType, Func, Instance, Linker, Module, RootScope, StorageType, Store, StructRef,
-    StructType, Val, ValType, I31,
+    StructType, TypedFunc, Val, ValType, I31,
 };
 
 const WAT: &str = r#"(module
@@ -132,6 +132,11 @@ fn identity_survives_the_conversions_on_both_sides() {
     let external = Fixture::call(externalize, &mut scope, &[Val::AnyRef(Some(internal))]);
     assert!(ExternRef::ptr_eq(external.externref().unwrap(), &host));
 
+    // Typed calls take and give internal references too.
+    let typed = f_typed(externalize, &scope);
+    let external = typed.call(&mut scope, Some(any)).unwrap().expect("non-null");
+    assert!(AnyRef::ref_eq(&scope, &AnyRef::from_extern(&scope, &external).unwrap(), &any).unwrap());
+
     // i31s from Wasm are inline.
     let v = Fixture::call(i31, &mut scope, &[Val::I32(-3)]);
     assert_eq!(v.anyref().and_then(AnyRef::as_i31).map(I31::get_i32), Some(-3));
@@ -165,4 +170,8 @@ fn root_scopes_and_globals_decide_what_lives() {
     drop(scope);
     f.store.gc().unwrap();
     assert_eq!(f.store.gc_heap_stats().live_objects, before);
+}
+
+fn f_typed(func: Func, store: &RootScope<&mut Store<()>>) -> TypedFunc<Option<AnyRef>, Option<ExternRef>> {
+    func.typed(store).expect("externalize is anyref -> externref")
 }
