@@ -87,7 +87,7 @@ fn the_host_reads_and_writes_the_structs_wasm_makes() {
     // The concrete type is checked through the engine's registry: an i31
     // is no `(ref $pt)`, a host-made struct of another type neither.
     let i31 = Val::AnyRef(Some(AnyRef::from_i31(I31::wrapping_u32(1))));
-    assert!(x.call(&mut scope, &[i31.clone()], &mut [Val::I32(0)]).is_err());
+    assert!(x.call(&mut scope, std::slice::from_ref(&i31), &mut [Val::I32(0)]).is_err());
     let other = StructRef::new(&mut scope, &StructType { fields: vec![] }, &[]).unwrap();
     assert!(x.call(&mut scope, &[Val::AnyRef(Some(other.to_anyref()))], &mut [Val::I32(0)]).is_err());
     assert_eq!(Fixture::call(is_pt, &mut scope, &[Val::AnyRef(Some(a.to_anyref()))]).i32(), Some(1));
@@ -114,7 +114,7 @@ fn identity_survives_the_conversions_on_both_sides() {
     let a = Fixture::call(make, &mut scope, &[Val::I32(1)]);
     let any = *a.anyref().unwrap();
     // Wasm's extern.convert_any, the host's AnyRef::from_extern.
-    let external = Fixture::call(externalize, &mut scope, &[a.clone()]);
+    let external = Fixture::call(externalize, &mut scope, std::slice::from_ref(&a));
     let external = external.externref().expect("non-null").clone();
     assert_eq!(external.downcast_ref::<u32>(), None, "a struct made external has no host value");
     let back = AnyRef::from_extern(&scope, &external).unwrap();

@@ -209,7 +209,7 @@ pub(crate) fn new_array(store: &mut StoreOpaque, ty: &ArrayType, values: &[Val])
         .enumerate()
         .map(|(i, value)| checked_slot(store, ty.element, value, &format!("element {i}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let type_id = store.engine.intern_composite_type(&CompositeType::Array(ty.clone()));
+    let type_id = store.engine.intern_composite_type(&CompositeType::Array(*ty));
     // SAFETY: as in `new_struct`.
     let word = unsafe { store.gc_new_array(type_id, &slots) }?;
     Ok(root_new(store, word))
@@ -223,7 +223,7 @@ pub(crate) fn new_array_filled(
     len: u32,
 ) -> Result<GcRoot, Error> {
     let slot = checked_slot(store, ty.element, value, "the element")?;
-    let type_id = store.engine.intern_composite_type(&CompositeType::Array(ty.clone()));
+    let type_id = store.engine.intern_composite_type(&CompositeType::Array(*ty));
     // SAFETY: as in `new_struct`.
     let word = unsafe { store.gc_new_array_filled(type_id, len, slot) }?;
     Ok(root_new(store, word))
