@@ -175,3 +175,60 @@ fn root_scopes_and_globals_decide_what_lives() {
 fn f_typed(func: Func, store: &RootScope<&mut Store<()>>) -> TypedFunc<Option<AnyRef>, Option<ExternRef>> {
     func.typed(store).expect("externalize is anyref -> externref")
 }
+
+#[test]
+fn cycles_the_host_makes_are_collected() {
+    let mut f = Fixture::new();
+    let make = f.func("make");
+    let before = f.store.gc_heap_stats().live_objects;
+    {
+        let mut scope = RootScope::new(&mut f.store);
+        let a = Fixture::call(make, &mut scope, &[Val::I32(1)]);
+        let b = Fixture::call(make, &mut scope, &[Val::I32(2)]);
+        let (sa, sb) = (a.anyref().unwrap().as_struct(&scope).unwrap().unwrap(), b.anyref().unwrap());
+        let sb = sb.as_struct(&scope).unwrap().unwrap();
+        sa.set_field(&mut scope, 1, b.clone()).unwrap();
+        sb.set_field(&mut scope, 1, a.clone()).unwrap();
+    }
+    // Only the cycle keeps them: the GC drops the calls' counts, and the
+    // cycle collector finds the rest garbage.
+    f.store.gc().unwrap();
+    f.store.gc().unwrap();
+    let stats = f.store.gc_heap_stats();
+    assert_eq!(stats.live_objects, before, "{stats:?}");
+    assert!(stats.cycles_collected >= 2, "the cycle collector freed them: {stats:?}");
+}
+
+#[test]
+fn host_functions_take_and_give_internal_references() {
+    let object = compile(
+        br#"(module
+            (type $pt (struct (field i32)))
+            (import "host" "pass" (func $pass (param anyref) (result anyref)))
+            (func (export "run") (param i32) (result i32)
+                (struct.get $pt 0 (ref.cast (ref $pt) (call $pass (struct.new $pt (local.get 0)))))))"#,
+        &CompileOptions::default(),
+    )
+    .expect("kilnc compiles the module");
+    let engine = Engine::default();
+    let module = Module::from_bytes(&engine, &object).expect("the artifact loads");
+    let mut linker = Linker::<()>::new(&engine);
+    linker
+        .func_wrap(
+            "host",
+            "pass",
+            |caller: kiln_loader::Caller<'_, ()>, v: Option<AnyRef>| -> anyhow::Result<Option<AnyRef>> {
+                let s = v.expect("non-null").as_struct(&caller)?.expect("a struct");
+                assert_eq!(s.field(&caller, 0)?.i32(), Some(6));
+                Ok(Some(s.to_anyref()))
+            },
+        )
+        .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module).expect("instantiates");
+    let run = instance.get_typed_func::<i32, i32>(&store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 6).unwrap(), 6);
+    assert_eq!(store.gc_roots_len(), 0, "the call's roots went with it");
+    store.gc().unwrap();
+    assert_eq!(store.gc_heap_stats().live_objects, 0);
+}
