@@ -39,26 +39,9 @@ const WASM_2_0: Suite = Suite { dir: "wasm-2.0", scripts: 148, waiting: &[], wai
 /// WebAssembly 3.0 (WebAssembly/testsuite at 193e551).
 const WASM_3_0: Suite = Suite { dir: "wasm-3.0", scripts: 257, waiting: GC_SCRIPTS, waiting_for: "Wasm GC" };
 
-/// The 3.0 scripts that use GC types and still wait for the GC heap's
-/// builtins and the loader's GC constant expressions.
-const GC_SCRIPTS: &[&str] = &[
-    "array.wast",
-    "array_copy.wast",
-    "array_fill.wast",
-    "array_init_data.wast",
-    "array_init_elem.wast",
-    "array_new_data.wast",
-    "array_new_elem.wast",
-    "br_on_cast.wast",
-    "br_on_cast_fail.wast",
-    "extern.wast",
-    "i31.wast",
-    "ref_cast.wast",
-    "ref_eq.wast",
-    "ref_test.wast",
-    "struct.wast",
-    "type-subtyping.wast",
-];
+/// The 3.0 scripts that still wait for Wasm GC: none, now that the GC
+/// heap, its builtins and the loader's GC constant expressions are in.
+const GC_SCRIPTS: &[&str] = &[];
 
 /// The threads proposal.
 const THREADS: Suite = Suite { dir: "proposals/threads", scripts: 4, waiting: &[], waiting_for: "" };
