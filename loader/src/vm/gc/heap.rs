@@ -275,11 +275,9 @@ impl GcHeap {
     /// heap if it must: the caller has asked the store's limiter about
     /// [`GcHeap::growth_needed`]. `None` if the system has no memory left.
     pub(crate) fn allocate(&self, size: u32, layout: &Arc<GcLayout>) -> Option<*mut u8> {
-        debug_assert!(size >= gc::HEADER_SIZE && size % 16 == 0);
+        debug_assert!(size >= gc::HEADER_SIZE && size.is_multiple_of(16));
         let mut state = self.state.borrow_mut();
-        if !state.layouts.contains_key(&layout.type_id) {
-            state.layouts.insert(layout.type_id, layout.clone());
-        }
+        state.layouts.entry(layout.type_id).or_insert_with(|| layout.clone());
         let object = match class_of(size) {
             Some(class) => {
                 if state.free_lists[class] == 0 {
@@ -348,7 +346,7 @@ impl GcHeap {
     /// Whether `word` is a live object of this heap: the check before the
     /// runtime treats a word from the host as an object.
     pub(crate) fn contains(&self, word: usize) -> bool {
-        if !is_block(word) || word % 16 != 0 {
+        if !is_block(word) || !word.is_multiple_of(16) {
             return false;
         }
         let chunk = chunk_of(word as *mut u8);
@@ -361,7 +359,7 @@ impl GcHeap {
         let slot_size = unsafe { (*chunk).slot_size } as usize;
         let at_slot = match slot_size {
             0 => offset == CHUNK_HEADER,
-            size => offset >= CHUNK_HEADER && (offset - CHUNK_HEADER) % size == 0 && offset + size <= CHUNK_SIZE,
+            size => offset >= CHUNK_HEADER && (offset - CHUNK_HEADER).is_multiple_of(size) && offset + size <= CHUNK_SIZE,
         };
         // SAFETY: a slot of one of this heap's chunks.
         at_slot && unsafe { object::kind(word as *mut u8) } != FREE_SLOT
