@@ -8,10 +8,8 @@
 //!
 //! Every script of a suite runs, and the number of scripts is checked, so
 //! that a moved or changed suite cannot pass silently. Every directive of
-//! every script must pass, except in the 3.0 scripts that use GC types
-//! (structs, arrays, `i31`, the `any`/`eq`/`none` hierarchy), which are
-//! named below: they run too, and their counts are printed, but they wait
-//! for Wasm GC.
+//! every script must pass, except in a suite's waiting scripts (none now),
+//! which run too and whose counts are printed apart.
 
 mod common;
 
