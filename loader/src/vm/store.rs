@@ -22,7 +22,7 @@ use super::activations::{ActivationRecord, ActivationsTable, GcStats};
 use super::epoch::EpochState;
 use super::exception::VMTag;
 use super::externref::{ExternRef, VMExternData};
-use super::gc::heap::GcHeap;
+use super::gc::heap::{GcHeap, HeapRef};
 use super::gc_roots::RootTable;
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
@@ -170,8 +170,9 @@ pub(crate) struct StoreOpaque {
     /// The error of a host function, carried across the unwind to the entry.
     pub(crate) pending_error: Option<Error>,
     /// The store's structs and arrays. Last: it is dropped after every
-    /// table, global and instance has dropped the counts it held.
-    pub(crate) gc_heap: Box<GcHeap>,
+    /// table, global and instance has dropped the counts it held (and
+    /// freed then, unless an exception that escaped still holds objects).
+    pub(crate) gc_heap: HeapRef,
 }
 
 /// Host destructors (of externref values) panicked while counts were

@@ -270,3 +270,25 @@ fn host_values_held_by_objects_are_dropped() {
     drop(store);
     assert_eq!(Arc::strong_count(&witness), 1, "dropping the store frees everything");
 }
+
+#[test]
+fn an_exception_that_outlives_its_store_keeps_the_heap() {
+    use crate::vm::exception::{ExceptionObject, VMTag};
+    let engine = Engine::default();
+    let ids = types(&engine);
+    let witness = Arc::new(());
+    let mut store = StoreOpaque::new(&engine);
+    let host = ExternRef::new(witness.clone());
+    // SAFETY: the host value is live.
+    let holder = unsafe { store.gc_new_struct(ids[3], &[word(host.as_raw() as usize)]) }.unwrap();
+    drop(host);
+    let anyref = ValType::Ref(RefType { nullable: true, heap: HeapType::Any });
+    let tag = Arc::new(VMTag { ty: kiln_format::FuncType { params: vec![anyref], results: vec![] }, type_id: 0 });
+    // SAFETY: the struct is live (the test holds a count).
+    let exn = unsafe { ExceptionObject::allocate(tag, store.id(), &[word(holder)]) };
+    release(&mut store, holder);
+    drop(store);
+    assert_eq!(Arc::strong_count(&witness), 2, "the exception still holds the struct, in a live heap");
+    drop(exn);
+    assert_eq!(Arc::strong_count(&witness), 1, "the last owner freed the heap and what it held");
+}
