@@ -53,11 +53,12 @@ impl<'a, T> Caller<'a, T> {
         self.caller?.get_export(self, name)
     }
 
-    /// Runs an externref GC, walking every Wasm frame of the store, the
-    /// caller's included. A host value's destructor that panics becomes the
-    /// error, after every count has been dropped.
+    /// Runs a GC, walking every Wasm frame of the store, the caller's
+    /// included, then the cycle collector over the GC heap's candidates. A
+    /// host value's destructor that panics becomes the error, after every
+    /// count has been dropped.
     pub fn gc(&mut self) -> Result<GcStats, Error> {
-        self.store.opaque.gc()
+        self.store.opaque.full_gc()
     }
 }
 

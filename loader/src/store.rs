@@ -149,7 +149,7 @@ impl<T> Store<T> {
     /// cycle collector over the GC heap's candidate roots, which frees
     /// garbage cycles of structs and arrays. See [`Caller::gc`](crate::Caller::gc).
     pub fn gc(&mut self) -> Result<GcStats, Error> {
-        self.inner.opaque.gc()
+        self.inner.opaque.full_gc()
     }
 
     /// The numbers of the store's GC heap: live objects and bytes, and

@@ -7,7 +7,7 @@
 use kiln_compiler::{compile, CompileOptions};
 use kiln_loader::{
     AnyRef, Engine, ExternRef, FieldType, Func, Instance, Linker, Module, RootScope, StorageType, Store, StructRef,
-    StructType, Val, ValType, I31,
+    StructType, TypedFunc, Val, ValType, I31,
 };
 
 const WAT: &str = r#"(module
@@ -87,7 +87,7 @@ fn the_host_reads_and_writes_the_structs_wasm_makes() {
     // The concrete type is checked through the engine's registry: an i31
     // is no `(ref $pt)`, a host-made struct of another type neither.
     let i31 = Val::AnyRef(Some(AnyRef::from_i31(I31::wrapping_u32(1))));
-    assert!(x.call(&mut scope, &[i31.clone()], &mut [Val::I32(0)]).is_err());
+    assert!(x.call(&mut scope, std::slice::from_ref(&i31), &mut [Val::I32(0)]).is_err());
     let other = StructRef::new(&mut scope, &StructType { fields: vec![] }, &[]).unwrap();
     assert!(x.call(&mut scope, &[Val::AnyRef(Some(other.to_anyref()))], &mut [Val::I32(0)]).is_err());
     assert_eq!(Fixture::call(is_pt, &mut scope, &[Val::AnyRef(Some(a.to_anyref()))]).i32(), Some(1));
@@ -114,7 +114,7 @@ fn identity_survives_the_conversions_on_both_sides() {
     let a = Fixture::call(make, &mut scope, &[Val::I32(1)]);
     let any = *a.anyref().unwrap();
     // Wasm's extern.convert_any, the host's AnyRef::from_extern.
-    let external = Fixture::call(externalize, &mut scope, &[a.clone()]);
+    let external = Fixture::call(externalize, &mut scope, std::slice::from_ref(&a));
     let external = external.externref().expect("non-null").clone();
     assert_eq!(external.downcast_ref::<u32>(), None, "a struct made external has no host value");
     let back = AnyRef::from_extern(&scope, &external).unwrap();
@@ -131,6 +131,11 @@ fn identity_survives_the_conversions_on_both_sides() {
     assert!(internal.is_host(&scope).unwrap());
     let external = Fixture::call(externalize, &mut scope, &[Val::AnyRef(Some(internal))]);
     assert!(ExternRef::ptr_eq(external.externref().unwrap(), &host));
+
+    // Typed calls take and give internal references too.
+    let typed = f_typed(externalize, &scope);
+    let external = typed.call(&mut scope, Some(any)).unwrap().expect("non-null");
+    assert!(AnyRef::ref_eq(&scope, &AnyRef::from_extern(&scope, &external).unwrap(), &any).unwrap());
 
     // i31s from Wasm are inline.
     let v = Fixture::call(i31, &mut scope, &[Val::I32(-3)]);
@@ -165,4 +170,65 @@ fn root_scopes_and_globals_decide_what_lives() {
     drop(scope);
     f.store.gc().unwrap();
     assert_eq!(f.store.gc_heap_stats().live_objects, before);
+}
+
+fn f_typed(func: Func, store: &RootScope<&mut Store<()>>) -> TypedFunc<Option<AnyRef>, Option<ExternRef>> {
+    func.typed(store).expect("externalize is anyref -> externref")
+}
+
+#[test]
+fn cycles_the_host_makes_are_collected() {
+    let mut f = Fixture::new();
+    let make = f.func("make");
+    let before = f.store.gc_heap_stats().live_objects;
+    {
+        let mut scope = RootScope::new(&mut f.store);
+        let a = Fixture::call(make, &mut scope, &[Val::I32(1)]);
+        let b = Fixture::call(make, &mut scope, &[Val::I32(2)]);
+        let (sa, sb) = (a.anyref().unwrap().as_struct(&scope).unwrap().unwrap(), b.anyref().unwrap());
+        let sb = sb.as_struct(&scope).unwrap().unwrap();
+        sa.set_field(&mut scope, 1, b.clone()).unwrap();
+        sb.set_field(&mut scope, 1, a.clone()).unwrap();
+    }
+    // Only the cycle keeps them: the GC drops the calls' counts, and the
+    // cycle collector finds the rest garbage.
+    f.store.gc().unwrap();
+    f.store.gc().unwrap();
+    let stats = f.store.gc_heap_stats();
+    assert_eq!(stats.live_objects, before, "{stats:?}");
+    assert!(stats.cycles_collected >= 2, "the cycle collector freed them: {stats:?}");
+}
+
+#[test]
+fn host_functions_take_and_give_internal_references() {
+    let object = compile(
+        br#"(module
+            (type $pt (struct (field i32)))
+            (import "host" "pass" (func $pass (param anyref) (result anyref)))
+            (func (export "run") (param i32) (result i32)
+                (struct.get $pt 0 (ref.cast (ref $pt) (call $pass (struct.new $pt (local.get 0)))))))"#,
+        &CompileOptions::default(),
+    )
+    .expect("kilnc compiles the module");
+    let engine = Engine::default();
+    let module = Module::from_bytes(&engine, &object).expect("the artifact loads");
+    let mut linker = Linker::<()>::new(&engine);
+    linker
+        .func_wrap(
+            "host",
+            "pass",
+            |caller: kiln_loader::Caller<'_, ()>, v: Option<AnyRef>| -> anyhow::Result<Option<AnyRef>> {
+                let s = v.expect("non-null").as_struct(&caller)?.expect("a struct");
+                assert_eq!(s.field(&caller, 0)?.i32(), Some(6));
+                Ok(Some(s.to_anyref()))
+            },
+        )
+        .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module).expect("instantiates");
+    let run = instance.get_typed_func::<i32, i32>(&store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 6).unwrap(), 6);
+    assert_eq!(store.gc_roots_len(), 0, "the call's roots went with it");
+    store.gc().unwrap();
+    assert_eq!(store.gc_heap_stats().live_objects, 0);
 }

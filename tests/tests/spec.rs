@@ -172,24 +172,24 @@ fn spec_suite_passes_with_the_pooling_allocator() {
 }
 
 #[test]
-fn wasm_3_0_suite_passes_but_for_gc() {
+fn wasm_3_0_suite_passes() {
     assert_suite_passes(&WASM_3_0, "plain", RunOptions::default());
 }
 
 #[test]
-fn wasm_3_0_suite_passes_but_for_gc_with_epoch_interruption() {
+fn wasm_3_0_suite_passes_with_epoch_interruption() {
     let compile = CompileOptions { epoch_interruption: true, ..Default::default() };
     assert_suite_passes(&WASM_3_0, "epoch interruption", RunOptions { compile, ..Default::default() });
 }
 
 #[test]
-fn wasm_3_0_suite_passes_but_for_gc_with_fuel() {
+fn wasm_3_0_suite_passes_with_fuel() {
     let compile = CompileOptions { fuel: true, ..Default::default() };
     assert_suite_passes(&WASM_3_0, "fuel", RunOptions { compile, ..Default::default() });
 }
 
 #[test]
-fn wasm_3_0_suite_passes_but_for_gc_with_the_pooling_allocator() {
+fn wasm_3_0_suite_passes_with_the_pooling_allocator() {
     assert_suite_passes(&WASM_3_0, "pooling", RunOptions { pooling: true, ..Default::default() });
 }
 

@@ -12,10 +12,11 @@
 
 use std::sync::Arc;
 
-use kiln_format::{FuncType, ValType};
+use kiln_format::{gc, FuncType, ValType};
 
 use super::abi::ValueSlot;
 use super::externref::{increment_raw, ExternRef, VMExternData};
+use super::gc::heap::HeapRef;
 use super::gc::object;
 use super::store::{StoreId, StoreOpaque};
 use crate::error::Error;
@@ -38,6 +39,10 @@ pub(crate) struct ExceptionObject {
     /// One slot per parameter of the tag's type; each counted reference
     /// among them owns one count.
     values: Box<[ValueSlot]>,
+    /// The GC heap of the objects among the values, kept while they are:
+    /// the exception may outlive its store. Declared after `values`, so
+    /// it goes after the values' counts.
+    _heap: Option<HeapRef>,
 }
 
 impl ExceptionObject {
@@ -48,13 +53,20 @@ impl ExceptionObject {
     /// `values` must hold one value of each parameter type of the tag, its
     /// references live (funcrefs of `store`).
     pub(crate) unsafe fn allocate(tag: Arc<VMTag>, store: StoreId, values: &[ValueSlot]) -> ExternRef {
+        let mut heap = None;
         for (slot, ty) in values.iter().zip(&tag.ty.params) {
             if ty.is_counted_ref() {
+                let word = slot.pointer();
                 // SAFETY: the caller vouches the reference is live.
-                unsafe { increment_raw(slot.pointer() as *mut VMExternData) };
+                unsafe {
+                    increment_raw(word as *mut VMExternData);
+                    if heap.is_none() && object::is_block(word) && object::kind(word as *mut u8) != gc::KIND_HOST {
+                        heap = Some(HeapRef::of_object(word as *mut u8));
+                    }
+                }
             }
         }
-        ExternRef::new(ExceptionObject { tag, store, values: values.into() })
+        ExternRef::new(ExceptionObject { tag, store, values: values.into(), _heap: heap })
     }
 
     /// The exception object of `exn`, if it is one.
@@ -115,7 +127,7 @@ impl Drop for ExceptionObject {
         while let Some(word) = pending.pop() {
             // SAFETY: `allocate` took this count, which the exception owned
             // and, its slot now null, handed over; the block is live.
-            if unsafe { object::kind(word as *mut u8) } != kiln_format::gc::KIND_HOST {
+            if unsafe { object::kind(word as *mut u8) } != gc::KIND_HOST {
                 // A GC object frees what only it held iteratively itself.
                 // SAFETY: as above.
                 unsafe { object::decrement(word) };

@@ -22,7 +22,7 @@ use super::activations::{ActivationRecord, ActivationsTable, GcStats};
 use super::epoch::EpochState;
 use super::exception::VMTag;
 use super::externref::{ExternRef, VMExternData};
-use super::gc::heap::GcHeap;
+use super::gc::heap::{GcHeap, HeapRef};
 use super::gc_roots::RootTable;
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
@@ -170,8 +170,9 @@ pub(crate) struct StoreOpaque {
     /// The error of a host function, carried across the unwind to the entry.
     pub(crate) pending_error: Option<Error>,
     /// The store's structs and arrays. Last: it is dropped after every
-    /// table, global and instance has dropped the counts it held.
-    pub(crate) gc_heap: Box<GcHeap>,
+    /// table, global and instance has dropped the counts it held (and
+    /// freed then, unless an exception that escaped still holds objects).
+    pub(crate) gc_heap: HeapRef,
 }
 
 /// Host destructors (of externref values) panicked while counts were
@@ -261,9 +262,24 @@ impl StoreOpaque {
     /// (it may be called from a host function that Wasm called), keeps the
     /// references live Wasm frames hold and drops the counts of every other
     /// reference the activations table held; then, the table precise, runs
-    /// the cycle collector over the GC heap's candidates. Every count is
-    /// dropped even if a host destructor panics; the panic becomes the error.
+    /// the cycle collector over the GC heap's candidates if their buffer
+    /// passed its threshold. The threshold follows the work of the last
+    /// collection, so the collector's work stays proportional to the
+    /// candidates buffered: running it at every GC (every full activations
+    /// chunk) would walk a large live subgraph again each time. Every count
+    /// is dropped even if a host destructor panics; the panic becomes the
+    /// error.
     pub(crate) fn gc(&mut self) -> Result<GcStats, Error> {
+        self.gc_with_cycles(false)
+    }
+
+    /// [`StoreOpaque::gc`], then the cycle collector whatever the buffer
+    /// holds: what the host's `Store::gc` and a GC heap that cannot grow ask.
+    pub(crate) fn full_gc(&mut self) -> Result<GcStats, Error> {
+        self.gc_with_cycles(true)
+    }
+
+    fn gc_with_cycles(&mut self, always: bool) -> Result<GcStats, Error> {
         let mut records = Vec::new();
         if self.wasm_depth > 0 {
             // SAFETY: the store owns the context; Wasm is suspended in a
@@ -277,7 +293,9 @@ impl StoreOpaque {
         let swept = self.roots.sweep_owned();
         release_counts(released)?;
         swept?;
-        self.collect_cycles()?;
+        if always || self.gc_heap.wants_collection() {
+            self.collect_cycles()?;
+        }
         Ok(stats)
     }
 

@@ -21,7 +21,7 @@
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kiln_format::gc;
@@ -215,16 +215,63 @@ pub(crate) struct GcHeap {
     /// Set while the heap is torn down: a count dropped then (by a host
     /// destructor the teardown runs) frees nothing, the teardown does.
     dying: Cell<bool>,
+    /// The [`HeapRef`]s: the store's, and one per exception holding
+    /// objects of the heap, which may outlive the store. The last frees it.
+    owners: AtomicUsize,
+}
+
+/// An owning reference to a heap: the heap's memory stays until the last
+/// one goes, so an exception that escaped its store with GC values in it
+/// drops them into a live heap rather than freed memory.
+pub(crate) struct HeapRef(std::ptr::NonNull<GcHeap>);
+
+// SAFETY: the owner count is atomic. Everything else a `HeapRef` reaches
+// is used by the thread that runs the store; an exception holding GC
+// values is released on it too, or after the store is gone (then it is
+// the heap's only user).
+unsafe impl Send for HeapRef {}
+// SAFETY: as above; shared access reads nothing but through the store.
+unsafe impl Sync for HeapRef {}
+
+impl HeapRef {
+    /// A new owning reference to the heap of a GC object.
+    ///
+    /// # Safety
+    /// `object` must be a live GC object.
+    pub(crate) unsafe fn of_object(object: *mut u8) -> HeapRef {
+        // SAFETY: per the contract; a live object's heap has an owner.
+        let heap = unsafe { heap_of(object) };
+        heap.owners.fetch_add(1, Ordering::Relaxed);
+        HeapRef(std::ptr::NonNull::from(heap))
+    }
+}
+
+impl std::ops::Deref for HeapRef {
+    type Target = GcHeap;
+
+    fn deref(&self) -> &GcHeap {
+        // SAFETY: this reference keeps the heap alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for HeapRef {
+    fn drop(&mut self) {
+        if self.owners.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SAFETY: that was the last owner; `GcHeap::new` boxed the heap.
+            drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+        }
+    }
 }
 
 /// The fewest candidates that start a collection at a safe point.
 const MIN_CANDIDATE_THRESHOLD: usize = 4096;
 
 impl GcHeap {
-    /// An empty heap; it reserves nothing until its first allocation.
-    /// Boxed: its chunks point at it.
-    pub(crate) fn new() -> Box<GcHeap> {
-        Box::new(GcHeap {
+    /// An empty heap and its first owner (the store's); it reserves
+    /// nothing until its first allocation. Boxed: its chunks point at it.
+    pub(crate) fn new() -> HeapRef {
+        let heap = Box::new(GcHeap {
             state: RefCell::new(HeapState {
                 free_lists: [0; CLASS_SIZES.len()],
                 chunks: HashSet::new(),
@@ -240,7 +287,9 @@ impl GcHeap {
                 layouts: HashMap::new(),
             }),
             dying: Cell::new(false),
-        })
+            owners: AtomicUsize::new(1),
+        });
+        HeapRef(std::ptr::NonNull::from(Box::leak(heap)))
     }
 
     /// The cached layout of engine type `type_id`, if any object of it was
@@ -275,11 +324,9 @@ impl GcHeap {
     /// heap if it must: the caller has asked the store's limiter about
     /// [`GcHeap::growth_needed`]. `None` if the system has no memory left.
     pub(crate) fn allocate(&self, size: u32, layout: &Arc<GcLayout>) -> Option<*mut u8> {
-        debug_assert!(size >= gc::HEADER_SIZE && size % 16 == 0);
+        debug_assert!(size >= gc::HEADER_SIZE && size.is_multiple_of(16));
         let mut state = self.state.borrow_mut();
-        if !state.layouts.contains_key(&layout.type_id) {
-            state.layouts.insert(layout.type_id, layout.clone());
-        }
+        state.layouts.entry(layout.type_id).or_insert_with(|| layout.clone());
         let object = match class_of(size) {
             Some(class) => {
                 if state.free_lists[class] == 0 {
@@ -348,7 +395,7 @@ impl GcHeap {
     /// Whether `word` is a live object of this heap: the check before the
     /// runtime treats a word from the host as an object.
     pub(crate) fn contains(&self, word: usize) -> bool {
-        if !is_block(word) || word % 16 != 0 {
+        if !is_block(word) || !word.is_multiple_of(16) {
             return false;
         }
         let chunk = chunk_of(word as *mut u8);
@@ -361,7 +408,9 @@ impl GcHeap {
         let slot_size = unsafe { (*chunk).slot_size } as usize;
         let at_slot = match slot_size {
             0 => offset == CHUNK_HEADER,
-            size => offset >= CHUNK_HEADER && (offset - CHUNK_HEADER) % size == 0 && offset + size <= CHUNK_SIZE,
+            size => {
+                offset >= CHUNK_HEADER && (offset - CHUNK_HEADER).is_multiple_of(size) && offset + size <= CHUNK_SIZE
+            }
         };
         // SAFETY: a slot of one of this heap's chunks.
         at_slot && unsafe { object::kind(word as *mut u8) } != FREE_SLOT

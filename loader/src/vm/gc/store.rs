@@ -81,7 +81,7 @@ impl StoreOpaque {
         let growth = self.gc_heap.growth_needed(size);
         if growth > 0 && !self.gc_heap_may_grow(growth).map_err(AllocError::Host)? {
             // Free what can be freed, then ask again.
-            self.gc().map_err(AllocError::Host)?;
+            self.full_gc().map_err(AllocError::Host)?;
             let growth = self.gc_heap.growth_needed(size);
             if growth > 0 && !self.gc_heap_may_grow(growth).map_err(AllocError::Host)? {
                 return Err(AllocError::Trap(TrapCode::GC_HEAP_EXHAUSTED));

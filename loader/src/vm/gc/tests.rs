@@ -79,7 +79,7 @@ fn allocation_counts_and_frees() {
     // `a` was buffered as a candidate when `b` alone held it: the
     // collector frees it.
     assert_eq!(store.gc_heap.stats().live_objects, 1);
-    store.gc().unwrap();
+    store.full_gc().unwrap();
     let stats = store.gc_heap.stats();
     assert_eq!((stats.live_objects, stats.live_bytes, stats.objects_freed), (0, 0, 2));
 }
@@ -144,7 +144,7 @@ fn a_long_chain_is_freed_in_constant_stack() {
             .stack_size(64 << 10)
             .spawn_scoped(s, move || {
                 release(&mut store, head);
-                store.gc().unwrap();
+                store.full_gc().unwrap();
                 store
             })
             .unwrap()
@@ -191,7 +191,7 @@ fn garbage_cycles_are_collected() {
     // A ring of a thousand.
     let r = ring(&mut store, ids[0], 1000);
     release(&mut store, r);
-    store.gc().unwrap();
+    store.full_gc().unwrap();
     let stats = store.gc_heap.stats();
     assert_eq!(stats.live_objects, 0, "{stats:?}");
     assert_eq!(stats.cycles_collected, 1002);
@@ -209,7 +209,7 @@ fn a_cycle_held_from_outside_survives() {
     let second = store.gc_get(held, 0).unwrap().pointer();
     release(&mut store, second);
     assert!(store.gc_heap.stats().candidates > 0);
-    store.gc().unwrap();
+    store.full_gc().unwrap();
     let stats = store.gc_heap.stats();
     assert_eq!(stats.live_objects, 10, "the held count keeps the ring");
     assert_eq!(stats.cycles_collected, 0);
@@ -224,7 +224,7 @@ fn a_cycle_held_from_outside_survives() {
     release(&mut store, at);
     // The ring is garbage once the last outside count goes.
     release(&mut store, held);
-    store.gc().unwrap();
+    store.full_gc().unwrap();
     assert_eq!(store.gc_heap.stats().live_objects, 0);
 }
 
@@ -239,7 +239,7 @@ fn a_cycle_member_released_while_buffered_is_freed_once() {
     assert_eq!(store.gc_heap.stats().candidates, 1);
     release(&mut store, b); // frees b, then a (buffered: left for the collector)
     assert_eq!(store.gc_heap.stats().live_objects, 1);
-    store.gc().unwrap();
+    store.full_gc().unwrap();
     let stats = store.gc_heap.stats();
     assert_eq!((stats.live_objects, stats.objects_freed), (0, 2));
 }
@@ -269,4 +269,26 @@ fn host_values_held_by_objects_are_dropped() {
     release(&mut store, a);
     drop(store);
     assert_eq!(Arc::strong_count(&witness), 1, "dropping the store frees everything");
+}
+
+#[test]
+fn an_exception_that_outlives_its_store_keeps_the_heap() {
+    use crate::vm::exception::{ExceptionObject, VMTag};
+    let engine = Engine::default();
+    let ids = types(&engine);
+    let witness = Arc::new(());
+    let mut store = StoreOpaque::new(&engine);
+    let host = ExternRef::new(witness.clone());
+    // SAFETY: the host value is live.
+    let holder = unsafe { store.gc_new_struct(ids[3], &[word(host.as_raw() as usize)]) }.unwrap();
+    drop(host);
+    let anyref = ValType::Ref(RefType { nullable: true, heap: HeapType::Any });
+    let tag = Arc::new(VMTag { ty: kiln_format::FuncType { params: vec![anyref], results: vec![] }, type_id: 0 });
+    // SAFETY: the struct is live (the test holds a count).
+    let exn = unsafe { ExceptionObject::allocate(tag, store.id(), &[word(holder)]) };
+    release(&mut store, holder);
+    drop(store);
+    assert_eq!(Arc::strong_count(&witness), 2, "the exception still holds the struct, in a live heap");
+    drop(exn);
+    assert_eq!(Arc::strong_count(&witness), 1, "the last owner freed the heap and what it held");
 }
