@@ -343,7 +343,6 @@ pub(crate) fn compile_module(
     translation: ModuleTranslation<'_>,
     target: &Target,
     instrumentation: Instrumentation,
-    gc: bool,
     threads: Option<usize>,
 ) -> Result<(ModuleInfo, DataSections, Vec<CompiledCode>)> {
     let ModuleTranslation { info, data, bodies } = translation;
@@ -354,7 +353,6 @@ pub(crate) fn compile_module(
         call_conv: target.isa.default_call_conv(),
         instrumentation,
         type_kinds: crate::translate::TypeKind::of_all(&info.types),
-        gc,
     };
 
     let mut jobs: Vec<Job<'_>> = bodies.into_iter().map(Job::Function).collect();

@@ -39,8 +39,7 @@ pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
     let wasm = if input.starts_with(WASM_MAGIC) { Cow::Borrowed(input) } else { Cow::Owned(parse_text(input)?) };
     let translation = environ::translate_module(&wasm, &options.features).map_err(|e| name_feature(e, options))?;
     let instrumentation = options.instrumentation();
-    let gc = options.features.contains(crate::WasmFeature::Gc);
-    let (info, data, code) = crate::compile::compile_module(translation, &target, instrumentation, gc, options.threads)
+    let (info, data, code) = crate::compile::compile_module(translation, &target, instrumentation, options.threads)
         .map_err(|e| name_feature(e, options))?;
     emit::emit_object(&target, instrumentation, info, data, code)
 }

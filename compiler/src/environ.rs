@@ -259,7 +259,6 @@ fn check_memory_limits_encoding(section: &[u8], base: u64) -> Result<()> {
 /// Walks and validates `wasm`, a binary module.
 pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Result<ModuleTranslation<'a>> {
     let mut validator = Validator::new_with_features(features.validator_features());
-    let gc = features.contains(crate::WasmFeature::Gc);
     let mut info = ModuleInfo::default();
     let mut kinds: Vec<TypeKind> = Vec::new();
     let mut data = Vec::new();
@@ -282,12 +281,6 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                         if sub.composite_type.shared || sub.composite_type.descriptor_idx.is_some() {
                             return Err(CompileError::unsupported(
                                 "shared and descriptor types are not supported",
-                                offset_of(offset),
-                            ));
-                        }
-                        if !gc && !matches!(sub.composite_type.inner, wasmparser::CompositeInnerType::Func(_)) {
-                            return Err(CompileError::unsupported(
-                                "struct and array types need the gc feature (-W gc=y)",
                                 offset_of(offset),
                             ));
                         }

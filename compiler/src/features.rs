@@ -182,17 +182,13 @@ impl Features {
         Ok(self)
     }
 
-    /// The validator's feature set. With typed function references it
-    /// includes wasmparser's GC bit, behind which wasmparser keeps 3.0
-    /// rules that are not about GC objects (`global.get` of a defined
-    /// immutable global in a constant expression); without the gc feature,
-    /// kilnc refuses struct and array types and the GC operators itself.
+    /// The validator's feature set: exactly the features that are on, so
+    /// that `-W gc=n` refuses GC types and operators as Wasmtime does (and
+    /// with them the 3.0 rules that wasmparser keeps behind its GC bit,
+    /// such as `global.get` of a defined immutable global in a constant
+    /// expression).
     pub(crate) fn validator_features(&self) -> WasmFeatures {
-        let mut features = self.enabled;
-        if self.contains(WasmFeature::FunctionReferences) {
-            features |= WasmFeatures::GC;
-        }
-        features
+        self.enabled
     }
 
     /// The feature whose absence made the validator say `message`, if the
@@ -215,6 +211,8 @@ impl Features {
             ("legacy exceptions", WasmFeature::LegacyExceptions),
             ("exceptions", WasmFeature::Exceptions),
             ("gc proposal", WasmFeature::Gc),
+            ("gc feature", WasmFeature::Gc),
+            ("gc support", WasmFeature::Gc),
             ("heap types", WasmFeature::Gc),
         ];
         WORDS.iter().find(|(words, feature)| message.contains(words) && !self.contains(*feature)).map(|&(_, f)| f)

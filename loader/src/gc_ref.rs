@@ -108,7 +108,7 @@ impl AnyRef {
                 any.word(store)?;
                 Ok(*any)
             }
-            None => Ok(AnyRef { repr: AnyRepr::Rooted(gc_object::root_host(store, r)) }),
+            None => Ok(AnyRef { repr: AnyRepr::Rooted(gc_object::root_host(store, r)?) }),
         }
     }
 

@@ -362,6 +362,62 @@ mod tests {
         assert!(err.contains("got (v128.const i16x8 1 -2 0 0 0 0 0 0)"), "{err}");
     }
 
+    fn check(store: &kiln_loader::Store<()>, val: &Val, text: &str) -> bool {
+        let buf = wast::parser::ParseBuffer::new(text).unwrap();
+        matches(store, val, &wast::parser::parse::<WastRetCore<'_>>(&buf).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn gc_results_match_their_script_forms() {
+        use kiln_loader::{StructRef, StructType, I31};
+        let mut store = kiln_loader::Store::<()>::default();
+        let i31 = Val::AnyRef(Some(AnyRef::from_i31(I31::wrapping_u32(3))));
+        let host = AnyRef::from_extern(&store, &ExternRef::new(4u32)).unwrap();
+        let s = StructRef::new(&mut store, &StructType { fields: vec![] }, &[]).unwrap().to_anyref();
+        let (host, s) = (Val::AnyRef(Some(host)), Val::AnyRef(Some(s)));
+        let internal = Val::ExternRef(Some(ExternRef::from_any(&store, s.anyref().unwrap()).unwrap()));
+        for (val, yes, no) in [
+            (&i31, &["ref.i31", "ref.eq", "ref.any"][..], &["ref.struct", "ref.array", "ref.null", "ref.host 3"][..]),
+            (&s, &["ref.struct", "ref.eq", "ref.any"], &["ref.i31", "ref.array", "ref.extern"]),
+            (&host, &["ref.host 4", "ref.any"], &["ref.host 5", "ref.eq", "ref.struct"]),
+            (&internal, &["ref.extern"], &["ref.extern 4", "ref.host 4", "ref.null"]),
+            (
+                &Val::AnyRef(None),
+                &["ref.null", "ref.null any", "ref.null none", "ref.null struct"],
+                &["ref.null func", "ref.any"],
+            ),
+            (
+                &Val::ExternRef(Some(ExternRef::new(4u32))),
+                &["ref.extern 4", "ref.host 4", "ref.extern"],
+                &["ref.extern 5"],
+            ),
+        ] {
+            for text in yes {
+                assert!(check(&store, val, text), "{} should match ({text})", describe(&store, val));
+            }
+            for text in no {
+                assert!(!check(&store, val, text), "{} should not match ({text})", describe(&store, val));
+            }
+        }
+        assert!(check(&store, &s, "either (ref.i31) (ref.struct)"));
+        assert_eq!(describe(&store, &i31), "(ref.i31 3)");
+        assert_eq!(describe(&store, &host), "(ref.host 4)");
+        assert_eq!(describe(&store, &internal), "(extern.convert_any (ref.struct))");
+    }
+
+    #[test]
+    fn gc_arguments_become_values_of_the_store() {
+        let store = kiln_loader::Store::<()>::default();
+        let buf = wast::parser::ParseBuffer::new("ref.host 9").unwrap();
+        let arg = WastArg::Core(wast::parser::parse::<WastArgCore<'_>>(&buf).unwrap());
+        let val = arg_to_val(&store, &arg).unwrap();
+        assert!(val.anyref().unwrap().is_host(&store).unwrap());
+        assert_eq!(describe(&store, &val), "(ref.host 9)");
+        let buf = wast::parser::ParseBuffer::new("ref.null eq").unwrap();
+        let arg = WastArg::Core(wast::parser::parse::<WastArgCore<'_>>(&buf).unwrap());
+        assert!(matches!(arg_to_val(&store, &arg).unwrap(), Val::AnyRef(None)));
+    }
+
     #[test]
     fn v128_lanes_are_little_endian() {
         let bits = u128::from_le_bytes([1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);

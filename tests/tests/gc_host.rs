@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kiln_loader::{
-    AnyRef, ArrayRef, ArrayType, Engine, Error, ExternRef, FieldType, Func, FuncType, Global, GlobalType, HeapType,
-    RefType, RootScope, StorageType, Store, StructRef, StructType, Table, TableType, Val, ValType, I31,
+    AnyRef, ArrayRef, ArrayType, Engine, Error, Exn, ExternRef, FieldType, Func, FuncType, Global, GlobalType,
+    HeapType, RefType, RootScope, StorageType, Store, StructRef, StructType, Table, TableType, Tag, TagType, Val,
+    ValType, I31,
 };
 
 const ANYREF: ValType = ValType::Ref(RefType { nullable: true, heap: HeapType::Any });
@@ -356,4 +357,30 @@ fn handles_outliving_their_store_are_harmless() {
     assert!(AnyRef::from_extern(&b, &external).is_err());
     assert!(owned.to_anyref(&b).is_err());
     drop((external, owned));
+}
+
+#[test]
+fn exceptions_carry_internal_references() {
+    let mut store = store();
+    let tag = Tag::new(&mut store, &TagType::new([ANYREF, EQREF]));
+    let i31 = AnyRef::from_i31(I31::wrapping_u32(8));
+    let exn = {
+        let mut scope = RootScope::new(&mut store);
+        let ty = StructType { fields: vec![field(StorageType::I8, false)] };
+        let s = StructRef::new(&mut scope, &ty, &[Val::I32(3)]).unwrap();
+        Exn::new(&mut scope, &tag, &[Val::AnyRef(Some(s.to_anyref())), Val::AnyRef(Some(i31))]).unwrap()
+    };
+    assert_eq!(store.gc_heap_stats().live_objects, 1, "the exception holds the struct");
+    // A host value seen as anyref is no eqref.
+    let host = AnyRef::from_extern(&store, &ExternRef::new(1u32)).unwrap();
+    assert!(Exn::new(&mut store, &tag, &[Val::AnyRef(None), Val::AnyRef(Some(host))]).is_err());
+    {
+        let scope = RootScope::new(&mut store);
+        let values = exn.values(&scope).unwrap();
+        let back = values[0].anyref().unwrap().as_struct(&scope).unwrap().unwrap();
+        assert_eq!(back.field(&scope, 0).unwrap().i32(), Some(3));
+        assert_eq!(values[1].anyref().and_then(AnyRef::as_i31).map(I31::get_u32), Some(8));
+    }
+    drop(exn);
+    assert_eq!(store.gc_heap_stats().live_objects, 0, "freed with the exception");
 }

@@ -8,10 +8,8 @@
 //!
 //! Every script of a suite runs, and the number of scripts is checked, so
 //! that a moved or changed suite cannot pass silently. Every directive of
-//! every script must pass, except in the 3.0 scripts that use GC types
-//! (structs, arrays, `i31`, the `any`/`eq`/`none` hierarchy), which are
-//! named below: they run too, and their counts are printed, but they wait
-//! for Wasm GC.
+//! every script must pass, except in a suite's waiting scripts (none now),
+//! which run too and whose counts are printed apart.
 
 mod common;
 
@@ -37,11 +35,7 @@ struct Suite {
 const WASM_2_0: Suite = Suite { dir: "wasm-2.0", scripts: 148, waiting: &[], waiting_for: "" };
 
 /// WebAssembly 3.0 (WebAssembly/testsuite at 193e551).
-const WASM_3_0: Suite = Suite { dir: "wasm-3.0", scripts: 257, waiting: GC_SCRIPTS, waiting_for: "Wasm GC" };
-
-/// The 3.0 scripts that still wait for Wasm GC: none, now that the GC
-/// heap, its builtins and the loader's GC constant expressions are in.
-const GC_SCRIPTS: &[&str] = &[];
+const WASM_3_0: Suite = Suite { dir: "wasm-3.0", scripts: 257, waiting: &[], waiting_for: "" };
 
 /// The threads proposal.
 const THREADS: Suite = Suite { dir: "proposals/threads", scripts: 4, waiting: &[], waiting_for: "" };
@@ -178,24 +172,24 @@ fn spec_suite_passes_with_the_pooling_allocator() {
 }
 
 #[test]
-fn wasm_3_0_suite_passes_but_for_gc() {
+fn wasm_3_0_suite_passes() {
     assert_suite_passes(&WASM_3_0, "plain", RunOptions::default());
 }
 
 #[test]
-fn wasm_3_0_suite_passes_but_for_gc_with_epoch_interruption() {
+fn wasm_3_0_suite_passes_with_epoch_interruption() {
     let compile = CompileOptions { epoch_interruption: true, ..Default::default() };
     assert_suite_passes(&WASM_3_0, "epoch interruption", RunOptions { compile, ..Default::default() });
 }
 
 #[test]
-fn wasm_3_0_suite_passes_but_for_gc_with_fuel() {
+fn wasm_3_0_suite_passes_with_fuel() {
     let compile = CompileOptions { fuel: true, ..Default::default() };
     assert_suite_passes(&WASM_3_0, "fuel", RunOptions { compile, ..Default::default() });
 }
 
 #[test]
-fn wasm_3_0_suite_passes_but_for_gc_with_the_pooling_allocator() {
+fn wasm_3_0_suite_passes_with_the_pooling_allocator() {
     assert_suite_passes(&WASM_3_0, "pooling", RunOptions { pooling: true, ..Default::default() });
 }
 

@@ -28,8 +28,6 @@ pub struct FuncEnvironment<'a> {
     pub instrumentation: Instrumentation,
     /// The kind of each type of the type section.
     pub(crate) type_kinds: Vec<super::TypeKind>,
-    /// Whether the GC operators may be compiled (`-W gc`).
-    pub(crate) gc: bool,
 }
 
 /// Where an entity's record lives relative to the VMContext.

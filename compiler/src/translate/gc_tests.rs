@@ -23,7 +23,6 @@ fn translate(wat: &str) -> Result<Vec<Function>> {
         call_conv: CallConv::SystemV,
         instrumentation: Instrumentation::NONE,
         type_kinds: TypeKind::of_all(&info.types),
-        gc: true,
     };
     let mut translator = FuncTranslator::new();
     let mut functions = Vec::new();
@@ -329,15 +328,6 @@ fn gc_constant_expressions_are_kept_as_operators() {
 }
 
 #[test]
-fn struct_and_array_types_need_the_gc_feature() {
-    let wasm = wat::parse_str("(module (type (struct)))").unwrap();
-    let mut features = Features::default();
-    features.set(crate::WasmFeature::Gc, false);
-    let err = translate_module(&wasm, &features).err().expect("refused");
-    assert!(err.message().contains("-W gc=y"), "{err}");
-}
-
-#[test]
 fn new_objects_live_across_calls_get_stack_maps() {
     let text = clif(
         r#"(module
@@ -346,4 +336,19 @@ fn new_objects_live_across_calls_get_stack_maps() {
             (func (result (ref $s)) struct.new_default $s call $f))"#,
     );
     assert!(text.contains("stack_map=[i64 @ ss0+0]"), "{text}");
+}
+
+#[test]
+fn without_the_gc_feature_the_any_hierarchy_is_invalid() {
+    let mut options = crate::CompileOptions::default();
+    options.features.set(crate::WasmFeature::Gc, false);
+    for wat in [
+        "(module (type (struct)))",
+        "(module (func (param anyref)))",
+        "(module (func (result i32) i32.const 1 ref.i31 i31.get_u))",
+    ] {
+        let err = crate::compile(wat.as_bytes(), &options).expect_err("refused");
+        assert!(err.to_string().contains("-W gc"), "the error names the flag: {wat}: {err}");
+    }
+    assert!(crate::compile(b"(module (func (param anyref)))", &crate::CompileOptions::default()).is_ok());
 }

@@ -127,11 +127,6 @@ pub(crate) fn translate_wasm(wasm: &[u8]) -> Result<Vec<Function>> {
 
 /// [`translate_wasm`], compiling in the checks of `instrumentation`.
 pub(crate) fn translate_wasm_with(wasm: &[u8], instrumentation: Instrumentation) -> Result<Vec<Function>> {
-    translate_wasm_gc(wasm, instrumentation, true)
-}
-
-/// [`translate_wasm_with`], with the GC operators allowed (`gc`) or not.
-fn translate_wasm_gc(wasm: &[u8], instrumentation: Instrumentation, gc: bool) -> Result<Vec<Function>> {
     let info = module_info(wasm);
     let env = FuncEnvironment {
         info: &info,
@@ -139,7 +134,6 @@ fn translate_wasm_gc(wasm: &[u8], instrumentation: Instrumentation, gc: bool) ->
         call_conv: CallConv::SystemV,
         instrumentation,
         type_kinds: super::TypeKind::of_all(&info.types),
-        gc,
     };
     let mut validator = Validator::new();
     let mut translator = FuncTranslator::new();
@@ -468,15 +462,6 @@ fn externrefs_live_across_calls_get_stack_maps() {
             (func (param externref) (result externref) call $f local.get 0))"#,
     );
     assert!(text.contains("stack_map=[i64 @ ss0+0]"), "{text}");
-}
-
-#[test]
-fn gc_operators_without_the_gc_feature_are_named() {
-    let wasm = wat::parse_str("(module (func i32.const 0 ref.i31 drop))").unwrap();
-    let err = translate_wasm_gc(&wasm, Instrumentation::NONE, false).unwrap_err();
-    assert_eq!(err.kind(), CompileErrorKind::Unsupported, "{err}");
-    assert!(err.message().contains("RefI31") && err.message().contains("-W gc=y"), "{err}");
-    assert!(translate_wasm_gc(&wasm, Instrumentation::NONE, true).is_ok());
 }
 
 #[test]

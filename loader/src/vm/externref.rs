@@ -86,7 +86,7 @@ impl ExternRef {
         let store = opaque(&store);
         let word = any.word(store)?;
         // SAFETY: the root of `any` keeps the word live (or it is an i31).
-        Ok(unsafe { ExternRef::clone_from_word(store, word) }.expect("an AnyRef is never null"))
+        unsafe { ExternRef::clone_from_word(store, word) }.ok_or_else(|| Error::ty("a null word in an AnyRef"))
     }
 
     /// A new reference to the block or `i31` of a non-null externref word.

@@ -11,6 +11,7 @@ use kiln_format::{gc, ArrayType, CompositeType, FieldType, StructType, ValType};
 
 use super::abi::ValueSlot;
 use super::externref::{ExternRef, VMExternData};
+use super::gc::object;
 use super::gc_roots::GcRoot;
 use super::store::{release_counts, StoreOpaque};
 use crate::error::Error;
@@ -44,23 +45,23 @@ impl AnyRef {
 }
 
 /// Roots a host value (as `any.convert_extern` sees it) with a new count.
-pub(crate) fn root_host(store: &StoreOpaque, r: &ExternRef) -> GcRoot {
+pub(crate) fn root_host(store: &StoreOpaque, r: &ExternRef) -> Result<GcRoot, Error> {
     let raw = r.as_raw();
-    debug_assert!(!raw.is_null(), "only a host value is rooted as one");
+    if raw.is_null() {
+        return Err(Error::ty("the externref holds no host value"));
+    }
     // SAFETY: `r` owns a count of its host block, so it is live.
-    unsafe { store.roots.push_clone(raw as usize as u64) }
+    Ok(unsafe { store.roots.push_clone(raw as usize as u64) })
 }
 
 /// The header of a rooted block.
 pub(crate) fn header(store: &StoreOpaque, root: GcRoot) -> Result<ObjectHeader, Error> {
     let word = store.roots.word(root)?;
+    let block = word as usize as *mut u8;
     // SAFETY: the root owns a count, so the block is live; every counted
     // block starts with the common header.
-    let (header, type_id) = unsafe {
-        let base = word as usize;
-        (((base + gc::HEADER as usize) as *const u32).read(), ((base + gc::TYPE_ID as usize) as *const u32).read())
-    };
-    Ok(ObjectHeader { word, kind: header & gc::KIND_MASK, type_id })
+    let (kind, type_id) = unsafe { (object::kind(block), object::type_id(block)) };
+    Ok(ObjectHeader { word, kind, type_id })
 }
 
 fn composite(store: &StoreOpaque, header: &ObjectHeader) -> Result<CompositeType, Error> {
@@ -209,7 +210,7 @@ pub(crate) fn new_array(store: &mut StoreOpaque, ty: &ArrayType, values: &[Val])
         .enumerate()
         .map(|(i, value)| checked_slot(store, ty.element, value, &format!("element {i}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let type_id = store.engine.intern_composite_type(&CompositeType::Array(ty.clone()));
+    let type_id = store.engine.intern_composite_type(&CompositeType::Array(*ty));
     // SAFETY: as in `new_struct`.
     let word = unsafe { store.gc_new_array(type_id, &slots) }?;
     Ok(root_new(store, word))
@@ -223,7 +224,7 @@ pub(crate) fn new_array_filled(
     len: u32,
 ) -> Result<GcRoot, Error> {
     let slot = checked_slot(store, ty.element, value, "the element")?;
-    let type_id = store.engine.intern_composite_type(&CompositeType::Array(ty.clone()));
+    let type_id = store.engine.intern_composite_type(&CompositeType::Array(*ty));
     // SAFETY: as in `new_struct`.
     let word = unsafe { store.gc_new_array_filled(type_id, len, slot) }?;
     Ok(root_new(store, word))

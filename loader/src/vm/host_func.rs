@@ -147,9 +147,8 @@ unsafe fn call_host<T: 'static>(ctx: *const VMHostFuncContext, slots: *mut Value
     // SAFETY: as above; the closure's borrow of the store has ended.
     let store = unsafe { &*(*ctx.runtime_limits.cast::<VMStoreContext>()).store.cast::<StoreInner<T>>() };
     let released = store.opaque.roots.release_to(roots);
-    let value = outcome?;
-    released?;
-    Ok(value)
+    outcome?;
+    Ok(released?)
 }
 
 /// Runs embedder code called from the runtime (a host function, a
