@@ -435,7 +435,10 @@ mod tests {
     fn module_info_round_trip() {
         let info = ModuleInfo {
             name: Some("m".into()),
-            types: vec![CompositeType::Func(FuncType { params: vec![ValType::I32], results: vec![ValType::EXTERNREF] })],
+            types: vec![CompositeType::Func(FuncType {
+                params: vec![ValType::I32],
+                results: vec![ValType::EXTERNREF],
+            })],
             functions: vec![FunctionInfo { type_index: 0, name: None, code: Some(CodeRange { offset: 16, len: 32 }) }],
             exports: vec![Export { name: "f".into(), kind: ExternKind::Func, index: 0 }],
             ..Default::default()

@@ -646,6 +646,9 @@ mod tests {
     fn display_uses_the_text_format() {
         assert_eq!(ValType::FUNCREF.to_string(), "funcref");
         assert_eq!(ValType::Ref(RefType { nullable: false, heap: HeapType::Extern }).to_string(), "(ref extern)");
-        assert_eq!(ValType::Ref(RefType { nullable: true, heap: HeapType::ConcreteStruct(2) }).to_string(), "(ref null 2)");
+        assert_eq!(
+            ValType::Ref(RefType { nullable: true, heap: HeapType::ConcreteStruct(2) }).to_string(),
+            "(ref null 2)"
+        );
     }
 }
