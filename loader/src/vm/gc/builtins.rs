@@ -77,9 +77,10 @@ fn check_range(offset: u32, len: u32, size: u32, trap: TrapCode) -> Result<(), A
 pub(crate) unsafe extern "C" fn gc_possible_root(vmctx: *mut u8, object: *mut u8) {
     // SAFETY: called by compiled code with its own vmctx.
     let (store, _) = unsafe { store_and_instance(vmctx) };
-    if object::is_block(object as usize) {
-        // SAFETY: compiled code passes a live GC object whose count it just
-        // took to a non-zero value.
+    // SAFETY: compiled code passes a live counted block whose count it
+    // just took to a non-zero value; only a GC object has a heap.
+    if object::is_block(object as usize) && unsafe { object::kind(object) } != kiln_format::gc::KIND_HOST {
+        // SAFETY: as above, a GC object.
         unsafe { super::heap::possible_root(object) };
     }
     if store.gc_heap.wants_collection() {

@@ -292,3 +292,76 @@ fn an_exception_that_outlives_its_store_keeps_the_heap() {
     drop(exn);
     assert_eq!(Arc::strong_count(&witness), 1, "the last owner freed the heap and what it held");
 }
+
+/// A deterministic pseudo-random sequence (a 64-bit LCG).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % bound
+    }
+}
+
+#[test]
+fn the_collector_frees_exactly_the_unreachable_objects_of_random_graphs() {
+    let engine = Engine::default();
+    let ids = types(&engine);
+    for seed in 0..20u64 {
+        let mut rng = Lcg(seed);
+        let mut store = StoreOpaque::new(&engine);
+        let n = 50 + rng.next(200);
+        // Arrays of 3 anyref elements, then random edges between them.
+        let objects: Vec<usize> =
+            // SAFETY: null elements.
+            (0..n).map(|_| unsafe { store.gc_new_array_filled(ids[1], 3, ValueSlot::ZERO) }.unwrap()).collect();
+        let mut edges = vec![[usize::MAX; 3]; n];
+        for (from, slots) in edges.iter_mut().enumerate() {
+            for (slot, edge) in slots.iter_mut().enumerate() {
+                if rng.next(3) != 0 {
+                    let to = rng.next(n);
+                    *edge = to;
+                    // SAFETY: both objects are live.
+                    unsafe { store.gc_set(objects[from], slot as u32, word(objects[to])) }.unwrap();
+                }
+            }
+        }
+        let held: Vec<bool> = (0..n).map(|_| rng.next(8) == 0).collect();
+        for (i, &object) in objects.iter().enumerate() {
+            if !held[i] {
+                release(&mut store, object);
+            }
+        }
+        store.full_gc().unwrap();
+        // What the held objects reach must be exactly what is left.
+        let mut reachable = held.clone();
+        let mut stack: Vec<usize> = (0..n).filter(|&i| held[i]).collect();
+        while let Some(i) = stack.pop() {
+            for &to in &edges[i] {
+                if to != usize::MAX && !reachable[to] {
+                    reachable[to] = true;
+                    stack.push(to);
+                }
+            }
+        }
+        let expected = reachable.iter().filter(|&&r| r).count();
+        assert_eq!(store.gc_heap.stats().live_objects, expected, "seed {seed}");
+        for i in (0..n).filter(|&i| reachable[i]) {
+            for (slot, &to) in edges[i].iter().enumerate() {
+                let got = store.gc_get(objects[i], slot as u32).unwrap().pointer();
+                assert_eq!(got, if to == usize::MAX { 0 } else { objects[to] }, "seed {seed}");
+                release(&mut store, got);
+            }
+        }
+        // A second collection changes nothing: the counts were restored.
+        store.full_gc().unwrap();
+        assert_eq!(store.gc_heap.stats().live_objects, expected, "seed {seed}");
+        for (i, &object) in objects.iter().enumerate() {
+            if held[i] {
+                release(&mut store, object);
+            }
+        }
+        store.full_gc().unwrap();
+        assert_eq!(store.gc_heap.stats().live_objects, 0, "seed {seed}");
+    }
+}
