@@ -4,7 +4,7 @@
 #               C wc built for WASI with clang, run sandboxed by `kiln run`)
 #   make test   every test of the workspace, the WebAssembly spec suite included
 #   make spec   the four spec suites alone (tests/tests/spec.rs), one line per script
-#   make valgrind  the randomized externref stress test under valgrind
+#   make valgrind  the randomized externref and GC stress tests under valgrind
 #   make bench-programs   real C programs under `kiln run` against native builds
 #   make bench-instrumentation   their cost of --epoch-interruption and --fuel
 #   make bench-compare BASE=DIR   them against another build's kilnc and kiln
@@ -14,7 +14,7 @@
 CARGO ?= cargo
 RELEASE := target/release
 
-.PHONY: all build run test spec valgrind clean programs bench-programs bench-instrumentation bench-compare dist bench
+.PHONY: all build run test spec valgrind valgrind-one clean programs bench-programs bench-instrumentation bench-compare dist bench
 
 all: build
 
@@ -71,13 +71,17 @@ VALGRIND_TEST := stress_random_operations_keep_drop_counts_exact
 
 valgrind:
 	@command -v valgrind >/dev/null || { apt-get update && apt-get install -y valgrind; }
-	$(CARGO) test --release -p kiln-tests --test externref_gc --no-run
-	bin=$$($(CARGO) test --release -p kiln-tests --test externref_gc --no-run 2>&1 \
+	$(MAKE) valgrind-one TEST=externref_gc CASE=$(VALGRIND_TEST)
+	$(MAKE) valgrind-one TEST=gc_leaks CASE=random_operations_under_valgrind
+
+valgrind-one:
+	$(CARGO) test --release -p kiln-tests --test $(TEST) --no-run
+	bin=$$($(CARGO) test --release -p kiln-tests --test $(TEST) --no-run 2>&1 \
 		| sed -n 's/^ *Executable .*(\(.*\))$$/\1/p'); \
-	test -x "$$bin" || { echo "error: no externref_gc test binary" >&2; exit 1; }; \
-	"$$bin" --exact $(VALGRIND_TEST) && \
+	test -x "$$bin" || { echo "error: no $(TEST) test binary" >&2; exit 1; }; \
+	"$$bin" --exact $(CASE) && \
 	valgrind --error-exitcode=1 --errors-for-leak-kinds=definite --leak-check=full \
-		"$$bin" --exact $(VALGRIND_TEST) --test-threads=1
+		"$$bin" --exact $(CASE) --test-threads=1
 
 # The shipped loader, built for size (see [profile.dist] in Cargo.toml).
 dist:
