@@ -34,7 +34,7 @@ impl Host {
         self.instance.get_typed_func::<P, R>(&self.store, name).unwrap()
     }
 
-    fn live_after_gc(&mut self) -> u64 {
+    fn live_after_gc(&mut self) -> usize {
         self.store.gc().unwrap();
         self.store.gc_heap_stats().live_objects
     }
@@ -85,7 +85,7 @@ struct Model {
 }
 
 impl Model {
-    fn reachable(&self) -> u64 {
+    fn reachable(&self) -> usize {
         let mut seen = vec![false; self.fields.len()];
         let mut work: Vec<usize> = self.table.iter().chain(&self.globals).flatten().copied().collect();
         let mut count = 0;
