@@ -234,6 +234,30 @@ unsafe impl Send for HeapRef {}
 unsafe impl Sync for HeapRef {}
 
 impl HeapRef {
+    /// An empty heap and its first owner (the store's); it reserves
+    /// nothing until its first allocation. Boxed: its chunks point at it.
+    pub(crate) fn new_heap() -> HeapRef {
+        let heap = Box::new(GcHeap {
+            state: RefCell::new(HeapState {
+                free_lists: [0; CLASS_SIZES.len()],
+                chunks: HashSet::new(),
+                reserved: 0,
+                live_objects: 0,
+                live_bytes: 0,
+                objects_freed: 0,
+                collections: 0,
+                cycles_collected: 0,
+                candidates: Vec::new(),
+                candidate_threshold: MIN_CANDIDATE_THRESHOLD,
+                work: Vec::new(),
+                layouts: HashMap::new(),
+            }),
+            dying: Cell::new(false),
+            owners: AtomicUsize::new(1),
+        });
+        HeapRef(std::ptr::NonNull::from(Box::leak(heap)))
+    }
+
     /// A new owning reference to the heap of a GC object.
     ///
     /// # Safety
@@ -258,7 +282,7 @@ impl std::ops::Deref for HeapRef {
 impl Drop for HeapRef {
     fn drop(&mut self) {
         if self.owners.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // SAFETY: that was the last owner; `GcHeap::new` boxed the heap.
+            // SAFETY: that was the last owner; `HeapRef::new_heap` boxed the heap.
             drop(unsafe { Box::from_raw(self.0.as_ptr()) });
         }
     }
@@ -268,30 +292,6 @@ impl Drop for HeapRef {
 const MIN_CANDIDATE_THRESHOLD: usize = 4096;
 
 impl GcHeap {
-    /// An empty heap and its first owner (the store's); it reserves
-    /// nothing until its first allocation. Boxed: its chunks point at it.
-    pub(crate) fn new() -> HeapRef {
-        let heap = Box::new(GcHeap {
-            state: RefCell::new(HeapState {
-                free_lists: [0; CLASS_SIZES.len()],
-                chunks: HashSet::new(),
-                reserved: 0,
-                live_objects: 0,
-                live_bytes: 0,
-                objects_freed: 0,
-                collections: 0,
-                cycles_collected: 0,
-                candidates: Vec::new(),
-                candidate_threshold: MIN_CANDIDATE_THRESHOLD,
-                work: Vec::new(),
-                layouts: HashMap::new(),
-            }),
-            dying: Cell::new(false),
-            owners: AtomicUsize::new(1),
-        });
-        HeapRef(std::ptr::NonNull::from(Box::leak(heap)))
-    }
-
     /// The cached layout of engine type `type_id`, if any object of it was
     /// allocated or it was registered.
     pub(crate) fn layout(&self, type_id: u32) -> Option<Arc<GcLayout>> {
