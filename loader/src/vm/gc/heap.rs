@@ -20,7 +20,7 @@
 
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -152,7 +152,9 @@ pub(crate) struct HeapState {
     /// The freeing work list, kept for its allocation.
     pub(super) work: Vec<usize>,
     /// Layout of every type the heap has objects of, by engine type id.
-    layouts: HashMap<u32, Arc<GcLayout>>,
+    /// Indexed by the id: engine ids are dense, and this lookup is on the
+    /// path of every allocation and every object freed.
+    layouts: Vec<Option<Arc<GcLayout>>>,
 }
 
 impl HeapState {
@@ -164,7 +166,7 @@ impl HeapState {
         // SAFETY: per the contract.
         let id = unsafe { object::type_id(object) };
         // Allocation registered the layout of every object's type.
-        self.layouts[&id].clone()
+        self.layouts[id as usize].clone().expect("the layout of an allocated object's type is registered")
     }
 
     /// Gives an object's memory back; its counts are the caller's concern.
@@ -250,7 +252,7 @@ impl HeapRef {
                 candidates: Vec::new(),
                 candidate_threshold: MIN_CANDIDATE_THRESHOLD,
                 work: Vec::new(),
-                layouts: HashMap::new(),
+                layouts: Vec::new(),
             }),
             dying: Cell::new(false),
             owners: AtomicUsize::new(1),
@@ -295,12 +297,20 @@ impl GcHeap {
     /// The cached layout of engine type `type_id`, if any object of it was
     /// allocated or it was registered.
     pub(crate) fn layout(&self, type_id: u32) -> Option<Arc<GcLayout>> {
-        self.state.borrow().layouts.get(&type_id).cloned()
+        self.state.borrow().layouts.get(type_id as usize).cloned().flatten()
     }
 
     /// Caches the layout of a type.
     pub(crate) fn register_layout(&self, layout: Arc<GcLayout>) {
-        self.state.borrow_mut().layouts.insert(layout.type_id, layout);
+        Self::insert_layout(&mut self.state.borrow_mut(), layout);
+    }
+
+    fn insert_layout(state: &mut HeapState, layout: Arc<GcLayout>) {
+        let at = layout.type_id as usize;
+        if state.layouts.len() <= at {
+            state.layouts.resize(at + 1, None);
+        }
+        state.layouts[at] = Some(layout);
     }
 
     /// Bytes of all chunks the heap holds.
@@ -326,7 +336,9 @@ impl GcHeap {
     pub(crate) fn allocate(&self, size: u32, layout: &Arc<GcLayout>) -> Option<*mut u8> {
         debug_assert!(size >= gc::HEADER_SIZE && size.is_multiple_of(16));
         let mut state = self.state.borrow_mut();
-        state.layouts.entry(layout.type_id).or_insert_with(|| layout.clone());
+        if state.layouts.get(layout.type_id as usize).is_none_or(Option::is_none) {
+            Self::insert_layout(&mut state, layout.clone());
+        }
         let object = match class_of(size) {
             Some(class) => {
                 if state.free_lists[class] == 0 {
