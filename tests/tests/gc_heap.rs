@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Engine, ExternRef, Instance, Linker, Module, Store, StoreLimits, TrapCode};
+use kiln_loader::{
+    Engine, ExternRef, Instance, Linker, Module, Store, StoreLimits, TrapCode, ACTIVATIONS_CHUNK_CAPACITY,
+};
 
 const WAT: &str = r#"(module
     (type $node (struct (field $next (mut (ref null $node))) (field $value i32)))
@@ -24,6 +26,12 @@ const WAT: &str = r#"(module
             (local.set $a (struct.new $node (ref.null $node) (i32.const 1)))
             (local.set $b (struct.new $node (local.get $a) (i32.const 2)))
             (struct.set $node $next (local.get $a) (local.get $b))
+            (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+
+    ;; n nodes dropped as soon as they are made.
+    (func (export "garbage") (param $n i32)
+        (loop $again
+            (drop (struct.new $node (ref.null $node) (local.get $n)))
             (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
 
     ;; A list of n nodes in a global.
@@ -78,6 +86,20 @@ fn garbage_cycles_made_by_wasm_are_collected() {
     assert!(stats.cycles_collected >= 20_000, "{stats:?}");
     assert_eq!(stats.objects_freed, 20_000, "{stats:?}");
     assert_eq!(stats.candidates, 0);
+}
+
+#[test]
+fn allocations_from_the_builtins_keep_the_activations_table_bounded() {
+    let mut store = Store::new(&Engine::default(), ());
+    let instance = setup(&mut store);
+    let garbage = instance.get_typed_func::<i32, ()>(&mut store, "garbage").unwrap();
+    garbage.call(&mut store, 200_000).unwrap();
+    // Each new object went into the activations table; a full chunk was a
+    // GC before the next allocation, so garbage never piled up.
+    assert!(store.activations_len() <= ACTIVATIONS_CHUNK_CAPACITY + 1, "{}", store.activations_len());
+    let stats = store.gc_heap_stats();
+    assert!(stats.live_objects <= ACTIVATIONS_CHUNK_CAPACITY + 1, "{stats:?}");
+    assert_eq!(stats.reserved_bytes, 64 << 10, "one chunk served every allocation: {stats:?}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ use super::activations::{ActivationRecord, ActivationsTable, GcStats};
 use super::epoch::EpochState;
 use super::exception::VMTag;
 use super::externref::{ExternRef, VMExternData};
-use super::gc::heap::{GcHeap, HeapRef};
+use super::gc::heap::HeapRef;
 use super::gc_roots::RootTable;
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
@@ -234,7 +234,7 @@ impl StoreOpaque {
             fuel_reserve: 0,
             limiter: None,
             pending_error: None,
-            gc_heap: GcHeap::new(),
+            gc_heap: HeapRef::new_heap(),
         }
     }
 

@@ -20,7 +20,7 @@
 
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -152,7 +152,9 @@ pub(crate) struct HeapState {
     /// The freeing work list, kept for its allocation.
     pub(super) work: Vec<usize>,
     /// Layout of every type the heap has objects of, by engine type id.
-    layouts: HashMap<u32, Arc<GcLayout>>,
+    /// Indexed by the id: engine ids are dense, and this lookup is on the
+    /// path of every allocation and every object freed.
+    layouts: Vec<Option<Arc<GcLayout>>>,
 }
 
 impl HeapState {
@@ -164,7 +166,7 @@ impl HeapState {
         // SAFETY: per the contract.
         let id = unsafe { object::type_id(object) };
         // Allocation registered the layout of every object's type.
-        self.layouts[&id].clone()
+        self.layouts[id as usize].clone().expect("the layout of an allocated object's type is registered")
     }
 
     /// Gives an object's memory back; its counts are the caller's concern.
@@ -234,6 +236,30 @@ unsafe impl Send for HeapRef {}
 unsafe impl Sync for HeapRef {}
 
 impl HeapRef {
+    /// An empty heap and its first owner (the store's); it reserves
+    /// nothing until its first allocation. Boxed: its chunks point at it.
+    pub(crate) fn new_heap() -> HeapRef {
+        let heap = Box::new(GcHeap {
+            state: RefCell::new(HeapState {
+                free_lists: [0; CLASS_SIZES.len()],
+                chunks: HashSet::new(),
+                reserved: 0,
+                live_objects: 0,
+                live_bytes: 0,
+                objects_freed: 0,
+                collections: 0,
+                cycles_collected: 0,
+                candidates: Vec::new(),
+                candidate_threshold: MIN_CANDIDATE_THRESHOLD,
+                work: Vec::new(),
+                layouts: Vec::new(),
+            }),
+            dying: Cell::new(false),
+            owners: AtomicUsize::new(1),
+        });
+        HeapRef(std::ptr::NonNull::from(Box::leak(heap)))
+    }
+
     /// A new owning reference to the heap of a GC object.
     ///
     /// # Safety
@@ -258,7 +284,7 @@ impl std::ops::Deref for HeapRef {
 impl Drop for HeapRef {
     fn drop(&mut self) {
         if self.owners.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // SAFETY: that was the last owner; `GcHeap::new` boxed the heap.
+            // SAFETY: that was the last owner; `HeapRef::new_heap` boxed the heap.
             drop(unsafe { Box::from_raw(self.0.as_ptr()) });
         }
     }
@@ -268,39 +294,23 @@ impl Drop for HeapRef {
 const MIN_CANDIDATE_THRESHOLD: usize = 4096;
 
 impl GcHeap {
-    /// An empty heap and its first owner (the store's); it reserves
-    /// nothing until its first allocation. Boxed: its chunks point at it.
-    pub(crate) fn new() -> HeapRef {
-        let heap = Box::new(GcHeap {
-            state: RefCell::new(HeapState {
-                free_lists: [0; CLASS_SIZES.len()],
-                chunks: HashSet::new(),
-                reserved: 0,
-                live_objects: 0,
-                live_bytes: 0,
-                objects_freed: 0,
-                collections: 0,
-                cycles_collected: 0,
-                candidates: Vec::new(),
-                candidate_threshold: MIN_CANDIDATE_THRESHOLD,
-                work: Vec::new(),
-                layouts: HashMap::new(),
-            }),
-            dying: Cell::new(false),
-            owners: AtomicUsize::new(1),
-        });
-        HeapRef(std::ptr::NonNull::from(Box::leak(heap)))
-    }
-
     /// The cached layout of engine type `type_id`, if any object of it was
     /// allocated or it was registered.
     pub(crate) fn layout(&self, type_id: u32) -> Option<Arc<GcLayout>> {
-        self.state.borrow().layouts.get(&type_id).cloned()
+        self.state.borrow().layouts.get(type_id as usize).cloned().flatten()
     }
 
     /// Caches the layout of a type.
     pub(crate) fn register_layout(&self, layout: Arc<GcLayout>) {
-        self.state.borrow_mut().layouts.insert(layout.type_id, layout);
+        Self::insert_layout(&mut self.state.borrow_mut(), layout);
+    }
+
+    fn insert_layout(state: &mut HeapState, layout: Arc<GcLayout>) {
+        let at = layout.type_id as usize;
+        if state.layouts.len() <= at {
+            state.layouts.resize(at + 1, None);
+        }
+        state.layouts[at] = Some(layout);
     }
 
     /// Bytes of all chunks the heap holds.
@@ -326,7 +336,9 @@ impl GcHeap {
     pub(crate) fn allocate(&self, size: u32, layout: &Arc<GcLayout>) -> Option<*mut u8> {
         debug_assert!(size >= gc::HEADER_SIZE && size.is_multiple_of(16));
         let mut state = self.state.borrow_mut();
-        state.layouts.entry(layout.type_id).or_insert_with(|| layout.clone());
+        if state.layouts.get(layout.type_id as usize).is_none_or(Option::is_none) {
+            Self::insert_layout(&mut state, layout.clone());
+        }
         let object = match class_of(size) {
             Some(class) => {
                 if state.free_lists[class] == 0 {

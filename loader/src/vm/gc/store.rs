@@ -73,9 +73,12 @@ impl StoreOpaque {
             Shape::Struct { size, .. } => *size,
             Shape::Array { layout, .. } => layout.size(len).ok_or(AllocError::Trap(TrapCode::ALLOCATION_TOO_LARGE))?,
         };
-        if self.gc_heap.wants_collection() {
-            // Objects released while buffered wait for the collector, so
-            // the buffer bounds how much memory waits.
+        if self.gc_heap.wants_collection() || self.activations.chunk_is_full() {
+            // The new object goes into the activations table, as the
+            // inline insertion of compiled code would: a full chunk is a
+            // GC first, or the table (and every object only it holds)
+            // would grow without bound. Objects released while buffered
+            // wait for the collector, so its buffer bounds them too.
             self.gc().map_err(AllocError::Host)?;
         }
         let growth = self.gc_heap.growth_needed(size);
