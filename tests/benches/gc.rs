@@ -22,7 +22,9 @@ fn compiled(source: &str, name: &str) -> PathBuf {
 fn instantiate(engine: &Engine, module: &Module) -> (Store<()>, Instance) {
     let mut store = Store::new(engine, ());
     let mut linker = Linker::new(engine);
-    linker.func_wrap("host", "gc", |mut caller: Caller<'_, ()>| -> Result<(), Error> { caller.gc().map(drop) }).unwrap();
+    linker
+        .func_wrap("host", "gc", |mut caller: Caller<'_, ()>| -> Result<(), Error> { caller.gc().map(drop) })
+        .unwrap();
     let instance = linker.instantiate(&mut store, module).unwrap();
     (store, instance)
 }
