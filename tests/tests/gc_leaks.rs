@@ -180,3 +180,24 @@ fn a_million_random_operations_leave_exactly_the_reachable_objects() {
 fn random_operations_under_valgrind() {
     random_operations(20_000, 5_000);
 }
+
+#[test]
+fn kiln_inspect_lists_gc_types_and_stack_maps() {
+    let object = externref_common::compiled("gc_leaks");
+    let run = |json: bool| {
+        let mut command = std::process::Command::new(common::workspace_binary("kiln"));
+        command.arg("inspect");
+        if json {
+            command.arg("--json");
+        }
+        let output = command.arg(&object).output().expect("kiln runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let text = run(false);
+    assert!(text.contains("0 (struct (field (mut (ref null 0))) (field (mut (ref null 0))) (field i32))"), "{text}");
+    assert!(text.contains("stack map: return"), "{text}");
+    let json = run(true);
+    assert!(json.contains("\"kind\": \"struct\""), "{json}");
+    assert!(json.contains("\"final\": true"), "{json}");
+}
