@@ -232,6 +232,16 @@ pub(crate) unsafe fn header_kind(word: u64) -> u32 {
     unsafe { object::kind(word as usize as *mut u8) }
 }
 
+/// The value of a host block.
+///
+/// # Safety
+/// `raw` must be a live host block (kind `KIND_HOST`), which outlives the
+/// borrow.
+pub(crate) unsafe fn host_value<'a>(raw: *mut VMExternData) -> &'a (dyn Any + Send + Sync) {
+    // SAFETY: per the contract.
+    unsafe { &*(*raw).value }
+}
+
 /// Adds one count to a raw reference (null and `i31` are ignored).
 ///
 /// # Safety
