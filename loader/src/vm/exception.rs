@@ -7,7 +7,9 @@
 //! [`ExceptionObject`]: an exnref is counted, kept alive by the
 //! activations table and found by the GC exactly like an externref, and
 //! dropping its last count drops the counts of the references among its
-//! values.
+//! values. That may happen on any thread, so the counts of GC objects go
+//! to their heap's queue (`gc::released`), and an exception holding
+//! funcrefs or GC objects is used only by its own store (SPEC 3.13).
 #![allow(unsafe_code)]
 
 use std::sync::Arc;

@@ -104,7 +104,8 @@ pub(super) unsafe fn is_foreign(heap: &GcHeap, word: usize) -> bool {
 /// candidate root of a garbage cycle.
 ///
 /// # Safety
-/// `object` must be a live GC object.
+/// `object` must be a live GC object, and this the thread that runs its
+/// store (the heap's state is not thread-safe).
 pub(crate) unsafe fn possible_root(object: *mut u8) {
     // SAFETY: per the contract.
     let heap = unsafe { heap_of(object) };
@@ -112,7 +113,8 @@ pub(crate) unsafe fn possible_root(object: *mut u8) {
         return;
     }
     // The heap's own walks buffer through their borrow; this is a count
-    // dropped from outside, when nothing else borrows the state.
+    // dropped from outside (a table, a root, compiled code), when nothing
+    // else borrows the state.
     if let Ok(mut state) = heap.state.try_borrow_mut() {
         // SAFETY: a live object of this heap.
         unsafe { cycles::buffer(&mut state, object) };
@@ -122,7 +124,8 @@ pub(crate) unsafe fn possible_root(object: *mut u8) {
 /// Frees a GC object whose count is zero, and whatever only it held.
 ///
 /// # Safety
-/// `object` must be a GC object whose count is zero and that nothing reaches.
+/// `object` must be a GC object whose count is zero and that nothing
+/// reaches, and this the thread that runs its store.
 pub(crate) unsafe fn release_object(object: *mut u8) {
     // SAFETY: per the contract.
     let heap = unsafe { heap_of(object) };
