@@ -642,9 +642,12 @@ impl Drop for StoreOpaque {
 // SAFETY: a store is used by one thread at a time (every use goes through
 // `&Store` or `&mut Store`), and everything it points at is owned by the
 // store itself: its instances, VMContexts, host-function contexts,
-// memories and tables. Host closures are `Send + Sync` and externref
+// memories, tables and GC heap. Host closures are `Send + Sync` and externref
 // values `Send + Sync`; the host state `T` is `Send` by the bound on
-// `Store<T>`. Thread-local trap state exists only during a call, which
+// `Store<T>`. The GC heap's state is touched only by the thread using the
+// store: the one holder of GC counts that other threads may drop, an
+// exception, gives them to the heap's queue (`gc::released`), which is
+// thread-safe and drained here. Thread-local trap state exists only during a call, which
 // holds the `&mut Store` and so cannot move it.
 unsafe impl Send for StoreOpaque {}
 
