@@ -1,7 +1,7 @@
 //! Exceptions that carry GC objects (SPEC 3.13, 3.14): they escape a call
 //! with their struct; dropped on another thread while the store allocates
 //! and collects, they give their counts to the heap's queue, which the
-//! store drains at its GCs; another store can neither read them, nor throw
+//! store drains at its GCs (`Store::gc`, `Caller::gc`); another store can neither read them, nor throw
 //! them, nor pass them to its Wasm; and one that outlives its store is
 //! dropped harmlessly.
 
@@ -12,6 +12,7 @@ use kiln_loader::{Caller, Engine, Error, Exn, Instance, Linker, Module, RootScop
 
 const WAT: &str = r#"(module
     (import "host" "held" (func $held))
+    (import "host" "drop_held_and_collect" (func $drop_held_and_collect))
     (type $box (struct (field i32)))
     (type $node (struct (field $next (mut (ref null $node))) (field $value i32)))
     (tag $boxed (param (ref null $box)))
@@ -37,6 +38,9 @@ const WAT: &str = r#"(module
             (return (i32.const 0)))
         (i32.const 1))
 
+    ;; The host drops the exception it held and runs a GC inside this call.
+    (func (export "collect_inside") (call $drop_held_and_collect))
+
     ;; n garbage cycles of two nodes.
     (func (export "churn") (param $n i32)
         (local $a (ref null $node)) (local $b (ref null $node))
@@ -59,6 +63,13 @@ fn setup(engine: &Engine) -> (Store<Held>, Instance) {
         .func_wrap("host", "held", |mut caller: Caller<'_, Held>| match caller.data_mut().take() {
             Some(exn) => Err::<(), anyhow::Error>(Error::from(exn).into()),
             None => Ok(()),
+        })
+        .unwrap();
+    linker
+        .func_wrap("host", "drop_held_and_collect", |mut caller: Caller<'_, Held>| {
+            drop(caller.data_mut().take());
+            caller.gc()?;
+            Ok::<(), anyhow::Error>(())
         })
         .unwrap();
     let instance = linker.instantiate(&mut store, &module).expect("instantiates");
@@ -107,6 +118,18 @@ fn an_exception_carrying_a_struct_escapes_a_call_and_frees_it_at_the_next_gc() {
     drop(exn);
     store.gc().unwrap();
     assert_eq!(live_objects(&store), 0, "the box went with the exception");
+}
+
+#[test]
+fn a_gc_from_a_host_function_drops_what_a_dropped_exception_held() {
+    let engine = Engine::default();
+    let (mut store, instance) = setup(&engine);
+    let exn = thrown(&mut store, instance, "throw_box", 3);
+    assert_eq!(live_objects(&store), 1);
+    *store.data_mut() = Some(exn);
+    let collect_inside = instance.get_typed_func::<(), ()>(&store, "collect_inside").unwrap();
+    collect_inside.call(&mut store, ()).unwrap();
+    assert_eq!(live_objects(&store), 0, "Caller::gc dropped the queued count");
 }
 
 #[test]
