@@ -1,22 +1,24 @@
 //! The GC heap of one store: where its structs and arrays live.
 //!
-//! Allocation is segregated by size class. Objects up to 4 KiB come from chunks of [`CHUNK_SIZE`] bytes, aligned to their size,
-//! each holding slots of one class; a free slot is on its class's
-//! intrusive free list (the link in its count word, [`FREE_SLOT`] as its
-//! kind). An object past the largest class (4 KiB) gets a chunk of its own, of its own size. Every
-//! chunk starts with a [`ChunkHeader`] naming its heap, so an object's
-//! heap is found by masking its address: any code of the store's thread
-//! that drops a count (a table, a root, a freed object's field) can free
-//! a GC object without a way to the store. Counts given up elsewhere (an
-//! exception's) go through the heap's [`HeapRef`] queue instead. Freeing a slot is O(1) and never
-//! moves an object, which compiled code and the activations table hold as
-//! native pointers (SPEC 3.14). Chunks of small objects stay with the heap
-//! until it is dropped; a large object's chunk goes back when it is freed.
+//! Allocation is segregated by size class. Objects up to 4 KiB come from
+//! chunks of [`CHUNK_SIZE`] bytes, aligned to their size, each holding
+//! slots of one class; a free slot is on its class's intrusive free list
+//! (the link in its count word, [`FREE_SLOT`] as its kind). An object past
+//! the largest class (4 KiB) gets a chunk of its own, of its own size.
+//! Every chunk starts with a [`ChunkHeader`] naming its heap, so an
+//! object's heap is found by masking its address: any code of the store's
+//! thread that drops a count (a table, a root, a freed object's field) can
+//! free a GC object without a way to the store. Counts given up elsewhere
+//! (an exception's) go through the heap's [`HeapRef`] queue instead.
+//! Freeing a slot is O(1) and never moves an object, which compiled code
+//! and the activations table hold as native pointers (SPEC 3.14). Chunks
+//! of small objects stay with the heap until it is dropped; a large
+//! object's chunk goes back when it is freed.
 //!
 //! The heap's state sits in a `RefCell` borrowed only by the heap's own
-//! code, which never runs host code while it holds the borrow: counts of
-//! host blocks (and of another heap's objects) found while freeing are
-//! dropped after the borrow ends.
+//! code, on the store's thread, which never runs host code while it holds
+//! the borrow: counts of host blocks (and of another heap's objects) found
+//! while freeing are dropped after the borrow ends.
 #![allow(unsafe_code)]
 
 use std::alloc::Layout;
@@ -449,7 +451,8 @@ impl GcHeap {
 impl Drop for GcHeap {
     /// Frees every object still allocated (garbage cycles the collector has
     /// not reached, objects whose last holders were dropped with the
-    /// store), after dropping the counts they held of host values.
+    /// store, objects that exceptions outliving the store hold), after
+    /// dropping the counts they held of host values.
     fn drop(&mut self) {
         // Exceptions that outlive the store find the queue closed: what
         // they held is freed here, and no store can read it any more.
