@@ -54,7 +54,9 @@ impl<'a, T> Caller<'a, T> {
     }
 
     /// Runs a GC, walking every Wasm frame of the store, the caller's
-    /// included, then the cycle collector over the GC heap's candidates. A
+    /// included, then dropping the GC counts that dropped exceptions left
+    /// to the store, then the cycle collector over the GC heap's
+    /// candidates. A
     /// host value's destructor that panics becomes the error, after every
     /// count has been dropped.
     pub fn gc(&mut self) -> Result<GcStats, Error> {

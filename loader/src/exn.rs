@@ -45,6 +45,12 @@ impl Exn {
         &self.object
     }
 
+    /// Checks that `store` may read, throw or pass it (see
+    /// [`Exn::values`]).
+    pub(crate) fn check_store(&self, store: &crate::vm::store::StoreOpaque) -> Result<(), Error> {
+        self.object().check_store(store)
+    }
+
     fn object(&self) -> &ExceptionObject {
         ExceptionObject::of(&self.object).expect("an Exn holds an exception object")
     }
@@ -56,8 +62,12 @@ impl Exn {
         store.tag_handle(self.object().tag())
     }
 
-    /// The values it carries. Fails for an exception of another store
-    /// whose values include function references.
+    /// The values it carries (GC references rooted in `store`). Fails with
+    /// [`Error::ForeignHandle`] when `store` is not the exception's own and
+    /// its values, or those of an exception among them, include function
+    /// references or GC objects: those belong to their store alone. Such
+    /// an exception cannot be thrown or passed into another store's Wasm
+    /// either.
     pub fn values(&self, store: impl AsContext) -> Result<Vec<Val>, Error> {
         crate::vm::exception::exception_values(opaque(&store), self.object())
     }

@@ -59,7 +59,8 @@ impl<C: AsContextMut> Drop for RootScope<C> {
 /// lives, independent of any [`RootScope`]: for host state that keeps a
 /// GC reference between calls. Dropping the last handle releases the
 /// count when the store next sweeps its owned roots (at a GC, or as new
-/// owned roots are made), since a drop cannot reach the store.
+/// owned roots are made), since a drop cannot reach the store: it may run
+/// on any thread, and drops an `Arc`, never a count of the object.
 #[derive(Clone)]
 pub struct OwnedAnyRef {
     repr: OwnedRepr,

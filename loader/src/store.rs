@@ -146,8 +146,11 @@ impl<T> Store<T> {
 
     /// Runs a GC now: the activations table's (deferred reference
     /// counting, which frees what only stale table entries held), then the
-    /// cycle collector over the GC heap's candidate roots, which frees
-    /// garbage cycles of structs and arrays. See [`Caller::gc`](crate::Caller::gc).
+    /// counts of GC objects that dropped exceptions gave up (an exception
+    /// may be dropped on any thread, so it leaves them to the store's next
+    /// GC), then the cycle collector over the GC heap's candidate roots,
+    /// which frees garbage cycles of structs and arrays. See
+    /// [`Caller::gc`](crate::Caller::gc).
     pub fn gc(&mut self) -> Result<GcStats, Error> {
         self.inner.opaque.full_gc()
     }

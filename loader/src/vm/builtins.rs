@@ -417,8 +417,9 @@ unsafe extern "C" fn throw(vmctx: *mut u8, tag: u32, values: *const ValueSlot) {
         // tag's type, holding live values of those types.
         unsafe { std::slice::from_raw_parts(values, n) }
     };
-    // SAFETY: as above.
-    let exn = unsafe { ExceptionObject::allocate(tag, store.id(), values) };
+    // SAFETY: as above; Wasm of this store holds only references usable
+    // in it.
+    let exn = unsafe { ExceptionObject::allocate(tag, store, values) };
     // SAFETY: this frame holds nothing else with a destructor, and the
     // exit trampoline recorded the exit.
     unsafe { unwind::throw(store, exn) }

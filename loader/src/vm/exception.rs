@@ -7,7 +7,9 @@
 //! [`ExceptionObject`]: an exnref is counted, kept alive by the
 //! activations table and found by the GC exactly like an externref, and
 //! dropping its last count drops the counts of the references among its
-//! values.
+//! values. That may happen on any thread, so the counts of GC objects go
+//! to their heap's queue (`gc::released`), and an exception holding
+//! funcrefs or GC objects is used only by its own store (SPEC 3.13).
 #![allow(unsafe_code)]
 
 use std::sync::Arc;
@@ -15,9 +17,9 @@ use std::sync::Arc;
 use kiln_format::{gc, FuncType, ValType};
 
 use super::abi::ValueSlot;
-use super::externref::{increment_raw, ExternRef, VMExternData};
-use super::gc::heap::HeapRef;
+use super::externref::{host_value, increment_raw, ExternRef, VMExternData};
 use super::gc::object;
+use super::gc::released::HeapRef;
 use super::store::{StoreId, StoreOpaque};
 use crate::error::Error;
 use crate::values::Val;
@@ -34,15 +36,27 @@ pub(crate) struct VMTag {
 /// The host value of an exception's `VMExternData`.
 pub(crate) struct ExceptionObject {
     tag: Arc<VMTag>,
-    /// The store whose funcrefs the values may hold.
+    /// The store that made it: the only one whose funcrefs and GC objects
+    /// its values may hold.
     store: StoreId,
+    /// Whether its values, or those of an exception among them, hold
+    /// references usable only in `store` (a funcref, a GC object): it is
+    /// then read, thrown and passed to Wasm only there.
+    bound: bool,
     /// One slot per parameter of the tag's type; each counted reference
     /// among them owns one count.
     values: Box<[ValueSlot]>,
-    /// The GC heap of the objects among the values, kept while they are:
-    /// the exception may outlive its store. Declared after `values`, so
-    /// it goes after the values' counts.
-    _heap: Option<HeapRef>,
+    /// The slots holding GC objects of `store`'s heap, if any.
+    gc: Option<GcValues>,
+}
+
+/// The GC objects among an exception's values. The exception may be
+/// dropped on any thread, or after its store: it gives their counts to the
+/// heap's queue, never to the heap itself, and never reads the objects
+/// once it is no longer sure they are live (SPEC 3.14).
+struct GcValues {
+    heap: HeapRef,
+    slots: Box<[u32]>,
 }
 
 impl ExceptionObject {
@@ -51,22 +65,36 @@ impl ExceptionObject {
     ///
     /// # Safety
     /// `values` must hold one value of each parameter type of the tag, its
-    /// references live (funcrefs of `store`).
-    pub(crate) unsafe fn allocate(tag: Arc<VMTag>, store: StoreId, values: &[ValueSlot]) -> ExternRef {
-        let mut heap = None;
-        for (slot, ty) in values.iter().zip(&tag.ty.params) {
-            if ty.is_counted_ref() {
-                let word = slot.pointer();
-                // SAFETY: the caller vouches the reference is live.
-                unsafe {
-                    increment_raw(word as *mut VMExternData);
-                    if heap.is_none() && object::is_block(word) && object::kind(word as *mut u8) != gc::KIND_HOST {
-                        heap = Some(HeapRef::of_object(word as *mut u8));
-                    }
+    /// references live and usable in `store` (funcrefs and GC objects of
+    /// `store`, exceptions bound to it or to none).
+    pub(crate) unsafe fn allocate(tag: Arc<VMTag>, store: &StoreOpaque, values: &[ValueSlot]) -> ExternRef {
+        let mut bound = false;
+        let mut gc_slots = Vec::new();
+        for (i, (slot, ty)) in values.iter().zip(&tag.ty.params).enumerate() {
+            let word = slot.pointer();
+            if ty.is_func_ref() {
+                bound |= word != 0;
+            }
+            if !ty.is_counted_ref() || !object::is_block(word) {
+                continue;
+            }
+            // SAFETY: the caller vouches the reference is live; the kind is
+            // read now, while it is, never in the destructor.
+            unsafe {
+                increment_raw(word as *mut VMExternData);
+                if object::kind(word as *mut u8) != gc::KIND_HOST {
+                    debug_assert!(store.gc_heap.contains(word), "a GC value of another store's heap");
+                    gc_slots.push(i as u32);
+                } else if let Some(inner) = ExceptionObject::of_raw(word) {
+                    debug_assert!(!inner.bound || inner.store == store.id(), "an exception of another store");
+                    bound |= inner.bound;
                 }
             }
         }
-        ExternRef::new(ExceptionObject { tag, store, values: values.into(), _heap: heap })
+        bound |= !gc_slots.is_empty();
+        let gc =
+            (!gc_slots.is_empty()).then(|| GcValues { heap: store.gc_heap.released().clone(), slots: gc_slots.into() });
+        ExternRef::new(ExceptionObject { tag, store: store.id(), bound, values: values.into(), gc })
     }
 
     /// The exception object of `exn`, if it is one.
@@ -74,14 +102,27 @@ impl ExceptionObject {
         exn.downcast_ref::<ExceptionObject>()
     }
 
+    /// The exception object of a host block, if it is one.
+    ///
+    /// # Safety
+    /// `word` must be a live host block, which outlives the borrow.
+    unsafe fn of_raw<'a>(word: usize) -> Option<&'a ExceptionObject> {
+        // SAFETY: forwarded from the caller.
+        unsafe { host_value(word as *mut VMExternData) }.downcast_ref::<ExceptionObject>()
+    }
+
     /// Its tag.
     pub(crate) fn tag(&self) -> &Arc<VMTag> {
         &self.tag
     }
 
-    /// The store whose funcrefs its values may hold.
-    pub(crate) fn store(&self) -> StoreId {
-        self.store
+    /// Checks that `store` may read it, throw it, or hand it to Wasm: its
+    /// own store, or any when it holds nothing bound to one.
+    pub(crate) fn check_store(&self, store: &StoreOpaque) -> Result<(), Error> {
+        if self.bound && self.store != store.id() {
+            return Err(Error::foreign_handle("exception"));
+        }
+        Ok(())
     }
 
     /// Its values, raw: a reference among them is borrowed from the
@@ -97,17 +138,22 @@ impl ExceptionObject {
 }
 
 impl ExceptionObject {
-    /// Moves the counts of the references among its values to `out`
-    /// (as words: a value of the any hierarchy may be a GC object), leaving
-    /// null in their slots.
-    fn take_references(&mut self, out: &mut Vec<usize>) {
+    /// Gives up the counts of the references among its values, leaving null
+    /// in their slots: those of GC objects to their heap's queue (this may
+    /// run on any thread), those of host blocks (values, exceptions) to
+    /// `host`, as words.
+    fn take_references(&mut self, host: &mut Vec<usize>) {
+        if let Some(gc) = &self.gc {
+            let values = &mut self.values;
+            gc.heap.release(gc.slots.iter().map(|&i| std::mem::take(&mut values[i as usize]).pointer()));
+        }
         for (slot, ty) in self.values.iter_mut().zip(&self.tag.ty.params) {
             if ty.is_counted_ref() {
                 let word = slot.pointer();
                 *slot = ValueSlot::default();
-                // An i31 is not counted.
+                // An i31 is not counted; the GC objects' slots are null now.
                 if object::is_block(word) {
-                    out.push(word);
+                    host.push(word);
                 }
             }
         }
@@ -120,20 +166,14 @@ impl Drop for ExceptionObject {
     /// frame per level of nesting, and a chain of a million nested
     /// exceptions would overflow the stack. Instead every exception about
     /// to be freed gives up its references to one work list first, so that
-    /// freeing it drops nothing else.
+    /// freeing it drops nothing else. It touches no GC heap: this may run
+    /// on any thread (see `GcValues`).
     fn drop(&mut self) {
         let mut pending = Vec::new();
         self.take_references(&mut pending);
         while let Some(word) = pending.pop() {
-            // SAFETY: `allocate` took this count, which the exception owned
-            // and, its slot now null, handed over; the block is live.
-            if unsafe { object::kind(word as *mut u8) } != gc::KIND_HOST {
-                // A GC object frees what only it held iteratively itself.
-                // SAFETY: as above.
-                unsafe { object::decrement(word) };
-                continue;
-            }
-            // SAFETY: as above; a host block.
+            // SAFETY: `allocate` took this count of a host block, which the
+            // exception owned and, its slot now null, handed over.
             let Some(mut reference) = (unsafe { ExternRef::from_raw(word as *mut VMExternData) }) else { continue };
             if let Some(inner) = reference.unique_value_mut::<ExceptionObject>() {
                 inner.take_references(&mut pending);
@@ -154,22 +194,24 @@ pub(crate) fn new_exception(store: &StoreOpaque, tag: Arc<VMTag>, values: &[Val]
         .zip(&tag.ty.params)
         .map(|(value, &ty)| value.to_raw_slot(store, ty))
         .collect::<Result<Vec<_>, Error>>()?;
-    // SAFETY: every slot holds a value of its type; the references are
-    // borrowed from `values`, alive for the call.
-    Ok(unsafe { ExceptionObject::allocate(tag, store.id(), &slots) })
+    // SAFETY: every slot holds a value of its type, checked against
+    // `store` (an exnref among them too); the references are borrowed
+    // from `values`, alive for the call.
+    Ok(unsafe { ExceptionObject::allocate(tag, store, &slots) })
 }
 
-/// The values of `object` as host values (new counts of its references).
+/// The values of `object` as host values (new counts of its references,
+/// GC objects rooted in `store`): an error when `store` is not the one
+/// whose funcrefs or GC objects they hold.
 pub(crate) fn exception_values(store: &StoreOpaque, object: &ExceptionObject) -> Result<Vec<Val>, Error> {
-    if object.store() != store.id() && object.types().iter().any(|t| t.is_func_ref()) {
-        return Err(Error::foreign_handle("exception"));
-    }
+    object.check_store(store)?;
     Ok(object
         .values()
         .iter()
         .zip(object.types())
         // SAFETY: the exception owns a count of each reference it holds,
-        // and its funcrefs are of `store` (checked above).
+        // and its funcrefs and GC objects are of `store` (checked above),
+        // which is alive, so its heap holds them.
         .map(|(&slot, &ty)| unsafe { Val::from_slot(slot, ty, store) })
         .collect())
 }

@@ -49,8 +49,11 @@ pub struct ExternRef {
 }
 
 enum Repr {
-    /// A host value (or, transiently inside the runtime, any counted
-    /// block: see [`ExternRef::from_raw`]), owning one count of it.
+    /// A host value or exception, owning one count of it. Never a GC
+    /// object: an `ExternRef` may be dropped on any thread, and a count of
+    /// a GC object is dropped only on its store's (SPEC 3.14). Dropping a
+    /// host block touches no heap; an exception's destructor queues its
+    /// GC counts for the store.
     Host(NonNull<VMExternData>),
     /// An internal reference; its root owns the count, so this is tied to
     /// the store the root is in.
@@ -192,31 +195,34 @@ impl ExternRef {
     }
 
     /// Takes over one count owned by the raw pointer's holder. An `i31`
-    /// word owns no count and is no block: it gives `None`. The runtime
-    /// may pass any counted block (dropping it dispatches on the kind), but
-    /// only a host block may reach the embedder: a GC object is tied to its
-    /// store's heap, which [`ExternRef::clone_from_word`] roots it in.
+    /// word owns no count and is no block: it gives `None`. A GC object is
+    /// never wrapped so (see [`Repr::Host`]): [`ExternRef::clone_from_word`]
+    /// roots it in its store instead.
     ///
     /// # Safety
-    /// `raw` must be null, an `i31`, or a live counted block whose count
-    /// the caller owns.
+    /// `raw` must be null, an `i31`, or a live host block (kind
+    /// `KIND_HOST`) whose count the caller owns.
     pub(crate) unsafe fn from_raw(raw: *mut VMExternData) -> Option<ExternRef> {
         if object::is_i31(raw as usize) {
             return None;
         }
+        // SAFETY: per the contract, a live block.
+        debug_assert!(raw.is_null() || unsafe { object::kind(raw.cast()) } == gc::KIND_HOST);
         NonNull::new(raw).map(ExternRef::host)
     }
 
-    /// A new reference to a block that someone else keeps alive (`None`
-    /// for null or an `i31`), with the caveat of [`ExternRef::from_raw`].
+    /// A new reference to a host block that someone else keeps alive
+    /// (`None` for null or an `i31`), as [`ExternRef::from_raw`].
     ///
     /// # Safety
-    /// `raw` must be null, an `i31`, or a live counted block.
+    /// `raw` must be null, an `i31`, or a live host block.
     pub(crate) unsafe fn clone_from_raw(raw: *mut VMExternData) -> Option<ExternRef> {
         if object::is_i31(raw as usize) {
             return None;
         }
         let data = NonNull::new(raw)?;
+        // SAFETY: per the contract, a live block.
+        debug_assert!(unsafe { object::kind(raw.cast()) } == gc::KIND_HOST);
         // SAFETY: the caller guarantees the block is live.
         unsafe { data.as_ref() }.ref_count.fetch_add(1, Ordering::Relaxed);
         Some(ExternRef::host(data))
@@ -230,6 +236,16 @@ impl ExternRef {
 pub(crate) unsafe fn header_kind(word: u64) -> u32 {
     // SAFETY: forwarded from the caller.
     unsafe { object::kind(word as usize as *mut u8) }
+}
+
+/// The value of a host block.
+///
+/// # Safety
+/// `raw` must be a live host block (kind `KIND_HOST`), which outlives the
+/// borrow.
+pub(crate) unsafe fn host_value<'a>(raw: *mut VMExternData) -> &'a (dyn Any + Send + Sync) {
+    // SAFETY: per the contract.
+    unsafe { &*(*raw).value }
 }
 
 /// Adds one count to a raw reference (null and `i31` are ignored).

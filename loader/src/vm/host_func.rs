@@ -177,12 +177,18 @@ unsafe extern "C" fn host_call_entry<T: 'static>(ctx: *mut u8, slots: *mut Value
     let Err(error) = (unsafe { call_host::<T>(ctx, slots) }) else { return };
     // SAFETY: as in `call_host`; the closure's borrow of the store has ended.
     let store = unsafe { (*(*ctx).runtime_limits.cast::<VMStoreContext>()).store.cast::<StoreInner<T>>() };
-    if let Error::Exception(exn) = error {
-        // A Wasm exception: the caller's handlers may catch it.
-        // SAFETY: the host trampoline recorded the exit, and this frame
-        // holds nothing else with a destructor.
-        unsafe { super::unwind::throw(&raw mut (*store).opaque, exn.into_extern_ref()) }
-    }
+    let error = match error {
+        // SAFETY: the store is live; this frame holds no borrow of it.
+        Error::Exception(exn) => match exn.check_store(unsafe { &(*store).opaque }) {
+            // A Wasm exception: the caller's handlers may catch it.
+            // SAFETY: the host trampoline recorded the exit, and this frame
+            // holds nothing else with a destructor.
+            Ok(()) => unsafe { super::unwind::throw(&raw mut (*store).opaque, exn.into_extern_ref()) },
+            // One holding another store's references is refused, not thrown.
+            Err(foreign) => foreign,
+        },
+        error => error,
+    };
     let message = error.to_string();
     // SAFETY: as above.
     unsafe { (*store).opaque.pending_error = Some(error) };

@@ -22,7 +22,7 @@ use super::activations::{ActivationRecord, ActivationsTable, GcStats};
 use super::epoch::EpochState;
 use super::exception::VMTag;
 use super::externref::{ExternRef, VMExternData};
-use super::gc::heap::HeapRef;
+use super::gc::heap::GcHeap;
 use super::gc_roots::RootTable;
 use super::global::GlobalInner;
 use super::host_func::HostFuncRef;
@@ -170,9 +170,10 @@ pub(crate) struct StoreOpaque {
     /// The error of a host function, carried across the unwind to the entry.
     pub(crate) pending_error: Option<Error>,
     /// The store's structs and arrays. Last: it is dropped after every
-    /// table, global and instance has dropped the counts it held (and
-    /// freed then, unless an exception that escaped still holds objects).
-    pub(crate) gc_heap: HeapRef,
+    /// table, global and instance has dropped the counts it held, and frees
+    /// every object still allocated, whatever exceptions that outlive the
+    /// store still hold (no store can read their GC values any more).
+    pub(crate) gc_heap: Box<GcHeap>,
 }
 
 /// Host destructors (of externref values) panicked while counts were
@@ -234,7 +235,7 @@ impl StoreOpaque {
             fuel_reserve: 0,
             limiter: None,
             pending_error: None,
-            gc_heap: HeapRef::new_heap(),
+            gc_heap: GcHeap::new(),
         }
     }
 
@@ -293,6 +294,9 @@ impl StoreOpaque {
         let swept = self.roots.sweep_owned();
         release_counts(released)?;
         swept?;
+        // Counts that exceptions gave up elsewhere: before the collector,
+        // which would take them for external references.
+        self.release_queued()?;
         if always || self.gc_heap.wants_collection() {
             self.collect_cycles()?;
         }
@@ -620,6 +624,9 @@ impl StoreOpaque {
         // Nothing can report the panic of a destructor run by a drop; every
         // count is dropped all the same.
         let _ = release_counts(raws);
+        // Exceptions dropped above (or elsewhere, meanwhile) queued the
+        // counts they held; the heap's own drop closes the queue after.
+        let _ = self.release_queued();
     }
 }
 
@@ -635,9 +642,12 @@ impl Drop for StoreOpaque {
 // SAFETY: a store is used by one thread at a time (every use goes through
 // `&Store` or `&mut Store`), and everything it points at is owned by the
 // store itself: its instances, VMContexts, host-function contexts,
-// memories and tables. Host closures are `Send + Sync` and externref
+// memories, tables and GC heap. Host closures are `Send + Sync` and externref
 // values `Send + Sync`; the host state `T` is `Send` by the bound on
-// `Store<T>`. Thread-local trap state exists only during a call, which
+// `Store<T>`. The GC heap's state is touched only by the thread using the
+// store: the one holder of GC counts that other threads may drop, an
+// exception, gives them to the heap's queue (`gc::released`), which is
+// thread-safe and drained here. Thread-local trap state exists only during a call, which
 // holds the `&mut Store` and so cannot move it.
 unsafe impl Send for StoreOpaque {}
 

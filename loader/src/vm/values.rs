@@ -15,7 +15,8 @@ use crate::values::Val;
 
 impl Val {
     /// The raw encoding of a reference value, without changing counts; a
-    /// funcref must belong to `store`.
+    /// funcref, a GC reference and an exception holding either must belong
+    /// to `store`.
     pub(crate) fn raw_ref(&self, store: &StoreOpaque) -> Result<usize, Error> {
         Ok(match self {
             Val::FuncRef(Some(f)) => {
@@ -24,7 +25,13 @@ impl Val {
             }
             Val::ExternRef(Some(r)) => r.word(store)? as usize,
             Val::AnyRef(Some(a)) => a.word(store)? as usize,
-            Val::ExnRef(Some(e)) => e.as_extern_ref().as_raw() as usize,
+            Val::ExnRef(Some(e)) => {
+                // An exception holding another store's funcrefs or GC
+                // objects never reaches this store's Wasm, tables or
+                // objects, nor a new exception of this store.
+                e.check_store(store)?;
+                e.as_extern_ref().as_raw() as usize
+            }
             _ => 0,
         })
     }

@@ -1,33 +1,37 @@
 //! The GC heap of one store: where its structs and arrays live.
 //!
-//! Allocation is segregated by size class. Objects up to 4 KiB come from chunks of [`CHUNK_SIZE`] bytes, aligned to their size,
-//! each holding slots of one class; a free slot is on its class's
-//! intrusive free list (the link in its count word, [`FREE_SLOT`] as its
-//! kind). An object past the largest class (4 KiB) gets a chunk of its own, of its own size. Every
-//! chunk starts with a [`ChunkHeader`] naming its heap, so an object's
-//! heap is found by masking its address: any code that drops a count
-//! (a table, a host handle, an exception's destructor) can free a GC
-//! object without a way to the store. Freeing a slot is O(1) and never
-//! moves an object, which compiled code and the activations table hold as
-//! native pointers (SPEC 3.14). Chunks of small objects stay with the heap
-//! until it is dropped; a large object's chunk goes back when it is freed.
+//! Allocation is segregated by size class. Objects up to 4 KiB come from
+//! chunks of [`CHUNK_SIZE`] bytes, aligned to their size, each holding
+//! slots of one class; a free slot is on its class's intrusive free list
+//! (the link in its count word, [`FREE_SLOT`] as its kind). An object past
+//! the largest class (4 KiB) gets a chunk of its own, of its own size.
+//! Every chunk starts with a [`ChunkHeader`] naming its heap, so an
+//! object's heap is found by masking its address: any code of the store's
+//! thread that drops a count (a table, a root, a freed object's field) can
+//! free a GC object without a way to the store. Counts given up elsewhere
+//! (an exception's) go through the heap's [`HeapRef`] queue instead.
+//! Freeing a slot is O(1) and never moves an object, which compiled code
+//! and the activations table hold as native pointers (SPEC 3.14). Chunks
+//! of small objects stay with the heap until it is dropped; a large
+//! object's chunk goes back when it is freed.
 //!
 //! The heap's state sits in a `RefCell` borrowed only by the heap's own
-//! code, which never runs host code while it holds the borrow: counts of
-//! host blocks (and of another heap's objects) found while freeing are
-//! dropped after the borrow ends.
+//! code, on the store's thread, which never runs host code while it holds
+//! the borrow: counts of host blocks (and of another heap's objects) found
+//! while freeing are dropped after the borrow ends.
 #![allow(unsafe_code)]
 
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use kiln_format::gc;
 
 use super::layout::GcLayout;
 use super::object::{self, count, is_block, set_header};
+use super::released::HeapRef;
 use super::stats::GcHeapStats;
 use super::{cycles, free};
 
@@ -102,7 +106,8 @@ pub(super) unsafe fn is_foreign(heap: &GcHeap, word: usize) -> bool {
 /// candidate root of a garbage cycle.
 ///
 /// # Safety
-/// `object` must be a live GC object.
+/// `object` must be a live GC object, and this the thread that runs its
+/// store (the heap's state is not thread-safe).
 pub(crate) unsafe fn possible_root(object: *mut u8) {
     // SAFETY: per the contract.
     let heap = unsafe { heap_of(object) };
@@ -110,7 +115,8 @@ pub(crate) unsafe fn possible_root(object: *mut u8) {
         return;
     }
     // The heap's own walks buffer through their borrow; this is a count
-    // dropped from outside, when nothing else borrows the state.
+    // dropped from outside (a table, a root, compiled code), when nothing
+    // else borrows the state.
     if let Ok(mut state) = heap.state.try_borrow_mut() {
         // SAFETY: a live object of this heap.
         unsafe { cycles::buffer(&mut state, object) };
@@ -120,7 +126,8 @@ pub(crate) unsafe fn possible_root(object: *mut u8) {
 /// Frees a GC object whose count is zero, and whatever only it held.
 ///
 /// # Safety
-/// `object` must be a GC object whose count is zero and that nothing reaches.
+/// `object` must be a GC object whose count is zero and that nothing
+/// reaches, and this the thread that runs its store.
 pub(crate) unsafe fn release_object(object: *mut u8) {
     // SAFETY: per the contract.
     let heap = unsafe { heap_of(object) };
@@ -211,35 +218,22 @@ fn large_layout(bytes: usize) -> Layout {
     Layout::from_size_align(bytes, CHUNK_SIZE).expect("sizes below u32::MAX plus a header are valid")
 }
 
-/// The GC heap of one store (see the module docs).
+/// The GC heap of one store (see the module docs). The store owns it,
+/// boxed (its chunks point at it), and only the store's thread uses it;
+/// what other threads may reach is its [`HeapRef`] alone.
 pub(crate) struct GcHeap {
     pub(super) state: RefCell<HeapState>,
     /// Set while the heap is torn down: a count dropped then (by a host
     /// destructor the teardown runs) frees nothing, the teardown does.
     dying: Cell<bool>,
-    /// The [`HeapRef`]s: the store's, and one per exception holding
-    /// objects of the heap, which may outlive the store. The last frees it.
-    owners: AtomicUsize,
+    /// The queue of counts released away from the store's thread.
+    released: HeapRef,
 }
 
-/// An owning reference to a heap: the heap's memory stays until the last
-/// one goes, so an exception that escaped its store with GC values in it
-/// drops them into a live heap rather than freed memory.
-pub(crate) struct HeapRef(std::ptr::NonNull<GcHeap>);
-
-// SAFETY: the owner count is atomic. Everything else a `HeapRef` reaches
-// is used by the thread that runs the store; an exception holding GC
-// values is released on it too, or after the store is gone (then it is
-// the heap's only user).
-unsafe impl Send for HeapRef {}
-// SAFETY: as above; shared access reads nothing but through the store.
-unsafe impl Sync for HeapRef {}
-
-impl HeapRef {
-    /// An empty heap and its first owner (the store's); it reserves
-    /// nothing until its first allocation. Boxed: its chunks point at it.
-    pub(crate) fn new_heap() -> HeapRef {
-        let heap = Box::new(GcHeap {
+impl GcHeap {
+    /// An empty heap; it reserves nothing until its first allocation.
+    pub(crate) fn new() -> Box<GcHeap> {
+        Box::new(GcHeap {
             state: RefCell::new(HeapState {
                 free_lists: [0; CLASS_SIZES.len()],
                 chunks: HashSet::new(),
@@ -255,38 +249,14 @@ impl HeapRef {
                 layouts: Vec::new(),
             }),
             dying: Cell::new(false),
-            owners: AtomicUsize::new(1),
-        });
-        HeapRef(std::ptr::NonNull::from(Box::leak(heap)))
+            released: HeapRef::new(),
+        })
     }
 
-    /// A new owning reference to the heap of a GC object.
-    ///
-    /// # Safety
-    /// `object` must be a live GC object.
-    pub(crate) unsafe fn of_object(object: *mut u8) -> HeapRef {
-        // SAFETY: per the contract; a live object's heap has an owner.
-        let heap = unsafe { heap_of(object) };
-        heap.owners.fetch_add(1, Ordering::Relaxed);
-        HeapRef(std::ptr::NonNull::from(heap))
-    }
-}
-
-impl std::ops::Deref for HeapRef {
-    type Target = GcHeap;
-
-    fn deref(&self) -> &GcHeap {
-        // SAFETY: this reference keeps the heap alive.
-        unsafe { self.0.as_ref() }
-    }
-}
-
-impl Drop for HeapRef {
-    fn drop(&mut self) {
-        if self.owners.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // SAFETY: that was the last owner; `HeapRef::new_heap` boxed the heap.
-            drop(unsafe { Box::from_raw(self.0.as_ptr()) });
-        }
+    /// The heap's queue of counts released elsewhere, which an exception
+    /// holding objects of the heap keeps.
+    pub(crate) fn released(&self) -> &HeapRef {
+        &self.released
     }
 }
 
@@ -481,8 +451,12 @@ impl GcHeap {
 impl Drop for GcHeap {
     /// Frees every object still allocated (garbage cycles the collector has
     /// not reached, objects whose last holders were dropped with the
-    /// store), after dropping the counts they held of host values.
+    /// store, objects that exceptions outliving the store hold), after
+    /// dropping the counts they held of host values.
     fn drop(&mut self) {
+        // Exceptions that outlive the store find the queue closed: what
+        // they held is freed here, and no store can read it any more.
+        self.released.close();
         self.dying.set(true);
         let mut foreign = Vec::new();
         for object in self.live_objects() {

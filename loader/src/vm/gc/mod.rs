@@ -11,6 +11,7 @@
 //! - `cycles`: the trial-deletion cycle collector;
 //! - `store`: the store's allocation entry points under its limiter;
 //! - `raw`: the raw object API the host-facing handles build on;
+//! - `released`: the queue of counts given up away from the store's thread;
 //! - `builtins`: the GC builtins compiled code calls;
 //! - `stats`: the heap's numbers.
 #![allow(unsafe_code)]
@@ -22,6 +23,7 @@ pub(crate) mod heap;
 pub(crate) mod layout;
 pub(crate) mod object;
 pub(crate) mod raw;
+pub(crate) mod released;
 mod stats;
 pub(crate) mod store;
 

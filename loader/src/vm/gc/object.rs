@@ -110,7 +110,9 @@ pub(crate) unsafe fn increment(word: usize) {
 ///
 /// # Safety
 /// `word` must be null, an `i31`, or a live counted block of which the
-/// caller owns one count.
+/// caller owns one count; a GC object's only on the thread that runs its
+/// store, whose heap this may change (others queue the count, see
+/// `gc::released`).
 pub(crate) unsafe fn decrement(word: usize) {
     if !is_block(word) {
         return;

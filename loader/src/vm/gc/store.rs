@@ -11,7 +11,8 @@ use super::cycles;
 use super::layout::{GcLayout, Shape};
 use crate::error::Error;
 use crate::limits::DEFAULT_GC_HEAP_LIMIT;
-use crate::vm::store::{DestructorPanicked, LimiterQuery, StoreOpaque};
+use crate::vm::externref::VMExternData;
+use crate::vm::store::{release_counts, DestructorPanicked, LimiterQuery, StoreOpaque};
 
 /// Why an allocation failed.
 #[derive(Debug)]
@@ -81,7 +82,13 @@ impl StoreOpaque {
             // wait for the collector, so its buffer bounds them too.
             self.gc().map_err(AllocError::Host)?;
         }
-        let growth = self.gc_heap.growth_needed(size);
+        let mut growth = self.gc_heap.growth_needed(size);
+        if growth > 0 && self.gc_heap.released().has_released() {
+            // Objects that exceptions released elsewhere may free a slot:
+            // drop those counts before the heap grows for garbage.
+            self.release_queued().map_err(|e| AllocError::Host(e.into()))?;
+            growth = self.gc_heap.growth_needed(size);
+        }
         if growth > 0 && !self.gc_heap_may_grow(growth).map_err(AllocError::Host)? {
             // Free what can be freed, then ask again.
             self.full_gc().map_err(AllocError::Host)?;
@@ -96,6 +103,25 @@ impl StoreOpaque {
             unsafe { object.add(gc::ARRAY_LENGTH as usize).cast::<u32>().write(len) };
         }
         Ok(object)
+    }
+
+    /// Drops, on the store's thread, the counts that exceptions gave up to
+    /// the heap's queue (SPEC 3.14 "Counts released elsewhere"), until it
+    /// is empty: a count dropped here may free a host value whose
+    /// destructor queues more. Every count is dropped even if a host
+    /// destructor panics.
+    pub(crate) fn release_queued(&mut self) -> Result<(), DestructorPanicked> {
+        let mut outcome = Ok(());
+        let mut words = Vec::new();
+        while self.gc_heap.released().take(&mut words) {
+            // Each word is an object of this heap, live while its queued
+            // count is (the heap is torn down only after this store).
+            let raws = words.drain(..).map(|word| word as *mut VMExternData);
+            if release_counts(raws).is_err() {
+                outcome = Err(DestructorPanicked);
+            }
+        }
+        outcome
     }
 
     /// Runs the cycle collector over the heap's candidates. Called after
