@@ -219,10 +219,6 @@ impl TypeRegistry {
         self.types.get(id as usize)
     }
 
-    /// The declared supertype of type `id`.
-    pub fn supertype(&self, id: u32) -> Option<u32> {
-        self.supertypes.get(id as usize).copied().flatten()
-    }
 
     /// Whether type `sub` is `sup` or declares it, directly or through
     /// its supertypes.
