@@ -96,13 +96,16 @@ pub(crate) unsafe extern "C" fn struct_new(vmctx: *mut u8, type_index: u32, valu
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
     let result = (|| {
-        let layout = layout(store, instance, type_index)?;
+        // SAFETY: the reference is used only while the builtin runs, which
+        // the store and its heap outlive.
+        let layout = unsafe { store.gc_instance_layout_unbound(instance, type_index) }
+            .ok_or(AllocError::Trap(TrapCode::UNREACHABLE))?;
         let n = layout.struct_fields().ok_or(AllocError::Trap(TrapCode::UNREACHABLE))?.len();
         // SAFETY: compiled code passes one value slot per field (or null
         // for the defaults), references live.
         let values = (!values.is_null()).then(|| unsafe { std::slice::from_raw_parts(values, n) });
         // SAFETY: as above.
-        let object = unsafe { new_struct(store, &layout, values) }?;
+        let object = unsafe { new_struct(store, layout, values) }?;
         Ok(into_activations(store, object))
     })();
     finish(store, result)

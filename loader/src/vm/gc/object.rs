@@ -157,11 +157,20 @@ pub(crate) unsafe fn free_unreferenced(word: usize) {
 ///
 /// # Safety
 /// `at` must be the address of a live field of storage type `storage`.
+#[inline]
 pub(crate) unsafe fn read_field(at: *const u8, storage: StorageType) -> ValueSlot {
-    let size = gc::storage_size(storage) as usize;
     let mut bytes = [0u8; 16];
-    // SAFETY: the field is `size` bytes at `at`.
-    unsafe { std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), size) };
+    // SAFETY: the field is its storage's size at `at`. Each size is a
+    // constant copy, not a call to `memmove` for a handful of bytes.
+    unsafe {
+        match gc::storage_size(storage) {
+            1 => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 1),
+            2 => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 2),
+            4 => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 4),
+            8 => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 8),
+            _ => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 16),
+        }
+    }
     ValueSlot(bytes)
 }
 
@@ -170,11 +179,20 @@ pub(crate) unsafe fn read_field(at: *const u8, storage: StorageType) -> ValueSlo
 ///
 /// # Safety
 /// `at` must be the address of a live field of storage type `storage`.
+#[inline]
 pub(crate) unsafe fn write_field(at: *mut u8, storage: StorageType, value: ValueSlot) {
-    let size = gc::storage_size(storage) as usize;
-    // SAFETY: the field is `size` bytes at `at`; a slot holds the value's
-    // little-endian bytes from its start, so truncation keeps the low ones.
-    unsafe { std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, size) };
+    // SAFETY: the field is its storage's size at `at`; a slot holds the
+    // value's little-endian bytes from its start, so truncation keeps the
+    // low ones. Each size is a constant copy, as in `read_field`.
+    unsafe {
+        match gc::storage_size(storage) {
+            1 => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 1),
+            2 => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 2),
+            4 => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 4),
+            8 => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 8),
+            _ => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 16),
+        }
+    }
 }
 
 /// Address of a field of a struct.
@@ -203,6 +221,7 @@ pub(crate) unsafe fn element_addr(array: *mut u8, element: &FieldLayout, index: 
 ///
 /// # Safety
 /// `object` must be a live GC object whose type is `layout`.
+#[inline]
 pub(crate) unsafe fn for_each_counted_field(object: *mut u8, layout: &GcLayout, mut f: impl FnMut(*mut usize)) {
     match &layout.shape {
         Shape::Struct { counted_offsets, .. } => {
