@@ -212,6 +212,39 @@ impl HeapState {
         unsafe { self.push_free(class, object) };
     }
 
+    /// Takes the first slot of a class's free list, zeroed.
+    ///
+    /// # Safety
+    /// The class's free list must not be empty.
+    #[inline]
+    unsafe fn pop_slot(&mut self, class: usize) -> *mut u8 {
+        let slot = self.free_lists[class] as *mut u8;
+        // SAFETY: the head of a free list is a free slot of this heap, its
+        // link in its count word.
+        unsafe {
+            self.free_lists[class] = slot.cast::<usize>().read();
+            std::ptr::write_bytes(slot, 0, CLASS_SIZES[class] as usize);
+        }
+        self.live_bytes += CLASS_SIZES[class] as usize;
+        slot
+    }
+
+    /// Sets up a fresh object: one count (the caller's), its header and
+    /// type id, and the live count.
+    ///
+    /// # Safety
+    /// `object` must be a zeroed object of this heap of the layout's size.
+    #[inline]
+    unsafe fn initialise(&mut self, object: *mut u8, layout: &GcLayout) {
+        self.live_objects += 1;
+        // SAFETY: per the contract, at least the header's size.
+        unsafe {
+            count(object).store(1, Ordering::Relaxed);
+            set_header(object, layout.initial_header());
+            object.add(gc::TYPE_ID as usize).cast::<u32>().write(layout.type_id);
+        }
+    }
+
     /// Puts a slot on its class's free list.
     ///
     /// # Safety
@@ -382,15 +415,8 @@ impl GcHeap {
                 if state.free_lists[class] == 0 {
                     self.add_chunk(&mut state, class)?;
                 }
-                let slot = state.free_lists[class] as *mut u8;
-                // SAFETY: the head of a free list is a free slot of this
-                // heap, its link in its count word.
-                unsafe {
-                    state.free_lists[class] = slot.cast::<usize>().read();
-                    std::ptr::write_bytes(slot, 0, CLASS_SIZES[class] as usize);
-                }
-                state.live_bytes += CLASS_SIZES[class] as usize;
-                slot
+                // SAFETY: the list has a slot.
+                unsafe { state.pop_slot(class) }
             }
             None => {
                 let bytes = large_chunk_bytes(size);
@@ -410,14 +436,34 @@ impl GcHeap {
                 unsafe { chunk.add(CHUNK_HEADER) }
             }
         };
-        state.live_objects += 1;
-        // SAFETY: a zeroed object of at least the header's size.
-        unsafe {
-            count(object).store(1, Ordering::Relaxed);
-            set_header(object, layout.initial_header());
-            object.add(gc::TYPE_ID as usize).cast::<u32>().write(layout.type_id);
-        }
+        // SAFETY: a zeroed object of the layout's size.
+        unsafe { state.initialise(object, layout) };
         Some(object)
+    }
+
+    /// The allocation fast path of the builtins: a zeroed small object of
+    /// `size` bytes of type `layout` (registered), set up as
+    /// [`GcHeap::allocate`] sets it up, if a free slot is ready and the
+    /// candidate buffer is below its threshold; `None` sends the caller to
+    /// [`StoreOpaque::gc_allocate`](crate::vm::store::StoreOpaque), which
+    /// collects, asks the limiter and grows. Never collects.
+    #[inline]
+    pub(crate) fn allocate_ready(&self, size: u32, layout: &GcLayout) -> Option<*mut u8> {
+        let mut state = self.state.borrow_mut();
+        let class = class_of(size)?;
+        if state.free_lists[class] == 0 || state.candidates.len() >= state.candidate_threshold {
+            return None;
+        }
+        if state.layouts.get(layout.type_id as usize).is_none_or(Option::is_none) {
+            return None;
+        }
+        // SAFETY: the list has a slot, which is then a zeroed object of
+        // the class's size, at least the layout's.
+        unsafe {
+            let object = state.pop_slot(class);
+            state.initialise(object, layout);
+            Some(object)
+        }
     }
 
     /// Adds a chunk of slots of class `class` to its free list.
