@@ -144,10 +144,11 @@ unsafe fn struct_new_ready(
         let values = unsafe { std::slice::from_raw_parts(values, fields.len()) };
         for (field, value) in fields.iter().zip(values) {
             // SAFETY: a field of the fresh struct, which takes its own
-            // count of a reference (the caller keeps its count).
+            // count of a reference (the caller keeps its count); the
+            // builtin runs on the store's thread.
             unsafe {
                 if field.counted {
-                    increment(value.pointer());
+                    object::increment_local(value.pointer());
                 }
                 object::write_field(object::field_addr(object, field), field.storage, *value);
             }

@@ -104,6 +104,31 @@ pub(crate) unsafe fn increment(word: usize) {
     }
 }
 
+/// [`increment`] for the thread that runs the store: a GC object's count
+/// (which only that thread updates) with a plain load and store rather
+/// than a locked operation, a host block's atomically, as it may be
+/// shared with other threads.
+///
+/// # Safety
+/// As [`increment`], on the thread that runs the store owning a GC
+/// object `word` points at.
+#[inline]
+pub(crate) unsafe fn increment_local(word: usize) {
+    if !is_block(word) {
+        return;
+    }
+    let block = word as *mut u8;
+    // SAFETY: per the contract, a live block.
+    unsafe {
+        let count = count(block);
+        if kind(block) == gc::KIND_HOST {
+            count.fetch_add(1, Ordering::Relaxed);
+        } else {
+            count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Drops one count of a reference word (null and `i31` are ignored). At
 /// zero the block is freed by its kind; a GC object left with a non-zero
 /// count that may be in a cycle becomes a candidate root.
@@ -111,21 +136,34 @@ pub(crate) unsafe fn increment(word: usize) {
 /// # Safety
 /// `word` must be null, an `i31`, or a live counted block of which the
 /// caller owns one count.
+#[inline]
 pub(crate) unsafe fn decrement(word: usize) {
     if !is_block(word) {
         return;
     }
     let block = word as *mut u8;
-    // SAFETY: per the contract, the block is live until this count goes.
-    let previous = unsafe { count(block) }.fetch_sub(1, Ordering::Release);
-    if previous == 1 {
-        // SAFETY: that was the last count.
-        unsafe { free_unreferenced(word) };
+    // SAFETY: per the contract, the block is live until this count goes;
+    // its header word does not change while a count of it is held, but for
+    // the runtime's bits of a GC object.
+    let (count, header) = unsafe { (count(block), header(block)) };
+    if header & gc::KIND_MASK == gc::KIND_HOST {
+        // A host value or exception may be shared with other threads.
+        if count.fetch_sub(1, Ordering::Release) == 1 {
+            // SAFETY: that was the last count.
+            unsafe { free_unreferenced(word) };
+        }
         return;
     }
-    // SAFETY: the block is still live (its count is not zero).
-    let header = unsafe { header(block) };
-    if header & gc::KIND_MASK != gc::KIND_HOST && header & gc::NOT_A_CANDIDATE == 0 {
+    // A GC object's count is only ever updated by the thread that runs its
+    // store (the host holds one through a root of the store; an exception
+    // holding one is dropped on that thread or after the store is gone),
+    // so a plain load and store does, not a locked operation.
+    let previous = count.load(Ordering::Relaxed);
+    count.store(previous - 1, Ordering::Relaxed);
+    if previous == 1 {
+        // SAFETY: that was the last count.
+        unsafe { heap::release_object(block) };
+    } else if header & gc::NOT_A_CANDIDATE == 0 {
         // SAFETY: a live GC object of some store's heap.
         unsafe { heap::possible_root(block) };
     }
