@@ -70,6 +70,7 @@ pub fn i31_get_s(word: u64) -> i32 {
 }
 
 /// Size and alignment in bytes of a field or element.
+#[inline]
 pub fn storage_size(storage: StorageType) -> u32 {
     match storage {
         StorageType::I8 => 1,

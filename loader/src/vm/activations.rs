@@ -18,8 +18,6 @@
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell, UnsafeCell};
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use super::abi::{VMActivationsTable, VMRuntimeLimits};
@@ -46,31 +44,6 @@ impl ActivationRecord {
     }
 }
 
-/// Hashes a pointer with one multiplication: the GC's sets hold nothing but
-/// heap addresses, which need no protection against chosen collisions, and
-/// SipHash would dominate the pause.
-#[derive(Default)]
-struct PointerHasher(u64);
-
-impl Hasher for PointerHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        // The high bits of the product are the well-mixed ones.
-        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(32);
-    }
-}
-
-type PointerSet = HashSet<*mut VMExternData, BuildHasherDefault<PointerHasher>>;
-
 /// What a GC did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GcStats {
@@ -87,8 +60,11 @@ pub(crate) struct ActivationsTable {
     vm: Box<UnsafeCell<VMActivationsTable>>,
     chunk: *mut *mut VMExternData,
     retained: RefCell<Vec<*mut VMExternData>>,
-    /// The set a GC builds, kept between GCs for its allocation.
-    scratch: RefCell<PointerSet>,
+    /// The references a GC finds on the stack, kept between GCs for its
+    /// allocation. Sorted and searched rather than hashed: a GC looks up
+    /// every entry of the table, and a binary search of the few references
+    /// frames hold costs less than a hash-set removal.
+    scratch: RefCell<Vec<*mut VMExternData>>,
     gcs: Cell<u64>,
 }
 
@@ -178,12 +154,13 @@ impl ActivationsTable {
         // nested GC, which then builds its own set.
         let mut live = std::mem::take(&mut *self.scratch.borrow_mut());
         live.clear();
-        live.reserve(self.retained.borrow().len() + ACTIVATIONS_CHUNK_CAPACITY);
         let mut complete = true;
         for record in records {
             // SAFETY: forwarded from the caller.
             complete &= unsafe { find_live_references(record, &mut live) };
         }
+        live.sort_unstable();
+        live.dedup();
         let mut entries = self.drain_chunk();
         if !complete {
             // A frame may have been missed: keep every count (leak a little
@@ -196,14 +173,18 @@ impl ActivationsTable {
         entries.append(&mut self.retained.borrow_mut());
         let mut kept = Vec::with_capacity(live.len());
         let mut released = Vec::new();
+        // One entry (count) is kept per live reference, the first found.
+        let mut claimed = vec![false; live.len()];
         for raw in entries {
-            if live.remove(&raw) {
-                kept.push(raw);
-            } else {
-                released.push(raw);
+            match live.binary_search(&raw) {
+                Ok(at) if !claimed[at] => {
+                    claimed[at] = true;
+                    kept.push(raw);
+                }
+                _ => released.push(raw),
             }
         }
-        // A live reference left in `live` is one whose count a builtin
+        // A live reference without an entry is one whose count a builtin
         // still holds on its way into the table (`activations_insert_slow`).
         let stats = GcStats { live: kept.len(), released: released.len(), skipped: false };
         *self.retained.borrow_mut() = kept;
@@ -236,7 +217,7 @@ impl Drop for ActivationsTable {
 ///
 /// # Safety
 /// As [`ActivationsTable::collect`].
-unsafe fn find_live_references(record: &ActivationRecord, live: &mut PointerSet) -> bool {
+unsafe fn find_live_references(record: &ActivationRecord, live: &mut Vec<*mut VMExternData>) -> bool {
     if record.exit_pc == 0 || record.exit_fp == 0 || record.entry_fp == 0 {
         return false;
     }
@@ -263,7 +244,7 @@ unsafe fn find_live_references(record: &ActivationRecord, live: &mut PointerSet)
             let raw = unsafe { ((sp + slot as usize) as *const *mut VMExternData).read() };
             // An `i31` is no block and owns no count.
             if super::gc::object::is_block(raw as usize) {
-                live.insert(raw);
+                live.push(raw);
             }
         }
     };

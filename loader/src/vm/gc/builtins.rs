@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use kiln_format::TrapCode;
 
-use super::layout::{FieldLayout, GcLayout};
+use super::layout::{FieldLayout, GcLayout, Shape};
 use super::object::{self, increment};
 use super::raw::{new_array_filled, new_array_from, new_struct};
 use super::store::AllocError;
@@ -95,17 +95,66 @@ pub(crate) unsafe extern "C" fn gc_possible_root(vmctx: *mut u8, object: *mut u8
 pub(crate) unsafe extern "C" fn struct_new(vmctx: *mut u8, type_index: u32, values: *const ValueSlot) -> *mut u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_and_instance(vmctx) };
+    // SAFETY: as below; the fast path never collects, so the values'
+    // references stay live until their counts are taken.
+    if let Some(object) = unsafe { struct_new_ready(store, instance, type_index, values) } {
+        return object;
+    }
     let result = (|| {
-        let layout = layout(store, instance, type_index)?;
+        // SAFETY: the reference is used only while the builtin runs, which
+        // the store and its heap outlive.
+        let layout = unsafe { store.gc_instance_layout_unbound(instance, type_index) }
+            .ok_or(AllocError::Trap(TrapCode::UNREACHABLE))?;
         let n = layout.struct_fields().ok_or(AllocError::Trap(TrapCode::UNREACHABLE))?.len();
         // SAFETY: compiled code passes one value slot per field (or null
         // for the defaults), references live.
         let values = (!values.is_null()).then(|| unsafe { std::slice::from_raw_parts(values, n) });
         // SAFETY: as above.
-        let object = unsafe { new_struct(store, &layout, values) }?;
+        let object = unsafe { new_struct(store, layout, values) }?;
         Ok(into_activations(store, object))
     })();
     finish(store, result)
+}
+
+/// `struct_new` when the allocation needs no collection, no limiter and
+/// no growth (nearly every one): no `Result` to build and drop. `None`
+/// leaves everything to the general path.
+///
+/// # Safety
+/// As `struct_new`: `values` is null or one value slot per field,
+/// references live.
+#[inline]
+unsafe fn struct_new_ready(
+    store: &mut StoreOpaque,
+    instance: usize,
+    type_index: u32,
+    values: *const ValueSlot,
+) -> Option<*mut u8> {
+    if store.activations.chunk_is_full() {
+        return None;
+    }
+    // SAFETY: the reference is used only while the builtin runs.
+    let layout = unsafe { store.gc_instance_layout_unbound(instance, type_index) }?;
+    let Shape::Struct { fields, size, .. } = &layout.shape else {
+        return None;
+    };
+    let object = store.gc_heap.allocate_ready(*size, layout)?;
+    if !values.is_null() {
+        // SAFETY: per the contract.
+        let values = unsafe { std::slice::from_raw_parts(values, fields.len()) };
+        for (field, value) in fields.iter().zip(values) {
+            // SAFETY: a field of the fresh struct, which takes its own
+            // count of a reference (the caller keeps its count); the
+            // builtin runs on the store's thread.
+            unsafe {
+                if field.counted {
+                    object::increment_local(value.pointer());
+                }
+                object::write_field(object::field_addr(object, field), field.storage, *value);
+            }
+        }
+    }
+    Some(into_activations(store, object))
 }
 
 pub(crate) unsafe extern "C" fn array_new(

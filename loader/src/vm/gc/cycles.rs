@@ -60,6 +60,7 @@ unsafe fn paint(object: *mut u8, colour: u32) {
 ///
 /// # Safety
 /// `object` must be a live GC object of the heap whose state this is.
+#[inline]
 pub(super) unsafe fn buffer(state: &mut HeapState, object: *mut u8) {
     // SAFETY: per the contract.
     let word = unsafe { header(object) };
@@ -71,16 +72,30 @@ pub(super) unsafe fn buffer(state: &mut HeapState, object: *mut u8) {
     state.candidates.push(object as usize);
 }
 
+/// Subtracts or gives back one trial count: a plain load and store, not a
+/// locked read-modify-write, since only the store's thread touches its
+/// heap's objects and it runs no compiled code during a collection.
+///
+/// # Safety
+/// `object` must be a live GC object of the heap being collected.
+#[inline]
+unsafe fn adjust_count(object: *mut u8, op: fn(usize, usize) -> usize) {
+    // SAFETY: per the contract.
+    let count = unsafe { count(object) };
+    count.store(op(count.load(Ordering::Relaxed), 1), Ordering::Relaxed);
+}
+
 /// Calls `f` with every GC object of `heap` that `object` references.
 ///
 /// # Safety
 /// `object` must be a live GC object of `heap`.
+#[inline]
 unsafe fn for_each_child(heap: &GcHeap, state: &HeapState, object: *mut u8, mut f: impl FnMut(*mut u8)) {
     // SAFETY: per the contract.
     let layout = unsafe { state.layout_of(object) };
     // SAFETY: as above; each field the object owns is a live reference.
     unsafe {
-        object::for_each_counted_field(object, &layout, |field| {
+        object::for_each_counted_field(object, layout, |field| {
             let word = field.read();
             if is_block(word) && !is_foreign(heap, word) {
                 f(word as *mut u8);
@@ -117,8 +132,9 @@ pub(crate) fn collect(heap: &GcHeap) -> Result<CycleStats, Box<dyn std::any::Any
         // and everything the walks reach is referenced by a live object.
         unsafe {
             let roots = mark_roots(heap, &mut state, candidates, &mut stack, &mut stats);
+            let mut pending = Vec::new();
             for &root in &roots {
-                scan(heap, &state, root as *mut u8, &mut stack, &mut stats);
+                scan(heap, &state, root as *mut u8, &mut pending, &mut stack, &mut stats);
             }
             let mut garbage = Vec::new();
             for &root in &roots {
@@ -131,7 +147,7 @@ pub(crate) fn collect(heap: &GcHeap) -> Result<CycleStats, Box<dyn std::any::Any
             for &object in &garbage {
                 let object = object as *mut u8;
                 let layout = state.layout_of(object);
-                object::for_each_counted_field(object, &layout, |field| {
+                object::for_each_counted_field(object, layout, |field| {
                     let word = field.read();
                     if is_block(word) && is_foreign(heap, word) {
                         foreign.push(word);
@@ -200,7 +216,7 @@ unsafe fn mark_grey(heap: &GcHeap, state: &HeapState, root: *mut u8, stack: &mut
         while let Some(object) = stack.pop() {
             stats.visited += 1;
             for_each_child(heap, state, object, |child| {
-                count(child).fetch_sub(1, Ordering::Relaxed);
+                adjust_count(child, usize::wrapping_sub);
                 if colour(child) != GREY {
                     paint(child, GREY);
                     stack.push(child);
@@ -215,8 +231,15 @@ unsafe fn mark_grey(heap: &GcHeap, state: &HeapState, root: *mut u8, stack: &mut
 ///
 /// # Safety
 /// As in [`collect`].
-unsafe fn scan(heap: &GcHeap, state: &HeapState, root: *mut u8, stack: &mut Vec<*mut u8>, stats: &mut CycleStats) {
-    let mut pending = vec![root];
+unsafe fn scan(
+    heap: &GcHeap,
+    state: &HeapState,
+    root: *mut u8,
+    pending: &mut Vec<*mut u8>,
+    stack: &mut Vec<*mut u8>,
+    stats: &mut CycleStats,
+) {
+    pending.push(root);
     while let Some(object) = pending.pop() {
         // SAFETY: per the contract.
         unsafe {
@@ -252,7 +275,7 @@ unsafe fn scan_black(
         while let Some(object) = stack.pop() {
             stats.visited += 1;
             for_each_child(heap, state, object, |child| {
-                count(child).fetch_add(1, Ordering::Relaxed);
+                adjust_count(child, usize::wrapping_add);
                 if colour(child) != BLACK {
                     paint(child, BLACK);
                     stack.push(child);

@@ -37,7 +37,7 @@ pub(super) unsafe fn release(heap: &GcHeap, object: *mut u8) {
             // SAFETY: as above; each field is a counted reference the
             // object owned, cleared as its count is dropped.
             unsafe {
-                object::for_each_counted_field(next, &layout, |field| {
+                object::for_each_counted_field(next, layout, |field| {
                     let word = field.read();
                     field.write(0);
                     if !is_block(word) {

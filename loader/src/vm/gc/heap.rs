@@ -51,7 +51,13 @@ const CLASS_SIZES: [u32; 28] = [
 ];
 
 /// The class of an object of `size` bytes, if it is small.
+#[inline]
 fn class_of(size: u32) -> Option<usize> {
+    // The classes up to 128 bytes are every multiple of 16: no search on
+    // the path of nearly every allocation and free.
+    if size <= 128 {
+        return Some((size as usize).div_ceil(16).max(1) - 1);
+    }
     let class = CLASS_SIZES.partition_point(|&c| c < size);
     (class < CLASS_SIZES.len()).then_some(class)
 }
@@ -108,6 +114,7 @@ pub(super) unsafe fn is_foreign(heap: &GcHeap, word: usize) -> bool {
 /// # Safety
 /// `object` must be a live GC object, and this the thread that runs its
 /// store (the heap's state is not thread-safe).
+#[inline]
 pub(crate) unsafe fn possible_root(object: *mut u8) {
     // SAFETY: per the contract.
     let heap = unsafe { heap_of(object) };
@@ -128,6 +135,7 @@ pub(crate) unsafe fn possible_root(object: *mut u8) {
 /// # Safety
 /// `object` must be a GC object whose count is zero and that nothing
 /// reaches, and this the thread that runs its store.
+#[inline]
 pub(crate) unsafe fn release_object(object: *mut u8) {
     // SAFETY: per the contract.
     let heap = unsafe { heap_of(object) };
@@ -165,21 +173,32 @@ pub(crate) struct HeapState {
 }
 
 impl HeapState {
-    /// The layout of an object's type.
+    /// The layout of an object's type. Not tied to the state's borrow, so
+    /// that the walks of freeing and of the collector can update the state
+    /// while they follow an object's fields without cloning its `Arc` (an
+    /// atomic increment and decrement per object visited): a registered
+    /// layout is never replaced, and lives as long as the heap.
     ///
     /// # Safety
-    /// `object` must be a live GC object of this heap.
-    pub(super) unsafe fn layout_of(&self, object: *mut u8) -> Arc<GcLayout> {
+    /// `object` must be a live GC object of this heap, and the reference
+    /// must not outlive the heap.
+    #[inline]
+    pub(super) unsafe fn layout_of<'a>(&self, object: *mut u8) -> &'a GcLayout {
         // SAFETY: per the contract.
         let id = unsafe { object::type_id(object) };
         // Allocation registered the layout of every object's type.
-        self.layouts[id as usize].clone().expect("the layout of an allocated object's type is registered")
+        let layout: &GcLayout =
+            self.layouts[id as usize].as_deref().expect("the layout of an allocated object's type is registered");
+        // SAFETY: the `Arc`'s allocation stays until the heap is dropped
+        // (`insert_layout` never replaces one), whatever the vector does.
+        unsafe { &*(layout as *const GcLayout) }
     }
 
     /// Gives an object's memory back; its counts are the caller's concern.
     ///
     /// # Safety
     /// `object` must be a GC object of this heap that nothing reaches.
+    #[inline]
     pub(super) unsafe fn free_memory(&mut self, object: *mut u8) {
         let chunk = chunk_of(object);
         // SAFETY: the object lies in one of this heap's chunks.
@@ -200,10 +219,44 @@ impl HeapState {
         unsafe { self.push_free(class, object) };
     }
 
+    /// Takes the first slot of a class's free list, zeroed.
+    ///
+    /// # Safety
+    /// The class's free list must not be empty.
+    #[inline]
+    unsafe fn pop_slot(&mut self, class: usize) -> *mut u8 {
+        let slot = self.free_lists[class] as *mut u8;
+        // SAFETY: the head of a free list is a free slot of this heap, its
+        // link in its count word.
+        unsafe {
+            self.free_lists[class] = slot.cast::<usize>().read();
+            std::ptr::write_bytes(slot, 0, CLASS_SIZES[class] as usize);
+        }
+        self.live_bytes += CLASS_SIZES[class] as usize;
+        slot
+    }
+
+    /// Sets up a fresh object: one count (the caller's), its header and
+    /// type id, and the live count.
+    ///
+    /// # Safety
+    /// `object` must be a zeroed object of this heap of the layout's size.
+    #[inline]
+    unsafe fn initialise(&mut self, object: *mut u8, layout: &GcLayout) {
+        self.live_objects += 1;
+        // SAFETY: per the contract, at least the header's size.
+        unsafe {
+            count(object).store(1, Ordering::Relaxed);
+            set_header(object, layout.initial_header());
+            object.add(gc::TYPE_ID as usize).cast::<u32>().write(layout.type_id);
+        }
+    }
+
     /// Puts a slot on its class's free list.
     ///
     /// # Safety
     /// `slot` must be an unreachable slot of a chunk of class `class`.
+    #[inline]
     unsafe fn push_free(&mut self, class: usize, slot: *mut u8) {
         // SAFETY: the slot is at least 16 bytes; its count word holds the link.
         unsafe {
@@ -270,17 +323,33 @@ impl GcHeap {
         self.state.borrow().layouts.get(type_id as usize).cloned().flatten()
     }
 
+    /// The cached layout of engine type `type_id`, not tied to a borrow of
+    /// the heap's state (see [`HeapState::layout_of`]).
+    ///
+    /// # Safety
+    /// The reference must not outlive the heap.
+    #[inline]
+    pub(crate) unsafe fn layout_unbound<'a>(&self, type_id: u32) -> Option<&'a GcLayout> {
+        let state = self.state.borrow();
+        let layout: &GcLayout = state.layouts.get(type_id as usize)?.as_deref()?;
+        // SAFETY: a registered layout is never replaced and lives as long
+        // as the heap, whatever the vector does.
+        Some(unsafe { &*(layout as *const GcLayout) })
+    }
+
     /// Caches the layout of a type.
     pub(crate) fn register_layout(&self, layout: Arc<GcLayout>) {
         Self::insert_layout(&mut self.state.borrow_mut(), layout);
     }
 
+    /// Caches a layout unless its type has one: a registered layout is
+    /// never replaced, as [`HeapState::layout_of`] relies on.
     fn insert_layout(state: &mut HeapState, layout: Arc<GcLayout>) {
         let at = layout.type_id as usize;
         if state.layouts.len() <= at {
             state.layouts.resize(at + 1, None);
         }
-        state.layouts[at] = Some(layout);
+        state.layouts[at].get_or_insert(layout);
     }
 
     /// Bytes of all chunks the heap holds.
@@ -303,26 +372,21 @@ impl GcHeap {
     /// header set; an array's length is the caller's to write. Grows the
     /// heap if it must: the caller has asked the store's limiter about
     /// [`GcHeap::growth_needed`]. `None` if the system has no memory left.
-    pub(crate) fn allocate(&self, size: u32, layout: &Arc<GcLayout>) -> Option<*mut u8> {
+    pub(crate) fn allocate(&self, size: u32, layout: &GcLayout) -> Option<*mut u8> {
         debug_assert!(size >= gc::HEADER_SIZE && size.is_multiple_of(16));
         let mut state = self.state.borrow_mut();
         if state.layouts.get(layout.type_id as usize).is_none_or(Option::is_none) {
-            Self::insert_layout(&mut state, layout.clone());
+            // Layouts come from `StoreOpaque::gc_layout`, which registers
+            // them; a layout made elsewhere is registered here.
+            Self::insert_layout(&mut state, Arc::new(layout.clone()));
         }
         let object = match class_of(size) {
             Some(class) => {
                 if state.free_lists[class] == 0 {
                     self.add_chunk(&mut state, class)?;
                 }
-                let slot = state.free_lists[class] as *mut u8;
-                // SAFETY: the head of a free list is a free slot of this
-                // heap, its link in its count word.
-                unsafe {
-                    state.free_lists[class] = slot.cast::<usize>().read();
-                    std::ptr::write_bytes(slot, 0, CLASS_SIZES[class] as usize);
-                }
-                state.live_bytes += CLASS_SIZES[class] as usize;
-                slot
+                // SAFETY: the list has a slot.
+                unsafe { state.pop_slot(class) }
             }
             None => {
                 let bytes = large_chunk_bytes(size);
@@ -342,14 +406,34 @@ impl GcHeap {
                 unsafe { chunk.add(CHUNK_HEADER) }
             }
         };
-        state.live_objects += 1;
-        // SAFETY: a zeroed object of at least the header's size.
-        unsafe {
-            count(object).store(1, Ordering::Relaxed);
-            set_header(object, layout.initial_header());
-            object.add(gc::TYPE_ID as usize).cast::<u32>().write(layout.type_id);
-        }
+        // SAFETY: a zeroed object of the layout's size.
+        unsafe { state.initialise(object, layout) };
         Some(object)
+    }
+
+    /// The allocation fast path of the builtins: a zeroed small object of
+    /// `size` bytes of type `layout` (registered), set up as
+    /// [`GcHeap::allocate`] sets it up, if a free slot is ready and the
+    /// candidate buffer is below its threshold; `None` sends the caller to
+    /// [`StoreOpaque::gc_allocate`](crate::vm::store::StoreOpaque), which
+    /// collects, asks the limiter and grows. Never collects.
+    #[inline]
+    pub(crate) fn allocate_ready(&self, size: u32, layout: &GcLayout) -> Option<*mut u8> {
+        let mut state = self.state.borrow_mut();
+        let class = class_of(size)?;
+        if state.free_lists[class] == 0 || state.candidates.len() >= state.candidate_threshold {
+            return None;
+        }
+        if state.layouts.get(layout.type_id as usize).is_none_or(Option::is_none) {
+            return None;
+        }
+        // SAFETY: the list has a slot, which is then a zeroed object of
+        // the class's size, at least the layout's.
+        unsafe {
+            let object = state.pop_slot(class);
+            state.initialise(object, layout);
+            Some(object)
+        }
     }
 
     /// Adds a chunk of slots of class `class` to its free list.
@@ -465,7 +549,7 @@ impl Drop for GcHeap {
             let layout = unsafe { self.state.borrow().layout_of(object) };
             // SAFETY: as above.
             unsafe {
-                object::for_each_counted_field(object, &layout, |field| {
+                object::for_each_counted_field(object, layout, |field| {
                     let word = field.read();
                     if is_block(word) && is_foreign(self, word) {
                         foreign.push(word);

@@ -104,6 +104,31 @@ pub(crate) unsafe fn increment(word: usize) {
     }
 }
 
+/// [`increment`] for the thread that runs the store: a GC object's count
+/// (which only that thread updates) with a plain load and store rather
+/// than a locked operation, a host block's atomically, as it may be
+/// shared with other threads.
+///
+/// # Safety
+/// As [`increment`], on the thread that runs the store owning a GC
+/// object `word` points at.
+#[inline]
+pub(crate) unsafe fn increment_local(word: usize) {
+    if !is_block(word) {
+        return;
+    }
+    let block = word as *mut u8;
+    // SAFETY: per the contract, a live block.
+    unsafe {
+        let count = count(block);
+        if kind(block) == gc::KIND_HOST {
+            count.fetch_add(1, Ordering::Relaxed);
+        } else {
+            count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Drops one count of a reference word (null and `i31` are ignored). At
 /// zero the block is freed by its kind; a GC object left with a non-zero
 /// count that may be in a cycle becomes a candidate root.
@@ -113,21 +138,34 @@ pub(crate) unsafe fn increment(word: usize) {
 /// caller owns one count; a GC object's only on the thread that runs its
 /// store, whose heap this may change (others queue the count, see
 /// `gc::released`).
+#[inline]
 pub(crate) unsafe fn decrement(word: usize) {
     if !is_block(word) {
         return;
     }
     let block = word as *mut u8;
-    // SAFETY: per the contract, the block is live until this count goes.
-    let previous = unsafe { count(block) }.fetch_sub(1, Ordering::Release);
-    if previous == 1 {
-        // SAFETY: that was the last count.
-        unsafe { free_unreferenced(word) };
+    // SAFETY: per the contract, the block is live until this count goes;
+    // its header word does not change while a count of it is held, but for
+    // the runtime's bits of a GC object.
+    let (count, header) = unsafe { (count(block), header(block)) };
+    if header & gc::KIND_MASK == gc::KIND_HOST {
+        // A host value or exception may be shared with other threads.
+        if count.fetch_sub(1, Ordering::Release) == 1 {
+            // SAFETY: that was the last count.
+            unsafe { free_unreferenced(word) };
+        }
         return;
     }
-    // SAFETY: the block is still live (its count is not zero).
-    let header = unsafe { header(block) };
-    if header & gc::KIND_MASK != gc::KIND_HOST && header & gc::NOT_A_CANDIDATE == 0 {
+    // A GC object's count is only ever updated by the thread that runs its
+    // store (the host holds one through a root of the store; an exception
+    // holding one is dropped on that thread or after the store is gone),
+    // so a plain load and store does, not a locked operation.
+    let previous = count.load(Ordering::Relaxed);
+    count.store(previous - 1, Ordering::Relaxed);
+    if previous == 1 {
+        // SAFETY: that was the last count.
+        unsafe { heap::release_object(block) };
+    } else if header & gc::NOT_A_CANDIDATE == 0 {
         // SAFETY: a live GC object of some store's heap.
         unsafe { heap::possible_root(block) };
     }
@@ -159,11 +197,20 @@ pub(crate) unsafe fn free_unreferenced(word: usize) {
 ///
 /// # Safety
 /// `at` must be the address of a live field of storage type `storage`.
+#[inline]
 pub(crate) unsafe fn read_field(at: *const u8, storage: StorageType) -> ValueSlot {
-    let size = gc::storage_size(storage) as usize;
     let mut bytes = [0u8; 16];
-    // SAFETY: the field is `size` bytes at `at`.
-    unsafe { std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), size) };
+    // SAFETY: the field is its storage's size at `at`. Each size is a
+    // constant copy, not a call to `memmove` for a handful of bytes.
+    unsafe {
+        match gc::storage_size(storage) {
+            1 => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 1),
+            2 => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 2),
+            4 => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 4),
+            8 => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 8),
+            _ => std::ptr::copy_nonoverlapping(at, bytes.as_mut_ptr(), 16),
+        }
+    }
     ValueSlot(bytes)
 }
 
@@ -172,11 +219,20 @@ pub(crate) unsafe fn read_field(at: *const u8, storage: StorageType) -> ValueSlo
 ///
 /// # Safety
 /// `at` must be the address of a live field of storage type `storage`.
+#[inline]
 pub(crate) unsafe fn write_field(at: *mut u8, storage: StorageType, value: ValueSlot) {
-    let size = gc::storage_size(storage) as usize;
-    // SAFETY: the field is `size` bytes at `at`; a slot holds the value's
-    // little-endian bytes from its start, so truncation keeps the low ones.
-    unsafe { std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, size) };
+    // SAFETY: the field is its storage's size at `at`; a slot holds the
+    // value's little-endian bytes from its start, so truncation keeps the
+    // low ones. Each size is a constant copy, as in `read_field`.
+    unsafe {
+        match gc::storage_size(storage) {
+            1 => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 1),
+            2 => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 2),
+            4 => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 4),
+            8 => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 8),
+            _ => std::ptr::copy_nonoverlapping(value.0.as_ptr(), at, 16),
+        }
+    }
 }
 
 /// Address of a field of a struct.
@@ -205,6 +261,7 @@ pub(crate) unsafe fn element_addr(array: *mut u8, element: &FieldLayout, index: 
 ///
 /// # Safety
 /// `object` must be a live GC object whose type is `layout`.
+#[inline]
 pub(crate) unsafe fn for_each_counted_field(object: *mut u8, layout: &GcLayout, mut f: impl FnMut(*mut usize)) {
     match &layout.shape {
         Shape::Struct { counted_offsets, .. } => {

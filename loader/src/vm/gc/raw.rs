@@ -71,7 +71,7 @@ unsafe fn uncount_value(field: &FieldLayout, value: ValueSlot) {
 /// `values`, if given, holds one value of each field's type, references live.
 pub(crate) unsafe fn new_struct(
     store: &mut StoreOpaque,
-    layout: &Arc<GcLayout>,
+    layout: &GcLayout,
     values: Option<&[ValueSlot]>,
 ) -> Result<*mut u8, AllocError> {
     let Shape::Struct { fields, .. } = &layout.shape else {
@@ -117,7 +117,7 @@ pub(crate) unsafe fn new_struct(
 /// `value`, if given, is a value of the element type, a reference live.
 pub(crate) unsafe fn new_array_filled(
     store: &mut StoreOpaque,
-    layout: &Arc<GcLayout>,
+    layout: &GcLayout,
     len: u32,
     value: Option<ValueSlot>,
 ) -> Result<*mut u8, AllocError> {
@@ -163,7 +163,7 @@ pub(crate) unsafe fn new_array_filled(
 /// Each value is of the element type, references live.
 pub(crate) unsafe fn new_array_from(
     store: &mut StoreOpaque,
-    layout: &Arc<GcLayout>,
+    layout: &GcLayout,
     values: &[ValueSlot],
 ) -> Result<*mut u8, AllocError> {
     let Some((element, _)) = layout.array_element() else {
