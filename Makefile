@@ -6,6 +6,7 @@
 #   make spec   the four spec suites alone (tests/tests/spec.rs), one line per script
 #   make valgrind  the randomized externref and GC stress tests under valgrind
 #   make bench-programs   real C programs under `kiln run` against native builds
+#   make bench-gc  Wasm GC programs under `kiln run` against Wasmtime's collectors
 #   make bench-instrumentation   their cost of --epoch-interruption and --fuel
 #   make bench-compare BASE=DIR   them against another build's kilnc and kiln
 #   make fuzz-diff N=100000   differential execution against wasmi on seeds
@@ -14,7 +15,7 @@
 CARGO ?= cargo
 RELEASE := target/release
 
-.PHONY: all build run test spec valgrind valgrind-one clean programs bench-programs bench-instrumentation bench-compare dist bench
+.PHONY: all build run test spec valgrind valgrind-one bench-gc clean programs bench-programs bench-instrumentation bench-compare dist bench
 
 all: build
 
@@ -48,6 +49,10 @@ programs:
 # Wall time of each program under `kiln run` against its native build.
 bench-programs: build programs
 	bash tests/programs/bench.sh
+
+# The Wasm GC programs against Wasmtime's collectors (WASMTIME=path).
+bench-gc: build
+	bash tests/programs/gc/bench.sh
 
 bench-instrumentation: build programs
 	bash tests/programs/bench.sh instrumentation
