@@ -9,7 +9,7 @@ use kiln_compiler::CompileOptions;
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastDirective, WastExecute};
 
-/// The scripts, those of `spec.rs`'s `GC_SCRIPTS`.
+/// The 3.0 scripts whose modules use GC types.
 const GC_SCRIPTS: &[&str] = &[
     "array.wast",
     "array_copy.wast",
