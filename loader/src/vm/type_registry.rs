@@ -219,7 +219,6 @@ impl TypeRegistry {
         self.types.get(id as usize)
     }
 
-
     /// Whether type `sub` is `sup` or declares it, directly or through
     /// its supertypes.
     pub fn is_subtype(&self, sub: u32, sup: u32) -> bool {
