@@ -2,20 +2,21 @@
 //! (SPEC sections 1 and 2).
 
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
-use cranelift_object::object::write::{SectionId, Symbol, SymbolSection};
+use cranelift_object::object::write::{SectionId, StandardSection, Symbol, SymbolSection};
 use cranelift_object::object::{SectionKind, SymbolFlags, SymbolKind, SymbolScope};
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
-    builtin_trampoline_symbol, entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader,
-    BuiltinIndex, CodeRange, Handler, HandlerRecord, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord,
-    IMAGE_PAGE_SIZE, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS,
-    SECTION_TRAPS,
+    builtin_trampoline_symbol, encode_function_names, entry_trampoline_symbol, function_symbol, host_trampoline_symbol,
+    ArtifactHeader, BuiltinIndex, CodeRange, Handler, HandlerRecord, Instrumentation, ModuleInfo, StackMapRecord,
+    TrapRecord, IMAGE_PAGE_SIZE, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_META,
+    SECTION_NAMES, SECTION_STACKMAPS, SECTION_TRAPS, TEXT_PADDING, TEXT_PAGE_SIZE,
 };
 
 use crate::abi;
 use crate::compile::{CompiledCode, SymbolLayout};
 use crate::memory_image::DataSections;
 use crate::options::Target;
+use crate::text_layout;
 use crate::{CompileError, Result};
 
 fn module_error(e: impl std::fmt::Display) -> CompileError {
@@ -45,7 +46,19 @@ fn add_kiln_section(product: &mut ObjectProduct, name: &str, bytes: Vec<u8>, ali
     section
 }
 
-/// Writes the artifact: code, relocations and kiln sections.
+/// `.text` padded with `int3` to a whole number of pages and aligned to a
+/// page, so that its file offset is one too (the object writer aligns each
+/// section's file offset to its alignment): the loader maps exactly the
+/// file's code pages executable, with no other section's bytes on them.
+fn pad_text_to_pages(product: &mut ObjectProduct) {
+    let text = product.object.section_id(StandardSection::Text);
+    let len = product.object.section(text).data().len() as u64;
+    let padding = len.next_multiple_of(TEXT_PAGE_SIZE) - len;
+    product.object.append_section_data(text, &vec![TEXT_PADDING; padding as usize], 1);
+    product.object.append_section_data(text, &[], TEXT_PAGE_SIZE);
+}
+
+/// Writes the artifact: fully linked code and the kiln sections.
 pub(crate) fn emit_object(
     target: &Target,
     instrumentation: Instrumentation,
@@ -91,20 +104,32 @@ pub(crate) fn emit_object(
     // Cranelift's preferred alignment (32 on x86-64) keeps hot loops from
     // straddling fetch blocks, as wasmtime does.
     let preferred = u64::from(target.isa.function_alignment().preferred);
+    let mut code = code;
+    let offsets = text_layout::layout(&code, preferred)?;
+    text_layout::resolve_references(&mut code, &offsets)?;
     for (id, c) in (0u32..).zip(&code) {
         module
-            .define_function_bytes(FuncId::from_u32(id), u64::from(c.alignment).max(preferred), &c.bytes, &c.relocs)
+            .define_function_bytes(FuncId::from_u32(id), text_layout::alignment(c, preferred), &c.bytes, &[])
             .map_err(module_error)?;
     }
 
     let mut product = module.finish();
     let mut ranges = Vec::with_capacity(code.len());
-    for (id, c) in (0u32..).zip(&code) {
+    for ((id, c), &expected) in (0u32..).zip(&code).zip(&offsets) {
         let symbol = product.object.symbol(product.function_symbol(FuncId::from_u32(id)));
+        // The references were resolved against `offsets`: the object
+        // writer must have placed the code exactly there.
+        if symbol.value != expected {
+            return Err(CompileError::output(format!(
+                "symbol {id} placed at .text+{:#x}, laid out at .text+{expected:#x}",
+                symbol.value
+            )));
+        }
         let offset = u32::try_from(symbol.value).map_err(|_| CompileError::output(".text exceeds 4 GiB"))?;
         let len = u32::try_from(c.bytes.len()).map_err(|_| CompileError::output("function exceeds 4 GiB"))?;
         ranges.push(CodeRange { offset, len });
     }
+    pad_text_to_pages(&mut product);
 
     let mut traps = Vec::new();
     let mut stack_maps = Vec::new();
@@ -170,6 +195,10 @@ pub(crate) fn emit_object(
         add_kiln_section(&mut product, SECTION_HANDLERS, handler_bytes, 8);
     }
     add_kiln_section(&mut product, SECTION_DATA, sections.data, 16);
+    let names = encode_function_names(&sections.function_names);
+    if !names.is_empty() {
+        add_kiln_section(&mut product, SECTION_NAMES, names, 4);
+    }
     // Aligned to the page in the file too (the object writer aligns each
     // section's file offset to its alignment), so the loader can map the
     // images from the file; an empty section would only waste the padding.

@@ -300,7 +300,7 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                     let (offset, import) = import?;
                     let kind = match import.ty {
                         TypeRef::Func(type_index) | TypeRef::FuncExact(type_index) => {
-                            info.functions.push(FunctionInfo { type_index, name: None, code: None });
+                            info.functions.push(FunctionInfo { type_index, code: None });
                             info.num_imported_funcs += 1;
                             ImportKind::Func(type_index)
                         }
@@ -337,7 +337,7 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
             }
             Payload::FunctionSection(reader) => {
                 for type_index in reader {
-                    info.functions.push(FunctionInfo { type_index: type_index?, name: None, code: None });
+                    info.functions.push(FunctionInfo { type_index: type_index?, code: None });
                 }
             }
             Payload::TableSection(reader) => {
@@ -462,12 +462,9 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
         }
     }
 
-    for (index, name) in function_names {
-        if let Some(f) = info.functions.get_mut(index as usize) {
-            f.name = Some(name);
-        }
-    }
-    let data = crate::memory_image::lay_out(&mut info, data);
+    let mut data = crate::memory_image::lay_out(&mut info, data);
+    function_names.retain(|(index, _)| (*index as usize) < info.functions.len());
+    data.function_names = function_names;
     Ok(ModuleTranslation { info, data, bodies })
 }
 
@@ -508,7 +505,7 @@ mod tests {
         assert_eq!(info.num_imported_funcs, 1);
         assert_eq!(info.num_imported_globals, 1);
         assert_eq!(info.functions.len(), 3);
-        assert_eq!(info.functions[1].name.as_deref(), Some("double"));
+        assert!(t.data.function_names.contains(&(1, "double".to_string())));
         assert_eq!(
             info.tables,
             vec![TableType { element: RefType::FUNCREF, minimum: 2, maximum: None, table64: false }]

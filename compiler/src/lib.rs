@@ -24,6 +24,7 @@ mod memory_image;
 mod options;
 mod prescan;
 mod seal;
+mod text_layout;
 mod trampolines;
 pub mod translate;
 

@@ -27,6 +27,9 @@ pub(crate) struct DataSections {
     pub data: Vec<u8>,
     /// Memory images, each starting at a multiple of [`IMAGE_PAGE_SIZE`].
     pub image: Vec<u8>,
+    /// The name section's function names (function index, name), for
+    /// `.kiln.names`.
+    pub function_names: Vec<(u32, String)>,
 }
 
 /// Images may hold zero pages between data, but not many: an image at most

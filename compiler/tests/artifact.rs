@@ -3,10 +3,11 @@
 use kiln_compiler::{compile, CompileOptions};
 use kiln_format::{
     entry_trampoline_symbol, file_digest, function_symbol, host_trampoline_symbol, ArtifactHeader, CpuFeatures,
-    MemoryImage, ModuleInfo, StackMapRecord, TrapCode, TrapRecord, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE,
-    SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
+    FunctionNames, MemoryImage, ModuleInfo, StackMapRecord, TrapCode, TrapRecord, FORMAT_VERSION, HEADER_SIZE,
+    IMAGE_PAGE_SIZE, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_NAMES, SECTION_STACKMAPS, SECTION_TEXT,
+    SECTION_TRAPS, TEXT_PADDING, TEXT_PAGE_SIZE,
 };
-use object::{Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget};
+use object::{Object, ObjectSection, ObjectSymbol};
 
 const SEVERAL: &str = include_str!("modules/several_functions.wat");
 
@@ -77,7 +78,8 @@ fn module_info_describes_the_module() {
     assert_eq!(info.num_imported_funcs, 1);
     assert_eq!(info.num_imported_globals, 1);
     assert!(info.functions[0].code.is_none());
-    assert_eq!(info.functions[1].name.as_deref(), Some("add"));
+    let names = FunctionNames::parse(section(&read(&bytes).file, SECTION_NAMES)).unwrap();
+    assert_eq!(names.get(1), Some("add"));
     assert_eq!(info.tables.len(), 2);
     assert_eq!(info.elements.len(), 2);
     assert_eq!(info.data.len(), 2);
@@ -113,27 +115,36 @@ fn code_ranges_match_the_symbols() {
 }
 
 #[test]
-fn only_spec_relocation_kinds_against_text_symbols() {
-    const R_X86_64_64: u32 = 1;
-    const R_X86_64_PC32: u32 = 2;
-    const R_X86_64_PLT32: u32 = 4;
+fn text_is_fully_linked_whole_pages_at_a_page_aligned_offset() {
     let bytes = compile_default(SEVERAL);
     let a = read(&bytes);
-    let text_index = a.file.section_by_name(SECTION_TEXT).unwrap().index();
-    let mut count = 0;
     for section in a.file.sections() {
-        for (_, reloc) in section.relocations() {
-            assert_eq!(section.index(), text_index, "relocation outside .text");
-            let RelocationFlags::Elf { r_type } = reloc.flags() else { panic!("not an ELF relocation") };
-            assert!([R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32].contains(&r_type), "relocation type {r_type}");
-            let RelocationTarget::Symbol(sym) = reloc.target() else { panic!("relocation without a symbol") };
-            let sym = a.file.symbol_by_index(sym).unwrap();
-            assert_eq!(sym.section_index(), Some(text_index), "target {:?} not in .text", sym.name());
-            count += 1;
-        }
+        assert_eq!(section.relocations().count(), 0, "relocations in {:?}", section.name());
     }
-    assert!(count > 0, "the fib recursion needs a direct call relocation");
     assert!(a.file.symbols().all(|s| !s.is_undefined() || s.name() == Ok("")), "undefined symbols");
+    let text = a.file.section_by_name(SECTION_TEXT).unwrap();
+    let (offset, len) = text.file_range().unwrap();
+    assert_eq!((offset % TEXT_PAGE_SIZE, len % TEXT_PAGE_SIZE), (0, 0), "{offset:#x}, {len:#x}");
+    // After the last trampoline, `int3` up to the page's end.
+    let code_end = a.info.host_trampolines.iter().map(|r| r.offset + r.len).max().unwrap() as usize;
+    let data = text.data().unwrap();
+    assert!(data[code_end..].iter().all(|&b| b == TEXT_PADDING));
+    // The direct call of the fib recursion was resolved in place: its
+    // rel32 lands on fib's own entry.
+    let fib = named(&a, "fib");
+    let body = &data[fib.offset as usize..(fib.offset + fib.len) as usize];
+    let lands_on_fib = body.windows(5).enumerate().any(|(i, w)| {
+        let next = fib.offset as i64 + i as i64 + 5;
+        w[0] == 0xe8 && next + i64::from(i32::from_le_bytes([w[1], w[2], w[3], w[4]])) == i64::from(fib.offset)
+    });
+    assert!(lands_on_fib, "no call to fib's entry in its body");
+}
+
+/// The code range of the function the name section calls `name`.
+fn named(a: &Artifact<'_>, name: &str) -> kiln_format::CodeRange {
+    let names = FunctionNames::parse(section(&a.file, SECTION_NAMES)).unwrap();
+    let (index, _) = names.iter().find(|(_, n)| *n == name).unwrap_or_else(|| panic!("no function {name}"));
+    a.info.functions[index as usize].code.unwrap()
 }
 
 #[test]
@@ -144,7 +155,7 @@ fn trap_table_is_sorted_and_covers_division_and_memory() {
     assert!(traps.windows(2).all(|w| w[0].text_offset <= w[1].text_offset));
     let text_len = section(&a.file, SECTION_TEXT).len() as u32;
     assert!(traps.iter().all(|t| t.text_offset < text_len));
-    let div = a.info.functions.iter().find(|f| f.name.as_deref() == Some("div")).unwrap().code.unwrap();
+    let div = named(&a, "div");
     let in_div: Vec<TrapCode> =
         traps.iter().filter(|t| (div.offset..div.offset + div.len).contains(&t.text_offset)).map(|t| t.code).collect();
     assert!(in_div.contains(&TrapCode::INTEGER_DIVISION_BY_ZERO), "{in_div:?}");
@@ -156,7 +167,7 @@ fn stack_maps_are_keyed_by_return_addresses_inside_their_function() {
     let bytes = compile_default(SEVERAL);
     let a = read(&bytes);
     let maps = StackMapRecord::decode_all(section(&a.file, SECTION_STACKMAPS)).unwrap();
-    let keep = a.info.functions.iter().find(|f| f.name.as_deref() == Some("keep")).unwrap().code.unwrap();
+    let keep = named(&a, "keep");
     let text = section(&a.file, SECTION_TEXT);
     // `keep` holds its externref across the call to `log`.
     let in_keep: Vec<&StackMapRecord> =

@@ -2,18 +2,30 @@
 
 /// Metadata section: [`crate::ArtifactHeader`] followed by the bincode-encoded [`crate::ModuleInfo`].
 pub const SECTION_META: &str = ".kiln.meta";
-/// Trap table: sorted [`crate::TrapRecord`]s.
+/// Trap table: sorted [`crate::TrapRecord`]s, read in place through [`crate::TrapTable`].
 pub const SECTION_TRAPS: &str = ".kiln.traps";
-/// Stack maps: sorted [`crate::StackMapRecord`]s.
+/// Stack maps: sorted [`crate::StackMapRecord`]s, read in place through [`crate::StackMapTable`].
 pub const SECTION_STACKMAPS: &str = ".kiln.stackmaps";
 /// Exception handler tables: sorted [`crate::HandlerRecord`]s.
 pub const SECTION_HANDLERS: &str = ".kiln.handlers";
+/// Function names of the name section, read in place through [`crate::FunctionNames`].
+pub const SECTION_NAMES: &str = ".kiln.names";
 /// Data segment bytes, referenced by offset from [`crate::DataSegment`].
 pub const SECTION_DATA: &str = ".kiln.data";
 /// Memory images, page-aligned in the file, located by [`crate::MemoryImage`].
 pub const SECTION_IMAGE: &str = ".kiln.image";
-/// The code section.
+/// The code section: fully linked (no relocation applies to it), at a file
+/// offset that is a multiple of [`TEXT_PAGE_SIZE`], and a multiple of it
+/// long, so that the loader maps it from the file as it lies.
 pub const SECTION_TEXT: &str = ".text";
+
+/// Alignment of `.text` in the file and of its size (SPEC.md 2.2): the
+/// smallest host page, so that the pages holding code hold nothing else.
+pub const TEXT_PAGE_SIZE: u64 = 4096;
+
+/// What kilnc pads `.text` with up to [`TEXT_PAGE_SIZE`]: `int3`, which
+/// traps if ever executed.
+pub const TEXT_PADDING: u8 = 0xcc;
 
 /// Exported root symbol of a shared object built with `kilnc --emit so`:
 /// it points at the start of the `.kiln.meta` contents.

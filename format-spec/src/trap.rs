@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use crate::{FormatError, Result, SECTION_TRAPS};
 
-/// Why Wasm code trapped. Stored as one byte in [`TrapRecord`]s; the
+/// Why Wasm code trapped. Stored as one byte in `.kiln.traps`; the
 /// compiler uses the same byte as Cranelift's user trap code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TrapCode(NonZeroU8);
@@ -105,53 +105,111 @@ pub struct TrapRecord {
     pub code: TrapCode,
 }
 
-/// Size of an encoded [`TrapRecord`].
-pub const TRAP_RECORD_SIZE: usize = 8;
+/// Bytes one [`TrapRecord`] takes in `.kiln.traps`: a 4-byte offset in the
+/// offset array and a 1-byte code in the code array.
+pub const TRAP_RECORD_SIZE: usize = 5;
 
 impl TrapRecord {
-    /// Appends the encoded record.
-    pub fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.text_offset.to_le_bytes());
-        out.extend_from_slice(&[self.code.as_u8(), 0, 0, 0]);
-    }
-
-    /// Encodes a list of records, which must be sorted by offset.
+    /// Encodes records, which must be sorted by offset (then code), as
+    /// `.kiln.traps` holds them (SPEC.md 2.3): every offset as a
+    /// little-endian `u32`, then every code as one byte, in the same order.
     pub fn encode_all(records: &[TrapRecord]) -> Vec<u8> {
         let mut out = Vec::with_capacity(records.len() * TRAP_RECORD_SIZE);
         for r in records {
-            r.write(&mut out);
+            out.extend_from_slice(&r.text_offset.to_le_bytes());
         }
+        out.extend(records.iter().map(|r| r.code.as_u8()));
         out
     }
 
-    /// Decodes record number `i` of a `.kiln.traps` section.
-    pub fn read(section: &[u8], i: usize) -> Result<TrapRecord> {
-        let at = i * TRAP_RECORD_SIZE;
-        let b = section
-            .get(at..at + TRAP_RECORD_SIZE)
-            .ok_or_else(|| FormatError::new(SECTION_TRAPS, at, "trap record out of bounds"))?;
-        let code = TrapCode::from_u8(b[4])
-            .ok_or_else(|| FormatError::new(SECTION_TRAPS, at + 4, format!("unknown trap code {}", b[4])))?;
-        Ok(TrapRecord { text_offset: u32::from_le_bytes(b[0..4].try_into().unwrap()), code })
-    }
-
-    /// Decodes and validates a whole section: sizes, known codes, sorted offsets.
+    /// Decodes and validates a whole section: its size, known codes and
+    /// sorted offsets. The loader does not need this (it reads the section
+    /// in place through [`TrapTable`]); tools and tests do.
     pub fn decode_all(section: &[u8]) -> Result<Vec<TrapRecord>> {
-        if !section.len().is_multiple_of(TRAP_RECORD_SIZE) {
-            return Err(FormatError::new(SECTION_TRAPS, section.len(), "section size is not a multiple of 8"));
-        }
-        let mut out = Vec::with_capacity(section.len() / TRAP_RECORD_SIZE);
-        for i in 0..section.len() / TRAP_RECORD_SIZE {
-            let r = TrapRecord::read(section, i)?;
-            if let Some(prev) = out.last() {
-                let prev: &TrapRecord = prev;
-                if prev.text_offset > r.text_offset {
-                    return Err(FormatError::new(SECTION_TRAPS, i * TRAP_RECORD_SIZE, "trap records not sorted"));
-                }
+        let table = TrapTable::parse(section)?;
+        let mut out: Vec<TrapRecord> = Vec::with_capacity(table.len());
+        for i in 0..table.len() {
+            let r = table.get(i).ok_or_else(|| {
+                let at = table.len() * 4 + i;
+                FormatError::new(SECTION_TRAPS, at, format!("unknown trap code {}", section[at]))
+            })?;
+            if out.last().is_some_and(|prev| prev.text_offset > r.text_offset) {
+                return Err(FormatError::new(SECTION_TRAPS, i * 4, "trap records not sorted"));
             }
             out.push(r);
         }
         Ok(out)
+    }
+}
+
+/// `.kiln.traps` read in place: checking it costs nothing per record, and
+/// a lookup is a binary search over the offsets in the artifact's bytes.
+///
+/// A record whose code this release does not know reads as no record.
+/// Offsets are trusted to be sorted, as the digest vouches for the bytes
+/// kilnc wrote; were they not, a lookup could miss a record, never read out
+/// of bounds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrapTable<'a> {
+    offsets: &'a [u8],
+    codes: &'a [u8],
+}
+
+impl<'a> TrapTable<'a> {
+    /// The table of a `.kiln.traps` section, whose size must be a multiple
+    /// of [`TRAP_RECORD_SIZE`].
+    pub fn parse(section: &'a [u8]) -> Result<TrapTable<'a>> {
+        if !section.len().is_multiple_of(TRAP_RECORD_SIZE) {
+            return Err(FormatError::new(
+                SECTION_TRAPS,
+                section.len(),
+                format!("section size {} is not a multiple of {TRAP_RECORD_SIZE}", section.len()),
+            ));
+        }
+        let (offsets, codes) = section.split_at(section.len() / TRAP_RECORD_SIZE * 4);
+        Ok(TrapTable { offsets, codes })
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Whether there is no record.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    fn offset(&self, i: usize) -> u32 {
+        let b = &self.offsets[4 * i..4 * i + 4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// Record `i`, if it exists and its code is known.
+    pub fn get(&self, i: usize) -> Option<TrapRecord> {
+        let code = TrapCode::from_u8(*self.codes.get(i)?)?;
+        Some(TrapRecord { text_offset: self.offset(i), code })
+    }
+
+    /// The trap code of the instruction at `.text` offset `text_offset`: of
+    /// its first record, where a site has several.
+    pub fn lookup(&self, text_offset: u32) -> Option<TrapCode> {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.offset(mid) < text_offset {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        self.get(low).filter(|r| r.text_offset == text_offset).map(|r| r.code)
+    }
+
+    /// Every record with a known code, in order.
+    pub fn iter(&self) -> impl Iterator<Item = TrapRecord> + 'a {
+        let table = *self;
+        (0..table.len()).filter_map(move |i| table.get(i))
     }
 }
 
@@ -176,5 +234,37 @@ mod tests {
             TrapRecord { text_offset: 90, code: TrapCode::MEMORY_OUT_OF_BOUNDS },
         ];
         assert_eq!(TrapRecord::decode_all(&TrapRecord::encode_all(&recs)).unwrap(), recs);
+    }
+
+    #[test]
+    fn the_table_is_searched_in_place() {
+        let recs = vec![
+            TrapRecord { text_offset: 4, code: TrapCode::UNREACHABLE },
+            TrapRecord { text_offset: 90, code: TrapCode::INTEGER_OVERFLOW },
+            TrapRecord { text_offset: 90, code: TrapCode::INTEGER_DIVISION_BY_ZERO },
+            TrapRecord { text_offset: 200, code: TrapCode::MEMORY_OUT_OF_BOUNDS },
+        ];
+        let bytes = TrapRecord::encode_all(&recs);
+        assert_eq!(bytes.len(), recs.len() * TRAP_RECORD_SIZE);
+        let table = TrapTable::parse(&bytes).unwrap();
+        assert_eq!(table.len(), 4);
+        assert_eq!(table.lookup(4), Some(TrapCode::UNREACHABLE));
+        assert_eq!(table.lookup(90), Some(TrapCode::INTEGER_OVERFLOW));
+        assert_eq!(table.lookup(200), Some(TrapCode::MEMORY_OUT_OF_BOUNDS));
+        for missing in [0, 5, 89, 91, 201, u32::MAX] {
+            assert_eq!(table.lookup(missing), None, "{missing}");
+        }
+        assert_eq!(table.iter().collect::<Vec<_>>(), recs);
+        assert!(TrapTable::parse(&bytes[1..]).is_err());
+        assert!(TrapTable::parse(&[]).unwrap().lookup(0).is_none());
+    }
+
+    #[test]
+    fn unknown_codes_read_as_no_record_and_fail_full_decoding() {
+        let mut bytes = TrapRecord::encode_all(&[TrapRecord { text_offset: 8, code: TrapCode::UNREACHABLE }]);
+        bytes[4] = 0xee;
+        assert_eq!(TrapTable::parse(&bytes).unwrap().lookup(8), None);
+        let err = TrapRecord::decode_all(&bytes).unwrap_err();
+        assert!(err.to_string().contains("unknown trap code 238"), "{err}");
     }
 }

@@ -1,4 +1,4 @@
-//! Loading hand-built artifacts: what is accepted, how code is relocated,
+//! Loading hand-built artifacts: what is accepted, how code is mapped,
 //! and every refusal the loader promises.
 
 mod common;
@@ -22,20 +22,35 @@ fn calls_forty_two() -> Func {
 }
 
 #[test]
-fn relocated_direct_call_runs() {
+fn linked_direct_call_runs() {
     let code = load_bytes(&TestArtifact::new(vec![calls_forty_two(), returns_42()]).build()).unwrap();
     let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(code.func_code(0).unwrap()) };
     assert_eq!(f(), 42);
 }
 
 #[test]
-fn absolute_relocation_holds_the_loaded_address() {
+fn relocations_of_text_are_refused() {
+    // kilnc links `.text` itself; an artifact that still needs patching at
+    // load (an absolute address here, a call there) is refused by name.
     // movabs rax, imm64; ret
     let address_of =
         Func::new("address_of", &[0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xc3]).reloc(2, "forty_two", elf::R_X86_64_64, 0);
-    let code = load_bytes(&TestArtifact::new(vec![address_of, returns_42()]).build()).unwrap();
-    let f: extern "C" fn() -> usize = unsafe { std::mem::transmute(code.func_code(0).unwrap()) };
-    assert_eq!(f(), code.func_code(1).unwrap() as usize);
+    let err = refusal(&TestArtifact::new(vec![address_of, returns_42()]));
+    assert!(err.to_string().contains("1 relocations apply to .text (the first: R_X86_64_64 at .text+0x2)"), "{err}");
+    assert!(err.to_string().contains("compile it again with this release's kilnc"), "{err}");
+
+    let mut unlinked = TestArtifact::new(vec![calls_forty_two(), returns_42()]);
+    unlinked.keep_relocations = true;
+    let err = refusal(&unlinked);
+    assert!(err.to_string().contains("R_X86_64_PLT32 at .text+0x5"), "{err}");
+}
+
+#[test]
+fn text_must_be_whole_pages_on_a_page() {
+    let mut artifact = TestArtifact::new(vec![returns_42()]);
+    artifact.text_alignment = Some(16);
+    let err = refusal(&artifact);
+    assert!(err.to_string().contains(".text must be whole 4096-byte pages at a page-aligned offset"), "{err}");
 }
 
 #[test]
@@ -186,7 +201,7 @@ fn unsupported_relocation_is_refused_by_name() {
     let f = Func::new("f", &[0x48, 0x8b, 0x05, 0, 0, 0, 0, 0xc3]).reloc(3, "forty_two", elf::R_X86_64_GOTPCREL, -4);
     let artifact = TestArtifact::new(vec![f, returns_42()]);
     let err = refusal(&artifact);
-    assert!(err.to_string().contains("unsupported relocation R_X86_64_GOTPCREL at .text+0x3"), "{err}");
+    assert!(err.to_string().contains("(the first: R_X86_64_GOTPCREL at .text+0x3)"), "{err}");
 }
 
 #[test]
@@ -195,17 +210,17 @@ fn relocation_to_undefined_symbol_is_refused() {
     let mut artifact = TestArtifact::new(vec![f]);
     artifact.undefined_symbols = vec!["memcpy".into()];
     let err = refusal(&artifact);
-    assert!(err.to_string().contains("undefined symbol `memcpy`"), "{err}");
+    assert!(err.to_string().contains("(the first: R_X86_64_PLT32 at .text+0x1)"), "{err}");
 }
 
 #[test]
 fn code_ranges_outside_text_are_refused() {
     let mut artifact = TestArtifact::new(vec![returns_42()]);
     artifact.edit_info = Some(Box::new(|info| {
-        info.functions[0].code = Some(kiln_format::CodeRange { offset: 4, len: 100 });
+        info.functions[0].code = Some(kiln_format::CodeRange { offset: 4, len: 5000 });
     }));
     let err = refusal(&artifact);
-    assert!(err.to_string().contains("function 0 at .text+0x4..0x68 lies outside .text"), "{err}");
+    assert!(err.to_string().contains("function 0 at .text+0x4..0x138c lies outside .text (0x1000 bytes)"), "{err}");
 
     let mut artifact = TestArtifact::new(vec![returns_42()]);
     artifact.edit_info = Some(Box::new(|info| {
@@ -216,10 +231,17 @@ fn code_ranges_outside_text_are_refused() {
 }
 
 #[test]
-fn trap_records_outside_text_are_refused() {
-    let artifact = TestArtifact::new(vec![Func::new("f", &[0xc3]).trap(1, TrapCode::UNREACHABLE)]);
-    let err = refusal(&artifact);
-    assert!(err.to_string().contains("trap record at .text+0x1 is outside .text"), "{err}");
+fn trap_records_are_read_in_place_and_match_only_their_pc() {
+    // The trap table is searched where it lies, by the offset of a PC in
+    // `.text`: a record past the end of `.text` loads but matches nothing.
+    let artifact = TestArtifact::new(vec![Func::new("f", &concat(&[&PROLOGUE, &UD2]))
+        .trap(4, TrapCode::UNREACHABLE)
+        .trap(9000, TrapCode::UNREACHABLE)]);
+    let code = load_bytes(&artifact.build()).unwrap();
+    let text = code.text() as usize;
+    assert_eq!(code.trap_at(text + 4), Some(TrapCode::UNREACHABLE));
+    assert_eq!(code.trap_at(text + 9000), None, "outside .text");
+    assert_eq!(code.trap_table().len(), 2);
 }
 
 #[test]

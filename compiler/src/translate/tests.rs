@@ -64,7 +64,7 @@ fn module_info(wasm: &[u8]) -> ModuleInfo {
                 for import in reader.into_imports() {
                     match import.unwrap().ty {
                         TypeRef::Func(t) | TypeRef::FuncExact(t) => {
-                            info.functions.push(FunctionInfo { type_index: t, name: None, code: None });
+                            info.functions.push(FunctionInfo { type_index: t, code: None });
                             info.num_imported_funcs += 1;
                         }
                         TypeRef::Table(t) => {
@@ -93,7 +93,7 @@ fn module_info(wasm: &[u8]) -> ModuleInfo {
             }
             Payload::FunctionSection(reader) => {
                 for t in reader {
-                    info.functions.push(FunctionInfo { type_index: t.unwrap(), name: None, code: None });
+                    info.functions.push(FunctionInfo { type_index: t.unwrap(), code: None });
                 }
             }
             Payload::TableSection(reader) => {

@@ -563,6 +563,17 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     let code = module.code();
     let header = code.header();
     let info = module.info();
+    // Sorted by offset, so each function's share is found by two searches.
+    let trap_offsets: Vec<u32> = code.trap_table().iter().map(|t| t.text_offset).collect();
+    let stack_maps: Vec<kiln_format::StackMapRecord> = code
+        .stack_map_table()
+        .iter()
+        .map(|m| kiln_format::StackMapRecord {
+            return_offset: m.return_offset,
+            frame_size: m.frame_size,
+            slots: m.slots().collect(),
+        })
+        .collect();
     let functions: Vec<FunctionSummary> = info
         .functions
         .iter()
@@ -572,18 +583,15 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
             let within = |offset: u32| range.is_some_and(|(start, end)| offset >= start && offset < end);
             FunctionSummary {
                 index: index as u32,
-                name: f.name.clone(),
+                name: code.func_name(index as u32).map(str::to_string),
                 type_index: f.type_index,
                 imported: f.code.is_none(),
                 code_offset: f.code.map_or(0, |r| r.offset),
                 code_size: f.code.map_or(0, |r| r.len),
-                traps: code.trap_records().iter().filter(|t| within(t.text_offset)).count(),
-                stack_maps: code
-                    .stack_maps()
-                    .iter()
-                    .filter(|s| within(s.return_offset.saturating_sub(1)))
-                    .cloned()
-                    .collect(),
+                traps: range.map_or(0, |(start, end)| {
+                    trap_offsets.partition_point(|&t| t < end) - trap_offsets.partition_point(|&t| t < start)
+                }),
+                stack_maps: stack_maps.iter().filter(|s| within(s.return_offset.saturating_sub(1))).cloned().collect(),
             }
         })
         .collect();
@@ -671,8 +679,8 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
             "element_segments": info.elements.len(),
             "start": info.start,
             "text_size": code.text_len(),
-            "trap_records": code.trap_records().len(),
-            "stack_maps": code.stack_maps().len(),
+            "trap_records": code.trap_table().len(),
+            "stack_maps": code.stack_map_table().len(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -689,8 +697,8 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
         println!("module name:     {name}");
     }
     println!("text size:       {} bytes", code.text_len());
-    println!("trap records:    {}", code.trap_records().len());
-    println!("stack maps:      {}", code.stack_maps().len());
+    println!("trap records:    {}", code.trap_table().len());
+    println!("stack maps:      {}", code.stack_map_table().len());
     println!("types ({}):", info.types.len());
     for (i, (t, shape)) in info.types.iter().zip(&info.type_shapes).enumerate() {
         let sub = match (shape.supertype, shape.is_final) {

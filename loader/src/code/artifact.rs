@@ -2,31 +2,50 @@
 //! checksum, the module info and every offset that later code trusts.
 
 use kiln_format::header_offsets as at;
+use std::ops::Range;
+
 use kiln_format::{
-    file_digest, ArtifactHeader, CodeRange, HandlerRecord, HandlerTag, MemoryImage, ModuleInfo, StackMapRecord,
-    TrapRecord, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE, MAGIC, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE,
-    SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS, WASM_PAGE_SIZE,
+    file_digest, ArtifactHeader, CodeRange, FunctionNames, HandlerRecord, HandlerTag, MemoryImage, ModuleInfo,
+    StackMapTable, TrapTable, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE, MAGIC, SECTION_DATA, SECTION_HANDLERS,
+    SECTION_IMAGE, SECTION_META, SECTION_NAMES, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS, TEXT_PAGE_SIZE,
+    WASM_PAGE_SIZE,
 };
 
 use super::elf::ElfObject;
-use super::reloc::Relocation;
 use super::{host_cpu_features, host_target, LoadError};
 
-/// A validated artifact, borrowing its bytes.
+/// A validated artifact; its ranges are byte offsets in the bytes parsed.
 pub(crate) struct Artifact<'data> {
     pub header: ArtifactHeader,
     pub info: ModuleInfo,
-    pub text: &'data [u8],
-    pub data: &'data [u8],
+    /// `.text`: whole pages, starting on a page.
+    pub text: Range<usize>,
+    pub data: Range<usize>,
     /// `.kiln.image`, and its offset in the bytes parsed.
     pub image: &'data [u8],
     pub image_offset: u64,
-    pub traps: Vec<TrapRecord>,
-    pub stack_maps: Vec<StackMapRecord>,
+    pub tables: TableRanges,
     pub handlers: Vec<HandlerRecord>,
-    pub relocations: Vec<Relocation>,
     /// Bodies of the defined functions, sorted by start offset.
     pub functions: Vec<FunctionRange>,
+}
+
+/// Where the tables that the loader reads in place (SPEC.md 2.3, 2.4) lie
+/// in an artifact's bytes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TableRanges {
+    pub traps: Range<usize>,
+    pub stack_maps: Range<usize>,
+    pub names: Range<usize>,
+}
+
+/// Where `part`, a slice of `bytes`, lies in them.
+pub(crate) fn range_in(bytes: &[u8], part: &[u8]) -> Range<usize> {
+    if part.is_empty() {
+        return 0..0;
+    }
+    let start = part.as_ptr() as usize - bytes.as_ptr() as usize;
+    start..start + part.len()
 }
 
 /// Where a defined function's body lies in `.text`.
@@ -49,26 +68,64 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
         .bytes;
     let header = check_header(meta)?;
 
-    let text_section = object.section(SECTION_TEXT)?;
-    let text = text_section.map_or(&[][..], |s| s.bytes);
+    let text_section =
+        object.section(SECTION_TEXT)?.ok_or_else(|| LoadError::new(format!("no {SECTION_TEXT} section: no code")))?;
     let section_bytes = |name| -> Result<&[u8], LoadError> { Ok(object.section(name)?.map_or(&[][..], |s| s.bytes)) };
     let traps_bytes = section_bytes(SECTION_TRAPS)?;
     let stack_map_bytes = section_bytes(SECTION_STACKMAPS)?;
     let handler_bytes = section_bytes(SECTION_HANDLERS)?;
+    let name_bytes = section_bytes(SECTION_NAMES)?;
     let data = section_bytes(SECTION_DATA)?;
     let image = section_bytes(SECTION_IMAGE)?;
     let image_offset = if image.is_empty() { 0 } else { image.as_ptr() as u64 - bytes.as_ptr() as u64 };
     check_digest(&header, bytes, meta.as_ptr() as usize - bytes.as_ptr() as usize)?;
 
-    let sizes = SectionSizes { text: text.len(), data: data.len(), image: image.len() };
-    let contents = check_contents(&header, meta, sizes, traps_bytes, stack_map_bytes, handler_bytes)?;
+    let text_offset = object.file_offset(text_section);
+    let text_len = text_section.bytes.len();
+    check_text_placement(text_offset, text_len)?;
+    object.refuse_relocations()?;
 
-    let relocations = match text_section {
-        Some(s) => object.text_relocations(s.index, text.len())?,
-        None => Vec::new(),
+    let sizes = SectionSizes { text: text_len, data: data.len(), image: image.len() };
+    let Contents { info, handlers, functions } =
+        check_contents(&header, meta, sizes, TableBytes { traps_bytes, stack_map_bytes, handler_bytes, name_bytes })?;
+    let tables = TableRanges {
+        traps: range_in(bytes, traps_bytes),
+        stack_maps: range_in(bytes, stack_map_bytes),
+        names: range_in(bytes, name_bytes),
     };
-    let Contents { info, traps, stack_maps, handlers, functions } = contents;
-    Ok(Artifact { header, info, text, data, image, image_offset, traps, stack_maps, handlers, relocations, functions })
+    Ok(Artifact {
+        header,
+        info,
+        text: text_offset..text_offset + text_len,
+        data: range_in(bytes, data),
+        image,
+        image_offset,
+        tables,
+        handlers,
+        functions,
+    })
+}
+
+/// `.text` must be whole pages at a page-aligned file offset (SPEC.md 2.2),
+/// so that the loader makes exactly its pages executable where they lie.
+fn check_text_placement(offset: usize, len: usize) -> Result<(), LoadError> {
+    let page = TEXT_PAGE_SIZE as usize;
+    if len == 0 {
+        return Err(LoadError::in_section(
+            SECTION_TEXT,
+            "the section is empty: an artifact has at least its trampolines",
+        ));
+    }
+    if !offset.is_multiple_of(page) || !len.is_multiple_of(page) {
+        return Err(LoadError::in_section(
+            SECTION_TEXT,
+            format!(
+                "{len:#x} bytes at file offset {offset:#x}: .text must be whole {page}-byte pages at a page-aligned \
+                 offset (SPEC.md 2.2); compile it again with this release's kilnc"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Compares the digest of the whole `file`, whose `.kiln.meta` starts at
@@ -92,11 +149,18 @@ pub(crate) fn check_digest(header: &ArtifactHeader, file: &[u8], meta_offset: us
 /// What [`check_contents`] decoded.
 pub(crate) struct Contents {
     pub info: ModuleInfo,
-    pub traps: Vec<TrapRecord>,
-    pub stack_maps: Vec<StackMapRecord>,
     pub handlers: Vec<HandlerRecord>,
     /// Bodies of the defined functions, sorted by start offset.
     pub functions: Vec<FunctionRange>,
+}
+
+/// The sections of tables, as found in the artifact (empty if absent).
+#[derive(Clone, Copy)]
+pub(crate) struct TableBytes<'a> {
+    pub traps_bytes: &'a [u8],
+    pub stack_map_bytes: &'a [u8],
+    pub handler_bytes: &'a [u8],
+    pub name_bytes: &'a [u8],
 }
 
 /// Lengths of the sections that module-info offsets point into.
@@ -113,10 +177,9 @@ pub(crate) fn check_contents(
     header: &ArtifactHeader,
     meta: &[u8],
     sizes: SectionSizes,
-    traps_bytes: &[u8],
-    stack_map_bytes: &[u8],
-    handler_bytes: &[u8],
+    tables: TableBytes<'_>,
 ) -> Result<Contents, LoadError> {
+    let TableBytes { traps_bytes, stack_map_bytes, handler_bytes, name_bytes } = tables;
     let text_len = sizes.text;
     let info_bytes = &meta[HEADER_SIZE..];
     if header.info_len != info_bytes.len() as u64 {
@@ -130,26 +193,16 @@ pub(crate) fn check_contents(
     let functions = check_module_info(&info, text_len, sizes.data)?;
     check_memory_images(&info, sizes.image)?;
 
-    let traps = TrapRecord::decode_all(traps_bytes)?;
-    if let Some((i, r)) = traps.iter().enumerate().find(|(_, r)| r.text_offset as usize >= text_len) {
-        return Err(LoadError::at(
-            SECTION_TRAPS,
-            (i * kiln_format::TRAP_RECORD_SIZE) as u64,
-            format!("trap record at .text+{:#x} is outside .text ({:#x} bytes)", r.text_offset, text_len),
-        ));
-    }
-    let stack_maps = StackMapRecord::decode_all(stack_map_bytes)?;
-    if let Some(r) = stack_maps.iter().find(|r| r.return_offset as usize > text_len) {
-        return Err(LoadError::in_section(
-            SECTION_STACKMAPS,
-            format!("stack map for return address .text+{:#x} is outside .text", r.return_offset),
-        ));
-    }
+    // Read in place: their sizes are all there is to check now; each
+    // lookup checks the record it reads (see `TrapTable`, `StackMapTable`).
+    TrapTable::parse(traps_bytes)?;
+    StackMapTable::parse(stack_map_bytes)?;
+    FunctionNames::parse(name_bytes)?;
 
     let handlers = HandlerRecord::decode_all(handler_bytes)?;
     check_handlers(&handlers, &functions, info.tags.len())?;
 
-    Ok(Contents { info, traps, stack_maps, handlers, functions })
+    Ok(Contents { info, handlers, functions })
 }
 
 /// Every handler record's call and landing pads lie in one defined

@@ -1,12 +1,11 @@
-//! The ELF container: finding sections and reading the relocations of `.text`.
+//! The ELF container: finding sections, and refusing relocations.
 //!
 //! Everything here borrows from the artifact's bytes; nothing is copied.
 
-use object::elf::{self, FileHeader64, SectionHeader64};
-use object::read::elf::{FileHeader, Rela, SectionHeader, SectionTable, Sym};
-use object::{LittleEndian, SectionIndex, SymbolIndex};
+use object::elf::{self, FileHeader64};
+use object::read::elf::{FileHeader, Rela, SectionHeader, SectionTable};
+use object::{LittleEndian, SectionIndex};
 
-use super::reloc::{relocation_name, Relocation};
 use super::LoadError;
 use kiln_format::{SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS};
 
@@ -29,19 +28,25 @@ const KNOWN_SECTIONS: [&str; 5] = [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SE
 /// One section found by name.
 #[derive(Clone, Copy)]
 pub(crate) struct FoundSection<'data> {
-    pub index: SectionIndex,
     pub bytes: &'data [u8],
 }
 
 const ENDIAN: LittleEndian = LittleEndian;
 
+/// Refuses bytes that do not start like an ELF file: the first check of
+/// every load, before anything is copied or mapped.
+pub(crate) fn check_magic(data: &[u8]) -> Result<(), LoadError> {
+    if data.len() < 4 || data[0..4] != elf::ELFMAG {
+        return Err(LoadError::new("not an ELF object (bad magic)"));
+    }
+    Ok(())
+}
+
 impl<'data> ElfObject<'data> {
     /// Parses the ELF header and section table, refusing anything but a
     /// little-endian ELF64 x86-64 relocatable object.
     pub fn parse(data: &'data [u8]) -> Result<Self, LoadError> {
-        if data.len() < 4 || data[0..4] != elf::ELFMAG {
-            return Err(LoadError::new("not an ELF object (bad magic)"));
-        }
+        check_magic(data)?;
         if data.len() < std::mem::size_of::<Elf>() {
             return Err(LoadError::new(format!("truncated ELF object: {} bytes", data.len())));
         }
@@ -79,7 +84,7 @@ impl<'data> ElfObject<'data> {
             Some(slot) => self.known[slot].and_then(|index| Some((index, self.sections.section(index).ok()?))),
             None => self.sections.section_by_name(ENDIAN, name.as_bytes()),
         };
-        let Some((index, header)) = found else {
+        let Some((_, header)) = found else {
             return Ok(None);
         };
         // A section of another type (SHT_NOBITS, say) has no contents in
@@ -94,87 +99,48 @@ impl<'data> ElfObject<'data> {
         let bytes = header
             .data(ENDIAN, self.data)
             .map_err(|e| LoadError::in_section(name, format!("section contents lie outside the file: {e}")))?;
-        Ok(Some(FoundSection { index, bytes }))
+        Ok(Some(FoundSection { bytes }))
     }
 
-    /// Resolves every relocation of `.text` (section `text`, `text_len`
-    /// bytes). Relocations of the kiln sections are refused, since nothing
-    /// there holds addresses; those of other sections (debug info, unwind
-    /// tables) are ignored because those sections are never loaded.
-    pub fn text_relocations(&self, text: SectionIndex, text_len: usize) -> Result<Vec<Relocation>, LoadError> {
-        let mut out = Vec::new();
+    /// Refuses every relocation that applies to `.text` or a kiln section:
+    /// kilnc links `.text` itself (SPEC.md 2.2), so the loader maps it as
+    /// the file holds it and patches nothing. Relocations of other sections
+    /// (debug info, unwind tables) are ignored because those sections are
+    /// never loaded.
+    pub fn refuse_relocations(&self) -> Result<(), LoadError> {
+        let text = self.known[0];
         for (_, section) in self.sections.enumerate() {
             let sh_type = section.sh_type(ENDIAN);
             if sh_type != elf::SHT_RELA && sh_type != elf::SHT_REL {
                 continue;
             }
             let applies_to = section.info_link(ENDIAN);
-            if applies_to != text {
-                if let Some(name) = self.kiln_section_name(applies_to) {
-                    return Err(LoadError::in_section(
-                        name,
-                        "relocations of a kiln metadata section are not supported",
-                    ));
-                }
-                continue;
-            }
-            if sh_type == elf::SHT_REL {
-                return Err(LoadError::in_section(
-                    SECTION_TEXT,
-                    "SHT_REL relocations (implicit addends) are not supported",
-                ));
-            }
-            self.resolve_section(section, text, text_len, &mut out)?;
-        }
-        out.sort_by_key(|r| r.offset);
-        Ok(out)
-    }
-
-    fn resolve_section(
-        &self,
-        section: &'data SectionHeader64<LittleEndian>,
-        text: SectionIndex,
-        text_len: usize,
-        out: &mut Vec<Relocation>,
-    ) -> Result<(), LoadError> {
-        let bad = |e: object::read::Error| LoadError::in_section(".rela.text", format!("malformed relocations: {e}"));
-        let Some((relas, symtab_index)) = section.rela(ENDIAN, self.data).map_err(bad)? else {
-            return Ok(());
-        };
-        let symbols = self.sections.symbol_table_by_index(ENDIAN, self.data, symtab_index).map_err(bad)?;
-        for rela in relas {
-            let offset = rela.r_offset(ENDIAN);
-            let r_type = rela.r_type(ENDIAN, false);
-            let sym_index = SymbolIndex(rela.r_sym(ENDIAN, false) as usize);
-            let here = || format!("{} at .text+{offset:#x}", relocation_name(r_type));
-            if sym_index.0 == 0 {
-                return Err(LoadError::at(SECTION_TEXT, offset, format!("relocation {} has no target symbol", here())));
-            }
-            let symbol = symbols.symbol(sym_index).map_err(bad)?;
-            let symbol_name = || {
-                let name = symbols.symbol_name(ENDIAN, symbol).unwrap_or(b"<unnamed>");
-                String::from_utf8_lossy(name).into_owned()
+            let name = if Some(applies_to) == text { Some(SECTION_TEXT) } else { self.kiln_section_name(applies_to) };
+            let Some(name) = name else { continue };
+            let entry_size = if sh_type == elf::SHT_RELA { 24 } else { 16 };
+            let count = section.sh_size(ENDIAN) / entry_size;
+            let first = match section.rela(ENDIAN, self.data) {
+                Ok(Some((relas, _))) => relas.first().map(|r| {
+                    let offset = r.r_offset(ENDIAN);
+                    format!(" (the first: {} at {name}+{offset:#x})", relocation_name(r.r_type(ENDIAN, false)))
+                }),
+                _ => None,
             };
-            let defined_in = symbols.symbol_section(ENDIAN, symbol, sym_index).map_err(bad)?;
-            if defined_in != Some(text) {
-                let why = if defined_in.is_none() { "undefined symbol" } else { "symbol outside .text" };
-                return Err(LoadError::at(
-                    SECTION_TEXT,
-                    offset,
-                    format!("relocation {} refers to {why} `{}`", here(), symbol_name()),
-                ));
-            }
-            let target = symbol.st_value(ENDIAN);
-            if target > text_len as u64 {
-                return Err(LoadError::at(
-                    SECTION_TEXT,
-                    offset,
-                    format!("relocation {} targets `{}` at {target:#x}, past the end of .text", here(), symbol_name()),
-                ));
-            }
-            out.push(Relocation::resolve(r_type, offset, target, rela.r_addend(ENDIAN), text_len)?);
+            return Err(LoadError::in_section(
+                name,
+                format!(
+                    "{count} relocations apply to {name}{}, but a kiln artifact's code is linked by kilnc \
+                     (SPEC.md 2.2): compile it again with this release's kilnc",
+                    first.unwrap_or_default()
+                ),
+            ));
         }
         Ok(())
+    }
+
+    /// Where `section`'s bytes start in the file.
+    pub fn file_offset(&self, section: FoundSection<'data>) -> usize {
+        section.bytes.as_ptr() as usize - self.data.as_ptr() as usize
     }
 
     fn kiln_section_name(&self, index: SectionIndex) -> Option<&'static str> {
@@ -182,4 +148,53 @@ impl<'data> ElfObject<'data> {
         let name = self.sections.section_name(ENDIAN, header).ok()?;
         [SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA].into_iter().find(|n| n.as_bytes() == name)
     }
+}
+
+/// The ELF name of an x86-64 relocation type, for error messages.
+pub(crate) fn relocation_name(r_type: u32) -> String {
+    let name = match r_type {
+        elf::R_X86_64_NONE => "R_X86_64_NONE",
+        elf::R_X86_64_64 => "R_X86_64_64",
+        elf::R_X86_64_PC32 => "R_X86_64_PC32",
+        elf::R_X86_64_GOT32 => "R_X86_64_GOT32",
+        elf::R_X86_64_PLT32 => "R_X86_64_PLT32",
+        elf::R_X86_64_COPY => "R_X86_64_COPY",
+        elf::R_X86_64_GLOB_DAT => "R_X86_64_GLOB_DAT",
+        elf::R_X86_64_JUMP_SLOT => "R_X86_64_JUMP_SLOT",
+        elf::R_X86_64_RELATIVE => "R_X86_64_RELATIVE",
+        elf::R_X86_64_GOTPCREL => "R_X86_64_GOTPCREL",
+        elf::R_X86_64_32 => "R_X86_64_32",
+        elf::R_X86_64_32S => "R_X86_64_32S",
+        elf::R_X86_64_16 => "R_X86_64_16",
+        elf::R_X86_64_PC16 => "R_X86_64_PC16",
+        elf::R_X86_64_8 => "R_X86_64_8",
+        elf::R_X86_64_PC8 => "R_X86_64_PC8",
+        elf::R_X86_64_DTPMOD64 => "R_X86_64_DTPMOD64",
+        elf::R_X86_64_DTPOFF64 => "R_X86_64_DTPOFF64",
+        elf::R_X86_64_TPOFF64 => "R_X86_64_TPOFF64",
+        elf::R_X86_64_TLSGD => "R_X86_64_TLSGD",
+        elf::R_X86_64_TLSLD => "R_X86_64_TLSLD",
+        elf::R_X86_64_DTPOFF32 => "R_X86_64_DTPOFF32",
+        elf::R_X86_64_GOTTPOFF => "R_X86_64_GOTTPOFF",
+        elf::R_X86_64_TPOFF32 => "R_X86_64_TPOFF32",
+        elf::R_X86_64_PC64 => "R_X86_64_PC64",
+        elf::R_X86_64_GOTOFF64 => "R_X86_64_GOTOFF64",
+        elf::R_X86_64_GOTPC32 => "R_X86_64_GOTPC32",
+        elf::R_X86_64_GOT64 => "R_X86_64_GOT64",
+        elf::R_X86_64_GOTPCREL64 => "R_X86_64_GOTPCREL64",
+        elf::R_X86_64_GOTPC64 => "R_X86_64_GOTPC64",
+        elf::R_X86_64_GOTPLT64 => "R_X86_64_GOTPLT64",
+        elf::R_X86_64_PLTOFF64 => "R_X86_64_PLTOFF64",
+        elf::R_X86_64_SIZE32 => "R_X86_64_SIZE32",
+        elf::R_X86_64_SIZE64 => "R_X86_64_SIZE64",
+        elf::R_X86_64_GOTPC32_TLSDESC => "R_X86_64_GOTPC32_TLSDESC",
+        elf::R_X86_64_TLSDESC_CALL => "R_X86_64_TLSDESC_CALL",
+        elf::R_X86_64_TLSDESC => "R_X86_64_TLSDESC",
+        elf::R_X86_64_IRELATIVE => "R_X86_64_IRELATIVE",
+        elf::R_X86_64_RELATIVE64 => "R_X86_64_RELATIVE64",
+        elf::R_X86_64_GOTPCRELX => "R_X86_64_GOTPCRELX",
+        elf::R_X86_64_REX_GOTPCRELX => "R_X86_64_REX_GOTPCRELX",
+        other => return format!("R_X86_64 type {other}"),
+    };
+    name.to_string()
 }

@@ -1,18 +1,19 @@
-//! Loaded, relocated, executable code of one artifact.
+//! Loaded, executable code of one artifact.
 
 use std::fmt;
-use std::fs::File;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use kiln_format::{ArtifactHeader, CodeRange, HandlerRecord, ModuleInfo, StackMapRecord, TrapCode, TrapRecord};
+use kiln_format::{
+    ArtifactHeader, CodeRange, FunctionNames, HandlerRecord, ModuleInfo, StackMap, StackMapTable, TrapCode, TrapTable,
+};
 
-use super::artifact::{parse_artifact, FunctionRange};
-use super::file::MappedFile;
+use super::artifact::{parse_artifact, range_in, Artifact, FunctionRange, TableRanges};
+use super::elf::check_magic;
 use super::image::ImageSource;
-use super::memory::{CodeMemory, WritableCode};
+use super::mapping::ArtifactMapping;
 use super::registry;
-use super::reloc::apply_relocations;
 use super::shared::{self, SharedCode};
 use super::LoadError;
 
@@ -21,12 +22,15 @@ use super::LoadError;
 /// Immutable after loading and shared as `Arc<LoadedCode>`. While it lives,
 /// its address range is in the global code registry, which is how the trap
 /// handler and the GC's stack walk find it from a PC.
+///
+/// Loading decodes only the module info: the code runs where the artifact
+/// is mapped, and the trap table and stack maps are searched where they lie
+/// in the mapping.
 pub struct LoadedCode {
     storage: Storage,
     header: ArtifactHeader,
     info: ModuleInfo,
-    traps: Vec<TrapRecord>,
-    stack_maps: Vec<StackMapRecord>,
+    tables: TableRanges,
     handlers: Vec<HandlerRecord>,
     functions: Vec<FunctionRange>,
     /// Where instantiation maps memory images from; `None` without images.
@@ -35,72 +39,96 @@ pub struct LoadedCode {
 
 /// Where the code and data live.
 enum Storage {
-    /// A relocatable object: code copied into our own mapping, data copied
-    /// out of the file bytes.
-    Private { memory: CodeMemory, data: Box<[u8]> },
-    /// A shared object: both stay where `dlopen` mapped them.
-    Shared(SharedCode),
+    /// A relocatable object, mapped whole; `text` and `data` are ranges of
+    /// the mapping, `.text` made read + execute in place.
+    Object { mapping: ArtifactMapping, text: Range<usize>, data: Range<usize> },
+    /// A shared object: code and data stay where `dlopen` mapped them; the
+    /// tables are read from the file's own mapping.
+    Shared { code: SharedCode, file: ArtifactMapping },
 }
 
-/// Loads an artifact from its bytes: validates it completely, then maps
-/// its code, applies relocations and registers it.
+impl Storage {
+    /// The bytes [`TableRanges`] index.
+    fn table_bytes(&self) -> &[u8] {
+        match self {
+            Storage::Object { mapping, .. } => mapping.bytes(),
+            Storage::Shared { file, .. } => file.bytes(),
+        }
+    }
+}
+
+/// Loads an artifact from its bytes: validates it completely in an
+/// anonymous copy, whose `.text` is then made executable, and registers it.
 ///
 /// A shared object is refused: `dlopen` needs a file, see [`load_file`].
 pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
-    load_object(bytes, None)
-}
-
-/// Loads a relocatable object; its memory images come from `file` if the
-/// bytes are that file's contents, else from an anonymous copy.
-fn load_object(bytes: &[u8], file: Option<&File>) -> Result<Arc<LoadedCode>, LoadError> {
     if shared::is_shared_object(bytes) {
         return Err(LoadError::new("a shared object (kilnc --emit so) can only be loaded from a file"));
     }
-    let mut realigned = None;
-    let bytes = aligned(bytes, &mut realigned);
-    let artifact = parse_artifact(bytes)?;
-    let image = match file {
-        Some(file) => ImageSource::from_file(file, artifact.image_offset, artifact.image)?,
-        None => ImageSource::from_bytes(artifact.image)?,
+    check_magic(bytes)?;
+    load_object(ArtifactMapping::copy_of(bytes)?)
+}
+
+/// Loads a relocatable object from its mapping. Its memory images come from
+/// the mapped file, if it is one, else from an anonymous copy.
+fn load_object(mapping: ArtifactMapping) -> Result<Arc<LoadedCode>, LoadError> {
+    let Artifact { header, info, text, data, image, image_offset, tables, handlers, functions } =
+        parse_artifact(mapping.bytes())?;
+    let image = match mapping.file() {
+        Some(file) => ImageSource::from_file(file, image_offset, image)?,
+        None => ImageSource::from_bytes(image)?,
     };
-    let mut writable = WritableCode::new(artifact.text)?;
-    let base = writable.base();
-    apply_relocations(writable.bytes_mut(), base, &artifact.relocations);
-    let memory = writable.into_executable()?;
+    let mapping = match mapping.make_executable(text.clone()) {
+        Ok(()) => mapping,
+        // A file system mounted `noexec` refuses executable mappings of its
+        // files; the code then runs from a copy (same bytes, same offsets).
+        Err(_) if mapping.file().is_some() => {
+            let copy = ArtifactMapping::copy_of(mapping.bytes())?;
+            copy.make_executable(text.clone())?;
+            copy
+        }
+        Err(e) => return Err(e),
+    };
     let code = Arc::new(LoadedCode {
-        storage: Storage::Private { memory, data: artifact.data.into() },
-        header: artifact.header,
-        info: artifact.info,
-        traps: artifact.traps,
-        stack_maps: artifact.stack_maps,
-        handlers: artifact.handlers,
-        functions: artifact.functions,
+        storage: Storage::Object { mapping, text, data },
+        header,
+        info,
+        tables,
+        handlers,
+        functions,
         image,
     });
     Ok(registry::register(code))
 }
 
 /// Loads an artifact from a file: a relocatable object as [`load_bytes`]
-/// does, or a shared object (`ET_DYN`, `kilnc --emit so`), which is checked
-/// from the file's bytes, then opened with `dlopen` (SPEC.md 1.3).
+/// does but mapped from the file itself, or a shared object (`ET_DYN`,
+/// `kilnc --emit so`), which is checked from the file's bytes, then opened
+/// with `dlopen` (SPEC.md 1.3).
 pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
-    // The images are mapped from this very file, whose bytes are the ones
-    // checked (not another file that took its name in between).
-    let mapped = MappedFile::open(path)?;
-    let (bytes, file) = (mapped.bytes(), mapped.file());
-    if !shared::is_shared_object(bytes) {
-        return load_object(bytes, Some(file));
+    // The code runs from, and the images are mapped from, this very file,
+    // whose bytes are the ones checked (not another file that took its name
+    // in between).
+    let mapped = ArtifactMapping::open(path)?;
+    if !shared::is_shared_object(mapped.bytes()) {
+        return load_object(mapped);
     }
+    let bytes = mapped.bytes();
     let image = shared::parse_shared(bytes)?;
     let code = shared::open(path, &image)?;
+    let file = mapped.file().ok_or_else(|| LoadError::new("a shared object is mapped from no file"))?;
     let image_source = ImageSource::from_file(file, image.image_offset, image.image)?;
-    let contents = image.contents;
+    let tables = TableRanges {
+        traps: range_in(bytes, image.traps_bytes()),
+        stack_maps: range_in(bytes, image.stack_map_bytes()),
+        names: range_in(bytes, image.name_bytes()),
+    };
+    let (header, contents) = (image.header, image.contents);
     let code = Arc::new(LoadedCode {
-        storage: Storage::Shared(code),
-        header: image.header,
+        storage: Storage::Shared { code, file: mapped },
+        header,
         info: contents.info,
-        traps: contents.traps,
-        stack_maps: contents.stack_maps,
+        tables,
         handlers: contents.handlers,
         functions: contents.functions,
         image: image_source,
@@ -108,36 +136,6 @@ pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
     // Opening one file twice maps it once; both loads then share one
     // `LoadedCode`, which the registry hands back.
     Ok(registry::register(code))
-}
-
-/// `bytes`, or a copy of them in `storage` if they are misaligned: the ELF
-/// reader needs 8-byte aligned headers, and a slice taken out of a larger
-/// buffer may not be.
-fn aligned<'a>(bytes: &'a [u8], storage: &'a mut Option<AlignedCopy>) -> &'a [u8] {
-    if bytes.as_ptr().align_offset(8) == 0 {
-        bytes
-    } else {
-        storage.insert(AlignedCopy::new(bytes)).bytes()
-    }
-}
-
-struct AlignedCopy {
-    buffer: Vec<u8>,
-    start: usize,
-    len: usize,
-}
-
-impl AlignedCopy {
-    fn new(bytes: &[u8]) -> Self {
-        let mut buffer = vec![0u8; bytes.len() + 8];
-        let start = buffer.as_ptr().align_offset(8).min(8);
-        buffer[start..start + bytes.len()].copy_from_slice(bytes);
-        AlignedCopy { buffer, start, len: bytes.len() }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.buffer[self.start..self.start + self.len]
-    }
 }
 
 impl LoadedCode {
@@ -155,8 +153,8 @@ impl LoadedCode {
     /// to lie inside them.
     pub fn data(&self) -> &[u8] {
         match &self.storage {
-            Storage::Private { data, .. } => data,
-            Storage::Shared(shared) => shared.data(),
+            Storage::Object { mapping, data, .. } => &mapping.bytes()[data.clone()],
+            Storage::Shared { code, .. } => code.data(),
         }
     }
 
@@ -166,35 +164,38 @@ impl LoadedCode {
         self.image.as_ref()
     }
 
-    /// Start of the relocated `.text`.
+    /// Start of `.text`, where it runs.
     pub fn text(&self) -> *const u8 {
         match &self.storage {
-            Storage::Private { memory, .. } => memory.base(),
-            Storage::Shared(shared) => shared.text(),
+            Storage::Object { mapping, text, .. } => mapping.bytes()[text.clone()].as_ptr(),
+            Storage::Shared { code, .. } => code.text(),
         }
     }
 
     /// Length of `.text` in bytes.
     pub fn text_len(&self) -> usize {
         match &self.storage {
-            Storage::Private { memory, .. } => memory.len(),
-            Storage::Shared(shared) => shared.text_len(),
+            Storage::Object { text, .. } => text.len(),
+            Storage::Shared { code, .. } => code.text_len(),
         }
     }
 
     /// Whether the code was loaded from a shared object.
     pub fn is_shared_object(&self) -> bool {
-        matches!(self.storage, Storage::Shared(_))
+        matches!(self.storage, Storage::Shared { .. })
     }
 
     /// Length of the address range registered for this code: every address
     /// in it belongs to this module.
     pub(crate) fn mapped_len(&self) -> usize {
         match &self.storage {
-            Storage::Private { memory, .. } => memory.mapped_len(),
+            // Whole pages, so one past the end (the return address of a
+            // call that ends `.text`) lies in no other module's code
+            // either: the padding ends it with `int3`.
+            Storage::Object { text, .. } => text.len(),
             // One past the end too, for a call that ends `.text`: the
             // linker puts no other module's code there.
-            Storage::Shared(shared) => shared.text_len() + 1,
+            Storage::Shared { code, .. } => code.text_len() + 1,
         }
     }
 
@@ -235,9 +236,7 @@ impl LoadedCode {
 
     /// The trap code of the instruction at exactly `pc`.
     pub fn trap_at(&self, pc: usize) -> Option<TrapCode> {
-        let offset = self.text_offset(pc)?;
-        let i = self.traps.partition_point(|r| r.text_offset < offset);
-        self.traps.get(i).filter(|r| r.text_offset == offset).map(|r| r.code)
+        self.trap_table().lookup(self.text_offset(pc)?)
     }
 
     /// The defined function whose body contains `pc`.
@@ -251,16 +250,14 @@ impl LoadedCode {
     /// The stack map of the call whose return address is exactly
     /// `return_pc`. Never a neighbour's: a function with no live externrefs
     /// at a call has no map there.
-    pub fn stack_map_at(&self, return_pc: usize) -> Option<&StackMapRecord> {
+    pub fn stack_map_at(&self, return_pc: usize) -> Option<StackMap<'_>> {
         let offset = self.text_offset(return_pc).or_else(|| {
             // A call that ends the text returns to one past its end.
             (return_pc.checked_sub(self.text() as usize)? == self.text_len()).then_some(self.text_len() as u32)
         })?;
-        let i = self.stack_maps.binary_search_by_key(&offset, |r| r.return_offset).ok()?;
-        self.stack_maps.get(i)
+        self.stack_map_table().lookup(offset)
     }
 
-    /// Every stack map, sorted by return offset.
     /// The exception handlers of the call whose return address is exactly
     /// `return_pc`, if it has any.
     pub fn handlers_at(&self, return_pc: usize) -> Option<&HandlerRecord> {
@@ -277,14 +274,16 @@ impl LoadedCode {
         self.text() as usize + offset as usize
     }
 
-    /// Every stack map.
-    pub fn stack_maps(&self) -> &[StackMapRecord] {
-        &self.stack_maps
+    /// Every stack map, where it lies in the artifact.
+    pub fn stack_map_table(&self) -> StackMapTable<'_> {
+        // Its size was checked when loading, so this never falls back.
+        StackMapTable::parse(&self.storage.table_bytes()[self.tables.stack_maps.clone()]).unwrap_or_default()
     }
 
-    /// Every trap record, sorted by offset.
-    pub fn trap_records(&self) -> &[TrapRecord] {
-        &self.traps
+    /// Every trap record, sorted by offset, where they lie in the artifact.
+    pub fn trap_table(&self) -> TrapTable<'_> {
+        // Its size was checked when loading, so this never falls back.
+        TrapTable::parse(&self.storage.table_bytes()[self.tables.traps.clone()]).unwrap_or_default()
     }
 
     /// The module's name from its name section.
@@ -294,7 +293,14 @@ impl LoadedCode {
 
     /// The name of function `func_index` from the name section.
     pub fn func_name(&self, func_index: u32) -> Option<&str> {
-        self.info.functions.get(func_index as usize)?.name.as_deref()
+        self.function_names().get(func_index)
+    }
+
+    /// The function names of the name section, where they lie in the
+    /// artifact.
+    pub fn function_names(&self) -> FunctionNames<'_> {
+        // Its size was checked when loading, so this never falls back.
+        FunctionNames::parse(&self.storage.table_bytes()[self.tables.names.clone()]).unwrap_or_default()
     }
 }
 
@@ -312,8 +318,8 @@ impl fmt::Debug for LoadedCode {
             .field("text", &self.text())
             .field("text_len", &self.text_len())
             .field("functions", &self.functions.len())
-            .field("traps", &self.traps.len())
-            .field("stack_maps", &self.stack_maps.len())
+            .field("traps", &self.trap_table().len())
+            .field("stack_maps", &self.stack_map_table().len())
             .finish_non_exhaustive()
     }
 }

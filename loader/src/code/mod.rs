@@ -1,5 +1,5 @@
-//! Loading artifacts: header checks, ELF parsing, relocation, executable
-//! memory and the global code registry.
+//! Loading artifacts: header checks, ELF parsing, mapping code executable
+//! where it lies, and the global code registry.
 //!
 //! An artifact is validated completely before any memory is mapped; a
 //! refused artifact costs nothing but the error.
@@ -7,13 +7,11 @@
 mod artifact;
 mod elf;
 mod error;
-mod file;
 mod host;
 mod image;
 mod loaded;
-mod memory;
+mod mapping;
 mod registry;
-mod reloc;
 mod shared;
 
 pub use error::*;

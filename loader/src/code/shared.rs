@@ -17,11 +17,11 @@ use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader, SectionTa
 use object::{LittleEndian, SectionIndex};
 
 use kiln_format::{
-    ArtifactHeader, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_META, SECTION_STACKMAPS,
-    SECTION_TEXT, SECTION_TRAPS,
+    ArtifactHeader, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_META, SECTION_NAMES,
+    SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
 };
 
-use super::artifact::{check_contents, check_digest, check_header, Contents, SectionSizes};
+use super::artifact::{check_contents, check_digest, check_header, Contents, SectionSizes, TableBytes};
 use super::LoadError;
 
 type Elf = FileHeader64<LittleEndian>;
@@ -55,6 +55,7 @@ pub(crate) struct SharedImage<'data> {
     traps: Placed<'data>,
     stack_maps: Placed<'data>,
     handlers: Placed<'data>,
+    names: Placed<'data>,
     data: Placed<'data>,
     /// `.kiln.image`, which instantiation maps from the file rather than
     /// from where `dlopen` put it.
@@ -106,6 +107,23 @@ impl SharedCode {
     }
 }
 
+impl<'data> SharedImage<'data> {
+    /// `.kiln.traps`, in the file's bytes.
+    pub fn traps_bytes(&self) -> &'data [u8] {
+        self.traps.bytes
+    }
+
+    /// `.kiln.stackmaps`, in the file's bytes.
+    pub fn stack_map_bytes(&self) -> &'data [u8] {
+        self.stack_maps.bytes
+    }
+
+    /// `.kiln.names`, in the file's bytes.
+    pub fn name_bytes(&self) -> &'data [u8] {
+        self.names.bytes
+    }
+}
+
 /// Whether `bytes` start like an ELF shared object (`ET_DYN`), the one
 /// kind of file [`parse_shared`] takes.
 pub(crate) fn is_shared_object(bytes: &[u8]) -> bool {
@@ -151,6 +169,7 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
     let traps = optional(SECTION_TRAPS)?;
     let stack_maps = optional(SECTION_STACKMAPS)?;
     let handlers = optional(SECTION_HANDLERS)?;
+    let names = optional(SECTION_NAMES)?;
     let data = optional(SECTION_DATA)?;
     let image = optional(SECTION_IMAGE)?.bytes;
     let image_offset = if image.is_empty() { 0 } else { image.as_ptr() as u64 - bytes.as_ptr() as u64 };
@@ -159,8 +178,27 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
     let loads = check_segments(file, &sections, bytes, text_index)?;
 
     let sizes = SectionSizes { text: text.bytes.len(), data: data.bytes.len(), image: image.len() };
-    let contents = check_contents(&header, meta.bytes, sizes, traps.bytes, stack_maps.bytes, handlers.bytes)?;
-    Ok(SharedImage { header, meta, text, traps, stack_maps, handlers, data, image, image_offset, loads, contents })
+    let tables = TableBytes {
+        traps_bytes: traps.bytes,
+        stack_map_bytes: stack_maps.bytes,
+        handler_bytes: handlers.bytes,
+        name_bytes: names.bytes,
+    };
+    let contents = check_contents(&header, meta.bytes, sizes, tables)?;
+    Ok(SharedImage {
+        header,
+        meta,
+        text,
+        traps,
+        stack_maps,
+        handlers,
+        names,
+        data,
+        image,
+        image_offset,
+        loads,
+        contents,
+    })
 }
 
 /// The root symbol must be exported and sit at the start of `.kiln.meta`,
@@ -311,6 +349,7 @@ pub(crate) fn open(path: &Path, image: &SharedImage<'_>) -> Result<SharedCode, L
         (SECTION_TRAPS, image.traps),
         (SECTION_STACKMAPS, image.stack_maps),
         (SECTION_HANDLERS, image.handlers),
+        (SECTION_NAMES, image.names),
         (SECTION_DATA, image.data),
     ] {
         if placed.bytes.is_empty() {

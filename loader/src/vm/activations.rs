@@ -238,9 +238,10 @@ unsafe fn find_live_references(record: &ActivationRecord, live: &mut Vec<*mut VM
         };
         // Cranelift's frame size is the distance from SP at the call up to FP.
         let sp = frame.fp.wrapping_sub(map.frame_size as usize);
-        for &slot in &map.slots {
+        for slot in map.slots() {
             // SAFETY: the stack map of this exact return address names
-            // 8-byte slots of this live frame, `sp + slot` below `fp`.
+            // 8-byte slots of this live frame: `slots` yields only those
+            // with `slot + 8 <= frame_size`, so `sp + slot` lies below `fp`.
             let raw = unsafe { ((sp + slot as usize) as *const *mut VMExternData).read() };
             // An `i31` is no block and owns no count.
             if super::gc::object::is_block(raw as usize) {

@@ -8,8 +8,9 @@
 
 use kiln_format::header_offsets::{FORMAT_VERSION_OFFSET, FORMAT_VERSION_WIDTH};
 use kiln_format::{
-    seal_file, ArtifactHeader, CodeRange, CpuFeatures, FuncType, FunctionInfo, ModuleInfo, StackMapRecord, TrapCode,
-    TrapRecord, SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TRAPS,
+    encode_function_names, seal_file, ArtifactHeader, CodeRange, CpuFeatures, FuncType, FunctionInfo, ModuleInfo,
+    StackMapRecord, TrapCode, TrapRecord, SECTION_DATA, SECTION_META, SECTION_NAMES, SECTION_STACKMAPS, SECTION_TRAPS,
+    TEXT_PADDING, TEXT_PAGE_SIZE,
 };
 use object::write::{Object, Relocation, StandardSection, Symbol, SymbolSection};
 use object::{
@@ -78,6 +79,10 @@ pub struct TestArtifact {
     pub raw_info: Option<Vec<u8>>,
     /// Bytes stored instead of the encoded stack maps.
     pub raw_stack_maps: Option<Vec<u8>>,
+    /// Keep even the references kilnc resolves as relocations.
+    pub keep_relocations: bool,
+    /// Where `.text` is placed in the file: its page alignment unless set.
+    pub text_alignment: Option<u64>,
 }
 
 impl TestArtifact {
@@ -95,6 +100,8 @@ impl TestArtifact {
             undefined_symbols: Vec::new(),
             raw_info: None,
             raw_stack_maps: None,
+            keep_relocations: false,
+            text_alignment: None,
         }
     }
 
@@ -103,17 +110,40 @@ impl TestArtifact {
         self.layout().0[i]
     }
 
+    /// The offsets of the functions and the `.text` bytes, padded with
+    /// `int3` to whole pages as kilnc pads it (SPEC.md 2.2). PC-relative
+    /// references between the functions are resolved here, as kilnc
+    /// resolves them; others stay relocations, which the loader refuses.
     fn layout(&self) -> (Vec<u32>, Vec<u8>) {
         let mut text = Vec::new();
         let mut offsets = Vec::new();
         for f in &self.funcs {
             while text.len() % 16 != 0 {
-                text.push(0xcc);
+                text.push(TEXT_PADDING);
             }
             offsets.push(text.len() as u32);
             text.extend_from_slice(&f.code);
         }
+        let page = TEXT_PAGE_SIZE as usize;
+        text.resize(text.len().max(1).next_multiple_of(page), TEXT_PADDING);
+        for (f, &base) in self.funcs.iter().zip(&offsets) {
+            for r in f.relocs.iter().filter(|r| self.is_linked(r)) {
+                let target = self.funcs.iter().position(|g| g.name == r.symbol).expect("defined target");
+                let place = base as i64 + r.at as i64;
+                let value = (offsets[target] as i64 + r.addend - place) as i32;
+                let at = place as usize;
+                text[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            }
+        }
         (offsets, text)
+    }
+
+    /// Whether kilnc would have resolved `r` itself: a PC-relative
+    /// reference to a function of the artifact.
+    fn is_linked(&self, r: &Reloc) -> bool {
+        !self.keep_relocations
+            && matches!(r.r_type, elf::R_X86_64_PLT32 | elf::R_X86_64_PC32)
+            && self.funcs.iter().any(|g| g.name == r.symbol)
     }
 
     pub fn build(&self) -> Vec<u8> {
@@ -127,7 +157,6 @@ impl TestArtifact {
                 .zip(&offsets)
                 .map(|(f, &offset)| FunctionInfo {
                     type_index: 0,
-                    name: Some(f.name.clone()),
                     code: Some(CodeRange { offset, len: f.code.len() as u32 }),
                 })
                 .collect(),
@@ -160,11 +189,15 @@ impl TestArtifact {
 
         let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
         let text = obj.section_id(StandardSection::Text);
-        obj.append_section_data(text, &text_bytes, 16);
+        obj.append_section_data(text, &text_bytes, self.text_alignment.unwrap_or(TEXT_PAGE_SIZE));
+        let names: Vec<(u32, String)> =
+            self.funcs.iter().enumerate().map(|(i, f)| (i as u32, f.name.clone())).collect();
+        let names_bytes = encode_function_names(&names);
         for (name, bytes) in [
             (SECTION_META, &meta),
             (SECTION_TRAPS, &traps_bytes),
             (SECTION_STACKMAPS, &stack_map_bytes),
+            (SECTION_NAMES, &names_bytes),
             (SECTION_DATA, &self.data),
         ] {
             let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
@@ -198,7 +231,7 @@ impl TestArtifact {
             symbols.insert(name.clone(), id);
         }
         for (f, &offset) in self.funcs.iter().zip(&offsets) {
-            for r in &f.relocs {
+            for r in f.relocs.iter().filter(|r| !self.is_linked(r)) {
                 obj.add_relocation(
                     text,
                     Relocation {

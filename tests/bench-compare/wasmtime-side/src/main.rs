@@ -1,0 +1,103 @@
+//! Wasmtime's side of the micro-benchmarks of `make bench-compare`; kiln's
+//! side is `tests/src/bin/kiln-micro.rs`, and the two print the same lines
+//! for the same commands:
+//!
+//! - `load APP.wasm`: precompiles the module into a temporary file, then
+//!   times `Module::deserialize_file` of it;
+//! - `micro DIR`: instantiates `DIR/small.wat` from an `InstancePre` into a
+//!   fresh store, and times a typed call and Wasm→host calls of
+//!   `DIR/call.wat`.
+//!
+//! Each line is `name median_ns`, the median over rounds of the mean time of
+//! one operation within a round.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use wasmtime::{Caller, Engine, Linker, Module, Store};
+
+const ROUNDS: usize = 21;
+
+/// The median of ROUNDS rounds of ITERS calls of `op`, in ns per call.
+fn median_ns(iters: u32, mut op: impl FnMut()) -> f64 {
+    let mut per_op: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                op();
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(iters)
+        })
+        .collect();
+    per_op.sort_by(f64::total_cmp);
+    per_op[ROUNDS / 2]
+}
+
+fn load(wasm: &Path) -> Result<()> {
+    let engine = Engine::default();
+    let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let serialized = engine.precompile_module(&bytes)?;
+    let dir = std::env::temp_dir().join(format!("kiln-bench-wasmtime-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let cwasm = dir.join("app.cwasm");
+    std::fs::write(&cwasm, &serialized)?;
+    let median = median_ns(1, || {
+        // SAFETY: the file was written just above by this engine's
+        // `precompile_module`, and nothing else writes the directory.
+        let module = unsafe { Module::deserialize_file(&engine, &cwasm) }.expect("deserialize_file");
+        black_box(&module);
+    });
+    std::fs::remove_dir_all(&dir)?;
+    println!("load {median:.0}");
+    Ok(())
+}
+
+fn micro(dir: &Path) -> Result<()> {
+    let engine = Engine::default();
+    let mut linker = Linker::<i64>::new(&engine);
+    linker.func_wrap("env", "log", |mut caller: Caller<'_, i64>, value: i32| {
+        *caller.data_mut() += i64::from(value);
+    })?;
+
+    let small = Module::from_file(&engine, dir.join("small.wat"))?;
+    let pre = linker.instantiate_pre(&small)?;
+    let median = median_ns(1000, || {
+        let mut store = Store::new(&engine, 0i64);
+        let instance = pre.instantiate(&mut store).expect("instantiate");
+        black_box(instance);
+    });
+    println!("instantiate {median:.0}");
+
+    let calls = Module::from_file(&engine, dir.join("call.wat"))?;
+    let mut store = Store::new(&engine, 0i64);
+    let instance = linker.instantiate(&mut store, &calls)?;
+    let add = instance.get_typed_func::<(i32, i32), i32>(&mut store, "add")?;
+    let call_log = instance.get_typed_func::<i32, ()>(&mut store, "call_log")?;
+    let call_log_loop = instance.get_typed_func::<i32, ()>(&mut store, "call_log_loop1000")?;
+    if add.call(&mut store, (1, 2))? != 3 {
+        bail!("add(1, 2) is not 3");
+    }
+    let median = median_ns(100_000, || {
+        black_box(add.call(&mut store, black_box((1, 2))).expect("add"));
+    });
+    println!("call/typed {median:.1}");
+    let median = median_ns(100_000, || call_log.call(&mut store, black_box(1)).expect("call_log"));
+    println!("call/host_once {median:.1}");
+    let median = median_ns(100, || call_log_loop.call(&mut store, black_box(1)).expect("call_log_loop1000"));
+    println!("call/host {:.1}", median / 1000.0);
+    if *store.data() == 0 {
+        bail!("the host function never ran");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1..).unwrap_or_default() {
+        [cmd, path] if cmd == "load" => load(Path::new(path)),
+        [cmd, dir] if cmd == "micro" => micro(Path::new(dir)),
+        _ => bail!("usage: kiln-bench-wasmtime load APP.wasm | micro MODULES_DIR"),
+    }
+}
