@@ -8,14 +8,17 @@
 #   make bench-programs   real C programs under `kiln run` against native builds
 #   make bench-gc  Wasm GC programs under `kiln run` against Wasmtime's collectors
 #   make bench-instrumentation   their cost of --epoch-interruption and --fuel
-#   make bench-compare BASE=DIR   them against another build's kilnc and kiln
+#   make bench-compare   kiln against Wasmtime 48.0.8: the real programs, load,
+#               instantiate and call micro-benchmarks, side by side (installs
+#               Wasmtime's CLI into target/tools when missing: ~25 minutes)
+#   make bench-base BASE=DIR   the real programs against another build's kilnc and kiln
 #   make fuzz-diff N=100000   differential execution against wasmi on seeds
 #               START..START+N (START=0), mismatches saved in tests/regressions/
 
 CARGO ?= cargo
 RELEASE := target/release
 
-.PHONY: all build run test spec valgrind valgrind-one bench-gc clean programs bench-programs bench-instrumentation bench-compare dist bench
+.PHONY: all build run test spec valgrind valgrind-one bench-gc clean programs bench-programs bench-instrumentation bench-compare bench-base dist bench
 
 all: build
 
@@ -57,9 +60,14 @@ bench-gc: build
 bench-instrumentation: build programs
 	bash tests/programs/bench.sh instrumentation
 
+# kiln against Wasmtime 48.0.8, side by side (tests/bench-compare/run.sh:
+# WASMTIME=path uses that CLI, KILN_TOOLS=DIR installs it there, RUNS=5).
+bench-compare: build programs
+	bash tests/bench-compare/run.sh
+
 # This build against another one: BASE=DIR, the release directory of a
 # build of another commit (its kilnc and kiln).
-bench-compare: build programs
+bench-base: build programs
 	BASE=$(BASE) bash tests/programs/bench.sh compare
 
 # wasm-2.0 (plain, epoch checks, fuel, pooling), wasm-3.0 (its GC scripts

@@ -1,5 +1,5 @@
 //! Laying out `.text` and resolving every reference within it, as a linker
-//! would, so that the artifact's code needs no relocation (SPEC.md 2.2):
+//! would, so that the artifact's code needs no relocation (SPEC.md 1.2):
 //! the loader maps it from the file and patches nothing.
 
 use cranelift_codegen::binemit::Reloc;

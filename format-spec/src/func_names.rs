@@ -2,7 +2,7 @@
 //!
 //! Names matter only when something is reported (a backtrace, `kiln
 //! inspect`), so they are kept out of the module info that every load
-//! decodes. The section (SPEC.md 2.7) is:
+//! decodes. The section (SPEC.md 2.8) is:
 //!
 //! ```text
 //! u32 names

@@ -19,7 +19,7 @@ pub const SECTION_IMAGE: &str = ".kiln.image";
 /// long, so that the loader maps it from the file as it lies.
 pub const SECTION_TEXT: &str = ".text";
 
-/// Alignment of `.text` in the file and of its size (SPEC.md 2.2): the
+/// Alignment of `.text` in the file and of its size (SPEC.md 1.2): the
 /// smallest host page, so that the pages holding code hold nothing else.
 pub const TEXT_PAGE_SIZE: u64 = 4096;
 

@@ -10,15 +10,24 @@
 # deadline: --timeout 1h) and with --fuel (run with u64::MAX fuel), the
 # three run alternately, RUNS times each, and the medians compared.
 #
+# `bench.sh wasmtime` measures kiln against Wasmtime (WASMTIME names its
+# CLI; `make bench-compare` installs 48.0.8 and passes it): each program
+# compiled by kilnc (baseline CPU, and --cpu native, which is what
+# `wasmtime compile` targets by default) and by `wasmtime compile`, the
+# compile times and sizes, then the three run in turn, whole processes
+# (`kiln run` against `wasmtime run --allow-precompiled`); plus `startup`,
+# sqlite3 answering one `SELECT 1` (process start, load and instantiation).
+#
 # `bench.sh compare` measures this build against another: BASE names the
 # release directory of another build of kiln (its `kilnc` and `kiln`, e.g.
 # of an earlier commit); each program is compiled by both kilncs and run
 # by both kilns, the two run alternately, RUNS times each.
 #
-# usage: tests/programs/bench.sh [instrumentation | compare]
+# usage: tests/programs/bench.sh [instrumentation | compare | wasmtime]
 #                                (`make bench-programs`,
 #                                `make bench-instrumentation` and
-#                                `make bench-compare BASE=DIR` build first)
+#                                `make bench-base BASE=DIR` build first;
+#                                `make bench-compare` runs the wasmtime mode)
 #   RUNS=5  BENCH_SIZE=8388608 (bytes of text the compressors work on)
 #   PROGRAMS="sqlite minigzip bzip2 lz4 zstdpipe" (which programs)
 #   KILNC_FLAGS="--fuel" (more kilnc flags for the kiln artifacts of the
@@ -42,7 +51,11 @@ compare)
         [ -x "$f" ] || { echo "error: BASE=$base has no $(basename "$f") to compare with" >&2; exit 1; }
     done
     ;;
-*) echo "usage: $0 [instrumentation | compare]" >&2; exit 2 ;;
+wasmtime)
+    wasmtime="${WASMTIME:-}"
+    [ -x "$wasmtime" ] || { echo "error: WASMTIME=$wasmtime is not Wasmtime's CLI" >&2; exit 1; }
+    ;;
+*) echo "usage: $0 [instrumentation | compare | wasmtime]" >&2; exit 2 ;;
 esac
 read -r -a kilnc_flags <<<"${KILNC_FLAGS:-}"
 read -r -a kiln_run_flags <<<"${KILN_RUN_FLAGS:-}"
@@ -56,6 +69,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/objects" "$work/inputs"
 "$out/gendata" "$size" "$work/inputs/data.txt"
 cp "$here/sqlite/build.sql" "$work/inputs/"
+echo "SELECT 1;" >"$work/inputs/one.sql"
 
 now_ns() { date +%s%N; }
 
@@ -67,6 +81,7 @@ side_kilnc_flags() {
     kiln) echo "${kilnc_flags[@]}" ;;
     epoch) echo --epoch-interruption ;;
     fuel) echo --fuel ;;
+    native-cpu) echo --cpu native ;;
     base) ;;
     esac
 }
@@ -95,6 +110,7 @@ prog() {
     shift 2
     case "$side" in
     native) "$out/native/$name" "$@" ;;
+    wasmtime) "$wasmtime" run --allow-precompiled --dir "$PWD::/" "$work/objects/$name.cwasm" "$@" ;;
     *)
         local run_flags
         read -r -a run_flags <<<"$(side_run_flags "$side")"
@@ -109,6 +125,7 @@ workload() {
     local side="$1" name="$2"
     case "$name" in
     sqlite) prog "$side" sqlite orders.db build.sql >/dev/null ;;
+    startup) prog "$side" sqlite one.db one.sql >/dev/null ;;
     minigzip) prog "$side" minigzip -9 data.txt >/dev/null && prog "$side" minigzip -d data.txt.gz >/dev/null ;;
     bzip2) prog "$side" bzip2 -9 -k data.txt && prog "$side" bzip2 -d -c data.txt.bz2 >/dev/null ;;
     lz4) prog "$side" lz4 -q -9 data.txt data.lz4 && prog "$side" lz4 -q -d data.lz4 restored.txt ;;
@@ -120,6 +137,7 @@ workload() {
 describe() {
     case "$1" in
     sqlite) echo "sqlite3: build.sql (60k-row database, joins, FTS5, VACUUM)" ;;
+    startup) echo "startup: sqlite3 answering SELECT 1" ;;
     minigzip) echo "zlib minigzip -9, then -d" ;;
     bzip2) echo "bzip2 -9, then -d" ;;
     lz4) echo "lz4 -9, then -d" ;;
@@ -127,7 +145,8 @@ describe() {
     esac
 }
 
-# Milliseconds of one timed workload in a fresh directory.
+# Milliseconds of one timed workload in a fresh directory, to 0.1 ms (the
+# startup workload takes a few).
 time_once() {
     local side="$1" name="$2" dir
     dir="$(mktemp -d "$work/run.XXXXXX")"
@@ -137,7 +156,7 @@ time_once() {
     (cd "$dir" && workload "$side" "$name") || { echo "error: $name ($side) failed" >&2; exit 1; }
     end="$(now_ns)"
     rm -rf "$dir"
-    echo $(((end - start) / 1000000))
+    awk -v ns="$((end - start))" 'BEGIN { printf "%.1f\n", ns / 1000000 }'
 }
 
 human() { awk -v b="$1" 'BEGIN { if (b >= 1048576) printf "%.1f MiB", b / 1048576; else printf "%.0f KiB", b / 1024 }'; }
@@ -172,6 +191,55 @@ if [ "$mode" = compare ]; then
         this_ms="$(median <"$work/kiln.ms")"
         printf '| %s | %s ms | %s ms | %s× |\n' "$(describe "$name")" "$base_ms" "$this_ms" "$(ratio "$this_ms" "$base_ms")"
     done
+    exit 0
+fi
+
+if [ "$mode" = wasmtime ]; then
+    echo "Each figure is the median of $runs runs, the sides run in turn; text input $(human "$size"). $(nproc) CPUs."
+    echo "Wasmtime: $("$wasmtime" --version). kiln: kilnc at its baseline CPU, and with --cpu native (the host's"
+    echo "features, as \`wasmtime compile\` uses by default)."
+    echo
+    echo "| program (workload) | wasmtime run | kiln run | kiln / wasmtime | kiln native | native / wasmtime | compile: wasmtime / kilnc | kilnc / wasmtime | .cwasm | kiln .o | .o / .cwasm |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    ratios=()
+    for name in $programs startup; do
+        # `startup` runs sqlite3's artifacts.
+        art="$name"
+        [ "$name" = startup ] && art=sqlite
+        wasm="$out/wasm/$art.wasm"
+        [ -f "$wasm" ] || { echo "error: $wasm missing: run \`make programs\`" >&2; exit 1; }
+        : >"$work/compile.wasmtime.ms"
+        : >"$work/compile.kiln.ms"
+        for _ in $(seq "$runs"); do
+            start="$(now_ns)"
+            "$wasmtime" compile "$wasm" -o "$work/objects/$art.cwasm"
+            echo $((($(now_ns) - start) / 1000000)) >>"$work/compile.wasmtime.ms"
+            start="$(now_ns)"
+            compile_side kiln "$art"
+            echo $((($(now_ns) - start) / 1000000)) >>"$work/compile.kiln.ms"
+        done
+        compile_side native-cpu "$art"
+        for side in wasmtime kiln native-cpu; do : >"$work/$side.ms"; done
+        for _ in $(seq "$runs"); do
+            for side in wasmtime kiln native-cpu; do
+                time_once "$side" "$name" >>"$work/$side.ms"
+            done
+        done
+        w_ms="$(median <"$work/wasmtime.ms")"
+        k_ms="$(median <"$work/kiln.ms")"
+        n_ms="$(median <"$work/native-cpu.ms")"
+        wc_ms="$(median <"$work/compile.wasmtime.ms")"
+        kc_ms="$(median <"$work/compile.kiln.ms")"
+        cwasm_size="$(stat -c %s "$work/objects/$art.cwasm")"
+        o_size="$(stat -c %s "$work/objects/$art.kiln.o")"
+        [ "$name" = startup ] || ratios+=("$(ratio "$k_ms" "$w_ms")")
+        printf '| %s | %s ms | %s ms | %s× | %s ms | %s× | %s / %s ms | %s× | %s | %s | %s× |\n' "$(describe "$name")" \
+            "$w_ms" "$k_ms" "$(ratio "$k_ms" "$w_ms")" "$n_ms" "$(ratio "$n_ms" "$w_ms")" "$wc_ms" "$kc_ms" \
+            "$(ratio "$kc_ms" "$wc_ms")" "$(human "$cwasm_size")" "$(human "$o_size")" "$(ratio "$o_size" "$cwasm_size")"
+    done
+    geomean="$(printf '%s\n' "${ratios[@]}" | awk '{ s += log($1) } END { printf "%.3f", exp(s / NR) }')"
+    echo
+    echo "Geometric mean of kiln run / wasmtime run over the programs (startup left out): ${geomean}×."
     exit 0
 fi
 

@@ -310,7 +310,7 @@ fn a_function_with_no_live_references_never_gets_its_neighbours_stack_map() {
     };
     let (neighbour, plain) = (index_of("neighbour"), index_of("plain"));
     let text = code.text() as usize;
-    let maps = code.stack_maps();
+    let maps: Vec<_> = code.stack_map_table().iter().collect();
     assert!(maps.iter().any(|m| code.func_at(text + m.return_offset as usize - 1) == Some(neighbour)));
     assert!(
         maps.iter().all(|m| code.func_at(text + m.return_offset as usize - 1) != Some(plain)),
@@ -512,7 +512,7 @@ fn kiln_inspect_lists_the_stack_maps_of_each_function() {
     let text = String::from_utf8_lossy(&output.stdout);
     let module = Module::from_file(&Engine::default(), &object).unwrap();
     let code = module.code();
-    for m in code.stack_maps() {
+    for m in code.stack_map_table().iter() {
         let entry = format!("\"return_offset\": {},", m.return_offset);
         assert!(text.contains(&entry), "no {entry} in {text}");
     }

@@ -106,7 +106,7 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
     })
 }
 
-/// `.text` must be whole pages at a page-aligned file offset (SPEC.md 2.2),
+/// `.text` must be whole pages at a page-aligned file offset (SPEC.md 1.2),
 /// so that the loader makes exactly its pages executable where they lie.
 fn check_text_placement(offset: usize, len: usize) -> Result<(), LoadError> {
     let page = TEXT_PAGE_SIZE as usize;
@@ -121,7 +121,7 @@ fn check_text_placement(offset: usize, len: usize) -> Result<(), LoadError> {
             SECTION_TEXT,
             format!(
                 "{len:#x} bytes at file offset {offset:#x}: .text must be whole {page}-byte pages at a page-aligned \
-                 offset (SPEC.md 2.2); compile it again with this release's kilnc"
+                 offset (SPEC.md 1.2); compile it again with this release's kilnc"
             ),
         ));
     }

@@ -103,7 +103,7 @@ impl<'data> ElfObject<'data> {
     }
 
     /// Refuses every relocation that applies to `.text` or a kiln section:
-    /// kilnc links `.text` itself (SPEC.md 2.2), so the loader maps it as
+    /// kilnc links `.text` itself (SPEC.md 1.2), so the loader maps it as
     /// the file holds it and patches nothing. Relocations of other sections
     /// (debug info, unwind tables) are ignored because those sections are
     /// never loaded.
@@ -130,7 +130,7 @@ impl<'data> ElfObject<'data> {
                 name,
                 format!(
                     "{count} relocations apply to {name}{}, but a kiln artifact's code is linked by kilnc \
-                     (SPEC.md 2.2): compile it again with this release's kilnc",
+                     (SPEC.md 1.2): compile it again with this release's kilnc",
                     first.unwrap_or_default()
                 ),
             ));

@@ -111,7 +111,7 @@ impl TestArtifact {
     }
 
     /// The offsets of the functions and the `.text` bytes, padded with
-    /// `int3` to whole pages as kilnc pads it (SPEC.md 2.2). PC-relative
+    /// `int3` to whole pages as kilnc pads it (SPEC.md 1.2). PC-relative
     /// references between the functions are resolved here, as kilnc
     /// resolves them; others stay relocations, which the loader refuses.
     fn layout(&self) -> (Vec<u32>, Vec<u8>) {
