@@ -125,8 +125,15 @@ fn text_is_fully_linked_whole_pages_at_a_page_aligned_offset() {
     let text = a.file.section_by_name(SECTION_TEXT).unwrap();
     let (offset, len) = text.file_range().unwrap();
     assert_eq!((offset % TEXT_PAGE_SIZE, len % TEXT_PAGE_SIZE), (0, 0), "{offset:#x}, {len:#x}");
-    // After the last trampoline, `int3` up to the page's end.
-    let code_end = a.info.host_trampolines.iter().map(|r| r.offset + r.len).max().unwrap() as usize;
+    // After the last trampoline (the builtins' come last), `int3` up to the
+    // page's end.
+    let code_end = a
+        .file
+        .symbols()
+        .filter(|s| s.section_index() == Some(text.index()))
+        .map(|s| s.address() + s.size())
+        .max()
+        .unwrap() as usize;
     let data = text.data().unwrap();
     assert!(data[code_end..].iter().all(|&b| b == TEXT_PADDING));
     // The direct call of the fib recursion was resolved in place: its
