@@ -2,6 +2,7 @@
 //! flags, the CPU features the code will need and a hash of the flags.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
@@ -146,6 +147,11 @@ pub struct CompileOptions {
     /// The WebAssembly features accepted: by default every one kilnc
     /// supports (all of 3.0 but GC, threads, legacy exceptions).
     pub features: Features,
+    /// A directory to write the optimized CLIF of every function and
+    /// trampoline to, one `NAMESPACE-INDEX.clif` file each (a defined
+    /// function is `0-FUNC_INDEX`), for reading the code kilnc produces
+    /// next to another compiler's. It changes nothing in the artifact.
+    pub clif_dir: Option<PathBuf>,
 }
 
 impl CompileOptions {
@@ -172,6 +178,8 @@ pub(crate) struct Target {
     pub cpu_features: CpuFeatures,
     /// Stable hash of every setting that influences code generation.
     pub flags_hash: u64,
+    /// Where to write each function's optimized CLIF, if anywhere.
+    pub clif_dir: Option<PathBuf>,
 }
 
 /// Checks that `triple` names x86-64 Linux (the only supported target).
@@ -269,7 +277,7 @@ impl Target {
             }
         }
         let flags_hash = flags_hash(&*isa);
-        Ok(Target { isa, triple: DEFAULT_TARGET, cpu_features, flags_hash })
+        Ok(Target { isa, triple: DEFAULT_TARGET, cpu_features, flags_hash, clif_dir: options.clif_dir.clone() })
     }
 }
 

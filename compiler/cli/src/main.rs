@@ -58,6 +58,11 @@ struct Cli {
     /// function-references, exceptions, legacy-exceptions (gc: not yet).
     #[arg(short = 'W', long = "wasm", value_name = "NAME[=y|n]")]
     wasm: Vec<String>,
+    /// Write the optimized CLIF of every function and trampoline into DIR
+    /// (which must exist), one `NAMESPACE-INDEX.clif` file each; a defined
+    /// function is `0-FUNC_INDEX`. For reading the generated code.
+    #[arg(long, value_name = "DIR", hide = true)]
+    emit_clif: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -104,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         epoch_interruption: cli.epoch_interruption,
         fuel: cli.fuel,
         features,
+        clif_dir: cli.emit_clif,
     };
     compile_file(&cli.input, &cli.output, &options)?;
     Ok(())
