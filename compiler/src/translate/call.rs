@@ -10,7 +10,8 @@ use cranelift_codegen::ir::{self, condcodes::IntCC, ExtFuncData, ExternalName, I
 use cranelift_frontend::FunctionBuilder;
 use kiln_format::{func_ref, FuncType, TrapCode};
 
-use super::env::{vm_flags, vm_readonly_flags, FuncEnvironment};
+use super::alias::Region;
+use super::env::{vm_flags, vm_readonly_flags, vm_region_flags, FuncEnvironment};
 use super::exceptions::{emit_call, Callee};
 use super::gc_cast::func_type_matches;
 use super::state::FuncState;
@@ -139,7 +140,8 @@ pub(crate) fn translate_call_indirect(
 
     let index = state.pop1(offset)?;
     let slot = checked_element_address(env, builder, state, table_index, index, TrapCode::UNDEFINED_ELEMENT, offset)?;
-    let func_ref = builder.ins().load(POINTER_TYPE, vm_flags(), slot, 0);
+    let element_flags = vm_region_flags(builder, Region::TableElements);
+    let func_ref = builder.ins().load(POINTER_TYPE, element_flags, slot, 0);
     builder.ins().trapz(func_ref, abi::clif_trap_code(TrapCode::INDIRECT_CALL_TO_NULL));
 
     let actual = builder.ins().load(ir::types::I32, vm_flags(), func_ref, func_ref::TYPE_ID as i32);
