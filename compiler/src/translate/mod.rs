@@ -37,6 +37,8 @@ mod translator;
 mod types;
 
 #[cfg(test)]
+mod alias_tests;
+#[cfg(test)]
 mod gc_tests;
 #[cfg(test)]
 mod tests;
