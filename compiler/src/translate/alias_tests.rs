@@ -139,3 +139,22 @@ fn imported_globals_share_one_region() {
     let loads = clif.lines().filter(|l| l.contains("= load.i32 notrap aligned region")).count();
     assert_eq!(loads, 2, "{clif}");
 }
+
+#[test]
+fn a_table_that_cannot_grow_has_a_constant_bound_and_a_read_only_base() {
+    let wat = r#"(module (type $t (func (param i32)))
+        (table $fixed 4 4 funcref) (table $growable 4 8 funcref)
+        (func (param i32) local.get 0 local.get 0 call_indirect $fixed (type $t))
+        (func (param i32) local.get 0 local.get 0 call_indirect $growable (type $t))
+        (func (result i32) table.size $fixed))"#;
+    let fixed = &optimized(wat)[0];
+    assert!(fixed.contains("iconst.i64 4"), "a constant bound: {fixed}");
+    assert_eq!(fixed.matches("readonly can_move").count(), 2, "the table's base and the type id: {fixed}");
+    assert!(!fixed.contains("memory and table definitions"), "nothing of the definition is mutable: {fixed}");
+    let growable = &optimized(wat)[1];
+    assert!(growable.contains("region0 = 805306368 \"memory and table definitions\""), "{growable}");
+    assert_eq!(growable.matches("notrap aligned region0").count(), 2, "base and length loaded: {growable}");
+    let size = &optimized(wat)[2];
+    assert!(size.contains("iconst.i32 4"), "{size}");
+    assert!(!size.lines().any(|l| l.contains("= load") && !l.contains("gv")), "{size}");
+}

@@ -153,6 +153,17 @@ impl<'a> FuncEnvironment<'a> {
         self.info.memories.get(index as usize).is_some_and(|memory| memory.shared)
     }
 
+    /// The number of elements of table `index` if it can never change: its
+    /// type caps it at its minimum. An imported table then has exactly
+    /// that many too, as an import's maximum bounds the provided table's
+    /// and its minimum the provided table's current size. (A table of more
+    /// than `MAX_TABLE_ELEMENTS` is never instantiated, so the count fits an
+    /// `i64`.)
+    pub(crate) fn fixed_table_elements(&self, index: u32, offset: usize) -> Result<Option<u64>> {
+        let ty = self.table_type(index, offset)?;
+        Ok((ty.maximum == Some(ty.minimum) && ty.minimum <= i64::MAX as u64).then_some(ty.minimum))
+    }
+
     /// Where the `VMTableDefinition` of table `index` is.
     pub(crate) fn table_location(&self, index: u32, offset: usize) -> Result<Location> {
         let counts = self.offsets.counts();
@@ -289,8 +300,10 @@ pub(crate) fn memory_length(
     Ok(current_length(builder, state.vmctx, location))
 }
 
-/// Loads `(base, current_elements)` of table `index`; both may change when
-/// the table grows, so they are reloaded on every access.
+/// `(base, current_elements)` of table `index`. Both may change when the
+/// table grows, so they are loaded again after every call; but a table
+/// whose type caps it at its minimum never changes size (SPEC 3.4), so its
+/// length is that constant and its base a read-only load.
 pub(crate) fn table_base_and_bound(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
@@ -300,6 +313,10 @@ pub(crate) fn table_base_and_bound(
 ) -> Result<(ir::Value, ir::Value)> {
     let location = env.table_location(index, offset)?;
     let (record, at) = record_base(builder, state.vmctx, location);
+    if let Some(elements) = env.fixed_table_elements(index, offset)? {
+        let base = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), record, at + definition::BASE as i32);
+        return Ok((base, builder.ins().iconst(ir::types::I64, elements as i64)));
+    }
     let flags = vm_region_flags(builder, Region::Definitions);
     let bound = builder.ins().load(ir::types::I64, flags, record, at + definition::CURRENT_LENGTH as i32);
     let base = builder.ins().load(POINTER_TYPE, flags, record, at + definition::BASE as i32);
@@ -314,6 +331,9 @@ pub(crate) fn table_bound(
     index: u32,
     offset: usize,
 ) -> Result<ir::Value> {
+    if let Some(elements) = env.fixed_table_elements(index, offset)? {
+        return Ok(builder.ins().iconst(ir::types::I64, elements as i64));
+    }
     let location = env.table_location(index, offset)?;
     Ok(current_length(builder, state.vmctx, location))
 }
