@@ -211,8 +211,7 @@ fn golden_call_indirect_follows_spec_3_4() {
 @0023                               v7 = ishl v4, v6  ; v6 = 3
 @0023                               v8 = iadd v3, v7
 @0023                               v9 = load.i64 notrap aligned region1 v8
-@0023                               trapz v9, user4
-@0023                               v10 = load.i32 notrap aligned v9+16
+@0023                               v10 = load.i32 user4 aligned v9+16
 @0023                               v11 = load.i32 notrap aligned readonly can_move v0+32
 @0023                               v12 = icmp ne v10, v11
 @0023                               trapnz v12, user5
