@@ -5,6 +5,7 @@
 //! order, so the output does not depend on the number of threads.
 
 use std::fmt;
+use std::path::Path;
 
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
@@ -215,10 +216,17 @@ impl Worker {
     ) -> Result<CompiledCode> {
         self.context.clear();
         self.context.func = func;
-        self.context
+        let compiled = self
+            .context
             .compile(&*target.isa, &mut ControlPlane::default())
             .map(|_| ())
-            .map_err(|e| CompileError::codegen(format!("cranelift: {}", e.inner)))?;
+            .map_err(|e| CompileError::codegen(format!("cranelift: {}", e.inner)));
+        if let Some(dir) = &target.clif_dir {
+            // Written before a codegen error propagates, so that the CLIF
+            // of a function Cranelift rejects can be read too.
+            write_clif(dir, &self.context.func)?;
+        }
+        compiled?;
         let func = &self.context.func;
         let code = self.context.compiled_code().ok_or_else(|| CompileError::codegen("cranelift produced no code"))?;
         let buffer = &code.buffer;
@@ -285,6 +293,17 @@ impl Worker {
             handlers,
         })
     }
+}
+
+/// Writes `func`'s CLIF to `DIR/NAMESPACE-INDEX.clif` (its user name).
+fn write_clif(dir: &Path, func: &ir::Function) -> Result<()> {
+    let name = match &func.name {
+        UserFuncName::User(name) => format!("{}-{}", name.namespace, name.index),
+        UserFuncName::Testcase(name) => name.to_string(),
+    };
+    let path = dir.join(format!("{name}.clif"));
+    std::fs::write(&path, func.display().to_string())
+        .map_err(|e| CompileError::options(format!("cannot write the CLIF to {}: {e}", path.display())))
 }
 
 /// The handler records of a function's call sites that have handlers

@@ -2,6 +2,7 @@
 //! flags, the CPU features the code will need and a hash of the flags.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
@@ -57,20 +58,36 @@ impl FromStr for OptLevel {
     }
 }
 
-/// Which CPU the code may assume.
+/// Which CPU the code may assume: a fixed profile, whose artifacts run on
+/// every machine of a deployment target whatever machine compiled them,
+/// or the compiling machine itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum CpuChoice {
     /// [`CpuFeatures::BASELINE_X86_64`]: runs on any x86-64-v2 machine.
     #[default]
     Baseline,
+    /// [`CpuFeatures::X86_64_V3`]: runs on any x86-64-v3 machine.
+    X86_64V3,
     /// Every feature of the compiling machine that kiln can record.
     Native,
+}
+
+impl CpuChoice {
+    /// The features of a fixed profile; `None` for [`CpuChoice::Native`].
+    pub fn profile_features(self) -> Option<CpuFeatures> {
+        match self {
+            CpuChoice::Baseline => Some(CpuFeatures::BASELINE_X86_64),
+            CpuChoice::X86_64V3 => Some(CpuFeatures::X86_64_V3),
+            CpuChoice::Native => None,
+        }
+    }
 }
 
 impl fmt::Display for CpuChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             CpuChoice::Baseline => "baseline",
+            CpuChoice::X86_64V3 => "x86-64-v3",
             CpuChoice::Native => "native",
         })
     }
@@ -80,9 +97,12 @@ impl FromStr for CpuChoice {
     type Err = CompileError;
     fn from_str(s: &str) -> Result<Self> {
         match s {
-            "baseline" => Ok(CpuChoice::Baseline),
+            "baseline" | "x86-64-v2" => Ok(CpuChoice::Baseline),
+            "x86-64-v3" => Ok(CpuChoice::X86_64V3),
             "native" => Ok(CpuChoice::Native),
-            other => Err(CompileError::options(format!("unknown CPU `{other}` (expected baseline or native)"))),
+            other => Err(CompileError::options(format!(
+                "unknown CPU `{other}` (expected baseline, x86-64-v2, x86-64-v3 or native)"
+            ))),
         }
     }
 }
@@ -146,6 +166,11 @@ pub struct CompileOptions {
     /// The WebAssembly features accepted: by default every one kilnc
     /// supports (all of 3.0 but GC, threads, legacy exceptions).
     pub features: Features,
+    /// A directory to write the optimized CLIF of every function and
+    /// trampoline to, one `NAMESPACE-INDEX.clif` file each (a defined
+    /// function is `0-FUNC_INDEX`), for reading the code kilnc produces
+    /// next to another compiler's. It changes nothing in the artifact.
+    pub clif_dir: Option<PathBuf>,
 }
 
 impl CompileOptions {
@@ -172,6 +197,8 @@ pub(crate) struct Target {
     pub cpu_features: CpuFeatures,
     /// Stable hash of every setting that influences code generation.
     pub flags_hash: u64,
+    /// Where to write each function's optimized CLIF, if anywhere.
+    pub clif_dir: Option<PathBuf>,
 }
 
 /// Checks that `triple` names x86-64 Linux (the only supported target).
@@ -221,10 +248,11 @@ impl Target {
         if let Some(triple) = &options.target {
             check_triple(triple)?;
         }
-        let mut builder = match options.cpu {
-            CpuChoice::Baseline => isa::lookup_by_name(DEFAULT_TARGET)
+        let profile = options.cpu.profile_features();
+        let mut builder = match profile {
+            Some(_) => isa::lookup_by_name(DEFAULT_TARGET)
                 .map_err(|e| CompileError::options(format!("target {DEFAULT_TARGET}: {e}")))?,
-            CpuChoice::Native => cranelift_native::builder()
+            None => cranelift_native::builder()
                 .map_err(|e| CompileError::options(format!("cannot detect the native CPU: {e}")))?,
         };
         if builder.triple().architecture.to_string() != "x86_64" {
@@ -233,14 +261,14 @@ impl Target {
                 builder.triple()
             )));
         }
-        match options.cpu {
-            CpuChoice::Baseline => {
+        match profile {
+            Some(features) => {
                 for (feature, name) in CPU_FEATURE_NAMES {
-                    let on = CpuFeatures::BASELINE_X86_64.contains(feature);
+                    let on = features.contains(feature);
                     set_isa_flag(&mut builder, &cranelift_feature_flag(name), on)?;
                 }
             }
-            CpuChoice::Native => {
+            None => {
                 // The header can only promise what it can name; anything
                 // else the host has stays unused so a loader's cpuid check
                 // against the recorded features is sufficient.
@@ -269,7 +297,7 @@ impl Target {
             }
         }
         let flags_hash = flags_hash(&*isa);
-        Ok(Target { isa, triple: DEFAULT_TARGET, cpu_features, flags_hash })
+        Ok(Target { isa, triple: DEFAULT_TARGET, cpu_features, flags_hash, clif_dir: options.clif_dir.clone() })
     }
 }
 
@@ -331,6 +359,43 @@ mod tests {
         assert!(text.contains("enable_multi_ret_implicit_sret=true"), "{text}");
         assert!(text.contains("probestack_strategy=inline"), "{text}");
         assert!(text.contains("has_avx=false"), "{text}");
+    }
+
+    #[test]
+    fn x86_64_v3_target_records_and_enables_the_profile() {
+        let t = Target::new(&CompileOptions { cpu: CpuChoice::X86_64V3, ..Default::default() }).unwrap();
+        assert_eq!(t.cpu_features, CpuFeatures::X86_64_V3);
+        assert_eq!(
+            t.cpu_features.names(),
+            ["sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "avx", "avx2", "bmi1", "bmi2", "lzcnt", "fma"]
+        );
+        let text = flags_text(&*t.isa);
+        for flag in
+            ["has_avx=true", "has_avx2=true", "has_bmi1=true", "has_bmi2=true", "has_lzcnt=true", "has_fma=true"]
+        {
+            assert!(text.contains(flag), "{flag}: {text}");
+        }
+        // Nothing beyond what the header can name: AVX-512 stays off.
+        assert!(text.contains("has_avx512f=false"), "{text}");
+        let baseline = Target::new(&CompileOptions::default()).unwrap();
+        assert_ne!(t.flags_hash, baseline.flags_hash);
+    }
+
+    #[test]
+    fn cpu_names() {
+        for (name, cpu) in [
+            ("baseline", CpuChoice::Baseline),
+            ("x86-64-v2", CpuChoice::Baseline),
+            ("x86-64-v3", CpuChoice::X86_64V3),
+            ("native", CpuChoice::Native),
+        ] {
+            assert_eq!(name.parse::<CpuChoice>().unwrap(), cpu);
+        }
+        for cpu in [CpuChoice::Baseline, CpuChoice::X86_64V3, CpuChoice::Native] {
+            assert_eq!(cpu.to_string().parse::<CpuChoice>().unwrap(), cpu);
+        }
+        let err = "x86-64-v4".parse::<CpuChoice>().unwrap_err();
+        assert!(err.to_string().contains("unknown CPU `x86-64-v4`"), "{err}");
     }
 
     #[test]

@@ -52,6 +52,19 @@ impl CpuFeatures {
     pub const BASELINE_X86_64: CpuFeatures =
         CpuFeatures(Self::SSE3.0 | Self::SSSE3.0 | Self::SSE41.0 | Self::SSE42.0 | Self::POPCNT.0);
 
+    /// `kilnc --cpu x86-64-v3`: the baseline plus what x86-64-v3 adds of
+    /// the features kiln names (AVX, AVX2, BMI1, BMI2, LZCNT, FMA), which
+    /// every x86-64 server CPU since Haswell (2013) and Zen (2017) has.
+    pub const X86_64_V3: CpuFeatures = CpuFeatures(
+        Self::BASELINE_X86_64.0
+            | Self::AVX.0
+            | Self::AVX2.0
+            | Self::BMI1.0
+            | Self::BMI2.0
+            | Self::LZCNT.0
+            | Self::FMA.0,
+    );
+
     /// Whether every feature of `other` is in `self`.
     pub fn contains(self, other: CpuFeatures) -> bool {
         self.0 & other.0 == other.0

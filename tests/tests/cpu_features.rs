@@ -158,3 +158,34 @@ fn native_artifacts_record_only_what_this_host_has() {
     assert!(needed.missing_from(kiln_loader::code::host_cpu_features()).is_empty(), "native records {needed}");
     assert_eq!(add_ones(&bytes), 2);
 }
+
+/// The bytes of the `.text` section.
+fn text(bytes: &[u8]) -> Vec<u8> {
+    let file = object::File::parse(bytes).expect("kilnc writes a valid ELF object");
+    let section = file.section_by_name(SECTION_TEXT).expect("a .text section");
+    section.data().expect(".text has data").to_vec()
+}
+
+#[test]
+fn x86_64_v3_artifacts_record_the_profile_whatever_the_compiling_host() {
+    let bytes = simd_artifact(&CompileOptions { cpu: CpuChoice::X86_64V3, ..CompileOptions::default() });
+    assert_eq!(header(&bytes).cpu_features, CpuFeatures::X86_64_V3);
+    assert_eq!(
+        CpuFeatures::X86_64_V3.names(),
+        ["sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "avx", "avx2", "bmi1", "bmi2", "lzcnt", "fma"]
+    );
+    // The profile's features are used (the vector code is VEX-encoded),
+    // not only recorded.
+    let baseline = simd_artifact(&CompileOptions::default());
+    assert_ne!(text(&bytes), text(&baseline));
+
+    let missing = CpuFeatures::X86_64_V3.missing_from(kiln_loader::code::host_cpu_features());
+    if missing.is_empty() {
+        assert_eq!(add_ones(&bytes), 2);
+    } else {
+        let message = refusal(&bytes);
+        for name in missing.names() {
+            assert!(message.contains(name.as_str()), "{name} not named in {message}");
+        }
+    }
+}

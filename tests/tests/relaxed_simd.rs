@@ -281,12 +281,20 @@ fn baseline_and_native_give_the_deterministic_results() {
         assert!(native.header.cpu_features.contains(CpuFeatures::FMA), "{}", native.header.cpu_features);
     }
     assert!(!baseline.header.cpu_features.contains(CpuFeatures::FMA));
+    // The x86-64-v3 profile (FMA and AVX2 whatever the compiling host),
+    // where this host can run it.
+    let host_is_v3 = kiln_loader::code::host_cpu_features().contains(CpuFeatures::X86_64_V3);
+    let mut v3 = host_is_v3.then(|| instantiate(CpuChoice::X86_64V3));
     let mut failures = Vec::new();
     let mut covered = BTreeSet::new();
     for (name, args) in cases() {
         covered.insert(name);
         let expected = reference(name, &args);
-        for (cpu, compiled) in [("baseline", &mut baseline), ("native", &mut native)] {
+        let mut artifacts = vec![("baseline", &mut baseline), ("native", &mut native)];
+        if let Some(v3) = v3.as_mut() {
+            artifacts.push(("x86-64-v3", v3));
+        }
+        for (cpu, compiled) in artifacts {
             let actual = compiled.call(name, &args);
             if !same(name, actual, expected) {
                 failures.push(format!("{name} for {cpu}: {actual:#034x}, expected {expected:#034x}"));

@@ -34,7 +34,10 @@ struct Cli {
     /// Target triple (only x86_64-unknown-linux-gnu is supported).
     #[arg(long, value_name = "TRIPLE")]
     target: Option<String>,
-    /// CPU features the code may use.
+    /// CPU features the code may use: baseline (x86-64-v2: SSE4.2,
+    /// POPCNT), x86-64-v3 (adds AVX2, BMI1/2, LZCNT, FMA; any x86-64 server
+    /// since 2013), or native (what this machine has). The artifact records
+    /// them, and a host without them refuses it.
     #[arg(long, value_enum, default_value_t = CpuArg::Baseline)]
     cpu: CpuArg,
     /// Number of compile threads (default: one per core).
@@ -58,6 +61,11 @@ struct Cli {
     /// function-references, exceptions, legacy-exceptions (gc: not yet).
     #[arg(short = 'W', long = "wasm", value_name = "NAME[=y|n]")]
     wasm: Vec<String>,
+    /// Write the optimized CLIF of every function and trampoline into DIR
+    /// (which must exist), one `NAMESPACE-INDEX.clif` file each; a defined
+    /// function is `0-FUNC_INDEX`. For reading the generated code.
+    #[arg(long, value_name = "DIR", hide = true)]
+    emit_clif: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -76,7 +84,10 @@ enum EmitArg {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum CpuArg {
+    #[value(alias = "x86-64-v2")]
     Baseline,
+    #[value(name = "x86-64-v3")]
+    X8664V3,
     Native,
 }
 
@@ -94,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         target: cli.target,
         cpu: match cli.cpu {
             CpuArg::Baseline => CpuChoice::Baseline,
+            CpuArg::X8664V3 => CpuChoice::X86_64V3,
             CpuArg::Native => CpuChoice::Native,
         },
         threads: cli.threads.map(usize::from),
@@ -104,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         epoch_interruption: cli.epoch_interruption,
         fuel: cli.fuel,
         features,
+        clif_dir: cli.emit_clif,
     };
     compile_file(&cli.input, &cli.output, &options)?;
     Ok(())

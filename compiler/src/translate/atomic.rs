@@ -184,7 +184,7 @@ fn translate_access(
     offset: usize,
 ) -> Result<()> {
     let AtomicAccess { kind, access: ty, value: value_ty, memarg } = access;
-    let flags = heap_flags().with_aligned();
+    let flags = heap_flags(builder).with_aligned();
     let narrow = |builder: &mut FunctionBuilder<'_>, v: ir::Value| {
         if ty == value_ty {
             v
@@ -264,7 +264,8 @@ fn atomic_address(
 
         builder.switch_to_block(unaligned);
         // Its value is unused, but a load that may trap stays in the code.
-        builder.ins().load(types::I8, heap_flags(), addr, (bytes - 1) as i32);
+        let flags = heap_flags(builder);
+        builder.ins().load(types::I8, flags, addr, (bytes - 1) as i32);
         builder.ins().trap(clif_trap_code(TrapCode::UNALIGNED_ATOMIC));
 
         builder.switch_to_block(aligned);

@@ -10,7 +10,8 @@ use cranelift_codegen::ir::{self, condcodes::IntCC, ExtFuncData, ExternalName, I
 use cranelift_frontend::FunctionBuilder;
 use kiln_format::{func_ref, FuncType, TrapCode};
 
-use super::env::{vm_flags, vm_readonly_flags, FuncEnvironment};
+use super::alias::Region;
+use super::env::{vm_flags, vm_readonly_flags, vm_region_flags, FuncEnvironment};
 use super::exceptions::{emit_call, Callee};
 use super::gc_cast::func_type_matches;
 use super::state::FuncState;
@@ -139,10 +140,16 @@ pub(crate) fn translate_call_indirect(
 
     let index = state.pop1(offset)?;
     let slot = checked_element_address(env, builder, state, table_index, index, TrapCode::UNDEFINED_ELEMENT, offset)?;
-    let func_ref = builder.ins().load(POINTER_TYPE, vm_flags(), slot, 0);
-    builder.ins().trapz(func_ref, abi::clif_trap_code(TrapCode::INDIRECT_CALL_TO_NULL));
-
-    let actual = builder.ins().load(ir::types::I32, vm_flags(), func_ref, func_ref::TYPE_ID as i32);
+    let element_flags = vm_region_flags(builder, Region::TableElements);
+    let func_ref = builder.ins().load(POINTER_TYPE, element_flags, slot, 0);
+    // The null check is the type id's load itself, which faults on a null
+    // element: the loads after it are then of a valid record.
+    let actual = builder.ins().load(
+        ir::types::I32,
+        null_checking_flags(TrapCode::INDIRECT_CALL_TO_NULL),
+        func_ref,
+        func_ref::TYPE_ID as i32,
+    );
     if env.is_final_type(type_index) {
         // No other type can declare a final type its supertype: the ids are equal or the call is refused.
         let expected = builder.ins().load(ir::types::I32, vm_readonly_flags(), state.vmctx, type_id_at as i32);
@@ -175,10 +182,23 @@ pub(crate) fn translate_call_ref(
     let ty = env.func_type(type_index, offset)?;
     let sig = signature_of(env, builder, state, type_index, offset)?;
     let func_ref = state.pop1(offset)?;
-    builder.ins().trapz(func_ref, abi::clif_trap_code(TrapCode::NULL_FUNCTION_REFERENCE));
-    let code = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::WASM_CALL as i32);
+    // The null check is the code pointer's load, as in `call_indirect`.
+    let flags = null_checking_flags(TrapCode::NULL_FUNCTION_REFERENCE);
+    let code = builder.ins().load(POINTER_TYPE, flags, func_ref, func_ref::WASM_CALL as i32);
     let callee_vmctx = builder.ins().load(POINTER_TYPE, vm_flags(), func_ref, func_ref::VMCTX as i32);
     pop_call_args(state, ty, callee_vmctx, offset)?;
     call_as(builder, state, kind, ty, Callee::Indirect(sig, code));
     Ok(())
+}
+
+// A load through a null func ref reads below this, in the first page,
+// which is never mapped (Linux keeps `vm.mmap_min_addr`, at least 4 KiB,
+// unmapped), so it faults and the trap handler finds its trap code.
+const NULL_GUARD: u32 = 4096;
+const _: () = assert!(func_ref::TYPE_ID < NULL_GUARD && func_ref::WASM_CALL < NULL_GUARD);
+
+/// Flags of the first load from a func ref that may be null: aligned, and
+/// faulting with `trap` when it is.
+fn null_checking_flags(trap: TrapCode) -> ir::MemFlagsData {
+    vm_flags().with_trap_code(Some(abi::clif_trap_code(trap)))
 }

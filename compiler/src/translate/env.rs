@@ -10,6 +10,7 @@ use kiln_format::{
     MemoryType, ModuleInfo, StructType, TableType, VMOffsets,
 };
 
+use super::alias::{alias_region, Region};
 use super::fuel::{fuel_after_builtin, fuel_before_builtin};
 use super::state::FuncState;
 use crate::abi::{self, POINTER_TYPE};
@@ -152,6 +153,17 @@ impl<'a> FuncEnvironment<'a> {
         self.info.memories.get(index as usize).is_some_and(|memory| memory.shared)
     }
 
+    /// The number of elements of table `index` if it can never change: its
+    /// type caps it at its minimum. An imported table then has exactly
+    /// that many too, as an import's maximum bounds the provided table's
+    /// and its minimum the provided table's current size. (A table of more
+    /// than `MAX_TABLE_ELEMENTS` is never instantiated, so the count fits an
+    /// `i64`.)
+    pub(crate) fn fixed_table_elements(&self, index: u32, offset: usize) -> Result<Option<u64>> {
+        let ty = self.table_type(index, offset)?;
+        Ok((ty.maximum == Some(ty.minimum) && ty.minimum <= i64::MAX as u64).then_some(ty.minimum))
+    }
+
     /// Where the `VMTableDefinition` of table `index` is.
     pub(crate) fn table_location(&self, index: u32, offset: usize) -> Result<Location> {
         let counts = self.offsets.counts();
@@ -221,15 +233,28 @@ pub(crate) fn vm_flags() -> MemFlagsData {
 }
 
 /// Flags of a load of VMContext data that no code changes while an instance
-/// lives (pointers to imported records, memory bases, type ids).
+/// lives (pointers to imported records, memory bases, type ids, immutable
+/// globals), at an address derived from the vmctx by such loads only. The
+/// address is valid anywhere in the function, so the load may move
+/// (`can_move`): Cranelift then treats it as a pure value, merges repeated
+/// loads and hoists them out of loops.
 pub(crate) fn vm_readonly_flags() -> MemFlagsData {
-    MemFlagsData::trusted().with_readonly()
+    MemFlagsData::trusted().with_readonly().with_can_move()
 }
 
-/// Flags of a linear-memory access: little-endian, and allowed to fault on
-/// the guard region, which reports `memory_out_of_bounds`.
-pub(crate) fn heap_flags() -> MemFlagsData {
-    MemFlagsData::new().with_endianness(ir::Endianness::Little).with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
+/// Flags of a load or store of VMContext data in `region`.
+pub(crate) fn vm_region_flags(builder: &mut FunctionBuilder<'_>, region: Region) -> MemFlagsData {
+    vm_flags().with_alias_region(Some(alias_region(builder.func, region)))
+}
+
+/// Flags of a linear-memory access: little-endian, allowed to fault on the
+/// guard region, which reports `memory_out_of_bounds`, and in the region
+/// of linear memory, which no VMContext field shares.
+pub(crate) fn heap_flags(builder: &mut FunctionBuilder<'_>) -> MemFlagsData {
+    MemFlagsData::new()
+        .with_endianness(ir::Endianness::Little)
+        .with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
+        .with_alias_region(Some(alias_region(builder.func, Region::Heap)))
 }
 
 /// `(record base, offset of the record from it)`: saves an `iadd` for
@@ -269,13 +294,16 @@ pub(crate) fn memory_length(
         // publishes the new length atomically once its pages are accessible.
         let (record, at) = record_base(builder, state.vmctx, location);
         let field = builder.ins().iadd_imm_u(record, i64::from(at) + i64::from(definition::CURRENT_LENGTH));
-        return Ok(builder.ins().atomic_load(ir::types::I64, vm_flags(), field));
+        let flags = vm_region_flags(builder, Region::Definitions);
+        return Ok(builder.ins().atomic_load(ir::types::I64, flags, field));
     }
     Ok(current_length(builder, state.vmctx, location))
 }
 
-/// Loads `(base, current_elements)` of table `index`; both may change when
-/// the table grows, so they are reloaded on every access.
+/// `(base, current_elements)` of table `index`. Both may change when the
+/// table grows, so they are loaded again after every call; but a table
+/// whose type caps it at its minimum never changes size (SPEC 3.4), so its
+/// length is that constant and its base a read-only load.
 pub(crate) fn table_base_and_bound(
     env: &FuncEnvironment<'_>,
     builder: &mut FunctionBuilder<'_>,
@@ -285,8 +313,13 @@ pub(crate) fn table_base_and_bound(
 ) -> Result<(ir::Value, ir::Value)> {
     let location = env.table_location(index, offset)?;
     let (record, at) = record_base(builder, state.vmctx, location);
-    let bound = builder.ins().load(ir::types::I64, vm_flags(), record, at + definition::CURRENT_LENGTH as i32);
-    let base = builder.ins().load(POINTER_TYPE, vm_flags(), record, at + definition::BASE as i32);
+    if let Some(elements) = env.fixed_table_elements(index, offset)? {
+        let base = builder.ins().load(POINTER_TYPE, vm_readonly_flags(), record, at + definition::BASE as i32);
+        return Ok((base, builder.ins().iconst(ir::types::I64, elements as i64)));
+    }
+    let flags = vm_region_flags(builder, Region::Definitions);
+    let bound = builder.ins().load(ir::types::I64, flags, record, at + definition::CURRENT_LENGTH as i32);
+    let base = builder.ins().load(POINTER_TYPE, flags, record, at + definition::BASE as i32);
     Ok((base, bound))
 }
 
@@ -298,15 +331,20 @@ pub(crate) fn table_bound(
     index: u32,
     offset: usize,
 ) -> Result<ir::Value> {
+    if let Some(elements) = env.fixed_table_elements(index, offset)? {
+        return Ok(builder.ins().iconst(ir::types::I64, elements as i64));
+    }
     let location = env.table_location(index, offset)?;
     Ok(current_length(builder, state.vmctx, location))
 }
 
 /// Loads the `current_length` (an i64) of the memory or table definition
-/// at `location`; growing changes it, so the load is not read-only.
+/// at `location`; growing changes it, so the load is not read-only, but
+/// only a call grows (for an unshared memory), so no store of the code does.
 fn current_length(builder: &mut FunctionBuilder<'_>, vmctx: ir::Value, location: Location) -> ir::Value {
     let (record, at) = record_base(builder, vmctx, location);
-    builder.ins().load(ir::types::I64, vm_flags(), record, at + definition::CURRENT_LENGTH as i32)
+    let flags = vm_region_flags(builder, Region::Definitions);
+    builder.ins().load(ir::types::I64, flags, record, at + definition::CURRENT_LENGTH as i32)
 }
 
 /// An `i32` constant for a builtin's index argument.

@@ -256,7 +256,7 @@ fn casts_to_final_types_compare_ids_only() {
             (func (param anyref) (result i32) local.get 0 ref.test (ref $t)))"#,
     );
     assert!(!text.contains(&builtin(kiln_format::BuiltinIndex::IsSubtype)), "{text}");
-    assert!(text.contains("load.i32 notrap aligned readonly v0+32"), "the VMContext's type id: {text}");
+    assert!(text.contains("load.i32 notrap aligned readonly can_move v0+32"), "the VMContext's type id: {text}");
 }
 
 #[test]

@@ -180,7 +180,7 @@ pub(crate) fn translate_load(
         LoadKind::Extend(_, bits, _) => u32::from(bits / 8),
     };
     let (addr, at) = effective_address(env, builder, state, memarg, address, size, offset)?;
-    let flags = heap_flags();
+    let flags = heap_flags(builder);
     let value = match kind {
         LoadKind::Plain(ty) => builder.ins().load(ty, flags, addr, at),
         LoadKind::Extend(ty, 8, true) => builder.ins().sload8(ty, flags, addr, at),
@@ -212,7 +212,7 @@ pub(crate) fn translate_store(
         StoreKind::Narrow(bits) => u32::from(bits / 8),
     };
     let (addr, at) = effective_address(env, builder, state, memarg, address, size, offset)?;
-    let flags = heap_flags();
+    let flags = heap_flags(builder);
     match kind {
         StoreKind::Plain => builder.ins().store(flags, value, addr, at),
         StoreKind::Narrow(8) => builder.ins().istore8(flags, value, addr, at),

@@ -7,6 +7,7 @@
 //! calls and references; numeric operators live in `numeric`, vector
 //! operators in `simd`, those of the threads proposal in `atomic`.
 
+mod alias;
 mod atomic;
 mod barriers;
 mod bulk;
@@ -35,6 +36,8 @@ mod table;
 mod translator;
 mod types;
 
+#[cfg(test)]
+mod alias_tests;
 #[cfg(test)]
 mod gc_tests;
 #[cfg(test)]

@@ -6,9 +6,10 @@ use cranelift_codegen::ir::{self, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
 use kiln_format::{BuiltinIndex, TrapCode, ValType};
 
+use super::alias::Region;
 use super::barriers::{push_from_storage, store_to_storage};
 use super::env::{
-    call_builtin_value, index_arg, narrow_result, table_base_and_bound, table_bound, vm_flags, widen_arg,
+    call_builtin_value, index_arg, narrow_result, table_base_and_bound, table_bound, vm_region_flags, widen_arg,
     FuncEnvironment,
 };
 use super::state::FuncState;
@@ -46,7 +47,8 @@ pub(crate) fn translate_table_get(
     let index = state.pop1(offset)?;
     let element = ValType::Ref(env.table_type(table, offset)?.element);
     let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
-    let value = builder.ins().load(POINTER_TYPE, vm_flags(), addr, 0);
+    let flags = vm_region_flags(builder, Region::TableElements);
+    let value = builder.ins().load(POINTER_TYPE, flags, addr, 0);
     push_from_storage(env, builder, state, value, element);
     Ok(())
 }
@@ -62,7 +64,8 @@ pub(crate) fn translate_table_set(
     let (index, value) = state.pop2(offset)?;
     let element = ValType::Ref(env.table_type(table, offset)?.element);
     let addr = checked_element_address(env, builder, state, table, index, TrapCode::TABLE_OUT_OF_BOUNDS, offset)?;
-    store_to_storage(env, builder, state, addr, 0, value, element, vm_flags());
+    let flags = vm_region_flags(builder, Region::TableElements);
+    store_to_storage(env, builder, state, addr, 0, value, element, flags);
     Ok(())
 }
 

@@ -193,6 +193,8 @@ fn golden_call_indirect_follows_spec_3_4() {
     assert_eq!(
         text,
         "function u0:0(i64 vmctx, i32) tail {
+    region0 = 805306368 \"memory and table definitions\"
+    region1 = 1073741824 \"table elements\"
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
@@ -200,18 +202,17 @@ fn golden_call_indirect_follows_spec_3_4() {
     stack_limit = gv2
 
                                 block0(v0: i64, v1: i32):
-@0023                               v2 = load.i64 notrap aligned v0+48
-@0023                               v3 = load.i64 notrap aligned v0+40
+@0023                               v2 = load.i64 notrap aligned region0 v0+48
+@0023                               v3 = load.i64 notrap aligned region0 v0+40
 @0023                               v4 = uextend.i64 v1
 @0023                               v5 = icmp uge v4, v2
 @0023                               trapnz v5, user6
 @0023                               v6 = iconst.i64 3
 @0023                               v7 = ishl v4, v6  ; v6 = 3
 @0023                               v8 = iadd v3, v7
-@0023                               v9 = load.i64 notrap aligned v8
-@0023                               trapz v9, user4
-@0023                               v10 = load.i32 notrap aligned v9+16
-@0023                               v11 = load.i32 notrap aligned readonly v0+32
+@0023                               v9 = load.i64 notrap aligned region1 v8
+@0023                               v10 = load.i32 user4 aligned v9+16
+@0023                               v11 = load.i32 notrap aligned readonly can_move v0+32
 @0023                               v12 = icmp ne v10, v11
 @0023                               trapnz v12, user5
 @0023                               v13 = load.i64 notrap aligned v9
@@ -230,7 +231,7 @@ fn golden_call_indirect_follows_spec_3_4() {
 fn golden_memory_load() {
     let text = clif("(module (memory 1) (func (param i32) (result i32) local.get 0 i32.load offset=4))");
     assert!(text.contains("uextend.i64 v1"), "{text}");
-    assert!(text.contains("load.i32 little v5+4"), "{text}");
+    assert!(text.contains("load.i32 little region0 v5+4"), "{text}");
     assert!(text.contains("+4"), "{text}");
 }
 
@@ -493,8 +494,8 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
     stack_limit = gv2
 
                                 block0(v0: i64):
-                                    v1 = load.i64 notrap aligned readonly v0
-                                    v2 = load.i64 notrap aligned readonly v1+40
+                                    v1 = load.i64 notrap aligned readonly can_move v0
+                                    v2 = load.i64 notrap aligned readonly can_move v1+40
                                     v3 = load.i64 notrap aligned v1+32
                                     v4 = load.i64 notrap aligned v2
                                     v5 = icmp uge v4, v3
@@ -502,8 +503,8 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
 
                                 block1 cold:
                                     call fn0(v0)
-                                    v6 = load.i64 notrap aligned readonly v0
-                                    v7 = load.i64 notrap aligned readonly v6+40
+                                    v6 = load.i64 notrap aligned readonly can_move v0
+                                    v7 = load.i64 notrap aligned readonly can_move v6+40
                                     v8 = load.i64 notrap aligned v6+32
                                     jump block2(v7, v8)
 
@@ -517,8 +518,8 @@ fn golden_epoch_checks_at_entry_and_loop_header() {
 
                                 block6 cold:
 @0017                               call fn0(v0)
-@0017                               v13 = load.i64 notrap aligned readonly v0
-@0017                               v14 = load.i64 notrap aligned readonly v13+40
+@0017                               v13 = load.i64 notrap aligned readonly can_move v0
+@0017                               v14 = load.i64 notrap aligned readonly can_move v13+40
 @0017                               v15 = load.i64 notrap aligned v13+32
 @0017                               jump block7(v14, v15)
 
@@ -548,17 +549,17 @@ fn golden_fuel_checks_at_entry_and_loop_header() {
     stack_limit = gv2
 
                                 block0(v0: i64):
-                                    v1 = load.i64 notrap aligned readonly v0
+                                    v1 = load.i64 notrap aligned readonly can_move v0
                                     v2 = load.i64 notrap aligned v1+48
                                     v3 = iconst.i64 0
                                     v4 = icmp sge v2, v3  ; v3 = 0
                                     brif v4, block1, block2(v2)
 
                                 block1 cold:
-                                    v5 = load.i64 notrap aligned readonly v0
+                                    v5 = load.i64 notrap aligned readonly can_move v0
                                     store.i64 notrap aligned v2, v5+48
                                     call fn0(v0)
-                                    v6 = load.i64 notrap aligned readonly v0
+                                    v6 = load.i64 notrap aligned readonly can_move v0
                                     v7 = load.i64 notrap aligned v6+48
                                     jump block2(v7)
 
@@ -571,10 +572,10 @@ fn golden_fuel_checks_at_entry_and_loop_header() {
 @0017                               brif v10, block6, block7(v8)
 
                                 block6 cold:
-@0017                               v11 = load.i64 notrap aligned readonly v0
+@0017                               v11 = load.i64 notrap aligned readonly can_move v0
 @0017                               store.i64 notrap aligned v8, v11+48
 @0017                               call fn0(v0)
-@0017                               v12 = load.i64 notrap aligned readonly v0
+@0017                               v12 = load.i64 notrap aligned readonly can_move v0
 @0017                               v13 = load.i64 notrap aligned v12+48
 @0017                               jump block7(v13)
 
@@ -624,26 +625,26 @@ fn golden_memory64_accesses_are_checked() {
     );
     let expected = "\
 block0(v0: i64, v1: i64):
-@0021                               v3 = load.i64 notrap aligned v0+48
+@0021                               v3 = load.i64 notrap aligned region0 v0+48
 @0021                               v4 = icmp ugt v1, v3
 @0021                               trapnz v4, heap_oob
-@0021                               v5 = load.i64 notrap aligned readonly v0+40
+@0021                               v5 = load.i64 notrap aligned readonly can_move v0+40
 @0021                               v6 = iadd v5, v1
-@0021                               v7 = load.i32 little v6+16
+@0021                               v7 = load.i32 little region1 v6+16
 @0024                               jump block1(v7)
 block1(v2: i32):
 @0024                               return v2
 block0(v0: i64, v1: i64):
-@0029                               v3 = load.i64 notrap aligned v0+48
+@0029                               v3 = load.i64 notrap aligned region0 v0+48
 @0029                               v4 = iconst.i64 0x0001_0000_0004
 @0029                               v5 = uadd_overflow_trap v1, v4, heap_oob  ; v4 = 0x0001_0000_0004
 @0029                               v6 = icmp ugt v5, v3
 @0029                               trapnz v6, heap_oob
-@0029                               v7 = load.i64 notrap aligned readonly v0+40
+@0029                               v7 = load.i64 notrap aligned readonly can_move v0+40
 @0029                               v8 = iadd v7, v1
 @0029                               v9 = iconst.i64 0x0001_0000_0000
 @0029                               v10 = iadd v8, v9  ; v9 = 0x0001_0000_0000
-@0029                               v11 = load.i32 little v10
+@0029                               v11 = load.i32 little region1 v10
 @0030                               jump block1(v11)
 block1(v2: i32):
 @0030                               return v2";
@@ -680,8 +681,8 @@ fn golden_narrow_atomic_rmw_checks_alignment_then_accesses_atomically() {
     // probe's `little` load keeps the default `heap_oob` trap code.)
     let expected_body = "
                                 block0(v0: i64, v1: i32, v2: i32):
-@0024                               v4 = load.i64 notrap aligned readonly v0+40
-@0024                               v5 = load.i64 notrap aligned readonly v4
+@0024                               v4 = load.i64 notrap aligned readonly can_move v0+40
+@0024                               v5 = load.i64 notrap aligned readonly can_move v4
 @0024                               v6 = uextend.i64 v1
 @0024                               v7 = iadd v5, v6
 @0024                               v8 = iconst.i64 6
@@ -691,7 +692,7 @@ fn golden_narrow_atomic_rmw_checks_alignment_then_accesses_atomically() {
 @0024                               brif v11, block2, block3
 
                                 block2 cold:
-@0024                               v12 = load.i8 little v9+1
+@0024                               v12 = load.i8 little region0 v9+1
 @0024                               trap user15
 
                                 block3:

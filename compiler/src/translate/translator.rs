@@ -91,6 +91,9 @@ impl FuncTranslator {
         func.stack_limit = Some(stack_limit(func)?);
 
         let mut builder = FunctionBuilder::new(func, builder_context);
+        // Spills across safepoints then keep what is known of every other
+        // region, instead of acting as fences.
+        builder.make_stack_map_alias_region(Box::new(super::alias::stack_map_region));
         let entry = builder.create_block();
         builder.append_block_params_for_function_params(entry);
         builder.switch_to_block(entry);

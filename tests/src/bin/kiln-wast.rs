@@ -31,7 +31,8 @@ struct Args {
     /// Keep each module's .wasm and .o under this directory.
     #[arg(long)]
     keep_artifacts: Option<PathBuf>,
-    /// CPU features kilnc may use: `baseline` (x86-64-v2) or `native`.
+    /// CPU features kilnc may use: `baseline` (x86-64-v2), `x86-64-v3` or
+    /// `native`.
     #[arg(long, default_value = "baseline")]
     cpu: String,
     /// kilnc's optimisation level: `none`, `speed` or `speed_and_size`.

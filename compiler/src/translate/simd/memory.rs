@@ -88,7 +88,7 @@ pub(super) fn translate_memory(
     offset: usize,
 ) -> Result<bool> {
     let Some((access, memarg)) = access(op) else { return Ok(false) };
-    let flags = heap_flags();
+    let flags = heap_flags(builder);
     match access {
         Access::Load => {
             let address = state.pop1(offset)?;

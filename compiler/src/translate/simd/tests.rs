@@ -298,16 +298,17 @@ fn golden_load_lane_uses_the_scalar_addressing() {
     assert_eq!(
         text,
         "function u0:0(i64 vmctx, i32, i8x16) -> i8x16 tail {
+    region0 = 0 \"linear memory\"
     gv0 = vmctx
     gv1 = load.i64 notrap aligned gv0
     gv2 = load.i64 notrap aligned gv1
     stack_limit = gv2
 
                                 block0(v0: i64, v1: i32, v2: i8x16):
-@0023                               v4 = load.i64 notrap aligned readonly v0+40
+@0023                               v4 = load.i64 notrap aligned readonly can_move v0+40
 @0023                               v5 = uextend.i64 v1
 @0023                               v6 = iadd v4, v5
-@0023                               v7 = load.i16 little v6+6
+@0023                               v7 = load.i16 little region0 v6+6
 @0023                               v8 = bitcast.i16x8 little v2
 @0023                               v9 = insertlane v8, v7, 3
 @0023                               v10 = bitcast.i8x16 little v9
