@@ -300,7 +300,12 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                     let (offset, import) = import?;
                     let kind = match import.ty {
                         TypeRef::Func(type_index) | TypeRef::FuncExact(type_index) => {
-                            info.functions.push(FunctionInfo { type_index, name: None, code: None });
+                            info.functions.push(FunctionInfo {
+                                type_index,
+                                name: None,
+                                code: None,
+                                inlined: Default::default(),
+                            });
                             info.num_imported_funcs += 1;
                             ImportKind::Func(type_index)
                         }
@@ -337,7 +342,12 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
             }
             Payload::FunctionSection(reader) => {
                 for type_index in reader {
-                    info.functions.push(FunctionInfo { type_index: type_index?, name: None, code: None });
+                    info.functions.push(FunctionInfo {
+                        type_index: type_index?,
+                        name: None,
+                        code: None,
+                        inlined: Default::default(),
+                    });
                 }
             }
             Payload::TableSection(reader) => {

@@ -121,6 +121,38 @@ impl FromStr for Emit {
     }
 }
 
+/// Whether kilnc inlines small and single-call-site callees into their
+/// callers (the heuristic is in `compiler/src/inline/policy.rs`). Inlining
+/// keeps traps, backtraces, stack maps, fuel and epochs exact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Inlining {
+    /// Inline (the default).
+    #[default]
+    On,
+    /// Compile every function on its own.
+    Off,
+}
+
+impl fmt::Display for Inlining {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Inlining::On => "y",
+            Inlining::Off => "n",
+        })
+    }
+}
+
+impl FromStr for Inlining {
+    type Err = CompileError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "y" | "yes" | "on" => Ok(Inlining::On),
+            "n" | "no" | "off" => Ok(Inlining::Off),
+            other => Err(CompileError::options(format!("unknown inlining setting `{other}` (expected y or n)"))),
+        }
+    }
+}
+
 /// Options of one compilation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CompileOptions {
@@ -146,6 +178,8 @@ pub struct CompileOptions {
     /// The WebAssembly features accepted: by default every one kilnc
     /// supports (all of 3.0 but GC, threads, legacy exceptions).
     pub features: Features,
+    /// Whether calls between the module's functions may be inlined.
+    pub inlining: Inlining,
 }
 
 impl CompileOptions {

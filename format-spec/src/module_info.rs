@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CompositeType, FormatError, FuncType, HeapType, RefType, Result, TypeShape, ValType, SECTION_META};
+use crate::{
+    CompositeType, FormatError, FuncType, HeapType, InlinedFrames, RefType, Result, TypeShape, ValType, SECTION_META,
+};
 
 /// Limits, element type and index type of a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +316,9 @@ pub struct FunctionInfo {
     pub name: Option<String>,
     /// Its code, for a defined function; `None` for an import.
     pub code: Option<CodeRange>,
+    /// The functions inlined into its code, for the backtraces of traps
+    /// in them; empty for an import and when nothing was inlined.
+    pub inlined: InlinedFrames,
 }
 
 /// Everything the loader needs to instantiate the module.
@@ -439,7 +444,12 @@ mod tests {
                 params: vec![ValType::I32],
                 results: vec![ValType::EXTERNREF],
             })],
-            functions: vec![FunctionInfo { type_index: 0, name: None, code: Some(CodeRange { offset: 16, len: 32 }) }],
+            functions: vec![FunctionInfo {
+                type_index: 0,
+                name: None,
+                code: Some(CodeRange { offset: 16, len: 32 }),
+                inlined: Default::default(),
+            }],
             exports: vec![Export { name: "f".into(), kind: ExternKind::Func, index: 0 }],
             ..Default::default()
         };

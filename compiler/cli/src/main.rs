@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, Features, OptLevel};
+use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, Features, Inlining, OptLevel};
 
 /// Compile a WebAssembly module into a kiln object file.
 #[derive(Parser, Debug)]
@@ -51,6 +51,12 @@ struct Cli {
     /// header; a store refuses fuel on code without it).
     #[arg(long)]
     fuel: bool,
+    /// Inline small callees, and callees with a single call site, into
+    /// their callers within the module (`y`, the default) or compile every
+    /// function on its own (`n`). Traps, backtraces and stack maps stay
+    /// exact either way.
+    #[arg(long, value_enum, value_name = "y|n", default_value_t = YesNo::Y)]
+    inline: YesNo,
     /// Turn a WebAssembly feature on or off: `NAME`, `NAME=y` or `NAME=n`,
     /// several separated by commas, the flag repeatable. Every feature
     /// kilnc supports is on by default. Features: simd, relaxed-simd,
@@ -72,6 +78,12 @@ enum OptArg {
 enum EmitArg {
     Obj,
     So,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum YesNo {
+    Y,
+    N,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -104,6 +116,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         epoch_interruption: cli.epoch_interruption,
         fuel: cli.fuel,
         features,
+        inlining: match cli.inline {
+            YesNo::Y => Inlining::On,
+            YesNo::N => Inlining::Off,
+        },
     };
     compile_file(&cli.input, &cli.output, &options)?;
     Ok(())

@@ -64,7 +64,12 @@ fn module_info(wasm: &[u8]) -> ModuleInfo {
                 for import in reader.into_imports() {
                     match import.unwrap().ty {
                         TypeRef::Func(t) | TypeRef::FuncExact(t) => {
-                            info.functions.push(FunctionInfo { type_index: t, name: None, code: None });
+                            info.functions.push(FunctionInfo {
+                                type_index: t,
+                                name: None,
+                                code: None,
+                                inlined: Default::default(),
+                            });
                             info.num_imported_funcs += 1;
                         }
                         TypeRef::Table(t) => {
@@ -93,7 +98,12 @@ fn module_info(wasm: &[u8]) -> ModuleInfo {
             }
             Payload::FunctionSection(reader) => {
                 for t in reader {
-                    info.functions.push(FunctionInfo { type_index: t.unwrap(), name: None, code: None });
+                    info.functions.push(FunctionInfo {
+                        type_index: t.unwrap(),
+                        name: None,
+                        code: None,
+                        inlined: Default::default(),
+                    });
                 }
             }
             Payload::TableSection(reader) => {

@@ -535,6 +535,8 @@ struct FunctionSummary {
     traps: usize,
     /// The stack maps of its safepoints, by return address.
     stack_maps: Vec<kiln_format::StackMapRecord>,
+    /// The function inlined at each of its inline sites.
+    inlined: Vec<u32>,
 }
 
 /// Limits as `min..max` (`min..` without a maximum).
@@ -577,6 +579,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 imported: f.code.is_none(),
                 code_offset: f.code.map_or(0, |r| r.offset),
                 code_size: f.code.map_or(0, |r| r.len),
+                inlined: f.inlined.sites.iter().map(|s| s.callee).collect(),
                 traps: code.trap_records().iter().filter(|t| within(t.text_offset)).count(),
                 stack_maps: code
                     .stack_maps()
@@ -642,6 +645,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "code_offset": f.code_offset,
                 "code_size": f.code_size,
                 "traps": f.traps,
+                "inlined": f.inlined,
                 "stack_maps": f.stack_maps.iter().map(|m| json!({
                     "return_offset": m.return_offset,
                     "frame_size": m.frame_size,
@@ -739,6 +743,10 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 f.traps,
                 f.stack_maps.len()
             );
+            if !f.inlined.is_empty() {
+                let callees: Vec<String> = f.inlined.iter().map(u32::to_string).collect();
+                println!("         inlined functions: {}", callees.join(", "));
+            }
             for m in &f.stack_maps {
                 println!(
                     "         stack map: return {:#x}, frame {} bytes, live slots at sp+{:?}",

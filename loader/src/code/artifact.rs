@@ -291,6 +291,9 @@ fn check_module_info(info: &ModuleInfo, text_len: usize, data_len: usize) -> Res
         }
         if let Some(code) = f.code {
             check_range(code, text_len, || format!("function {i}"))?;
+            f.inlined
+                .check(code.len, info.functions.len())
+                .map_err(|why| LoadError::in_section(SECTION_META, format!("inlined frames of function {i}: {why}")))?;
             functions.push(FunctionRange { start: code.offset, end: code.offset + code.len, func_index: i as u32 });
         }
     }

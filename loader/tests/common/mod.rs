@@ -129,6 +129,7 @@ impl TestArtifact {
                     type_index: 0,
                     name: Some(f.name.clone()),
                     code: Some(CodeRange { offset, len: f.code.len() as u32 }),
+                    inlined: Default::default(),
                 })
                 .collect(),
             ..Default::default()

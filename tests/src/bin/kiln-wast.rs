@@ -41,6 +41,9 @@ struct Args {
     /// or `so` (shared objects, opened with dlopen).
     #[arg(long, default_value = "obj")]
     emit: String,
+    /// Whether kilnc inlines calls within a module: `y` (its default) or `n`.
+    #[arg(long, default_value = "y")]
+    inline: String,
     /// Compile with epoch checks (`kilnc --epoch-interruption`); no store
     /// sets a deadline, so the checks never fire.
     #[arg(long)]
@@ -78,6 +81,7 @@ fn main() -> Result<ExitCode> {
         emit: args.emit.parse()?,
         epoch_interruption: args.epoch_interruption,
         fuel: args.fuel,
+        inlining: args.inline.parse()?,
         ..Default::default()
     };
     let features = if args.wasm.is_empty() {

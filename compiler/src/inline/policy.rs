@@ -1,0 +1,146 @@
+//! Which calls kilnc inlines.
+//!
+//! The heuristic, measured in CLIF instructions of the translated (not yet
+//! optimized) functions:
+//!
+//! - Only a plain `call` of a defined function of the same module is
+//!   inlined. Never an import (its code is elsewhere), an indirect call
+//!   (`call_indirect`, `call_ref`: the callee is not known), a builtin, or:
+//!   - a tail call (`return_call`): it replaces the caller's frame, so a
+//!     backtrace below it must not show the caller, which an inlined body
+//!     would;
+//!   - a `try_call` (a call inside a `try_table` or legacy `try` with
+//!     handlers): Cranelift would merge the handlers into every call of the
+//!     inlined body, with a second dynamic context in each exception table
+//!     that the handler records (SPEC 2.6) cannot express; such calls stay
+//!     calls, and the unwinder finds their handlers as before.
+//! - The callee contains no tail call (`return_call*`): Cranelift would turn
+//!   it into a plain call, which leaves the caller's frame on the stack and
+//!   so changes the backtrace below it.
+//! - The callee is small ([`SMALL_CALLEE`] instructions at most), or has
+//!   exactly one direct call site in the whole module and at most
+//!   [`SINGLE_SITE_CALLEE`] instructions.
+//! - It is not recursive: the callee is neither the caller nor any
+//!   function already inlined on the way to this call.
+//! - Inlining is nested at most [`MAX_DEPTH`] deep (a small callee's own
+//!   calls are visited too).
+//! - The caller's growth is bounded: its original size plus everything
+//!   inlined into it stays within [`GROWTH_LIMIT`], except that callees of
+//!   at most [`TINY_CALLEE`] instructions are inlined while the caller has
+//!   not yet doubled its original size.
+//!
+//! The inlined body keeps all of its semantics, which are in the CLIF:
+//! its fuel and epoch checks (fuel is stored back before every call and
+//! reloaded after, so the callee's code counts as before), its stack
+//! slots and the stack map entries of its calls (Cranelift's inliner adds
+//! the caller's live references at the call to every call of the inlined
+//! body), and its own `try_call`s with their landing pads.
+//!
+//! Decisions depend only on the translated CLIF, never on the thread that
+//! compiles a function, so the output does not depend on the thread count.
+
+use cranelift_codegen::ir::{self, ExternalName};
+
+/// Callees with at most this many instructions are inlined at every call
+/// site (within the growth bound).
+pub(crate) const SMALL_CALLEE: u32 = 40;
+/// A callee with a single call site in the module is inlined up to this size.
+pub(crate) const SINGLE_SITE_CALLEE: u32 = 400;
+/// Callees this small are inlined even into large callers, until the caller
+/// has doubled in size.
+pub(crate) const TINY_CALLEE: u32 = 12;
+/// Bound on a caller's size (original plus inlined instructions).
+pub(crate) const GROWTH_LIMIT: u32 = 2000;
+/// How deep inlined calls may nest (1: only the caller's own calls).
+pub(crate) const MAX_DEPTH: usize = 3;
+
+/// What the policy needs to know of one translated function.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FunctionSummary {
+    /// Instructions in the layout.
+    pub size: u32,
+    /// Whether it contains a `return_call` or `return_call_indirect`.
+    pub has_tail_call: bool,
+    /// The function index of the target of each direct call to a function
+    /// of the module (`call` and `try_call`), one entry per call site.
+    pub direct_calls: Vec<u32>,
+}
+
+impl FunctionSummary {
+    /// Summarizes `func`, whose direct calls to functions of the module are
+    /// user names in namespace 0.
+    pub(crate) fn of(func: &ir::Function) -> Self {
+        let mut summary = FunctionSummary::default();
+        for block in func.layout.blocks() {
+            for inst in func.layout.block_insts(block) {
+                summary.size += 1;
+                match func.dfg.insts[inst] {
+                    ir::InstructionData::Call { opcode: ir::Opcode::ReturnCall, .. }
+                    | ir::InstructionData::CallIndirect { opcode: ir::Opcode::ReturnCallIndirect, .. } => {
+                        summary.has_tail_call = true
+                    }
+                    ir::InstructionData::Call { func_ref, .. } | ir::InstructionData::TryCall { func_ref, .. } => {
+                        if let Some(index) = module_function(func, func_ref) {
+                            summary.direct_calls.push(index);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        summary
+    }
+}
+
+/// The function index that `func_ref` names, if it is a function of the
+/// module (namespace 0) rather than a builtin.
+pub(crate) fn module_function(func: &ir::Function, func_ref: ir::FuncRef) -> Option<u32> {
+    let ExternalName::User(name) = func.dfg.ext_funcs[func_ref].name else { return None };
+    let name = &func.params.user_named_funcs()[name];
+    (name.namespace == 0).then_some(name.index)
+}
+
+/// The module-wide half of the heuristic: which defined functions may be
+/// inlined at all.
+pub(crate) struct InlinePolicy {
+    /// Per defined function (index in defined order): whether it is a
+    /// candidate callee, and its size.
+    candidates: Vec<Option<u32>>,
+}
+
+impl InlinePolicy {
+    /// Picks the candidates among the defined functions summarized in
+    /// `summaries` (defined order), the first having function index
+    /// `first_defined`.
+    pub(crate) fn new(summaries: &[FunctionSummary], first_defined: u32) -> Self {
+        let mut call_sites = vec![0u32; summaries.len()];
+        for summary in summaries {
+            for &callee in &summary.direct_calls {
+                if let Some(n) = callee.checked_sub(first_defined).and_then(|d| call_sites.get_mut(d as usize)) {
+                    *n = n.saturating_add(1);
+                }
+            }
+        }
+        let candidates = summaries
+            .iter()
+            .zip(&call_sites)
+            .map(|(s, &sites)| {
+                let fits = s.size <= SMALL_CALLEE || (sites == 1 && s.size <= SINGLE_SITE_CALLEE);
+                (fits && !s.has_tail_call).then_some(s.size)
+            })
+            .collect();
+        InlinePolicy { candidates }
+    }
+
+    /// The size of defined function `defined` if it is a candidate callee.
+    pub(crate) fn candidate(&self, defined: usize) -> Option<u32> {
+        self.candidates.get(defined).copied().flatten()
+    }
+
+    /// Whether a caller of `original` instructions that has grown by
+    /// `grown` may inline a callee of `size` more.
+    pub(crate) fn allows_growth(original: u32, grown: u32, size: u32) -> bool {
+        let after = grown.saturating_add(size);
+        original.saturating_add(after) <= GROWTH_LIMIT || (size <= TINY_CALLEE && after <= original)
+    }
+}
