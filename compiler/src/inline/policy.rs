@@ -17,9 +17,14 @@
 //! - The callee contains no tail call (`return_call*`): Cranelift would turn
 //!   it into a plain call, which leaves the caller's frame on the stack and
 //!   so changes the backtrace below it.
-//! - The callee is small ([`SMALL_CALLEE`] instructions at most), or has
-//!   exactly one direct call site in the whole module and at most
-//!   [`SINGLE_SITE_CALLEE`] instructions.
+//! - The callee is a small leaf ([`SMALL_CALLEE`] instructions at most, and
+//!   no call of a Wasm function, direct or indirect, nor of an import), or
+//!   has exactly one direct call site in the whole module and at most
+//!   [`SINGLE_SITE_CALLEE`] instructions. Small wrappers that call on are
+//!   mostly error and I/O paths (`fprintf`, `exit`): inlining them saves
+//!   little and grows their callers, whose hot loops then compile worse.
+//! - The callee returns: one without a `return` (it ends in `unreachable`,
+//!   or loops, or calls `exit`) is an error path, not worth the growth.
 //! - It is not recursive: the callee is neither the caller nor any
 //!   function already inlined on the way to this call.
 //! - Inlining is nested at most [`MAX_DEPTH`] deep (a small callee's own
@@ -61,6 +66,11 @@ pub(crate) struct FunctionSummary {
     pub size: u32,
     /// Whether it contains a `return_call` or `return_call_indirect`.
     pub has_tail_call: bool,
+    /// Whether it contains an indirect call (`call_indirect`, `call_ref`,
+    /// imports).
+    pub has_indirect_call: bool,
+    /// Whether it contains a `return`.
+    pub returns: bool,
     /// The function index of the target of each direct call to a function
     /// of the module (`call` and `try_call`), one entry per call site.
     pub direct_calls: Vec<u32>,
@@ -84,6 +94,10 @@ impl FunctionSummary {
                             summary.direct_calls.push(index);
                         }
                     }
+                    ir::InstructionData::CallIndirect { .. } | ir::InstructionData::TryCallIndirect { .. } => {
+                        summary.has_indirect_call = true
+                    }
+                    ir::InstructionData::MultiAry { opcode: ir::Opcode::Return, .. } => summary.returns = true,
                     _ => {}
                 }
             }
@@ -125,8 +139,9 @@ impl InlinePolicy {
             .iter()
             .zip(&call_sites)
             .map(|(s, &sites)| {
-                let fits = s.size <= SMALL_CALLEE || (sites == 1 && s.size <= SINGLE_SITE_CALLEE);
-                (fits && !s.has_tail_call).then_some(s.size)
+                let leaf = s.direct_calls.is_empty() && !s.has_indirect_call;
+                let fits = (leaf && s.size <= SMALL_CALLEE) || (sites == 1 && s.size <= SINGLE_SITE_CALLEE);
+                (fits && s.returns && !s.has_tail_call).then_some(s.size)
             })
             .collect();
         InlinePolicy { candidates }
