@@ -184,3 +184,53 @@ fn an_inlined_callee_consumes_its_fuel() {
     }
     assert_eq!(consumed[0], consumed[1], "the same fuel with and without inlining");
 }
+
+/// Function indices of `inlining_excluded.wat`.
+mod excluded {
+    pub const COUNT: u32 = 0;
+    pub const LEAF: u32 = 1;
+    pub const CALLEE_TAIL_CALLS: u32 = 3;
+    pub const SMALL: u32 = 4;
+    pub const TAIL_SITE: u32 = 5;
+    pub const NEVER_RETURNS: u32 = 7;
+    pub const WITH_HANDLER: u32 = 9;
+    pub const WRAPPER: u32 = 10;
+    pub const WRAPPED: u32 = 11;
+}
+
+#[test]
+fn the_policy_keeps_the_calls_it_excludes() {
+    let path = common::tests_path("wat/inlining_excluded.wat");
+    let source = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let object = kiln_compiler::compile(&source, &CompileOptions::default()).expect("compiles");
+    let engine = Engine::default();
+    let module = Module::from_bytes(&engine, &object).expect("loads");
+    use excluded::*;
+    // $count's one call site is in $count.
+    assert!(inlined_into(&module, COUNT).is_empty(), "a function is never inlined into itself");
+    for (caller, why) in [
+        (CALLEE_TAIL_CALLS, "the callee tail-calls"),
+        (TAIL_SITE, "the call is a tail call"),
+        (NEVER_RETURNS, "the callee never returns"),
+        (WITH_HANDLER, "the call has handlers"),
+    ] {
+        assert!(inlined_into(&module, caller).is_empty(), "{why}: {:?}", inlined_into(&module, caller));
+    }
+    assert_eq!(inlined_into(&module, WRAPPER), [SMALL], "a small leaf is inlined");
+    assert!(inlined_into(&module, WRAPPED).is_empty(), "a small non-leaf with two sites is not");
+
+    // And the backtraces are those of the calls.
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).expect("instantiates");
+    assert_eq!(
+        trap_frames(&mut store, instance, "callee_tail_calls", 0),
+        (Some(TrapCode::UNREACHABLE), vec![LEAF, CALLEE_TAIL_CALLS])
+    );
+    assert_eq!(trap_frames(&mut store, instance, "tail_site", 0), (Some(TrapCode::UNREACHABLE), vec![SMALL]));
+    let recursive = instance.get_typed_func::<i32, i32>(&mut store, "recursive").unwrap();
+    assert_eq!(recursive.call(&mut store, 10).unwrap(), 10);
+    let handler = instance.get_typed_func::<i32, i32>(&mut store, "with_handler").unwrap();
+    assert_eq!((handler.call(&mut store, 0).unwrap(), handler.call(&mut store, 3).unwrap()), (5, 3));
+    let wrapped = instance.get_typed_func::<i32, i32>(&mut store, "wrapped").unwrap();
+    assert_eq!(wrapped.call(&mut store, 4).unwrap(), 5 + 2);
+}
