@@ -39,7 +39,7 @@ pub(crate) enum Job<'data> {
     /// A defined Wasm function, to translate and compile.
     Function(FunctionBodyData<'data>),
     /// A defined Wasm function already translated, to inline into and compile.
-    Translated(Translated),
+    Translated(Box<Translated>),
     /// A trampoline.
     Trampoline(Trampoline),
 }
@@ -223,9 +223,9 @@ impl Worker {
         target: &Target,
         layout: &SymbolLayout,
         inlining: Option<&InlineContext<'_>>,
-        translated: Translated,
+        translated: Box<Translated>,
     ) -> Result<CompiledCode> {
-        let Translated { func_index, func, summary } = translated;
+        let Translated { func_index, func, summary } = *translated;
         let func_id = defined_symbol(layout, func_index)?;
         let inlining = inlining.ok_or_else(|| CompileError::codegen("a translated function without inlining"))?;
         let defined = (func_index - layout.num_imported_funcs) as usize;
@@ -487,7 +487,7 @@ pub(crate) fn compile_module(
                 let mut jobs: Vec<Job<'_>> = translated
                     .into_iter()
                     .zip(summaries)
-                    .map(|(t, summary)| Job::Translated(Translated { summary, ..t }))
+                    .map(|(t, summary)| Job::Translated(Box::new(Translated { summary, ..t })))
                     .collect();
                 jobs.extend(trampolines());
                 compile_all(jobs, Some(&InlineContext { policy: &policy, callees: &callees }))
