@@ -50,7 +50,7 @@ use cranelift_codegen::ir::{self, ExternalName};
 /// site (within the growth bound).
 pub(crate) const SMALL_CALLEE: u32 = 40;
 /// A callee with a single call site in the module is inlined up to this size.
-pub(crate) const SINGLE_SITE_CALLEE: u32 = 400;
+pub(crate) const SINGLE_SITE_CALLEE: u32 = 100;
 /// Callees this small are inlined even into large callers, until the caller
 /// has doubled in size.
 pub(crate) const TINY_CALLEE: u32 = 12;
