@@ -216,6 +216,29 @@ fn code_ranges_outside_text_are_refused() {
 }
 
 #[test]
+fn bad_inlined_frames_are_refused() {
+    let mut artifact = TestArtifact::new(vec![returns_42()]);
+    artifact.edit_info = Some(Box::new(|info| {
+        info.functions[0].inlined = kiln_format::InlinedFrames {
+            sites: vec![kiln_format::InlineSite { callee: 7, parent: None }],
+            ranges: vec![kiln_format::InlineRange { start: 0, end: 1, site: 0 }],
+        };
+    }));
+    let err = refusal(&artifact);
+    assert!(err.to_string().contains("inlined frames of function 0: inline site 0 names function 7"), "{err}");
+
+    let mut artifact = TestArtifact::new(vec![returns_42()]);
+    artifact.edit_info = Some(Box::new(|info| {
+        info.functions[0].inlined = kiln_format::InlinedFrames {
+            sites: vec![kiln_format::InlineSite { callee: 0, parent: None }],
+            ranges: vec![kiln_format::InlineRange { start: 0, end: 0x1000, site: 0 }],
+        };
+    }));
+    let err = refusal(&artifact);
+    assert!(err.to_string().contains("outside"), "{err}");
+}
+
+#[test]
 fn trap_records_outside_text_are_refused() {
     let artifact = TestArtifact::new(vec![Func::new("f", &[0xc3]).trap(1, TrapCode::UNREACHABLE)]);
     let err = refusal(&artifact);
