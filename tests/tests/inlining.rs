@@ -2,7 +2,8 @@
 //! inlined callee, or below a call made from inlined code, shows the same
 //! Wasm frames as without inlining; a reference that only an inlined frame
 //! holds survives GCs; handlers inside inlined code, and above it, catch
-//! as before; fuel counts the inlined callee. Each test runs
+//! as before; fuel counts the inlined callee, and an epoch deadline stops
+//! a loop in it. Each test runs
 //! `tests/wat/inlining.wat` compiled with and without inlining, and checks
 //! that kilnc did inline the calls it exercises.
 
@@ -30,6 +31,8 @@ const THROW: u32 = 10;
 const THROWS_INLINED: u32 = 13;
 const ADD3: u32 = 15;
 const SUM: u32 = 16;
+const SPIN_LOOP: u32 = 17;
+const SPIN: u32 = 18;
 
 const MODES: [Inlining; 2] = [Inlining::On, Inlining::Off];
 
@@ -42,17 +45,20 @@ impl Drop for Tracked {
     }
 }
 
-fn module(engine: &Engine, inlining: Inlining, fuel: bool) -> Module {
+fn module(engine: &Engine, inlining: Inlining, instrumented: bool) -> Module {
     let path = common::tests_path("wat/inlining.wat");
     let source = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let options = CompileOptions { inlining, fuel, ..CompileOptions::default() };
+    let options =
+        CompileOptions { inlining, fuel: instrumented, epoch_interruption: instrumented, ..CompileOptions::default() };
     let object = kiln_compiler::compile(&source, &options).expect("compiles");
     Module::from_bytes(engine, &object).expect("loads")
 }
 
-fn instantiate(inlining: Inlining, fuel: bool) -> (Module, Store<()>, Instance) {
+/// `inlining.wat` as `inlining` says, with fuel metering and epoch checks
+/// when `instrumented`.
+fn instantiate(inlining: Inlining, instrumented: bool) -> (Module, Store<()>, Instance) {
     let engine = Engine::default();
-    let module = module(&engine, inlining, fuel);
+    let module = module(&engine, inlining, instrumented);
     let mut linker = Linker::<()>::new(&engine);
     linker
         .func_wrap("host", "gc", |mut caller: Caller<'_, ()>| -> Result<(), Error> {
@@ -183,6 +189,27 @@ fn an_inlined_callee_consumes_its_fuel() {
         assert_eq!(error.trap().and_then(|t| t.code), Some(TrapCode::OUT_OF_FUEL), "{mode:?}");
     }
     assert_eq!(consumed[0], consumed[1], "the same fuel with and without inlining");
+}
+
+#[test]
+fn an_epoch_deadline_stops_a_loop_in_an_inlined_callee() {
+    for mode in MODES {
+        let (module, mut store, instance) = instantiate(mode, true);
+        if mode == Inlining::On {
+            assert_eq!(inlined_into(&module, SPIN), [SPIN_LOOP]);
+        }
+        store.set_fuel(u64::MAX).unwrap();
+        store.set_epoch_deadline(1).unwrap();
+        let engine = module.engine().clone();
+        let ticker = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            engine.increment_epoch();
+        });
+        let (code, frames) = trap_frames(&mut store, instance, "spin", 0);
+        ticker.join().unwrap();
+        assert_eq!(code, Some(TrapCode::INTERRUPT), "{mode:?}");
+        assert_eq!(frames, [SPIN_LOOP, SPIN], "{mode:?}");
+    }
 }
 
 /// Function indices of `inlining_excluded.wat`.

@@ -69,4 +69,12 @@
       (local.set $acc (call $add3 (local.get $acc)))
       (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
     (local.get $acc))
+
+  ;; Epochs: the loop header check of the inlined $spin stops it, and the
+  ;; backtrace shows spin_loop, spin.
+  (func $spin_loop (param $x i32) (result i32)
+    (loop $again (br_if $again (i32.ne (local.get $x) (i32.const 1))))
+    (local.get $x))
+  (func (export "spin") (param $x i32) (result i32)
+    (call $spin_loop (local.get $x)))
 )

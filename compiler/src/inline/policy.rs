@@ -10,10 +10,13 @@
 //!     backtrace below it must not show the caller, which an inlined body
 //!     would;
 //!   - a `try_call` (a call inside a `try_table` or legacy `try` with
-//!     handlers): Cranelift would merge the handlers into every call of the
-//!     inlined body, with a second dynamic context in each exception table
-//!     that the handler records (SPEC 2.6) cannot express; such calls stay
-//!     calls, and the unwinder finds their handlers as before.
+//!     handlers): Cranelift would turn every call of the inlined body into
+//!     a `try_call` with the caller's handlers, builtin calls included,
+//!     whose `system_v` convention may keep the VMContext in a
+//!     callee-saved register, which a handler record (SPEC 2.6) cannot
+//!     name; such calls stay calls, and the unwinder finds their handlers
+//!     as before. A callee's own `try_call`s are inlined unchanged, with
+//!     their landing pads.
 //! - The callee contains no tail call (`return_call*`): Cranelift would turn
 //!   it into a plain call, which leaves the caller's frame on the stack and
 //!   so changes the backtrace below it.
