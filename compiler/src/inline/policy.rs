@@ -162,3 +162,48 @@ impl InlinePolicy {
         original.saturating_add(after) <= GROWTH_LIMIT || (size <= TINY_CALLEE && after <= original)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(size: u32, direct_calls: &[u32]) -> FunctionSummary {
+        FunctionSummary { size, returns: true, direct_calls: direct_calls.to_vec(), ..Default::default() }
+    }
+
+    #[test]
+    fn candidates_are_small_leaves_and_single_site_callees_that_return() {
+        // Function 10 (after 10 imports) is a small leaf; 11 is small and
+        // calls 10; 13 calls 11 twice and each of the others once.
+        let mut s = vec![
+            summary(SMALL_CALLEE, &[]),
+            summary(5, &[10]),
+            summary(SINGLE_SITE_CALLEE, &[]),
+            summary(500, &[11, 11, 12, 14, 15, 16]),
+            summary(SINGLE_SITE_CALLEE + 1, &[]),
+            FunctionSummary { has_tail_call: true, ..summary(3, &[]) },
+            FunctionSummary { returns: false, ..summary(3, &[]) },
+        ];
+        s.push(summary(SMALL_CALLEE + 1, &[]));
+        let policy = InlinePolicy::new(&s, 10);
+        assert_eq!(policy.candidate(0), Some(SMALL_CALLEE), "a small leaf");
+        assert_eq!(policy.candidate(1), None, "small but not a leaf, two sites");
+        assert_eq!(policy.candidate(2), Some(SINGLE_SITE_CALLEE), "one site");
+        assert_eq!(policy.candidate(3), None, "no site");
+        assert_eq!(policy.candidate(4), None, "one site, too large");
+        assert_eq!(policy.candidate(5), None, "tail-calls");
+        assert_eq!(policy.candidate(6), None, "never returns");
+        assert_eq!(policy.candidate(7), None, "a leaf without sites, too large to be small");
+        assert_eq!(policy.candidate(8), None, "out of range");
+    }
+
+    #[test]
+    fn growth_is_bounded() {
+        assert!(InlinePolicy::allows_growth(1000, 900, 100));
+        assert!(!InlinePolicy::allows_growth(1000, 901, 100));
+        // Tiny callees, until a large caller has doubled.
+        assert!(InlinePolicy::allows_growth(5000, 4988, TINY_CALLEE));
+        assert!(!InlinePolicy::allows_growth(5000, 4989, TINY_CALLEE));
+        assert!(!InlinePolicy::allows_growth(5000, 0, TINY_CALLEE + 1));
+    }
+}
