@@ -124,12 +124,18 @@ impl FromStr for Emit {
 /// Whether kilnc inlines small and single-call-site callees into their
 /// callers (the heuristic is in `compiler/src/inline/policy.rs`). Inlining
 /// keeps traps, backtraces, stack maps, fuel and epochs exact.
+///
+/// Off by default: on the real programs of `tests/programs/` (C built by
+/// clang -O2, which has inlined within each source file already) it
+/// changed run time by no more than the noise of the measurement, in both
+/// directions, while it costs some compile time and, since every
+/// function's CLIF is kept between the two phases, memory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Inlining {
-    /// Inline (the default).
-    #[default]
+    /// Inline.
     On,
-    /// Compile every function on its own.
+    /// Compile every function on its own (the default).
+    #[default]
     Off,
 }
 

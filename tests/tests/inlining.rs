@@ -229,7 +229,8 @@ mod excluded {
 fn the_policy_keeps_the_calls_it_excludes() {
     let path = common::tests_path("wat/inlining_excluded.wat");
     let source = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let object = kiln_compiler::compile(&source, &CompileOptions::default()).expect("compiles");
+    let options = CompileOptions { inlining: Inlining::On, ..CompileOptions::default() };
+    let object = kiln_compiler::compile(&source, &options).expect("compiles");
     let engine = Engine::default();
     let module = Module::from_bytes(&engine, &object).expect("loads");
     use excluded::*;

@@ -52,10 +52,10 @@ struct Cli {
     #[arg(long)]
     fuel: bool,
     /// Inline small callees, and callees with a single call site, into
-    /// their callers within the module (`y`, the default) or compile every
-    /// function on its own (`n`). Traps, backtraces and stack maps stay
+    /// their callers within the module (`y`) or compile every function on
+    /// its own (`n`, the default). Traps, backtraces and stack maps stay
     /// exact either way.
-    #[arg(long, value_enum, value_name = "y|n", default_value_t = YesNo::Y)]
+    #[arg(long, value_enum, value_name = "y|n", default_value_t = YesNo::N)]
     inline: YesNo,
     /// Turn a WebAssembly feature on or off: `NAME`, `NAME=y` or `NAME=n`,
     /// several separated by commas, the flag repeatable. Every feature

@@ -41,8 +41,8 @@ struct Args {
     /// or `so` (shared objects, opened with dlopen).
     #[arg(long, default_value = "obj")]
     emit: String,
-    /// Whether kilnc inlines calls within a module: `y` (its default) or `n`.
-    #[arg(long, default_value = "y")]
+    /// Whether kilnc inlines calls within a module: `y` or `n` (its default).
+    #[arg(long, default_value = "n")]
     inline: String,
     /// Compile with epoch checks (`kilnc --epoch-interruption`); no store
     /// sets a deadline, so the checks never fire.
