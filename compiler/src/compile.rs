@@ -3,6 +3,12 @@
 //! Every job is independent; rayon runs them with one translator and one
 //! Cranelift context per worker thread, and results are collected in job
 //! order, so the output does not depend on the number of threads.
+//!
+//! With inlining ([`crate::inline`]) there are two phases: every function
+//! is translated to CLIF in parallel, then the inlining policy is decided
+//! from all of them, then every function has its callees inlined and is
+//! compiled, in parallel again. Without it, one job translates and compiles
+//! a function.
 
 use std::fmt;
 use std::path::Path;
@@ -14,26 +20,47 @@ use cranelift_codegen::{Context, ExceptionContextLoc, FinalizedMachExceptionHand
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
 use kiln_format::{
-    BuiltinIndex, CompositeType, FuncType, Handler, HandlerRecord, HandlerTag, Instrumentation, ModuleInfo,
-    StackMapRecord, TrapRecord, NUM_BUILTINS,
+    BuiltinIndex, CompositeType, FuncType, FunctionInlining, Handler, HandlerRecord, HandlerTag, InlinedFrames,
+    Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, NUM_BUILTINS,
 };
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
 
 use crate::abi::{self, kiln_trap_code};
 use crate::environ::{FunctionBodyData, ModuleTranslation};
+use crate::inline::{CallerInliner, FunctionSummary, InlinePolicy, MarkedSites};
 use crate::memory_image::DataSections;
-use crate::options::Target;
+use crate::options::{Inlining, Target};
 use crate::trampolines::{builtin_trampoline, entry_trampoline, host_trampoline, BUILTIN_NAMESPACE};
 use crate::translate::{FuncEnvironment, FuncTranslator};
 use crate::{prescan, CompileError, Result};
 
 /// One unit of parallel work.
 pub(crate) enum Job<'data> {
-    /// A defined Wasm function.
+    /// A defined Wasm function, to translate and compile.
     Function(FunctionBodyData<'data>),
+    /// A defined Wasm function already translated, to inline into and compile.
+    Translated(Box<Translated>),
     /// A trampoline.
     Trampoline(Trampoline),
+}
+
+/// A defined function translated to CLIF (the first phase with inlining).
+pub(crate) struct Translated {
+    /// Index in the function space.
+    func_index: u32,
+    /// Its CLIF, or `None` when it is a candidate callee, whose CLIF the
+    /// shared callee table holds.
+    func: Option<ir::Function>,
+    /// What the inlining policy needs to know of it.
+    summary: FunctionSummary,
+}
+
+/// What the second phase shares between its jobs.
+struct InlineContext<'a> {
+    policy: &'a InlinePolicy,
+    /// The CLIF of each candidate callee, by defined index.
+    callees: &'a [Option<ir::Function>],
 }
 
 /// A trampoline to compile.
@@ -73,6 +100,8 @@ pub(crate) struct CompiledCode {
     pub stack_maps: Vec<StackMapRecord>,
     /// Exception handlers of call sites inside `try_table`s and `try`s.
     pub handlers: Vec<HandlerRecord>,
+    /// The functions inlined into it, and where their code is.
+    pub inlined: InlinedFrames,
 }
 
 /// The [`FuncId`] of each symbol, in declaration order: defined functions,
@@ -146,12 +175,22 @@ impl Worker {
         target: &Target,
         env: &FuncEnvironment<'_>,
         layout: &SymbolLayout,
+        inlining: Option<&InlineContext<'_>>,
         job: Job<'_>,
     ) -> Result<CompiledCode> {
         match job {
             Job::Function(data) => {
                 let func_index = data.func_index;
-                self.function(target, env, layout, data).map_err(|e| e.in_function(func_index))
+                let compiled = || {
+                    let func_id = defined_symbol(layout, func_index)?;
+                    let func = self.translate(env, data)?;
+                    self.compile_clif(target, layout, func, func_id, None)
+                };
+                compiled().map_err(|e| e.in_function(func_index))
+            }
+            Job::Translated(translated) => {
+                let func_index = translated.func_index;
+                self.inline_and_compile(target, layout, inlining, translated).map_err(|e| e.in_function(func_index))
             }
             Job::Trampoline(trampoline) => self
                 .trampoline(target, &env.info.types, layout, trampoline)
@@ -159,24 +198,51 @@ impl Worker {
         }
     }
 
-    fn function(
-        &mut self,
-        target: &Target,
-        env: &FuncEnvironment<'_>,
-        layout: &SymbolLayout,
-        data: FunctionBodyData<'_>,
-    ) -> Result<CompiledCode> {
+    /// Translates a defined function to CLIF.
+    fn translate(&mut self, env: &FuncEnvironment<'_>, data: FunctionBodyData<'_>) -> Result<ir::Function> {
         let FunctionBodyData { func_index, body, validator } = data;
         prescan::check_body(&body)?;
         let ty = env.info.func_type(func_index).ok_or_else(|| CompileError::codegen("function without a type"))?;
-        let func_id =
-            layout.defined_function(func_index).ok_or_else(|| CompileError::codegen("body of an imported function"))?;
         let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), abi::wasm_signature(ty));
         let mut validator = validator.into_validator(std::mem::take(&mut self.validator_allocations));
         let translated = self.translator.translate(env, func_index, &body, &mut validator, &mut func);
         self.validator_allocations = validator.into_allocations();
         translated?;
-        self.compile_clif(target, layout, func, func_id)
+        Ok(func)
+    }
+
+    /// The first phase with inlining: translates and summarizes.
+    fn translate_only(&mut self, env: &FuncEnvironment<'_>, data: FunctionBodyData<'_>) -> Result<Translated> {
+        let func_index = data.func_index;
+        let func = self.translate(env, data).map_err(|e| e.in_function(func_index))?;
+        let summary = FunctionSummary::of(&func);
+        Ok(Translated { func_index, func: Some(func), summary })
+    }
+
+    /// The second phase with inlining.
+    fn inline_and_compile(
+        &mut self,
+        target: &Target,
+        layout: &SymbolLayout,
+        inlining: Option<&InlineContext<'_>>,
+        translated: Box<Translated>,
+    ) -> Result<CompiledCode> {
+        let Translated { func_index, func, summary } = *translated;
+        let func_id = defined_symbol(layout, func_index)?;
+        let inlining = inlining.ok_or_else(|| CompileError::codegen("a translated function without inlining"))?;
+        let defined = (func_index - layout.num_imported_funcs) as usize;
+        let func = match func {
+            Some(func) => func,
+            None => inlining
+                .callees
+                .get(defined)
+                .cloned()
+                .flatten()
+                .ok_or_else(|| CompileError::codegen("the CLIF of a candidate callee is missing"))?,
+        };
+        let inliner =
+            CallerInliner::new(inlining.policy, inlining.callees, layout.num_imported_funcs, func_index, summary.size);
+        self.compile_clif(target, layout, func, func_id, Some(inliner))
     }
 
     fn trampoline(
@@ -204,18 +270,30 @@ impl Worker {
                     .ok_or_else(|| CompileError::codegen(format!("unknown builtin {b}")))?,
             ),
         };
-        self.compile_clif(target, layout, func, func_id)
+        self.compile_clif(target, layout, func, func_id, None)
     }
 
+    /// Compiles `func`, after inlining into it what `inliner` picks.
     fn compile_clif(
         &mut self,
         target: &Target,
         layout: &SymbolLayout,
         func: ir::Function,
         func_id: FuncId,
+        inliner: Option<CallerInliner<'_>>,
     ) -> Result<CompiledCode> {
         self.context.clear();
         self.context.func = func;
+        let mut sites = MarkedSites::default();
+        if let Some(mut inliner) = inliner {
+            let inlined = self
+                .context
+                .inline(&mut inliner)
+                .map_err(|e| CompileError::codegen(format!("cranelift inliner: {e}")))?;
+            if inlined {
+                sites = inliner.mark(&mut self.context.func);
+            }
+        }
         let compiled = self
             .context
             .compile(&*target.isa, &mut ControlPlane::default())
@@ -283,6 +361,8 @@ impl Worker {
             .collect();
 
         let handlers = handler_records(buffer.call_sites())?;
+        let inlined =
+            if sites.is_empty() { InlinedFrames::default() } else { sites.into_frames(buffer.get_srclocs_sorted()) };
 
         Ok(CompiledCode {
             bytes: buffer.data().to_vec(),
@@ -291,6 +371,7 @@ impl Worker {
             traps,
             stack_maps,
             handlers,
+            inlined,
         })
     }
 }
@@ -353,9 +434,7 @@ fn handler_records<'a>(
     Ok(records)
 }
 
-/// Compiles every defined function and every trampoline. The result holds
-/// the defined functions in index order, then the entry trampolines, then
-/// the host trampolines, by type index, then the builtin exit trampolines.
+/// The signature of the trampolines of a type.
 ///
 /// Trampolines stay indexed by type index, so a struct or array type gets
 /// the two trampolines of `[] -> []` (a few bytes each), which nothing
@@ -365,13 +444,24 @@ pub(crate) fn trampoline_type(ty: &CompositeType) -> &FuncType {
     ty.as_func().unwrap_or(&NO_SIGNATURE)
 }
 
+/// The symbol of defined function `func_index`.
+fn defined_symbol(layout: &SymbolLayout, func_index: u32) -> Result<FuncId> {
+    layout.defined_function(func_index).ok_or_else(|| CompileError::codegen("body of an imported function"))
+}
+
+/// Compiles every defined function and every trampoline, inlining as
+/// `inlining` says. The result holds the defined functions in index order,
+/// then the entry trampolines, then the host trampolines, by type index,
+/// then the builtin exit trampolines; the module info gets the inlined
+/// frames of each function.
 pub(crate) fn compile_module(
     translation: ModuleTranslation<'_>,
     target: &Target,
     instrumentation: Instrumentation,
+    inlining: Inlining,
     threads: Option<usize>,
 ) -> Result<(ModuleInfo, DataSections, Vec<CompiledCode>)> {
-    let ModuleTranslation { info, data, bodies } = translation;
+    let ModuleTranslation { mut info, data, bodies } = translation;
     let layout = SymbolLayout::new(&info);
     let env = FuncEnvironment {
         info: &info,
@@ -381,14 +471,56 @@ pub(crate) fn compile_module(
         type_kinds: crate::translate::TypeKind::of_all(&info.types),
     };
 
-    let mut jobs: Vec<Job<'_>> = bodies.into_iter().map(Job::Function).collect();
-    jobs.extend((0..layout.num_types).map(|t| Job::Trampoline(Trampoline::Entry(t))));
-    jobs.extend((0..layout.num_types).map(|t| Job::Trampoline(Trampoline::Host(t))));
-    jobs.extend(BuiltinIndex::ALL.iter().map(|&b| Job::Trampoline(Trampoline::Builtin(b))));
-    let run = || -> Vec<Result<CompiledCode>> {
-        jobs.into_par_iter().map_init(Worker::new, |worker, job| worker.run(target, &env, &layout, job)).collect()
+    let trampolines = || {
+        let entries = (0..layout.num_types).map(|t| Job::Trampoline(Trampoline::Entry(t)));
+        let hosts = (0..layout.num_types).map(|t| Job::Trampoline(Trampoline::Host(t)));
+        let builtins = BuiltinIndex::ALL.iter().map(|&b| Job::Trampoline(Trampoline::Builtin(b)));
+        entries.chain(hosts).chain(builtins)
     };
-    let results = match threads {
+    // The first failure in job order, so the reported error is the same
+    // for every thread count.
+    let run = || -> Result<Vec<CompiledCode>> {
+        let compile_all = |jobs: Vec<Job<'_>>, inlining: Option<&InlineContext<'_>>| {
+            jobs.into_par_iter()
+                .map_init(Worker::new, |worker, job| worker.run(target, &env, &layout, inlining, job))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect::<Result<Vec<_>>>()
+        };
+        match inlining {
+            Inlining::Off => {
+                let mut jobs: Vec<Job<'_>> = bodies.into_iter().map(Job::Function).collect();
+                jobs.extend(trampolines());
+                compile_all(jobs, None)
+            }
+            Inlining::On => {
+                let mut translated = bodies
+                    .into_par_iter()
+                    .map_init(Worker::new, |worker, data| worker.translate_only(&env, data))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .collect::<Result<Vec<_>>>()?;
+                let summaries: Vec<FunctionSummary> =
+                    translated.iter_mut().map(|t| std::mem::take(&mut t.summary)).collect();
+                let policy = InlinePolicy::new(&summaries, layout.num_imported_funcs);
+                // A candidate callee's CLIF moves to the shared table; its
+                // own job clones it back.
+                let callees: Vec<Option<ir::Function>> = translated
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(d, t)| policy.candidate(d).and_then(|_| t.func.take()))
+                    .collect();
+                let mut jobs: Vec<Job<'_>> = translated
+                    .into_iter()
+                    .zip(summaries)
+                    .map(|(t, summary)| Job::Translated(Box::new(Translated { summary, ..t })))
+                    .collect();
+                jobs.extend(trampolines());
+                compile_all(jobs, Some(&InlineContext { policy: &policy, callees: &callees }))
+            }
+        }
+    };
+    let mut code = match threads {
         None => run(),
         Some(0) => return Err(CompileError::options("the number of threads must be at least 1")),
         Some(n) => rayon::ThreadPoolBuilder::new()
@@ -396,10 +528,12 @@ pub(crate) fn compile_module(
             .build()
             .map_err(|e| CompileError::options(format!("cannot start {n} compile threads: {e}")))?
             .install(run),
-    };
-
-    // The first failure in job order, so the reported error is the same
-    // for every thread count.
-    let code = results.into_iter().collect::<Result<Vec<_>>>()?;
+    }?;
+    // In function order, so the table is sorted by function index.
+    for (func_index, compiled) in (layout.num_imported_funcs..).zip(&mut code[..layout.num_defined_funcs as usize]) {
+        if !compiled.inlined.is_empty() {
+            info.inlined.push(FunctionInlining { func_index, frames: std::mem::take(&mut compiled.inlined) });
+        }
+    }
     Ok((info, data, code))
 }

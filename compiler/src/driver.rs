@@ -39,8 +39,9 @@ pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
     let wasm = if input.starts_with(WASM_MAGIC) { Cow::Borrowed(input) } else { Cow::Owned(parse_text(input)?) };
     let translation = environ::translate_module(&wasm, &options.features).map_err(|e| name_feature(e, options))?;
     let instrumentation = options.instrumentation();
-    let (info, data, code) = crate::compile::compile_module(translation, &target, instrumentation, options.threads)
-        .map_err(|e| name_feature(e, options))?;
+    let (info, data, code) =
+        crate::compile::compile_module(translation, &target, instrumentation, options.inlining, options.threads)
+            .map_err(|e| name_feature(e, options))?;
     emit::emit_object(&target, instrumentation, info, data, code)
 }
 

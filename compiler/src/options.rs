@@ -141,6 +141,44 @@ impl FromStr for Emit {
     }
 }
 
+/// Whether kilnc inlines small and single-call-site callees into their
+/// callers (the heuristic is in `compiler/src/inline/policy.rs`). Inlining
+/// keeps traps, backtraces, stack maps, fuel and epochs exact.
+///
+/// Off by default: on the real programs of `tests/programs/` (C built by
+/// clang -O2, which has inlined within each source file already) it
+/// changed run time by no more than the noise of the measurement, in both
+/// directions, while it costs some compile time and, since every
+/// function's CLIF is kept between the two phases, memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Inlining {
+    /// Inline.
+    On,
+    /// Compile every function on its own (the default).
+    #[default]
+    Off,
+}
+
+impl fmt::Display for Inlining {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Inlining::On => "y",
+            Inlining::Off => "n",
+        })
+    }
+}
+
+impl FromStr for Inlining {
+    type Err = CompileError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "y" | "yes" | "on" => Ok(Inlining::On),
+            "n" | "no" | "off" => Ok(Inlining::Off),
+            other => Err(CompileError::options(format!("unknown inlining setting `{other}` (expected y or n)"))),
+        }
+    }
+}
+
 /// Options of one compilation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CompileOptions {
@@ -171,6 +209,8 @@ pub struct CompileOptions {
     /// function is `0-FUNC_INDEX`), for reading the code kilnc produces
     /// next to another compiler's. It changes nothing in the artifact.
     pub clif_dir: Option<PathBuf>,
+    /// Whether calls between the module's functions may be inlined.
+    pub inlining: Inlining,
 }
 
 impl CompileOptions {

@@ -71,7 +71,15 @@ mod tests {
     use cranelift_module::ModuleReloc;
 
     fn code(bytes: Vec<u8>, alignment: u32, relocs: Vec<ModuleReloc>) -> CompiledCode {
-        CompiledCode { bytes, alignment, relocs, traps: vec![], stack_maps: vec![], handlers: vec![] }
+        CompiledCode {
+            bytes,
+            alignment,
+            relocs,
+            traps: vec![],
+            stack_maps: vec![],
+            handlers: vec![],
+            inlined: Default::default(),
+        }
     }
 
     #[test]

@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CompositeType, FormatError, FuncType, HeapType, RefType, Result, TypeShape, ValType, SECTION_META};
+use crate::{
+    CompositeType, FormatError, FuncType, FunctionInlining, HeapType, InlinedFrames, RefType, Result, TypeShape,
+    ValType, SECTION_META,
+};
 
 /// Limits, element type and index type of a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,7 +314,8 @@ pub struct FunctionInfo {
     /// Index of its type in [`ModuleInfo::types`]. (Its name, if the name
     /// section gives one, is in `.kiln.names`.)
     pub type_index: u32,
-    /// Its code, for a defined function; `None` for an import.
+    /// Its code, for a defined function; `None` for an import. (The
+    /// functions inlined into it, if any, are in [`ModuleInfo::inlined`].)
     pub code: Option<CodeRange>,
 }
 
@@ -415,6 +419,10 @@ pub struct ModuleInfo {
     pub tags: Vec<u32>,
     /// Number of imported tags.
     pub num_imported_tags: u32,
+    /// The inlined frames of each defined function that had callees
+    /// inlined (SPEC 2.2.3), sorted by function index: only those, so that
+    /// a module compiled without inlining decodes nothing here.
+    pub inlined: Vec<FunctionInlining>,
 }
 
 fn bincode_config() -> bincode::config::Configuration {
@@ -433,6 +441,13 @@ pub fn bounded_decoding() -> bincode::config::Configuration<
 }
 
 impl ModuleInfo {
+    /// The inlined frames of function `func_index`, if callees were inlined
+    /// into it.
+    pub fn inlined_frames(&self, func_index: u32) -> Option<&InlinedFrames> {
+        let i = self.inlined.binary_search_by_key(&func_index, |f| f.func_index).ok()?;
+        Some(&self.inlined[i].frames)
+    }
+
     /// Encodes with bincode (standard configuration).
     pub fn encode(&self) -> Vec<u8> {
         bincode::serde::encode_to_vec(self, bincode_config()).expect("module info is always encodable")

@@ -245,6 +245,35 @@ fn trap_records_are_read_in_place_and_match_only_their_pc() {
 }
 
 #[test]
+fn bad_inlined_frames_are_refused() {
+    let mut artifact = TestArtifact::new(vec![returns_42()]);
+    artifact.edit_info = Some(Box::new(|info| {
+        info.inlined.push(kiln_format::FunctionInlining {
+            func_index: 0,
+            frames: kiln_format::InlinedFrames {
+                sites: vec![kiln_format::InlineSite { callee: 7, parent: None }],
+                ranges: vec![kiln_format::InlineRange { start: 0, end: 1, site: 0 }],
+            },
+        });
+    }));
+    let err = refusal(&artifact);
+    assert!(err.to_string().contains("inlined frames of function 0: inline site 0 names function 7"), "{err}");
+
+    let mut artifact = TestArtifact::new(vec![returns_42()]);
+    artifact.edit_info = Some(Box::new(|info| {
+        info.inlined.push(kiln_format::FunctionInlining {
+            func_index: 0,
+            frames: kiln_format::InlinedFrames {
+                sites: vec![kiln_format::InlineSite { callee: 0, parent: None }],
+                ranges: vec![kiln_format::InlineRange { start: 0, end: 0x1000, site: 0 }],
+            },
+        });
+    }));
+    let err = refusal(&artifact);
+    assert!(err.to_string().contains("outside"), "{err}");
+}
+
+#[test]
 fn missing_metadata_is_refused() {
     let mut obj =
         object::write::Object::new(object::BinaryFormat::Elf, object::Architecture::X86_64, object::Endianness::Little);

@@ -112,6 +112,7 @@ pub fn run_script_isolated(exe: &Path, script: &Path, options: &IsolateOptions) 
     command.arg("--cpu").arg(options.run.compile.cpu.to_string());
     command.arg("--opt-level").arg(options.run.compile.opt_level.as_str());
     command.arg("--emit").arg(options.run.compile.emit.to_string());
+    command.arg("--inline").arg(options.run.compile.inlining.to_string());
     if options.run.compile.epoch_interruption {
         command.arg("--epoch-interruption");
     }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use kiln_compiler::{compile, CompileOptions};
+use kiln_compiler::{compile, CompileOptions, Inlining};
 
 fn modules() -> Vec<(String, Vec<u8>)> {
     let dir = common::tests_path("wat");
@@ -42,7 +42,11 @@ fn many_functions(n: usize) -> String {
 }
 
 fn compile_with(source: &[u8], threads: Option<usize>) -> Vec<u8> {
-    let options = CompileOptions { threads, ..CompileOptions::default() };
+    compile_inlining(source, threads, Inlining::default())
+}
+
+fn compile_inlining(source: &[u8], threads: Option<usize>, inlining: Inlining) -> Vec<u8> {
+    let options = CompileOptions { threads, inlining, ..CompileOptions::default() };
     compile(source, &options).unwrap_or_else(|e| panic!("compile failed: {e}"))
 }
 
@@ -70,6 +74,18 @@ fn thread_count_does_not_change_the_bytes() {
         let four = compile_with(&source, Some(4));
         assert!(one == two, "{name}, 1 vs 2 threads: {}", first_difference(&one, &two));
         assert!(one == four, "{name}, 1 vs 4 threads: {}", first_difference(&one, &four));
+    }
+}
+
+/// Inlining decides from all the translated functions before any is
+/// compiled, so the threads that compile them do not matter either.
+#[test]
+fn thread_count_does_not_change_the_bytes_with_inlining() {
+    for (name, source) in modules() {
+        let one = compile_inlining(&source, Some(1), Inlining::On);
+        let three = compile_inlining(&source, Some(3), Inlining::On);
+        assert!(one == three, "{name}, 1 vs 3 threads: {}", first_difference(&one, &three));
+        assert!(one == compile_inlining(&source, Some(3), Inlining::On), "{name}: twice");
     }
 }
 

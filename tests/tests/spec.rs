@@ -2,9 +2,11 @@
 //! `kiln-wast` (one child process per script, so a crash costs one script),
 //! each script with its suite's WebAssembly features:
 //! - WebAssembly 2.0, SIMD included: as plain code, with epoch checks, with
-//!   fuel metering and through the pooling allocator;
-//! - WebAssembly 3.0 in the same four ways;
-//! - the threads proposal and legacy exceptions, as plain code.
+//!   fuel metering, with calls inlined (`kilnc --inline=y`) and through the
+//!   pooling allocator;
+//! - WebAssembly 3.0 in the same five ways;
+//! - the threads proposal as plain code, legacy exceptions as plain code
+//!   and with calls inlined.
 //!
 //! Every script of a suite runs, and the number of scripts is checked, so
 //! that a moved or changed suite cannot pass silently. Every directive of
@@ -16,7 +18,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kiln_compiler::CompileOptions;
+use kiln_compiler::{CompileOptions, Inlining};
 use kiln_tests::{run_scripts_isolated, IsolateOptions, RunOptions, ScriptReport};
 
 /// A suite of `tests/testsuite/`.
@@ -165,6 +167,13 @@ fn spec_suite_passes_with_fuel() {
     assert_suite_passes(&WASM_2_0, "fuel", RunOptions { compile, ..Default::default() });
 }
 
+/// Calls inlined (`kilnc --inline=y`).
+#[test]
+fn spec_suite_passes_with_inlining() {
+    let compile = CompileOptions { inlining: Inlining::On, ..Default::default() };
+    assert_suite_passes(&WASM_2_0, "inlining", RunOptions { compile, ..Default::default() });
+}
+
 /// Every instance, memory and table from the pooling allocator's slots.
 #[test]
 fn spec_suite_passes_with_the_pooling_allocator() {
@@ -189,6 +198,12 @@ fn wasm_3_0_suite_passes_with_fuel() {
 }
 
 #[test]
+fn wasm_3_0_suite_passes_with_inlining() {
+    let compile = CompileOptions { inlining: Inlining::On, ..Default::default() };
+    assert_suite_passes(&WASM_3_0, "inlining", RunOptions { compile, ..Default::default() });
+}
+
+#[test]
 fn wasm_3_0_suite_passes_with_the_pooling_allocator() {
     assert_suite_passes(&WASM_3_0, "pooling", RunOptions { pooling: true, ..Default::default() });
 }
@@ -201,4 +216,10 @@ fn threads_suite_passes() {
 #[test]
 fn legacy_exceptions_suite_passes() {
     assert_suite_passes(&LEGACY_EXCEPTIONS, "plain", RunOptions::default());
+}
+
+#[test]
+fn legacy_exceptions_suite_passes_with_inlining() {
+    let compile = CompileOptions { inlining: Inlining::On, ..Default::default() };
+    assert_suite_passes(&LEGACY_EXCEPTIONS, "inlining", RunOptions { compile, ..Default::default() });
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, Features, OptLevel};
+use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, Features, Inlining, OptLevel};
 
 /// Compile a WebAssembly module into a kiln object file.
 #[derive(Parser, Debug)]
@@ -54,6 +54,12 @@ struct Cli {
     /// header; a store refuses fuel on code without it).
     #[arg(long)]
     fuel: bool,
+    /// Inline small callees, and callees with a single call site, into
+    /// their callers within the module (`y`) or compile every function on
+    /// its own (`n`, the default). Traps, backtraces and stack maps stay
+    /// exact either way.
+    #[arg(long, value_enum, value_name = "y|n", default_value_t = YesNo::N)]
+    inline: YesNo,
     /// Turn a WebAssembly feature on or off: `NAME`, `NAME=y` or `NAME=n`,
     /// several separated by commas, the flag repeatable. Every feature
     /// kilnc supports is on by default. Features: simd, relaxed-simd,
@@ -80,6 +86,12 @@ enum OptArg {
 enum EmitArg {
     Obj,
     So,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum YesNo {
+    Y,
+    N,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -117,6 +129,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         fuel: cli.fuel,
         features,
         clif_dir: cli.emit_clif,
+        inlining: match cli.inline {
+            YesNo::Y => Inlining::On,
+            YesNo::N => Inlining::Off,
+        },
     };
     compile_file(&cli.input, &cli.output, &options)?;
     Ok(())

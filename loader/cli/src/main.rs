@@ -535,6 +535,8 @@ struct FunctionSummary {
     traps: usize,
     /// The stack maps of its safepoints, by return address.
     stack_maps: Vec<kiln_format::StackMapRecord>,
+    /// The function inlined at each of its inline sites.
+    inlined: Vec<u32>,
 }
 
 /// Limits as `min..max` (`min..` without a maximum).
@@ -588,6 +590,10 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 imported: f.code.is_none(),
                 code_offset: f.code.map_or(0, |r| r.offset),
                 code_size: f.code.map_or(0, |r| r.len),
+                inlined: info
+                    .inlined_frames(index as u32)
+                    .map(|frames| frames.sites.iter().map(|s| s.callee).collect())
+                    .unwrap_or_default(),
                 traps: range.map_or(0, |(start, end)| {
                     trap_offsets.partition_point(|&t| t < end) - trap_offsets.partition_point(|&t| t < start)
                 }),
@@ -650,6 +656,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "code_offset": f.code_offset,
                 "code_size": f.code_size,
                 "traps": f.traps,
+                "inlined": f.inlined,
                 "stack_maps": f.stack_maps.iter().map(|m| json!({
                     "return_offset": m.return_offset,
                     "frame_size": m.frame_size,
@@ -747,6 +754,10 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 f.traps,
                 f.stack_maps.len()
             );
+            if !f.inlined.is_empty() {
+                let callees: Vec<String> = f.inlined.iter().map(u32::to_string).collect();
+                println!("         inlined functions: {}", callees.join(", "));
+            }
             for m in &f.stack_maps {
                 println!(
                     "         stack map: return {:#x}, frame {} bytes, live slots at sp+{:?}",

@@ -331,6 +331,28 @@ fn check_memory_images(info: &ModuleInfo, image_len: usize) -> Result<(), LoadEr
     Ok(())
 }
 
+/// Every table of inlined frames names a defined function, once and in
+/// order, and is well formed for that function's code.
+fn check_inlined_frames(info: &ModuleInfo) -> Result<(), LoadError> {
+    let mut previous = None;
+    for inlining in &info.inlined {
+        let i = inlining.func_index;
+        let refuse =
+            |why: String| Err(LoadError::in_section(SECTION_META, format!("inlined frames of function {i}: {why}")));
+        if previous.is_some_and(|p| p >= i) {
+            return refuse("the tables are not sorted by function index".into());
+        }
+        previous = Some(i);
+        let Some(code) = info.functions.get(i as usize).and_then(|f| f.code) else {
+            return refuse("no such defined function".into());
+        };
+        if let Err(why) = inlining.frames.check(code.len, info.functions.len()) {
+            return refuse(why);
+        }
+    }
+    Ok(())
+}
+
 /// Checks the offsets the loader and runtime trust without looking again:
 /// code ranges, type indices of functions and data-segment ranges.
 fn check_module_info(info: &ModuleInfo, text_len: usize, data_len: usize) -> Result<Vec<FunctionRange>, LoadError> {
@@ -347,6 +369,7 @@ fn check_module_info(info: &ModuleInfo, text_len: usize, data_len: usize) -> Res
             functions.push(FunctionRange { start: code.offset, end: code.offset + code.len, func_index: i as u32 });
         }
     }
+    check_inlined_frames(info)?;
     functions.sort_by_key(|f| f.start);
     if let Some(w) = functions.windows(2).find(|w| w[0].end > w[1].start) {
         return Err(LoadError::in_section(

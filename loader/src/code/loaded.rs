@@ -241,10 +241,26 @@ impl LoadedCode {
 
     /// The defined function whose body contains `pc`.
     pub fn func_at(&self, pc: usize) -> Option<u32> {
+        self.function_containing(pc).map(|(f, _)| f.func_index)
+    }
+
+    /// The defined function whose body contains `pc`, and the offset of
+    /// `pc` in it.
+    fn function_containing(&self, pc: usize) -> Option<(&FunctionRange, u32)> {
         let offset = self.text_offset(pc)?;
         let i = self.functions.partition_point(|f| f.start <= offset);
         let f = self.functions.get(i.checked_sub(1)?)?;
-        (offset < f.end).then_some(f.func_index)
+        (offset < f.end).then_some((f, offset - f.start))
+    }
+
+    /// The Wasm frames at `pc`, innermost first: the functions inlined
+    /// there (SPEC 2.2.3), then the defined function whose body contains
+    /// `pc`. Empty when `pc` is in no defined function.
+    pub fn frames_at(&self, pc: usize) -> impl Iterator<Item = u32> + '_ {
+        self.function_containing(pc).into_iter().flat_map(move |(f, within)| {
+            let inlined = self.info.inlined_frames(f.func_index).map(|frames| frames.frames_at(within));
+            inlined.into_iter().flatten().chain(std::iter::once(f.func_index))
+        })
     }
 
     /// The stack map of the call whose return address is exactly

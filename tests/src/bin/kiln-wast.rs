@@ -42,6 +42,9 @@ struct Args {
     /// or `so` (shared objects, opened with dlopen).
     #[arg(long, default_value = "obj")]
     emit: String,
+    /// Whether kilnc inlines calls within a module: `y` or `n` (its default).
+    #[arg(long, default_value = "n")]
+    inline: String,
     /// Compile with epoch checks (`kilnc --epoch-interruption`); no store
     /// sets a deadline, so the checks never fire.
     #[arg(long)]
@@ -79,6 +82,7 @@ fn main() -> Result<ExitCode> {
         emit: args.emit.parse()?,
         epoch_interruption: args.epoch_interruption,
         fuel: args.fuel,
+        inlining: args.inline.parse()?,
         ..Default::default()
     };
     let features = if args.wasm.is_empty() {

@@ -76,20 +76,24 @@ impl fmt::Display for FrameInfo {
 /// Turns raw PCs captured by the trap handler into frames. `pcs[0]` is a
 /// faulting instruction when `first_is_fault`; every other PC is a return
 /// address, looked up one byte back so that a call ending a function is
-/// attributed to it and not to the next one. PCs in trampolines are left out.
+/// attributed to it and not to the next one (and a call from inlined code
+/// to the inlined frames). A PC in inlined code gives one frame per
+/// inlined function, then its machine frame's function, all with the same
+/// `text_offset`. PCs in trampolines are left out.
 pub(crate) fn symbolize(pcs: &[usize], first_is_fault: bool) -> Vec<FrameInfo> {
     let mut frames = Vec::with_capacity(pcs.len());
     for (i, &pc) in pcs.iter().enumerate() {
         let lookup_pc = if i == 0 && first_is_fault { pc } else { pc.wrapping_sub(1) };
         let Some(code) = lookup_code(lookup_pc) else { continue };
-        let Some(func_index) = code.func_at(lookup_pc) else { continue };
         let text_offset = (pc.wrapping_sub(code.text() as usize)) as u32;
-        frames.push(FrameInfo {
-            module_name: code.module_name().map(str::to_string),
-            func_index,
-            func_name: code.func_name(func_index).map(str::to_string),
-            text_offset,
-        });
+        for func_index in code.frames_at(lookup_pc) {
+            frames.push(FrameInfo {
+                module_name: code.module_name().map(str::to_string),
+                func_index,
+                func_name: code.func_name(func_index).map(str::to_string),
+                text_offset,
+            });
+        }
     }
     frames
 }
