@@ -1,10 +1,14 @@
-//! Engine configuration: how instances, memories and tables are allocated.
+//! Engine configuration: how instances, memories and tables are allocated,
+//! and whether profilers are told about loaded code.
+
+use crate::ProfilingStrategy;
 
 /// Settings an [`Engine`](crate::Engine) is made with
 /// ([`Engine::new`](crate::Engine::new)).
 #[derive(Clone, Debug, Default)]
 pub struct Config {
     pub(crate) allocation: InstanceAllocationStrategy,
+    pub(crate) profiler: ProfilingStrategy,
 }
 
 impl Config {
@@ -16,6 +20,13 @@ impl Config {
     /// How instances, memories and tables are allocated.
     pub fn allocation_strategy(&mut self, strategy: InstanceAllocationStrategy) -> &mut Config {
         self.allocation = strategy;
+        self
+    }
+
+    /// How the code of the engine's modules is made visible to profilers:
+    /// [`ProfilingStrategy::PerfMap`] writes `/tmp/perf-PID.map` for `perf`.
+    pub fn profiler(&mut self, strategy: ProfilingStrategy) -> &mut Config {
+        self.profiler = strategy;
         self
     }
 }

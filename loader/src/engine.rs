@@ -9,6 +9,7 @@ use crate::config::{Config, InstanceAllocationStrategy};
 use crate::error::Error;
 use crate::vm::pooling::PoolingAllocator;
 use crate::vm::TypeRegistry;
+use crate::ProfilingStrategy;
 
 /// A shared handle to the runtime's global state; cheap to clone, `Send`
 /// and `Sync`. `Engine::default()` is an engine with the default
@@ -28,6 +29,8 @@ struct EngineInner {
     epoch: AtomicU64,
     /// The slots of the pooling allocator, if the engine uses one.
     pooling: Option<PoolingAllocator>,
+    /// Whether loaded modules are written to the perf map.
+    profiler: ProfilingStrategy,
 }
 
 impl Engine {
@@ -38,7 +41,12 @@ impl Engine {
             InstanceAllocationStrategy::OnDemand => None,
             InstanceAllocationStrategy::Pooling(pool) => Some(PoolingAllocator::new(pool)?),
         };
-        Ok(Engine { inner: Arc::new(EngineInner { pooling, ..EngineInner::default() }) })
+        Ok(Engine { inner: Arc::new(EngineInner { pooling, profiler: config.profiler, ..EngineInner::default() }) })
+    }
+
+    /// How the engine tells profilers about the code it loads.
+    pub(crate) fn profiler(&self) -> ProfilingStrategy {
+        self.inner.profiler
     }
 
     /// The pooling allocator's slots, if the engine was configured with one.

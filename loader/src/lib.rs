@@ -96,6 +96,7 @@ mod linker;
 pub mod matching;
 mod memory;
 mod module;
+mod profiling;
 mod rooted;
 mod shared_memory;
 mod store;
@@ -137,6 +138,7 @@ pub use limits::{
 pub use linker::Linker;
 pub use memory::{LeBytes, Memory, MAX_MEMORY64_PAGES, MAX_WASM_PAGES, WASM_PAGE_SIZE};
 pub use module::Module;
+pub use profiling::{perf_map_path, ProfilingStrategy};
 pub use rooted::{OwnedAnyRef, RootScope};
 pub use shared_memory::{SharedMemory, WaitResult};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, DEFAULT_MAX_WASM_STACK};

@@ -8,6 +8,7 @@ use kiln_format::{Export, FuncType, Import, ModuleInfo, RefType, ValType};
 use crate::code::{load_bytes, load_file, LoadedCode};
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::ProfilingStrategy;
 
 /// A loaded, relocated artifact. Cheap to clone, `Send` and `Sync`: one
 /// module serves any number of stores of its engine on any threads.
@@ -44,6 +45,9 @@ impl Module {
             .intern_module_types(&info.types, &info.type_shapes)
             .map_err(|e| Error::Instantiation(format!("bad type section: {e}")))?
             .into_boxed_slice();
+        if engine.profiler() == ProfilingStrategy::PerfMap {
+            crate::profiling::write_perf_map(&code)?;
+        }
         Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), code, type_ids }) })
     }
 

@@ -14,10 +14,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use kiln_loader::{
-    CompositeType, Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module, Store, StoreLimits,
-    TableType, Val, ValType,
+    CompositeType, Config, Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module,
+    ProfilingStrategy, Store, StoreLimits, TableType, Val, ValType,
 };
 use serde_json::json;
 
@@ -114,6 +114,11 @@ enum Command {
         /// imports under NAME.
         #[arg(long = "preload", value_name = "NAME=OTHER.o")]
         preloads: Vec<String>,
+        /// Tell a profiler about the loaded code: `perfmap` appends every
+        /// Wasm function's address, size and name to /tmp/perf-PID.map, so
+        /// that `perf report` names Wasm frames.
+        #[arg(long, value_enum, value_name = "KIND")]
+        profile: Option<ProfileArg>,
         /// Arguments: of the WASI command (after `--`), or of the `--invoke`d
         /// export, parsed by its parameter types.
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
@@ -127,6 +132,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The profilers `kiln run --profile` can tell about loaded code.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ProfileArg {
+    /// /tmp/perf-PID.map, for `perf report`.
+    Perfmap,
 }
 
 const EXIT_CODES: &str = EXIT_CODES_TEXT!();
@@ -193,11 +205,16 @@ fn main() -> ExitCode {
             allow_unsafe_dir,
             envs,
             preloads,
+            profile,
             args,
         } => {
             let wasi = WasiOptions { dirs, allow_unsafe_dir, envs, preloads };
             let limits = RunLimits { max_wasm_stack, max_memory, fuel, timeout };
-            run(&file, invoke.as_deref(), &limits, &wasi, &args)
+            let profiler = match profile {
+                None => ProfilingStrategy::None,
+                Some(ProfileArg::Perfmap) => ProfilingStrategy::PerfMap,
+            };
+            run(&file, invoke.as_deref(), &limits, &wasi, profiler, &args)
         }
         Command::Inspect { file, json } => inspect(&file, json),
     };
@@ -280,8 +297,15 @@ struct HostState {
     limits: StoreLimits,
 }
 
-fn run(file: &PathBuf, invoke: Option<&str>, limits: &RunLimits, options: &WasiOptions, args: &[String]) -> Result<()> {
-    let engine = Engine::default();
+fn run(
+    file: &PathBuf,
+    invoke: Option<&str>,
+    limits: &RunLimits,
+    options: &WasiOptions,
+    profiler: ProfilingStrategy,
+    args: &[String],
+) -> Result<()> {
+    let engine = Engine::new(Config::new().profiler(profiler))?;
     let module = Module::from_file(&engine, file)?;
     // Without --invoke the arguments are the command's own, after its name.
     let command_args: Vec<String> = match invoke {
