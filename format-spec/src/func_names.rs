@@ -13,15 +13,11 @@
 //! Name `i` is the bytes from the previous record's `end` (0 for the first)
 //! to its own. An empty section is an empty table.
 
+use crate::le_table::{lower_bound, u32_at};
 use crate::{FormatError, Result, SECTION_NAMES};
 
 const HEADER_SIZE: usize = 4;
 const RECORD_SIZE: usize = 8;
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    let b = &bytes[at..at + 4];
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
 
 /// Encodes function names (function index, name) as `.kiln.names`; the
 /// first name given for an index wins, as in the name section. Empty
@@ -94,16 +90,13 @@ impl<'a> FunctionNames<'a> {
 
     /// The name of function `func_index` (an index in the function space).
     pub fn get(&self, func_index: u32) -> Option<&'a str> {
-        let (mut low, mut high) = (0, self.len());
-        while low < high {
-            let mid = low + (high - low) / 2;
-            match u32_at(self.records, mid * RECORD_SIZE).cmp(&func_index) {
-                std::cmp::Ordering::Less => low = mid + 1,
-                std::cmp::Ordering::Greater => high = mid,
-                std::cmp::Ordering::Equal => return self.name_of_record(mid),
-            }
+        let index_of = |i: usize| u32_at(self.records, i * RECORD_SIZE);
+        let i = lower_bound(self.len(), func_index, index_of);
+        if i < self.len() && index_of(i) == func_index {
+            self.name_of_record(i)
+        } else {
+            None
         }
-        None
     }
 
     fn name_of_record(&self, i: usize) -> Option<&'a str> {

@@ -30,6 +30,7 @@ mod handlers;
 mod header;
 mod inlined;
 mod instrumentation;
+mod le_table;
 mod memory;
 mod module_info;
 mod names;

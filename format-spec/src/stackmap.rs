@@ -13,6 +13,7 @@
 //! Record `i`'s slots are `first_slot[i] .. first_slot[i + 1]` (the total
 //! for the last record). An empty section is an empty table.
 
+use crate::le_table::{lower_bound, u32_at};
 use crate::{FormatError, Result, SECTION_STACKMAPS};
 
 /// The live reference slots of one safepoint, keyed by the exact return
@@ -32,11 +33,6 @@ pub struct StackMapRecord {
 const HEADER_SIZE: usize = 8;
 const RECORD_SIZE: usize = 12;
 const SLOT_SIZE: usize = 4;
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    let b = &bytes[at..at + 4];
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
 
 impl StackMapRecord {
     /// Encodes records, which must be sorted by `return_offset`.
@@ -188,16 +184,12 @@ impl<'a> StackMapTable<'a> {
     /// The map of the call whose return address is `.text` offset
     /// `return_offset`; never a neighbour's.
     pub fn lookup(&self, return_offset: u32) -> Option<StackMap<'a>> {
-        let (mut low, mut high) = (0, self.len());
-        while low < high {
-            let mid = low + (high - low) / 2;
-            match self.return_offset(mid).cmp(&return_offset) {
-                std::cmp::Ordering::Less => low = mid + 1,
-                std::cmp::Ordering::Greater => high = mid,
-                std::cmp::Ordering::Equal => return self.get(mid),
-            }
+        let i = lower_bound(self.len(), return_offset, |i| self.return_offset(i));
+        if i < self.len() && self.return_offset(i) == return_offset {
+            self.get(i)
+        } else {
+            None
         }
-        None
     }
 
     /// Every record whose slot range is in order, in order.

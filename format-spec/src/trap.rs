@@ -4,6 +4,7 @@ use std::fmt;
 use std::num::NonZeroU8;
 use std::str::FromStr;
 
+use crate::le_table::{lower_bound, u32_at};
 use crate::{FormatError, Result, SECTION_TRAPS};
 
 /// Why Wasm code trapped. Stored as one byte in `.kiln.traps`; the
@@ -181,8 +182,7 @@ impl<'a> TrapTable<'a> {
     }
 
     fn offset(&self, i: usize) -> u32 {
-        let b = &self.offsets[4 * i..4 * i + 4];
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        u32_at(self.offsets, 4 * i)
     }
 
     /// Record `i`, if it exists and its code is known.
@@ -194,16 +194,8 @@ impl<'a> TrapTable<'a> {
     /// The trap code of the instruction at `.text` offset `text_offset`: of
     /// its first record, where a site has several.
     pub fn lookup(&self, text_offset: u32) -> Option<TrapCode> {
-        let (mut low, mut high) = (0, self.len());
-        while low < high {
-            let mid = low + (high - low) / 2;
-            if self.offset(mid) < text_offset {
-                low = mid + 1;
-            } else {
-                high = mid;
-            }
-        }
-        self.get(low).filter(|r| r.text_offset == text_offset).map(|r| r.code)
+        let first = lower_bound(self.len(), text_offset, |i| self.offset(i));
+        self.get(first).filter(|r| r.text_offset == text_offset).map(|r| r.code)
     }
 
     /// Every record with a known code, in order.

@@ -78,11 +78,17 @@ impl<'data> ElfObject<'data> {
         Ok(ElfObject { data, sections, known })
     }
 
+    /// Where the section called `name`, one of [`KNOWN_SECTIONS`], is.
+    fn known_index(&self, name: &str) -> Option<SectionIndex> {
+        self.known[KNOWN_SECTIONS.iter().position(|k| *k == name)?]
+    }
+
     /// The contents of the section called `name`, if there is one.
     pub fn section(&self, name: &'static str) -> Result<Option<FoundSection<'data>>, LoadError> {
-        let found = match KNOWN_SECTIONS.iter().position(|k| *k == name) {
-            Some(slot) => self.known[slot].and_then(|index| Some((index, self.sections.section(index).ok()?))),
-            None => self.sections.section_by_name(ENDIAN, name.as_bytes()),
+        let found = if KNOWN_SECTIONS.contains(&name) {
+            self.known_index(name).and_then(|index| Some((index, self.sections.section(index).ok()?)))
+        } else {
+            self.sections.section_by_name(ENDIAN, name.as_bytes())
         };
         let Some((_, header)) = found else {
             return Ok(None);
@@ -108,7 +114,7 @@ impl<'data> ElfObject<'data> {
     /// (debug info, unwind tables) are ignored because those sections are
     /// never loaded.
     pub fn refuse_relocations(&self) -> Result<(), LoadError> {
-        let text = self.known[0];
+        let text = self.known_index(SECTION_TEXT);
         for (_, section) in self.sections.enumerate() {
             let sh_type = section.sh_type(ENDIAN);
             if sh_type != elf::SHT_RELA && sh_type != elf::SHT_REL {
