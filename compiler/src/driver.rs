@@ -10,7 +10,7 @@ use std::io::{ErrorKind, IsTerminal, Read, Write};
 use std::path::Path;
 
 use crate::options::{CompileOptions, Emit, Target};
-use crate::{emit, environ, link, CompileError, Result};
+use crate::{emit, environ, link, CompileError, Result, Signer};
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 
@@ -42,7 +42,7 @@ pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
     let (info, data, code) =
         crate::compile::compile_module(translation, &target, instrumentation, options.inlining, options.threads)
             .map_err(|e| name_feature(e, options))?;
-    emit::emit_object(&target, instrumentation, info, data, code)
+    emit::emit_object(&target, instrumentation, info, data, code, options.signer.as_ref())
 }
 
 /// A validation error caused by a feature the options turned off says
@@ -149,7 +149,7 @@ pub fn compile_file(input: &Path, output: &Path, options: &CompileOptions) -> Re
     let bytes = source.read().map_err(|e| e.in_file(source.name()))?;
     let object = compile(&bytes, options).map_err(|e| e.in_file(source.name()))?;
     drop(bytes);
-    sink.write(&object, options.emit, &source)
+    sink.write(&object, options, &source)
 }
 
 /// Where the module comes from.
@@ -283,11 +283,12 @@ impl<'a> Sink<'a> {
         Ok(Sink::File(output))
     }
 
-    fn write(self, object: &[u8], emit: Emit, source: &Source) -> Result<()> {
+    fn write(self, object: &[u8], options: &CompileOptions, source: &Source) -> Result<()> {
+        let (emit, signer) = (options.emit, options.signer.as_ref());
         match self {
             Sink::File(output) if emit == Emit::SharedObject => {
                 check_output(output, source)?;
-                link::link_shared_object(object, output)
+                link::link_shared_object(object, output, signer)
             }
             Sink::File(output) => write_file(object, output, source),
             Sink::Stdout => {
@@ -295,7 +296,7 @@ impl<'a> Sink<'a> {
                 let artifact = match emit {
                     Emit::Object => object,
                     Emit::SharedObject => {
-                        linked = link_to_bytes(object)?;
+                        linked = link_to_bytes(object, signer)?;
                         &linked
                     }
                 };
@@ -354,11 +355,11 @@ fn write_file(object: &[u8], output: &Path, source: &Source) -> Result<()> {
 
 /// Links `object` into a shared object in a temporary directory, and reads
 /// it back.
-fn link_to_bytes(object: &[u8]) -> Result<Vec<u8>> {
+fn link_to_bytes(object: &[u8], signer: Option<&Signer>) -> Result<Vec<u8>> {
     let temp_error = |e| CompileError::output(format!("cannot link for standard output: {e}"));
     let dir = tempfile::Builder::new().prefix("kilnc-").tempdir().map_err(temp_error)?;
     let linked = dir.path().join("artifact.so");
-    link::link_shared_object(object, &linked)?;
+    link::link_shared_object(object, &linked, signer)?;
     std::fs::read(&linked).map_err(temp_error)
 }
 

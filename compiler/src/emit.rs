@@ -65,6 +65,7 @@ pub(crate) fn emit_object(
     mut info: ModuleInfo,
     sections: DataSections,
     code: Vec<CompiledCode>,
+    signer: Option<&crate::Signer>,
 ) -> Result<Vec<u8>> {
     let layout = SymbolLayout::new(&info);
     let call_conv = target.isa.default_call_conv();
@@ -206,6 +207,6 @@ pub(crate) fn emit_object(
         add_kiln_section(&mut product, SECTION_IMAGE, sections.image, IMAGE_PAGE_SIZE);
     }
     let mut bytes = product.emit().map_err(module_error)?;
-    crate::seal::seal(&mut bytes)?;
+    crate::seal::seal(&mut bytes, signer)?;
     Ok(bytes)
 }

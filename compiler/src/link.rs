@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::driver::{output_dir, set_mode, write_error};
-use crate::{CompileError, Result};
+use crate::{CompileError, Result, Signer};
 
 /// Linker flags, for `cc` (each passed through `-Wl,`) and `ld` alike.
 ///
@@ -22,7 +22,7 @@ const LINK_FLAGS: [&str; 6] = ["-z", "text", "-z", "defs", "-z", "noexecstack"];
 /// Both the object handed to the linker and the linker's output are
 /// temporary files next to `output`; the output is renamed over `output`
 /// only when the link succeeded, so `output` is never left partial.
-pub fn link_shared_object(object: &[u8], output: &Path) -> Result<()> {
+pub fn link_shared_object(object: &[u8], output: &Path, signer: Option<&Signer>) -> Result<()> {
     let dir = output_dir(output);
     let write_error = write_error(output);
     let temp = |suffix: &str| tempfile::Builder::new().prefix(".kilnc-").suffix(suffix).tempfile_in(dir);
@@ -38,7 +38,7 @@ pub fn link_shared_object(object: &[u8], output: &Path) -> Result<()> {
     // digest covers the file as linked, so it is computed last (SPEC.md
     // 2.1).
     let mut bytes = std::fs::read(linked.path()).map_err(write_error)?;
-    crate::seal::seal(&mut bytes)?;
+    crate::seal::seal(&mut bytes, signer)?;
     std::fs::write(linked.path(), &bytes).map_err(write_error)?;
     let file = std::fs::File::open(linked.path()).map_err(write_error)?;
     file.sync_all().map_err(write_error)?;

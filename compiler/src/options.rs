@@ -211,6 +211,9 @@ pub struct CompileOptions {
     pub clif_dir: Option<PathBuf>,
     /// Whether calls between the module's functions may be inlined.
     pub inlining: Inlining,
+    /// The key that signs the artifact once it is sealed; `None` leaves it
+    /// unsigned (SPEC.md 2.1.1).
+    pub signer: Option<crate::Signer>,
 }
 
 impl CompileOptions {

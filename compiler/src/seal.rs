@@ -1,14 +1,15 @@
 //! Sealing a finished artifact: the whole-file digest in its header
-//! (SPEC.md 2.1), written last, once no byte of the file changes any more.
+//! (SPEC.md 2.1), written once no other byte of the file changes any more,
+//! then the signature over it all, if the compilation signs (2.1.1).
 
 use kiln_format::{seal_file, SECTION_META};
 use object::{Object, ObjectSection};
 
-use crate::{CompileError, Result};
+use crate::{CompileError, Result, Signer};
 
 /// Writes the digest of `file` (an object or shared object kilnc made)
-/// into its header.
-pub(crate) fn seal(file: &mut [u8]) -> Result<()> {
+/// into its header, then `signer`'s signature.
+pub(crate) fn seal(file: &mut [u8], signer: Option<&Signer>) -> Result<()> {
     let meta_offset = {
         let parsed = object::File::parse(&*file)
             .map_err(|e| CompileError::output(format!("cannot read back the artifact to seal it: {e}")))?;
@@ -21,5 +22,8 @@ pub(crate) fn seal(file: &mut [u8]) -> Result<()> {
     if !seal_file(file, meta_offset) {
         return Err(CompileError::output(format!("the {SECTION_META} header lies outside the artifact")));
     }
-    Ok(())
+    match signer {
+        Some(signer) => signer.sign(file, meta_offset),
+        None => Ok(()),
+    }
 }

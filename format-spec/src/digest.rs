@@ -2,9 +2,11 @@
 //!
 //! Every byte of the file is covered (ELF header, program and section
 //! headers, relocations, symbols, every section's contents, padding) except
-//! the 8 bytes of the digest field itself, which are read as zero. A file is
-//! sealed once it is complete: kilnc seals the object it writes, and seals
-//! the shared object again after the linker made it.
+//! the header's sealed fields, which are read as zeros: the digest itself,
+//! and the signature fields after it, which signing fills in later
+//! ([`crate::signature`]) without changing the digest. A file is sealed once
+//! it is complete: kilnc seals the object it writes, and seals the shared
+//! object again after the linker made it.
 //!
 //! XXH3-64: the digest catches accidents (a flipped bit, a truncated copy,
 //! a tool that rewrote part of the file), not attackers, so the fastest
@@ -20,20 +22,21 @@ use std::hash::Hasher;
 
 use twox_hash::XxHash3_64;
 
-use crate::header_offsets::{DIGEST_OFFSET, DIGEST_WIDTH};
+use crate::header_offsets::{DIGEST_OFFSET, DIGEST_WIDTH, SEAL_OFFSET, SEAL_WIDTH};
 
 /// The digest of `file`, whose `.kiln.meta` starts at byte `meta_offset`:
-/// XXH3-64 (seed 0) of the file with the header's digest field as zeros.
-/// `None` if the field does not lie inside the file.
+/// XXH3-64 (seed 0) of the file with the header's sealed fields (the
+/// digest and the signature) as zeros. `None` if they do not lie inside the
+/// file.
 pub fn file_digest(file: &[u8], meta_offset: usize) -> Option<u64> {
-    let field = meta_offset.checked_add(DIGEST_OFFSET)?;
-    let end = field.checked_add(DIGEST_WIDTH)?;
+    let field = meta_offset.checked_add(SEAL_OFFSET)?;
+    let end = field.checked_add(SEAL_WIDTH)?;
     if end > file.len() {
         return None;
     }
     let mut hasher = XxHash3_64::with_seed(0);
     hasher.write(&file[..field]);
-    hasher.write(&[0; DIGEST_WIDTH]);
+    hasher.write(&[0; SEAL_WIDTH]);
     hasher.write(&file[end..]);
     Some(hasher.finish())
 }
@@ -71,5 +74,16 @@ mod tests {
             assert_ne!(file_digest(&damaged, meta), recorded_digest(&damaged, meta), "byte {at}");
         }
         assert_eq!(file_digest(&file[..300], meta), None, "the field past the end");
+    }
+
+    #[test]
+    fn the_signature_fields_are_left_out() {
+        let mut file: Vec<u8> = (0..600u32).map(|i| (i * 7) as u8).collect();
+        let meta = 200;
+        assert!(seal_file(&mut file, meta));
+        let recorded = recorded_digest(&file, meta).unwrap();
+        let signature = meta + crate::header_offsets::SIGNATURE_FIELDS_OFFSET;
+        file[signature..signature + crate::header_offsets::SIGNATURE_FIELDS_WIDTH].fill(0xa5);
+        assert_eq!(file_digest(&file, meta), Some(recorded));
     }
 }

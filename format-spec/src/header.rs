@@ -6,9 +6,9 @@ use crate::{CpuFeatures, FormatError, Instrumentation, RelaxedSimd, Result, SECT
 pub const MAGIC: [u8; 8] = *b"\0KILNOBJ";
 /// Version of the artifact format and ABI. Any change to a record layout,
 /// the VMContext layout, builtin indices or trap codes bumps it.
-pub const FORMAT_VERSION: u32 = 12;
+pub const FORMAT_VERSION: u32 = 13;
 /// Size in bytes of the encoded header.
-pub const HEADER_SIZE: usize = 128;
+pub const HEADER_SIZE: usize = 224;
 /// Width of the NUL-padded string fields.
 const STR_FIELD: usize = header_offsets::TARGET_WIDTH;
 
@@ -65,14 +65,33 @@ pub mod header_offsets {
     pub const INFO_LEN_OFFSET: usize = 104;
     /// Width of the module info length.
     pub const INFO_LEN_WIDTH: usize = 8;
+    /// Reserved, zero.
+    pub const RESERVED_OFFSET: usize = 112;
+    /// Width of the reserved field.
+    pub const RESERVED_WIDTH: usize = 8;
     /// `u64` digest of the whole file ([`file_digest`](crate::file_digest)).
-    pub const DIGEST_OFFSET: usize = 112;
+    pub const DIGEST_OFFSET: usize = 120;
     /// Width of the digest.
     pub const DIGEST_WIDTH: usize = 8;
-    /// Reserved, zero, up to the end of the header.
-    pub const RESERVED_TAIL_OFFSET: usize = 120;
-    /// Width of the reserved tail.
-    pub const RESERVED_TAIL_WIDTH: usize = 8;
+    /// The Ed25519 public key of the signer, zero when unsigned
+    /// ([`crate::signature`]).
+    pub const SIGNER_OFFSET: usize = 128;
+    /// Width of the signer's public key.
+    pub const SIGNER_WIDTH: usize = 32;
+    /// The Ed25519ph signature, zero when unsigned.
+    pub const SIGNATURE_OFFSET: usize = 160;
+    /// Width of the signature.
+    pub const SIGNATURE_WIDTH: usize = 64;
+    /// The fields the digest reads as zeros: the digest itself and the
+    /// signature fields, which are written after it.
+    pub const SEAL_OFFSET: usize = DIGEST_OFFSET;
+    /// Width of the sealed fields, to the end of the header.
+    pub const SEAL_WIDTH: usize = DIGEST_WIDTH + SIGNER_WIDTH + SIGNATURE_WIDTH;
+    /// The fields the signature reads as zeros: the signer and the
+    /// signature. The digest lies outside them, so the signature covers it.
+    pub const SIGNATURE_FIELDS_OFFSET: usize = SIGNER_OFFSET;
+    /// Width of the signature fields, to the end of the header.
+    pub const SIGNATURE_FIELDS_WIDTH: usize = SIGNER_WIDTH + SIGNATURE_WIDTH;
 }
 
 use header_offsets as at;
@@ -87,7 +106,7 @@ pub const PRODUCER: &str = concat!("kiln ", env!("CARGO_PKG_VERSION"));
 /// |---|---|---|
 /// | 0 | 8 | magic `\0KILNOBJ` |
 /// | 8 | 4 | format version |
-/// | 12 | 4 | header size (128) |
+/// | 12 | 4 | header size (224) |
 /// | 16 | 32 | target triple, NUL padded |
 /// | 48 | 32 | producer, NUL padded |
 /// | 80 | 8 | required CPU features (bit mask) |
@@ -95,8 +114,10 @@ pub const PRODUCER: &str = concat!("kiln ", env!("CARGO_PKG_VERSION"));
 /// | 96 | 4 | instrumentation bits ([`Instrumentation`]) |
 /// | 100 | 4 | relaxed-SIMD semantics ([`RelaxedSimd`]) |
 /// | 104 | 8 | length of the module info that follows |
-/// | 112 | 8 | digest of the whole file (see [`crate::file_digest`]) |
-/// | 120 | 8 | reserved, zero |
+/// | 112 | 8 | reserved, zero |
+/// | 120 | 8 | digest of the whole file (see [`crate::file_digest`]) |
+/// | 128 | 32 | signer's Ed25519 public key, zero when unsigned |
+/// | 160 | 64 | Ed25519ph signature (see [`crate::signature`]), zero when unsigned |
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArtifactHeader {
     /// Format version ([`FORMAT_VERSION`] when written by this release).
@@ -117,6 +138,18 @@ pub struct ArtifactHeader {
     pub relaxed_simd: RelaxedSimd,
     /// Length of the bincode module info following the header.
     pub info_len: u64,
+    /// The signer's key and signature, `None` when both fields are zero.
+    /// Signing writes them into the finished file ([`crate::signature`]).
+    pub signature: Option<HeaderSignature>,
+}
+
+/// The signature fields of a signed artifact's header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderSignature {
+    /// The signer's Ed25519 public key.
+    pub signer: [u8; header_offsets::SIGNER_WIDTH],
+    /// The Ed25519ph signature over the file (SPEC.md 2.1).
+    pub signature: [u8; header_offsets::SIGNATURE_WIDTH],
 }
 
 fn pad(s: &str) -> [u8; STR_FIELD] {
@@ -144,6 +177,7 @@ impl ArtifactHeader {
             instrumentation: Instrumentation::NONE,
             relaxed_simd: RelaxedSimd::DETERMINISTIC_KILN_1,
             info_len,
+            signature: None,
         }
     }
 
@@ -172,6 +206,10 @@ impl ArtifactHeader {
         put(at::RELAXED_SIMD_OFFSET, &self.relaxed_simd.raw().to_le_bytes());
         put(at::INFO_LEN_OFFSET, &self.info_len.to_le_bytes());
         put(at::DIGEST_OFFSET, &self.digest.to_le_bytes());
+        if let Some(signed) = &self.signature {
+            put(at::SIGNER_OFFSET, &signed.signer);
+            put(at::SIGNATURE_OFFSET, &signed.signature);
+        }
         b
     }
 
@@ -209,6 +247,13 @@ impl ArtifactHeader {
             instrumentation: Instrumentation::from_bits(u32_at(at::INSTRUMENTATION_OFFSET)),
             relaxed_simd: RelaxedSimd::from_raw(u32_at(at::RELAXED_SIMD_OFFSET)),
             info_len: u64_at(at::INFO_LEN_OFFSET),
+            signature: {
+                let signer: [u8; at::SIGNER_WIDTH] = field(at::SIGNER_OFFSET, at::SIGNER_WIDTH).try_into().unwrap();
+                let signature: [u8; at::SIGNATURE_WIDTH] =
+                    field(at::SIGNATURE_OFFSET, at::SIGNATURE_WIDTH).try_into().unwrap();
+                let unsigned = signer.iter().chain(&signature).all(|&b| b == 0);
+                (!unsigned).then_some(HeaderSignature { signer, signature })
+            },
         })
     }
 }
@@ -225,6 +270,8 @@ mod tests {
         h.relaxed_simd = RelaxedSimd::from_raw(9);
         let back = ArtifactHeader::from_bytes(&h.to_bytes()).unwrap();
         assert_eq!(h, back);
+        h.signature = Some(HeaderSignature { signer: [7; at::SIGNER_WIDTH], signature: [9; at::SIGNATURE_WIDTH] });
+        assert_eq!(ArtifactHeader::from_bytes(&h.to_bytes()).unwrap(), h, "signed");
         assert_eq!(back.producer(), PRODUCER);
     }
 
@@ -237,7 +284,7 @@ mod tests {
     }
 
     /// Every field, in header order, as (offset, width).
-    const FIELDS: [(usize, usize); 13] = [
+    const FIELDS: [(usize, usize); 15] = [
         (at::MAGIC_OFFSET, at::MAGIC_WIDTH),
         (at::FORMAT_VERSION_OFFSET, at::FORMAT_VERSION_WIDTH),
         (at::HEADER_SIZE_OFFSET, at::HEADER_SIZE_WIDTH),
@@ -248,8 +295,10 @@ mod tests {
         (at::INSTRUMENTATION_OFFSET, at::INSTRUMENTATION_WIDTH),
         (at::RELAXED_SIMD_OFFSET, at::RELAXED_SIMD_WIDTH),
         (at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH),
+        (at::RESERVED_OFFSET, at::RESERVED_WIDTH),
         (at::DIGEST_OFFSET, at::DIGEST_WIDTH),
-        (at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH),
+        (at::SIGNER_OFFSET, at::SIGNER_WIDTH),
+        (at::SIGNATURE_OFFSET, at::SIGNATURE_WIDTH),
         (HEADER_SIZE, 0),
     ];
 
@@ -290,6 +339,7 @@ mod tests {
         assert_eq!(field(at::RELAXED_SIMD_OFFSET, at::RELAXED_SIMD_WIDTH), 0x5152_5354u32.to_le_bytes());
         assert_eq!(field(at::INFO_LEN_OFFSET, at::INFO_LEN_WIDTH), 0x3132_3334_3536_3738u64.to_le_bytes());
         assert_eq!(field(at::INSTRUMENTATION_OFFSET, at::INSTRUMENTATION_WIDTH), 0x4142_4344u32.to_le_bytes());
-        assert!(field(at::RESERVED_TAIL_OFFSET, at::RESERVED_TAIL_WIDTH).iter().all(|&x| x == 0));
+        assert!(field(at::RESERVED_OFFSET, at::RESERVED_WIDTH).iter().all(|&x| x == 0));
+        assert!(field(at::SIGNER_OFFSET, at::SIGNATURE_FIELDS_WIDTH).iter().all(|&x| x == 0), "unsigned");
     }
 }

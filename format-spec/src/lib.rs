@@ -35,6 +35,7 @@ mod memory;
 mod module_info;
 mod names;
 mod relaxed_simd;
+pub mod signature;
 mod stackmap;
 mod trap;
 mod types;

@@ -9,7 +9,9 @@
 //!
 //! # fn main() -> Result<(), kiln_loader::Error> {
 //! let engine = Engine::default();
-//! let module = Module::from_file(&engine, "add.o")?;
+//! // SAFETY: add.o is this program's own build output; an
+//! // artifact from elsewhere is loaded with `Module::from_file_verified`.
+//! let module = unsafe { Module::from_file(&engine, "add.o") }?;
 //! let mut linker = Linker::<u32>::new(&engine);
 //! linker.func_wrap("env", "log", |mut caller: Caller<'_, u32>, value: i32| {
 //!     *caller.data_mut() += 1;
@@ -127,6 +129,11 @@ pub use global::Global;
 pub use instance::Instance;
 pub use instance_pre::InstancePre;
 pub use into_func::{IntoFunc, WasmRet};
+/// The public keys whose signatures [`Module::from_file_verified`] accepts.
+#[cfg(feature = "verify")]
+pub use kiln_format::signature::TrustedKeys;
+#[cfg(feature = "verify")]
+pub use kiln_format::signature::{KeyError, SignatureError};
 pub use kiln_format::{
     ArrayType, CompositeType, Export, ExternKind, FieldType, FuncType, GlobalType, HeapType, Import, ImportKind,
     MemoryType, ModuleInfo, RefType, StorageType, StructType, TableType, TrapCode, ValType,

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use kiln_format::{Export, FuncType, Import, ModuleInfo, RefType, ValType};
 
-use crate::code::{load_bytes, load_file, LoadedCode};
+use crate::code::{self, LoadedCode};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ProfilingStrategy;
+#[cfg(feature = "verify")]
+use crate::TrustedKeys;
 
 /// A loaded, relocated artifact. Cheap to clone, `Send` and `Sync`: one
 /// module serves any number of stores of its engine on any threads.
@@ -26,14 +28,60 @@ struct ModuleInner {
 }
 
 impl Module {
-    /// Loads an artifact file.
-    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
-        Module::from_code(engine, load_file(path.as_ref())?)
+    /// Loads an artifact file that the caller vouches for.
+    ///
+    /// The loader checks everything it can (the digest, the format version,
+    /// the target and CPU features, the bounds of every table), which
+    /// refuses damaged and foreign files, but it cannot tell the code of an
+    /// artifact kilnc made from any other machine code.
+    ///
+    /// # Safety
+    ///
+    /// Loading runs the artifact's code as native code of this process
+    /// (SPEC.md 2.1.1). The caller must know that `path` is an artifact
+    /// that kilnc made from a module it is willing to run, as it would know
+    /// a shared library it links, and that nobody it does not trust can
+    /// write the file while the module is loaded. An artifact from anywhere
+    /// else is loaded safely with [`Module::from_file_verified`].
+    #[allow(unsafe_code)]
+    pub unsafe fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
+        // SAFETY: the caller vouches for the artifact, as this function's
+        // own contract requires.
+        Module::from_code(engine, unsafe { code::load_file(path.as_ref()) }?)
     }
 
-    /// Loads an artifact from its bytes.
-    pub fn from_bytes(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
-        Module::from_code(engine, load_bytes(bytes)?)
+    /// Loads an artifact from its bytes, copying them; the caller vouches
+    /// for them.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Module::from_file`]: `bytes` must be an artifact that kilnc
+    /// made from a module the caller is willing to run.
+    /// [`Module::from_bytes_verified`] checks a signature instead.
+    #[allow(unsafe_code)]
+    pub unsafe fn from_bytes(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
+        // SAFETY: the caller vouches for the artifact.
+        Module::from_code(engine, unsafe { code::load_bytes(bytes) }?)
+    }
+
+    /// Loads an artifact file once its signature is found to be by one of
+    /// `keys` (`kiln sign`, `kilnc --sign`): an unsigned artifact, one signed
+    /// by another key, or one changed since it was signed is refused before
+    /// any of it is mapped executable.
+    ///
+    /// The file must still not be written by anyone untrusted while the
+    /// module is loaded: its code runs from the file's pages, as a shared
+    /// library's does.
+    #[cfg(feature = "verify")]
+    pub fn from_file_verified(engine: &Engine, path: impl AsRef<Path>, keys: &TrustedKeys) -> Result<Module, Error> {
+        Module::from_code(engine, code::load_file_verified(path.as_ref(), keys)?)
+    }
+
+    /// Loads an artifact from its bytes, as [`Module::from_bytes`] does,
+    /// once its signature is found to be by one of `keys`.
+    #[cfg(feature = "verify")]
+    pub fn from_bytes_verified(engine: &Engine, bytes: &[u8], keys: &TrustedKeys) -> Result<Module, Error> {
+        Module::from_code(engine, code::load_bytes_verified(bytes, keys)?)
     }
 
     /// Wraps already loaded code, checking that its module info is

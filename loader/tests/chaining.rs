@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use kiln_format::TrapCode;
-use kiln_loader::code::load_bytes;
+
 use kiln_loader::traps::{catch_traps, init_signal_handlers};
 
 static FIXED: AtomicUsize = AtomicUsize::new(0);

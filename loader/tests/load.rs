@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use kiln_format::{CpuFeatures, StackMapRecord, TrapCode, FORMAT_VERSION};
-use kiln_loader::code::{load_bytes, lookup_code, LoadError};
+use kiln_loader::code::{lookup_code, LoadError};
 use object::elf;
 
 fn refusal(artifact: &TestArtifact) -> LoadError {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use common::*;
 use kiln_format::TrapCode;
-use kiln_loader::code::{load_bytes, LoadedCode};
+use kiln_loader::code::LoadedCode;
 use kiln_loader::traps::catch_traps;
 use kiln_loader::Trap;
 

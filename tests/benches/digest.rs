@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, Criterion};
 use kiln_compiler::{compile_file, CompileOptions};
 use kiln_format::file_digest;
-use kiln_loader::{Engine, Module};
+use kiln_loader::Engine;
 use object::{Object, ObjectSection};
 
 fn meta_offset(bytes: &[u8]) -> usize {
@@ -42,7 +42,9 @@ fn bench_digest(c: &mut Criterion) {
         let meta = meta_offset(&bytes);
         eprintln!("{name}: {} bytes", bytes.len());
         group.bench_function(format!("{name}/file_digest"), |b| b.iter(|| file_digest(&bytes, meta)));
-        group.bench_function(format!("{name}/from_file"), |b| b.iter(|| Module::from_file(&engine, &path).unwrap()));
+        group.bench_function(format!("{name}/from_file"), |b| {
+            b.iter(|| kiln_tests::module_from_file(&engine, &path).unwrap())
+        });
     }
     group.finish();
 }

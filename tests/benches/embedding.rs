@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Caller, Engine, Linker, Module, Store};
+use kiln_loader::{Caller, Engine, Linker, Store};
 
 /// One export `add`, one import `env.log`, one page of memory, a table of
 /// 10 funcrefs filled by an active element segment.
@@ -60,8 +60,10 @@ fn object_of(wat_text: &str) -> Vec<u8> {
 
 fn embedding(c: &mut Criterion) {
     let engine = Engine::default();
-    let small = Module::from_bytes(&engine, &object_of(&small_module_text(false))).expect("small module loads");
-    let data64k = Module::from_bytes(&engine, &object_of(&small_module_text(true))).expect("data64k module loads");
+    let small =
+        kiln_tests::module_from_bytes(&engine, &object_of(&small_module_text(false))).expect("small module loads");
+    let data64k =
+        kiln_tests::module_from_bytes(&engine, &object_of(&small_module_text(true))).expect("data64k module loads");
     let mut linker = Linker::<i64>::new(&engine);
     linker
         .func_wrap("env", "log", |mut caller: Caller<'_, i64>, value: i32| {
@@ -84,7 +86,7 @@ fn embedding(c: &mut Criterion) {
     }
 
     // Call benchmarks: one store and instance, prepared once.
-    let call_module = Module::from_bytes(&engine, &object_of(CALL_MODULE)).expect("call module loads");
+    let call_module = kiln_tests::module_from_bytes(&engine, &object_of(CALL_MODULE)).expect("call module loads");
     let mut store = Store::new(&engine, 0i64);
     let instance = linker.instantiate(&mut store, &call_module).unwrap();
     let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add").unwrap();

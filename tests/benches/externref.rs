@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kiln_compiler::{compile_file, CompileOptions};
-use kiln_loader::{Caller, Engine, Error, ExternRef, Linker, Module, Store, Val};
+use kiln_loader::{Caller, Engine, Error, ExternRef, Linker, Store, Val};
 
 /// References each frame of `$hold_K` keeps live across its recursive call.
 const PER_FRAME: [u32; 2] = [10, 100];
@@ -82,7 +82,7 @@ fn setup() -> Bench {
     std::fs::write(&source, module_text()).expect("write the module");
     compile_file(&source, &object, &CompileOptions::default()).expect("kilnc compiles the benchmark module");
     let engine = Engine::default();
-    let module = Module::from_file(&engine, &object).expect("the artifact loads");
+    let module = kiln_tests::module_from_file(&engine, &object).expect("the artifact loads");
 
     let mut store = Store::new(&engine, GcTimer { iterations: 1, elapsed: Duration::ZERO });
     store.set_max_wasm_stack(4 << 20);

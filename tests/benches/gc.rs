@@ -31,7 +31,7 @@ fn instantiate(engine: &Engine, module: &Module) -> (Store<()>, Instance) {
 
 fn pauses(c: &mut Criterion) {
     let engine = Engine::default();
-    let module = Module::from_file(&engine, compiled("wat/gc_leaks.wat", "gc_leaks_bench")).unwrap();
+    let module = kiln_tests::module_from_file(&engine, compiled("wat/gc_leaks.wat", "gc_leaks_bench")).unwrap();
     let mut group = c.benchmark_group("gc_pause");
     for live in [10u32, 1_000, 100_000] {
         let (mut store, instance) = instantiate(&engine, &module);
@@ -94,7 +94,8 @@ fn pauses(c: &mut Criterion) {
 
 fn binary_trees(c: &mut Criterion) {
     let engine = Engine::default();
-    let module = Module::from_file(&engine, compiled("programs/gc/binary_trees.wat", "binary_trees")).unwrap();
+    let module =
+        kiln_tests::module_from_file(&engine, compiled("programs/gc/binary_trees.wat", "binary_trees")).unwrap();
     let mut group = c.benchmark_group("binary_trees");
     group.sample_size(10);
     for depth in [14, 18] {

@@ -24,8 +24,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use kiln_compiler::{compile, CompileOptions};
 use kiln_loader::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig, Store,
-    WASM_PAGE_SIZE,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, PoolingAllocationConfig, Store, WASM_PAGE_SIZE,
 };
 
 /// The data sizes measured, with their names in benchmark ids.
@@ -90,7 +89,7 @@ fn engines() -> [(&'static str, Engine); 2] {
 }
 
 fn prepare(engine: &Engine, artifact: &Path) -> InstancePre<()> {
-    let module = Module::from_file(engine, artifact).expect("the artifact loads");
+    let module = kiln_tests::module_from_file(engine, artifact).expect("the artifact loads");
     Linker::new(engine).instantiate_pre(&module).expect("the module imports nothing")
 }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Engine, Linker, Module, Store};
+use kiln_loader::{Engine, Linker, Store};
 use wast::{QuoteWat, WastDirective};
 
 fn first_module_of(script: &Path) -> Vec<u8> {
@@ -41,8 +41,8 @@ fn bench_load(c: &mut Criterion) {
     let new_store = || Store::new(&engine, ());
 
     c.bench_function("compile br_table module", |b| b.iter(|| compile(&wasm, &CompileOptions::default()).unwrap()));
-    c.bench_function("load br_table object", |b| b.iter(|| Module::from_bytes(&engine, &object).unwrap()));
-    let module = Module::from_bytes(&engine, &object).unwrap();
+    c.bench_function("load br_table object", |b| b.iter(|| kiln_tests::module_from_bytes(&engine, &object).unwrap()));
+    let module = kiln_tests::module_from_bytes(&engine, &object).unwrap();
     c.bench_function("instantiate br_table module", |b| {
         // A fresh store per batch keeps instances from piling up in one store.
         b.iter_batched(
@@ -58,7 +58,7 @@ fn bench_load(c: &mut Criterion) {
         b.iter_batched(
             new_store,
             |mut store| {
-                let module = Module::from_bytes(&engine, &object).unwrap();
+                let module = kiln_tests::module_from_bytes(&engine, &object).unwrap();
                 let instance = linker.instantiate(&mut store, &module).unwrap();
                 (store, instance)
             },
@@ -91,13 +91,17 @@ fn bench_parts(c: &mut Criterion) {
     let linker = Linker::<()>::new(&engine);
     let new_store = || Store::new(&engine, ());
 
-    c.bench_function("load tiny object", |b| b.iter(|| Module::from_bytes(&engine, &tiny).unwrap()));
+    c.bench_function("load tiny object", |b| b.iter(|| kiln_tests::module_from_bytes(&engine, &tiny).unwrap()));
     c.bench_function("drop tiny module", |b| {
-        b.iter_batched(|| Module::from_bytes(&engine, &tiny).unwrap(), drop, criterion::BatchSize::SmallInput)
+        b.iter_batched(
+            || kiln_tests::module_from_bytes(&engine, &tiny).unwrap(),
+            drop,
+            criterion::BatchSize::SmallInput,
+        )
     });
     c.bench_function("store new and drop", |b| b.iter(|| drop(new_store())));
 
-    let tiny_module = Module::from_bytes(&engine, &tiny).unwrap();
+    let tiny_module = kiln_tests::module_from_bytes(&engine, &tiny).unwrap();
     c.bench_function("instantiate tiny module", |b| {
         b.iter_batched(
             new_store,
@@ -108,7 +112,7 @@ fn bench_parts(c: &mut Criterion) {
             criterion::BatchSize::SmallInput,
         )
     });
-    let memory_module = Module::from_bytes(&engine, &with_memory).unwrap();
+    let memory_module = kiln_tests::module_from_bytes(&engine, &with_memory).unwrap();
     c.bench_function("instantiate one-memory module", |b| {
         b.iter_batched(
             new_store,
@@ -134,7 +138,7 @@ fn bench_parts(c: &mut Criterion) {
     c.bench_function("cold start tiny", |b| {
         b.iter(|| {
             let mut store = new_store();
-            let module = Module::from_bytes(&engine, &tiny).unwrap();
+            let module = kiln_tests::module_from_bytes(&engine, &tiny).unwrap();
             let instance = linker.instantiate(&mut store, &module).unwrap();
             let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add").unwrap();
             assert_eq!(add.call(&mut store, (2, 3)).unwrap(), 5);
@@ -143,7 +147,7 @@ fn bench_parts(c: &mut Criterion) {
     c.bench_function("cold start one-memory", |b| {
         b.iter(|| {
             let mut store = new_store();
-            let module = Module::from_bytes(&engine, &with_memory).unwrap();
+            let module = kiln_tests::module_from_bytes(&engine, &with_memory).unwrap();
             let instance = linker.instantiate(&mut store, &module).unwrap();
             let load = instance.get_typed_func::<i32, i32>(&store, "load").unwrap();
             assert_eq!(load.call(&mut store, 16).unwrap(), i32::from_le_bytes(*b"kiln"));
@@ -152,7 +156,7 @@ fn bench_parts(c: &mut Criterion) {
     c.bench_function("cold start br_table", |b| {
         b.iter(|| {
             let mut store = new_store();
-            let module = Module::from_bytes(&engine, &br_table).unwrap();
+            let module = kiln_tests::module_from_bytes(&engine, &br_table).unwrap();
             let instance = linker.instantiate(&mut store, &module).unwrap();
             let f = instance.get_typed_func::<(), ()>(&store, "type-i32").unwrap();
             f.call(&mut store, ()).unwrap();

@@ -67,5 +67,5 @@ impl ArtifactBuilder {
 
 /// Loads an object file into `engine` with [`Module::from_file`].
 pub fn load_object(engine: &Engine, path: &Path) -> Result<Module, BuildFailure> {
-    Module::from_file(engine, path).map_err(|e| BuildFailure::Load(e.to_string()))
+    crate::module_from_file(engine, path).map_err(|e| BuildFailure::Load(e.to_string()))
 }

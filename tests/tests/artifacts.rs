@@ -12,7 +12,7 @@ use kiln_format::{
     Instrumentation, RelaxedSimd, FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_IMAGE, SECTION_META,
     SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
 };
-use kiln_loader::{Engine, Error, Extern, Func, Linker, Module, Store, Val};
+use kiln_loader::{Engine, Error, Extern, Func, Linker, Store, Val};
 use object::{Object, ObjectSection};
 
 /// The pristine artifact of `tests/wat/multi.wat`, which has code, traps,
@@ -37,7 +37,7 @@ fn flipped(bytes: &[u8], at: usize) -> Vec<u8> {
 }
 
 fn load_error(bytes: &[u8]) -> String {
-    match Module::from_bytes(&Engine::default(), bytes) {
+    match kiln_tests::module_from_bytes(&Engine::default(), bytes) {
         Ok(_) => panic!("a damaged artifact was accepted"),
         Err(e @ Error::Load(_)) => e.to_string(),
         Err(other) => panic!("expected a load error, got {other:?}"),
@@ -71,7 +71,7 @@ fn the_pristine_artifact_loads_and_runs() {
     let bytes = artifact();
     let engine = Engine::default();
     let mut store = Store::new(&engine, ());
-    let module = Module::from_bytes(&engine, &bytes).expect("pristine artifact loads");
+    let module = kiln_tests::module_from_bytes(&engine, &bytes).expect("pristine artifact loads");
     let linker = Linker::new(&engine);
     let instance = linker.instantiate(&mut store, &module).expect("instantiate");
     let add: Func = match instance.get_export(&store, "add") {
@@ -85,7 +85,7 @@ fn the_pristine_artifact_loads_and_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("multi.o");
     std::fs::write(&path, &bytes).expect("write artifact");
-    Module::from_file(&engine, &path).expect("pristine artifact loads from a file");
+    kiln_tests::module_from_file(&engine, &path).expect("pristine artifact loads from a file");
 
     let (status, stderr) = kiln_run_add(&bytes);
     assert!(status.success(), "kiln run on the pristine artifact: {status:?}, stderr: {stderr}");
@@ -222,11 +222,11 @@ fn a_file_that_is_not_an_object_is_refused() {
     let path = dir.path().join("sieve.wat");
     std::fs::copy(common::tests_path("examples/sieve.wat"), &path).expect("copy");
     let engine = Engine::default();
-    match Module::from_file(&engine, &path) {
+    match kiln_tests::module_from_file(&engine, &path) {
         Ok(_) => panic!("a .wat file loaded as an artifact"),
         Err(e) => assert!(matches!(e, Error::Load(_)), "{e:?}"),
     }
-    match Module::from_file(&engine, Path::new("/nonexistent/kiln/artifact.o")) {
+    match kiln_tests::module_from_file(&engine, Path::new("/nonexistent/kiln/artifact.o")) {
         Ok(_) => panic!("a missing file loaded"),
         Err(e) => assert!(!e.to_string().is_empty()),
     }

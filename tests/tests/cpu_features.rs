@@ -10,7 +10,7 @@ use std::process::Command;
 use kiln_compiler::{compile, CompileOptions, CpuChoice};
 use kiln_format::header_offsets::{CPU_FEATURES_OFFSET, CPU_FEATURES_WIDTH};
 use kiln_format::{ArtifactHeader, CpuFeatures, CPU_FEATURE_NAMES, SECTION_META, SECTION_TEXT};
-use kiln_loader::{Engine, Error, Linker, Module, Store, Val};
+use kiln_loader::{Engine, Error, Linker, Store, Val};
 use object::{Object, ObjectSection};
 
 fn simd_artifact(options: &CompileOptions) -> Vec<u8> {
@@ -49,7 +49,7 @@ fn host_lacks() -> Vec<(CpuFeatures, &'static str)> {
 
 /// The loader's refusal, which must be a load error.
 fn refusal(bytes: &[u8]) -> String {
-    match Module::from_bytes(&Engine::default(), bytes) {
+    match kiln_tests::module_from_bytes(&Engine::default(), bytes) {
         Ok(_) => panic!("an artifact demanding missing CPU features was accepted"),
         Err(e @ Error::Load(_)) => e.to_string(),
         Err(other) => panic!("expected a load error, got {other:?}"),
@@ -74,7 +74,7 @@ fn kiln_run(bytes: &[u8]) -> (Option<i32>, String) {
 fn add_ones(bytes: &[u8]) -> u128 {
     let engine = Engine::default();
     let mut store = Store::new(&engine, ());
-    let module = Module::from_bytes(&engine, bytes).expect("artifact loads");
+    let module = kiln_tests::module_from_bytes(&engine, bytes).expect("artifact loads");
     let instance = Linker::new(&engine).instantiate(&mut store, &module).expect("instantiate");
     let add = instance.get_func(&store, "add").expect("add");
     let mut results = vec![Val::I32(0); add.ty(&store).results.len()];

@@ -3,7 +3,9 @@
 //! program), as relocatable objects and as shared objects, every byte
 //! position flipped three ways, every truncation, every section's contents
 //! zeroed and every section header zeroed is refused. Nothing damaged
-//! loads, so nothing damaged runs: no wrong result, no signal.
+//! loads, so nothing damaged runs: no wrong result, no signal. (The header's
+//! signature fields are the exception: nothing but a verified load reads
+//! them, and tests/tests/signing.rs changes them under one.)
 //!
 //! The loads run in this process, through `Module::from_file` on one file
 //! patched in place (a flip is one byte written and restored), which keeps
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kiln_compiler::{compile_file, CompileOptions, Emit};
-use kiln_loader::{Engine, Module};
+use kiln_loader::Engine;
 use object::{Object, ObjectSection};
 
 /// The three ways each byte is flipped.
@@ -72,13 +74,13 @@ impl Subject {
         let file = OpenOptions::new().read(true).write(true).open(&path).expect("opens the artifact");
         let engine = Engine::default();
         let subject = Subject { name, path, pristine, file, engine };
-        Module::from_file(&subject.engine, &subject.path)
+        kiln_tests::module_from_file(&subject.engine, &subject.path)
             .unwrap_or_else(|e| panic!("{}: the pristine artifact must load: {e}", subject.name));
         subject
     }
 
     fn refused(&self) -> bool {
-        Module::from_file(&self.engine, &self.path).is_err()
+        kiln_tests::module_from_file(&self.engine, &self.path).is_err()
     }
 
     /// Writes `bytes` at `at`, asks for a refusal, and restores the file.
@@ -89,14 +91,27 @@ impl Subject {
         assert!(refused, "{}: {} was loaded", self.name, what());
     }
 
-    /// Every position flipped every way; the number of cases.
+    /// Where the header's signature fields lie: the one range an
+    /// unverified load never reads (nor the digest covers), as signing
+    /// writes it after sealing. A verified load refuses any change of it
+    /// (tests/tests/signing.rs).
+    fn signature_fields(&self) -> std::ops::Range<usize> {
+        let file = object::File::parse(&*self.pristine).expect("parses");
+        let meta = file.section_by_name(kiln_format::SECTION_META).and_then(|s| s.file_range()).expect("has a header");
+        let start = meta.0 as usize + kiln_format::header_offsets::SIGNATURE_FIELDS_OFFSET;
+        start..start + kiln_format::header_offsets::SIGNATURE_FIELDS_WIDTH
+    }
+
+    /// Every position flipped every way, but the signature fields; the
+    /// number of cases.
     fn flip_every_byte(&self) -> usize {
-        for at in 0..self.pristine.len() {
+        let unread = self.signature_fields();
+        for at in (0..self.pristine.len()).filter(|at| !unread.contains(at)) {
             for flip in FLIPS {
                 self.with_patch(at, &[self.pristine[at] ^ flip], &|| format!("byte {at:#x} xor {flip:#04x}"));
             }
         }
-        self.pristine.len() * FLIPS.len()
+        (self.pristine.len() - unread.len()) * FLIPS.len()
     }
 
     /// Every truncation, longest first; the number of cases.
@@ -147,7 +162,8 @@ impl Subject {
     fn through_the_cli(&self, dir: &Path) -> usize {
         let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
         let step = (self.pristine.len() / CLI_SAMPLES).max(1);
-        for at in (0..self.pristine.len()).step_by(step) {
+        let unread = self.signature_fields();
+        for at in (0..self.pristine.len()).step_by(step).filter(|at| !unread.contains(at)) {
             let mut damaged = self.pristine.clone();
             damaged[at] ^= 0xff;
             cases.push((format!("byte {at:#x} xor 0xff"), damaged));

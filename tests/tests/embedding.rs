@@ -16,7 +16,7 @@ fn module(engine: &Engine, name: &str) -> Module {
     let path = common::tests_path(&format!("wat/{name}.wat"));
     let source = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let object = kiln_compiler::compile(&source, &Default::default()).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 fn assert_send<T: Send>() {}

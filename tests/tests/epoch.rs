@@ -18,7 +18,7 @@ fn module(engine: &Engine, epoch_interruption: bool) -> Module {
     let source = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let options = CompileOptions { epoch_interruption, ..CompileOptions::default() };
     let object = kiln_compiler::compile(&source, &options).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 fn spin<T>(store: &mut Store<T>, instance: Instance) -> Result<(), Error> {

@@ -16,7 +16,7 @@ use kiln_loader::{Engine, Exn, Linker, Module, Store, Tag, TagType, Val, ValType
 
 fn module(engine: &Engine, wat: &str) -> Module {
     let object = kiln_compiler::compile(wat.as_bytes(), &Default::default()).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 /// Depth of the chains of nested exceptions below: far deeper than any

@@ -18,7 +18,7 @@ use kiln_loader::{
 
 fn module(engine: &Engine, wat: &str) -> Module {
     let object = kiln_compiler::compile(wat.as_bytes(), &Default::default()).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 fn resident_bytes() -> usize {

@@ -510,7 +510,7 @@ fn kiln_inspect_lists_the_stack_maps_of_each_function() {
         .expect("kiln runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8_lossy(&output.stdout);
-    let module = Module::from_file(&Engine::default(), &object).unwrap();
+    let module = kiln_tests::module_from_file(&Engine::default(), &object).unwrap();
     let code = module.code();
     for m in code.stack_map_table().iter() {
         let entry = format!("\"return_offset\": {},", m.return_offset);

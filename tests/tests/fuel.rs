@@ -14,7 +14,7 @@ fn module(engine: &Engine, fuel: bool) -> Module {
     let source = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let options = CompileOptions { fuel, ..CompileOptions::default() };
     let object = kiln_compiler::compile(&source, &options).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 fn metered() -> (Store<()>, Instance) {
@@ -140,7 +140,7 @@ fn fuel_and_epoch_checks_together() {
     let path = common::tests_path("wat/fuel.wat");
     let source = std::fs::read(&path).unwrap();
     let options = CompileOptions { fuel: true, epoch_interruption: true, ..CompileOptions::default() };
-    let module = Module::from_bytes(&engine, &kiln_compiler::compile(&source, &options).unwrap()).unwrap();
+    let module = kiln_tests::module_from_bytes(&engine, &kiln_compiler::compile(&source, &options).unwrap()).unwrap();
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     store.set_fuel(100).unwrap();

@@ -5,7 +5,7 @@
 //! the same barriers without being taken for pointers.
 
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Caller, Engine, Error, Instance, Linker, Module, Store};
+use kiln_loader::{Caller, Engine, Error, Instance, Linker, Store};
 
 const WAT: &str = r#"(module
     (import "host" "gc" (func $gc))
@@ -71,7 +71,7 @@ const WAT: &str = r#"(module
 fn instantiate() -> (Store<()>, Instance) {
     let object = compile(WAT.as_bytes(), &CompileOptions::default()).expect("kilnc compiles the module");
     let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &object).expect("the artifact loads");
+    let module = kiln_tests::module_from_bytes(&engine, &object).expect("the artifact loads");
     let mut linker = Linker::<()>::new(&engine);
     linker
         .func_wrap("host", "gc", |mut caller: Caller<'_, ()>| -> Result<(), Error> {

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use kiln_loader::{Caller, Engine, Error, Exn, Instance, Linker, Module, RootScope, Store, Tag, TagType, Val, ValType};
+use kiln_loader::{Caller, Engine, Error, Exn, Instance, Linker, RootScope, Store, Tag, TagType, Val, ValType};
 
 const WAT: &str = r#"(module
     (import "host" "held" (func $held))
@@ -56,7 +56,7 @@ type Held = Option<Exn>;
 
 fn setup(engine: &Engine) -> (Store<Held>, Instance) {
     let object = kiln_compiler::compile(WAT.as_bytes(), &Default::default()).expect("kilnc compiles the module");
-    let module = Module::from_bytes(engine, &object).expect("the artifact loads");
+    let module = kiln_tests::module_from_bytes(engine, &object).expect("the artifact loads");
     let mut store = Store::new(engine, None);
     let mut linker = Linker::new(engine);
     linker

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Caller, Engine, Error, ExternRef, Linker, Module, Store};
+use kiln_loader::{Caller, Engine, Error, ExternRef, Linker, Store};
 
 /// A host value that counts its drops.
 struct Tracked(Arc<AtomicUsize>);
@@ -37,7 +37,7 @@ const WAT: &str = r#"(module
 fn i31_words_and_converted_host_values_survive_gcs_in_frames() {
     let object = compile(WAT.as_bytes(), &CompileOptions::default()).expect("kilnc compiles the module");
     let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &object).expect("the artifact loads");
+    let module = kiln_tests::module_from_bytes(&engine, &object).expect("the artifact loads");
     let mut linker = Linker::<()>::new(&engine);
     linker
         .func_wrap("host", "gc", |mut caller: Caller<'_, ()>| -> Result<(), Error> {

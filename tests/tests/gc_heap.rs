@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{
-    Engine, ExternRef, Instance, Linker, Module, Store, StoreLimits, TrapCode, ACTIVATIONS_CHUNK_CAPACITY,
-};
+use kiln_loader::{Engine, ExternRef, Instance, Linker, Store, StoreLimits, TrapCode, ACTIVATIONS_CHUNK_CAPACITY};
 
 const WAT: &str = r#"(module
     (type $node (struct (field $next (mut (ref null $node))) (field $value i32)))
@@ -69,7 +67,7 @@ const WAT: &str = r#"(module
 
 fn setup<T: 'static>(store: &mut Store<T>) -> Instance {
     let object = compile(WAT.as_bytes(), &CompileOptions::default()).expect("kilnc compiles the module");
-    let module = Module::from_bytes(store.engine(), &object).expect("the artifact loads");
+    let module = kiln_tests::module_from_bytes(store.engine(), &object).expect("the artifact loads");
     let linker = Linker::<T>::new(store.engine());
     linker.instantiate(&mut *store, &module).expect("instantiates")
 }

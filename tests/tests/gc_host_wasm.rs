@@ -6,8 +6,8 @@
 
 use kiln_compiler::{compile, CompileOptions};
 use kiln_loader::{
-    AnyRef, Engine, ExternRef, FieldType, Func, Instance, Linker, Module, RootScope, StorageType, Store, StructRef,
-    StructType, TypedFunc, Val, ValType, I31,
+    AnyRef, Engine, ExternRef, FieldType, Func, Instance, Linker, RootScope, StorageType, Store, StructRef, StructType,
+    TypedFunc, Val, ValType, I31,
 };
 
 const WAT: &str = r#"(module
@@ -44,7 +44,7 @@ impl Fixture {
     fn new() -> Fixture {
         let object = compile(WAT.as_bytes(), &CompileOptions::default()).expect("kilnc compiles the module");
         let engine = Engine::default();
-        let module = Module::from_bytes(&engine, &object).expect("the artifact loads");
+        let module = kiln_tests::module_from_bytes(&engine, &object).expect("the artifact loads");
         let mut store = Store::new(&engine, ());
         let instance = Linker::<()>::new(&engine).instantiate(&mut store, &module).expect("instantiates");
         Fixture { store, instance }
@@ -211,7 +211,7 @@ fn host_functions_take_and_give_internal_references() {
     )
     .expect("kilnc compiles the module");
     let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &object).expect("the artifact loads");
+    let module = kiln_tests::module_from_bytes(&engine, &object).expect("the artifact loads");
     let mut linker = Linker::<()>::new(&engine);
     linker
         .func_wrap(

@@ -5,7 +5,7 @@ mod common;
 mod externref_common;
 
 use kiln_compiler::{compile_file, CompileOptions};
-use kiln_loader::{Engine, Linker, Module, Store};
+use kiln_loader::{Engine, Linker, Store};
 
 #[test]
 fn binary_trees_counts_every_node() {
@@ -13,7 +13,7 @@ fn binary_trees_counts_every_node() {
     let output = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("binary_trees_test.o");
     compile_file(&input, &output, &CompileOptions::default()).unwrap();
     let engine = Engine::default();
-    let module = Module::from_file(&engine, &output).unwrap();
+    let module = kiln_tests::module_from_file(&engine, &output).unwrap();
     // Node counts of the stretch tree, the long-lived tree and the
     // 2^(n-d+4) trees of each depth d (tests/programs/gc/binary_trees.wat).
     let expected = |n: u32| -> i32 {

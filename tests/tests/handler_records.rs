@@ -9,7 +9,7 @@ mod common;
 
 use kiln_compiler::{compile, CompileOptions};
 use kiln_format::{seal_file, HandlerRecord, HandlerTag, SECTION_HANDLERS, SECTION_META};
-use kiln_loader::{Engine, Error, Module, Store};
+use kiln_loader::{Engine, Error, Store};
 use object::{Object, ObjectSection};
 
 fn artifact() -> Vec<u8> {
@@ -44,7 +44,7 @@ fn with_records(bytes: &[u8], records: &[HandlerRecord]) -> Vec<u8> {
 }
 
 fn load_error(bytes: &[u8]) -> String {
-    match Module::from_bytes(&Engine::default(), bytes) {
+    match kiln_tests::module_from_bytes(&Engine::default(), bytes) {
         Ok(_) => panic!("the artifact with bad handler records was accepted"),
         Err(e @ Error::Load(_)) => e.to_string(),
         Err(other) => panic!("expected a load error, got {other:?}"),
@@ -69,7 +69,7 @@ fn the_pristine_artifact_has_a_record_in_each_function_and_catches() {
 
     // The same records written back and sealed load and run as before.
     let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &with_records(&bytes, &records)).expect("loads");
+    let module = kiln_tests::module_from_bytes(&engine, &with_records(&bytes, &records)).expect("loads");
     let mut store = Store::new(&engine, ());
     let instance = kiln_loader::Linker::new(&engine).instantiate(&mut store, &module).expect("instantiates");
     let first = instance.get_typed_func::<i32, i32>(&store, "first").expect("first");

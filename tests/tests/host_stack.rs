@@ -5,7 +5,7 @@
 //! overflows the thread (which would abort the process); the recursion
 //! ends in a `stack_overflow` trap instead.
 
-use kiln_loader::{Caller, Engine, Error, Linker, Module, Store, TrapCode, HOST_STACK_RESERVE};
+use kiln_loader::{Caller, Engine, Error, Linker, Store, TrapCode, HOST_STACK_RESERVE};
 
 const _: () = assert!(HOST_STACK_RESERVE >= 128 << 10, "the documented reserve");
 
@@ -26,7 +26,7 @@ fn recurse(thread_stack: usize, max_wasm_stack: usize) -> (Option<TrapCode>, i32
         .stack_size(thread_stack)
         .spawn(move || {
             let engine = Engine::default();
-            let module = Module::from_bytes(&engine, &object).expect("loads");
+            let module = kiln_tests::module_from_bytes(&engine, &object).expect("loads");
             let mut linker = Linker::new(&engine);
             linker
                 .func_wrap("host", "probe", |mut caller: Caller<'_, i32>, depth: i32| {

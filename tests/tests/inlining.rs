@@ -51,7 +51,7 @@ fn module(engine: &Engine, inlining: Inlining, instrumented: bool) -> Module {
     let options =
         CompileOptions { inlining, fuel: instrumented, epoch_interruption: instrumented, ..CompileOptions::default() };
     let object = kiln_compiler::compile(&source, &options).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 /// `inlining.wat` as `inlining` says, with fuel metering and epoch checks
@@ -233,7 +233,7 @@ fn the_policy_keeps_the_calls_it_excludes() {
     let options = CompileOptions { inlining: Inlining::On, ..CompileOptions::default() };
     let object = kiln_compiler::compile(&source, &options).expect("compiles");
     let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &object).expect("loads");
+    let module = kiln_tests::module_from_bytes(&engine, &object).expect("loads");
     use excluded::*;
     // $count's one call site is in $count.
     assert!(inlined_into(&module, COUNT).is_empty(), "a function is never inlined into itself");

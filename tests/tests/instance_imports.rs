@@ -10,7 +10,7 @@ use kiln_loader::{
 
 fn module(engine: &Engine, wat: &str) -> Module {
     let object = compile(wat.as_bytes(), &CompileOptions::default()).expect("test module compiles");
-    Module::from_bytes(engine, &object).expect("test module loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("test module loads")
 }
 
 fn expect_link_error(result: Result<Instance, Error>, what: &str) {

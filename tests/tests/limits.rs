@@ -15,7 +15,7 @@ const PAGE: usize = WASM_PAGE_SIZE as usize;
 fn module(engine: &Engine) -> Module {
     let source = std::fs::read(common::tests_path("wat/limits.wat")).expect("limits.wat");
     let object = kiln_compiler::compile(&source, &Default::default()).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 fn limited<T: ResourceLimiter + 'static>(engine: &Engine, limiter: T) -> Store<T> {

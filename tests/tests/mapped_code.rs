@@ -10,7 +10,7 @@ use std::process::Command;
 
 use kiln_compiler::{compile_file, CompileOptions};
 use kiln_format::{SECTION_TEXT, TEXT_PAGE_SIZE};
-use kiln_loader::{Engine, Linker, Module, Store};
+use kiln_loader::{Engine, Linker, Store};
 use object::{Object, ObjectSection};
 
 /// One line of `/proc/self/maps`: the range, permissions, file offset and
@@ -67,7 +67,7 @@ fn text_runs_from_the_files_own_pages() {
     assert_eq!((text_offset % TEXT_PAGE_SIZE, text_len % TEXT_PAGE_SIZE), (0, 0));
 
     let engine = Engine::default();
-    let module = Module::from_file(&engine, &artifact).unwrap();
+    let module = kiln_tests::module_from_file(&engine, &artifact).unwrap();
     let text = module.code().text() as usize;
     let end = text + module.code().text_len() - 1;
     for address in [text, end] {
@@ -90,7 +90,7 @@ fn text_runs_from_the_files_own_pages() {
 fn code_loaded_from_bytes_runs_from_a_read_only_copy() {
     let dir = tempfile::tempdir().unwrap();
     let artifact = compiled("multi", dir.path());
-    let module = Module::from_bytes(&Engine::default(), &std::fs::read(&artifact).unwrap()).unwrap();
+    let module = kiln_tests::module_from_bytes(&Engine::default(), &std::fs::read(&artifact).unwrap()).unwrap();
     let m = mapping_of(module.code().text() as usize);
     assert_eq!((m.perms.as_str(), m.path.as_str()), ("r-xp", ""), "an anonymous read + execute copy");
 }

@@ -3,8 +3,8 @@
 //! allocator and with the pooling allocator.
 
 use kiln_loader::{
-    Config, Engine, Error, Instance, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig, Store,
-    TrapCode, MAX_MEMORY64_PAGES, WASM_PAGE_SIZE,
+    Config, Engine, Error, Instance, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, Store, TrapCode,
+    MAX_MEMORY64_PAGES, WASM_PAGE_SIZE,
 };
 
 /// A 64-bit memory of one page without a maximum, with accessors: `load`
@@ -28,7 +28,7 @@ const FOUR_GIB: u64 = 1 << 32;
 
 fn instantiate(engine: &Engine, wat: &str) -> Result<(Store<()>, Instance), Error> {
     let object = kiln_compiler::compile(wat.as_bytes(), &Default::default()).expect("compiles");
-    let module = Module::from_bytes(engine, &object).expect("loads");
+    let module = kiln_tests::module_from_bytes(engine, &object).expect("loads");
     let mut store = Store::new(engine, ());
     let instance = Linker::new(engine).instantiate(&mut store, &module)?;
     Ok((store, instance))

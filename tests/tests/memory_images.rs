@@ -102,7 +102,7 @@ impl Instantiated {
 /// memory grows by about the pages touched, not by the 16 MiB of data.
 fn two_instances_share_the_image(engine: &Engine, artifact: &Path) {
     let before = std::fs::read(artifact).expect("reads the artifact");
-    let module = Module::from_file(engine, artifact).expect("loads");
+    let module = kiln_tests::module_from_file(engine, artifact).expect("loads");
     let mut a = Instantiated::new(engine, &module);
     let mut b = Instantiated::new(engine, &module);
     let base = a.memory_base();
@@ -170,7 +170,7 @@ fn a_module_loaded_from_bytes_shares_one_anonymous_image() {
     let dir = tempfile::tempdir().expect("temp dir");
     let artifact = compile(dir.path(), "big.o", Emit::Object);
     let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &std::fs::read(&artifact).expect("reads")).expect("loads");
+    let module = kiln_tests::module_from_bytes(&engine, &std::fs::read(&artifact).expect("reads")).expect("loads");
     let mut a = Instantiated::new(&engine, &module);
     let mut b = Instantiated::new(&engine, &module);
     a.poke(5 * MIB, 0);
@@ -193,8 +193,8 @@ fn a_dropped_memory_reserved_again_starts_from_the_image_or_from_zero() {
     .expect("compiles");
     let plain = kiln_compiler::compile(br#"(module (memory (export "memory") 1))"#, &CompileOptions::default())
         .expect("compiles");
-    let with_data = Module::from_bytes(&engine, &with_data).expect("loads");
-    let plain = Module::from_bytes(&engine, &plain).expect("loads");
+    let with_data = kiln_tests::module_from_bytes(&engine, &with_data).expect("loads");
+    let plain = kiln_tests::module_from_bytes(&engine, &plain).expect("loads");
     for round in 0..20 {
         let mut store = Store::new(&engine, ());
         let instance = Linker::new(&engine).instantiate(&mut store, &with_data).expect("instantiates");
@@ -226,7 +226,7 @@ fn every_memory_of_a_module_maps_its_own_image_32_or_64_bit() {
     let mut config = Config::new();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     for engine in [Engine::default(), Engine::new(&config).expect("engine")] {
-        let module = Module::from_bytes(&engine, &object).expect("loads");
+        let module = kiln_tests::module_from_bytes(&engine, &object).expect("loads");
         let images: Vec<u32> = module.info().memory_images.iter().map(|image| image.memory).collect();
         assert_eq!(images, [0, 1, 2], "each memory has an image");
         for round in 0..2 {

@@ -21,7 +21,7 @@ fn pooling_engine(configure: impl FnOnce(&mut PoolingAllocationConfig)) -> Engin
 
 fn module(engine: &Engine, wat: &str) -> Module {
     let object = kiln_compiler::compile(wat.as_bytes(), &Default::default()).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 /// A memory of 2 pages with "secret" at 1000 in its image, and functions

@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use kiln_compiler::{compile_file, CompileOptions};
-use kiln_loader::{perf_map_path, Config, Engine, Module, ProfilingStrategy};
+use kiln_loader::{perf_map_path, Config, Engine, ProfilingStrategy};
 
 /// The lines of a perf map: (start, size, name).
 fn read_map(path: &std::path::Path) -> Vec<(usize, u32, String)> {
@@ -28,7 +28,7 @@ fn the_perf_map_lists_every_function_where_it_was_loaded() {
     let artifact = dir.path().join("multi.o");
     compile_file(&common::tests_path("wat/multi.wat"), &artifact, &CompileOptions::default()).unwrap();
     let engine = Engine::new(Config::new().profiler(ProfilingStrategy::PerfMap)).unwrap();
-    let module = Module::from_file(&engine, &artifact).unwrap();
+    let module = kiln_tests::module_from_file(&engine, &artifact).unwrap();
     let code = module.code();
     let lines = read_map(&perf_map_path());
     let module_name = code.module_name().unwrap_or("module");
@@ -46,7 +46,7 @@ fn the_perf_map_lists_every_function_where_it_was_loaded() {
     assert!(defined > 1);
     // Without the strategy, nothing is added.
     let before = read_map(&perf_map_path()).len();
-    let _quiet = Module::from_file(&Engine::default(), &artifact).unwrap();
+    let _quiet = kiln_tests::module_from_file(&Engine::default(), &artifact).unwrap();
     assert_eq!(read_map(&perf_map_path()).len(), before);
     let _ = std::fs::remove_file(perf_map_path());
 }

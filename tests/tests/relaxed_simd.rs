@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use kiln_compiler::{compile, CompileOptions, CpuChoice};
 use kiln_format::{ArtifactHeader, CpuFeatures, RelaxedSimd};
-use kiln_loader::{Engine, Instance, Linker, Module, Store, Val};
+use kiln_loader::{Engine, Instance, Linker, Store, Val};
 
 /// One artifact, instantiated.
 struct Compiled {
@@ -27,7 +27,7 @@ fn instantiate(cpu: CpuChoice) -> Compiled {
     let options = CompileOptions { cpu, ..CompileOptions::default() };
     let artifact = compile(&source, &options).unwrap_or_else(|e| panic!("compile for {cpu:?} failed: {e}"));
     let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &artifact).expect("the artifact loads");
+    let module = kiln_tests::module_from_bytes(&engine, &artifact).expect("the artifact loads");
     let header = module.code().header().clone();
     let mut store = Store::new(&engine, ());
     let instance = Linker::new(&engine).instantiate(&mut store, &module).expect("instantiate");

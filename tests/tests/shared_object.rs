@@ -14,7 +14,7 @@ use std::sync::Arc;
 use externref_common::{tracked, Host};
 use kiln_compiler::{compile_file, CompileOptions, Emit};
 use kiln_format::{seal_file, ROOT_SYMBOL, SECTION_META, SECTION_TEXT};
-use kiln_loader::{Engine, ExternRef, Linker, Module, Store};
+use kiln_loader::{Engine, ExternRef, Linker, Store};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 fn scratch(name: &str) -> PathBuf {
@@ -33,7 +33,7 @@ fn build(name: &str, emit: Emit, out: &str) -> PathBuf {
 }
 
 fn load_error(path: &Path) -> String {
-    match Module::from_file(&Engine::default(), path) {
+    match kiln_tests::module_from_file(&Engine::default(), path) {
         Ok(_) => panic!("{} was loaded; expected a refusal", path.display()),
         Err(e) => e.to_string(),
     }
@@ -76,8 +76,9 @@ fn the_artifact_is_a_shared_object_exporting_the_root() {
 #[test]
 fn the_same_module_gives_the_same_results_as_an_object() {
     let engine = Engine::default();
-    let so = Module::from_file(&engine, build("multi", Emit::SharedObject, "same.so")).expect("the .so loads");
-    let o = Module::from_file(&engine, build("multi", Emit::Object, "same.o")).expect("the .o loads");
+    let so =
+        kiln_tests::module_from_file(&engine, build("multi", Emit::SharedObject, "same.so")).expect("the .so loads");
+    let o = kiln_tests::module_from_file(&engine, build("multi", Emit::Object, "same.o")).expect("the .o loads");
     assert!(so.code().is_shared_object() && !o.code().is_shared_object());
     assert_eq!(so.info(), o.info(), "same module info");
     assert_eq!(so.code().data(), o.code().data(), ".kiln.data read in place");
@@ -104,7 +105,7 @@ fn the_same_module_gives_the_same_results_as_an_object() {
 #[test]
 fn a_trap_in_a_shared_object_has_a_backtrace() {
     let engine = Engine::default();
-    let module = Module::from_file(&engine, build("multi", Emit::SharedObject, "trap.so")).unwrap();
+    let module = kiln_tests::module_from_file(&engine, build("multi", Emit::SharedObject, "trap.so")).unwrap();
     let mut store = Store::new(&engine, ());
     let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
     let div = instance.get_typed_func::<(i32, i32), i32>(&store, "div").unwrap();
@@ -125,7 +126,8 @@ fn a_trap_in_a_shared_object_has_a_backtrace() {
 #[test]
 fn externrefs_live_across_a_collecting_host_call_survive() {
     let engine = Engine::default();
-    let module = Module::from_file(&engine, build("externref_gc", Emit::SharedObject, "externref_gc.so")).unwrap();
+    let module =
+        kiln_tests::module_from_file(&engine, build("externref_gc", Emit::SharedObject, "externref_gc.so")).unwrap();
     let mut host = Host::new(&module);
     let r = tracked(41, &host.drops);
     let id_after_gc = host.instance.get_typed_func::<Option<ExternRef>, i32>(&host.store, "id_after_gc").unwrap();
@@ -146,8 +148,8 @@ fn externrefs_live_across_a_collecting_host_call_survive() {
 fn opening_one_file_twice_gives_one_module() {
     let path = build("multi", Emit::SharedObject, "twice.so");
     let engine = Engine::default();
-    let a = Module::from_file(&engine, &path).unwrap();
-    let b = Module::from_file(&engine, &path).unwrap();
+    let a = kiln_tests::module_from_file(&engine, &path).unwrap();
+    let b = kiln_tests::module_from_file(&engine, &path).unwrap();
     assert!(Arc::ptr_eq(a.code(), b.code()), "dlopen maps one file once");
     drop(a);
     // The registry still knows the code: a trap in it is still a trap.
@@ -193,7 +195,7 @@ fn sealed(path: &Path) -> &Path {
 #[test]
 fn a_shared_object_cannot_be_loaded_from_bytes() {
     let so = build("multi", Emit::SharedObject, "bytes.so");
-    let err = Module::from_bytes(&Engine::default(), &std::fs::read(so).unwrap()).unwrap_err().to_string();
+    let err = kiln_tests::module_from_bytes(&Engine::default(), &std::fs::read(so).unwrap()).unwrap_err().to_string();
     assert!(err.contains("only be loaded from a file"), "{err}");
 }
 

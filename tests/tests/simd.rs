@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Caller, Engine, Error, FuncType, Global, GlobalType, Linker, Module, Store, Val, ValType};
+use kiln_loader::{Caller, Engine, Error, FuncType, Global, GlobalType, Linker, Store, Val, ValType};
 
 /// `i32x4` lanes, lane 0 first, as a v128.
 fn i32x4(lanes: [i32; 4]) -> u128 {
@@ -42,7 +42,7 @@ fn instantiate() -> Fixture {
     let source = std::fs::read(common::tests_path("wat/simd.wat")).expect("simd.wat");
     let artifact = compile(&source, &CompileOptions::default()).unwrap_or_else(|e| panic!("compile failed: {e}"));
     let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &artifact).expect("the artifact loads");
+    let module = kiln_tests::module_from_bytes(&engine, &artifact).expect("the artifact loads");
     let mut store = Store::new(&engine, HostLog::default());
     let mut linker = Linker::new(&engine);
     let v128_to_v128 = FuncType { params: vec![ValType::V128], results: vec![ValType::V128] };

@@ -37,7 +37,7 @@ fn module(engine: &Engine, options: &CompileOptions) -> Module {
     let path = common::tests_path("wat/tail_calls.wat");
     let source = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let object = kiln_compiler::compile(&source, options).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 fn instantiate(options: &CompileOptions) -> (Store<Host>, Instance) {

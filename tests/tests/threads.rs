@@ -21,7 +21,7 @@ use kiln_tests::{run_scripts_isolated, IsolateOptions, RunOptions};
 
 fn compile(engine: &Engine, source: &[u8], options: &CompileOptions) -> Module {
     let object = kiln_compiler::compile(source, options).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 /// `tests/wat/threads.wat`.

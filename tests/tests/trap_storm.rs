@@ -39,7 +39,7 @@ const KINDS: [(&str, TrapCode); 10] = [
 
 fn module(engine: &Engine) -> Module {
     let object = kiln_compiler::compile(MODULE.as_bytes(), &Default::default()).expect("compiles");
-    Module::from_bytes(engine, &object).expect("loads")
+    kiln_tests::module_from_bytes(engine, &object).expect("loads")
 }
 
 fn instantiate(engine: &Engine, module: &Module) -> (Store<()>, Instance) {

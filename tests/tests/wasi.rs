@@ -302,7 +302,7 @@ fn sandbox_escapes_are_all_refused_and_change_nothing_outside() {
 #[test]
 fn embedders_get_the_exit_code_and_each_instance_its_own_memory() {
     use kiln_loader::wasi::{self, WasiCtx};
-    use kiln_loader::{Engine, Error, Linker, Module, Store};
+    use kiln_loader::{Engine, Error, Linker, Store};
 
     // Exits with argc, read through args_sizes_get into its own memory at 0.
     let command = r#"(module
@@ -314,7 +314,7 @@ fn embedders_get_the_exit_code_and_each_instance_its_own_memory() {
           (call $exit (i32.load (i32.const 0)))))"#;
     let object = kiln_compiler::compile(command.as_bytes(), &Default::default()).expect("compiles");
     let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &object).expect("loads");
+    let module = kiln_tests::module_from_bytes(&engine, &object).expect("loads");
     let mut linker = Linker::<WasiCtx>::new(&engine);
     wasi::add_to_linker(&mut linker, |ctx| ctx).expect("wasi");
     let ctx = WasiCtx::builder().args(["app", "one", "two"]).build().expect("context");
@@ -348,9 +348,9 @@ fn captured(args: &[&str], stdin: &[u8]) -> (kiln_loader::wasi::WasiCtx, [kiln_l
 
 #[test]
 fn embedders_capture_the_output_of_a_c_program_in_memory() {
-    use kiln_loader::{wasi, Engine, Linker, Module, Store};
+    use kiln_loader::{wasi, Engine, Linker, Store};
     let engine = Engine::default();
-    let module = Module::from_file(&engine, artifact("args_env")).expect("loads");
+    let module = kiln_tests::module_from_file(&engine, artifact("args_env")).expect("loads");
     let mut linker = Linker::new(&engine);
     wasi::add_to_linker(&mut linker, |ctx| ctx).expect("wasi");
     let pre = linker.instantiate_pre(&module).expect("imports resolve");
@@ -373,9 +373,9 @@ fn embedders_capture_the_output_of_a_c_program_in_memory() {
 
 #[test]
 fn a_start_function_calls_wasi_and_stdin_comes_from_memory() {
-    use kiln_loader::{wasi, Engine, Linker, Module, Store};
+    use kiln_loader::{wasi, Engine, Linker, Store};
     let engine = Engine::default();
-    let module = Module::from_file(&engine, artifact("start_writes")).expect("loads");
+    let module = kiln_tests::module_from_file(&engine, artifact("start_writes")).expect("loads");
     let mut linker = Linker::new(&engine);
     wasi::add_to_linker(&mut linker, |ctx| ctx).expect("wasi");
     let input: Vec<u8> = (0..1000).map(|i| b'a' + (i % 26) as u8).collect();
@@ -714,7 +714,7 @@ fn a_procfs_mounted_beneath_an_ordinary_preopen_is_fenced_too() {
 #[test]
 fn embedders_opt_in_with_allow_unsafe_preopens() {
     use kiln_loader::wasi::{self, MemoryOutputPipe, UnsafeDir, WasiCtx, WasiError};
-    use kiln_loader::{Engine, Linker, Module, Store};
+    use kiln_loader::{Engine, Linker, Store};
 
     let refusal = |host: &str| WasiCtx::builder().preopened_dir(host, "/x").expect("opens").build().unwrap_err();
     let error = refusal("/proc");
@@ -739,7 +739,7 @@ fn embedders_opt_in_with_allow_unsafe_preopens() {
     assert!(matches!(builder.build(), Err(WasiError::UnsafePreopen { reason: UnsafeDir::HostRoot, .. })));
 
     let engine = Engine::default();
-    let module = Module::from_file(&engine, opener()).expect("loads");
+    let module = kiln_tests::module_from_file(&engine, opener()).expect("loads");
     let mut linker = Linker::new(&engine);
     wasi::add_to_linker(&mut linker, |ctx| ctx).expect("wasi");
     let stdout = MemoryOutputPipe::new().expect("pipe");

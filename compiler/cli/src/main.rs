@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, Features, Inlining, OptLevel};
+use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, Features, Inlining, OptLevel, Signer};
 
 /// Compile a WebAssembly module into a kiln object file.
 #[derive(Parser, Debug)]
@@ -72,6 +72,12 @@ struct Cli {
     /// function is `0-FUNC_INDEX`. For reading the generated code.
     #[arg(long, value_name = "DIR", hide = true)]
     emit_clif: Option<PathBuf>,
+    /// Sign the artifact with this Ed25519 secret key (`kiln keygen`'s
+    /// NAME.key), so that `kiln run --trust NAME.pub` and
+    /// `Module::from_file_verified` accept it. Signing is deterministic:
+    /// the same input, flags and key give the same bytes.
+    #[arg(long, value_name = "SECRET_KEY")]
+    sign: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -133,6 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             YesNo::Y => Inlining::On,
             YesNo::N => Inlining::Off,
         },
+        signer: cli.sign.as_deref().map(Signer::from_key_file).transpose()?,
     };
     compile_file(&cli.input, &cli.output, &options)?;
     Ok(())

@@ -7,9 +7,16 @@
 //! kiln run app.o                      # instantiates (runs start), calls `_start` if exported
 //! kiln run app.o --dir data::/data --env K=V -- arg1 arg2   # a WASI command
 //! kiln inspect app.o [--json]         # header, imports, exports, functions
+//! kiln keygen release                 # release.key (secret) and release.pub
+//! kiln sign app.o --key release.key   # signs app.o in place
+//! kiln verify app.o --trust release.pub
+//! kiln run app.o --trust release.pub  # runs it only if release.key signed it
 //! ```
 
-use std::path::PathBuf;
+#[cfg(feature = "verify")]
+mod signing;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -114,6 +121,13 @@ enum Command {
         /// imports under NAME.
         #[arg(long = "preload", value_name = "NAME=OTHER.o")]
         preloads: Vec<String>,
+        /// Run the artifact (and every --preload) only if it is signed by
+        /// one of these public keys (`kiln keygen`'s NAME.pub) and unchanged
+        /// since: refused before any of its code is mapped executable.
+        /// Without --trust, naming the file is vouching for it.
+        #[cfg(feature = "verify")]
+        #[arg(long = "trust", value_name = "PUBLIC_KEY")]
+        trust: Vec<PathBuf>,
         /// Tell a profiler about the loaded code: `perfmap` appends every
         /// Wasm function's address, size and name to /tmp/perf-PID.map, so
         /// that `perf report` names Wasm frames.
@@ -131,6 +145,37 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Make an Ed25519 key pair for signing artifacts: NAME.key (secret,
+    /// mode 0600) and NAME.pub. Existing files are never overwritten.
+    #[cfg(feature = "sign")]
+    Keygen {
+        /// Path and name of the key files, without suffix.
+        name: PathBuf,
+    },
+    /// Sign an artifact (object or shared object) with a secret key, in
+    /// place or into --output. The same artifact and key always give the
+    /// same bytes.
+    #[cfg(feature = "sign")]
+    Sign {
+        /// The artifact.
+        file: PathBuf,
+        /// The secret key (`kiln keygen`'s NAME.key).
+        #[arg(long, value_name = "SECRET_KEY")]
+        key: PathBuf,
+        /// Write the signed artifact here instead of replacing FILE.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Check that an artifact is undamaged and signed by one of the trusted
+    /// public keys; exit 0 if so, 1 if not.
+    #[cfg(feature = "verify")]
+    Verify {
+        /// The artifact.
+        file: PathBuf,
+        /// A trusted public key (`kiln keygen`'s NAME.pub); repeatable.
+        #[arg(long = "trust", value_name = "PUBLIC_KEY", required = true)]
+        trust: Vec<PathBuf>,
     },
 }
 
@@ -205,18 +250,38 @@ fn main() -> ExitCode {
             allow_unsafe_dir,
             envs,
             preloads,
+            #[cfg(feature = "verify")]
+            trust,
             profile,
             args,
         } => {
             let wasi = WasiOptions { dirs, allow_unsafe_dir, envs, preloads };
+            #[cfg(feature = "verify")]
+            let trust = match signing::trusted_keys(&trust) {
+                Ok(keys) if keys.is_empty() => None,
+                Ok(keys) => Some(keys),
+                Err(e) => {
+                    report(&e);
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            #[cfg(not(feature = "verify"))]
+            let trust = None;
+            let source = ArtifactSource { trust };
             let limits = RunLimits { max_wasm_stack, max_memory, fuel, timeout };
             let profiler = match profile {
                 None => ProfilingStrategy::None,
                 Some(ProfileArg::Perfmap) => ProfilingStrategy::PerfMap,
             };
-            run(&file, invoke.as_deref(), &limits, &wasi, profiler, &args)
+            run(&file, &source, invoke.as_deref(), &limits, &wasi, profiler, &args)
         }
         Command::Inspect { file, json } => inspect(&file, json),
+        #[cfg(feature = "sign")]
+        Command::Keygen { name } => signing::keygen(&name),
+        #[cfg(feature = "sign")]
+        Command::Sign { file, key, output } => signing::sign(&file, &key, output.as_deref()),
+        #[cfg(feature = "verify")]
+        Command::Verify { file, trust } => signing::verify(&file, &trust),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -297,8 +362,34 @@ struct HostState {
     limits: StoreLimits,
 }
 
+/// Whose word `kiln run` takes for the artifacts it loads.
+struct ArtifactSource {
+    /// `--trust`: the keys one of which must have signed each artifact;
+    /// `None` when the command line vouches for the files it names.
+    #[cfg(feature = "verify")]
+    trust: Option<kiln_loader::TrustedKeys>,
+    #[cfg(not(feature = "verify"))]
+    trust: Option<std::convert::Infallible>,
+}
+
+impl ArtifactSource {
+    fn load(&self, engine: &Engine, file: &Path) -> Result<Module, Error> {
+        match &self.trust {
+            #[cfg(feature = "verify")]
+            Some(keys) => Module::from_file_verified(engine, file, keys),
+            #[cfg(not(feature = "verify"))]
+            Some(never) => match *never {},
+            // SAFETY: without --trust, the user who names an artifact on
+            // the command line vouches for it, as for any program they run.
+            #[allow(unsafe_code)]
+            None => unsafe { Module::from_file(engine, file) },
+        }
+    }
+}
+
 fn run(
     file: &PathBuf,
+    source: &ArtifactSource,
     invoke: Option<&str>,
     limits: &RunLimits,
     options: &WasiOptions,
@@ -306,7 +397,7 @@ fn run(
     args: &[String],
 ) -> Result<()> {
     let engine = Engine::new(Config::new().profiler(profiler))?;
-    let module = Module::from_file(&engine, file)?;
+    let module = source.load(&engine, file)?;
     // Without --invoke the arguments are the command's own, after its name.
     let command_args: Vec<String> = match invoke {
         Some(_) => vec![file.display().to_string()],
@@ -339,7 +430,7 @@ fn run(
     let mut linker = linker;
     for preload in &options.preloads {
         let (name, path) = preload.split_once('=').ok_or_else(|| anyhow!("--preload {preload}: write NAME=OTHER.o"))?;
-        let other = Module::from_file(&engine, path).with_context(|| format!("--preload {name}={path}"))?;
+        let other = source.load(&engine, Path::new(path)).with_context(|| format!("--preload {name}={path}"))?;
         let instance = linker.instantiate(&mut store, &other).with_context(|| format!("--preload {name}={path}"))?;
         initialize_reactor(&mut store, instance)?;
         linker.instance(&store, name, instance)?;
@@ -585,7 +676,10 @@ fn describe_table(t: &TableType) -> String {
 }
 
 fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
-    let module = Module::from_file(&Engine::default(), file)?;
+    // SAFETY: inspecting maps the artifact (with every check of a load) but
+    // runs none of its code: nothing is instantiated or called.
+    #[allow(unsafe_code)]
+    let module = unsafe { Module::from_file(&Engine::default(), file) }?;
     let code = module.code();
     let header = code.header();
     let info = module.info();
@@ -650,6 +744,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "flags_hash": format!("{:#018x}", header.flags_hash),
                 "relaxed_simd": header.relaxed_simd.to_string(),
                 "digest": format!("{:#018x}", header.digest),
+                "signer": header.signature.as_ref().map(|s| kiln_format::signature::to_hex(&s.signer)),
             },
             "name": module.name(),
             "types": info.types.iter().zip(&info.type_shapes).enumerate().map(|(i, (t, shape))| json!({
@@ -724,6 +819,13 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     println!("flags hash:      {:#018x}", header.flags_hash);
     println!("relaxed SIMD:    {}", header.relaxed_simd);
     println!("digest:          {:#018x}", header.digest);
+    match &header.signature {
+        Some(signed) => println!(
+            "signed by:       {} (not checked here: kiln verify)",
+            kiln_format::signature::key_fingerprint(&signed.signer)
+        ),
+        None => println!("signed by:       nobody"),
+    }
     if let Some(name) = module.name() {
         println!("module name:     {name}");
     }

@@ -12,6 +12,7 @@ use kiln_format::{
 };
 
 use super::elf::ElfObject;
+use super::trust::{check_trust, Trust};
 use super::{host_cpu_features, host_target, LoadError};
 
 /// A validated artifact; its ranges are byte offsets in the bytes parsed.
@@ -60,7 +61,7 @@ pub(crate) struct FunctionRange {
 /// the most telling refusal is the one reported (an artifact of another
 /// format version also fails its checksum, but the version is what the user
 /// needs to hear).
-pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
+pub(crate) fn parse_artifact<'data>(bytes: &'data [u8], trust: Trust) -> Result<Artifact<'data>, LoadError> {
     let object = ElfObject::parse(bytes)?;
     let meta = object
         .section(SECTION_META)?
@@ -78,7 +79,9 @@ pub(crate) fn parse_artifact(bytes: &[u8]) -> Result<Artifact<'_>, LoadError> {
     let data = section_bytes(SECTION_DATA)?;
     let image = section_bytes(SECTION_IMAGE)?;
     let image_offset = if image.is_empty() { 0 } else { image.as_ptr() as u64 - bytes.as_ptr() as u64 };
-    check_digest(&header, bytes, meta.as_ptr() as usize - bytes.as_ptr() as usize)?;
+    let meta_offset = meta.as_ptr() as usize - bytes.as_ptr() as usize;
+    check_digest(&header, bytes, meta_offset)?;
+    check_trust(trust, bytes, meta_offset)?;
 
     let text_offset = object.file_offset(text_section);
     let text_len = text_section.bytes.len();

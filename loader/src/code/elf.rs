@@ -42,6 +42,25 @@ pub(crate) fn check_magic(data: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The file offset of the `.kiln.meta` section (where the header lies) of
+/// an artifact of either kind, a relocatable or a shared object: what
+/// signing patches, found without checking anything else of the file.
+pub fn meta_offset(data: &[u8]) -> Result<usize, LoadError> {
+    check_magic(data)?;
+    if data.len() < std::mem::size_of::<Elf>() || data[4] != elf::ELFCLASS64 || data[5] != elf::ELFDATA2LSB {
+        return Err(LoadError::new("not a little-endian ELF64 object"));
+    }
+    let header = Elf::parse(data).map_err(LoadError::elf)?;
+    let sections = header.sections(ENDIAN, data).map_err(LoadError::elf)?;
+    let (_, meta) = sections
+        .section_by_name(ENDIAN, SECTION_META.as_bytes())
+        .ok_or_else(|| LoadError::new(format!("no {SECTION_META} section: not a kiln artifact")))?;
+    let (offset, _) = meta
+        .file_range(ENDIAN)
+        .ok_or_else(|| LoadError::in_section(SECTION_META, "the section has no contents in the file"))?;
+    usize::try_from(offset).map_err(|_| LoadError::in_section(SECTION_META, "offset out of range"))
+}
+
 impl<'data> ElfObject<'data> {
     /// Parses the ELF header and section table, refusing anything but a
     /// little-endian ELF64 x86-64 relocatable object.

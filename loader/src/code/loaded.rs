@@ -5,6 +5,8 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(feature = "verify")]
+use kiln_format::signature::TrustedKeys;
 use kiln_format::{
     ArtifactHeader, CodeRange, FunctionNames, HandlerRecord, ModuleInfo, StackMap, StackMapTable, TrapCode, TrapTable,
 };
@@ -15,6 +17,7 @@ use super::image::ImageSource;
 use super::mapping::ArtifactMapping;
 use super::registry;
 use super::shared::{self, SharedCode};
+use super::trust::Trust;
 use super::LoadError;
 
 /// The code and metadata of one artifact, mapped and ready to run.
@@ -61,19 +64,38 @@ impl Storage {
 /// anonymous copy, whose `.text` is then made executable, and registers it.
 ///
 /// A shared object is refused: `dlopen` needs a file, see [`load_file`].
-pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
+///
+/// # Safety
+///
+/// The artifact's code runs as native code of this process. Its checks
+/// (the digest, the layout and bounds of every table) catch damage, not
+/// forgery: the caller vouches that `bytes` are an artifact kilnc made, from
+/// a source it trusts. [`load_bytes_verified`] checks a signature instead.
+#[allow(unsafe_code)]
+pub unsafe fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
+    load_bytes_trusting(bytes, Trust::Caller)
+}
+
+/// Loads an artifact from its bytes, as [`load_bytes`] does, once it is
+/// found signed by one of `keys` (SPEC.md 2.1.1).
+#[cfg(feature = "verify")]
+pub fn load_bytes_verified(bytes: &[u8], keys: &TrustedKeys) -> Result<Arc<LoadedCode>, LoadError> {
+    load_bytes_trusting(bytes, Trust::SignedBy(keys))
+}
+
+fn load_bytes_trusting(bytes: &[u8], trust: Trust) -> Result<Arc<LoadedCode>, LoadError> {
     if shared::is_shared_object(bytes) {
         return Err(LoadError::new("a shared object (kilnc --emit so) can only be loaded from a file"));
     }
     check_magic(bytes)?;
-    load_object(ArtifactMapping::copy_of(bytes)?)
+    load_object(ArtifactMapping::copy_of(bytes)?, trust)
 }
 
 /// Loads a relocatable object from its mapping. Its memory images come from
 /// the mapped file, if it is one, else from an anonymous copy.
-fn load_object(mapping: ArtifactMapping) -> Result<Arc<LoadedCode>, LoadError> {
+fn load_object(mapping: ArtifactMapping, trust: Trust) -> Result<Arc<LoadedCode>, LoadError> {
     let Artifact { header, info, text, data, image, image_offset, tables, handlers, functions } =
-        parse_artifact(mapping.bytes())?;
+        parse_artifact(mapping.bytes(), trust)?;
     let image = match mapping.file() {
         Some(file) => ImageSource::from_file(file, image_offset, image)?,
         None => ImageSource::from_bytes(image)?,
@@ -105,18 +127,38 @@ fn load_object(mapping: ArtifactMapping) -> Result<Arc<LoadedCode>, LoadError> {
 /// does but mapped from the file itself, or a shared object (`ET_DYN`,
 /// `kilnc --emit so`), which is checked from the file's bytes, then opened
 /// with `dlopen` (SPEC.md 1.3).
-pub fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
+///
+/// # Safety
+///
+/// As for [`load_bytes`]: the caller vouches for the artifact, and also
+/// that nobody it does not trust can write the file while it is loaded (the
+/// code runs from the file's pages). [`load_file_verified`] checks a
+/// signature instead.
+#[allow(unsafe_code)]
+pub unsafe fn load_file(path: &Path) -> Result<Arc<LoadedCode>, LoadError> {
+    load_file_trusting(path, Trust::Caller)
+}
+
+/// Loads an artifact file, as [`load_file`] does, once it is found signed by
+/// one of `keys` (SPEC.md 2.1.1): the signature is checked on the mapped
+/// bytes before any of them is made executable or handed to `dlopen`.
+#[cfg(feature = "verify")]
+pub fn load_file_verified(path: &Path, keys: &TrustedKeys) -> Result<Arc<LoadedCode>, LoadError> {
+    load_file_trusting(path, Trust::SignedBy(keys))
+}
+
+fn load_file_trusting(path: &Path, trust: Trust) -> Result<Arc<LoadedCode>, LoadError> {
     // The code runs from, and the images are mapped from, this very file,
     // whose bytes are the ones checked (not another file that took its name
     // in between).
     let mapped = ArtifactMapping::open(path)?;
     if !shared::is_shared_object(mapped.bytes()) {
-        return load_object(mapped);
+        return load_object(mapped, trust);
     }
     let bytes = mapped.bytes();
-    let image = shared::parse_shared(bytes)?;
-    let code = shared::open(path, &image)?;
+    let image = shared::parse_shared(bytes, trust)?;
     let file = mapped.file().ok_or_else(|| LoadError::new("a shared object is mapped from no file"))?;
+    let code = shared::open(path, file, &image)?;
     let image_source = ImageSource::from_file(file, image.image_offset, image.image)?;
     let tables = TableRanges {
         traps: range_in(bytes, image.traps_bytes()),

@@ -13,7 +13,9 @@ mod loaded;
 mod mapping;
 mod registry;
 mod shared;
+mod trust;
 
+pub use elf::meta_offset;
 pub use error::*;
 pub use host::*;
 pub(crate) use image::ImageSource;

@@ -9,6 +9,8 @@
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,7 @@ use kiln_format::{
 };
 
 use super::artifact::{check_contents, check_digest, check_header, Contents, SectionSizes, TableBytes};
+use super::trust::{check_trust, Trust};
 use super::LoadError;
 
 type Elf = FileHeader64<LittleEndian>;
@@ -132,7 +135,7 @@ pub(crate) fn is_shared_object(bytes: &[u8]) -> bool {
 
 /// Checks a shared object from its file bytes, in the order SPEC.md 1.3
 /// gives, without opening it.
-pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
+pub(crate) fn parse_shared<'data>(bytes: &'data [u8], trust: Trust) -> Result<SharedImage<'data>, LoadError> {
     if bytes.len() < std::mem::size_of::<Elf>() || bytes[4] != elf::ELFCLASS64 || bytes[5] != elf::ELFDATA2LSB {
         return Err(LoadError::new("not a little-endian ELF64 shared object"));
     }
@@ -159,8 +162,11 @@ pub(crate) fn parse_shared(bytes: &[u8]) -> Result<SharedImage<'_>, LoadError> {
     })?;
     let header = check_header(meta.bytes)?;
     // Every byte, before anything else of the file is looked at: no
-    // damaged program header or dynamic section reaches `dlopen`.
-    check_digest(&header, bytes, meta.bytes.as_ptr() as usize - bytes.as_ptr() as usize)?;
+    // damaged (or, with keys, unsigned) program header or dynamic section
+    // reaches `dlopen`.
+    let meta_offset = meta.bytes.as_ptr() as usize - bytes.as_ptr() as usize;
+    check_digest(&header, bytes, meta_offset)?;
+    check_trust(trust, bytes, meta_offset)?;
 
     let (text_index, text) =
         find(SECTION_TEXT)?.ok_or_else(|| LoadError::new(format!("no {SECTION_TEXT} section in the shared object")))?;
@@ -319,8 +325,8 @@ fn check_mapped(header: &SectionHeader64<LittleEndian>, loads: &[Segment], execu
 
 /// Opens a checked shared object and locates its sections from the root
 /// symbol.
-pub(crate) fn open(path: &Path, image: &SharedImage<'_>) -> Result<SharedCode, LoadError> {
-    let target = dlopen_path(path);
+pub(crate) fn open(path: &Path, checked: &File, image: &SharedImage<'_>) -> Result<SharedCode, LoadError> {
+    let target = dlopen_path(path, checked);
     // SAFETY: the file was checked to have no constructors, needed
     // libraries, dynamic relocations or interpreter, so opening it runs no
     // code; the comparison below catches a file changed since the check.
@@ -377,7 +383,15 @@ pub(crate) fn open(path: &Path, image: &SharedImage<'_>) -> Result<SharedCode, L
 /// that was checked: the dynamic loader matches names before files, so a
 /// reused descriptor number would hand back a different, already open
 /// object.
-fn dlopen_path(path: &Path) -> PathBuf {
+/// What to hand `dlopen`: the file whose bytes were checked, through its
+/// descriptor, so that a file renamed over `path` since is not the one
+/// opened (its signature, if one was checked, stays the one that counts);
+/// `path` itself where `/proc` is not mounted.
+fn dlopen_path(path: &Path, checked: &File) -> PathBuf {
+    let by_descriptor = PathBuf::from(format!("/proc/self/fd/{}", checked.as_raw_fd()));
+    if by_descriptor.exists() {
+        return by_descriptor;
+    }
     // Without a slash, dlopen would search the library path instead.
     if path.as_os_str().as_bytes().contains(&b'/') {
         path.to_path_buf()

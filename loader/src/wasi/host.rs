@@ -119,7 +119,9 @@ fn not_supported(_: &mut WasiCtx, _: &GuestMemory<'_>, _: &Params<'_>) -> Result
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let engine = Engine::default();
-/// let module = Module::from_file(&engine, "app.o")?;
+/// // SAFETY: app.o is this program's own build output; an
+/// // artifact from elsewhere is loaded with `Module::from_file_verified`.
+/// let module = unsafe { Module::from_file(&engine, "app.o") }?;
 /// let mut linker = Linker::<WasiCtx>::new(&engine);
 /// wasi::add_to_linker(&mut linker, |ctx| ctx)?;
 /// let ctx = WasiCtx::builder().args(["app", "--help"]).inherit_stdio().preopened_dir("data", ".")?.build()?;

@@ -291,3 +291,14 @@ pub fn calls_out() -> Vec<Func> {
         Func::new("calls_out", &body),
     ]
 }
+
+/// Loads a test artifact's bytes.
+pub fn load_bytes(bytes: &[u8]) -> Result<std::sync::Arc<kiln_loader::code::LoadedCode>, kiln_loader::code::LoadError> {
+    // SAFETY: the tests load artifacts assembled here from machine code
+    // written for them, or damaged copies of those whose refusal is what the
+    // test checks.
+    #[allow(unsafe_code)]
+    unsafe {
+        kiln_loader::code::load_bytes(bytes)
+    }
+}

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Caller, Engine, Linker, Module, Store};
+use kiln_loader::{Caller, Engine, Linker, Store};
 
 const ROUNDS: usize = 21;
 
@@ -55,7 +55,7 @@ fn load(wasm: &Path) -> Result<()> {
         artifact
     };
     let median = median_ns(1, || {
-        let module = Module::from_file(&engine, &artifact).expect("from_file");
+        let module = kiln_tests::module_from_file(&engine, &artifact).expect("from_file");
         black_box(&module);
     });
     println!("load {median:.0}");
@@ -69,7 +69,7 @@ fn micro(dir: &Path) -> Result<()> {
         *caller.data_mut() += i64::from(value);
     })?;
 
-    let small = Module::from_bytes(&engine, &object_of(&dir.join("small.wat"))?)?;
+    let small = kiln_tests::module_from_bytes(&engine, &object_of(&dir.join("small.wat"))?)?;
     let pre = linker.instantiate_pre(&small)?;
     let median = median_ns(1000, || {
         let mut store = Store::new(&engine, 0i64);
@@ -78,7 +78,7 @@ fn micro(dir: &Path) -> Result<()> {
     });
     println!("instantiate {median:.0}");
 
-    let calls = Module::from_bytes(&engine, &object_of(&dir.join("call.wat"))?)?;
+    let calls = kiln_tests::module_from_bytes(&engine, &object_of(&dir.join("call.wat"))?)?;
     let mut store = Store::new(&engine, 0i64);
     let instance = linker.instantiate(&mut store, &calls)?;
     let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add")?;

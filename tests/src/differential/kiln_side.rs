@@ -31,7 +31,7 @@ impl KilnModule {
     /// Compiles and loads `wasm`.
     pub(crate) fn new(engine: &Engine, wasm: &[u8]) -> Result<KilnModule, KilnRefusal> {
         let artifact = compile(wasm, &CompileOptions::default()).map_err(|e| KilnRefusal::Compile(format!("{e:#}")))?;
-        let module = Module::from_bytes(engine, &artifact).map_err(|e| KilnRefusal::Load(e.to_string()))?;
+        let module = crate::module_from_bytes(engine, &artifact).map_err(|e| KilnRefusal::Load(e.to_string()))?;
         Ok(KilnModule { module })
     }
 

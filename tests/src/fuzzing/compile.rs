@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use arbitrary::Unstructured;
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Engine, Module};
+use kiln_loader::Engine;
 use wasmparser::Validator;
 
 use crate::differential::{compile_config, compile_features, features};
@@ -52,7 +52,7 @@ pub fn compile_module(data: &[u8]) {
     let options = CompileOptions { features: gc_compile_features(), ..CompileOptions::default() };
     match (compile(&wasm, &options), valid) {
         (Ok(artifact), Ok(_)) => {
-            if let Err(e) = Module::from_bytes(engine(), &artifact) {
+            if let Err(e) = crate::module_from_bytes(engine(), &artifact) {
                 panic!("the loader refused kilnc's artifact: {e}");
             }
         }

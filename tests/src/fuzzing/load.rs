@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use kiln_format::{seal_file, MAGIC};
-use kiln_loader::{Engine, Module};
+use kiln_loader::Engine;
 
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -15,11 +15,11 @@ fn engine() -> &'static Engine {
 /// (sealed at the magic), so that the checks behind the digest see damaged
 /// structures too.
 pub fn load_bytes(data: &[u8]) {
-    let _ = Module::from_bytes(engine(), data);
+    let _ = crate::module_from_bytes(engine(), data);
     if let Some(meta) = data.windows(MAGIC.len()).position(|w| w == MAGIC) {
         let mut sealed = data.to_vec();
         if seal_file(&mut sealed, meta) {
-            let _ = Module::from_bytes(engine(), &sealed);
+            let _ = crate::module_from_bytes(engine(), &sealed);
         }
     }
 }

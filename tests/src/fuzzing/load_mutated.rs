@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use kiln_compiler::{compile, CompileOptions};
 use kiln_format::{seal_file, MAGIC};
-use kiln_loader::{Engine, Module};
+use kiln_loader::Engine;
 
 /// A small module with a memory, data, a table, elements, globals and
 /// exports, so that every kind of structure is there to damage.
@@ -39,7 +39,7 @@ fn pristine() -> &'static Pristine {
         let artifact = compile(MODULE.as_bytes(), &CompileOptions::default()).expect("the module compiles");
         let meta_offset = artifact.windows(MAGIC.len()).position(|w| w == MAGIC).expect("the artifact has a header");
         let engine = Engine::default();
-        Module::from_bytes(&engine, &artifact).expect("the pristine artifact loads");
+        crate::module_from_bytes(&engine, &artifact).expect("the pristine artifact loads");
         Pristine { engine, artifact, meta_offset }
     })
 }
@@ -74,5 +74,5 @@ pub fn load_mutated_artifact(data: &[u8]) {
     if mode & 1 != 0 {
         seal_file(&mut file, pristine.meta_offset);
     }
-    let _ = Module::from_bytes(&pristine.engine, &file);
+    let _ = crate::module_from_bytes(&pristine.engine, &file);
 }

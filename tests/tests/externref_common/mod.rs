@@ -40,7 +40,7 @@ fn up_to_date(output: &Path, input: &Path) -> bool {
 
 /// Loads `tests/wat/NAME.wat`, compiled, into `engine`.
 pub fn load(engine: &Engine, name: &str) -> Module {
-    Module::from_file(engine, compiled(name)).expect("the artifact loads")
+    kiln_tests::module_from_file(engine, compiled(name)).expect("the artifact loads")
 }
 
 /// What a tracked value does when it is dropped, after counting the drop.

@@ -12,7 +12,7 @@ use common::*;
 use kiln_format::{runtime_limits, TrapCode};
 
 use super::{catch_traps, catch_traps_with_limits, raise_host_error, raise_trap, Trap};
-use crate::code::{load_bytes, LoadedCode};
+use crate::code::LoadedCode;
 
 fn load(funcs: Vec<Func>) -> Arc<LoadedCode> {
     load_bytes(&TestArtifact::new(funcs).build()).expect("artifact loads")
