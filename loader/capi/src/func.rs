@@ -1,0 +1,71 @@
+//! `kiln_func_t`: calling exported functions with checked arguments.
+
+use kiln_loader::{Func, Val};
+
+use crate::error::kiln_error_t;
+use crate::ffi::{self, catch};
+use crate::store::kiln_store_t;
+use crate::val::{check_expressible, kiln_val_t, vals_for_c};
+
+/// A function handle, with the serial of its store.
+pub struct kiln_func_t {
+    pub(crate) func: Func,
+    pub(crate) serial: u64,
+}
+
+/// Calls a function.
+///
+/// # Safety
+/// `store` and `func` are NULL or live (the store used by no other thread
+/// meanwhile); `args` is NULL or has `nargs` values; `results` is NULL or
+/// has room for `nresults`.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_func_call(
+    store: *mut kiln_store_t,
+    func: *const kiln_func_t,
+    args: *const kiln_val_t,
+    nargs: usize,
+    results: *mut kiln_val_t,
+    nresults: usize,
+) -> *mut kiln_error_t {
+    catch(|| {
+        // SAFETY: NULL or live (# Safety).
+        let store = unsafe { ffi::required(store, "store") }?;
+        // The handle is copied: a host callback may delete it during the call.
+        let (func, serial) = {
+            // SAFETY: NULL or live (# Safety).
+            let func = unsafe { ffi::required(func, "func") }?;
+            (func.func, func.serial)
+        };
+        store.check_serial(serial, "function")?;
+        // Copied too, for the same reason; written back only on success.
+        // SAFETY: NULL or `nargs` values (# Safety).
+        let args = unsafe { ffi::slice(args, nargs, "args") }?;
+        let args = args.iter().enumerate().map(|(i, a)| a.to_val(&format!("argument {i}"))).collect::<Result<Vec<Val>, _>>()?;
+        if nresults > 0 && results.is_null() {
+            return Err(kiln_error_t::msg(format!("results is NULL but its length is {nresults}")));
+        }
+        let mut guard = store.enter()?;
+        let ty = func.ty(&*guard);
+        check_expressible(&ty)?;
+        let mut values: Vec<Val> = (0..nresults).map(|i| ty.results.get(i).map_or(Val::I32(0), |&t| Val::default_for(t))).collect();
+        func.call(&mut *guard, &args, &mut values)?;
+        drop(guard);
+        let values = vals_for_c(&values, "result")?;
+        // SAFETY: `results` is non-NULL (checked) with room for `nresults`
+        // values (# Safety), and the loader checked that there are as many.
+        let results = unsafe { ffi::slice_mut(results, nresults, "results") }?;
+        results.copy_from_slice(&values);
+        Ok(())
+    })
+}
+
+/// Frees the handle.
+///
+/// # Safety
+/// `func` is NULL or a handle of this library not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_func_delete(func: *mut kiln_func_t) {
+    // SAFETY: NULL or a box of this library given up (# Safety).
+    unsafe { ffi::delete(func) }
+}

@@ -1,0 +1,175 @@
+//! The C API as C uses it: `tests/c/api_test.c`, compiled with the system
+//! `cc` against `libkiln.a`, run on artifacts that the workspace's `kilnc`
+//! compiles from the fixtures, then run again under valgrind, which must
+//! find no error and no definite leak. Also checks that the header, the
+//! library and the C test agree on the functions and the trap codes.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kiln_loader::TrapCode;
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>, where this test runs from (target/<profile>/deps).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("test runs from target/<profile>/deps").to_path_buf()
+}
+
+/// The static library that cargo built for this test: the copy in deps/
+/// is the one of this build (the one in target/<profile> is updated only
+/// when the library itself is a target of the command).
+fn static_library() -> PathBuf {
+    let profile = profile_dir();
+    let candidates = [profile.join("deps/libkiln.a"), profile.join("libkiln.a")];
+    let newest = candidates
+        .iter()
+        .filter_map(|p| Some((fs::metadata(p).ok()?.modified().ok()?, p.clone())))
+        .max()
+        .map(|(_, p)| p);
+    newest.unwrap_or_else(|| panic!("no libkiln.a in {} or its deps/", profile.display()))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(what: &str, output: &Output) -> String {
+    format!("{what}: {}\n--- stdout\n{}\n--- stderr\n{}", output.status, text(&output.stdout), text(&output.stderr))
+}
+
+/// Compiles each fixture with the workspace's kilnc into `dir`.
+fn compile_fixtures(dir: &Path) {
+    let kilnc = profile_dir().join("kilnc");
+    assert!(
+        kilnc.is_file(),
+        "{} not found: build the workspace first (`cargo build --release --workspace`, or `make test`)",
+        kilnc.display()
+    );
+    let wat = crate_dir().join("tests/wat");
+    let hello = crate_dir().join("../../tests/wasi/hello.wat");
+    let fixtures: [(PathBuf, &str, &[&str]); 5] = [
+        (wat.join("api.wat"), "api.o", &[]),
+        (wat.join("metered.wat"), "fuel.o", &["--fuel"]),
+        (wat.join("metered.wat"), "epoch.o", &["--epoch-interruption"]),
+        (wat.join("wasi_files.wat"), "wasi_files.o", &[]),
+        (hello, "hello.o", &[]),
+    ];
+    for (source, name, flags) in fixtures {
+        let output = Command::new(&kilnc).args(flags).arg(&source).arg("-o").arg(dir.join(name)).output().expect("kilnc runs");
+        assert!(output.status.success(), "{}", describe(&format!("kilnc {}", source.display()), &output));
+    }
+}
+
+/// Compiles api_test.c against the static library, with the flags the
+/// header promises to be clean under.
+fn compile_c_test(dir: &Path) -> PathBuf {
+    let exe = dir.join("api_test");
+    let output = Command::new("cc")
+        .args(["-Wall", "-Wextra", "-Werror", "-std=c99", "-g"])
+        .arg(crate_dir().join("tests/c/api_test.c"))
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(static_library())
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("cc runs");
+    assert!(output.status.success(), "{}", describe("cc api_test.c", &output));
+    exe
+}
+
+#[test]
+fn c_program_uses_every_function_and_valgrind_finds_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    compile_fixtures(dir.path());
+    let exe = compile_c_test(dir.path());
+
+    let output = Command::new(&exe).arg(dir.path()).output().expect("api_test runs");
+    assert!(output.status.success(), "{}", describe("api_test", &output));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("hello from a hand-written WASI command\n"), "no WASI output:\n{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("ok: ") && l.ends_with(" checks passed")), "{stdout}");
+
+    // The loader's trap handlers take SIGSEGV, SIGILL and SIGFPE, which
+    // valgrind delivers to them as the kernel would; it only reports the
+    // ud2 of `unreachable` as an unknown instruction unless told not to.
+    let output = Command::new("valgrind")
+        .args([
+            "--error-exitcode=1",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--sigill-diagnostics=no",
+        ])
+        .arg(&exe)
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("valgrind does not run ({e}): `make test` installs it"));
+    let stderr = text(&output.stderr);
+    let summary = stderr.lines().find(|l| l.contains("ERROR SUMMARY")).unwrap_or("no ERROR SUMMARY").to_string();
+    println!("valgrind: {summary}");
+    assert!(output.status.success(), "{}", describe("valgrind api_test", &output));
+    assert!(summary.contains("ERROR SUMMARY: 0 errors"), "{summary}\n{stderr}");
+    assert!(text(&output.stdout).contains("checks passed"), "{}", describe("valgrind api_test", &output));
+}
+
+/// The names of `kiln_*` functions that `source` declares or defines,
+/// found by `pattern` before each name.
+fn names_after(source: &str, pattern: &str) -> BTreeSet<String> {
+    source
+        .match_indices(pattern)
+        .filter_map(|(at, _)| {
+            let rest = &source[at + pattern.len()..];
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            (name.starts_with("kiln_") && rest[name.len()..].starts_with('(')).then_some(name)
+        })
+        .collect()
+}
+
+/// The functions the header declares: each declaration starts a line
+/// with its return type (comments, continuations and the example in the
+/// header comment are indented or start with `/*`).
+fn header_functions(header: &str) -> BTreeSet<String> {
+    header
+        .lines()
+        .filter(|line| line.starts_with(|c: char| c.is_ascii_alphabetic()) && !line.starts_with("typedef"))
+        .flat_map(|line| names_after(line, " ").into_iter().chain(names_after(line, "*")))
+        .collect()
+}
+
+#[test]
+fn header_library_and_c_test_name_the_same_functions() {
+    let header = fs::read_to_string(crate_dir().join("include/kiln.h")).expect("kiln.h");
+    let declared = header_functions(&header);
+    let mut defined = BTreeSet::new();
+    for entry in fs::read_dir(crate_dir().join("src")).expect("src/") {
+        let source = fs::read_to_string(entry.expect("entry").path()).expect("source file");
+        defined.extend(names_after(&source, "extern \"C\" fn "));
+    }
+    assert_eq!(declared, defined, "kiln.h and the library disagree");
+    assert!(declared.len() > 40, "too few functions found in kiln.h: {declared:?}");
+
+    let c_test = fs::read_to_string(crate_dir().join("tests/c/api_test.c")).expect("api_test.c");
+    let unused: Vec<_> = declared.iter().filter(|name| !c_test.contains(&format!("{name}("))).collect();
+    assert!(unused.is_empty(), "api_test.c never calls {unused:?}");
+}
+
+#[test]
+fn header_trap_codes_are_the_format_specs() {
+    let header = fs::read_to_string(crate_dir().join("include/kiln.h")).expect("kiln.h");
+    let mut listed = 0;
+    for line in header.lines().map(str::trim).filter(|l| l.starts_with("KILN_TRAP_CODE_")) {
+        let (name, value) = line.split_once('=').expect("KILN_TRAP_CODE_X = N");
+        let name = name.trim().trim_start_matches("KILN_TRAP_CODE_").to_ascii_lowercase();
+        let value: u8 = value.split(',').next().unwrap().trim().parse().expect("a number");
+        let code = TrapCode::from_u8(value).unwrap_or_else(|| panic!("{value} is no trap code"));
+        assert_eq!(code.name(), name, "KILN_TRAP_CODE_ of value {value}");
+        listed += 1;
+    }
+    assert_eq!(listed, TrapCode::ALL.len(), "kiln.h lists {listed} trap codes of {}", TrapCode::ALL.len());
+}
