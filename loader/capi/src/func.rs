@@ -41,14 +41,19 @@ pub unsafe extern "C" fn kiln_func_call(
         // Copied too, for the same reason; written back only on success.
         // SAFETY: NULL or `nargs` values (# Safety).
         let args = unsafe { ffi::slice(args, nargs, "args") }?;
-        let args = args.iter().enumerate().map(|(i, a)| a.to_val(&format!("argument {i}"))).collect::<Result<Vec<Val>, _>>()?;
+        let args = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a.to_val(&format!("argument {i}")))
+            .collect::<Result<Vec<Val>, _>>()?;
         if nresults > 0 && results.is_null() {
             return Err(kiln_error_t::msg(format!("results is NULL but its length is {nresults}")));
         }
         let mut guard = store.enter()?;
         let ty = func.ty(&*guard);
         check_expressible(&ty)?;
-        let mut values: Vec<Val> = (0..nresults).map(|i| ty.results.get(i).map_or(Val::I32(0), |&t| Val::default_for(t))).collect();
+        let mut values: Vec<Val> =
+            (0..nresults).map(|i| ty.results.get(i).map_or(Val::I32(0), |&t| Val::default_for(t))).collect();
         func.call(&mut *guard, &args, &mut values)?;
         drop(guard);
         let values = vals_for_c(&values, "result")?;

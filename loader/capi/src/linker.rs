@@ -13,7 +13,7 @@ use crate::ffi::{self, catch};
 use crate::instance::kiln_instance_t;
 use crate::module::kiln_module_t;
 use crate::store::{kiln_finalizer_t, kiln_store_t, StoreData};
-use crate::val::{kind_type, kiln_val_t, kiln_valkind_t, vals_for_c};
+use crate::val::{kiln_val_t, kiln_valkind_t, kind_type, vals_for_c};
 
 /// Named definitions for imports.
 pub struct kiln_linker_t {

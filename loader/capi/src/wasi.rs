@@ -17,7 +17,9 @@ pub struct kiln_wasi_config_t {
 /// An empty WASI configuration.
 #[no_mangle]
 pub extern "C" fn kiln_wasi_config_new() -> *mut kiln_wasi_config_t {
-    catch_or(std::ptr::null_mut(), || Box::into_raw(Box::new(kiln_wasi_config_t { builder: WasiCtxBuilder::default() })))
+    catch_or(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(kiln_wasi_config_t { builder: WasiCtxBuilder::default() }))
+    })
 }
 
 /// Appends an argument.
@@ -26,7 +28,10 @@ pub extern "C" fn kiln_wasi_config_new() -> *mut kiln_wasi_config_t {
 /// `config` is NULL or a live configuration used by no other thread
 /// meanwhile; `arg` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn kiln_wasi_config_arg(config: *mut kiln_wasi_config_t, arg: *const c_char) -> *mut kiln_error_t {
+pub unsafe extern "C" fn kiln_wasi_config_arg(
+    config: *mut kiln_wasi_config_t,
+    arg: *const c_char,
+) -> *mut kiln_error_t {
     catch(|| {
         // SAFETY: NULL or live and unshared (# Safety).
         let config = unsafe { ffi::required_mut(config, "config") }?;
@@ -116,7 +121,10 @@ pub unsafe extern "C" fn kiln_wasi_config_delete(config: *mut kiln_wasi_config_t
 /// `store` is NULL or a live store used by no other thread meanwhile;
 /// `config` is NULL or a configuration of this library, given up.
 #[no_mangle]
-pub unsafe extern "C" fn kiln_store_set_wasi(store: *mut kiln_store_t, config: *mut kiln_wasi_config_t) -> *mut kiln_error_t {
+pub unsafe extern "C" fn kiln_store_set_wasi(
+    store: *mut kiln_store_t,
+    config: *mut kiln_wasi_config_t,
+) -> *mut kiln_error_t {
     catch(|| {
         if config.is_null() {
             return Err(kiln_error_t::msg("config is NULL"));

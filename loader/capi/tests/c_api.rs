@@ -61,7 +61,8 @@ fn compile_fixtures(dir: &Path) {
         (hello, "hello.o", &[]),
     ];
     for (source, name, flags) in fixtures {
-        let output = Command::new(&kilnc).args(flags).arg(&source).arg("-o").arg(dir.join(name)).output().expect("kilnc runs");
+        let output =
+            Command::new(&kilnc).args(flags).arg(&source).arg("-o").arg(dir.join(name)).output().expect("kilnc runs");
         assert!(output.status.success(), "{}", describe(&format!("kilnc {}", source.display()), &output));
     }
 }
@@ -97,8 +98,9 @@ fn c_program_uses_every_function_and_valgrind_finds_nothing() {
     assert!(stdout.lines().any(|l| l.starts_with("ok: ") && l.ends_with(" checks passed")), "{stdout}");
 
     // The loader's trap handlers take SIGSEGV, SIGILL and SIGFPE, which
-    // valgrind delivers to them as the kernel would; it only reports the
-    // ud2 of `unreachable` as an unknown instruction unless told not to.
+    // valgrind delivers to them as the kernel would; without
+    // --sigill-diagnostics=no it also prints a diagnostic (not an error) for
+    // each ud2 that `unreachable` compiles to.
     let output = Command::new("valgrind")
         .args([
             "--error-exitcode=1",
@@ -116,6 +118,28 @@ fn c_program_uses_every_function_and_valgrind_finds_nothing() {
     assert!(output.status.success(), "{}", describe("valgrind api_test", &output));
     assert!(summary.contains("ERROR SUMMARY: 0 errors"), "{summary}\n{stderr}");
     assert!(text(&output.stdout).contains("checks passed"), "{}", describe("valgrind api_test", &output));
+}
+
+#[test]
+fn readme_example_compiles_and_links() {
+    let readme = fs::read_to_string(crate_dir().join("../../README.md")).expect("README.md");
+    let section = &readme[readme.find("## C API").expect("a C API section")..];
+    let start = section.find("```c\n").expect("a C example") + "```c\n".len();
+    let example = &section[start..start + section[start..].find("```").expect("the example's end")];
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("app.c");
+    fs::write(&source, example).expect("write app.c");
+    let output = Command::new("cc")
+        .args(["-Wall", "-Wextra", "-Werror", "-std=c99"])
+        .arg(&source)
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(static_library())
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(dir.path().join("app"))
+        .output()
+        .expect("cc runs");
+    assert!(output.status.success(), "{}", describe("cc README example", &output));
 }
 
 /// The names of `kiln_*` functions that `source` declares or defines,
