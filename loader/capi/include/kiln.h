@@ -76,6 +76,15 @@
  * signature checked against trusted public keys) will come as
  * kiln_module_from_file_verified / kiln_module_from_bytes_verified.
  *
+ * Signals: the first store made installs handlers for SIGSEGV, SIGBUS,
+ * SIGILL and SIGFPE (with SA_ONSTACK, on an alternate stack the library
+ * gives each thread that runs Wasm without one of at least 64 KiB). A
+ * signal raised by Wasm code is its trap; any other goes on to the handler
+ * that was installed before, so an embedder that installs its own
+ * afterwards must chain to the previous one in the same way. Under
+ * valgrind, pass --sigill-diagnostics=no to silence its note on each ud2
+ * that `unreachable` compiles to.
+ *
  * Fuel and epoch interruption are chosen when compiling (`kilnc --fuel`,
  * `kilnc --epoch-interruption`), not in the engine's configuration; a store
  * then gives the fuel (kiln_store_set_fuel) or the deadline
@@ -326,7 +335,8 @@ kiln_wasi_config_t *kiln_wasi_config_new(void);
 /* Appends the argument `arg` (copied); the first is the program's name. */
 kiln_error_t *kiln_wasi_config_arg(kiln_wasi_config_t *config, const char *arg);
 
-/* Adds `key=value` (both copied) to the environment. */
+/* Adds `key=value` (both copied) to the environment; a `key` containing
+ * '=' is an error. */
 kiln_error_t *kiln_wasi_config_env(kiln_wasi_config_t *config, const char *key, const char *value);
 
 /* Shares this process's stdin, stdout and stderr with the program as its

@@ -142,6 +142,39 @@ fn readme_example_compiles_and_links() {
     assert!(output.status.success(), "{}", describe("cc README example", &output));
 }
 
+/// The header's `extern "C"` guards: a C++ program links against the
+/// library's unmangled names.
+#[test]
+fn cpp_program_links_against_the_header() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("app.cpp");
+    fs::write(
+        &source,
+        "#include <kiln.h>\n#include <cstring>\n\
+         int main() {\n\
+           kiln_error_t *error = kiln_error_new(\"from C++\");\n\
+           bool same = std::strcmp(kiln_error_message(error), \"from C++\") == 0;\n\
+           kiln_error_delete(error);\n\
+           return same ? 0 : 1;\n\
+         }\n",
+    )
+    .expect("write app.cpp");
+    let exe = dir.path().join("app");
+    let output = Command::new("c++")
+        .args(["-Wall", "-Wextra", "-Werror", "-std=c++11"])
+        .arg(&source)
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(static_library())
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("c++ runs");
+    assert!(output.status.success(), "{}", describe("c++ app.cpp", &output));
+    let output = Command::new(&exe).output().expect("app runs");
+    assert!(output.status.success(), "{}", describe("app", &output));
+}
+
 /// The names of `kiln_*` functions that `source` declares or defines,
 /// found by `pattern` before each name.
 fn names_after(source: &str, pattern: &str) -> BTreeSet<String> {
