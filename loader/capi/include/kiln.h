@@ -46,7 +46,8 @@
  * - A NULL pointer where the function needs an object, a string or an
  *   out-pointer is an error (returned, never a crash). `*_delete(NULL)` does
  *   nothing. Strings passed in are NUL-terminated UTF-8 and copied: the
- *   caller may free them when the function returns.
+ *   caller may free them when the function returns. File paths, WASI
+ *   arguments and environment variables are taken as bytes, UTF-8 or not.
  * - Every object made by a `*_new`, `*_from_*`, `*_get_*` or instantiate
  *   function is owned by the caller and freed with its `*_delete`; none is
  *   freed implicitly (except a kiln_wasi_config_t given to
@@ -306,6 +307,21 @@ kiln_error_t *kiln_store_get_fuel(const kiln_store_t *store, uint64_t *fuel);
  * is set until this is called. An error if the store holds an instance
  * compiled without epoch checks; once set, instantiating such code fails. */
 kiln_error_t *kiln_store_set_epoch_deadline(kiln_store_t *store, uint64_t ticks);
+
+/* Decides, instead of a trap, what happens when the store's epoch deadline
+ * is reached. Called with `env` and the store's user data: returning NULL
+ * after setting *continue_ticks lets the code go on, with the deadline that
+ * many ticks past the engine's current epoch (0: at the next check, which
+ * calls the callback again); returning an error (kiln_error_new) ends the
+ * Wasm call with it, as a host callback's error. The callback cannot reach
+ * the store. A NULL `callback` restores the trap (KILN_TRAP_CODE_INTERRUPT);
+ * `env` and `env_finalizer` are then ignored.
+ * `env_finalizer`, if not NULL, is called with `env` when the callback is
+ * replaced or the store deleted (not when this fails: `env` then stays the
+ * caller's). */
+typedef kiln_error_t *(*kiln_epoch_deadline_callback_t)(void *env, void *data, uint64_t *continue_ticks);
+kiln_error_t *kiln_store_epoch_deadline_callback(kiln_store_t *store, kiln_epoch_deadline_callback_t callback,
+                                                 void *env, kiln_finalizer_t env_finalizer);
 
 /* Sets how many bytes of native stack Wasm may use below the outermost
  * call into it (default 1 MiB); running out traps with

@@ -1,7 +1,8 @@
 //! What every entry point does at the boundary: catching panics, refusing
 //! NULL pointers, reading C strings, writing out-pointers.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, OsStr};
+use std::os::unix::ffi::OsStrExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 
@@ -59,6 +60,19 @@ pub(crate) unsafe fn string<'a>(ptr: *const c_char, what: &str) -> ApiResult<&'a
     // SAFETY: non-NULL, and the caller guarantees it is NUL-terminated and live.
     let bytes = unsafe { CStr::from_ptr(ptr) };
     bytes.to_str().map_err(|e| kiln_error_t::msg(format!("{what} is not UTF-8: {e}")))
+}
+
+/// The NUL-terminated bytes at `ptr` as an OS string (a path, say, which
+/// need not be UTF-8), or an error naming the argument when it is NULL.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string live for `'a`.
+pub(crate) unsafe fn os_str<'a>(ptr: *const c_char, what: &str) -> ApiResult<&'a OsStr> {
+    if ptr.is_null() {
+        return Err(null_argument(what));
+    }
+    // SAFETY: non-NULL, and the caller guarantees it is NUL-terminated and live.
+    Ok(OsStr::from_bytes(unsafe { CStr::from_ptr(ptr) }.to_bytes()))
 }
 
 /// `len` items at `ptr`; NULL is allowed (and gives an empty slice) only

@@ -30,7 +30,7 @@ pub unsafe extern "C" fn kiln_module_from_file(
         // SAFETY: NULL or live (# Safety).
         let engine = unsafe { ffi::required(engine, "engine") }?;
         // SAFETY: NULL or NUL-terminated (# Safety).
-        let path = unsafe { ffi::string(path, "path") }?;
+        let path = unsafe { ffi::os_str(path, "path") }?;
         // SAFETY: the caller of this unverified entry point vouches for the
         // artifact (# Safety), as the header says.
         #[allow(unused_unsafe)]

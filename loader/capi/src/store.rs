@@ -6,7 +6,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kiln_loader::wasi::WasiCtx;
-use kiln_loader::{Store, StoreLimits};
+use kiln_loader::{Store, StoreLimits, UpdateDeadline};
 
 use crate::engine::kiln_engine_t;
 use crate::error::kiln_error_t;
@@ -217,6 +217,75 @@ pub unsafe extern "C" fn kiln_store_set_epoch_deadline(store: *mut kiln_store_t,
         // SAFETY: NULL or live (# Safety).
         let mut store = unsafe { ffi::required(store, "store") }?.enter()?;
         Ok(store.set_epoch_deadline(ticks)?)
+    })
+}
+
+/// A deadline callback as C writes it.
+pub type kiln_epoch_deadline_callback_t =
+    Option<unsafe extern "C" fn(env: *mut c_void, data: *mut c_void, continue_ticks: *mut u64) -> *mut kiln_error_t>;
+
+/// A C deadline callback with its environment, finalized when the store
+/// drops it (replaced, or with the store).
+struct DeadlineCallback {
+    callback: unsafe extern "C" fn(*mut c_void, *mut c_void, *mut u64) -> *mut kiln_error_t,
+    env: *mut c_void,
+    finalizer: kiln_finalizer_t,
+}
+
+// SAFETY: the store that holds the callback runs it, on whichever thread
+// runs the store, as the header tells C; the library only passes `env` on.
+unsafe impl Send for DeadlineCallback {}
+
+impl DeadlineCallback {
+    fn call(&self, data: *mut c_void) -> anyhow::Result<UpdateDeadline> {
+        let mut ticks = 0u64;
+        // SAFETY: C gave this callback for this env; `ticks` is writable.
+        let error = unsafe { (self.callback)(self.env, data, &mut ticks) };
+        if error.is_null() {
+            Ok(UpdateDeadline::Continue(ticks))
+        } else {
+            // SAFETY: the callback returns NULL or an error of this
+            // library, which it hands over (the header's contract).
+            Err(unsafe { Box::from_raw(error) }.into_host_error())
+        }
+    }
+}
+
+impl Drop for DeadlineCallback {
+    fn drop(&mut self) {
+        if let Some(finalizer) = self.finalizer {
+            // SAFETY: C gave this finalizer for this env, to be called once
+            // the callback is dropped, which is now.
+            unsafe { finalizer(self.env) };
+        }
+    }
+}
+
+/// Sets (or, with NULL, removes) the store's epoch deadline callback.
+///
+/// # Safety
+/// `store` is NULL or a live store used by no other thread meanwhile;
+/// `callback` is NULL or a function of the header's contract, callable with
+/// `env` on whichever thread runs the store; `env_finalizer` is NULL or
+/// callable with `env` once.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_store_epoch_deadline_callback(
+    store: *mut kiln_store_t,
+    callback: kiln_epoch_deadline_callback_t,
+    env: *mut c_void,
+    env_finalizer: kiln_finalizer_t,
+) -> *mut kiln_error_t {
+    catch(|| {
+        // SAFETY: NULL or live (# Safety).
+        let mut store = unsafe { ffi::required(store, "store") }?.enter()?;
+        match callback {
+            None => store.epoch_deadline_trap(),
+            Some(callback) => {
+                let deadline = DeadlineCallback { callback, env, finalizer: env_finalizer };
+                store.epoch_deadline_callback(move |context| deadline.call(context.data().user));
+            }
+        }
+        Ok(())
     })
 }
 

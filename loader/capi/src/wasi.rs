@@ -2,6 +2,7 @@
 //! directories of a WASI program, and the store that holds them.
 
 use std::ffi::c_char;
+use std::os::unix::ffi::OsStrExt;
 
 use kiln_loader::wasi::WasiCtxBuilder;
 
@@ -36,7 +37,7 @@ pub unsafe extern "C" fn kiln_wasi_config_arg(
         // SAFETY: NULL or live and unshared (# Safety).
         let config = unsafe { ffi::required_mut(config, "config") }?;
         // SAFETY: NULL or NUL-terminated (# Safety).
-        let arg = unsafe { ffi::string(arg, "arg") }?;
+        let arg = unsafe { ffi::os_str(arg, "arg") }?;
         config.builder.arg(arg);
         Ok(())
     })
@@ -57,11 +58,11 @@ pub unsafe extern "C" fn kiln_wasi_config_env(
         // SAFETY: NULL or live and unshared (# Safety).
         let config = unsafe { ffi::required_mut(config, "config") }?;
         // SAFETY: NULL or NUL-terminated (# Safety).
-        let key = unsafe { ffi::string(key, "key") }?;
+        let key = unsafe { ffi::os_str(key, "key") }?;
         // SAFETY: NULL or NUL-terminated (# Safety).
-        let value = unsafe { ffi::string(value, "value") }?;
-        if key.contains('=') {
-            return Err(kiln_error_t::msg(format!("environment key `{key}` contains `=`")));
+        let value = unsafe { ffi::os_str(value, "value") }?;
+        if key.as_bytes().contains(&b'=') {
+            return Err(kiln_error_t::msg(format!("environment key `{}` contains `=`", key.to_string_lossy())));
         }
         config.builder.env(key, value);
         Ok(())
@@ -97,9 +98,9 @@ pub unsafe extern "C" fn kiln_wasi_config_preopen_dir(
         // SAFETY: NULL or live and unshared (# Safety).
         let config = unsafe { ffi::required_mut(config, "config") }?;
         // SAFETY: NULL or NUL-terminated (# Safety).
-        let host = unsafe { ffi::string(host_path, "host_path") }?;
+        let host = unsafe { ffi::os_str(host_path, "host_path") }?;
         // SAFETY: NULL or NUL-terminated (# Safety).
-        let guest = unsafe { ffi::string(guest_path, "guest_path") }?;
+        let guest = unsafe { ffi::os_str(guest_path, "guest_path") }?;
         config.builder.preopened_dir(host, guest)?;
         Ok(())
     })

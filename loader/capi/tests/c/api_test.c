@@ -618,6 +618,78 @@ static void *tick_later(void *engine) {
   return error == NULL ? engine : NULL;
 }
 
+/* The deadline callback's env: how often it ran, and when to give up. */
+struct deadline_state {
+  int calls;
+  int give_up_after;
+  void *data_seen;
+};
+
+static int deadline_envs_finalized;
+static void finalize_deadline_env(void *env) {
+  (void)env;
+  deadline_envs_finalized++;
+}
+
+/* Lets the code go on to the next check, until it has run give_up_after
+ * times. */
+static kiln_error_t *on_deadline(void *env, void *data, uint64_t *continue_ticks) {
+  struct deadline_state *state = env;
+  state->calls++;
+  state->data_seen = data;
+  if (state->calls > state->give_up_after) {
+    return kiln_error_new("time is up");
+  }
+  *continue_ticks = 0;
+  return NULL;
+}
+
+static void test_epoch_callback(const kiln_engine_t *engine, const kiln_module_t *module) {
+  int store_data = 7;
+  kiln_linker_t *linker = NULL;
+  OK(kiln_linker_new(engine, &linker));
+  kiln_store_t *store = NULL;
+  OK(kiln_store_new(engine, &store_data, NULL, &store));
+  kiln_instance_t *instance = NULL;
+  OK(kiln_linker_instantiate(linker, store, module, &instance));
+  kiln_func_t *count = get_func(store, instance, "count");
+  kiln_func_t *forever = get_func(store, instance, "forever");
+
+  /* A deadline of 0 ticks is reached at every check: the callback decides. */
+  struct deadline_state state = {0, 1000000, NULL};
+  OK(kiln_store_epoch_deadline_callback(store, on_deadline, &state, finalize_deadline_env));
+  OK(kiln_store_set_epoch_deadline(store, 0));
+  int32_t result = 0;
+  OK(call_i32(store, count, 1, 10, 0, &result));
+  CHECK(result == 10);
+  CHECK(state.calls >= 10 && state.data_seen == &store_data);
+
+  /* Giving up is the call's error. */
+  struct deadline_state strict = {0, 3, NULL};
+  OK(kiln_store_epoch_deadline_callback(store, on_deadline, &strict, finalize_deadline_env));
+  CHECK(deadline_envs_finalized == 1);
+  kiln_error_t *error = kiln_func_call(store, forever, NULL, 0, NULL, 0);
+  CHECK(error != NULL && !kiln_error_is_trap(error));
+  CHECK(strstr(kiln_error_message(error), "time is up") != NULL);
+  kiln_error_delete(error);
+  CHECK(strict.calls == 4);
+
+  /* Without a callback, the deadline traps again. */
+  OK(kiln_store_epoch_deadline_callback(store, NULL, NULL, NULL));
+  CHECK(deadline_envs_finalized == 2);
+  TRAPS(kiln_func_call(store, forever, NULL, 0, NULL, 0), KILN_TRAP_CODE_INTERRUPT, "interrupted");
+  FAILS(kiln_store_epoch_deadline_callback(NULL, on_deadline, &strict, finalize_deadline_env), "store is NULL");
+
+  /* Deleting the store finalizes the callback it holds. */
+  OK(kiln_store_epoch_deadline_callback(store, on_deadline, &strict, finalize_deadline_env));
+  kiln_func_delete(count);
+  kiln_func_delete(forever);
+  kiln_instance_delete(instance);
+  kiln_store_delete(store);
+  CHECK(deadline_envs_finalized == 3);
+  kiln_linker_delete(linker);
+}
+
 static void test_epoch(const kiln_engine_t *engine, const char *dir) {
   kiln_module_t *module = load(engine, dir, "epoch.o");
   kiln_linker_t *linker = NULL;
@@ -649,6 +721,7 @@ static void test_epoch(const kiln_engine_t *engine, const char *dir) {
   kiln_instance_delete(instance);
   kiln_store_delete(store);
   kiln_linker_delete(linker);
+  test_epoch_callback(engine, module);
   kiln_module_delete(module);
 }
 
