@@ -111,8 +111,8 @@ extern "C" {
  * code), and whether it is a WASI exit (and its status). */
 typedef struct kiln_error kiln_error_t;
 
-/* The trap codes of format-spec (TrapCode): the byte of each is its value
- * here. */
+/* The trap codes of format-spec (TrapCode, whose byte is each value here;
+ * loader/capi/tests/c_api.rs checks that the two agree). */
 typedef uint8_t kiln_trap_code_t;
 enum kiln_trap_code_enum {
   KILN_TRAP_CODE_STACK_OVERFLOW = 1,           /* call stack exhausted */
@@ -403,7 +403,9 @@ typedef struct kiln_caller kiln_caller_t;
  * kiln_error_new, or one an API function gave, a trap of
  * kiln_caller_memory_read say) hands it to the library and ends the Wasm
  * call with it: that error is what kiln_func_call returns. The callback
- * may run on whichever thread runs the store. */
+ * runs on whichever thread runs the store, and, since a linker serves any
+ * number of stores, possibly on several threads at once: `env` must allow
+ * that. */
 typedef kiln_error_t *(*kiln_func_callback_t)(void *env, kiln_caller_t *caller, const kiln_val_t *args,
                                               size_t nargs, kiln_val_t *results, size_t nresults);
 
