@@ -59,12 +59,15 @@
  *   together with that store (another store is an error), and deleting the
  *   store makes them useless (deleting them afterwards is still required
  *   and safe).
- * - Engines, modules and linkers may be used from any thread; the engine
- *   and module functions also concurrently. A store, and what belongs to
- *   it, must be used by one thread at a time. While a store is running
- *   Wasm (inside kiln_func_call or kiln_linker_instantiate), its host
- *   callbacks reach it only through their kiln_caller_t: passing that
- *   store to another function is an error.
+ * - Engines, modules and linkers may be used from any thread, and
+ *   concurrently by the functions that take them as `const` (a linker
+ *   instantiating in stores on several threads, say); the others
+ *   (kiln_linker_define_*, kiln_config_*) need the object to themselves.
+ *   A store, and what belongs to it, must be used by one thread at a time.
+ *   While a store is running Wasm (inside kiln_func_call or
+ *   kiln_linker_instantiate), its host callbacks reach it only through
+ *   their kiln_caller_t: passing that store to another function is an
+ *   error (kiln_store_data excepted; kiln_store_delete does nothing).
  * - No Rust panic crosses this API: an internal failure becomes an error.
  * - Only i32, i64, f32 and f64 values cross this API. Functions whose
  *   signatures have v128, funcref, externref or GC reference types can be
