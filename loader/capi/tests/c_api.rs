@@ -67,35 +67,44 @@ fn compile_fixtures(dir: &Path) {
     }
 }
 
-/// Compiles api_test.c against the static library, with the flags the
-/// header promises to be clean under.
-fn compile_c_test(dir: &Path) -> PathBuf {
-    let exe = dir.join("api_test");
-    let output = Command::new("cc")
-        .args(["-Wall", "-Wextra", "-Werror", "-std=c99", "-g"])
+/// Compiles api_test.c against the static library (or, with `shared`,
+/// libkiln.so of the same build), with the flags the header promises to be
+/// clean under.
+fn compile_c_test(dir: &Path, shared: bool) -> PathBuf {
+    let exe = dir.join(if shared { "api_test_shared" } else { "api_test" });
+    let library = static_library();
+    let mut cc = Command::new("cc");
+    cc.args(["-Wall", "-Wextra", "-Werror", "-std=c99", "-g"])
         .arg(crate_dir().join("tests/c/api_test.c"))
         .arg("-I")
-        .arg(crate_dir().join("include"))
-        .arg(static_library())
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&exe)
-        .output()
-        .expect("cc runs");
+        .arg(crate_dir().join("include"));
+    if shared {
+        cc.arg("-L").arg(library.parent().expect("a directory")).arg("-lkiln");
+    } else {
+        cc.arg(&library);
+    }
+    let output = cc.args(["-lpthread", "-ldl", "-lm", "-o"]).arg(&exe).output().expect("cc runs");
     assert!(output.status.success(), "{}", describe("cc api_test.c", &output));
     exe
+}
+
+/// Runs the C test, asserting that every check passed.
+fn run_c_test(mut command: Command, what: &str) {
+    let output = command.output().expect("api_test runs");
+    assert!(output.status.success(), "{}", describe(what, &output));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("hello from a hand-written WASI command\n"), "no WASI output:\n{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("ok: ") && l.ends_with(" checks passed")), "{stdout}");
 }
 
 #[test]
 fn c_program_uses_every_function_and_valgrind_finds_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     compile_fixtures(dir.path());
-    let exe = compile_c_test(dir.path());
-
-    let output = Command::new(&exe).arg(dir.path()).output().expect("api_test runs");
-    assert!(output.status.success(), "{}", describe("api_test", &output));
-    let stdout = text(&output.stdout);
-    assert!(stdout.contains("hello from a hand-written WASI command\n"), "no WASI output:\n{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("ok: ") && l.ends_with(" checks passed")), "{stdout}");
+    let exe = compile_c_test(dir.path(), false);
+    let mut command = Command::new(&exe);
+    command.arg(dir.path());
+    run_c_test(command, "api_test");
 
     // The loader's trap handlers take SIGSEGV, SIGILL and SIGFPE, which
     // valgrind delivers to them as the kernel would; without
@@ -118,6 +127,16 @@ fn c_program_uses_every_function_and_valgrind_finds_nothing() {
     assert!(output.status.success(), "{}", describe("valgrind api_test", &output));
     assert!(summary.contains("ERROR SUMMARY: 0 errors"), "{summary}\n{stderr}");
     assert!(text(&output.stdout).contains("checks passed"), "{}", describe("valgrind api_test", &output));
+}
+
+#[test]
+fn c_program_runs_against_the_shared_library() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    compile_fixtures(dir.path());
+    let exe = compile_c_test(dir.path(), true);
+    let mut command = Command::new(&exe);
+    command.arg(dir.path()).env("LD_LIBRARY_PATH", static_library().parent().expect("a directory"));
+    run_c_test(command, "api_test (libkiln.so)");
 }
 
 #[test]
