@@ -38,7 +38,20 @@ pub unsafe extern "C" fn kiln_func_call(
             (func.func, func.serial)
         };
         store.check_serial(serial, "function")?;
-        // Copied too, for the same reason; written back only on success.
+        let mut guard = store.enter()?;
+        let ty = func.ty(&*guard);
+        check_expressible(&ty)?;
+        // The counts first: a length C got wrong never sizes a buffer.
+        if nargs != ty.params.len() {
+            return Err(kiln_error_t::msg(format!("expected {} arguments, got {nargs}", ty.params.len())));
+        }
+        if nresults != ty.results.len() {
+            return Err(kiln_error_t::msg(format!("expected room for {} results, got {nresults}", ty.results.len())));
+        }
+        if nresults > 0 && results.is_null() {
+            return Err(kiln_error_t::msg(format!("results is NULL but its length is {nresults}")));
+        }
+        // Copied: a host callback may change the buffer during the call.
         // SAFETY: NULL or `nargs` values (# Safety).
         let args = unsafe { ffi::slice(args, nargs, "args") }?;
         let args = args
@@ -46,14 +59,7 @@ pub unsafe extern "C" fn kiln_func_call(
             .enumerate()
             .map(|(i, a)| a.to_val(&format!("argument {i}")))
             .collect::<Result<Vec<Val>, _>>()?;
-        if nresults > 0 && results.is_null() {
-            return Err(kiln_error_t::msg(format!("results is NULL but its length is {nresults}")));
-        }
-        let mut guard = store.enter()?;
-        let ty = func.ty(&*guard);
-        check_expressible(&ty)?;
-        let mut values: Vec<Val> =
-            (0..nresults).map(|i| ty.results.get(i).map_or(Val::I32(0), |&t| Val::default_for(t))).collect();
+        let mut values: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
         func.call(&mut *guard, &args, &mut values)?;
         drop(guard);
         let values = vals_for_c(&values, "result")?;
