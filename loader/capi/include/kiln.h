@@ -13,7 +13,7 @@
  *   kiln_linker_t    named host functions (and WASI) that satisfy imports
  *   kiln_instance_t  an instance of a module in a store
  *   kiln_func_t      an exported function of an instance
- *   kiln_caller_t    what a host function sees of its caller, during a call
+ *   kiln_caller_t    a host function's view of its call: data, memory, calls back
  *   kiln_error_t     why something failed: a message, and trap or exit info
  *
  * A minimal embedding (error checks shortened):
@@ -463,6 +463,19 @@ kiln_error_t *kiln_caller_memory_read(const kiln_caller_t *caller, const char *m
  * nothing. */
 kiln_error_t *kiln_caller_memory_write(kiln_caller_t *caller, const char *memory_name, uint64_t offset,
                                        const void *buf, size_t len);
+
+/* The function that the calling instance exports as `name`, into *out: a
+ * handle of the caller's store, freed with kiln_func_delete, usable with
+ * kiln_caller_func_call now and with kiln_func_call once the store's call
+ * has returned. An error if there is no such function. */
+kiln_error_t *kiln_caller_get_func(const kiln_caller_t *caller, const char *name, kiln_func_t **out);
+
+/* Calls `func` (of the caller's store) from inside a host callback, as
+ * kiln_func_call does from outside: the same checks, the same errors. Its
+ * trap or error is returned to the callback, which may pass it on (return
+ * it) to end the outer call with it too. */
+kiln_error_t *kiln_caller_func_call(kiln_caller_t *caller, const kiln_func_t *func, const kiln_val_t *args,
+                                    size_t nargs, kiln_val_t *results, size_t nresults);
 
 /* ------------------------------------------------------------------------
  * Instances and functions

@@ -7,7 +7,9 @@ use kiln_loader::{Caller, Extern, Memory};
 
 use crate::error::kiln_error_t;
 use crate::ffi::{self, catch, catch_or, ApiResult};
-use crate::store::StoreData;
+use crate::func::{call_checked, kiln_func_t};
+use crate::store::{check_serial, StoreData};
+use crate::val::kiln_val_t;
 
 /// The caller of one host function call; C gets a pointer to it that is
 /// valid only during the callback.
@@ -113,5 +115,64 @@ pub unsafe extern "C" fn kiln_caller_memory_write(
         let buf = unsafe { ffi::slice(buf.cast::<u8>(), len, "buf") }?;
         let memory = caller_memory(caller, name)?;
         Ok(memory.write(&mut caller.caller, self::offset(offset), buf)?)
+    })
+}
+
+/// The function that the calling instance exports as `name`.
+///
+/// # Safety
+/// `caller` is NULL or the caller passed to the running callback; `name`
+/// is NULL or NUL-terminated; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_caller_get_func(
+    caller: *const kiln_caller_t<'_>,
+    name: *const c_char,
+    out: *mut *mut kiln_func_t,
+) -> *mut kiln_error_t {
+    catch(|| {
+        let out = ffi::out_pointer(out)?;
+        // SAFETY: NULL or the live caller (# Safety).
+        let caller = unsafe { ffi::required(caller, "caller") }?;
+        // SAFETY: NULL or NUL-terminated (# Safety).
+        let name = unsafe { ffi::string(name, "name") }?;
+        let func = caller
+            .caller
+            .get_export(name)
+            .and_then(Extern::into_func)
+            .ok_or_else(|| kiln_error_t::msg(format!("the calling instance exports no function `{name}`")))?;
+        let serial = caller.caller.data().serial;
+        // SAFETY: `out` was checked non-NULL and is writable (# Safety).
+        unsafe { ffi::hand_out(out, kiln_func_t { func, serial }) };
+        Ok(())
+    })
+}
+
+/// Calls a function of the caller's store from a host callback.
+///
+/// # Safety
+/// `caller` is NULL or the caller passed to the running callback; `func`
+/// is NULL or a live handle; `args` is NULL or has `nargs` values;
+/// `results` is NULL or has room for `nresults`.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_caller_func_call(
+    caller: *mut kiln_caller_t<'_>,
+    func: *const kiln_func_t,
+    args: *const kiln_val_t,
+    nargs: usize,
+    results: *mut kiln_val_t,
+    nresults: usize,
+) -> *mut kiln_error_t {
+    catch(|| {
+        // SAFETY: NULL or the live caller, which the callback alone holds (# Safety).
+        let caller = unsafe { ffi::required_mut(caller, "caller") }?;
+        // The handle is copied: a nested host callback may delete it.
+        let (func, serial) = {
+            // SAFETY: NULL or live (# Safety).
+            let func = unsafe { ffi::required(func, "func") }?;
+            (func.func, func.serial)
+        };
+        check_serial(caller.caller.data().serial, serial, "function")?;
+        // SAFETY: `args` and `results` are NULL or of their lengths (# Safety).
+        unsafe { call_checked(&mut caller.caller, func, args, nargs, results, nresults) }
     })
 }

@@ -19,6 +19,8 @@ pub type kiln_finalizer_t = Option<unsafe extern "C" fn(data: *mut c_void)>;
 pub(crate) struct StoreData {
     /// The user's pointer, for `kiln_caller_data`.
     pub(crate) user: *mut c_void,
+    /// The store's serial, for the handles a caller makes and checks.
+    pub(crate) serial: u64,
     /// What `kiln_store_limiter` set; consulted once a limiter is installed.
     limits: StoreLimits,
     /// What the WASI functions of `kiln_linker_define_wasi` work on.
@@ -62,11 +64,17 @@ impl kiln_store_t {
 
     /// An error unless the handle with `serial` belongs to this store.
     pub(crate) fn check_serial(&self, serial: u64, what: &str) -> ApiResult<()> {
-        if serial == self.serial {
-            Ok(())
-        } else {
-            Err(kiln_error_t::msg(format!("the {what} belongs to another store")))
-        }
+        check_serial(self.serial, serial, what)
+    }
+}
+
+/// An error unless a handle with `serial` belongs to the store with
+/// `store_serial`.
+pub(crate) fn check_serial(store_serial: u64, serial: u64, what: &str) -> ApiResult<()> {
+    if serial == store_serial {
+        Ok(())
+    } else {
+        Err(kiln_error_t::msg(format!("the {what} belongs to another store")))
     }
 }
 
@@ -109,14 +117,10 @@ pub unsafe extern "C" fn kiln_store_new(
         // SAFETY: NULL or live (# Safety).
         let engine = unsafe { ffi::required(engine, "engine") }?;
         let wasi = WasiCtx::builder().build()?;
-        let store = Store::new(&engine.engine, StoreData { user: data, limits: StoreLimits::default(), wasi });
-        let store = kiln_store_t {
-            store: UnsafeCell::new(store),
-            busy: Cell::new(false),
-            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
-            user: data,
-            finalizer,
-        };
+        let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+        let store = Store::new(&engine.engine, StoreData { user: data, serial, limits: StoreLimits::default(), wasi });
+        let store =
+            kiln_store_t { store: UnsafeCell::new(store), busy: Cell::new(false), serial, user: data, finalizer };
         // SAFETY: `out` was checked non-NULL and is writable (# Safety).
         unsafe { ffi::hand_out(out, store) };
         Ok(())

@@ -231,7 +231,8 @@ static kiln_error_t *host_shout(void *env, kiln_caller_t *caller, const kiln_val
 
 /* host.misbehave(what) -> i32: 1 fails, 2 answers an i64, 3 reads out of
  * bounds and passes the trap on, 4 asks for a memory that is not there, 5
- * calls the caller API with NULLs; anything else answers what * 2. */
+ * calls the caller API with NULLs, 6 calls the caller's `add` back, 7 its
+ * `unreachable` and passes the trap on; anything else answers what * 2. */
 static kiln_error_t *host_misbehave(void *env, kiln_caller_t *caller, const kiln_val_t *args, size_t nargs,
                                     kiln_val_t *results, size_t nresults) {
   (void)env;
@@ -257,6 +258,29 @@ static kiln_error_t *host_misbehave(void *env, kiln_caller_t *caller, const kiln
     CHECK(kiln_caller_data(NULL) == NULL);
     results[0].of.i32 = 5;
     return NULL;
+  case 6: {
+    kiln_func_t *add = NULL;
+    kiln_error_t *error = kiln_caller_get_func(caller, "add", &add);
+    if (error != NULL) {
+      return error;
+    }
+    kiln_val_t operands[2] = {i32(20), i32(22)};
+    FAILS(kiln_caller_func_call(caller, add, operands, 1, results, 1), "expected 2 arguments, got 1");
+    error = kiln_caller_func_call(caller, add, operands, 2, results, 1);
+    kiln_func_delete(add);
+    return error;
+  }
+  case 7: {
+    kiln_func_t *unreachable = NULL;
+    FAILS(kiln_caller_get_func(caller, "no_such_export", &unreachable), "exports no function `no_such_export`");
+    FAILS(kiln_caller_func_call(NULL, NULL, NULL, 0, NULL, 0), "caller is NULL");
+    kiln_error_t *error = kiln_caller_get_func(caller, "unreachable", &unreachable);
+    if (error == NULL) {
+      error = kiln_caller_func_call(caller, unreachable, NULL, 0, NULL, 0);
+      kiln_func_delete(unreachable);
+    }
+    return error;
+  }
   default:
     results[0].of.i32 = args[0].of.i32 * 2;
     return NULL;
@@ -493,6 +517,9 @@ static void test_calls(const kiln_engine_t *engine, const char *dir) {
   FAILS(call_i32(store, misbehave, 1, 4, 0, &result), "exports no memory `no_such_memory`");
   OK(call_i32(store, misbehave, 1, 5, 0, &result));
   CHECK(result == 5);
+  OK(call_i32(store, misbehave, 1, 6, 0, &result));
+  CHECK(result == 42);
+  TRAPS(call_i32(store, misbehave, 1, 7, 0, &result), KILN_TRAP_CODE_UNREACHABLE, "unreachable");
   kiln_func_delete(misbehave);
 
   /* Traps, after which the store goes on. */
