@@ -39,8 +39,10 @@ run: build
 
 # The CLI tests run target/release/kilnc and kiln, which `cargo test` alone
 # builds only for crates with integration tests of their own; the real-program
-# tests (tests/tests/programs.rs) need the C programs built for both sides.
+# tests (tests/tests/programs.rs) need the C programs built for both sides,
+# and the C API's test (loader/capi/tests/c_api.rs) runs under valgrind.
 test: build programs
+	@command -v valgrind >/dev/null || { apt-get update && apt-get install -y valgrind; }
 	$(CARGO) test --release --workspace --no-fail-fast
 
 # Real C programs for wasm32-wasi and natively, into target/programs/; the
