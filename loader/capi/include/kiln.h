@@ -76,9 +76,10 @@
  *
  * Loading artifacts runs their native code: kiln_module_from_file and
  * kiln_module_from_bytes load an UNVERIFIED artifact, so the caller vouches
- * that it comes from a trusted kilnc. Verified loading (an Ed25519
- * signature checked against trusted public keys) will come as
- * kiln_module_from_file_verified / kiln_module_from_bytes_verified.
+ * that it comes from a trusted kilnc. kiln_module_from_file_verified and
+ * kiln_module_from_bytes_verified load one only once its Ed25519 signature
+ * (`kilnc --sign`, `kiln sign`) is found to be by one of a
+ * kiln_trusted_keys_t's public keys, before any of it is made executable.
  *
  * Signals: the first store made installs handlers for SIGSEGV, SIGBUS,
  * SIGILL and SIGFPE (with SA_ONSTACK, on an alternate stack the library
@@ -225,14 +226,44 @@ typedef struct kiln_module kiln_module_t;
 /* Loads the artifact at `path` (made by kilnc) into *out. UNVERIFIED: the
  * artifact's native code will run, so it must come from a trusted source.
  * A missing, truncated or damaged file is an error saying what is wrong.
- * (Verified loading will be kiln_module_from_file_verified.) */
+ * Artifacts from anywhere else: kiln_module_from_file_verified. */
 kiln_error_t *kiln_module_from_file(const kiln_engine_t *engine, const char *path, kiln_module_t **out);
 
 /* Loads an artifact from `len` bytes at `bytes` (copied: the caller may
- * free them afterwards) into *out. UNVERIFIED, as kiln_module_from_file.
- * (Verified loading will be kiln_module_from_bytes_verified.) */
+ * free them afterwards) into *out. UNVERIFIED, as kiln_module_from_file. */
 kiln_error_t *kiln_module_from_bytes(const kiln_engine_t *engine, const uint8_t *bytes, size_t len,
                                      kiln_module_t **out);
+
+/* Public keys whose signatures the verified loads accept. Owned by the
+ * caller (kiln_trusted_keys_delete); the loads only borrow it. */
+typedef struct kiln_trusted_keys kiln_trusted_keys_t;
+
+/* A new, empty set: every verified load is refused until a key is added.
+ * Never NULL. */
+kiln_trusted_keys_t *kiln_trusted_keys_new(void);
+
+/* Adds the 32-byte Ed25519 public key at `key` (copied). An invalid key is
+ * an error. */
+kiln_error_t *kiln_trusted_keys_add(kiln_trusted_keys_t *keys, const uint8_t *key);
+
+/* Adds the key of the public key file at `path` (`kiln keygen NAME` writes
+ * NAME.pub). A missing file, or a secret key, is an error. */
+kiln_error_t *kiln_trusted_keys_add_file(kiln_trusted_keys_t *keys, const char *path);
+
+/* Releases the set. NULL does nothing. */
+void kiln_trusted_keys_delete(kiln_trusted_keys_t *keys);
+
+/* Loads the artifact at `path` as kiln_module_from_file does, once it is
+ * found signed by one of `keys` and unchanged since; an unsigned artifact,
+ * one signed by another key and one changed after signing are errors
+ * saying which. Safe for artifacts from anywhere, as long as nobody
+ * untrusted writes the file while the module is loaded. */
+kiln_error_t *kiln_module_from_file_verified(const kiln_engine_t *engine, const char *path,
+                                             const kiln_trusted_keys_t *keys, kiln_module_t **out);
+
+/* kiln_module_from_file_verified for `len` bytes at `bytes` (copied). */
+kiln_error_t *kiln_module_from_bytes_verified(const kiln_engine_t *engine, const uint8_t *bytes, size_t len,
+                                              const kiln_trusted_keys_t *keys, kiln_module_t **out);
 
 /* Releases the caller's module; its instances keep their code. NULL does
  * nothing. */

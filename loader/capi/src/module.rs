@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use kiln_loader::Module;
+use kiln_loader::{Module, TrustedKeys};
 
 use crate::engine::kiln_engine_t;
 use crate::error::kiln_error_t;
@@ -33,7 +33,6 @@ pub unsafe extern "C" fn kiln_module_from_file(
         let path = unsafe { ffi::os_str(path, "path") }?;
         // SAFETY: the caller of this unverified entry point vouches for the
         // artifact (# Safety), as the header says.
-        #[allow(unused_unsafe)]
         let module = unsafe { Module::from_file(&engine.engine, path) }?;
         // SAFETY: `out` was checked non-NULL and is writable (# Safety).
         unsafe { ffi::hand_out(out, kiln_module_t { module }) };
@@ -65,8 +64,126 @@ pub unsafe extern "C" fn kiln_module_from_bytes(
         let bytes = unsafe { ffi::slice(bytes, len, "bytes") }?;
         // SAFETY: the caller of this unverified entry point vouches for the
         // artifact (# Safety), as the header says.
-        #[allow(unused_unsafe)]
         let module = unsafe { Module::from_bytes(&engine.engine, bytes) }?;
+        // SAFETY: `out` was checked non-NULL and is writable (# Safety).
+        unsafe { ffi::hand_out(out, kiln_module_t { module }) };
+        Ok(())
+    })
+}
+
+/// Public keys whose signatures the verified loads accept.
+pub struct kiln_trusted_keys_t {
+    pub(crate) keys: TrustedKeys,
+}
+
+/// A new, empty set of trusted keys (which every verified load refuses
+/// until a key is added).
+#[no_mangle]
+pub extern "C" fn kiln_trusted_keys_new() -> *mut kiln_trusted_keys_t {
+    Box::into_raw(Box::new(kiln_trusted_keys_t { keys: TrustedKeys::new() }))
+}
+
+/// Adds the 32-byte Ed25519 public key at `key`.
+///
+/// # Safety
+/// `keys` is NULL or live; `key` is NULL or points to 32 readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_trusted_keys_add(keys: *mut kiln_trusted_keys_t, key: *const u8) -> *mut kiln_error_t {
+    catch(|| {
+        // SAFETY: NULL or live and not shared during the call (# Safety).
+        let keys = unsafe { ffi::required_mut(keys, "keys") }?;
+        if key.is_null() {
+            return Err(kiln_error_t::msg("key is NULL"));
+        }
+        // SAFETY: `key` is non-NULL with 32 readable bytes (# Safety).
+        let key: &[u8; 32] = unsafe { &*key.cast::<[u8; 32]>() };
+        keys.keys.add_key(key).map_err(|e| kiln_error_t::msg(e.to_string()))?;
+        Ok(())
+    })
+}
+
+/// Adds the key of the public key file at `path` (`kiln keygen`'s
+/// `NAME.pub`).
+///
+/// # Safety
+/// `keys` is NULL or live; `path` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_trusted_keys_add_file(
+    keys: *mut kiln_trusted_keys_t,
+    path: *const c_char,
+) -> *mut kiln_error_t {
+    catch(|| {
+        // SAFETY: NULL or live and not shared during the call (# Safety).
+        let keys = unsafe { ffi::required_mut(keys, "keys") }?;
+        // SAFETY: NULL or NUL-terminated (# Safety).
+        let path = unsafe { ffi::os_str(path, "path") }?;
+        keys.keys.add_key_file(path.as_ref()).map_err(|e| kiln_error_t::msg(e.to_string()))?;
+        Ok(())
+    })
+}
+
+/// Releases a set of trusted keys.
+///
+/// # Safety
+/// `keys` is NULL or a set of this library not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_trusted_keys_delete(keys: *mut kiln_trusted_keys_t) {
+    // SAFETY: NULL or a box of this library given up (# Safety).
+    unsafe { ffi::delete(keys) }
+}
+
+/// Loads the artifact at `path` once it is found signed by one of `keys`.
+///
+/// # Safety
+/// `engine` and `keys` are NULL or live; `path` is NULL or NUL-terminated;
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_module_from_file_verified(
+    engine: *const kiln_engine_t,
+    path: *const c_char,
+    keys: *const kiln_trusted_keys_t,
+    out: *mut *mut kiln_module_t,
+) -> *mut kiln_error_t {
+    catch(|| {
+        let out = ffi::out_pointer(out)?;
+        // SAFETY: NULL or live (# Safety).
+        let engine = unsafe { ffi::required(engine, "engine") }?;
+        // SAFETY: NULL or live (# Safety).
+        let keys = unsafe { ffi::required(keys, "keys") }?;
+        // SAFETY: NULL or NUL-terminated (# Safety).
+        let path = unsafe { ffi::os_str(path, "path") }?;
+        let module = Module::from_file_verified(&engine.engine, path, &keys.keys)?;
+        // SAFETY: `out` was checked non-NULL and is writable (# Safety).
+        unsafe { ffi::hand_out(out, kiln_module_t { module }) };
+        Ok(())
+    })
+}
+
+/// Loads an artifact from bytes once it is found signed by one of `keys`.
+///
+/// # Safety
+/// `engine` and `keys` are NULL or live; `bytes` is NULL or points to `len`
+/// readable bytes; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_module_from_bytes_verified(
+    engine: *const kiln_engine_t,
+    bytes: *const u8,
+    len: usize,
+    keys: *const kiln_trusted_keys_t,
+    out: *mut *mut kiln_module_t,
+) -> *mut kiln_error_t {
+    catch(|| {
+        let out = ffi::out_pointer(out)?;
+        // SAFETY: NULL or live (# Safety).
+        let engine = unsafe { ffi::required(engine, "engine") }?;
+        // SAFETY: NULL or live (# Safety).
+        let keys = unsafe { ffi::required(keys, "keys") }?;
+        if bytes.is_null() {
+            return Err(kiln_error_t::msg("bytes is NULL"));
+        }
+        // SAFETY: `bytes` is non-NULL with `len` readable bytes (# Safety).
+        let bytes = unsafe { ffi::slice(bytes, len, "bytes") }?;
+        let module = Module::from_bytes_verified(&engine.engine, bytes, &keys.keys)?;
         // SAFETY: `out` was checked non-NULL and is writable (# Safety).
         unsafe { ffi::hand_out(out, kiln_module_t { module }) };
         Ok(())

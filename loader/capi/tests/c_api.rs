@@ -65,6 +65,21 @@ fn compile_fixtures(dir: &Path) {
             Command::new(&kilnc).args(flags).arg(&source).arg("-o").arg(dir.join(name)).output().expect("kilnc runs");
         assert!(output.status.success(), "{}", describe(&format!("kilnc {}", source.display()), &output));
     }
+    // Keys from `kiln keygen`, and api.wat signed with one of them.
+    let kiln = profile_dir().join("kiln");
+    for name in ["trusted", "other"] {
+        let output = Command::new(&kiln).arg("keygen").arg(dir.join(name)).output().expect("kiln runs");
+        assert!(output.status.success(), "{}", describe("kiln keygen", &output));
+    }
+    let output = Command::new(&kilnc)
+        .arg(wat.join("api.wat"))
+        .arg("-o")
+        .arg(dir.join("signed.o"))
+        .arg("--sign")
+        .arg(dir.join("trusted.key"))
+        .output()
+        .expect("kilnc runs");
+    assert!(output.status.success(), "{}", describe("kilnc --sign", &output));
 }
 
 /// Compiles api_test.c against the static library (or, with `shared`,

@@ -372,6 +372,71 @@ static void test_loading(const kiln_engine_t *engine, const char *dir) {
   free(bytes);
 }
 
+/* signed.o is api.wat signed with trusted.key; other.pub is another key. */
+static void test_verified_loading(const kiln_engine_t *engine, const char *dir) {
+  kiln_trusted_keys_t *keys = kiln_trusted_keys_new();
+  CHECK(keys != NULL);
+  char *signed_path = path_in(dir, "signed.o");
+  char *unsigned_path = path_in(dir, "api.o");
+  char *trusted_pub = path_in(dir, "trusted.pub");
+  char *other_pub = path_in(dir, "other.pub");
+  char *secret = path_in(dir, "trusted.key");
+  kiln_module_t *module = NULL;
+
+  FAILS(kiln_module_from_file_verified(engine, signed_path, keys, &module), "not trusted");
+  CHECK(module == NULL);
+  OK(kiln_trusted_keys_add_file(keys, other_pub));
+  FAILS(kiln_module_from_file_verified(engine, signed_path, keys, &module), "not trusted");
+  FAILS(kiln_trusted_keys_add_file(keys, secret), "expected a kiln-ed25519-public key");
+  FAILS(kiln_trusted_keys_add_file(keys, NULL), "path is NULL");
+  FAILS(kiln_trusted_keys_add(NULL, NULL), "keys is NULL");
+  FAILS(kiln_trusted_keys_add(keys, NULL), "key is NULL");
+  OK(kiln_trusted_keys_add_file(keys, trusted_pub));
+  OK(kiln_module_from_file_verified(engine, signed_path, keys, &module));
+  CHECK(module != NULL);
+  kiln_module_delete(module);
+  module = NULL;
+  FAILS(kiln_module_from_file_verified(engine, unsigned_path, keys, &module), "not signed");
+  FAILS(kiln_module_from_file_verified(engine, signed_path, NULL, &module), "keys is NULL");
+
+  /* The public key's raw bytes: the signer field of the signed header
+   * equals what kiln_trusted_keys_add takes, read here from the .pub text. */
+  size_t len = 0;
+  uint8_t *text = read_file(trusted_pub, &len);
+  uint8_t raw[32];
+  const char *hex = memchr(text, ' ', len);
+  CHECK(hex != NULL && (size_t)(hex - (const char *)text) + 1 + 64 <= len);
+  for (int i = 0; hex && i < 64; i++) {
+    char digit = hex[1 + i];
+    int value = digit >= 'a' ? digit - 'a' + 10 : digit - '0';
+    CHECK(value >= 0 && value < 16);
+    raw[i / 2] = (uint8_t)(i % 2 ? (raw[i / 2] << 4) | value : value);
+  }
+  free(text);
+  kiln_trusted_keys_t *raw_keys = kiln_trusted_keys_new();
+  OK(kiln_trusted_keys_add(raw_keys, raw));
+  uint8_t *bytes = read_file(signed_path, &len);
+  OK(kiln_module_from_bytes_verified(engine, bytes, len, raw_keys, &module));
+  kiln_module_delete(module);
+  module = NULL;
+  /* A byte changed after signing, in the code: refused. */
+  bytes[len / 2] ^= 0x01;
+  kiln_error_t *error = kiln_module_from_bytes_verified(engine, bytes, len, raw_keys, &module);
+  CHECK(error != NULL && module == NULL);
+  printf("changed signed artifact: %s\n", kiln_error_message(error));
+  kiln_error_delete(error);
+  FAILS(kiln_module_from_bytes_verified(engine, NULL, 1, raw_keys, &module), "bytes is NULL");
+  free(bytes);
+  kiln_trusted_keys_delete(raw_keys);
+  kiln_trusted_keys_delete(keys);
+  kiln_trusted_keys_delete(NULL);
+  free(signed_path);
+  free(unsigned_path);
+  free(trusted_pub);
+  free(other_pub);
+  free(secret);
+}
+
 static void test_pooling(const char *dir) {
   kiln_config_t *config = kiln_config_new();
   CHECK(config != NULL);
@@ -843,6 +908,7 @@ int main(int argc, char **argv) {
   OK(kiln_engine_new(NULL, &engine));
   CHECK(engine != NULL);
   test_loading(engine, dir);
+  test_verified_loading(engine, dir);
   test_pooling(dir);
   test_calls(engine, dir);
   test_limits(engine, dir);
