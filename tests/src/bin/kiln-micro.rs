@@ -4,6 +4,9 @@
 //!
 //! - `load APP.wasm`: compiles the module into a temporary file, then times
 //!   `Module::from_file` of it (`load APP.o` times an existing artifact);
+//! - `load-verified APP.wasm`: compiles and signs the module, then times
+//!   `Module::from_file` and `Module::from_file_verified` of it, alternating
+//!   one round of each, and prints both (what checking the signature costs);
 //! - `micro DIR`: instantiates `DIR/small.wat` from an `InstancePre` into a
 //!   fresh store, and times a typed call and Wasm→host calls of
 //!   `DIR/call.wat`.
@@ -18,7 +21,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use kiln_compiler::{compile, CompileOptions};
-use kiln_loader::{Caller, Engine, Linker, Store};
+use kiln_loader::{Caller, Engine, Linker, Module, Store};
 
 const ROUNDS: usize = 21;
 
@@ -59,6 +62,34 @@ fn load(wasm: &Path) -> Result<()> {
         black_box(&module);
     });
     println!("load {median:.0}");
+    Ok(())
+}
+
+fn load_verified(wasm: &Path) -> Result<()> {
+    let engine = Engine::default();
+    let dir = tempfile::tempdir()?;
+    let signer = kiln_compiler::Signer::from_secret(&[7; 32]);
+    let wasm_bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let options = CompileOptions { signer: Some(signer.clone()), ..CompileOptions::default() };
+    let artifact = dir.path().join("app.o");
+    std::fs::write(&artifact, compile(&wasm_bytes, &options)?)?;
+    let mut keys = kiln_loader::TrustedKeys::new();
+    keys.add_key(&signer.public_key())?;
+    let (mut plain, mut verified) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        black_box(kiln_tests::module_from_file(&engine, &artifact).expect("from_file"));
+        plain.push(start.elapsed().as_nanos() as f64);
+        let start = Instant::now();
+        black_box(Module::from_file_verified(&engine, &artifact, &keys).expect("from_file_verified"));
+        verified.push(start.elapsed().as_nanos() as f64);
+    }
+    for times in [&mut plain, &mut verified] {
+        times.sort_by(f64::total_cmp);
+    }
+    println!("load {:.0}", plain[ROUNDS / 2]);
+    println!("load_verified {:.0}", verified[ROUNDS / 2]);
+    println!("artifact_bytes {}", std::fs::metadata(&artifact)?.len());
     Ok(())
 }
 
@@ -105,7 +136,8 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1..).unwrap_or_default() {
         [cmd, path] if cmd == "load" => load(Path::new(path)),
+        [cmd, path] if cmd == "load-verified" => load_verified(Path::new(path)),
         [cmd, dir] if cmd == "micro" => micro(Path::new(dir)),
-        _ => bail!("usage: kiln-micro load APP.wasm | micro MODULES_DIR"),
+        _ => bail!("usage: kiln-micro load APP.wasm | load-verified APP.wasm | micro MODULES_DIR"),
     }
 }
