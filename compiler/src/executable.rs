@@ -100,9 +100,7 @@ fn embedding_object(artifact: &[u8], policy: &[u8]) -> Result<Vec<u8>> {
     define(&mut object, EMBEDDED_ARTIFACT_LEN_SYMBOL, policy_section, &(artifact.len() as u64).to_le_bytes(), 8);
     define(&mut object, EMBEDDED_POLICY_LEN_SYMBOL, policy_section, &(policy.len() as u64).to_le_bytes(), 8);
     define(&mut object, EMBEDDED_POLICY_SYMBOL, policy_section, policy, 8);
-    object
-        .write()
-        .map_err(|e| CompileError::output(format!("cannot write the object embedding the artifact: {e}")))
+    object.write().map_err(|e| CompileError::output(format!("cannot write the object embedding the artifact: {e}")))
 }
 
 /// Runs `cc -o OUTPUT EMBEDDING RUNTIME_LIB` with the runtime's system

@@ -32,8 +32,8 @@ pub mod translate;
 
 pub use driver::{compile, compile_file};
 pub use error::{CompileError, CompileErrorKind, Result};
-pub use features::{Features, WasmFeature};
 pub use executable::link_executable;
+pub use features::{Features, WasmFeature};
 pub use kiln_format::{Preopen, RunPolicy};
 pub use link::link_shared_object;
 pub use options::{CompileOptions, CpuChoice, Emit, ExecutableOptions, Inlining, OptLevel, DEFAULT_TARGET};

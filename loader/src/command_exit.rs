@@ -9,9 +9,9 @@
 //! use kiln_loader::Error;
 //!
 //! let exited = anyhow::Error::new(Error::Exit(300));
-//! assert_eq!(CommandEnd::of(&exited), CommandEnd::Exited(300 & 0xff));
+//! assert_eq!(CommandEnd::of(&exited), CommandEnd::Exited(44)); // 300 truncated to 8 bits
 //! assert_eq!(CommandEnd::of(&anyhow::anyhow!("no such file")).status(), 1);
-//! # let _ = EXIT_TRAP;
+//! assert_eq!(CommandEnd::Trapped.status(), EXIT_TRAP);
 //! ```
 
 use std::io::Write;

@@ -250,7 +250,8 @@ fn the_program_sees_exactly_the_build_time_dirs_and_env() {
     std::fs::write(dir.path().join("box/marker"), "").expect("write");
     let other = dir.path().join("other");
     let other_dir = format!("{}::/other", other.display());
-    let exe = visible_exe(dir.path(), &["--dir", "box::/box", "--dir", &other_dir, "--env", "A=1", "--env", "B=two words"]);
+    let exe =
+        visible_exe(dir.path(), &["--dir", "box::/box", "--dir", &other_dir, "--env", "A=1", "--env", "B=two words"]);
     // Run-time arguments are the program's own: `--dir /` opens nothing.
     let mut command = Command::new(&exe);
     command.args(["--dir", "/", "--env", "C=3"]);
@@ -363,8 +364,10 @@ fn a_missing_runtime_library_is_a_clear_error() {
 
 /// The names in `dir`.
 fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).expect("read dir").map(|e| e.expect("entry").file_name().to_string_lossy().into()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+        .collect();
     names.sort();
     names
 }
@@ -380,14 +383,20 @@ fn a_failed_link_leaves_the_output_as_it_was() {
     let bogus = tempfile::tempdir().expect("temp dir");
     let bogus_lib = bogus.path().join("libkiln_runtime.a");
     std::fs::write(&bogus_lib, "not an archive").expect("write");
-    let stderr = compile_fails(&hello, &output, &["--emit", "exe", "--runtime-lib", bogus_lib.to_str().expect("utf-8")]);
+    let stderr =
+        compile_fails(&hello, &output, &["--emit", "exe", "--runtime-lib", bogus_lib.to_str().expect("utf-8")]);
     assert!(stderr.contains("the system linker `cc` failed"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&output).expect("read"), "the previous build");
     assert_eq!(names(dir.path()), ["hello"], "temporary files left behind");
 
     // No `cc` at all.
-    let result =
-        kilnc().env("PATH", "/nonexistent").arg(&hello).args(["--emit", "exe", "-o"]).arg(&output).output().expect("kilnc");
+    let result = kilnc()
+        .env("PATH", "/nonexistent")
+        .arg(&hello)
+        .args(["--emit", "exe", "-o"])
+        .arg(&output)
+        .output()
+        .expect("kilnc");
     assert_eq!(result.status.code(), Some(1));
     assert!(text(&result.stderr).contains("no C compiler: `cc` is not on PATH"), "{}", text(&result.stderr));
     assert_eq!(std::fs::read_to_string(&output).expect("read"), "the previous build");
@@ -404,4 +413,32 @@ fn a_failed_link_leaves_the_output_as_it_was() {
     let output_run = run(Command::new(&output), dir.path(), &[], b"");
     assert_eq!(output_run.status.code(), Some(3));
     assert_eq!(names(dir.path()), ["hello"]);
+}
+
+#[test]
+fn a_damaged_policy_is_an_error_not_a_crash() {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exe = dir.path().join("hello");
+    compile(&module("hello"), &exe, &["--emit", "exe", "--env", "A=1"]);
+    let mut bytes = std::fs::read(&exe).expect("read");
+    let policy_at = {
+        let file = object::File::parse(&*bytes).expect("an ELF file");
+        let symbol = file.symbols().find(|s| s.name() == Ok("kiln_embedded_policy")).expect("the policy symbol");
+        let section = file.section_by_index(symbol.section_index().expect("defined")).expect("its section");
+        let (offset, _) = section.file_range().expect("in the file");
+        (offset + symbol.address() - section.address()) as usize
+    };
+    assert_eq!(&bytes[policy_at..policy_at + 8], b"KILNRUN\0");
+    // The version field.
+    bytes[policy_at + 8] = 9;
+    let damaged = dir.path().join("damaged");
+    std::fs::write(&damaged, &bytes).expect("write");
+    std::fs::set_permissions(&damaged, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let output = run(Command::new(&damaged), dir.path(), &[], b"");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(text(&output.stdout), "");
+    assert!(stderr.starts_with("error: this executable's run policy is damaged: run policy version 9"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
