@@ -22,6 +22,8 @@ RELEASE := target/release
 
 all: build
 
+# The workspace includes kiln-runtime: target/release/libkiln_runtime.a,
+# beside kilnc, which `kilnc --emit exe` links executables with.
 build:
 	$(CARGO) build --release --workspace
 

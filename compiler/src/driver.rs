@@ -124,9 +124,11 @@ fn neither_binary_nor_text(invalid_utf8_at: usize) -> CompileError {
     )
 }
 
-/// Compiles the file `input` into the artifact `output`: the object, or with
-/// [`Emit::SharedObject`] the shared object linked from it. An input of `-`
-/// reads standard input, an output of `-` writes standard output.
+/// Compiles the file `input` into the artifact `output`: the object, with
+/// [`Emit::SharedObject`] the shared object linked from it, or with
+/// [`Emit::Executable`] a standalone executable embedding it. An input of
+/// `-` reads standard input, an output of `-` writes standard output (but
+/// not for an executable).
 ///
 /// - The input must be a regular file, or standard input that is not a
 ///   directory or a device other than a terminal, of at most 4 GiB. It is
@@ -143,7 +145,18 @@ fn neither_binary_nor_text(invalid_utf8_at: usize) -> CompileError {
 ///   0644 (0755 for a shared object) less the umask.
 /// - A shared object for standard output is linked in a temporary
 ///   directory, then copied. Standard output that is a terminal is refused.
+/// - An executable needs a file to be written to, and its runtime library
+///   ([`crate::ExecutableOptions::runtime_lib`]) is looked for before
+///   anything is compiled.
 pub fn compile_file(input: &Path, output: &Path, options: &CompileOptions) -> Result<()> {
+    if options.emit == Emit::Executable {
+        if output.as_os_str() == STDIO_PATH {
+            return Err(CompileError::output(
+                "--emit exe writes an executable file: name it with -o (standard output cannot be executed)",
+            ));
+        }
+        crate::executable::check_runtime_lib(&options.executable.runtime_lib)?;
+    }
     let mut source = Source::open(input)?;
     let sink = Sink::new(output, &source)?;
     let bytes = source.read().map_err(|e| e.in_file(source.name()))?;
@@ -284,20 +297,27 @@ impl<'a> Sink<'a> {
     }
 
     fn write(self, object: &[u8], options: &CompileOptions, source: &Source) -> Result<()> {
-        let (emit, signer) = (options.emit, options.signer.as_ref());
+        let signer = options.signer.as_ref();
         match self {
-            Sink::File(output) if emit == Emit::SharedObject => {
+            Sink::File(output) if options.emit == Emit::SharedObject => {
                 check_output(output, source)?;
                 link::link_shared_object(object, output, signer)
+            }
+            Sink::File(output) if options.emit == Emit::Executable => {
+                check_output(output, source)?;
+                crate::executable::link_executable(object, &options.executable, output)
             }
             Sink::File(output) => write_file(object, output, source),
             Sink::Stdout => {
                 let linked;
-                let artifact = match emit {
+                let artifact = match options.emit {
                     Emit::Object => object,
                     Emit::SharedObject => {
                         linked = link_to_bytes(object, signer)?;
                         &linked
+                    }
+                    Emit::Executable => {
+                        return Err(CompileError::output("an executable cannot be written to standard output"))
                     }
                 };
                 let mut stdout = std::io::stdout().lock();

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
-use kiln_format::{CpuFeatures, Instrumentation, CPU_FEATURE_NAMES};
+use kiln_format::{CpuFeatures, Instrumentation, RunPolicy, CPU_FEATURE_NAMES};
 
 use crate::{CompileError, Features, Result};
 
@@ -119,6 +119,22 @@ pub enum Emit {
     /// non-PIC code is already position-independent and the flags hash does
     /// not change.
     SharedObject,
+    /// A standalone executable: the object embedded in an executable
+    /// linked with the kiln runtime library by the system `cc`, which runs
+    /// it as a WASI command under the run policy of
+    /// [`CompileOptions::executable`] (SPEC.md 1.4).
+    Executable,
+}
+
+/// What [`Emit::Executable`] needs besides the artifact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutableOptions {
+    /// The kiln runtime library, `libkiln_runtime.a` (crate kiln-runtime),
+    /// that the executable is linked with.
+    pub runtime_lib: PathBuf,
+    /// What the program sees at run time besides its arguments and
+    /// standard streams: exactly these preopens and this environment.
+    pub policy: RunPolicy,
 }
 
 impl fmt::Display for Emit {
@@ -126,6 +142,7 @@ impl fmt::Display for Emit {
         f.write_str(match self {
             Emit::Object => "obj",
             Emit::SharedObject => "so",
+            Emit::Executable => "exe",
         })
     }
 }
@@ -136,7 +153,8 @@ impl FromStr for Emit {
         match s {
             "obj" => Ok(Emit::Object),
             "so" => Ok(Emit::SharedObject),
-            other => Err(CompileError::options(format!("unknown output kind `{other}` (expected obj or so)"))),
+            "exe" => Ok(Emit::Executable),
+            other => Err(CompileError::options(format!("unknown output kind `{other}` (expected obj, so or exe)"))),
         }
     }
 }
@@ -214,6 +232,9 @@ pub struct CompileOptions {
     /// The key that signs the artifact once it is sealed; `None` leaves it
     /// unsigned (SPEC.md 2.1.1).
     pub signer: Option<crate::Signer>,
+    /// The runtime library and run policy of [`Emit::Executable`]; unused
+    /// for the other outputs.
+    pub executable: ExecutableOptions,
 }
 
 impl CompileOptions {

@@ -81,6 +81,7 @@ pub mod code;
 mod vm;
 
 mod caller;
+pub mod command_exit;
 mod config;
 mod engine;
 mod error;

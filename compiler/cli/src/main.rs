@@ -1,14 +1,26 @@
 //! `kilnc`: compiles a WebAssembly module (`.wasm` or `.wat`) ahead of time
-//! into a kiln artifact: an ELF relocatable object, or with `--emit so` a
-//! shared object linked from it by the system linker.
+//! into a kiln artifact: an ELF relocatable object, with `--emit so` a
+//! shared object linked from it by the system linker, or with `--emit exe`
+//! a standalone executable that runs it as a WASI command.
 
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
-use kiln_compiler::{compile_file, CompileOptions, CpuChoice, Emit, Features, Inlining, OptLevel, Signer};
+use kiln_compiler::{
+    compile_file, CompileOptions, CpuChoice, Emit, ExecutableOptions, Features, Inlining, OptLevel, Preopen, RunPolicy,
+    Signer,
+};
+
+/// The file name of the kiln runtime library that `--emit exe` links with.
+const RUNTIME_LIB_NAME: &str = "libkiln_runtime.a";
+
+/// The environment variable naming the runtime library, below
+/// `--runtime-lib` and above the copy beside kilnc.
+const RUNTIME_LIB_ENV: &str = "KILN_RUNTIME_LIB";
 
 /// Compile a WebAssembly module into a kiln object file.
 #[derive(Parser, Debug)]
@@ -24,10 +36,47 @@ struct Cli {
     /// link.
     #[arg(short = 'o', long = "output", value_name = "OUT.o")]
     output: PathBuf,
-    /// What to write: the relocatable object, or a shared object linked
-    /// from it with the system linker (`cc` or `ld`).
+    /// What to write: the relocatable object, a shared object linked from
+    /// it with the system linker (`cc` or `ld`), or a standalone executable
+    /// (`exe`, linked by `cc` with the kiln runtime library) that runs it
+    /// as a WASI command.
     #[arg(long, value_enum, default_value_t = EmitArg::Obj)]
     emit: EmitArg,
+    /// With --emit exe: let the program reach host directory HOST (and
+    /// nothing above it) as GUEST (default: HOST as written).
+    ///
+    /// Repeatable; the syntax of `kiln run --dir`. The executable gets
+    /// exactly these preopens at run time, nothing else. A relative HOST is
+    /// resolved at run time, against the working directory of the process
+    /// running the executable (not where kilnc ran); none is opened at build
+    /// time, so it need not exist then. A directory that does not exist at
+    /// run time is an error (exit 1); procfs, sysfs and the other kernel
+    /// filesystems, and `/`, are refused.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]", help_heading = "Executable (--emit exe)")]
+    dirs: Vec<String>,
+    /// With --emit exe: give the program the environment variable NAME
+    /// with VALUE.
+    ///
+    /// Repeatable. At run time the program's environment is exactly these
+    /// variables, in this order, and nothing of the host's environment,
+    /// unless --inherit-env is given too.
+    #[arg(long = "env", value_name = "NAME=VALUE", help_heading = "Executable (--emit exe)")]
+    envs: Vec<String>,
+    /// With --emit exe: pass the whole environment of the process running
+    /// the executable on to the program.
+    ///
+    /// The variables of --env are added to it, replacing any of the same
+    /// name. Without this flag the program sees only the --env variables.
+    #[arg(long, help_heading = "Executable (--emit exe)")]
+    inherit_env: bool,
+    /// With --emit exe: the kiln runtime library to link with.
+    ///
+    /// Default: $KILN_RUNTIME_LIB, else libkiln_runtime.a in the directory
+    /// of the kilnc executable (where `cargo build --release` of the
+    /// workspace, or `make build`, puts it beside kilnc, and where an
+    /// installed kilnc ships it).
+    #[arg(long, value_name = "PATH", help_heading = "Executable (--emit exe)")]
+    runtime_lib: Option<PathBuf>,
     /// Optimization level.
     #[arg(short = 'O', long = "opt-level", value_enum, default_value_t = OptArg::Speed)]
     opt_level: OptArg,
@@ -92,6 +141,7 @@ enum OptArg {
 enum EmitArg {
     Obj,
     So,
+    Exe,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -110,6 +160,13 @@ enum CpuArg {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let executable = match cli.emit {
+        EmitArg::Exe => executable_options(&cli)?,
+        _ => {
+            refuse_executable_flags(&cli)?;
+            ExecutableOptions::default()
+        }
+    };
     let mut features = Features::default();
     for settings in &cli.wasm {
         features.apply(settings)?;
@@ -130,6 +187,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         emit: match cli.emit {
             EmitArg::Obj => Emit::Object,
             EmitArg::So => Emit::SharedObject,
+            EmitArg::Exe => Emit::Executable,
         },
         epoch_interruption: cli.epoch_interruption,
         fuel: cli.fuel,
@@ -140,8 +198,64 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             YesNo::N => Inlining::Off,
         },
         signer: cli.sign.as_deref().map(Signer::from_key_file).transpose()?,
+        executable,
     };
     compile_file(&cli.input, &cli.output, &options)?;
+    Ok(())
+}
+
+/// The run policy and runtime library of `--emit exe`.
+fn executable_options(cli: &Cli) -> anyhow::Result<ExecutableOptions> {
+    let mut policy = RunPolicy { inherit_env: cli.inherit_env, ..RunPolicy::default() };
+    for dir in &cli.dirs {
+        policy.preopens.push(Preopen::parse(dir).map_err(|e| anyhow::anyhow!("--dir {e}"))?);
+    }
+    for env in &cli.envs {
+        let Some((name, value)) = env.split_once('=') else {
+            bail!("--env `{env}`: write NAME=VALUE (the value is fixed when the executable is built)");
+        };
+        if name.is_empty() {
+            bail!("--env `{env}`: the name is empty");
+        }
+        policy.env.push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
+    }
+    Ok(ExecutableOptions { runtime_lib: runtime_lib(cli.runtime_lib.as_deref())?, policy })
+}
+
+/// Where the runtime library is: `--runtime-lib`, else
+/// `$KILN_RUNTIME_LIB`, else beside this kilnc. Whether it is there is
+/// checked by the compiler, which names the path.
+fn runtime_lib(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = flag {
+        return Ok(path.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os(RUNTIME_LIB_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let kilnc = std::env::current_exe().context("cannot find the kiln runtime library: where is kilnc?")?;
+    let dir = kilnc.parent().context("cannot find the kiln runtime library: kilnc has no directory")?;
+    Ok(dir.join(RUNTIME_LIB_NAME))
+}
+
+/// The run policy flags mean something only for an executable.
+fn refuse_executable_flags(cli: &Cli) -> anyhow::Result<()> {
+    let given: Vec<&str> = [
+        (!cli.dirs.is_empty(), "--dir"),
+        (!cli.envs.is_empty(), "--env"),
+        (cli.inherit_env, "--inherit-env"),
+        (cli.runtime_lib.is_some(), "--runtime-lib"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    if !given.is_empty() {
+        let verb = if given.len() == 1 { "is" } else { "are" };
+        bail!(
+            "{} {verb} for --emit exe only: an artifact run by `kiln run` gets its directories and environment \
+             from `kiln run --dir` and `--env`",
+            given.join(", ")
+        );
+    }
     Ok(())
 }
 

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use kiln_loader::command_exit::{self, CommandEnd};
 use kiln_loader::{
     CompositeType, Config, Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module,
     ProfilingStrategy, Store, StoreLimits, TableType, Val, ValType,
@@ -190,10 +191,6 @@ const EXIT_CODES: &str = EXIT_CODES_TEXT!();
 
 /// The exit status of a usage error.
 const EXIT_USAGE: u8 = 2;
-/// The exit status of a trap.
-const EXIT_TRAP: u8 = 134;
-/// The exit status of any other failure.
-const EXIT_FAILURE: u8 = 1;
 
 /// A size in bytes: a number, optionally with a decimal or binary unit.
 fn parse_size(text: &str) -> Result<usize, String> {
@@ -261,7 +258,7 @@ fn main() -> ExitCode {
                 Ok(keys) if keys.is_empty() => None,
                 Ok(keys) => Some(keys),
                 Err(e) => {
-                    report(&e);
+                    command_exit::report(&e);
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
@@ -285,19 +282,16 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        // `proc_exit`: the program's own exit code, which POSIX truncates to 8 bits.
-        Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Exit(_))) => match e.downcast_ref::<Error>() {
-            Some(Error::Exit(code)) => ExitCode::from(*code as u8),
-            _ => ExitCode::from(1),
-        },
-        Err(e) => {
-            report(&e);
-            match e.downcast_ref::<Error>() {
-                Some(Error::Trap(_) | Error::Exception(_)) => ExitCode::from(EXIT_TRAP),
-                _ if e.downcast_ref::<UsageError>().is_some() => ExitCode::from(EXIT_USAGE),
-                _ => ExitCode::from(EXIT_FAILURE),
+        Err(e) => match CommandEnd::of(&e) {
+            CommandEnd::Exited(code) => ExitCode::from(code),
+            end => {
+                command_exit::report(&e);
+                match end {
+                    CommandEnd::Failed if e.downcast_ref::<UsageError>().is_some() => ExitCode::from(EXIT_USAGE),
+                    end => ExitCode::from(end.status()),
+                }
             }
-        }
+        },
     }
 }
 
@@ -320,29 +314,6 @@ struct RunLimits {
     max_memory: Option<usize>,
     fuel: Option<u64>,
     timeout: Option<Duration>,
-}
-
-fn report(error: &anyhow::Error) {
-    eprintln!("error: {error:#}");
-    if let Some(Error::Trap(trap)) = error.downcast_ref::<Error>() {
-        if !trap.backtrace.is_empty() {
-            eprintln!("wasm backtrace:");
-            // A runaway recursion would print the same frame a hundred times.
-            let frames: Vec<String> = trap.backtrace.iter().map(ToString::to_string).collect();
-            let mut i = 0;
-            while i < frames.len() {
-                let run = frames[i..].iter().take_while(|f| **f == frames[i]).count();
-                if run > 2 {
-                    eprintln!("  {i}: {} (and {} more times)", frames[i], run - 1);
-                } else {
-                    for (j, frame) in frames.iter().enumerate().skip(i).take(run) {
-                        eprintln!("  {j}: {frame}");
-                    }
-                }
-                i += run;
-            }
-        }
-    }
 }
 
 /// What `kiln run` gives a WASI command beyond its arguments.
@@ -508,6 +479,8 @@ fn linker(
     limits: StoreLimits,
 ) -> Result<(Linker<HostState>, HostState)> {
     use kiln_loader::wasi::{self, WasiCtx, WasiError};
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
     let mut ctx = WasiCtx::builder();
     ctx.args(args).inherit_stdio();
     for env in &options.envs {
@@ -521,8 +494,8 @@ fn linker(
         };
     }
     for dir in &options.dirs {
-        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
-        ctx.preopened_dir(host, guest)?;
+        let preopen = kiln_format::Preopen::parse(dir).map_err(|e| UsageError(format!("--dir {e}")))?;
+        ctx.preopened_dir(OsStr::from_bytes(&preopen.host), OsStr::from_bytes(&preopen.guest))?;
     }
     ctx.allow_unsafe_preopens(options.allow_unsafe_dir);
     let wasi = ctx.build().map_err(|e| match e {

@@ -4,13 +4,15 @@
  * and the script goes on, so a difference shows in the compared output rather
  * than only in the exit code, which is 1 when any statement failed.
  *
- * usage: sqlrun DB SCRIPT */
+ * usage: sqlrun DB SCRIPT      (SCRIPT `-` reads the script from stdin) */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "sqlite3.h"
 
 static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
+    int from_stdin = strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (!f) {
         perror(path);
         return NULL;
@@ -22,7 +24,7 @@ static char *read_file(const char *path) {
         len += n;
         if (cap - len - 1 == 0) buf = realloc(buf, cap *= 2);
     }
-    fclose(f);
+    if (!from_stdin) fclose(f);
     if (buf) buf[len] = 0;
     return buf;
 }

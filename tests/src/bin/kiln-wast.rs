@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Parser;
-use kiln_compiler::{CompileOptions, Features};
+use kiln_compiler::{CompileOptions, Emit, Features};
 use kiln_tests::{
     protocol_done_line, protocol_line, run_script_file, run_script_file_with, run_scripts_isolated, IsolateOptions,
     RunOptions, ScriptFeatures, ScriptReport, CHILD_FLAG,
@@ -79,7 +79,11 @@ fn main() -> Result<ExitCode> {
     let compile = CompileOptions {
         cpu: args.cpu.parse()?,
         opt_level: args.opt_level.parse()?,
-        emit: args.emit.parse()?,
+        emit: match args.emit.parse()? {
+            // The scripts call exports one by one; an executable only runs `_start`.
+            Emit::Executable => anyhow::bail!("--emit exe: the scripts need an artifact the loader opens (obj or so)"),
+            emit => emit,
+        },
         epoch_interruption: args.epoch_interruption,
         fuel: args.fuel,
         inlining: args.inline.parse()?,

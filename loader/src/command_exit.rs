@@ -1,0 +1,96 @@
+//! How a host process that ran a Wasm command ends: with the guest's own
+//! exit code, or with a report on stderr and the status other runtimes
+//! give a trap. `kiln run` and the standalone executables of
+//! `kilnc --emit exe` both end this way, so that the same program gives
+//! the same status and messages under either.
+//!
+//! ```
+//! use kiln_loader::command_exit::{CommandEnd, EXIT_TRAP};
+//! use kiln_loader::Error;
+//!
+//! let exited = anyhow::Error::new(Error::Exit(300));
+//! assert_eq!(CommandEnd::of(&exited), CommandEnd::Exited(44)); // 300 truncated to 8 bits
+//! assert_eq!(CommandEnd::of(&anyhow::anyhow!("no such file")).status(), 1);
+//! assert_eq!(CommandEnd::Trapped.status(), EXIT_TRAP);
+//! ```
+
+use std::io::Write;
+
+use crate::Error;
+
+/// The exit status of a guest that trapped, threw an exception it did not
+/// catch, ran out of fuel or was interrupted: 134, as other runtimes
+/// report an abort (128 + SIGABRT).
+pub const EXIT_TRAP: u8 = 134;
+
+/// The exit status of any other failure: the artifact could not be loaded,
+/// linked or instantiated, a directory could not be preopened, ...
+pub const EXIT_FAILURE: u8 = 1;
+
+/// How a command's run ended, for an error that ended it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandEnd {
+    /// The guest asked to exit (WASI `proc_exit`) with this code, truncated
+    /// to 8 bits as POSIX does. It is no error: nothing is reported.
+    Exited(u8),
+    /// The guest trapped or threw an exception that no handler caught.
+    Trapped,
+    /// Anything else.
+    Failed,
+}
+
+impl CommandEnd {
+    /// How `error` ends the command.
+    pub fn of(error: &anyhow::Error) -> CommandEnd {
+        match error.downcast_ref::<Error>() {
+            Some(Error::Exit(code)) => CommandEnd::Exited(*code as u8),
+            Some(Error::Trap(_) | Error::Exception(_)) => CommandEnd::Trapped,
+            _ => CommandEnd::Failed,
+        }
+    }
+
+    /// The process exit status.
+    pub fn status(self) -> u8 {
+        match self {
+            CommandEnd::Exited(code) => code,
+            CommandEnd::Trapped => EXIT_TRAP,
+            CommandEnd::Failed => EXIT_FAILURE,
+        }
+    }
+}
+
+/// Writes `error: ...` with the error's whole context chain to stderr,
+/// and for a trap its Wasm backtrace, a frame a line, runs of one
+/// recursing frame folded.
+pub fn report(error: &anyhow::Error) {
+    let mut stderr = std::io::stderr().lock();
+    // Nothing is left to tell of a failure to write to stderr.
+    let _ = write_report(&mut stderr, error);
+}
+
+/// [`report`], into `out`.
+pub fn write_report(out: &mut dyn Write, error: &anyhow::Error) -> std::io::Result<()> {
+    writeln!(out, "error: {error:#}")?;
+    let Some(Error::Trap(trap)) = error.downcast_ref::<Error>() else {
+        return Ok(());
+    };
+    if trap.backtrace.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "wasm backtrace:")?;
+    // A runaway recursion would print the same frame a hundred times.
+    let frames: Vec<String> = trap.backtrace.iter().map(ToString::to_string).collect();
+    let mut i = 0;
+    while i < frames.len() {
+        let run = frames[i..].iter().take_while(|f| **f == frames[i]).count();
+        if run > 2 {
+            writeln!(out, "  {i}: {} (and {} more times)", frames[i], run - 1)?;
+        } else {
+            for (j, frame) in frames.iter().enumerate().skip(i).take(run) {
+                writeln!(out, "  {j}: {frame}")?;
+            }
+        }
+        i += run;
+    }
+    Ok(())
+}
