@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod abi;
+pub mod build;
 mod compile;
 mod driver;
 mod emit;
