@@ -70,11 +70,10 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
 }
 
 /// Loads an artifact from static bytes of the program (an artifact
-/// embedded in it): validates it where it lies and, if its `.text` is whole
-/// pages of memory there (the bytes start on a page, as
-/// `include_artifact!` places them), makes those pages read + execute in
-/// place and runs the code from them; otherwise from an anonymous copy, as
-/// [`load_bytes`] does. Loading the same bytes again gives the same
+/// embedded in it): if the bytes start on a page, as `include_artifact!`
+/// places them, validates it where it lies, makes the pages of its `.text`
+/// read + execute in place and runs the code from them; otherwise from an
+/// anonymous copy, as [`load_bytes`] does. Loading the same bytes again gives the same
 /// [`LoadedCode`] while one is alive (the registry hands it back).
 ///
 /// The bytes are never unmapped, and their `.text` pages stay executable

@@ -144,13 +144,16 @@ impl ArtifactMapping {
         Ok(mapping)
     }
 
-    /// Static bytes, used where they lie: nothing is mapped or copied.
-    /// Their `.text` can be made executable in place only if it starts on
-    /// a page of memory ([`ArtifactMapping::make_executable`] refuses
-    /// otherwise, and the caller copies).
+    /// Static bytes that start on a page of memory, used where they lie:
+    /// nothing is mapped or copied. Other static bytes are copied
+    /// ([`ArtifactMapping::copy_of`]): their `.text`, at a page-aligned
+    /// offset, cannot be whole pages of memory where they lie.
     pub(crate) fn of_static(bytes: &'static [u8]) -> Result<ArtifactMapping, LoadError> {
         if bytes.is_empty() {
             return Err(LoadError::new("an empty artifact"));
+        }
+        if !(bytes.as_ptr() as usize).is_multiple_of(page_size()) {
+            return ArtifactMapping::copy_of(bytes);
         }
         // A slice's pointer is never null.
         let ptr = NonNull::from(bytes).cast::<u8>();
@@ -265,5 +268,27 @@ mod tests {
         assert!(mapping.make_executable(1..page).is_err(), "not a page start");
         assert!(mapping.make_executable(0..4 * page).is_err(), "past the end");
         assert!(ArtifactMapping::copy_of(&[]).is_err());
+    }
+
+    #[test]
+    fn static_bytes_on_a_page_are_used_in_place_and_only_their_whole_pages_turn_executable() {
+        let page = page_size();
+        let buffer: &'static mut [u8] = vec![0xcc; 4 * page].leak();
+        let start = buffer.as_ptr().align_offset(page);
+        let bytes: &'static [u8] = &buffer[start..start + 3 * page];
+        let mapping = ArtifactMapping::of_static(bytes).unwrap();
+        assert!(!mapping.is_copy() && mapping.file().is_none());
+        assert_eq!(mapping.bytes().as_ptr(), bytes.as_ptr(), "not copied");
+        assert!(mapping.make_executable(page..page + page / 2).is_err(), "part of a page");
+        assert!(mapping.make_executable(1..page + 1).is_err(), "not a page start");
+        assert!(mapping.make_executable(2 * page..4 * page).is_err(), "past the end");
+        mapping.make_executable(page..2 * page).unwrap();
+        drop(mapping);
+        assert!(bytes.iter().all(|&b| b == 0xcc), "still there, and readable, after the mapping is dropped");
+
+        let off_a_page = ArtifactMapping::of_static(&bytes[1..]).unwrap();
+        assert!(off_a_page.is_copy(), "static bytes off a page are copied");
+        assert_eq!(off_a_page.bytes(), &bytes[1..]);
+        assert!(ArtifactMapping::of_static(&[]).is_err());
     }
 }
