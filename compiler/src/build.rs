@@ -178,21 +178,26 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_module_is_an_error_naming_the_file() {
+    fn a_bad_module_is_an_error_and_leaves_no_artifact() {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("bad.wat");
         std::fs::write(&input, "(module (func (result i32)))").unwrap();
         let error = Build::new(&input).out_dir(dir.path()).try_compile().unwrap_err();
-        assert!(error.to_string().contains("bad.wat"), "{error}");
+        assert_eq!(error.kind(), crate::CompileErrorKind::Invalid, "{error}");
         assert!(!dir.path().join("bad.o").exists(), "no artifact is left behind");
         let missing = Build::new(dir.path().join("missing.wasm")).out_dir(dir.path()).try_compile().unwrap_err();
         assert!(missing.to_string().contains("missing.wasm"), "{missing}");
     }
 
     #[test]
-    #[should_panic(expected = "kiln_compiler::build: cannot compile")]
-    fn compile_panics_with_the_error() {
+    fn compile_panics_with_the_input_and_the_error() {
         let dir = tempfile::tempdir().unwrap();
-        Build::new(dir.path().join("missing.wat")).out_dir(dir.path()).compile();
+        let input = dir.path().join("bad.wat");
+        std::fs::write(&input, "(module (func (result i32)))").unwrap();
+        let build = Build::new(&input).out_dir(dir.path());
+        let panic = std::panic::catch_unwind(|| build.compile()).unwrap_err();
+        let message = panic.downcast_ref::<String>().expect("a formatted message");
+        assert!(message.starts_with("kiln_compiler::build: cannot compile "), "{message}");
+        assert!(message.contains("bad.wat") && message.contains("type mismatch"), "{message}");
     }
 }
