@@ -73,8 +73,9 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Arc<LoadedCode>, LoadError> {
 /// embedded in it): if the bytes start on a page, as `include_artifact!`
 /// places them, validates it where it lies, makes the pages of its `.text`
 /// read + execute in place and runs the code from them; otherwise from an
-/// anonymous copy, as [`load_bytes`] does. Loading the same bytes again gives the same
-/// [`LoadedCode`] while one is alive (the registry hands it back).
+/// anonymous copy, as [`load_bytes`] does. Loading the same bytes again
+/// gives the same [`LoadedCode`] while one is alive (the registry hands it
+/// back).
 ///
 /// The bytes are never unmapped, and their `.text` pages stay executable
 /// after the module is gone.
