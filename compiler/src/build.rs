@@ -39,8 +39,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The build script prints `cargo:rerun-if-changed=` for the input, so cargo
-//! runs it again when the module changes. Cargo then no longer reruns it on
+//! Compiling prints `cargo:rerun-if-changed=` for the input on standard
+//! output, which cargo reads from a build script, so cargo runs it again
+//! when the module changes. Cargo then no longer reruns it on
 //! any other change of the package: a build script that reads other files
 //! names them itself.
 //!

@@ -29,6 +29,11 @@
 /// 1.2) lies on whole pages of the program's read-only data: loading makes
 /// those pages read + execute in place, and copies nothing.
 ///
+/// Each use of the macro embeds its own copy of the file. Loading the same
+/// copy again (a function that uses the macro, called twice) gives a
+/// module of the same code while one lives; memory images, if the module
+/// has any, are copied into an anonymous file at each load.
+///
 /// # Why this is safe
 ///
 /// Loading an artifact runs its bytes as native code, which is why
