@@ -9,10 +9,14 @@
 //! let object = compile(wat, &options).unwrap();
 //! assert_eq!(&object[..4], b"\x7fELF");
 //! ```
+//!
+//! A program's build script compiles its modules with [`build`], for the
+//! program to embed them (`kiln_loader::include_artifact!`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod abi;
+pub mod build;
 mod compile;
 mod driver;
 mod emit;

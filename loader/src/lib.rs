@@ -78,6 +78,7 @@ extern crate self as kiln_loader;
 
 #[doc(hidden)]
 pub mod code;
+mod include_artifact;
 mod vm;
 
 mod caller;

@@ -84,6 +84,36 @@ impl Module {
         Module::from_code(engine, code::load_bytes_verified(bytes, keys)?)
     }
 
+    /// Loads an artifact embedded in the program, running its code where
+    /// the bytes lie when it can: usually through
+    /// [`include_artifact!`](crate::include_artifact), which places an
+    /// artifact compiled by the build script so that it can.
+    ///
+    /// Nothing is copied when the artifact's `.text` is whole pages of
+    /// memory where `bytes` lie, as it is when `bytes` start on a page
+    /// (kilnc places `.text` on a page of the file): those pages are made
+    /// read + execute in place, and stay so for as long as the program
+    /// runs; the rest of `bytes` is only read. Otherwise the code runs from
+    /// an anonymous copy, as with [`Module::from_bytes`].
+    /// [`LoadedCode::runs_in_place`] tells which. Loading the same bytes
+    /// again while a module of them lives gives a module of the same code.
+    ///
+    /// The artifact is checked completely, as every load checks it, before
+    /// any page is made executable: a damaged artifact is an error.
+    ///
+    /// # Safety
+    ///
+    /// The bytes run as native code, with no sandbox of their own beyond
+    /// what kilnc compiled into them: the caller vouches that they are an
+    /// artifact it trusts, made by kilnc (as one produced by the program's
+    /// own build is). Their `.text` pages are made executable and never
+    /// writable again, so `bytes` must be memory that nothing writes
+    /// (which `&'static [u8]` already promises).
+    #[allow(unsafe_code)]
+    pub unsafe fn from_static(engine: &Engine, bytes: &'static [u8]) -> Result<Module, Error> {
+        Module::from_code(engine, code::load_static(bytes)?)
+    }
+
     /// Wraps already loaded code, checking that its module info is
     /// consistent enough to instantiate.
     pub fn from_code(engine: &Engine, code: Arc<LoadedCode>) -> Result<Module, Error> {

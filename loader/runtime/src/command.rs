@@ -31,15 +31,14 @@ pub(crate) fn run() -> Result<()> {
     Ok(())
 }
 
-/// Loads the artifact linked into this executable: the one place that
-/// does, so that it can switch to running the code where it lies in the
-/// executable's own pages.
+/// Loads the artifact linked into this executable, running its code where
+/// it lies in the executable's own pages (kilnc aligns it to a page).
 fn load_module(engine: &Engine, artifact: &'static [u8]) -> Result<Module> {
     // SAFETY: the artifact was compiled by the kilnc that linked this
     // executable and is part of it: running it is running the executable,
     // which whoever started this process already trusts.
-    #[allow(unused_unsafe, unsafe_code)]
-    let module = unsafe { Module::from_bytes(engine, artifact) };
+    #[allow(unsafe_code)]
+    let module = unsafe { Module::from_static(engine, artifact) };
     module.context("cannot load the artifact embedded in this executable")
 }
 

@@ -91,6 +91,24 @@ fn load_bytes_trusting(bytes: &[u8], trust: Trust) -> Result<Arc<LoadedCode>, Lo
     load_object(ArtifactMapping::copy_of(bytes)?, trust)
 }
 
+/// Loads an artifact from static bytes of the program (an artifact
+/// embedded in it): if the bytes start on a page, as `include_artifact!`
+/// places them, validates it where it lies, makes the pages of its `.text`
+/// read + execute in place and runs the code from them; otherwise from an
+/// anonymous copy, as [`load_bytes`] does. Loading the same bytes again
+/// gives the same [`LoadedCode`] while one is alive (the registry hands it
+/// back).
+///
+/// The bytes are never unmapped, and their `.text` pages stay executable
+/// after the module is gone.
+pub(crate) fn load_static(bytes: &'static [u8]) -> Result<Arc<LoadedCode>, LoadError> {
+    if shared::is_shared_object(bytes) {
+        return Err(LoadError::new("a shared object (kilnc --emit so) can only be loaded from a file"));
+    }
+    check_magic(bytes)?;
+    load_object(ArtifactMapping::of_static(bytes)?, Trust::Caller)
+}
+
 /// Loads a relocatable object from its mapping. Its memory images come from
 /// the mapped file, if it is one, else from an anonymous copy.
 fn load_object(mapping: ArtifactMapping, trust: Trust) -> Result<Arc<LoadedCode>, LoadError> {
@@ -103,8 +121,10 @@ fn load_object(mapping: ArtifactMapping, trust: Trust) -> Result<Arc<LoadedCode>
     let mapping = match mapping.make_executable(text.clone()) {
         Ok(()) => mapping,
         // A file system mounted `noexec` refuses executable mappings of its
-        // files; the code then runs from a copy (same bytes, same offsets).
-        Err(_) if mapping.file().is_some() => {
+        // files, and static bytes whose `.text` is not whole pages of memory
+        // cannot be made executable without their neighbours; the code then
+        // runs from a copy (same bytes, same offsets).
+        Err(_) if !mapping.is_copy() => {
             let copy = ArtifactMapping::copy_of(mapping.bytes())?;
             copy.make_executable(text.clone())?;
             copy
@@ -120,7 +140,7 @@ fn load_object(mapping: ArtifactMapping, trust: Trust) -> Result<Arc<LoadedCode>
         functions,
         image,
     });
-    Ok(registry::register(code))
+    registry::register(code)
 }
 
 /// Loads an artifact from a file: a relocatable object as [`load_bytes`]
@@ -177,7 +197,7 @@ fn load_file_trusting(path: &Path, trust: Trust) -> Result<Arc<LoadedCode>, Load
     });
     // Opening one file twice maps it once; both loads then share one
     // `LoadedCode`, which the registry hands back.
-    Ok(registry::register(code))
+    registry::register(code)
 }
 
 impl LoadedCode {
@@ -225,6 +245,18 @@ impl LoadedCode {
     /// Whether the code was loaded from a shared object.
     pub fn is_shared_object(&self) -> bool {
         matches!(self.storage, Storage::Shared { .. })
+    }
+
+    /// Whether the code runs where the artifact's own bytes lie: the pages
+    /// of its file, of the shared object, or of the static bytes given to
+    /// `Module::from_static`; `false` when it runs from a copy the loader
+    /// made (`Module::from_bytes`, a file on a `noexec` file system, static
+    /// bytes whose `.text` is not page-aligned in memory).
+    pub fn runs_in_place(&self) -> bool {
+        match &self.storage {
+            Storage::Object { mapping, .. } => !mapping.is_copy(),
+            Storage::Shared { .. } => true,
+        }
     }
 
     /// Length of the address range registered for this code: every address

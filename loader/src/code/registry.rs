@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, RwLock, Weak};
 
-use super::LoadedCode;
+use super::{LoadError, LoadedCode};
 
 struct Registered {
     end: usize,
@@ -45,20 +45,44 @@ struct Snapshot {
 }
 
 /// Adds `code`'s address range to the registry and returns it, or returns
-/// the live module already registered at the same address: a shared object
-/// opened twice is mapped once, and its two loads are one module.
-pub(crate) fn register(code: Arc<LoadedCode>) -> Arc<LoadedCode> {
+/// the live module already registered for the same artifact at the same
+/// address: a shared object opened twice is mapped once, and static bytes
+/// loaded twice run in place once, and their two loads are one module.
+///
+/// A range that overlaps another module's is refused: it can only come from
+/// static bytes that overlap another artifact's, and a PC in both would
+/// belong to neither for sure.
+pub(crate) fn register(code: Arc<LoadedCode>) -> Result<Arc<LoadedCode>, LoadError> {
     let start = code.text() as usize;
     let end = start + code.mapped_len();
     let mut map = MAP.write().unwrap_or_else(|e| e.into_inner());
     if let Some(existing) = map.get(&start).and_then(|r| r.code.upgrade()) {
         drop(map);
+        if existing.header().digest != code.header().digest || existing.mapped_len() != code.mapped_len() {
+            return Err(overlap(start, end));
+        }
         // `code`'s Drop finds the entry is not its own and leaves it.
-        return existing;
+        return Ok(existing);
+    }
+    // An entry at `start` itself is a module being dropped, which this one
+    // replaces (its Drop then leaves the entry alone).
+    let before = map.range(..start).next_back().filter(|(_, r)| r.end > start);
+    let after = map.range(start + 1..end).next();
+    if before.is_some() || after.is_some() {
+        drop(map);
+        return Err(overlap(start, end));
     }
     map.insert(start, Registered { end, code: Arc::downgrade(&code) });
     publish(&map);
-    code
+    Ok(code)
+}
+
+#[cold]
+fn overlap(start: usize, end: usize) -> LoadError {
+    LoadError::new(format!(
+        "the code at {start:#x}..{end:#x} overlaps the code of another loaded artifact: static artifact bytes must \
+         not overlap"
+    ))
 }
 
 /// Removes `code`'s range starting at `start`, unless another module has
