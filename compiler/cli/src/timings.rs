@@ -3,42 +3,49 @@
 
 use std::time::Duration;
 
-use kiln_compiler::{CompileReport, FunctionTime};
+use kiln_compiler::{CompileReport, FunctionTime, Phase};
 
 /// How many of the slowest functions are listed.
 const SLOWEST: usize = 10;
 
 /// Prints `report`'s phases in the order they ran, the wall time of the
-/// parallel part and in all, then the [`SLOWEST`] functions.
+/// parallel part and in all, then the [`SLOWEST`] functions, the times in
+/// one column.
 pub fn print(report: &CompileReport) {
+    let slowest: Vec<(String, &FunctionTime)> =
+        report.slowest_functions(SLOWEST).into_iter().map(|f| (function_label(f), f)).collect();
+    let width = slowest.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0).max(PARALLEL_WALL.len());
     eprintln!("kilnc: timings:");
     for phase in &report.phases {
         let note = if phase.phase.is_thread_time() {
-            format!("  (summed over {} threads)", report.threads)
+            let threads =
+                if report.threads == 1 { "1 thread".to_owned() } else { format!("{} threads", report.threads) };
+            format!("  (summed over {threads})")
         } else {
             String::new()
         };
-        eprintln!("  {:<28}{}{note}", phase.phase.name(), millis(phase.time));
-        if phase.phase == kiln_compiler::Phase::CraneliftCompile {
-            eprintln!("  {:<28}{}", "translate and compile, wall", millis(report.parallel_wall));
+        eprintln!("  {:<width$}{}{note}", phase.phase.name(), millis(phase.time));
+        if phase.phase == Phase::CraneliftCompile {
+            eprintln!("  {PARALLEL_WALL:<width$}{}", millis(report.parallel_wall));
         }
     }
-    eprintln!("  {:<28}{}", "total", millis(report.total));
-    let slowest = report.slowest_functions(SLOWEST);
+    eprintln!("  {:<width$}{}", "total", millis(report.total));
     if slowest.is_empty() {
         return;
     }
     eprintln!("kilnc: slowest functions:");
-    for function in slowest {
+    for (label, function) in slowest {
         eprintln!(
-            "  {:<28}{}  (translate {}, compile {})",
-            function_label(function),
+            "  {label:<width$}{}  (translate {}, compile {})",
             millis(function.total()),
             millis(function.translate).trim_start(),
             millis(function.compile).trim_start()
         );
     }
 }
+
+/// The line of the wall time of the phases the threads run in parallel.
+const PARALLEL_WALL: &str = "translate and compile, wall";
 
 /// `function 12 main`, or `function 12` without a name. The name comes
 /// from the module: its control characters are escaped, so that it cannot
