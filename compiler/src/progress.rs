@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 /// functions gets the one call `(0, 0)`.
 ///
 /// Cheap to clone. It changes nothing in the artifact, so any two compare
-/// equal, as two [`crate::CompileOptions`] that differ only in it compile
-/// the same bytes.
+/// equal: two [`crate::CompileOptions`] that differ only in their
+/// callbacks compile the same bytes.
 #[derive(Clone)]
 pub struct Progress(Arc<dyn Fn(usize, usize) + Send + Sync>);
 
@@ -40,6 +40,13 @@ impl PartialEq for Progress {
 }
 
 impl Eq for Progress {}
+
+// Options stay unwind safe with a callback in them, as they were before
+// it: kilnc holds no state of the callback's that a panic of it could
+// leave half changed, and the count it keeps survives one (it ignores
+// the lock's poisoning).
+impl std::panic::UnwindSafe for Progress {}
+impl std::panic::RefUnwindSafe for Progress {}
 
 /// Counts the functions compiled by the threads, and calls the callback
 /// under a lock so that its calls come in order and never overlap.
@@ -68,6 +75,10 @@ impl ProgressCounter {
         report(*done, self.total);
     }
 }
+
+// The counter lives inside one compilation, which a panic of the callback
+// ends; nothing reads it after.
+impl std::panic::RefUnwindSafe for ProgressCounter {}
 
 #[cfg(test)]
 mod tests {
