@@ -133,9 +133,11 @@ valgrind-one:
 	valgrind --error-exitcode=1 --errors-for-leak-kinds=definite --leak-check=full \
 		"$$bin" --exact $(CASE) --test-threads=1
 
-# The shipped loader, built for size (see [profile.dist] in Cargo.toml).
+# The shipped loader, built for size (see [profile.dist] in Cargo.toml),
+# without `kiln completion` and `kiln man` (feature docs): ship the files of
+# `make completions man` beside it instead.
 dist:
-	$(CARGO) build --profile dist -p kiln-cli --bin kiln
+	$(CARGO) build --profile dist -p kiln-cli --bin kiln --no-default-features --features wasi,verify,sign
 	@ls -l target/dist/kiln
 
 # Micro-benchmarks (criterion): load/instantiate speed and externref costs.
