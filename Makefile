@@ -14,11 +14,13 @@
 #   make bench-base BASE=DIR   the real programs against another build's kilnc and kiln
 #   make fuzz-diff N=100000   differential execution against wasmi on seeds
 #               START..START+N (START=0), mismatches saved in tests/regressions/
+#   make completions   shell completions of kilnc and kiln, in target/completions/SHELL/
+#   make man    man pages of kilnc and kiln (kiln.1, kiln-run.1, ...), in target/man/
 
 CARGO ?= cargo
 RELEASE := target/release
 
-.PHONY: all build run test spec valgrind valgrind-one bench-gc clean programs bench-programs bench-instrumentation bench-compare bench-base dist bench
+.PHONY: all build run test spec valgrind valgrind-one bench-gc clean programs bench-programs bench-instrumentation bench-compare bench-base dist bench clis completions man
 
 all: build
 
@@ -43,9 +45,40 @@ run: build
 # builds only for crates with integration tests of their own; the real-program
 # tests (tests/tests/programs.rs) need the C programs built for both sides,
 # and the C API's test (loader/capi/tests/c_api.rs) runs under valgrind.
-test: build programs
+test: build programs completions man
 	@command -v valgrind >/dev/null || { apt-get update && apt-get install -y valgrind; }
 	$(CARGO) test --release --workspace --no-fail-fast
+
+# kilnc and kiln alone, for what needs only them.
+clis:
+	$(CARGO) build --release -p kilnc -p kiln-cli
+
+# Completion scripts of both command lines for each shell, each where that
+# shell looks for it once the directory is installed: bash-completion's
+# completions/kilnc, zsh's fpath _kilnc, fish's kilnc.fish. Each file is
+# written whole or not at all.
+SHELLS := bash zsh fish elvish powershell
+completions: clis
+	@for shell in $(SHELLS); do \
+		mkdir -p target/completions/$$shell || exit 1; \
+		for cli in kilnc kiln; do \
+			case $$shell in \
+				bash) file=$$cli ;; zsh) file=_$$cli ;; fish) file=$$cli.fish ;; \
+				elvish) file=$$cli.elv ;; powershell) file=$$cli.ps1 ;; \
+			esac; \
+			if [ $$cli = kilnc ]; then generate="--completion"; else generate="completion"; fi; \
+			out=target/completions/$$shell/$$file; \
+			$(RELEASE)/$$cli $$generate $$shell > $$out.tmp && mv $$out.tmp $$out || { rm -f $$out.tmp; exit 1; }; \
+		done; \
+	done
+	@echo "completions in target/completions/{$$(echo $(SHELLS) | tr ' ' ,)}/"
+
+# Man pages: kilnc.1, kiln.1 and one per kiln subcommand (kiln-run.1, ...).
+man: clis
+	@mkdir -p target/man
+	$(RELEASE)/kilnc --man target/man
+	$(RELEASE)/kiln man target/man
+	@echo "man pages in target/man/ (read one with: man -l target/man/kiln-run.1)"
 
 # Real C programs for wasm32-wasi and natively, into target/programs/; the
 # install script adds the WASI toolchain when it is missing.
@@ -100,9 +133,11 @@ valgrind-one:
 	valgrind --error-exitcode=1 --errors-for-leak-kinds=definite --leak-check=full \
 		"$$bin" --exact $(CASE) --test-threads=1
 
-# The shipped loader, built for size (see [profile.dist] in Cargo.toml).
+# The shipped loader, built for size (see [profile.dist] in Cargo.toml),
+# without `kiln completion` and `kiln man` (feature docs): ship the files of
+# `make completions man` beside it instead.
 dist:
-	$(CARGO) build --profile dist -p kiln-cli --bin kiln
+	$(CARGO) build --profile dist -p kiln-cli --bin kiln --no-default-features --features wasi,verify,sign
 	@ls -l target/dist/kiln
 
 # Micro-benchmarks (criterion): load/instantiate speed and externref costs.

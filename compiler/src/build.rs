@@ -52,7 +52,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{compile_file, CompileError, CompileOptions, Emit, Result};
+use crate::{compile_file, CompileError, CompileOptions, Result};
 
 /// A module to compile in a build script: the input, `.wasm` or `.wat`, and
 /// the options. See the [module docs](self).
@@ -79,8 +79,9 @@ impl Build {
     }
 
     /// Compiles with `options`. [`CompileOptions::emit`] picks the
-    /// artifact: [`Emit::Object`] (`NAME.o`, what `include_artifact!`
-    /// loads) or [`Emit::SharedObject`] (`NAME.so`).
+    /// artifact: [`Emit::Object`](crate::Emit::Object) (`NAME.o`, what
+    /// `include_artifact!` loads) or
+    /// [`Emit::SharedObject`](crate::Emit::SharedObject) (`NAME.so`).
     pub fn options(mut self, options: CompileOptions) -> Build {
         self.options = options;
         self
@@ -105,18 +106,11 @@ impl Build {
                 )
             })?,
         };
-        let stem = self
-            .input
-            .file_stem()
-            .filter(|stem| !stem.is_empty())
+        let name = self
+            .options
+            .emit
+            .artifact_file_name(&self.input)
             .ok_or_else(|| CompileError::input(format!("{} names no file to compile", self.input.display())))?;
-        let mut name = stem.to_os_string();
-        match self.options.emit {
-            Emit::Object => name.push(".o"),
-            Emit::SharedObject => name.push(".so"),
-            // An executable is named as the module is, as cc names one.
-            Emit::Executable => {}
-        }
         Ok(out_dir.join(name))
     }
 
@@ -156,6 +150,7 @@ fn refuse_foreign_target(target: Option<&str>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Emit;
 
     #[test]
     fn the_artifact_is_named_after_the_input() {

@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
@@ -30,7 +31,8 @@ use crate::abi::{self, kiln_trap_code};
 use crate::environ::{FunctionBodyData, ModuleTranslation};
 use crate::inline::{CallerInliner, FunctionSummary, InlinePolicy, MarkedSites};
 use crate::memory_image::DataSections;
-use crate::options::{Inlining, Target};
+use crate::options::{CompileOptions, Inlining, Target};
+use crate::progress::ProgressCounter;
 use crate::trampolines::{builtin_trampoline, entry_trampoline, host_trampoline, BUILTIN_NAMESPACE};
 use crate::translate::{FuncEnvironment, FuncTranslator};
 use crate::{prescan, CompileError, Result};
@@ -54,6 +56,8 @@ pub(crate) struct Translated {
     func: Option<ir::Function>,
     /// What the inlining policy needs to know of it.
     summary: FunctionSummary,
+    /// How long translating it took.
+    translate_time: Duration,
 }
 
 /// What the second phase shares between its jobs.
@@ -82,6 +86,35 @@ impl fmt::Display for Trampoline {
             Trampoline::Builtin(b) => write!(f, "exit trampoline of builtin {b}"),
         }
     }
+}
+
+/// How long one job took on its thread.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct JobTime {
+    /// Translating a function to CLIF (none for a trampoline, whose CLIF
+    /// building counts as compiling).
+    pub translate: Duration,
+    /// Compiling the CLIF to machine code.
+    pub compile: Duration,
+}
+
+/// Every function and trampoline of a module compiled, with the times
+/// their jobs took.
+pub(crate) struct CompiledModule {
+    /// The module info, with the inlined frames of each function.
+    pub info: ModuleInfo,
+    /// The data segments and memory images.
+    pub data: DataSections,
+    /// The code, in symbol order ([`SymbolLayout`]).
+    pub code: Vec<CompiledCode>,
+    /// The time of each defined function, by function index.
+    pub function_times: Vec<JobTime>,
+    /// The time of all trampolines together.
+    pub trampoline_time: Duration,
+    /// How many threads compiled.
+    pub threads: usize,
+    /// Wall time from the first job started to the last one finished.
+    pub wall: Duration,
 }
 
 /// Machine code of one function or trampoline, with everything recorded
@@ -168,8 +201,8 @@ impl Worker {
         }
     }
 
-    /// Compiles one job; its error names the function, or the trampoline,
-    /// it came from.
+    /// Compiles one job, timing it; its error names the function, or the
+    /// trampoline, it came from.
     fn run(
         &mut self,
         target: &Target,
@@ -177,23 +210,31 @@ impl Worker {
         layout: &SymbolLayout,
         inlining: Option<&InlineContext<'_>>,
         job: Job<'_>,
-    ) -> Result<CompiledCode> {
+    ) -> Result<(CompiledCode, JobTime)> {
+        let start = Instant::now();
         match job {
             Job::Function(data) => {
                 let func_index = data.func_index;
                 let compiled = || {
                     let func_id = defined_symbol(layout, func_index)?;
                     let func = self.translate(env, data)?;
-                    self.compile_clif(target, layout, func, func_id, None)
+                    let translated = Instant::now();
+                    let code = self.compile_clif(target, layout, func, func_id, None)?;
+                    Ok((code, JobTime { translate: translated - start, compile: translated.elapsed() }))
                 };
-                compiled().map_err(|e| e.in_function(func_index))
+                compiled().map_err(|e: CompileError| e.in_function(func_index))
             }
             Job::Translated(translated) => {
                 let func_index = translated.func_index;
-                self.inline_and_compile(target, layout, inlining, translated).map_err(|e| e.in_function(func_index))
+                let translate = translated.translate_time;
+                let code = self
+                    .inline_and_compile(target, layout, inlining, translated)
+                    .map_err(|e| e.in_function(func_index))?;
+                Ok((code, JobTime { translate, compile: start.elapsed() }))
             }
             Job::Trampoline(trampoline) => self
                 .trampoline(target, &env.info.types, layout, trampoline)
+                .map(|code| (code, JobTime { translate: Duration::ZERO, compile: start.elapsed() }))
                 .map_err(|e| CompileError::codegen(format!("{} (in {trampoline})", e.message()))),
         }
     }
@@ -213,10 +254,11 @@ impl Worker {
 
     /// The first phase with inlining: translates and summarizes.
     fn translate_only(&mut self, env: &FuncEnvironment<'_>, data: FunctionBodyData<'_>) -> Result<Translated> {
+        let start = Instant::now();
         let func_index = data.func_index;
         let func = self.translate(env, data).map_err(|e| e.in_function(func_index))?;
         let summary = FunctionSummary::of(&func);
-        Ok(Translated { func_index, func: Some(func), summary })
+        Ok(Translated { func_index, func: Some(func), summary, translate_time: start.elapsed() })
     }
 
     /// The second phase with inlining.
@@ -227,7 +269,7 @@ impl Worker {
         inlining: Option<&InlineContext<'_>>,
         translated: Box<Translated>,
     ) -> Result<CompiledCode> {
-        let Translated { func_index, func, summary } = *translated;
+        let Translated { func_index, func, summary, .. } = *translated;
         let func_id = defined_symbol(layout, func_index)?;
         let inlining = inlining.ok_or_else(|| CompileError::codegen("a translated function without inlining"))?;
         let defined = (func_index - layout.num_imported_funcs) as usize;
@@ -453,14 +495,14 @@ fn defined_symbol(layout: &SymbolLayout, func_index: u32) -> Result<FuncId> {
 /// `inlining` says. The result holds the defined functions in index order,
 /// then the entry trampolines, then the host trampolines, by type index,
 /// then the builtin exit trampolines; the module info gets the inlined
-/// frames of each function.
+/// frames of each function. `options.progress` is told of each defined
+/// function compiled.
 pub(crate) fn compile_module(
     translation: ModuleTranslation<'_>,
     target: &Target,
-    instrumentation: Instrumentation,
-    inlining: Inlining,
-    threads: Option<usize>,
-) -> Result<(ModuleInfo, DataSections, Vec<CompiledCode>)> {
+    options: &CompileOptions,
+) -> Result<CompiledModule> {
+    let instrumentation: Instrumentation = options.instrumentation();
     let ModuleTranslation { mut info, data, bodies } = translation;
     let layout = SymbolLayout::new(&info);
     let env = FuncEnvironment {
@@ -479,15 +521,23 @@ pub(crate) fn compile_module(
     };
     // The first failure in job order, so the reported error is the same
     // for every thread count.
-    let run = || -> Result<Vec<CompiledCode>> {
+    let run = || -> Result<(Vec<(CompiledCode, JobTime)>, usize)> {
+        let progress = ProgressCounter::start(options.progress.as_ref(), layout.num_defined_funcs as usize);
         let compile_all = |jobs: Vec<Job<'_>>, inlining: Option<&InlineContext<'_>>| {
             jobs.into_par_iter()
-                .map_init(Worker::new, |worker, job| worker.run(target, &env, &layout, inlining, job))
+                .map_init(Worker::new, |worker, job| {
+                    let is_function = !matches!(job, Job::Trampoline(_));
+                    let compiled = worker.run(target, &env, &layout, inlining, job);
+                    if is_function && compiled.is_ok() {
+                        progress.function_done();
+                    }
+                    compiled
+                })
                 .collect::<Vec<_>>()
                 .into_iter()
                 .collect::<Result<Vec<_>>>()
         };
-        match inlining {
+        let compiled = match options.inlining {
             Inlining::Off => {
                 let mut jobs: Vec<Job<'_>> = bodies.into_iter().map(Job::Function).collect();
                 jobs.extend(trampolines());
@@ -518,9 +568,11 @@ pub(crate) fn compile_module(
                 jobs.extend(trampolines());
                 compile_all(jobs, Some(&InlineContext { policy: &policy, callees: &callees }))
             }
-        }
+        }?;
+        Ok((compiled, rayon::current_num_threads()))
     };
-    let mut code = match threads {
+    let start = Instant::now();
+    let (compiled, threads) = match options.threads {
         None => run(),
         Some(0) => return Err(CompileError::options("the number of threads must be at least 1")),
         Some(n) => rayon::ThreadPoolBuilder::new()
@@ -529,11 +581,16 @@ pub(crate) fn compile_module(
             .map_err(|e| CompileError::options(format!("cannot start {n} compile threads: {e}")))?
             .install(run),
     }?;
+    let wall = start.elapsed();
+    let (mut code, times): (Vec<CompiledCode>, Vec<JobTime>) = compiled.into_iter().unzip();
+    let (function_times, trampoline_times) = times.split_at((layout.num_defined_funcs as usize).min(times.len()));
+    let trampoline_time = trampoline_times.iter().map(|t| t.compile).sum();
+    let function_times = function_times.to_vec();
     // In function order, so the table is sorted by function index.
     for (func_index, compiled) in (layout.num_imported_funcs..).zip(&mut code[..layout.num_defined_funcs as usize]) {
         if !compiled.inlined.is_empty() {
             info.inlined.push(FunctionInlining { func_index, frames: std::mem::take(&mut compiled.inlined) });
         }
     }
-    Ok((info, data, code))
+    Ok(CompiledModule { info, data, code, function_times, trampoline_time, threads, wall })
 }

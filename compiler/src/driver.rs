@@ -8,9 +8,11 @@ use std::borrow::Cow;
 use std::fs::{File, FileType, Metadata};
 use std::io::{ErrorKind, IsTerminal, Read, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::options::{CompileOptions, Emit, Target};
-use crate::{emit, environ, link, CompileError, Result, Signer};
+use crate::report::{defined_function_names, CompileReport, FunctionTime, Phase};
+use crate::{emit, environ, link, seal, CompileError, Result, Signer};
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 
@@ -35,14 +37,68 @@ const HEAD_BYTES: u64 = 64 << 10;
 /// assert_eq!(&object[..4], b"\x7fELF");
 /// ```
 pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
+    compile_with_report(input, options).map(|(object, _)| object)
+}
+
+/// [`compile`], and what it did: the time of each phase and of each
+/// function, the number of functions and threads ([`CompileReport`]).
+///
+/// ```
+/// use kiln_compiler::{compile_with_report, CompileOptions, Phase};
+///
+/// let wat = br#"(module (func $answer (export "answer") (result i32) i32.const 42))"#;
+/// let (object, report) = compile_with_report(wat, &CompileOptions::default()).unwrap();
+/// assert_eq!(&object[..4], b"\x7fELF");
+/// assert_eq!(report.functions[0].name.as_deref(), Some("answer"));
+/// assert!(report.phase(Phase::CraneliftCompile).is_some());
+/// ```
+pub fn compile_with_report(input: &[u8], options: &CompileOptions) -> Result<(Vec<u8>, CompileReport)> {
+    let start = Instant::now();
+    let mut report = CompileReport::default();
+    let object = compile_reporting(input, options, &mut report)?;
+    report.total = start.elapsed();
+    Ok((object, report))
+}
+
+/// Compiles, recording every phase in `report`.
+fn compile_reporting(input: &[u8], options: &CompileOptions, report: &mut CompileReport) -> Result<Vec<u8>> {
     let target = Target::new(options)?;
+    let parsing = Instant::now();
     let wasm = if input.starts_with(WASM_MAGIC) { Cow::Borrowed(input) } else { Cow::Owned(parse_text(input)?) };
     let translation = environ::translate_module(&wasm, &options.features).map_err(|e| name_feature(e, options))?;
+    report.record(Phase::ParseAndValidate, parsing.elapsed());
+
+    let compiled =
+        crate::compile::compile_module(translation, &target, options).map_err(|e| name_feature(e, options))?;
+    let names = defined_function_names(&compiled.info, &compiled.data.function_names);
+    report.functions = (compiled.info.num_imported_funcs..)
+        .zip(names)
+        .zip(&compiled.function_times)
+        .map(|((func_index, name), time)| FunctionTime {
+            func_index,
+            name,
+            translate: time.translate,
+            compile: time.compile,
+        })
+        .collect();
+    let translate: Duration = compiled.function_times.iter().map(|t| t.translate).sum();
+    let functions_compile: Duration = compiled.function_times.iter().map(|t| t.compile).sum();
+    report.record(Phase::Translate, translate);
+    report.record(Phase::CraneliftCompile, functions_compile + compiled.trampoline_time);
+    report.parallel_wall = compiled.wall;
+    report.threads = compiled.threads;
+    report.imported_functions = compiled.info.num_imported_funcs;
+    report.trampolines = compiled.code.len().saturating_sub(compiled.function_times.len());
+    report.cpu_features = target.cpu_features;
+
     let instrumentation = options.instrumentation();
-    let (info, data, code) =
-        crate::compile::compile_module(translation, &target, instrumentation, options.inlining, options.threads)
-            .map_err(|e| name_feature(e, options))?;
-    emit::emit_object(&target, instrumentation, info, data, code, options.signer.as_ref())
+    let crate::compile::CompiledModule { info, data, code, .. } = compiled;
+    let mut object = report.time(Phase::Emit, || emit::emit_object(&target, instrumentation, info, data, code))?;
+    let meta_offset = report.time(Phase::Seal, || seal::seal_digest(&mut object))?;
+    if let Some(signer) = &options.signer {
+        report.time(Phase::Sign, || signer.sign(&mut object, meta_offset))?;
+    }
+    Ok(object)
 }
 
 /// A validation error caused by a feature the options turned off says
@@ -149,6 +205,13 @@ fn neither_binary_nor_text(invalid_utf8_at: usize) -> CompileError {
 ///   ([`crate::ExecutableOptions::runtime_lib`]) is looked for before
 ///   anything is compiled.
 pub fn compile_file(input: &Path, output: &Path, options: &CompileOptions) -> Result<()> {
+    compile_file_with_report(input, output, options).map(|_| ())
+}
+
+/// [`compile_file`], and what it did ([`CompileReport`]), reading and
+/// writing the files included.
+pub fn compile_file_with_report(input: &Path, output: &Path, options: &CompileOptions) -> Result<CompileReport> {
+    let start = Instant::now();
     if options.emit == Emit::Executable {
         if output.as_os_str() == STDIO_PATH {
             return Err(CompileError::output(
@@ -159,10 +222,13 @@ pub fn compile_file(input: &Path, output: &Path, options: &CompileOptions) -> Re
     }
     let mut source = Source::open(input)?;
     let sink = Sink::new(output, &source)?;
-    let bytes = source.read().map_err(|e| e.in_file(source.name()))?;
-    let object = compile(&bytes, options).map_err(|e| e.in_file(source.name()))?;
+    let mut report = CompileReport::default();
+    let bytes = report.time(Phase::Read, || source.read()).map_err(|e| e.in_file(source.name()))?;
+    let object = compile_reporting(&bytes, options, &mut report).map_err(|e| e.in_file(source.name()))?;
     drop(bytes);
-    sink.write(&object, options, &source)
+    sink.write(&object, options, &source, &mut report)?;
+    report.total = start.elapsed();
+    Ok(report)
 }
 
 /// Where the module comes from.
@@ -296,35 +362,39 @@ impl<'a> Sink<'a> {
         Ok(Sink::File(output))
     }
 
-    fn write(self, object: &[u8], options: &CompileOptions, source: &Source) -> Result<()> {
+    /// Writes the artifact of `object`, recording the link and the write
+    /// in `report`.
+    fn write(self, object: &[u8], options: &CompileOptions, source: &Source, report: &mut CompileReport) -> Result<()> {
         let signer = options.signer.as_ref();
         match self {
             Sink::File(output) if options.emit == Emit::SharedObject => {
                 check_output(output, source)?;
-                link::link_shared_object(object, output, signer)
+                report.time(Phase::Link, || link::link_shared_object(object, output, signer))
             }
             Sink::File(output) if options.emit == Emit::Executable => {
                 check_output(output, source)?;
-                crate::executable::link_executable(object, &options.executable, output)
+                report.time(Phase::Link, || crate::executable::link_executable(object, &options.executable, output))
             }
-            Sink::File(output) => write_file(object, output, source),
+            Sink::File(output) => report.time(Phase::Write, || write_file(object, output, source)),
             Sink::Stdout => {
                 let linked;
                 let artifact = match options.emit {
                     Emit::Object => object,
                     Emit::SharedObject => {
-                        linked = link_to_bytes(object, signer)?;
+                        linked = report.time(Phase::Link, || link_to_bytes(object, signer))?;
                         &linked
                     }
                     Emit::Executable => {
                         return Err(CompileError::output("an executable cannot be written to standard output"))
                     }
                 };
-                let mut stdout = std::io::stdout().lock();
-                stdout
-                    .write_all(artifact)
-                    .and_then(|()| stdout.flush())
-                    .map_err(|e| CompileError::output(format!("cannot write standard output: {e}")))
+                report.time(Phase::Write, || {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout
+                        .write_all(artifact)
+                        .and_then(|()| stdout.flush())
+                        .map_err(|e| CompileError::output(format!("cannot write standard output: {e}")))
+                })
             }
         }
     }

@@ -58,14 +58,14 @@ fn pad_text_to_pages(product: &mut ObjectProduct) {
     product.object.append_section_data(text, &[], TEXT_PAGE_SIZE);
 }
 
-/// Writes the artifact: fully linked code and the kiln sections.
+/// Writes the artifact, not yet sealed ([`crate::seal`]): fully linked
+/// code and the kiln sections.
 pub(crate) fn emit_object(
     target: &Target,
     instrumentation: Instrumentation,
     mut info: ModuleInfo,
     sections: DataSections,
     code: Vec<CompiledCode>,
-    signer: Option<&crate::Signer>,
 ) -> Result<Vec<u8>> {
     let layout = SymbolLayout::new(&info);
     let call_conv = target.isa.default_call_conv();
@@ -206,7 +206,5 @@ pub(crate) fn emit_object(
     if !sections.image.is_empty() {
         add_kiln_section(&mut product, SECTION_IMAGE, sections.image, IMAGE_PAGE_SIZE);
     }
-    let mut bytes = product.emit().map_err(module_error)?;
-    crate::seal::seal(&mut bytes, signer)?;
-    Ok(bytes)
+    product.emit().map_err(module_error)
 }

@@ -2,7 +2,7 @@
 //! flags, the CPU features the code will need and a hash of the flags.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
@@ -126,6 +126,23 @@ pub enum Emit {
     Executable,
 }
 
+impl Emit {
+    /// The file name of the artifact of `input` when no output is named:
+    /// the input's file name with its last extension replaced by `o` or
+    /// `so`, or without it for an executable (as `cc` names one); `None`
+    /// when `input` names no file (`..`, `/`). `kilnc` writes it in the
+    /// working directory, as `wasmtime compile` writes its `.cwasm`.
+    pub fn artifact_file_name(self, input: &Path) -> Option<PathBuf> {
+        let mut name = input.file_stem().filter(|stem| !stem.is_empty())?.to_os_string();
+        match self {
+            Emit::Object => name.push(".o"),
+            Emit::SharedObject => name.push(".so"),
+            Emit::Executable => {}
+        }
+        Some(PathBuf::from(name))
+    }
+}
+
 /// What [`Emit::Executable`] needs besides the artifact.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecutableOptions {
@@ -235,6 +252,9 @@ pub struct CompileOptions {
     /// The runtime library and run policy of [`Emit::Executable`]; unused
     /// for the other outputs.
     pub executable: ExecutableOptions,
+    /// Told of each function compiled, for a progress bar; it changes
+    /// nothing in the artifact.
+    pub progress: Option<crate::Progress>,
 }
 
 impl CompileOptions {

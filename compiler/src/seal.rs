@@ -10,6 +10,16 @@ use crate::{CompileError, Result, Signer};
 /// Writes the digest of `file` (an object or shared object kilnc made)
 /// into its header, then `signer`'s signature.
 pub(crate) fn seal(file: &mut [u8], signer: Option<&Signer>) -> Result<()> {
+    let meta_offset = seal_digest(file)?;
+    match signer {
+        Some(signer) => signer.sign(file, meta_offset),
+        None => Ok(()),
+    }
+}
+
+/// Writes the digest of `file` into its header, and returns where its
+/// `.kiln.meta` starts, for a signature.
+pub(crate) fn seal_digest(file: &mut [u8]) -> Result<usize> {
     let meta_offset = {
         let parsed = object::File::parse(&*file)
             .map_err(|e| CompileError::output(format!("cannot read back the artifact to seal it: {e}")))?;
@@ -22,8 +32,5 @@ pub(crate) fn seal(file: &mut [u8], signer: Option<&Signer>) -> Result<()> {
     if !seal_file(file, meta_offset) {
         return Err(CompileError::output(format!("the {SECTION_META} header lies outside the artifact")));
     }
-    match signer {
-        Some(signer) => signer.sign(file, meta_offset),
-        None => Ok(()),
-    }
+    Ok(meta_offset)
 }

@@ -5,15 +5,22 @@
 
 #![forbid(unsafe_code)]
 
+mod progress_bar;
+mod timings;
+mod verbose;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
-use clap::{Parser, ValueEnum};
+use anyhow::{anyhow, bail, Context};
+use clap::{CommandFactory, Parser, ValueEnum};
+use kiln_cli_docs::Shell;
 use kiln_compiler::{
-    compile_file, CompileOptions, CpuChoice, Emit, ExecutableOptions, Features, Inlining, OptLevel, Preopen, RunPolicy,
-    Signer,
+    compile_file_with_report, CompileOptions, CpuChoice, Emit, ExecutableOptions, Features, Inlining, OptLevel,
+    Preopen, RunPolicy, Signer,
 };
+
+use crate::progress_bar::ProgressBar;
 
 /// The file name of the kiln runtime library that `--emit exe` links with.
 const RUNTIME_LIB_NAME: &str = "libkiln_runtime.a";
@@ -22,20 +29,25 @@ const RUNTIME_LIB_NAME: &str = "libkiln_runtime.a";
 /// `--runtime-lib` and above the copy beside kilnc.
 const RUNTIME_LIB_ENV: &str = "KILN_RUNTIME_LIB";
 
-/// Compile a WebAssembly module into a kiln object file.
+/// Compiles WebAssembly ahead of time into kiln artifacts.
 #[derive(Parser, Debug)]
-#[command(name = "kilnc", version, about)]
+#[command(name = "kilnc", version)]
 struct Cli {
     /// The input module: binary `.wasm` or text `.wat`, or `-` for standard
     /// input. It must be a regular file (or a pipe or terminal as standard
     /// input) of at most 4 GiB.
-    input: PathBuf,
-    /// The artifact to write, or `-` for standard output. An existing file
-    /// is replaced atomically, but only a regular file that is not the
-    /// input: kilnc refuses a directory, device, FIFO, socket or symbolic
-    /// link.
+    // Required, though --completion and --man, which are exclusive, need
+    // no input.
+    #[arg(required = true)]
+    input: Option<PathBuf>,
+    /// The artifact to write, or `-` for standard output. Default: the
+    /// input's name with `.o` (`.so` for --emit so, nothing for --emit
+    /// exe) in the current directory, as `wasmtime compile` writes its
+    /// `.cwasm`; standard input needs -o. An existing file is replaced
+    /// atomically, but only a regular file that is not the input: kilnc
+    /// refuses a directory, device, FIFO, socket or symbolic link.
     #[arg(short = 'o', long = "output", value_name = "OUT.o")]
-    output: PathBuf,
+    output: Option<PathBuf>,
     /// What to write: the relocatable object, a shared object linked from
     /// it with the system linker (`cc` or `ld`), or a standalone executable
     /// (`exe`, linked by `cc` with the kiln runtime library) that runs it
@@ -127,6 +139,22 @@ struct Cli {
     /// the same input, flags and key give the same bytes.
     #[arg(long, value_name = "SECRET_KEY")]
     sign: Option<PathBuf>,
+    /// Print what is compiled to stderr: input, output, emit kind, CPU
+    /// profile and features, WebAssembly features, number of functions.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Print to stderr the time of each phase (parse and validate,
+    /// translate, Cranelift compile, emit, seal, sign, link, write) and the
+    /// 10 slowest functions.
+    #[arg(long)]
+    timings: bool,
+    /// Print the completion script of kilnc for SHELL to standard output,
+    /// and exit: `source <(kilnc --completion bash)`.
+    #[arg(long, value_enum, value_name = "SHELL", exclusive = true)]
+    completion: Option<Shell>,
+    /// Write kilnc's man page, kilnc.1, into DIR, and exit (`make man`).
+    #[arg(long, value_name = "DIR", hide = true, exclusive = true)]
+    man: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -142,6 +170,16 @@ enum EmitArg {
     Obj,
     So,
     Exe,
+}
+
+impl EmitArg {
+    fn kind(self) -> Emit {
+        match self {
+            EmitArg::Obj => Emit::Object,
+            EmitArg::So => Emit::SharedObject,
+            EmitArg::Exe => Emit::Executable,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -160,6 +198,15 @@ enum CpuArg {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(shell) = cli.completion {
+        return Ok(kiln_cli_docs::print_completion(shell, Cli::command(), "kilnc")?);
+    }
+    if let Some(dir) = &cli.man {
+        kiln_cli_docs::write_man_pages(Cli::command(), dir)?;
+        return Ok(());
+    }
+    let input = cli.input.clone().ok_or_else(|| anyhow!("name the module to compile"))?;
+    let output = output_path(&input, cli.output.as_deref(), cli.emit)?;
     let executable = match cli.emit {
         EmitArg::Exe => executable_options(&cli)?,
         _ => {
@@ -184,11 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             CpuArg::Native => CpuChoice::Native,
         },
         threads: cli.threads.map(usize::from),
-        emit: match cli.emit {
-            EmitArg::Obj => Emit::Object,
-            EmitArg::So => Emit::SharedObject,
-            EmitArg::Exe => Emit::Executable,
-        },
+        emit: cli.emit.kind(),
         epoch_interruption: cli.epoch_interruption,
         fuel: cli.fuel,
         features,
@@ -199,9 +242,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         signer: cli.sign.as_deref().map(Signer::from_key_file).transpose()?,
         executable,
+        progress: None,
     };
-    compile_file(&cli.input, &cli.output, &options)?;
+    if cli.verbose {
+        verbose::print_plan(&input, &output, &options);
+    }
+    // Drawn only on a terminal, and only once a compile takes a while.
+    let bar = ProgressBar::on_terminal();
+    let options = CompileOptions { progress: bar.as_ref().map(ProgressBar::callback), ..options };
+    let compiled = compile_file_with_report(&input, &output, &options);
+    if let Some(bar) = &bar {
+        bar.clear();
+    }
+    let report = compiled?;
+    if cli.verbose {
+        verbose::print_outcome(&report);
+    }
+    if cli.timings {
+        timings::print(&report);
+    }
     Ok(())
+}
+
+/// The artifact's path: `-o`, else the input's name with the artifact's
+/// extension in the working directory.
+fn output_path(input: &Path, output: Option<&Path>, emit: EmitArg) -> anyhow::Result<PathBuf> {
+    if let Some(output) = output {
+        return Ok(output.to_path_buf());
+    }
+    if input.as_os_str() == "-" {
+        bail!(
+            "kilnc reads the module from standard input: name the artifact with -o FILE, or -o - for standard output"
+        );
+    }
+    emit.kind()
+        .artifact_file_name(input)
+        .ok_or_else(|| anyhow!("{} names no file to name the artifact after: name it with -o", input.display()))
 }
 
 /// The run policy and runtime library of `--emit exe`.

@@ -54,7 +54,9 @@ fn cli_reports_errors_and_exits_1_without_output() {
     assert_eq!(bad_arg.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_arg.stderr).contains("error:"));
 
-    let no_output = kilnc().arg(&input).output().unwrap();
+    // Without -o the artifact is bad.o in the working directory: an
+    // invalid module leaves none there either.
+    let no_output = kilnc().arg(&input).current_dir(dir.path()).output().unwrap();
     assert_eq!(no_output.status.code(), Some(1));
     assert!(!output.exists());
 }

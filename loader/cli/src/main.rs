@@ -21,6 +21,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+#[cfg(feature = "docs")]
+use clap::CommandFactory;
 use clap::{Parser, Subcommand, ValueEnum};
 use kiln_loader::command_exit::{self, CommandEnd};
 use kiln_loader::{
@@ -178,6 +180,22 @@ enum Command {
         #[arg(long = "trust", value_name = "PUBLIC_KEY", required = true)]
         trust: Vec<PathBuf>,
     },
+    /// Print the completion script of kiln for SHELL:
+    /// `source <(kiln completion bash)`.
+    #[cfg(feature = "docs")]
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: kiln_cli_docs::Shell,
+    },
+    /// Write the man pages of kiln and its subcommands (kiln.1,
+    /// kiln-run.1, ...) into DIR (`make man`).
+    #[cfg(feature = "docs")]
+    #[command(hide = true)]
+    Man {
+        /// The directory, which must exist.
+        dir: PathBuf,
+    },
 }
 
 /// The profilers `kiln run --profile` can tell about loaded code.
@@ -279,6 +297,12 @@ fn main() -> ExitCode {
         Command::Sign { file, key, output } => signing::sign(&file, &key, output.as_deref()),
         #[cfg(feature = "verify")]
         Command::Verify { file, trust } => signing::verify(&file, &trust),
+        #[cfg(feature = "docs")]
+        Command::Completion { shell } => {
+            kiln_cli_docs::print_completion(shell, Cli::command(), "kiln").map_err(Into::into)
+        }
+        #[cfg(feature = "docs")]
+        Command::Man { dir } => kiln_cli_docs::write_man_pages(Cli::command(), &dir).map(drop).map_err(Into::into),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
