@@ -23,9 +23,10 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use kiln_loader::command_exit::{self, CommandEnd};
+use kiln_loader::wording::count_of;
 use kiln_loader::{
-    CompositeType, Config, Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module,
-    ProfilingStrategy, Store, StoreLimits, TableType, Val, ValType,
+    CompositeType, Config, Engine, Error, ImportKind, Instance, Linker, MemoryType, Module, ProfilingStrategy, Store,
+    StoreLimits, TableType, Val, ValType,
 };
 use serde_json::json;
 
@@ -420,10 +421,14 @@ fn run(
             return Ok(());
         }
     };
-    let func = instance.get_func(&store, name).ok_or_else(|| UsageError(format!("no exported function `{name}`")))?;
+    let func = instance.require_func(&store, name).map_err(|e| UsageError(e.to_string()))?;
     let ty = func.ty(&store);
     if invoke.is_some() && args.len() != ty.params.len() {
-        let why = format!("`{name}` takes {} arguments ({:?}), {} given", ty.params.len(), ty.params, args.len());
+        let why = format!(
+            "`{name}` takes {} (its type is `{ty}`), {} given",
+            count_of(ty.params.len(), "argument"),
+            args.len()
+        );
         return Err(UsageError(why).into());
     }
     let arguments = if invoke.is_some() { args } else { &[] };
@@ -696,15 +701,8 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
         ImportKind::Func(t) => format!("func (type {t})"),
         ImportKind::Table(t) => format!("table {}", describe_table(t)),
         ImportKind::Memory(m) => format!("memory {}", describe_memory(m)),
-        ImportKind::Global(g) => format!("global {g:?}"),
+        ImportKind::Global(g) => g.to_string(),
         ImportKind::Tag(t) => format!("tag (type {t})"),
-    };
-    let export_kind = |k: ExternKind| match k {
-        ExternKind::Func => "func",
-        ExternKind::Table => "table",
-        ExternKind::Memory => "memory",
-        ExternKind::Global => "global",
-        ExternKind::Tag => "tag",
     };
     if as_json {
         let out = json!({
@@ -738,7 +736,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "module": i.module, "name": i.name, "kind": import_kind(&i.kind),
             })).collect::<Vec<_>>(),
             "exports": info.exports.iter().map(|e| json!({
-                "name": e.name, "kind": export_kind(e.kind), "index": e.index,
+                "name": e.name, "kind": e.kind.to_string(), "index": e.index,
             })).collect::<Vec<_>>(),
             "functions": functions.iter().map(|f| json!({
                 "index": f.index,
@@ -826,7 +824,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     }
     println!("exports ({}):", info.exports.len());
     for e in &info.exports {
-        println!("  {}: {} {}", e.name, export_kind(e.kind), e.index);
+        println!("  {}: {} {}", e.name, e.kind, e.index);
     }
     println!("memories ({}):", info.memories.len());
     for (i, m) in info.memories.iter().enumerate() {
