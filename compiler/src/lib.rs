@@ -31,6 +31,7 @@ mod options;
 mod prescan;
 mod seal;
 mod signing;
+mod text_format;
 mod text_layout;
 mod trampolines;
 pub mod translate;
