@@ -55,13 +55,14 @@ fn plural_noun(kind: ExternKind) -> &'static str {
 }
 
 /// The candidate closest to `name` by edit distance, if it is close enough
-/// to be a typo: at most a third of the name's characters apart (one at least).
+/// to be a typo: at most a third of the name's characters apart (so never
+/// for a name shorter than three, which any short name is near).
 fn nearest<'a>(candidates: &[&'a str], name: &str) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let limit = name.chars().count() / 3;
     candidates
         .iter()
         .map(|c| (edit_distance(c, name), *c))
-        .filter(|&(d, _)| d <= limit)
+        .filter(|&(d, _)| d > 0 && d <= limit)
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
 }
@@ -103,7 +104,8 @@ mod tests {
         let exports =
             [export("add", ExternKind::Func), export("mul", ExternKind::Func), export("memory", ExternKind::Memory)];
         let message = |name, kind| missing_export(&exports, name, kind).to_string();
-        assert_eq!(message("ad", ExternKind::Func), "the module has no export named `ad`; did you mean `add`?");
+        assert_eq!(message("mull", ExternKind::Func), "the module has no export named `mull`; did you mean `mul`?");
+        assert_eq!(message("ad", ExternKind::Func), "the module has no export named `ad` (its function exports: `add`, `mul`)");
         assert_eq!(
             message("square", ExternKind::Func),
             "the module has no export named `square` (its function exports: `add`, `mul`)"

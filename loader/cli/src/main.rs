@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use kiln_loader::code::wasm_source::{self, WasmFormat};
 use kiln_loader::command_exit::{self, CommandEnd};
 use kiln_loader::wording::count_of;
 use kiln_loader::{
@@ -359,6 +360,28 @@ impl ArtifactSource {
     }
 }
 
+/// A WebAssembly module given where an artifact is expected is refused with
+/// the commands that compile it and then do what was asked:
+/// `kilnc app.wasm -o app.o && kiln run app.o`.
+fn compile_first(error: Error, file: &Path, subcommand: &str) -> anyhow::Error {
+    let format = match &error {
+        Error::Load(load) => load.wasm_module_format(),
+        _ => None,
+    };
+    let Some(format) = format else { return error.into() };
+    let format = match format {
+        WasmFormat::Binary => "binary",
+        WasmFormat::Text => "text",
+    };
+    anyhow!(
+        "`{}` is a WebAssembly module in the {format} format, not a kiln artifact: kiln runs modules compiled ahead \
+         of time by kilnc; compile it first: `{} && kiln {subcommand} {}`",
+        file.display(),
+        wasm_source::kilnc_command(file),
+        wasm_source::shell_word(&wasm_source::artifact_path_for(file))
+    )
+}
+
 fn run(
     file: &PathBuf,
     source: &ArtifactSource,
@@ -369,7 +392,7 @@ fn run(
     args: &[String],
 ) -> Result<()> {
     let engine = Engine::new(Config::new().profiler(profiler))?;
-    let module = source.load(&engine, file)?;
+    let module = source.load(&engine, file).map_err(|e| compile_first(e, file, "run"))?;
     // Without --invoke the arguments are the command's own, after its name.
     let command_args: Vec<String> = match invoke {
         Some(_) => vec![file.display().to_string()],
@@ -657,7 +680,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     // SAFETY: inspecting maps the artifact (with every check of a load) but
     // runs none of its code: nothing is instantiated or called.
     #[allow(unsafe_code)]
-    let module = unsafe { Module::from_file(&Engine::default(), file) }?;
+    let module = unsafe { Module::from_file(&Engine::default(), file) }.map_err(|e| compile_first(e, file, "inspect"))?;
     let code = module.code();
     let header = code.header();
     let info = module.info();
