@@ -265,10 +265,7 @@ impl<'a> Sink<'a> {
                     }
                 };
                 let mut stdout = std::io::stdout().lock();
-                stdout
-                    .write_all(artifact)
-                    .and_then(|()| stdout.flush())
-                    .map_err(|e| CompileError::output(format!("cannot write standard output: {e}")))
+                stdout.write_all(artifact).and_then(|()| stdout.flush()).map_err(|e| CompileError::stdout_write(&e))
             }
         }
     }

@@ -34,6 +34,9 @@ struct Inner {
     /// Whether `offset` is in the binary kilnc encoded from the text the
     /// user gave, rather than in the user's input.
     offset_in_encoding: bool,
+    /// Whether the artifact could not be written because standard output
+    /// is a pipe no one reads any more.
+    stdout_closed: bool,
 }
 
 /// Where in a text-format module an error is, with the text around it.
@@ -107,6 +110,7 @@ impl CompileError {
                 text: None,
                 file: None,
                 offset_in_encoding: false,
+                stdout_closed: false,
             }),
         }
     }
@@ -159,6 +163,21 @@ impl CompileError {
             offset -= 1;
         }
         Self::invalid_text(message, text, offset)
+    }
+
+    /// The artifact could not be written to standard output.
+    #[cold]
+    pub(crate) fn stdout_write(error: &std::io::Error) -> Self {
+        let mut this = Self::output(format!("cannot write standard output: {error}"));
+        this.inner.stdout_closed = error.kind() == std::io::ErrorKind::BrokenPipe;
+        this
+    }
+
+    /// Whether the artifact could not be written because standard output
+    /// is a closed pipe (`kilnc app.wasm -o - | head -c 4`): the reader
+    /// stopped reading, which a tool ends on quietly.
+    pub fn is_stdout_closed(&self) -> bool {
+        self.inner.stdout_closed
     }
 
     /// Invalid text, at the byte `offset` of `text` (on a character

@@ -105,7 +105,10 @@ mod tests {
             [export("add", ExternKind::Func), export("mul", ExternKind::Func), export("memory", ExternKind::Memory)];
         let message = |name, kind| missing_export(&exports, name, kind).to_string();
         assert_eq!(message("mull", ExternKind::Func), "the module has no export named `mull`; did you mean `mul`?");
-        assert_eq!(message("ad", ExternKind::Func), "the module has no export named `ad` (its function exports: `add`, `mul`)");
+        assert_eq!(
+            message("ad", ExternKind::Func),
+            "the module has no export named `ad` (its function exports: `add`, `mul`)"
+        );
         assert_eq!(
             message("square", ExternKind::Func),
             "the module has no export named `square` (its function exports: `add`, `mul`)"

@@ -13,6 +13,14 @@
 //! kiln run app.o --trust release.pub  # runs it only if release.key signed it
 //! ```
 
+/// `println!` that never panics: a write to a closed stdout ends `kiln`
+/// quietly, as killed by SIGPIPE (see [`command_exit::print_line`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        kiln_loader::command_exit::print_line(format_args!($($arg)*))
+    };
+}
+
 #[cfg(feature = "verify")]
 mod signing;
 
@@ -481,7 +489,7 @@ fn run(
         });
     }
     for result in &results {
-        println!("{}", format_val(result));
+        outln!("{}", format_val(result));
     }
     Ok(())
 }
@@ -680,7 +688,8 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     // SAFETY: inspecting maps the artifact (with every check of a load) but
     // runs none of its code: nothing is instantiated or called.
     #[allow(unsafe_code)]
-    let module = unsafe { Module::from_file(&Engine::default(), file) }.map_err(|e| compile_first(e, file, "inspect"))?;
+    let module =
+        unsafe { Module::from_file(&Engine::default(), file) }.map_err(|e| compile_first(e, file, "inspect"))?;
     let code = module.code();
     let header = code.header();
     let info = module.info();
@@ -802,31 +811,31 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
             "trap_records": code.trap_table().len(),
             "stack_maps": code.stack_map_table().len(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("file:            {}", file.display());
-    println!("format version:  {}", header.format_version);
-    println!("producer:        {}", header.producer());
-    println!("target:          {}", header.target());
-    println!("cpu features:    {}", header.cpu_features);
-    println!("flags hash:      {:#018x}", header.flags_hash);
-    println!("relaxed SIMD:    {}", header.relaxed_simd);
-    println!("digest:          {:#018x}", header.digest);
+    outln!("file:            {}", file.display());
+    outln!("format version:  {}", header.format_version);
+    outln!("producer:        {}", header.producer());
+    outln!("target:          {}", header.target());
+    outln!("cpu features:    {}", header.cpu_features);
+    outln!("flags hash:      {:#018x}", header.flags_hash);
+    outln!("relaxed SIMD:    {}", header.relaxed_simd);
+    outln!("digest:          {:#018x}", header.digest);
     match &header.signature {
-        Some(signed) => println!(
+        Some(signed) => outln!(
             "signed by:       {} (not checked here: kiln verify)",
             kiln_format::signature::key_fingerprint(&signed.signer)
         ),
-        None => println!("signed by:       nobody"),
+        None => outln!("signed by:       nobody"),
     }
     if let Some(name) = module.name() {
-        println!("module name:     {name}");
+        outln!("module name:     {name}");
     }
-    println!("text size:       {} bytes", code.text_len());
-    println!("trap records:    {}", code.trap_table().len());
-    println!("stack maps:      {}", code.stack_map_table().len());
-    println!("types ({}):", info.types.len());
+    outln!("text size:       {} bytes", code.text_len());
+    outln!("trap records:    {}", code.trap_table().len());
+    outln!("stack maps:      {}", code.stack_map_table().len());
+    outln!("types ({}):", info.types.len());
     for (i, (t, shape)) in info.types.iter().zip(&info.type_shapes).enumerate() {
         let sub = match (shape.supertype, shape.is_final) {
             (Some(sup), true) => format!(" (sub final {sup})"),
@@ -839,33 +848,33 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
         } else {
             String::new()
         };
-        println!("  {i:>4} {t}{sub}{group}");
+        outln!("  {i:>4} {t}{sub}{group}");
     }
-    println!("imports ({}):", info.imports.len());
+    outln!("imports ({}):", info.imports.len());
     for i in &info.imports {
-        println!("  {}.{}: {}", i.module, i.name, import_kind(&i.kind));
+        outln!("  {}.{}: {}", i.module, i.name, import_kind(&i.kind));
     }
-    println!("exports ({}):", info.exports.len());
+    outln!("exports ({}):", info.exports.len());
     for e in &info.exports {
-        println!("  {}: {} {}", e.name, e.kind, e.index);
+        outln!("  {}: {} {}", e.name, e.kind, e.index);
     }
-    println!("memories ({}):", info.memories.len());
+    outln!("memories ({}):", info.memories.len());
     for (i, m) in info.memories.iter().enumerate() {
         let imported = if i < info.num_imported_memories as usize { " (imported)" } else { "" };
-        println!("  {i:>4} {}{imported}", describe_memory(m));
+        outln!("  {i:>4} {}{imported}", describe_memory(m));
     }
-    println!("tables ({}):", info.tables.len());
+    outln!("tables ({}):", info.tables.len());
     for (i, t) in info.tables.iter().enumerate() {
         let imported = if i < info.num_imported_tables as usize { " (imported)" } else { "" };
-        println!("  {i:>4} {}{imported}", describe_table(t));
+        outln!("  {i:>4} {}{imported}", describe_table(t));
     }
-    println!("functions ({}):", functions.len());
+    outln!("functions ({}):", functions.len());
     for f in &functions {
         let name = f.name.as_deref().unwrap_or("-");
         if f.imported {
-            println!("  {:>4} {name} (type {}, imported)", f.index, f.type_index);
+            outln!("  {:>4} {name} (type {}, imported)", f.index, f.type_index);
         } else {
-            println!(
+            outln!(
                 "  {:>4} {name} (type {}) offset {:#x} size {} traps {} stack maps {}",
                 f.index,
                 f.type_index,
@@ -876,18 +885,20 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
             );
             if !f.inlined.is_empty() {
                 let callees: Vec<String> = f.inlined.iter().map(u32::to_string).collect();
-                println!("         inlined functions: {}", callees.join(", "));
+                outln!("         inlined functions: {}", callees.join(", "));
             }
             for m in &f.stack_maps {
-                println!(
+                outln!(
                     "         stack map: return {:#x}, frame {} bytes, live slots at sp+{:?}",
-                    m.return_offset, m.frame_size, m.slots
+                    m.return_offset,
+                    m.frame_size,
+                    m.slots
                 );
             }
         }
     }
     if let Some(start) = info.start {
-        println!("start:           function {start}");
+        outln!("start:           function {start}");
     }
     Ok(())
 }

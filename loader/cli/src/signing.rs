@@ -46,8 +46,8 @@ pub fn keygen(name: &Path) -> Result<()> {
         let _ = fs::remove_file(&secret_path);
         return Err(e);
     }
-    println!("secret key: {} (keep it private)", secret_path.display());
-    println!("public key: {} ({})", public_path.display(), key_fingerprint(&signer.public_key()));
+    outln!("secret key: {} (keep it private)", secret_path.display());
+    outln!("public key: {} ({})", public_path.display(), key_fingerprint(&signer.public_key()));
     Ok(())
 }
 
@@ -63,7 +63,7 @@ pub fn sign(file: &Path, key: &Path, output: Option<&Path>) -> Result<()> {
     let output = output.unwrap_or(file);
     let mode = fs::metadata(file).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
     replace_file(output, &bytes, mode)?;
-    println!("{}: signed by {}", output.display(), key_fingerprint(&signer.public_key()));
+    outln!("{}: signed by {}", output.display(), key_fingerprint(&signer.public_key()));
     Ok(())
 }
 
@@ -81,7 +81,7 @@ pub fn verify(file: &Path, trust: &[PathBuf]) -> Result<()> {
         bail!("{}: digest mismatch: the artifact is damaged", file.display());
     }
     let signer = keys.verify(&bytes, meta).with_context(|| format!("{}", file.display()))?;
-    println!("{}: signed by {} (trusted), key {}", file.display(), key_fingerprint(&signer), to_hex(&signer));
+    outln!("{}: signed by {} (trusted), key {}", file.display(), key_fingerprint(&signer), to_hex(&signer));
     Ok(())
 }
 

@@ -19,8 +19,20 @@ pub enum WasmFormat {
 /// The keywords a module in the text format may open with: `module`, or
 /// the field of a module written without it.
 const TEXT_OPENERS: [&str; 14] = [
-    "module", "component", "type", "rec", "import", "func", "table", "memory", "global", "export", "start", "elem",
-    "data", "tag",
+    "module",
+    "component",
+    "type",
+    "rec",
+    "import",
+    "func",
+    "table",
+    "memory",
+    "global",
+    "export",
+    "start",
+    "elem",
+    "data",
+    "tag",
 ];
 
 /// How much of the bytes is looked at for text: comments and blank lines
