@@ -217,6 +217,15 @@ fn a_module_given_to_kiln_is_told_to_be_compiled_first() {
         )
     );
 
+    let key = format!("{}/release", dir.path().display());
+    assert!(kiln(&["keygen", &key]).status.success());
+    let out = kiln(&["verify", wasm, "--trust", &format!("{key}.pub")]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.ends_with(&format!("compile it first: `kilnc {wasm} -o {artifact} && kiln verify {artifact}`\n")),
+        "{stderr}"
+    );
+
     // The loader says so whatever loads it, with the command when it knows the file.
     let engine = Engine::default();
     let error = kiln_tests::module_from_file(&engine, wasm).err().expect("a module");

@@ -31,6 +31,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use kiln_loader::code::wasm_source::{self, WasmFormat};
+use kiln_loader::code::LoadError;
 use kiln_loader::command_exit::{self, CommandEnd};
 use kiln_loader::wording::count_of;
 use kiln_loader::{
@@ -372,22 +373,27 @@ impl ArtifactSource {
 /// the commands that compile it and then do what was asked:
 /// `kilnc app.wasm -o app.o && kiln run app.o`.
 fn compile_first(error: Error, file: &Path, subcommand: &str) -> anyhow::Error {
-    let format = match &error {
-        Error::Load(load) => load.wasm_module_format(),
-        _ => None,
+    match error {
+        Error::Load(load) => compile_first_load(load, file, subcommand).unwrap_or_else(anyhow::Error::new),
+        other => other.into(),
+    }
+}
+
+/// [`compile_first`] of a load error: the refusal if the bytes are a
+/// WebAssembly module, else the error as it was.
+fn compile_first_load(error: LoadError, file: &Path, subcommand: &str) -> Result<anyhow::Error, LoadError> {
+    let format = match error.wasm_module_format() {
+        Some(WasmFormat::Binary) => "binary",
+        Some(WasmFormat::Text) => "text",
+        None => return Err(error),
     };
-    let Some(format) = format else { return error.into() };
-    let format = match format {
-        WasmFormat::Binary => "binary",
-        WasmFormat::Text => "text",
-    };
-    anyhow!(
+    Ok(anyhow!(
         "`{}` is a WebAssembly module in the {format} format, not a kiln artifact: kiln runs modules compiled ahead \
          of time by kilnc; compile it first: `{} && kiln {subcommand} {}`",
         file.display(),
         wasm_source::kilnc_command(file),
         wasm_source::shell_word(&wasm_source::artifact_path_for(file))
-    )
+    ))
 }
 
 fn run(

@@ -104,7 +104,7 @@ pub(crate) fn refusal(format: WasmFormat, path: Option<&Path>) -> LoadError {
         ),
         None => format!(
             "these bytes are {what}, not a kiln artifact: kiln runs modules compiled ahead of time by kilnc \
-             (`kilnc app.wasm -o app.o` makes one)"
+             (`kilnc MODULE -o ARTIFACT.o` makes one)"
         ),
     };
     LoadError::wasm_module(format, message)
