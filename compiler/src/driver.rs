@@ -4,7 +4,6 @@
 //! it reads only regular files (or standard input), and replaces only a
 //! regular file that is not its input.
 
-use std::borrow::Cow;
 use std::fs::{File, FileType, Metadata};
 use std::io::{ErrorKind, IsTerminal, Read, Write};
 use std::path::Path;
@@ -12,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::options::{CompileOptions, Emit, Target};
 use crate::report::{defined_function_names, CompileReport, FunctionTime, Phase};
+use crate::text_format::{neither_binary_nor_text, refuse_text_not_opening_with_a_paren, TextModule};
 use crate::{emit, environ, link, seal, CompileError, Result, Signer};
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
@@ -36,6 +36,9 @@ const HEAD_BYTES: u64 = 64 << 10;
 /// let object = kiln_compiler::compile(wasm, &kiln_compiler::CompileOptions::default()).unwrap();
 /// assert_eq!(&object[..4], b"\x7fELF");
 /// ```
+///
+/// An error in a module given as text is located in the text: where the
+/// parser stopped, or the function that failed to validate or compile.
 pub fn compile(input: &[u8], options: &CompileOptions) -> Result<Vec<u8>> {
     compile_with_report(input, options).map(|(object, _)| object)
 }
@@ -64,12 +67,27 @@ pub fn compile_with_report(input: &[u8], options: &CompileOptions) -> Result<(Ve
 fn compile_reporting(input: &[u8], options: &CompileOptions, report: &mut CompileReport) -> Result<Vec<u8>> {
     let target = Target::new(options)?;
     let parsing = Instant::now();
-    let wasm = if input.starts_with(WASM_MAGIC) { Cow::Borrowed(input) } else { Cow::Owned(parse_text(input)?) };
-    let translation = environ::translate_module(&wasm, &options.features).map_err(|e| name_feature(e, options))?;
+    if input.starts_with(WASM_MAGIC) {
+        return compile_binary(input, &target, options, report, parsing);
+    }
+    let (wasm, text) = TextModule::parse(input)?;
+    compile_binary(&wasm, &target, options, report, parsing).map_err(|e| text.locate(e))
+}
+
+/// Compiles a module in the binary format, recording every phase in
+/// `report`; parsing (of the text, if it was text) began at `parsing`.
+fn compile_binary(
+    wasm: &[u8],
+    target: &Target,
+    options: &CompileOptions,
+    report: &mut CompileReport,
+    parsing: Instant,
+) -> Result<Vec<u8>> {
+    let translation = environ::translate_module(wasm, &options.features).map_err(|e| name_feature(e, options))?;
     report.record(Phase::ParseAndValidate, parsing.elapsed());
 
     let compiled =
-        crate::compile::compile_module(translation, &target, options).map_err(|e| name_feature(e, options))?;
+        crate::compile::compile_module(translation, target, options).map_err(|e| name_feature(e, options))?;
     let names = defined_function_names(&compiled.info, &compiled.data.function_names);
     report.functions = (compiled.info.num_imported_funcs..)
         .zip(names)
@@ -93,7 +111,7 @@ fn compile_reporting(input: &[u8], options: &CompileOptions, report: &mut Compil
 
     let instrumentation = options.instrumentation();
     let crate::compile::CompiledModule { info, data, code, .. } = compiled;
-    let mut object = report.time(Phase::Emit, || emit::emit_object(&target, instrumentation, info, data, code))?;
+    let mut object = report.time(Phase::Emit, || emit::emit_object(target, instrumentation, info, data, code))?;
     let meta_offset = report.time(Phase::Seal, || seal::seal_digest(&mut object))?;
     if let Some(signer) = &options.signer {
         report.time(Phase::Sign, || signer.sign(&mut object, meta_offset))?;
@@ -111,73 +129,6 @@ fn name_feature(error: CompileError, options: &CompileOptions) -> CompileError {
         Some(feature) => error.with_note(&format!("(the `{feature}` feature is off: `-W {feature}` turns it on)")),
         None => error,
     }
-}
-
-/// The binary of a module in the text format.
-fn parse_text(input: &[u8]) -> Result<Vec<u8>> {
-    let text = std::str::from_utf8(input).map_err(|e| neither_binary_nor_text(e.valid_up_to()))?;
-    refuse_text_not_opening_with_a_paren(text)?;
-    wat::parse_str(text).map_err(|e| CompileError::from_wat(&e, text))
-}
-
-/// Refuses a text whose first token, after whitespace and comments, is not
-/// `(`, which every module and module field opens with.
-///
-/// The text parser would refuse it too, but its error copies the whole
-/// offending line, in time and memory, and a file of zeros is one line.
-/// Whitespace and comments are skipped as the parser's lexer does; a text
-/// that ends (or is cut off) within them passes, for the parser to judge.
-fn refuse_text_not_opening_with_a_paren(text: &str) -> Result<()> {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    loop {
-        match &bytes[at..] {
-            [b' ' | b'\n' | b'\r' | b'\t', ..] => at += 1,
-            [b';', b';', rest @ ..] => match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
-                Some(end) => at += 2 + end,
-                None => return Ok(()),
-            },
-            [b'(', b';', rest @ ..] => match block_comment_len(rest) {
-                Some(len) => at += 2 + len,
-                None => return Ok(()),
-            },
-            [b'(', ..] | [] => return Ok(()),
-            _ => {
-                let found = text[at..].chars().next().unwrap_or_default();
-                let message = format!("invalid text format: expected `(` to open a module, found {found:?}");
-                return Err(CompileError::invalid_text(message, text, at));
-            }
-        }
-    }
-}
-
-/// The length of a block comment's body and its closing `;)`, given what
-/// follows its opening `(;`, with nested comments; `None` if it does not
-/// close.
-fn block_comment_len(body: &[u8]) -> Option<usize> {
-    let mut depth = 1;
-    let mut at = 0;
-    while at < body.len() {
-        match &body[at..] {
-            [b'(', b';', ..] => (depth, at) = (depth + 1, at + 2),
-            [b';', b')', ..] => {
-                (depth, at) = (depth - 1, at + 2);
-                if depth == 0 {
-                    return Some(at);
-                }
-            }
-            _ => at += 1,
-        }
-    }
-    None
-}
-
-#[cold]
-fn neither_binary_nor_text(invalid_utf8_at: usize) -> CompileError {
-    CompileError::invalid(
-        "not a WebAssembly binary (no \\0asm magic) and not WebAssembly text: invalid UTF-8",
-        invalid_utf8_at,
-    )
 }
 
 /// Compiles the file `input` into the artifact `output`: the object, with
@@ -390,10 +341,7 @@ impl<'a> Sink<'a> {
                 };
                 report.time(Phase::Write, || {
                     let mut stdout = std::io::stdout().lock();
-                    stdout
-                        .write_all(artifact)
-                        .and_then(|()| stdout.flush())
-                        .map_err(|e| CompileError::output(format!("cannot write standard output: {e}")))
+                    stdout.write_all(artifact).and_then(|()| stdout.flush()).map_err(|e| CompileError::stdout_write(&e))
                 })
             }
         }

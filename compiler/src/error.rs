@@ -1,6 +1,6 @@
 //! Compile errors: one boxed error with a kind, a message and a location.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// What went wrong.
@@ -29,13 +29,21 @@ struct Inner {
     offset: Option<usize>,
     func_index: Option<u32>,
     text: Option<TextPosition>,
+    /// The input file, once the caller names it.
+    file: Option<PathBuf>,
+    /// Whether `offset` is in the binary kilnc encoded from the text the
+    /// user gave, rather than in the user's input.
+    offset_in_encoding: bool,
+    /// Whether the artifact could not be written because standard output
+    /// is a pipe no one reads any more.
+    stdout_closed: bool,
 }
 
 /// Where in a text-format module an error is, with the text around it.
 #[derive(Debug)]
 struct TextPosition {
-    /// The file the line and column refer to, once the caller names it.
-    file: Option<PathBuf>,
+    /// What is at the position.
+    mark: TextMark,
     /// 1-based.
     line: usize,
     /// 1-based, in characters.
@@ -47,32 +55,43 @@ struct TextPosition {
     caret: usize,
 }
 
+/// What a text position marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TextMark {
+    /// Where the text parser found the error.
+    Error,
+    /// The start of the function the error is in (found in the binary).
+    Function,
+}
+
 /// The most characters of the offending line an error shows, and how many
 /// of them precede the error.
 const SNIPPET_CHARS: usize = 80;
 const SNIPPET_CHARS_BEFORE: usize = 40;
 
-/// The characters that the text parser leaves out of its rendering of a
-/// line, so that they count no width in its column.
-const RENDERING_LEAVES_OUT: [char; 9] =
-    ['\u{202a}', '\u{202b}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{206c}', '\u{2069}'];
-
 /// The most characters of the text parser's message an error keeps.
 const MESSAGE_CHARS: usize = 160;
 
-/// How much of the text parser's own rendering is looked at: the message
-/// and the location come first, the offending line after them.
-const WAT_RENDERING_BYTES: usize = 4096;
-
 /// A compile error. Its Display reads like
-/// `type mismatch: ... (at offset 0x1f3, in function 5)`; a text-format
-/// error gives its file, line and column and shows a short snippet:
+/// `type mismatch: ... (at m.wasm, offset 0x1f3, in function 5)`; a
+/// text-format error gives its file, line and column and shows a short
+/// snippet:
 ///
 /// ```text
 /// invalid text format: unknown operator or unexpected token (at m.wat:2:10, offset 0x11)
 ///   |
 /// 2 |   (func (i32.bogus)))
 ///   |          ^
+/// ```
+///
+/// and an error found in the binary of a text-format module shows the
+/// function it is in:
+///
+/// ```text
+/// type mismatch: expected i32, found i64 (in function 0, at m.wat:2:3)
+///   |
+/// 2 |  (func (export "f") (result i32)
+///   |   ^
 /// ```
 #[derive(Debug)]
 pub struct CompileError {
@@ -82,7 +101,18 @@ pub struct CompileError {
 impl CompileError {
     #[cold]
     fn new(kind: CompileErrorKind, message: impl Into<String>, offset: Option<usize>) -> Self {
-        CompileError { inner: Box::new(Inner { kind, message: message.into(), offset, func_index: None, text: None }) }
+        CompileError {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                offset,
+                func_index: None,
+                text: None,
+                file: None,
+                offset_in_encoding: false,
+                stdout_closed: false,
+            }),
+        }
     }
 
     /// Invalid input at a byte offset of the Wasm binary.
@@ -121,39 +151,33 @@ impl CompileError {
         Self::new(CompileErrorKind::Input, message, None)
     }
 
-    /// An error of the text parser on `text`, located by line, column and
-    /// byte offset, with a snippet of at most [`SNIPPET_CHARS`] characters.
-    ///
-    /// `wat::Error` offers only its rendering, which repeats the whole
-    /// offending line: for a large file with no newline, the whole file.
-    /// So only the head of that rendering is read (the message, then
-    /// `--> <anon>:LINE:COLUMN`, or `MESSAGE at <anon>:LINE:COLUMN` for a
-    /// column past 500) and the snippet is cut from `text` here.
+    /// An error of the text parser on `text`, at the byte offset of its
+    /// span, with a snippet of at most [`SNIPPET_CHARS`] characters (the
+    /// parser's own rendering would repeat the whole offending line: for a
+    /// large file with no newline, the whole file).
     #[cold]
-    pub(crate) fn from_wat(error: &wat::Error, text: &str) -> Self {
-        let mut head = Head { text: String::new(), room: WAT_RENDERING_BYTES };
-        // An error here only means that the rendering was cut off.
-        let _ = write!(head, "{error}");
-        let head = head.text;
-        let (message, location) = if let Some(at) = head.find("\n     --> <anon>:") {
-            (&head[..at], head[at..].split_once("<anon>:").map(|(_, rest)| rest.lines().next().unwrap_or("")))
-        } else if let Some(at) = head.rfind(" at <anon>:") {
-            (&head[..at], Some(&head[at + " at <anon>:".len()..]))
-        } else {
-            (head.lines().next().unwrap_or(""), None)
-        };
-        let message = format!("invalid text format: {}", printable(message, MESSAGE_CHARS));
-        let line_column = location.and_then(|l| l.split_once(':')).and_then(|(line, column)| {
-            Some((line.trim().parse::<usize>().ok()?, column.trim().parse::<usize>().ok()?))
-        });
-        match line_column.and_then(|(line, column)| TextPosition::find(text, line, column)) {
-            Some((offset, position)) => {
-                let mut error = Self::new(CompileErrorKind::Invalid, message, Some(offset));
-                error.inner.text = Some(position);
-                error
-            }
-            None => Self::new(CompileErrorKind::Invalid, message, None),
+    pub(crate) fn from_wast(error: &wast::Error, text: &str) -> Self {
+        let message = format!("invalid text format: {}", printable(&error.message(), MESSAGE_CHARS));
+        let mut offset = error.span().offset().min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
         }
+        Self::invalid_text(message, text, offset)
+    }
+
+    /// The artifact could not be written to standard output.
+    #[cold]
+    pub(crate) fn stdout_write(error: &std::io::Error) -> Self {
+        let mut this = Self::output(format!("cannot write standard output: {error}"));
+        this.inner.stdout_closed = error.kind() == std::io::ErrorKind::BrokenPipe;
+        this
+    }
+
+    /// Whether the artifact could not be written because standard output
+    /// is a closed pipe (`kilnc app.wasm -o - | head -c 4`): the reader
+    /// stopped reading, which a tool ends on quietly.
+    pub fn is_stdout_closed(&self) -> bool {
+        self.inner.stdout_closed
     }
 
     /// Invalid text, at the byte `offset` of `text` (on a character
@@ -161,15 +185,35 @@ impl CompileError {
     #[cold]
     pub(crate) fn invalid_text(message: impl Into<String>, text: &str, offset: usize) -> Self {
         let mut error = Self::new(CompileErrorKind::Invalid, message, Some(offset));
-        error.inner.text = Some(TextPosition::at(text, offset));
+        error.inner.text = Some(TextPosition::at(text, offset, TextMark::Error));
         error
     }
 
-    /// Names the file that a text-format error's line and column refer to.
-    pub(crate) fn in_file(mut self, file: &Path) -> Self {
-        if let Some(text) = &mut self.inner.text {
-            text.file = Some(file.to_owned());
+    /// An error found in the binary encoded from `text`, shown at the
+    /// function it is in, which starts at the byte `function_offset` of
+    /// `text` (on a character boundary).
+    #[cold]
+    pub(crate) fn at_function_in_text(mut self, text: &str, function_offset: usize) -> Self {
+        if self.inner.text.is_none() {
+            self.inner.text = Some(TextPosition::at(text, function_offset, TextMark::Function));
+            self.inner.offset_in_encoding = true;
         }
+        self
+    }
+
+    /// Marks the offset of an error found in the binary encoded from a
+    /// text-format module as an offset in that encoding, not in the input.
+    #[cold]
+    pub(crate) fn encoded_from_text(mut self) -> Self {
+        if self.inner.text.is_none() {
+            self.inner.offset_in_encoding = true;
+        }
+        self
+    }
+
+    /// Names the input file, which the error's location refers to.
+    pub(crate) fn in_file(mut self, file: &Path) -> Self {
+        self.inner.file = Some(file.to_owned());
         self
     }
 
@@ -197,13 +241,15 @@ impl CompileError {
     }
 
     /// Byte offset in the input, when known: in the Wasm binary, or for a
-    /// text-format error in the text.
+    /// text-format error in the text. For an error found in the binary of
+    /// a text-format module (a validation error), it is in that binary.
     pub fn offset(&self) -> Option<usize> {
         self.inner.offset
     }
 
     /// Line and column (both 1-based, the column in characters) of a
-    /// text-format error.
+    /// text-format error: where the parser stopped, or the start of the
+    /// function an error found in the binary is in.
     pub fn line_column(&self) -> Option<(usize, usize)> {
         self.inner.text.as_ref().map(|t| (t.line, t.column))
     }
@@ -223,12 +269,21 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
 
 impl fmt::Display for CompileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.inner.message)?;
-        if let Some(text) = &self.inner.text {
-            let file = text.file.as_deref().unwrap_or(Path::new("<input>")).display();
-            write!(f, " (at {file}:{}:{}", text.line, text.column)?;
-            if let Some(offset) = self.inner.offset {
-                write!(f, ", offset {offset:#x}")?;
+        let inner = &*self.inner;
+        f.write_str(&inner.message)?;
+        let file = inner.file.as_deref().map(Path::display);
+        if let Some(text) = &inner.text {
+            let file = file.map_or_else(|| "<input>".to_string(), |f| f.to_string());
+            match (text.mark, inner.func_index) {
+                (TextMark::Function, Some(i)) => {
+                    write!(f, " (in function {i}, at {file}:{}:{}", text.line, text.column)?
+                }
+                _ => {
+                    write!(f, " (at {file}:{}:{}", text.line, text.column)?;
+                    if let (Some(offset), false) = (inner.offset, inner.offset_in_encoding) {
+                        write!(f, ", offset {offset:#x}")?;
+                    }
+                }
             }
             let width = text.line.to_string().len();
             let blank = "";
@@ -240,71 +295,40 @@ impl fmt::Display for CompileError {
                 caret = text.caret
             );
         }
-        match (self.inner.offset, self.inner.func_index) {
-            (Some(o), Some(i)) => write!(f, " (at offset {o:#x}, in function {i})"),
-            (Some(o), None) => write!(f, " (at offset {o:#x})"),
-            (None, Some(i)) => write!(f, " (in function {i})"),
-            (None, None) => Ok(()),
+        let mut parts = Vec::new();
+        match (inner.offset, file, inner.offset_in_encoding) {
+            (Some(o), Some(file), true) => parts.push(format!("at offset {o:#x} of the binary encoding of {file}")),
+            (Some(o), None, true) => parts.push(format!("at offset {o:#x} of the binary encoding of the text")),
+            (Some(o), Some(file), false) => parts.push(format!("at {file}, offset {o:#x}")),
+            (Some(o), None, false) => parts.push(format!("at offset {o:#x}")),
+            (None, _, _) => {}
         }
+        if let Some(i) = inner.func_index {
+            parts.push(format!("in function {i}"));
+        }
+        if parts.is_empty() {
+            return Ok(());
+        }
+        write!(f, " ({})", parts.join(", "))
     }
 }
 
 impl std::error::Error for CompileError {}
 
 impl TextPosition {
-    /// Finds the parser's `line` and `column` in `text`: the byte offset
-    /// of the error, and its position.
-    ///
-    /// The parser counts the column as the display width of the first
-    /// `byte column` bytes of the line with each tab widened to four
-    /// spaces; counting one column per character, this finds the byte
-    /// column back. It is exact for lines whose characters are each one
-    /// column wide (all of ASCII, tabs included).
-    fn find(text: &str, line: usize, column: usize) -> Option<(usize, TextPosition)> {
-        let line_start = match line {
-            0 => return None,
-            1 => 0,
-            _ => text.match_indices('\n').nth(line - 2)?.0 + 1,
-        };
-        let rest = &text[line_start..];
-        let line_text = &rest[..rest.find('\n').unwrap_or(rest.len())];
-
-        let wanted = column.saturating_sub(1);
-        let (mut width, mut byte_column) = (0, 0);
-        for c in line_text.chars() {
-            let (c_width, c_bytes) = match c {
-                '\t' => (4, 4),
-                c if RENDERING_LEAVES_OUT.contains(&c) => (0, 0),
-                c => (1, c.len_utf8()),
-            };
-            if width + c_width > wanted {
-                // Within a widened tab, each of its spaces is a byte.
-                byte_column += if c == '\t' { wanted - width } else { 0 };
-                break;
-            }
-            width += c_width;
-            byte_column += c_bytes;
-        }
-        let mut byte_column = byte_column.min(line_text.len());
-        while !line_text.is_char_boundary(byte_column) {
-            byte_column -= 1;
-        }
-        Some((line_start + byte_column, TextPosition::new(line, line_text, byte_column)))
-    }
-
     /// The position of the byte `offset` of `text`, which is on a
     /// character boundary.
-    fn at(text: &str, offset: usize) -> TextPosition {
+    fn at(text: &str, offset: usize, mark: TextMark) -> TextPosition {
         let before = &text[..offset];
         let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let rest = &text[line_start..];
         let line_text = &rest[..rest.find('\n').unwrap_or(rest.len())];
-        TextPosition::new(line, line_text, offset - line_start)
+        TextPosition::new(line, line_text, offset - line_start, mark)
     }
 
     /// The position of `byte_column` in `line_text`, the `line`th line.
-    fn new(line: usize, line_text: &str, byte_column: usize) -> TextPosition {
+    fn new(line: usize, line_text: &str, byte_column: usize, mark: TextMark) -> TextPosition {
         let (before, after) = line_text.split_at(byte_column);
         let mut shown_before: Vec<char> = before.chars().rev().take(SNIPPET_CHARS_BEFORE + 1).collect();
         let cut_before = shown_before.len() > SNIPPET_CHARS_BEFORE;
@@ -325,30 +349,7 @@ impl TextPosition {
             snippet.push('…');
         }
 
-        TextPosition { file: None, line, column: before.chars().count() + 1, snippet, caret }
-    }
-}
-
-/// Collects a rendering up to a size, then stops it.
-struct Head {
-    text: String,
-    room: usize,
-}
-
-impl fmt::Write for Head {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if s.len() <= self.room {
-            self.text.push_str(s);
-            self.room -= s.len();
-            return Ok(());
-        }
-        let mut end = self.room;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.text.push_str(&s[..end]);
-        self.room = 0;
-        Err(fmt::Error)
+        TextPosition { mark, line, column: before.chars().count() + 1, snippet, caret }
     }
 }
 

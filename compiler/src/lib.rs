@@ -33,6 +33,7 @@ mod progress;
 mod report;
 mod seal;
 mod signing;
+mod text_format;
 mod text_layout;
 mod trampolines;
 pub mod translate;

@@ -25,7 +25,19 @@ fn invalid_body_reports_offset_and_function_index() {
     assert!(err.offset().is_some());
     let text = err.to_string();
     assert!(text.contains("type mismatch"), "{text}");
-    assert!(text.contains("at offset 0x") && text.contains("in function 2"), "{text}");
+    // Given as text, the error is shown at the function in the text.
+    assert!(text.contains("(in function 2, at <input>:5:4)\n"), "{text}");
+    assert!(text.contains("5 |   (func (result i32) (i32.add"), "{text}");
+    assert_eq!(err.line_column(), Some((5, 4)));
+
+    // Given as a binary, at its offset in it.
+    let binary = wat::parse_str(INVALID_BODY).unwrap();
+    let err = compile(&binary, &CompileOptions::default()).unwrap_err();
+    assert_eq!(err.func_index(), Some(2));
+    let text = err.to_string();
+    assert!(text.contains("type mismatch") && text.ends_with(", in function 2)"), "{text}");
+    assert!(text.contains(&format!("(at offset {:#x}", err.offset().unwrap())), "{text}");
+    assert_eq!(err.line_column(), None);
 }
 
 #[test]

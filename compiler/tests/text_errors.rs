@@ -99,6 +99,27 @@ fn compile_file_names_the_file() {
 }
 
 #[test]
+fn compile_file_names_the_file_of_a_validation_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "(module\n  (import \"m\" \"f\" (func))\n  (func $ok)\n  (func $bad (result i32)\n    f32.const 1))\n";
+
+    let input = dir.path().join("bad.wat");
+    std::fs::write(&input, text).unwrap();
+    let err = compile_file(&input, &dir.path().join("bad.o"), &CompileOptions::default()).unwrap_err();
+    let shown = err.to_string();
+    let at = format!("type mismatch: expected i32, found f32 (in function 2, at {}:4:4)\n", input.display());
+    assert!(shown.starts_with(&at), "{shown}");
+    assert!(shown.contains("4 |   (func $bad (result i32)\n  |    ^"), "{shown}");
+
+    let input = dir.path().join("bad.wasm");
+    std::fs::write(&input, wat::parse_str(text).unwrap()).unwrap();
+    let err = compile_file(&input, &dir.path().join("bad.o"), &CompileOptions::default()).unwrap_err();
+    let offset = err.offset().expect("a binary offset");
+    let at = format!("(at {}, offset {offset:#x}, in function 2)", input.display());
+    assert!(err.to_string().ends_with(&at), "{err}");
+}
+
+#[test]
 fn compile_file_refuses_what_it_must_not_read_or_replace() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("m.wat");

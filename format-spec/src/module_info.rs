@@ -1,6 +1,8 @@
 //! The module info: everything the loader needs to instantiate a module,
 //! stored bincode-encoded (standard config) after the header in `.kiln.meta`.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -56,6 +58,53 @@ pub struct GlobalType {
     pub content: ValType,
     /// Whether `global.set` may change it.
     pub mutable: bool,
+}
+
+impl fmt::Display for TableType {
+    /// The text format: `(table 1 10 funcref)`, `(table i64 0 externref)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(table ")?;
+        if self.table64 {
+            f.write_str("i64 ")?;
+        }
+        write_limits(f, self.minimum, self.maximum)?;
+        write!(f, " {})", self.element)
+    }
+}
+
+impl fmt::Display for MemoryType {
+    /// The text format: `(memory 1 2)`, `(memory i64 1)`, `(memory 1 1 shared)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(memory ")?;
+        if self.memory64 {
+            f.write_str("i64 ")?;
+        }
+        write_limits(f, self.minimum, self.maximum)?;
+        if self.shared {
+            f.write_str(" shared")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// `min` or `min max`, as the text format writes limits.
+fn write_limits(f: &mut fmt::Formatter<'_>, minimum: u64, maximum: Option<u64>) -> fmt::Result {
+    write!(f, "{minimum}")?;
+    match maximum {
+        Some(maximum) => write!(f, " {maximum}"),
+        None => Ok(()),
+    }
+}
+
+impl fmt::Display for GlobalType {
+    /// The text format: `(global i32)`, `(global (mut i64))`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mutable {
+            write!(f, "(global (mut {}))", self.content)
+        } else {
+            write!(f, "(global {})", self.content)
+        }
+    }
 }
 
 /// A constant expression. One instruction has a variant of its own; a
@@ -199,6 +248,19 @@ pub enum ExternKind {
     Global,
     /// Tag.
     Tag,
+}
+
+impl fmt::Display for ExternKind {
+    /// The text format's keyword: `func`, `table`, `memory`, `global`, `tag`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ExternKind::Func => "func",
+            ExternKind::Table => "table",
+            ExternKind::Memory => "memory",
+            ExternKind::Global => "global",
+            ExternKind::Tag => "tag",
+        })
+    }
 }
 
 /// One export.
@@ -493,6 +555,21 @@ impl ModuleInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entity_types_display_as_the_text_format() {
+        let table = TableType { element: RefType::FUNCREF, minimum: 1, maximum: Some(10), table64: false };
+        assert_eq!(table.to_string(), "(table 1 10 funcref)");
+        let table64 = TableType { element: RefType::EXTERNREF, minimum: 0, maximum: None, table64: true };
+        assert_eq!(table64.to_string(), "(table i64 0 externref)");
+        let memory = MemoryType { minimum: 1, maximum: None, shared: false, memory64: false };
+        assert_eq!(memory.to_string(), "(memory 1)");
+        let shared = MemoryType { minimum: 1, maximum: Some(2), shared: true, memory64: true };
+        assert_eq!(shared.to_string(), "(memory i64 1 2 shared)");
+        assert_eq!(GlobalType { content: ValType::I32, mutable: false }.to_string(), "(global i32)");
+        assert_eq!(GlobalType { content: ValType::F64, mutable: true }.to_string(), "(global (mut f64))");
+        assert_eq!(ExternKind::Memory.to_string(), "memory");
+    }
 
     #[test]
     fn module_info_round_trip() {

@@ -22,7 +22,7 @@ macro_rules! trap_codes {
             /// Every trap code.
             pub const ALL: &'static [TrapCode] = &[$(TrapCode::$name),*];
 
-            /// The code's identifier, as Display and FromStr spell it.
+            /// The code's identifier, as FromStr spells it.
             pub fn name(self) -> &'static str {
                 match self.0.get() { $($val => $ident,)* _ => "unknown" }
             }
@@ -74,8 +74,10 @@ impl TrapCode {
 }
 
 impl fmt::Display for TrapCode {
+    /// The trap's message ("integer divide by zero"), as Wasmtime prints a
+    /// trap code; [`TrapCode::name`] is the identifier.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.message())
     }
 }
 
@@ -210,13 +212,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trap_code_display_from_str_round_trip() {
+    fn trap_code_name_from_str_round_trip() {
         for &code in TrapCode::ALL {
-            assert_eq!(code.to_string().parse::<TrapCode>().unwrap(), code);
+            assert_eq!(code.name().parse::<TrapCode>().unwrap(), code);
+            assert_eq!(code.to_string(), code.message());
             assert_eq!(TrapCode::from_u8(code.as_u8()), Some(code));
         }
         assert!("nope".parse::<TrapCode>().is_err());
         assert_eq!(TrapCode::from_u8(0), None);
+        assert_eq!(TrapCode::INTEGER_DIVISION_BY_ZERO.to_string(), "integer divide by zero");
     }
 
     #[test]

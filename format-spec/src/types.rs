@@ -358,6 +358,29 @@ impl FuncType {
     }
 }
 
+impl fmt::Display for FuncType {
+    /// The text format, parameters and results each in one group:
+    /// `(func (param i32 i32) (result i32))`, `(func)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(func")?;
+        write_group(f, "param", &self.params)?;
+        write_group(f, "result", &self.results)?;
+        f.write_str(")")
+    }
+}
+
+/// ` (keyword t1 t2 ...)`, or nothing for no types.
+fn write_group(f: &mut fmt::Formatter<'_>, keyword: &str, types: &[ValType]) -> fmt::Result {
+    if types.is_empty() {
+        return Ok(());
+    }
+    write!(f, " ({keyword}")?;
+    for t in types {
+        write!(f, " {t}")?;
+    }
+    f.write_str(")")
+}
+
 /// How a field or array element is stored: packed 8- or 16-bit integers
 /// (read with `_s`/`_u`, written truncated), or a value type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -539,16 +562,7 @@ impl fmt::Display for CompositeType {
     /// `(struct (field (mut i8)) (field anyref))`, `(array i64)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CompositeType::Func(t) => {
-                f.write_str("(func")?;
-                for p in &t.params {
-                    write!(f, " (param {p})")?;
-                }
-                for r in &t.results {
-                    write!(f, " (result {r})")?;
-                }
-                f.write_str(")")
-            }
+            CompositeType::Func(t) => t.fmt(f),
             CompositeType::Struct(s) => {
                 f.write_str("(struct")?;
                 for field in &s.fields {
@@ -650,5 +664,13 @@ mod tests {
             ValType::Ref(RefType { nullable: true, heap: HeapType::ConcreteStruct(2) }).to_string(),
             "(ref null 2)"
         );
+        let binary = FuncType { params: vec![ValType::I32, ValType::I32], results: vec![ValType::I32] };
+        assert_eq!(binary.to_string(), "(func (param i32 i32) (result i32))");
+        assert_eq!(FuncType { params: vec![], results: vec![] }.to_string(), "(func)");
+        assert_eq!(
+            FuncType { params: vec![ValType::EXTERNREF], results: vec![] }.to_string(),
+            "(func (param externref))"
+        );
+        assert_eq!(CompositeType::Func(binary).to_string(), "(func (param i32 i32) (result i32))");
     }
 }

@@ -94,3 +94,38 @@ pub fn write_report(out: &mut dyn Write, error: &anyhow::Error) -> std::io::Resu
     }
     Ok(())
 }
+
+/// Writes `line` and a newline to stdout, as `println!` does, but never
+/// panics: the output of a tool that a reader stopped reading ends the
+/// tool (see [`stdout_failed`]).
+///
+/// `kiln` keeps SIGPIPE ignored, as Rust sets it, rather than restoring
+/// its default at start: a guest that `kiln run` runs writes to the same
+/// stdout, and a write of the guest to a closed pipe must be its EPIPE
+/// error (as under other runtimes), not the end of the process. Only the
+/// tool's own writes end it.
+pub fn print_line(line: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(line).and_then(|()| stdout.write_all(b"\n")) {
+        stdout_failed(&error);
+    }
+}
+
+/// The exit status of a tool whose stdout was closed under it: 141, what a
+/// shell shows for a program killed by SIGPIPE (128 + 13), as one that
+/// keeps SIGPIPE's default is.
+pub const EXIT_STDOUT_CLOSED: u8 = 141;
+
+/// Ends the process after a write of the tool's own to stdout failed: for
+/// a closed pipe (`kiln inspect big.o | head -1`), quietly with
+/// [`EXIT_STDOUT_CLOSED`]; for another error, with a message and
+/// [`EXIT_FAILURE`]. Nothing else is written to stdout after it failed, and
+/// no destructor of the tool needs to run (its files are written through
+/// temporary files and renamed).
+pub fn stdout_failed(error: &std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(EXIT_STDOUT_CLOSED.into());
+    }
+    let _ = writeln!(std::io::stderr(), "error: cannot write standard output: {error}");
+    std::process::exit(EXIT_FAILURE.into())
+}

@@ -24,6 +24,10 @@ pub enum Error {
     /// [`Error::downcast_ref`].
     #[error("host error: {0:#}")]
     Host(anyhow::Error),
+    /// The instance has no export of the name asked for, or it is of
+    /// another kind.
+    #[error("{0}")]
+    UnknownExport(String),
     /// A value or signature had the wrong type.
     #[error("type mismatch: {0}")]
     Type(String),

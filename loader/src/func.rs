@@ -74,7 +74,11 @@ impl Func {
         let ty = self.checked_type(store)?;
         check_values(store, "argument", &ty.params, params)?;
         if results.len() != ty.results.len() {
-            return Err(Error::ty(format!("expected room for {} results, got {}", ty.results.len(), results.len())));
+            return Err(Error::ty(format!(
+                "expected room for {}, got {}",
+                crate::wording::count_of(ty.results.len(), "result"),
+                results.len()
+            )));
         }
         let func_ref = store.func_ref(self)?;
         let mut slots = vec![ValueSlot::ZERO; ty.params.len().max(ty.results.len())];
@@ -116,7 +120,11 @@ pub(crate) fn check_values(
     values: &[Val],
 ) -> Result<(), Error> {
     if types.len() != values.len() {
-        return Err(Error::ty(format!("expected {} {what}s, got {}", types.len(), values.len())));
+        return Err(Error::ty(format!(
+            "expected {}, got {}",
+            crate::wording::count_of(types.len(), what),
+            values.len()
+        )));
     }
     for (i, (&t, v)) in types.iter().zip(values).enumerate() {
         if !v.is_of_type(store, t)? {

@@ -96,6 +96,18 @@ impl Instance {
         self.get_export(store, name)?.into_func()
     }
 
+    /// The exported function `name`, or an [`Error::UnknownExport`] that
+    /// says why there is none: no export of that name (with the nearest
+    /// name, or the list of the functions there are), or one of another kind.
+    pub fn require_func(&self, store: impl AsContext, name: &str) -> Result<Func, Error> {
+        if let Some(func) = self.get_func(&store, name) {
+            return Ok(func);
+        }
+        let store = opaque(&store);
+        let data = self.data(store)?;
+        Err(crate::missing_export::missing_export(data.module.exports(), name, ExternKind::Func))
+    }
+
     /// The exported global `name`.
     pub fn get_global(&self, store: impl AsContext, name: &str) -> Option<Global> {
         self.get_export(store, name)?.into_global()
@@ -133,7 +145,7 @@ impl Instance {
         store: impl AsContext,
         name: &str,
     ) -> Result<TypedFunc<P, R>, Error> {
-        let func = self.get_func(&store, name).ok_or_else(|| Error::ty(format!("no exported function `{name}`")))?;
+        let func = self.require_func(&store, name)?;
         func.typed(&store)
     }
 }

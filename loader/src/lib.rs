@@ -99,6 +99,7 @@ mod linker;
 #[doc(hidden)]
 pub mod matching;
 mod memory;
+mod missing_export;
 mod module;
 mod profiling;
 mod rooted;
@@ -110,6 +111,7 @@ mod typed_func;
 mod values;
 #[cfg(feature = "wasi")]
 pub mod wasi;
+pub mod wording;
 
 /// Trap machinery that the loader's own tests drive directly.
 #[doc(hidden)]

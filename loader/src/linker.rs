@@ -187,10 +187,10 @@ impl<T: 'static> Linker<T> {
                         };
                         if wanted != Some(host.type_id) {
                             return Err(Error::Link(format!(
-                                "incompatible import type for `{}`.`{}`: the host function has type {:?}",
+                                "incompatible import type for `{}`.`{}`: the host function has type `{}`",
                                 import.module,
                                 import.name,
-                                self.engine.func_type(host.type_id)
+                                self.engine.func_type(host.type_id).map_or_else(|| "?".to_string(), |t| t.to_string())
                             )));
                         }
                         PreImport::Host(host.clone())

@@ -84,8 +84,8 @@ pub(crate) fn check_import(
             if store.engine.is_subtype(provided, *wanted) {
                 Ok(())
             } else {
-                let name = |id| store.engine.func_type(id).map_or_else(|| "?".to_string(), |t| format!("{t:?}"));
-                Err(format!("expected function {}, found {}", name(*wanted), name(provided)))
+                let name = |id| store.engine.func_type(id).map_or_else(|| "?".to_string(), |t| t.to_string());
+                Err(format!("expected func of type `{}`, found func of type `{}`", name(*wanted), name(provided)))
             }
         }
         (Extern::Table(t), ImportKind::Table(wanted)) => {
@@ -94,7 +94,7 @@ pub(crate) fn check_import(
             if table_matches(&provided, wanted) {
                 Ok(())
             } else {
-                Err(format!("expected table {wanted:?}, found {provided:?}"))
+                Err(format!("expected `{wanted}`, found `{provided}`"))
             }
         }
         (Extern::Memory(m), ImportKind::Memory(wanted)) => {
@@ -102,7 +102,7 @@ pub(crate) fn check_import(
             if memory_matches(&provided, wanted) {
                 Ok(())
             } else {
-                Err(format!("expected memory {wanted:?}, found {provided:?}"))
+                Err(format!("expected `{wanted}`, found `{provided}`"))
             }
         }
         (Extern::SharedMemory(m), ImportKind::Memory(wanted)) => {
@@ -110,7 +110,7 @@ pub(crate) fn check_import(
             if memory_matches(&provided, wanted) {
                 Ok(())
             } else {
-                Err(format!("expected memory {wanted:?}, found {provided:?}"))
+                Err(format!("expected `{wanted}`, found `{provided}`"))
             }
         }
         (Extern::Global(g), ImportKind::Global(wanted)) => {
@@ -119,7 +119,7 @@ pub(crate) fn check_import(
             if global_matches(&provided, wanted, |a, b| store.engine.is_subtype(a, b)) {
                 Ok(())
             } else {
-                Err(format!("expected global {wanted:?}, found {provided:?}"))
+                Err(format!("expected `{wanted}`, found `{provided}`"))
             }
         }
         (Extern::Tag(t), ImportKind::Tag(type_index)) => {
@@ -128,8 +128,8 @@ pub(crate) fn check_import(
             if provided == *wanted {
                 Ok(())
             } else {
-                let name = |id| store.engine.func_type(id).map_or_else(|| "?".to_string(), |t| format!("{t:?}"));
-                Err(format!("expected tag {}, found {}", name(*wanted), name(provided)))
+                let name = |id| store.engine.func_type(id).map_or_else(|| "?".to_string(), |t| t.to_string());
+                Err(format!("expected tag of type `{}`, found tag of type `{}`", name(*wanted), name(provided)))
             }
         }
         (item, kind) => Err(format!("expected {}, found {}", kind_name(kind), item.kind_name())),

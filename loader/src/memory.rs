@@ -147,8 +147,8 @@ impl Memory {
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64, Error> {
         let store = opaque_mut(&mut store);
         store.check(self.store, "memory")?;
-        store
-            .grow_memory(self.index, delta)?
-            .ok_or_else(|| Error::Instantiation(format!("cannot grow memory by {delta} pages")))
+        store.grow_memory(self.index, delta)?.ok_or_else(|| {
+            Error::Instantiation(format!("cannot grow memory by {}", crate::wording::count(delta, "page")))
+        })
     }
 }

@@ -75,9 +75,9 @@ impl SharedMemory {
     /// maximum it is an error. No store's resource limiter is asked: the
     /// memory belongs to none.
     pub fn grow(&self, delta: u64) -> Result<u64, Error> {
-        self.inner
-            .grow(delta)
-            .ok_or_else(|| Error::Instantiation(format!("cannot grow shared memory by {delta} pages")))
+        self.inner.grow(delta).ok_or_else(|| {
+            Error::Instantiation(format!("cannot grow shared memory by {}", crate::wording::count(delta, "page")))
+        })
     }
 
     /// Copies bytes out of the memory; out of bounds is an error.

@@ -164,11 +164,8 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     pub(crate) fn new(func: Func, ty: &FuncType) -> Result<Self, Error> {
         if ty.params != P::valtypes() || ty.results != R::valtypes() {
             return Err(Error::ty(format!(
-                "function is {:?} -> {:?}, not {:?} -> {:?}",
-                ty.params,
-                ty.results,
-                P::valtypes(),
-                R::valtypes()
+                "function has type `{ty}`, not `{}`",
+                FuncType { params: P::valtypes(), results: R::valtypes() }
             )));
         }
         Ok(TypedFunc { func, _signature: PhantomData })

@@ -9,6 +9,7 @@ mod progress_bar;
 mod timings;
 mod verbose;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -16,8 +17,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::{CommandFactory, Parser, ValueEnum};
 use kiln_cli_docs::Shell;
 use kiln_compiler::{
-    compile_file_with_report, CompileOptions, CpuChoice, Emit, ExecutableOptions, Features, Inlining, OptLevel,
-    Preopen, RunPolicy, Signer,
+    compile_file_with_report, CompileError, CompileOptions, CpuChoice, Emit, ExecutableOptions, Features, Inlining,
+    OptLevel, Preopen, RunPolicy, Signer,
 };
 
 use crate::progress_bar::ProgressBar;
@@ -347,9 +348,26 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<CompileError>().is_some_and(CompileError::is_stdout_closed) => {
+            end_on_closed_stdout()
+        }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Nothing is left to tell of a failure to write to stderr.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
+
+/// Ends kilnc quietly when its reader stopped reading (`kilnc app.wasm
+/// -o - | head -c 4`), with status 141: what a shell shows for a program
+/// killed by SIGPIPE, as one that keeps SIGPIPE's default is. kilnc keeps
+/// SIGPIPE ignored, as Rust sets it, so that a closed pipe is an error it
+/// sees (and never ends it half-way through writing a file), and ends so
+/// only once it has seen one on standard output.
+fn end_on_closed_stdout() -> ExitCode {
+    ExitCode::from(EXIT_STDOUT_CLOSED)
+}
+
+/// 128 + SIGPIPE (13).
+const EXIT_STDOUT_CLOSED: u8 = 141;

@@ -64,7 +64,11 @@ pub(crate) fn ref_type(ty: wasmparser::RefType, kinds: &[TypeKind], offset: usiz
 /// abstract type; shared ones are refused.
 pub(crate) fn heap_type(ty: wasmparser::HeapType, kinds: &[TypeKind], offset: usize) -> Result<HeapType> {
     use wasmparser::AbstractHeapType as A;
-    let unsupported = || CompileError::unsupported(format!("heap type {ty:?} is not supported"), offset);
+    let unsupported = || {
+        // The text format's name of the type, as a nullable reference to it.
+        let name = wasmparser::RefType::new(true, ty).map_or_else(|| format!("{ty:?}"), |r| r.to_string());
+        CompileError::unsupported(format!("reference type `{name}` is not supported"), offset)
+    };
     match ty {
         wasmparser::HeapType::Abstract { shared: false, ty } => Ok(match ty {
             A::Func => HeapType::Func,

@@ -54,8 +54,9 @@ impl From<Error> for kiln_error_t {
 }
 
 impl From<kiln_loader::wasi::WasiError> for kiln_error_t {
+    /// The message with its causes, which the error gives as its sources.
     fn from(error: kiln_loader::wasi::WasiError) -> kiln_error_t {
-        kiln_error_t::msg(error.to_string())
+        kiln_error_t::msg(format!("{:#}", anyhow::Error::new(error)))
     }
 }
 

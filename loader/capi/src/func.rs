@@ -1,5 +1,6 @@
 //! `kiln_func_t`: calling exported functions with checked arguments.
 
+use kiln_loader::wording::count_of;
 use kiln_loader::{AsContextMut, Func, Val};
 
 use crate::error::kiln_error_t;
@@ -63,10 +64,13 @@ pub(crate) unsafe fn call_checked(
     check_expressible(&ty)?;
     // The counts first: a length C got wrong never sizes a buffer.
     if nargs != ty.params.len() {
-        return Err(kiln_error_t::msg(format!("expected {} arguments, got {nargs}", ty.params.len())));
+        return Err(kiln_error_t::msg(format!("expected {}, got {nargs}", count_of(ty.params.len(), "argument"))));
     }
     if nresults != ty.results.len() {
-        return Err(kiln_error_t::msg(format!("expected room for {} results, got {nresults}", ty.results.len())));
+        return Err(kiln_error_t::msg(format!(
+            "expected room for {}, got {nresults}",
+            count_of(ty.results.len(), "result")
+        )));
     }
     if nresults > 0 && results.is_null() {
         return Err(kiln_error_t::msg(format!("results is NULL but its length is {nresults}")));

@@ -13,6 +13,14 @@
 //! kiln run app.o --trust release.pub  # runs it only if release.key signed it
 //! ```
 
+/// `println!` that never panics: a write to a closed stdout ends `kiln`
+/// quietly, as killed by SIGPIPE (see [`command_exit::print_line`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        kiln_loader::command_exit::print_line(format_args!($($arg)*))
+    };
+}
+
 #[cfg(feature = "verify")]
 mod signing;
 
@@ -24,10 +32,13 @@ use anyhow::{anyhow, bail, Context, Result};
 #[cfg(feature = "docs")]
 use clap::CommandFactory;
 use clap::{Parser, Subcommand, ValueEnum};
+use kiln_loader::code::wasm_source::{self, WasmFormat};
+use kiln_loader::code::LoadError;
 use kiln_loader::command_exit::{self, CommandEnd};
+use kiln_loader::wording::count_of;
 use kiln_loader::{
-    CompositeType, Config, Engine, Error, ExternKind, ImportKind, Instance, Linker, MemoryType, Module,
-    ProfilingStrategy, Store, StoreLimits, TableType, Val, ValType,
+    CompositeType, Config, Engine, Error, ImportKind, Instance, Linker, MemoryType, Module, ProfilingStrategy, Store,
+    StoreLimits, TableType, Val, ValType,
 };
 use serde_json::json;
 
@@ -382,6 +393,33 @@ impl ArtifactSource {
     }
 }
 
+/// A WebAssembly module given where an artifact is expected is refused with
+/// the commands that compile it and then do what was asked:
+/// `kilnc app.wasm -o app.o && kiln run app.o`.
+fn compile_first(error: Error, file: &Path, subcommand: &str) -> anyhow::Error {
+    match error {
+        Error::Load(load) => compile_first_load(load, file, subcommand).unwrap_or_else(anyhow::Error::new),
+        other => other.into(),
+    }
+}
+
+/// [`compile_first`] of a load error: the refusal if the bytes are a
+/// WebAssembly module, else the error as it was.
+fn compile_first_load(error: LoadError, file: &Path, subcommand: &str) -> Result<anyhow::Error, LoadError> {
+    let format = match error.wasm_module_format() {
+        Some(WasmFormat::Binary) => "binary",
+        Some(WasmFormat::Text) => "text",
+        None => return Err(error),
+    };
+    Ok(anyhow!(
+        "`{}` is a WebAssembly module in the {format} format, not a kiln artifact: kiln runs modules compiled ahead \
+         of time by kilnc; compile it first: `{} && kiln {subcommand} {}`",
+        file.display(),
+        wasm_source::kilnc_command(file),
+        wasm_source::shell_word(&wasm_source::artifact_path_for(file))
+    ))
+}
+
 fn run(
     file: &PathBuf,
     source: &ArtifactSource,
@@ -392,7 +430,7 @@ fn run(
     args: &[String],
 ) -> Result<()> {
     let engine = Engine::new(Config::new().profiler(profiler))?;
-    let module = source.load(&engine, file)?;
+    let module = source.load(&engine, file).map_err(|e| compile_first(e, file, "run"))?;
     // Without --invoke the arguments are the command's own, after its name.
     let command_args: Vec<String> = match invoke {
         Some(_) => vec![file.display().to_string()],
@@ -444,10 +482,14 @@ fn run(
             return Ok(());
         }
     };
-    let func = instance.get_func(&store, name).ok_or_else(|| UsageError(format!("no exported function `{name}`")))?;
+    let func = instance.require_func(&store, name).map_err(|e| UsageError(e.to_string()))?;
     let ty = func.ty(&store);
     if invoke.is_some() && args.len() != ty.params.len() {
-        let why = format!("`{name}` takes {} arguments ({:?}), {} given", ty.params.len(), ty.params, args.len());
+        let why = format!(
+            "`{name}` takes {} (its type is `{ty}`), {} given",
+            count_of(ty.params.len(), "argument"),
+            args.len()
+        );
         return Err(UsageError(why).into());
     }
     let arguments = if invoke.is_some() { args } else { &[] };
@@ -477,7 +519,7 @@ fn run(
         });
     }
     for result in &results {
-        println!("{}", format_val(result));
+        outln!("{}", format_val(result));
     }
     Ok(())
 }
@@ -676,7 +718,8 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
     // SAFETY: inspecting maps the artifact (with every check of a load) but
     // runs none of its code: nothing is instantiated or called.
     #[allow(unsafe_code)]
-    let module = unsafe { Module::from_file(&Engine::default(), file) }?;
+    let module =
+        unsafe { Module::from_file(&Engine::default(), file) }.map_err(|e| compile_first(e, file, "inspect"))?;
     let code = module.code();
     let header = code.header();
     let info = module.info();
@@ -720,15 +763,8 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
         ImportKind::Func(t) => format!("func (type {t})"),
         ImportKind::Table(t) => format!("table {}", describe_table(t)),
         ImportKind::Memory(m) => format!("memory {}", describe_memory(m)),
-        ImportKind::Global(g) => format!("global {g:?}"),
+        ImportKind::Global(g) => g.to_string(),
         ImportKind::Tag(t) => format!("tag (type {t})"),
-    };
-    let export_kind = |k: ExternKind| match k {
-        ExternKind::Func => "func",
-        ExternKind::Table => "table",
-        ExternKind::Memory => "memory",
-        ExternKind::Global => "global",
-        ExternKind::Tag => "tag",
     };
     if as_json {
         let out = json!({
@@ -762,7 +798,7 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
                 "module": i.module, "name": i.name, "kind": import_kind(&i.kind),
             })).collect::<Vec<_>>(),
             "exports": info.exports.iter().map(|e| json!({
-                "name": e.name, "kind": export_kind(e.kind), "index": e.index,
+                "name": e.name, "kind": e.kind.to_string(), "index": e.index,
             })).collect::<Vec<_>>(),
             "functions": functions.iter().map(|f| json!({
                 "index": f.index,
@@ -805,31 +841,31 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
             "trap_records": code.trap_table().len(),
             "stack_maps": code.stack_map_table().len(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("file:            {}", file.display());
-    println!("format version:  {}", header.format_version);
-    println!("producer:        {}", header.producer());
-    println!("target:          {}", header.target());
-    println!("cpu features:    {}", header.cpu_features);
-    println!("flags hash:      {:#018x}", header.flags_hash);
-    println!("relaxed SIMD:    {}", header.relaxed_simd);
-    println!("digest:          {:#018x}", header.digest);
+    outln!("file:            {}", file.display());
+    outln!("format version:  {}", header.format_version);
+    outln!("producer:        {}", header.producer());
+    outln!("target:          {}", header.target());
+    outln!("cpu features:    {}", header.cpu_features);
+    outln!("flags hash:      {:#018x}", header.flags_hash);
+    outln!("relaxed SIMD:    {}", header.relaxed_simd);
+    outln!("digest:          {:#018x}", header.digest);
     match &header.signature {
-        Some(signed) => println!(
+        Some(signed) => outln!(
             "signed by:       {} (not checked here: kiln verify)",
             kiln_format::signature::key_fingerprint(&signed.signer)
         ),
-        None => println!("signed by:       nobody"),
+        None => outln!("signed by:       nobody"),
     }
     if let Some(name) = module.name() {
-        println!("module name:     {name}");
+        outln!("module name:     {name}");
     }
-    println!("text size:       {} bytes", code.text_len());
-    println!("trap records:    {}", code.trap_table().len());
-    println!("stack maps:      {}", code.stack_map_table().len());
-    println!("types ({}):", info.types.len());
+    outln!("text size:       {} bytes", code.text_len());
+    outln!("trap records:    {}", code.trap_table().len());
+    outln!("stack maps:      {}", code.stack_map_table().len());
+    outln!("types ({}):", info.types.len());
     for (i, (t, shape)) in info.types.iter().zip(&info.type_shapes).enumerate() {
         let sub = match (shape.supertype, shape.is_final) {
             (Some(sup), true) => format!(" (sub final {sup})"),
@@ -842,33 +878,33 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
         } else {
             String::new()
         };
-        println!("  {i:>4} {t}{sub}{group}");
+        outln!("  {i:>4} {t}{sub}{group}");
     }
-    println!("imports ({}):", info.imports.len());
+    outln!("imports ({}):", info.imports.len());
     for i in &info.imports {
-        println!("  {}.{}: {}", i.module, i.name, import_kind(&i.kind));
+        outln!("  {}.{}: {}", i.module, i.name, import_kind(&i.kind));
     }
-    println!("exports ({}):", info.exports.len());
+    outln!("exports ({}):", info.exports.len());
     for e in &info.exports {
-        println!("  {}: {} {}", e.name, export_kind(e.kind), e.index);
+        outln!("  {}: {} {}", e.name, e.kind, e.index);
     }
-    println!("memories ({}):", info.memories.len());
+    outln!("memories ({}):", info.memories.len());
     for (i, m) in info.memories.iter().enumerate() {
         let imported = if i < info.num_imported_memories as usize { " (imported)" } else { "" };
-        println!("  {i:>4} {}{imported}", describe_memory(m));
+        outln!("  {i:>4} {}{imported}", describe_memory(m));
     }
-    println!("tables ({}):", info.tables.len());
+    outln!("tables ({}):", info.tables.len());
     for (i, t) in info.tables.iter().enumerate() {
         let imported = if i < info.num_imported_tables as usize { " (imported)" } else { "" };
-        println!("  {i:>4} {}{imported}", describe_table(t));
+        outln!("  {i:>4} {}{imported}", describe_table(t));
     }
-    println!("functions ({}):", functions.len());
+    outln!("functions ({}):", functions.len());
     for f in &functions {
         let name = f.name.as_deref().unwrap_or("-");
         if f.imported {
-            println!("  {:>4} {name} (type {}, imported)", f.index, f.type_index);
+            outln!("  {:>4} {name} (type {}, imported)", f.index, f.type_index);
         } else {
-            println!(
+            outln!(
                 "  {:>4} {name} (type {}) offset {:#x} size {} traps {} stack maps {}",
                 f.index,
                 f.type_index,
@@ -879,18 +915,20 @@ fn inspect(file: &PathBuf, as_json: bool) -> Result<()> {
             );
             if !f.inlined.is_empty() {
                 let callees: Vec<String> = f.inlined.iter().map(u32::to_string).collect();
-                println!("         inlined functions: {}", callees.join(", "));
+                outln!("         inlined functions: {}", callees.join(", "));
             }
             for m in &f.stack_maps {
-                println!(
+                outln!(
                     "         stack map: return {:#x}, frame {} bytes, live slots at sp+{:?}",
-                    m.return_offset, m.frame_size, m.slots
+                    m.return_offset,
+                    m.frame_size,
+                    m.slots
                 );
             }
         }
     }
     if let Some(start) = info.start {
-        println!("start:           function {start}");
+        outln!("start:           function {start}");
     }
     Ok(())
 }

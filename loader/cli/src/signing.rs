@@ -46,24 +46,33 @@ pub fn keygen(name: &Path) -> Result<()> {
         let _ = fs::remove_file(&secret_path);
         return Err(e);
     }
-    println!("secret key: {} (keep it private)", secret_path.display());
-    println!("public key: {} ({})", public_path.display(), key_fingerprint(&signer.public_key()));
+    outln!("secret key: {} (keep it private)", secret_path.display());
+    outln!("public key: {} ({})", public_path.display(), key_fingerprint(&signer.public_key()));
     Ok(())
 }
 
 /// `kiln sign FILE --key KEY [-o OUT]`: signs the artifact, in place (by a
 /// rename, so the file is never half-written) or into OUT.
 #[cfg(feature = "sign")]
+/// Where the header of the artifact `file` lies; a WebAssembly module is
+/// refused with the commands that compile it and then `subcommand` it.
+fn meta_offset(bytes: &[u8], file: &Path, subcommand: &str) -> Result<usize> {
+    kiln_loader::code::meta_offset(bytes).map_err(|e| {
+        crate::compile_first_load(e, file, subcommand)
+            .unwrap_or_else(|e| anyhow::Error::new(e).context(file.display().to_string()))
+    })
+}
+
 pub fn sign(file: &Path, key: &Path, output: Option<&Path>) -> Result<()> {
     let text = fs::read_to_string(key).with_context(|| format!("cannot read secret key {}", key.display()))?;
     let signer = ArtifactSigner::from_key_file_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
     let mut bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let meta = kiln_loader::code::meta_offset(&bytes).with_context(|| format!("{}", file.display()))?;
+    let meta = meta_offset(&bytes, file, "sign")?;
     signer.sign(&mut bytes, meta).with_context(|| format!("{}", file.display()))?;
     let output = output.unwrap_or(file);
     let mode = fs::metadata(file).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
     replace_file(output, &bytes, mode)?;
-    println!("{}: signed by {}", output.display(), key_fingerprint(&signer.public_key()));
+    outln!("{}: signed by {}", output.display(), key_fingerprint(&signer.public_key()));
     Ok(())
 }
 
@@ -75,13 +84,13 @@ pub fn verify(file: &Path, trust: &[PathBuf]) -> Result<()> {
     }
     let keys = trusted_keys(trust)?;
     let bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let meta = kiln_loader::code::meta_offset(&bytes).with_context(|| format!("{}", file.display()))?;
+    let meta = meta_offset(&bytes, file, "verify")?;
     let recorded = kiln_format::recorded_digest(&bytes, meta);
     if recorded.is_none() || kiln_format::file_digest(&bytes, meta) != recorded {
         bail!("{}: digest mismatch: the artifact is damaged", file.display());
     }
     let signer = keys.verify(&bytes, meta).with_context(|| format!("{}", file.display()))?;
-    println!("{}: signed by {} (trusted), key {}", file.display(), key_fingerprint(&signer), to_hex(&signer));
+    outln!("{}: signed by {} (trusted), key {}", file.display(), key_fingerprint(&signer), to_hex(&signer));
     Ok(())
 }
 

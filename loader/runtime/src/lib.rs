@@ -30,7 +30,8 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     // the process.
     ignore_sigpipe();
     panic::set_hook(Box::new(|info| {
-        eprintln!("error: internal error in the kiln runtime: {info}");
+        // Nothing is left to tell of a failure to write to stderr.
+        let _ = writeln!(std::io::stderr(), "error: internal error in the kiln runtime: {info}");
     }));
     let status = match panic::catch_unwind(AssertUnwindSafe(command::run)) {
         Ok(Ok(())) => 0,

@@ -230,7 +230,7 @@ fn check_handlers(handlers: &[HandlerRecord], functions: &[FunctionRange], tags:
             }
             if let HandlerTag::Tag(tag) = handler.tag {
                 if tag as usize >= tags {
-                    return refuse(format!("tag {tag} does not exist ({tags} tags)"));
+                    return refuse(format!("tag {tag} does not exist ({})", crate::wording::count_of(tags, "tag")));
                 }
             }
         }

@@ -35,7 +35,14 @@ const ENDIAN: LittleEndian = LittleEndian;
 
 /// Refuses bytes that do not start like an ELF file: the first check of
 /// every load, before anything is copied or mapped.
+///
+/// A WebAssembly module is refused as one, with the kilnc command that
+/// compiles it: the bytes of every load, whatever its entry point, come
+/// through here.
 pub(crate) fn check_magic(data: &[u8]) -> Result<(), LoadError> {
+    if let Some(format) = super::wasm_source::sniff(data) {
+        return Err(super::wasm_source::refusal(format, None));
+    }
     if data.len() < 4 || data[0..4] != elf::ELFMAG {
         return Err(LoadError::new("not an ELF object (bad magic)"));
     }

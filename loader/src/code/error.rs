@@ -4,6 +4,8 @@ use std::fmt;
 
 use kiln_format::FormatError;
 
+use super::wasm_source::WasmFormat;
+
 /// Why an artifact was refused, with where in it the problem is.
 ///
 /// Displays as `message (in .kiln.meta at offset 0x10)`; the location part
@@ -19,6 +21,8 @@ struct Inner {
     section: Option<&'static str>,
     offset: Option<u64>,
     message: String,
+    /// Set when the bytes are a WebAssembly module, not an artifact.
+    wasm_module: Option<WasmFormat>,
 }
 
 impl fmt::Display for Inner {
@@ -59,7 +63,22 @@ impl LoadError {
     }
 
     fn build(section: Option<&'static str>, offset: Option<u64>, message: String) -> Self {
-        LoadError { inner: Box::new(Inner { section, offset, message }) }
+        LoadError { inner: Box::new(Inner { section, offset, message, wasm_module: None }) }
+    }
+
+    /// The bytes are a WebAssembly module of `format`, which kilnc must
+    /// compile before kiln can load it.
+    #[cold]
+    pub(crate) fn wasm_module(format: WasmFormat, message: String) -> Self {
+        let mut error = Self::build(None, None, message);
+        error.inner.wasm_module = Some(format);
+        error
+    }
+
+    /// The format of the WebAssembly module the bytes are, if they are one
+    /// rather than an artifact (see [`wasm_source`](super::wasm_source)).
+    pub fn wasm_module_format(&self) -> Option<WasmFormat> {
+        self.inner.wasm_module
     }
 
     /// The section the problem is in, if known.

@@ -172,6 +172,9 @@ fn load_file_trusting(path: &Path, trust: Trust) -> Result<Arc<LoadedCode>, Load
     // whose bytes are the ones checked (not another file that took its name
     // in between).
     let mapped = ArtifactMapping::open(path)?;
+    if let Some(format) = super::wasm_source::sniff(mapped.bytes()) {
+        return Err(super::wasm_source::refusal(format, Some(path)));
+    }
     if !shared::is_shared_object(mapped.bytes()) {
         return load_object(mapped, trust);
     }

@@ -14,6 +14,7 @@ mod mapping;
 mod registry;
 mod shared;
 mod trust;
+pub mod wasm_source;
 
 pub use elf::meta_offset;
 pub use error::*;

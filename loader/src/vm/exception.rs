@@ -187,7 +187,11 @@ impl Drop for ExceptionObject {
 /// tag's type and, for funcrefs, against `store`.
 pub(crate) fn new_exception(store: &StoreOpaque, tag: Arc<VMTag>, values: &[Val]) -> Result<ExternRef, Error> {
     if values.len() != tag.ty.params.len() {
-        return Err(Error::ty(format!("the tag carries {} values, {} were given", tag.ty.params.len(), values.len())));
+        return Err(Error::ty(format!(
+            "the tag carries {}, {} given",
+            crate::wording::count_of(tag.ty.params.len(), "value"),
+            values.len()
+        )));
     }
     let slots = values
         .iter()

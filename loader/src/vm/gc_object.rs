@@ -184,8 +184,8 @@ fn root_new(store: &StoreOpaque, word: usize) -> GcRoot {
 pub(crate) fn new_struct(store: &mut StoreOpaque, ty: &StructType, values: &[Val]) -> Result<GcRoot, Error> {
     if values.len() != ty.fields.len() {
         return Err(Error::ty(format!(
-            "the struct has {} fields, {} values were given",
-            ty.fields.len(),
+            "the struct has {}, {} given",
+            crate::wording::count_of(ty.fields.len(), "field"),
             values.len()
         )));
     }

@@ -298,7 +298,7 @@ impl MemoryInner {
             return Err(Error::Instantiation("a shared memory is made by SharedMemoryInner".into()));
         }
         if ty.maximum.is_some_and(|max| max < ty.minimum) || (!ty.memory64 && ty.maximum > Some(MAX_WASM_PAGES)) {
-            return Err(Error::Instantiation(format!("memory limits out of range: {ty:?}")));
+            return Err(Error::Instantiation(format!("memory limits out of range: {ty}")));
         }
         // A 64-bit memory may declare up to 2^48 pages, more than its
         // reservation holds: it grows as far as the reservation allows, and

@@ -134,9 +134,9 @@ impl MemoryPool {
     pub(crate) fn allocate(self: &Arc<Self>, initial: usize, image: Option<ImageRef<'_>>) -> Result<MemorySlot, Error> {
         if initial as u64 > self.max_pages * WASM_PAGE_SIZE {
             return Err(Error::Instantiation(format!(
-                "a memory of {} pages exceeds the pooling allocator's maximum of {} pages",
-                initial as u64 / WASM_PAGE_SIZE,
-                self.max_pages
+                "a memory of {} exceeds the pooling allocator's maximum of {}",
+                crate::wording::count(initial as u64 / WASM_PAGE_SIZE, "page"),
+                crate::wording::count(self.max_pages, "page")
             )));
         }
         let wanted = image.map(|i| i.mapped());

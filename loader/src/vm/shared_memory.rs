@@ -84,10 +84,10 @@ impl SharedMemoryInner {
     /// zero. The type must be shared and have a maximum.
     pub(crate) fn new(ty: MemoryType) -> Result<SharedMemoryInner, Error> {
         let Some(maximum) = ty.maximum.filter(|_| ty.shared) else {
-            return Err(Error::Instantiation(format!("a shared memory needs a shared type with a maximum: {ty:?}")));
+            return Err(Error::Instantiation(format!("a shared memory needs a shared type with a maximum, not {ty}")));
         };
         if ty.minimum > maximum || maximum > MAX_WASM_PAGES {
-            return Err(Error::Instantiation(format!("memory limits out of range: {ty:?}")));
+            return Err(Error::Instantiation(format!("memory limits out of range: {ty}")));
         }
         let initial = (ty.minimum * WASM_PAGE_SIZE) as usize;
         let reservation = Reservation::take()?

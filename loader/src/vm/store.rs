@@ -398,8 +398,8 @@ impl StoreOpaque {
             LimiterQuery::MemoryGrowing { current: 0, desired: bytes(ty.minimum), maximum: ty.maximum.map(bytes) };
         if !self.may_grow(query)? {
             return Err(Error::Instantiation(format!(
-                "the store's resource limiter refused a memory of {} pages",
-                ty.minimum
+                "the store's resource limiter refused a memory of {}",
+                crate::wording::count(ty.minimum, "page")
             )));
         }
         if ty.shared {
@@ -453,8 +453,8 @@ impl StoreOpaque {
         };
         if !self.may_grow(query)? {
             return Err(Error::Instantiation(format!(
-                "the store's resource limiter refused a table of {} elements",
-                ty.minimum
+                "the store's resource limiter refused a table of {}",
+                crate::wording::count(ty.minimum, "element")
             )));
         }
         let pool = self.engine.pooling().map(|p| &p.tables);

@@ -72,7 +72,7 @@ impl TableInner {
         pool: Option<&Arc<TablePool>>,
     ) -> Result<TableInner, Error> {
         if ty.maximum.is_some_and(|m| m < ty.minimum) || (!ty.table64 && ty.maximum > Some(u32::MAX.into())) {
-            return Err(Error::Instantiation(format!("table limits out of range: {ty:?}")));
+            return Err(Error::Instantiation(format!("table limits out of range: {ty}")));
         }
         let minimum = u32::try_from(ty.minimum).ok().filter(|&m| m <= MAX_TABLE_ELEMENTS).ok_or_else(|| {
             Error::Instantiation(format!(

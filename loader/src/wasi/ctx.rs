@@ -12,10 +12,14 @@ use super::table::{Descriptor, FdTable, OpenDir, OpenFile, Rights, Stdio};
 use super::types::{filetype, rights};
 
 /// Why a WASI context could not be set up.
+///
+/// A variant caused by a host error leaves it out of its message and gives
+/// it as its [`source`](std::error::Error::source), so that a report of the
+/// whole chain (`{:#}` of an `anyhow::Error`) says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum WasiError {
     /// A directory to preopen could not be opened.
-    #[error("cannot preopen directory `{}`: {source}", path.display())]
+    #[error("cannot preopen directory `{}`", path.display())]
     Preopen {
         /// The host path.
         path: PathBuf,
@@ -50,7 +54,7 @@ pub enum WasiError {
         filesystem: &'static str,
     },
     /// A standard stream could not be set up.
-    #[error("cannot open the guest's {stream}: {source}")]
+    #[error("cannot open the guest's {stream}")]
     Stream {
         /// `stdin`, `stdout` or `stderr`.
         stream: &'static str,

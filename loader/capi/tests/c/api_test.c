@@ -529,8 +529,8 @@ static void test_calls(const kiln_engine_t *engine, const char *dir) {
   FAILS(call_i32(store, add, 1, 2, 3, &result), "expected 2 arguments, got 1");
   FAILS(kiln_func_call(store, add, args, 2, results, 1), "argument 0: expected i32, got i64");
   kiln_val_t two[2] = {i32(1), i32(2)};
-  FAILS(kiln_func_call(store, add, two, 2, results, 2), "expected room for 1 results, got 2");
-  FAILS(kiln_func_call(store, add, two, 2, results, SIZE_MAX), "expected room for 1 results");
+  FAILS(kiln_func_call(store, add, two, 2, results, 2), "expected room for 1 result, got 2");
+  FAILS(kiln_func_call(store, add, two, 2, results, SIZE_MAX), "expected room for 1 result,");
   FAILS(kiln_func_call(store, add, NULL, SIZE_MAX, results, 1), "expected 2 arguments");
   FAILS(kiln_func_call(store, add, two, 2, NULL, 1), "results is NULL");
   FAILS(kiln_func_call(store, add, NULL, 2, results, 1), "args is NULL");

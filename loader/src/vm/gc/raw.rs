@@ -247,9 +247,12 @@ impl StoreOpaque {
         let layout = self.gc_object_layout(word)?;
         match &layout.shape {
             Shape::Struct { fields, .. } => {
-                let field = *fields
-                    .get(index as usize)
-                    .ok_or_else(|| Error::ty(format!("the struct has {} fields, not {}", fields.len(), index + 1)))?;
+                let field = *fields.get(index as usize).ok_or_else(|| {
+                    Error::ty(format!(
+                        "the struct has {}, none at index {index}",
+                        crate::wording::count_of(fields.len(), "field")
+                    ))
+                })?;
                 // SAFETY: a field of the live struct.
                 Ok((unsafe { object::field_addr(object, &field) }, field))
             }

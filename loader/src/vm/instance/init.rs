@@ -92,10 +92,10 @@ pub(crate) fn instantiate(
             (ImportItem::Host(host), &ImportKind::Func(type_index)) => {
                 if type_ids.get(type_index as usize) != Some(&host.type_id) {
                     return Err(Error::Link(format!(
-                        "incompatible import type for `{}`.`{}`: expected function {:?}, found another type",
+                        "incompatible import type for `{}`.`{}`: expected func of type `{}`, found another type",
                         import.module,
                         import.name,
-                        info.types.get(type_index as usize)
+                        info.types.get(type_index as usize).map_or_else(|| "?".to_string(), |t| t.to_string())
                     )));
                 }
                 let trampoline = host_trampoline(module, type_index)?;
