@@ -21,7 +21,7 @@ use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
 use kiln_format::{
     BuiltinIndex, CompositeType, FuncType, FunctionInlining, Handler, HandlerRecord, HandlerTag, InlinedFrames,
-    Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, NUM_BUILTINS,
+    Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, WasmOffsetEntry, NUM_BUILTINS, NO_WASM_OFFSET,
 };
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
@@ -102,6 +102,9 @@ pub(crate) struct CompiledCode {
     pub handlers: Vec<HandlerRecord>,
     /// The functions inlined into it, and where their code is.
     pub inlined: InlinedFrames,
+    /// Where the Wasm offset of its code changes (SPEC 2.9), relative to
+    /// its start; empty for trampolines.
+    pub wasm_offsets: Vec<WasmOffsetEntry>,
 }
 
 /// The [`FuncId`] of each symbol, in declaration order: defined functions,
@@ -361,8 +364,12 @@ impl Worker {
             .collect();
 
         let handlers = handler_records(buffer.call_sites())?;
-        let inlined =
-            if sites.is_empty() { InlinedFrames::default() } else { sites.into_frames(buffer.get_srclocs_sorted()) };
+        let (inlined, wasm_offsets) = if sites.is_empty() {
+            (InlinedFrames::default(), wasm_offsets(buffer.get_srclocs_sorted()))
+        } else {
+            // The source locations name (inline site, Wasm offset) pairs.
+            sites.into_frames(buffer.get_srclocs_sorted())
+        };
 
         Ok(CompiledCode {
             bytes: buffer.data().to_vec(),
@@ -372,8 +379,29 @@ impl Worker {
             stack_maps,
             handlers,
             inlined,
+            wasm_offsets,
         })
     }
+}
+
+/// The Wasm offsets of a function's code from the machine buffer's source
+/// ranges, whose locations are the translator's (the module offset of the
+/// Wasm operator each instruction came from): an entry where each range
+/// starts, and a [`NO_WASM_OFFSET`] entry where one ends, which the next
+/// range's entry replaces when it starts there.
+fn wasm_offsets(srclocs: &[cranelift_codegen::MachSrcLoc<cranelift_codegen::Final>]) -> Vec<WasmOffsetEntry> {
+    let mut entries = Vec::with_capacity(srclocs.len() * 2);
+    for loc in srclocs.iter().filter(|loc| !loc.loc.is_default() && loc.start < loc.end) {
+        let start = WasmOffsetEntry { text_offset: loc.start, wasm_offset: loc.loc.bits() };
+        match entries.last_mut() {
+            Some(end @ &mut WasmOffsetEntry { wasm_offset: NO_WASM_OFFSET, .. }) if end.text_offset == loc.start => {
+                *end = start
+            }
+            _ => entries.push(start),
+        }
+        entries.push(WasmOffsetEntry { text_offset: loc.end, wasm_offset: NO_WASM_OFFSET });
+    }
+    entries
 }
 
 /// Writes `func`'s CLIF to `DIR/NAMESPACE-INDEX.clif` (its user name).
