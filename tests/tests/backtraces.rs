@@ -1,0 +1,206 @@
+//! Backtraces as Wasmtime users read them: every frame with the module
+//! offset of its Wasm instruction, named by the name section or else by
+//! its export, with the source line when the module has DWARF, and no
+//! frame silently dropped however deep the stack.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use kiln_compiler::{CompileOptions, Inlining};
+use kiln_loader::command_exit::write_report;
+use kiln_loader::{Engine, Instance, Linker, Module, Store, Trap};
+use wasmparser::{Operator, Parser, Payload};
+
+fn module(wat: &str, options: &CompileOptions) -> (Vec<u8>, Module, Engine) {
+    let wasm = wat::parse_str(wat).expect("valid wat");
+    let object = kiln_compiler::compile(&wasm, options).expect("compiles");
+    let engine = Engine::default();
+    let module = kiln_tests::module_from_bytes(&engine, &object).expect("loads");
+    (wasm, module, engine)
+}
+
+/// The trap that calling `export` (with the i32 `args`) ends in.
+fn trap_of(engine: &Engine, module: &Module, export: &str, args: &[i32]) -> kiln_loader::Error {
+    let mut store = Store::new(engine, ());
+    let mut linker = Linker::<()>::new(engine);
+    // What tests/wat/inlining.wat imports; no other module here imports anything.
+    linker.func_wrap("host", "gc", || {}).unwrap();
+    let instance: Instance = linker.instantiate(&mut store, module).expect("instantiates");
+    let func = instance.get_func(&mut store, export).expect("export exists");
+    let params: Vec<kiln_loader::Val> = args.iter().map(|&a| kiln_loader::Val::I32(a)).collect();
+    let mut results = vec![kiln_loader::Val::I32(0); func.ty(&store).results.len()];
+    func.call(&mut store, &params, &mut results).expect_err("traps")
+}
+
+fn trap(error: &kiln_loader::Error) -> &Trap {
+    error.trap().unwrap_or_else(|| panic!("not a trap: {error}"))
+}
+
+/// The module offsets of the operators of defined function `defined` (0
+/// for the first body) that `pick` selects, in order.
+fn operator_offsets(wasm: &[u8], defined: usize, pick: impl Fn(&Operator<'_>) -> bool) -> Vec<u32> {
+    let bodies = Parser::new(0).parse_all(wasm).filter_map(|p| match p.expect("parses") {
+        Payload::CodeSectionEntry(body) => Some(body),
+        _ => None,
+    });
+    let body = bodies.into_iter().nth(defined).expect("the body exists");
+    let mut reader = body.get_operators_reader().expect("operators");
+    let mut offsets = Vec::new();
+    while !reader.eof() {
+        let (op, at) = reader.read_with_offset().expect("operator");
+        if pick(&op) {
+            offsets.push(at as u32);
+        }
+    }
+    offsets
+}
+
+fn is_call(op: &Operator<'_>) -> bool {
+    matches!(op, Operator::Call { .. })
+}
+
+/// `$deep` recurses `n` times, then divides by zero. (Not `if ...
+/// unreachable`: Cranelift turns a branch to a trap into a conditional trap
+/// at the branch, whose offset the frame would then show.)
+const DEEP: &str = r#"(module
+  (func $deep (param i32)
+    (drop (i32.div_u (i32.const 1) (local.get 0)))
+    (call $deep (i32.sub (local.get 0) (i32.const 1))))
+  (func (export "start") (param i32)
+    (call $deep (local.get 0))))"#;
+
+#[test]
+fn a_trap_300_frames_deep_shows_every_frame_with_its_offset() {
+    let (wasm, module, engine) = module(DEEP, &CompileOptions::default());
+    let error = trap_of(&engine, &module, "start", &[300]);
+    let trap = trap(&error);
+    assert_eq!(trap.elided, None, "nothing is left out of 302 frames");
+    // deep(0) traps, deep(1..=300) are at their call, then the export.
+    assert_eq!(trap.backtrace.len(), 302);
+    let divide = operator_offsets(&wasm, 0, |op| matches!(op, Operator::I32DivU));
+    let deep_call = operator_offsets(&wasm, 0, is_call);
+    let start_call = operator_offsets(&wasm, 1, is_call);
+    let innermost = &trap.backtrace[0];
+    assert_eq!((innermost.func_index, innermost.func_name.as_deref()), (0, Some("deep")));
+    assert_eq!(innermost.module_offset, Some(divide[0]), "the trapping instruction");
+    for frame in &trap.backtrace[1..301] {
+        assert_eq!((frame.func_index, frame.module_offset), (0, Some(deep_call[0])));
+    }
+    let outermost = trap.backtrace.last().unwrap();
+    assert_eq!(outermost.func_name.as_deref(), Some("start"), "the export called, named by its export");
+    assert_eq!(outermost.module_offset, Some(start_call[0]));
+
+    // The report folds the recursion and counts it right.
+    let mut report = Vec::new();
+    write_report(&mut report, &anyhow::Error::new(error)).unwrap();
+    let report = String::from_utf8(report).unwrap();
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines[1], "wasm backtrace:");
+    assert_eq!(lines[0], "error: wasm trap: integer divide by zero");
+    assert_eq!(lines[2], format!("  0: {:#x} - <unknown>!deep", divide[0]));
+    assert_eq!(lines[3], format!("  1: {:#x} - <unknown>!deep (and 299 more times)", deep_call[0]));
+    assert_eq!(lines[4], format!("  301: {:#x} - <unknown>!start", start_call[0]));
+    assert_eq!(lines.len(), 5, "{report}");
+}
+
+#[test]
+fn a_deeper_stack_says_how_many_frames_it_left_out() {
+    let (_, module, engine) = module(DEEP, &CompileOptions::default());
+    let depth = 3000;
+    let error = trap_of(&engine, &module, "start", &[depth]);
+    let trap = trap(&error);
+    let elided = trap.elided.expect("3002 frames are more than a backtrace keeps");
+    assert_eq!(trap.backtrace.len() + elided.count, depth as usize + 2, "kept and left out add up to every frame");
+    assert_eq!(trap.backtrace[0].func_name.as_deref(), Some("deep"));
+    assert_eq!(trap.backtrace.last().unwrap().func_name.as_deref(), Some("start"), "the outermost frame is kept");
+    assert_eq!(trap.frame_number(trap.backtrace.len() - 1), depth as usize + 1);
+
+    let mut report = Vec::new();
+    write_report(&mut report, &anyhow::Error::new(error)).unwrap();
+    let report = String::from_utf8(report).unwrap();
+    assert!(report.contains(&format!("\n  ... {} frames elided\n", elided.count)), "{report}");
+    assert!(report.trim_end().ends_with("<unknown>!start"), "{report}");
+    // Every frame is shown, folded or counted: the folded counts, the
+    // elided frames and the lines add up to the depth.
+    let mut counted = elided.count;
+    for line in report.lines().filter(|l| l.contains(" - <unknown>!")) {
+        counted += match line.split(" (and ").nth(1) {
+            Some(rest) => 1 + rest.split(' ').next().unwrap().parse::<usize>().unwrap(),
+            None => 1,
+        };
+    }
+    assert_eq!(counted, depth as usize + 2, "{report}");
+}
+
+#[test]
+fn an_export_without_a_name_section_name_is_named_by_its_export() {
+    // No `$names`: the text format then writes no name section.
+    let wat = r#"(module
+      (func (export "run") (call 1))
+      (func (export "explode") (export "other") unreachable))"#;
+    let (wasm, module, engine) = module(wat, &CompileOptions::default());
+    let error = trap_of(&engine, &module, "run", &[]);
+    let trap = trap(&error);
+    let names: Vec<Option<&str>> = trap.backtrace.iter().map(|f| f.func_name.as_deref()).collect();
+    assert_eq!(names, [Some("explode"), Some("run")], "the first export names a function");
+    let unreachable = operator_offsets(&wasm, 1, |op| matches!(op, Operator::Unreachable));
+    assert_eq!(trap.backtrace[0].to_string(), format!("{:#x} - <unknown>!explode", unreachable[0]));
+}
+
+#[test]
+fn inlined_frames_each_get_their_own_offset() {
+    let path = common::tests_path("wat/inlining.wat");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let offsets = |inlining| {
+        let (_, module, engine) = module(&source, &CompileOptions { inlining, ..CompileOptions::default() });
+        let error = trap_of(&engine, &module, "trap_in_callee", &[70_000]);
+        let frames = &trap(&error).backtrace;
+        let inlined = module.info().inlined_frames(frames.last().unwrap().func_index).is_some();
+        (frames.iter().map(|f| (f.func_index, f.module_offset)).collect::<Vec<_>>(), inlined)
+    };
+    let (inlined, was_inlined) = offsets(Inlining::On);
+    let (separate, _) = offsets(Inlining::Off);
+    assert!(was_inlined, "kilnc inlined $middle and $load");
+    assert_eq!(inlined.len(), 3);
+    assert!(separate.iter().all(|(_, offset)| offset.is_some()), "{separate:?}");
+    assert_eq!(inlined, separate, "inlined frames are where their own frames were");
+}
+
+/// tests/wasi/trap_lines.c built with `-g`, compiled and run.
+fn run_c_with_debug_info() -> (String, PathBuf) {
+    let dir = common::workspace_root().join("target/backtrace-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = common::wasi_fixture::wasi_module("trap_lines", &dir, &["-g"]);
+    let object = dir.join("trap_lines.kiln");
+    let kilnc = Command::new(common::workspace_binary("kilnc")).arg(&wasm).arg("-o").arg(&object).output().unwrap();
+    assert!(kilnc.status.success(), "kilnc: {}", String::from_utf8_lossy(&kilnc.stderr));
+    let run = Command::new(common::workspace_binary("kiln")).arg("run").arg(&object).output().unwrap();
+    assert_eq!(run.status.code(), Some(134), "a trap");
+    (String::from_utf8_lossy(&run.stderr).into_owned(), wasm)
+}
+
+#[test]
+fn a_c_program_built_with_debug_info_shows_its_source_lines() {
+    let (stderr, _) = run_c_with_debug_info();
+    let source = std::fs::read_to_string(common::tests_path("wasi/trap_lines.c")).unwrap();
+    let line_of = |marker: &str| source.lines().position(|l| l.contains(marker)).expect("marker") + 1;
+    let trap_line = line_of("__builtin_trap();");
+    let call_line = line_of("crash(\"about to trap\");");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines[0], "error: wasm trap: unreachable", "{stderr}");
+    assert_eq!(lines[1], "wasm backtrace:", "{stderr}");
+    assert!(lines[2].starts_with("  0: 0x") && lines[2].ends_with(" - <unknown>!crash"), "{stderr}");
+    assert!(lines[3].starts_with("      at ") && lines[3].contains(&format!("trap_lines.c:{trap_line}:")), "{stderr}");
+    assert!(lines[4].ends_with("!__original_main"), "{stderr}");
+    assert!(lines[5].contains(&format!("trap_lines.c:{call_line}:")), "{stderr}");
+}
+
+#[test]
+fn without_debug_info_frames_show_no_source_lines() {
+    let (_, module, engine) = module(DEEP, &CompileOptions::default());
+    let error = trap_of(&engine, &module, "start", &[1]);
+    assert!(trap(&error).backtrace.iter().all(|f| f.symbol.is_none()));
+    assert!(module.code().source_lines().is_empty());
+}
