@@ -364,12 +364,19 @@ impl Worker {
             .collect();
 
         let handlers = handler_records(buffer.call_sites())?;
-        let (inlined, wasm_offsets) = if sites.is_empty() {
+        let (inlined, mut wasm_offsets) = if sites.is_empty() {
             (InlinedFrames::default(), wasm_offsets(buffer.get_srclocs_sorted()))
         } else {
             // The source locations name (inline site, Wasm offset) pairs.
             sites.into_frames(buffer.get_srclocs_sorted())
         };
+        // The translator made the body's module offset the base: code
+        // before the first located instruction (the prologue, whose stack
+        // check traps on overflow) is at the body. Trampolines have none.
+        let body = func.params.base_srcloc();
+        if !body.is_default() && wasm_offsets.first().is_none_or(|e| e.text_offset > 0) {
+            wasm_offsets.insert(0, WasmOffsetEntry { text_offset: 0, wasm_offset: body.bits() });
+        }
 
         Ok(CompiledCode {
             bytes: buffer.data().to_vec(),
