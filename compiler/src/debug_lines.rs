@@ -71,7 +71,12 @@ struct LineTableBuilder {
 }
 
 impl LineTableBuilder {
-    fn add_unit(&mut self, dwarf: &Dwarf<Slice<'_>>, unit: &gimli::Unit<Slice<'_>>, code_start: u32) -> gimli::Result<()> {
+    fn add_unit(
+        &mut self,
+        dwarf: &Dwarf<Slice<'_>>,
+        unit: &gimli::Unit<Slice<'_>>,
+        code_start: u32,
+    ) -> gimli::Result<()> {
         let Some(program) = unit.line_program.clone() else { return Ok(()) };
         let comp_dir = unit.comp_dir.map(|d| d.to_string_lossy().into_owned());
         let mut rows = program.rows();

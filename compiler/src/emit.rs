@@ -6,11 +6,11 @@ use cranelift_object::object::write::{SectionId, StandardSection, Symbol, Symbol
 use cranelift_object::object::{SectionKind, SymbolFlags, SymbolKind, SymbolScope};
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
-    builtin_trampoline_symbol, encode_function_names, encode_source_lines, encode_wasm_offsets, entry_trampoline_symbol, function_symbol, host_trampoline_symbol,
-    ArtifactHeader, BuiltinIndex, CodeRange, Handler, HandlerRecord, Instrumentation, ModuleInfo, StackMapRecord,
-    TrapRecord, WasmOffsetEntry, IMAGE_PAGE_SIZE, NO_WASM_OFFSET, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS,
-    SECTION_IMAGE, SECTION_LINES, SECTION_META, SECTION_NAMES, SECTION_STACKMAPS, SECTION_TRAPS, SECTION_WASM_OFFSETS,
-    TEXT_PADDING, TEXT_PAGE_SIZE,
+    builtin_trampoline_symbol, encode_function_names, encode_source_lines, encode_wasm_offsets,
+    entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader, BuiltinIndex, CodeRange, Handler,
+    HandlerRecord, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, WasmOffsetEntry, IMAGE_PAGE_SIZE,
+    NO_WASM_OFFSET, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_LINES, SECTION_META,
+    SECTION_NAMES, SECTION_STACKMAPS, SECTION_TRAPS, SECTION_WASM_OFFSETS, TEXT_PADDING, TEXT_PAGE_SIZE,
 };
 
 use crate::abi;
@@ -142,10 +142,11 @@ pub(crate) fn emit_object(
         // code after each (padding, the next function's prologue) has none
         // until its own entries say so.
         if !c.wasm_offsets.is_empty() {
-            wasm_offsets.extend(c.wasm_offsets.iter().map(|e| WasmOffsetEntry {
-                text_offset: range.offset + e.text_offset,
-                wasm_offset: e.wasm_offset,
-            }));
+            wasm_offsets.extend(
+                c.wasm_offsets
+                    .iter()
+                    .map(|e| WasmOffsetEntry { text_offset: range.offset + e.text_offset, wasm_offset: e.wasm_offset }),
+            );
             wasm_offsets.push(WasmOffsetEntry { text_offset: range.offset + range.len, wasm_offset: NO_WASM_OFFSET });
         }
         handlers.extend(c.handlers.iter().map(|h| {

@@ -118,7 +118,10 @@ mod tests {
 
     fn table() -> InlinedFrames {
         InlinedFrames {
-            sites: vec![InlineSite { callee: 3, parent: None, call_offset: 0x40 }, InlineSite { callee: 5, parent: Some(0), call_offset: 0x50 }],
+            sites: vec![
+                InlineSite { callee: 3, parent: None, call_offset: 0x40 },
+                InlineSite { callee: 5, parent: Some(0), call_offset: 0x50 },
+            ],
             ranges: vec![
                 InlineRange { start: 0x10, end: 0x20, site: 0 },
                 InlineRange { start: 0x20, end: 0x28, site: 1 },

@@ -233,3 +233,29 @@ fn without_debug_info_frames_show_no_source_lines() {
     assert!(trap(&error).backtrace.iter().all(|f| f.symbol.is_none()));
     assert!(module.code().source_lines().is_empty());
 }
+
+#[test]
+fn a_stack_overflow_keeps_the_export_and_shows_the_overflowing_body() {
+    let wat = r#"(module
+      (func $inf (param i32) (result i32)
+        (call $inf (i32.add (local.get 0) (i32.const 1))))
+      (func (export "overflow") (drop (call $inf (i32.const 0)))))"#;
+    let (wasm, module, engine) = module(wat, &CompileOptions::default());
+    let error = trap_of(&engine, &module, "overflow", &[]);
+    let trap = trap(&error);
+    assert_eq!(trap.code, Some(kiln_loader::TrapCode::STACK_OVERFLOW));
+    assert!(trap.elided.is_some_and(|gap| gap.count > 0), "a stack overflow is deeper than a backtrace keeps");
+    // The stack check of the prologue trips: code that comes from no
+    // operator is at the offset of its function's body, as in Wasmtime.
+    let body = Parser::new(0)
+        .parse_all(&wasm)
+        .find_map(|p| match p.unwrap() {
+            Payload::CodeSectionEntry(body) => Some(body.range().start as u32),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(trap.backtrace[0].module_offset, Some(body));
+    let calls = operator_offsets(&wasm, 0, is_call);
+    assert!(trap.backtrace[1..trap.backtrace.len() - 1].iter().all(|f| f.module_offset == Some(calls[0])));
+    assert_eq!(trap.backtrace.last().unwrap().func_name.as_deref(), Some("overflow"));
+}

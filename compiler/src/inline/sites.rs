@@ -199,10 +199,15 @@ impl MarkedSites {
 
     /// The artifact's tables (the inlined frames, and the Wasm offsets
     /// relative to the function's start) from the machine buffer's source
-    /// ranges.
-    pub(crate) fn into_frames(self, srclocs: &[MachSrcLoc<Final>]) -> (InlinedFrames, Vec<WasmOffsetEntry>) {
+    /// ranges; code with no location gets Wasm offset `unlocated`.
+    pub(crate) fn into_frames(
+        self,
+        srclocs: &[MachSrcLoc<Final>],
+        unlocated: u32,
+    ) -> (InlinedFrames, Vec<WasmOffsetEntry>) {
         let mut ranges: Vec<InlineRange> = Vec::new();
         let mut offsets: Vec<WasmOffsetEntry> = Vec::new();
+        let mut gap_at = None;
         for loc in srclocs {
             if loc.loc.is_default() || loc.end <= loc.start {
                 continue;
@@ -212,12 +217,11 @@ impl MarkedSites {
                 continue;
             };
             match offsets.last_mut() {
-                Some(end) if end.text_offset == loc.start && end.wasm_offset == NO_WASM_OFFSET => {
-                    end.wasm_offset = wasm_offset
-                }
+                Some(gap) if gap_at == Some(loc.start) => gap.wasm_offset = wasm_offset,
                 _ => offsets.push(WasmOffsetEntry { text_offset: loc.start, wasm_offset }),
             }
-            offsets.push(WasmOffsetEntry { text_offset: loc.end, wasm_offset: NO_WASM_OFFSET });
+            offsets.push(WasmOffsetEntry { text_offset: loc.end, wasm_offset: unlocated });
+            gap_at = Some(loc.end);
             let Some(site) = site.filter(|&s| (s as usize) < self.sites.len()) else { continue };
             match ranges.last_mut() {
                 Some(last) if last.site == site && last.end == loc.start => last.end = loc.end,

@@ -93,8 +93,7 @@ pub(crate) fn parse_artifact<'data>(bytes: &'data [u8], trust: Trust) -> Result<
     object.refuse_relocations()?;
 
     let sizes = SectionSizes { text: text_len, data: data.len(), image: image.len() };
-    let Contents { info, handlers, functions } =
-        check_contents(
+    let Contents { info, handlers, functions } = check_contents(
         &header,
         meta,
         sizes,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 #[cfg(feature = "verify")]
 use kiln_format::signature::TrustedKeys;
 use kiln_format::{
-    ArtifactHeader, CodeRange, ExternKind, FunctionNames, HandlerRecord, ModuleInfo, SourceLines, StackMap, StackMapTable,
-    TrapCode, TrapTable, WasmOffsets, NO_WASM_OFFSET,
+    ArtifactHeader, CodeRange, ExternKind, FunctionNames, HandlerRecord, ModuleInfo, SourceLines, StackMap,
+    StackMapTable, TrapCode, TrapTable, WasmOffsets, NO_WASM_OFFSET,
 };
 
 use super::artifact::{parse_artifact, range_in, Artifact, FunctionRange, TableRanges};
