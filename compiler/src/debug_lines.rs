@@ -155,3 +155,66 @@ fn file_path(
     path.push(name);
     Some(path.to_string_lossy().into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gimli::write::{Address, DwarfUnit, EndianVec, LineProgram, LineString, Sections};
+
+    /// The DWARF sections of one line program for `src/a.c` (compiled in
+    /// `/work`): rows at Code-section addresses 2 (line 3, column 1) and 5
+    /// (line 4, column 7), the sequence ending at 9.
+    fn dwarf_sections() -> Vec<(&'static str, Vec<u8>)> {
+        let encoding = gimli::Encoding { format: gimli::Format::Dwarf32, version: 4, address_size: 4 };
+        let name = |s: &str| LineString::String(s.as_bytes().to_vec());
+        let mut program =
+            LineProgram::new(encoding, gimli::LineEncoding::default(), name("/work"), None, name("src/a.c"), None);
+        let file = program.add_file(name("src/a.c"), program.default_directory(), None);
+        program.begin_sequence(Some(Address::Constant(2)));
+        for (address_offset, line, column) in [(0, 3, 1), (3, 4, 7)] {
+            *program.row() = gimli::write::LineRow { address_offset, file, line, column, ..*program.row() };
+            program.generate_row();
+        }
+        program.end_sequence(7);
+        let mut unit = DwarfUnit::new(encoding);
+        unit.unit.line_program = program;
+        let mut sections = Sections::new(EndianVec::new(LittleEndian));
+        unit.write(&mut sections).unwrap();
+        let mut out = Vec::new();
+        sections
+            .for_each(|id, data| {
+                out.push((id.name(), data.slice().to_vec()));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn addresses_are_code_section_offsets() {
+        let sections = dwarf_sections();
+        let mut debug = DebugSections { code_section_start: Some(0x100), ..DebugSections::default() };
+        for (name, data) in &sections {
+            debug.add(name, data);
+        }
+        debug.add("name", b"not DWARF");
+        let table = debug.line_table();
+        assert_eq!(table.files, ["/work/src/a.c"]);
+        let row = |wasm_offset, file, line, column| SourceLineRow { wasm_offset, file, line, column };
+        assert_eq!(table.rows, [row(0x102, 0, 3, 1), row(0x105, 0, 4, 7), row(0x109, NO_SOURCE_FILE, 0, 0)]);
+    }
+
+    #[test]
+    fn without_a_code_section_or_a_line_program_there_are_no_lines() {
+        let sections = dwarf_sections();
+        let mut debug = DebugSections::default();
+        for (name, data) in &sections {
+            debug.add(name, data);
+        }
+        assert_eq!(debug.line_table(), SourceLineTable::default());
+        let mut damaged = DebugSections { code_section_start: Some(0), ..DebugSections::default() };
+        damaged.add(".debug_line", &[0xff; 7]);
+        damaged.add(".debug_info", &[0xff; 7]);
+        assert!(damaged.line_table().rows.is_empty(), "damaged DWARF is ignored");
+    }
+}
