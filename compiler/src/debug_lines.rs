@@ -178,6 +178,10 @@ mod tests {
         program.end_sequence(7);
         let mut unit = DwarfUnit::new(encoding);
         unit.unit.line_program = program;
+        // As clang writes it: directory 0 of a DWARF 4 line program is the
+        // unit's compilation directory.
+        let root = unit.unit.root();
+        unit.unit.get_mut(root).set(gimli::DW_AT_comp_dir, gimli::write::AttributeValue::String(b"/work".to_vec()));
         let mut sections = Sections::new(EndianVec::new(LittleEndian));
         unit.write(&mut sections).unwrap();
         let mut out = Vec::new();
