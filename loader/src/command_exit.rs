@@ -98,8 +98,8 @@ pub fn write_report(out: &mut dyn Write, error: &anyhow::Error) -> std::io::Resu
         if run > 2 {
             writeln!(out, "  {}: {} (and {} more times)", trap.frame_number(i), frames[i], run - 1)?;
         } else {
-            for j in i..i + run {
-                writeln!(out, "  {}: {}", trap.frame_number(j), frames[j])?;
+            for (j, frame) in frames.iter().enumerate().skip(i).take(run) {
+                writeln!(out, "  {}: {frame}", trap.frame_number(j))?;
             }
         }
         i += run;

@@ -195,13 +195,21 @@ fn inlined_frames_each_get_their_own_offset() {
     assert_eq!(inlined, separate, "inlined frames are where their own frames were");
 }
 
-/// tests/wasi/trap_lines.c built with `-g`, compiled and run.
-fn run_c_with_debug_info() -> (String, PathBuf) {
+/// tests/wasi/trap_lines.c built with `-g`, compiled (as `emit`: `obj`
+/// or `so`) and run.
+fn run_c_with_debug_info(emit: &str) -> (String, PathBuf) {
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = common::workspace_root().join("target/backtrace-tests");
     std::fs::create_dir_all(&dir).unwrap();
     let wasm = common::wasi_fixture::wasi_module("trap_lines", &dir, &["-g"]);
-    let object = dir.join("trap_lines.kiln");
-    let kilnc = Command::new(common::workspace_binary("kilnc")).arg(&wasm).arg("-o").arg(&object).output().unwrap();
+    let object = dir.join(format!("trap_lines.{emit}"));
+    let kilnc = Command::new(common::workspace_binary("kilnc"))
+        .arg(&wasm)
+        .args(["--emit", emit, "-o"])
+        .arg(&object)
+        .output()
+        .unwrap();
     assert!(kilnc.status.success(), "kilnc: {}", String::from_utf8_lossy(&kilnc.stderr));
     let run = Command::new(common::workspace_binary("kiln")).arg("run").arg(&object).output().unwrap();
     assert_eq!(run.status.code(), Some(134), "a trap");
@@ -210,7 +218,13 @@ fn run_c_with_debug_info() -> (String, PathBuf) {
 
 #[test]
 fn a_c_program_built_with_debug_info_shows_its_source_lines() {
-    let (stderr, wasm) = run_c_with_debug_info();
+    for emit in ["obj", "so"] {
+        c_program_shows_its_source_lines(emit);
+    }
+}
+
+fn c_program_shows_its_source_lines(emit: &str) {
+    let (stderr, wasm) = run_c_with_debug_info(emit);
     let wasm = std::fs::read(wasm).unwrap();
     let trap_offset = unreachables_in(&wasm, "crash")[0];
     let source = std::fs::read_to_string(common::tests_path("wasi/trap_lines.c")).unwrap();
