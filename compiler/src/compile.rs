@@ -22,7 +22,7 @@ use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
 use kiln_format::{
     BuiltinIndex, CompositeType, FuncType, FunctionInlining, Handler, HandlerRecord, HandlerTag, InlinedFrames,
-    Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, NUM_BUILTINS,
+    Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, WasmOffsetEntry, NO_WASM_OFFSET, NUM_BUILTINS,
 };
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
@@ -135,6 +135,9 @@ pub(crate) struct CompiledCode {
     pub handlers: Vec<HandlerRecord>,
     /// The functions inlined into it, and where their code is.
     pub inlined: InlinedFrames,
+    /// Where the Wasm offset of its code changes (SPEC 2.9), relative to
+    /// its start; empty for trampolines.
+    pub wasm_offsets: Vec<WasmOffsetEntry>,
 }
 
 /// The [`FuncId`] of each symbol, in declaration order: defined functions,
@@ -403,8 +406,21 @@ impl Worker {
             .collect();
 
         let handlers = handler_records(buffer.call_sites())?;
-        let inlined =
-            if sites.is_empty() { InlinedFrames::default() } else { sites.into_frames(buffer.get_srclocs_sorted()) };
+        // The translator made the body's module offset the base: code that
+        // comes from no operator (the prologue, the stack check's trap that
+        // an overflow hits) is at the body, as Wasmtime shows it.
+        // Trampolines have no base, and no offsets.
+        let body = Some(func.params.base_srcloc()).filter(|b| !b.is_default()).map(|b| b.bits());
+        let unlocated = body.unwrap_or(NO_WASM_OFFSET);
+        let (inlined, mut wasm_offsets) = if sites.is_empty() {
+            (InlinedFrames::default(), wasm_offsets(buffer.get_srclocs_sorted(), unlocated))
+        } else {
+            // The source locations name (inline site, Wasm offset) pairs.
+            sites.into_frames(buffer.get_srclocs_sorted(), unlocated)
+        };
+        if let Some(body) = body.filter(|_| wasm_offsets.first().is_none_or(|e| e.text_offset > 0)) {
+            wasm_offsets.insert(0, WasmOffsetEntry { text_offset: 0, wasm_offset: body });
+        }
 
         Ok(CompiledCode {
             bytes: buffer.data().to_vec(),
@@ -414,8 +430,32 @@ impl Worker {
             stack_maps,
             handlers,
             inlined,
+            wasm_offsets,
         })
     }
+}
+
+/// The Wasm offsets of a function's code from the machine buffer's source
+/// ranges, whose locations are the translator's (the module offset of the
+/// Wasm operator each instruction came from): an entry where each range
+/// starts, and one with `unlocated` where one ends, which the next range's
+/// entry replaces when it starts there.
+fn wasm_offsets(
+    srclocs: &[cranelift_codegen::MachSrcLoc<cranelift_codegen::Final>],
+    unlocated: u32,
+) -> Vec<WasmOffsetEntry> {
+    let mut entries: Vec<WasmOffsetEntry> = Vec::with_capacity(srclocs.len() * 2);
+    let mut gap_at = None;
+    for loc in srclocs.iter().filter(|loc| !loc.loc.is_default() && loc.start < loc.end) {
+        let start = WasmOffsetEntry { text_offset: loc.start, wasm_offset: loc.loc.bits() };
+        match entries.last_mut() {
+            Some(gap) if gap_at == Some(loc.start) => *gap = start,
+            _ => entries.push(start),
+        }
+        entries.push(WasmOffsetEntry { text_offset: loc.end, wasm_offset: unlocated });
+        gap_at = Some(loc.end);
+    }
+    entries
 }
 
 /// Writes `func`'s CLIF to `DIR/NAMESPACE-INDEX.clif` (its user name).

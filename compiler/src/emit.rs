@@ -6,10 +6,11 @@ use cranelift_object::object::write::{SectionId, StandardSection, Symbol, Symbol
 use cranelift_object::object::{SectionKind, SymbolFlags, SymbolKind, SymbolScope};
 use cranelift_object::{ObjectBuilder, ObjectModule, ObjectProduct};
 use kiln_format::{
-    builtin_trampoline_symbol, encode_function_names, entry_trampoline_symbol, function_symbol, host_trampoline_symbol,
-    ArtifactHeader, BuiltinIndex, CodeRange, Handler, HandlerRecord, Instrumentation, ModuleInfo, StackMapRecord,
-    TrapRecord, IMAGE_PAGE_SIZE, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_META,
-    SECTION_NAMES, SECTION_STACKMAPS, SECTION_TRAPS, TEXT_PADDING, TEXT_PAGE_SIZE,
+    builtin_trampoline_symbol, encode_function_names, encode_source_lines, encode_wasm_offsets,
+    entry_trampoline_symbol, function_symbol, host_trampoline_symbol, ArtifactHeader, BuiltinIndex, CodeRange, Handler,
+    HandlerRecord, Instrumentation, ModuleInfo, StackMapRecord, TrapRecord, WasmOffsetEntry, IMAGE_PAGE_SIZE,
+    NO_WASM_OFFSET, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_LINES, SECTION_META,
+    SECTION_NAMES, SECTION_STACKMAPS, SECTION_TRAPS, SECTION_WASM_OFFSETS, TEXT_PADDING, TEXT_PAGE_SIZE,
 };
 
 use crate::abi;
@@ -135,7 +136,19 @@ pub(crate) fn emit_object(
     let mut traps = Vec::new();
     let mut stack_maps = Vec::new();
     let mut handlers = Vec::new();
+    let mut wasm_offsets = Vec::new();
     for (range, c) in ranges.iter().zip(&code) {
+        // Functions are laid out in order, so the entries stay sorted; the
+        // code after each (padding, the next function's prologue) has none
+        // until its own entries say so.
+        if !c.wasm_offsets.is_empty() {
+            wasm_offsets.extend(
+                c.wasm_offsets
+                    .iter()
+                    .map(|e| WasmOffsetEntry { text_offset: range.offset + e.text_offset, wasm_offset: e.wasm_offset }),
+            );
+            wasm_offsets.push(WasmOffsetEntry { text_offset: range.offset + range.len, wasm_offset: NO_WASM_OFFSET });
+        }
         handlers.extend(c.handlers.iter().map(|h| {
             HandlerRecord {
                 return_offset: range.offset + h.return_offset,
@@ -199,6 +212,14 @@ pub(crate) fn emit_object(
     let names = encode_function_names(&sections.function_names);
     if !names.is_empty() {
         add_kiln_section(&mut product, SECTION_NAMES, names, 4);
+    }
+    let wasm_offset_bytes = encode_wasm_offsets(&wasm_offsets);
+    if !wasm_offset_bytes.is_empty() {
+        add_kiln_section(&mut product, SECTION_WASM_OFFSETS, wasm_offset_bytes, 4);
+    }
+    let lines = encode_source_lines(&sections.source_lines.files, &sections.source_lines.rows);
+    if !lines.is_empty() {
+        add_kiln_section(&mut product, SECTION_LINES, lines, 4);
     }
     // Aligned to the page in the file too (the object writer aligns each
     // section's file offset to its alignment), so the loader can map the

@@ -264,6 +264,7 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
     let mut data = Vec::new();
     let mut bodies = Vec::new();
     let mut function_names: Vec<(u32, String)> = Vec::new();
+    let mut debug = crate::debug_lines::DebugSections::default();
 
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload?;
@@ -430,7 +431,11 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
                     info.data.push(DataSegment { mode, data_offset, len });
                 }
             }
+            Payload::CodeSectionStart { unchecked_range, .. } => {
+                debug.code_section_start = u32::try_from(unchecked_range.start).ok()
+            }
             Payload::CustomSection(reader) => {
+                debug.add(reader.name(), reader.data());
                 if let KnownCustom::Name(names) = reader.as_known() {
                     // The name section is advisory: a damaged one must not
                     // fail the compile, so its first error ends the reading.
@@ -465,6 +470,7 @@ pub(crate) fn translate_module<'a>(wasm: &'a [u8], features: &Features) -> Resul
     let mut data = crate::memory_image::lay_out(&mut info, data);
     function_names.retain(|(index, _)| (*index as usize) < info.functions.len());
     data.function_names = function_names;
+    data.source_lines = debug.line_table();
     Ok(ModuleTranslation { info, data, bodies })
 }
 

@@ -18,6 +18,7 @@
 pub mod abi;
 pub mod build;
 mod compile;
+mod debug_lines;
 mod driver;
 mod emit;
 mod environ;

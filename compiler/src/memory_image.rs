@@ -30,6 +30,8 @@ pub(crate) struct DataSections {
     /// The name section's function names (function index, name), for
     /// `.kiln.names`.
     pub function_names: Vec<(u32, String)>,
+    /// The source lines of the module's DWARF, for `.kiln.lines`.
+    pub source_lines: crate::debug_lines::SourceLineTable,
 }
 
 /// Images may hold zero pages between data, but not many: an image at most

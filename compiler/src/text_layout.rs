@@ -79,6 +79,7 @@ mod tests {
             stack_maps: vec![],
             handlers: vec![],
             inlined: Default::default(),
+            wasm_offsets: vec![],
         }
     }
 

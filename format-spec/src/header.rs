@@ -6,7 +6,7 @@ use crate::{CpuFeatures, FormatError, Instrumentation, RelaxedSimd, Result, SECT
 pub const MAGIC: [u8; 8] = *b"\0KILNOBJ";
 /// Version of the artifact format and ABI. Any change to a record layout,
 /// the VMContext layout, builtin indices or trap codes bumps it.
-pub const FORMAT_VERSION: u32 = 13;
+pub const FORMAT_VERSION: u32 = 14;
 /// Size in bytes of the encoded header.
 pub const HEADER_SIZE: usize = 224;
 /// Width of the NUL-padded string fields.

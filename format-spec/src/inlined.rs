@@ -18,6 +18,10 @@ pub struct InlineSite {
     /// The site whose inlined body held the call, or `None` when the call
     /// was in the function's own body. Always an earlier site.
     pub parent: Option<u32>,
+    /// Module offset of the Wasm `call` that was inlined (SPEC 2.9), or
+    /// [`crate::NO_WASM_OFFSET`] when unknown: where its caller's frame
+    /// is while the callee runs.
+    pub call_offset: u32,
 }
 
 /// Code that came from one inline site.
@@ -63,13 +67,19 @@ impl InlinedFrames {
     /// Never loops or panics, even on an unchecked table: a walk stops at a
     /// missing site or at a parent that does not come earlier.
     pub fn frames_at(&self, offset: u32) -> impl Iterator<Item = u32> + '_ {
+        self.sites_at(offset).map(|site| site.callee)
+    }
+
+    /// The inline sites whose bodies hold code offset `offset`, innermost
+    /// first: [`frames_at`](Self::frames_at) with each frame's site.
+    pub fn sites_at(&self, offset: u32) -> impl Iterator<Item = InlineSite> + '_ {
         let i = self.ranges.partition_point(|r| r.start <= offset);
         let mut site = i.checked_sub(1).and_then(|i| self.ranges.get(i)).filter(|r| offset < r.end).map(|r| r.site);
         std::iter::from_fn(move || {
             let current = site?;
-            let record = self.sites.get(current as usize)?;
+            let record = *self.sites.get(current as usize)?;
             site = record.parent.filter(|&p| p < current);
-            Some(record.callee)
+            Some(record)
         })
     }
 
@@ -108,7 +118,10 @@ mod tests {
 
     fn table() -> InlinedFrames {
         InlinedFrames {
-            sites: vec![InlineSite { callee: 3, parent: None }, InlineSite { callee: 5, parent: Some(0) }],
+            sites: vec![
+                InlineSite { callee: 3, parent: None, call_offset: 0x40 },
+                InlineSite { callee: 5, parent: Some(0), call_offset: 0x50 },
+            ],
             ranges: vec![
                 InlineRange { start: 0x10, end: 0x20, site: 0 },
                 InlineRange { start: 0x20, end: 0x28, site: 1 },

@@ -4,7 +4,7 @@
 //! on lives here, written once: section and symbol names, the artifact
 //! header and its field offsets, the relaxed-SIMD semantics, the module
 //! info records, trap codes,
-//! stack-map records, builtin indices, the VMContext layout, and the page
+//! stack-map records, Wasm offsets and source lines, builtin indices, the VMContext layout, and the page
 //! size and address-space reservation of linear memories. `SPEC.md` next to
 //! this crate is the normative, byte-by-byte description.
 //!
@@ -37,11 +37,13 @@ mod module_info;
 mod names;
 mod relaxed_simd;
 pub mod signature;
+mod source_lines;
 mod stackmap;
 mod trap;
 mod types;
 mod value;
 mod vmoffsets;
+mod wasm_offsets;
 
 pub use builtins::*;
 pub use cpu::*;
@@ -57,8 +59,10 @@ pub use memory::*;
 pub use module_info::*;
 pub use names::*;
 pub use relaxed_simd::*;
+pub use source_lines::*;
 pub use stackmap::*;
 pub use trap::*;
 pub use types::*;
 pub use value::*;
 pub use vmoffsets::*;
+pub use wasm_offsets::*;

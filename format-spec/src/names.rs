@@ -10,6 +10,10 @@ pub const SECTION_STACKMAPS: &str = ".kiln.stackmaps";
 pub const SECTION_HANDLERS: &str = ".kiln.handlers";
 /// Function names of the name section, read in place through [`crate::FunctionNames`].
 pub const SECTION_NAMES: &str = ".kiln.names";
+/// The Wasm offset of each machine instruction, read in place through [`crate::WasmOffsets`].
+pub const SECTION_WASM_OFFSETS: &str = ".kiln.wasm_offsets";
+/// Source lines of Wasm instructions from the module's DWARF, read in place through [`crate::SourceLines`].
+pub const SECTION_LINES: &str = ".kiln.lines";
 /// Data segment bytes, referenced by offset from [`crate::DataSegment`].
 pub const SECTION_DATA: &str = ".kiln.data";
 /// Memory images, page-aligned in the file, located by [`crate::MemoryImage`].

@@ -60,8 +60,8 @@ impl CommandEnd {
 }
 
 /// Writes `error: ...` with the error's whole context chain to stderr,
-/// and for a trap its Wasm backtrace, a frame a line, runs of one
-/// recursing frame folded.
+/// and for a trap its Wasm backtrace, a frame a line (two with a source
+/// line), runs of one recursing frame folded.
 pub fn report(error: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
     // Nothing is left to tell of a failure to write to stderr.
@@ -69,6 +69,11 @@ pub fn report(error: &anyhow::Error) {
 }
 
 /// [`report`], into `out`.
+///
+/// Every frame of the backtrace is shown or counted: a run of more than
+/// two equal frames (a recursion at one call) is written once with the
+/// number of repeats, and frames the trap left out of a deep stack are
+/// counted on a line of their own. Frames are numbered by depth.
 pub fn write_report(out: &mut dyn Write, error: &anyhow::Error) -> std::io::Result<()> {
     writeln!(out, "error: {error:#}")?;
     let Some(Error::Trap(trap)) = error.downcast_ref::<Error>() else {
@@ -78,16 +83,23 @@ pub fn write_report(out: &mut dyn Write, error: &anyhow::Error) -> std::io::Resu
         return Ok(());
     }
     writeln!(out, "wasm backtrace:")?;
-    // A runaway recursion would print the same frame a hundred times.
     let frames: Vec<String> = trap.backtrace.iter().map(ToString::to_string).collect();
+    // Runs are folded on each side of the gap, never across it.
+    let gap = trap.elided.map_or(frames.len(), |gap| gap.after.min(frames.len()));
     let mut i = 0;
     while i < frames.len() {
-        let run = frames[i..].iter().take_while(|f| **f == frames[i]).count();
+        if i == gap {
+            if let Some(elided) = trap.elided {
+                writeln!(out, "  ... {} frames elided", elided.count)?;
+            }
+        }
+        let end = if i < gap { gap } else { frames.len() };
+        let run = frames[i..end].iter().take_while(|f| **f == frames[i]).count();
         if run > 2 {
-            writeln!(out, "  {i}: {} (and {} more times)", frames[i], run - 1)?;
+            writeln!(out, "  {}: {} (and {} more times)", trap.frame_number(i), frames[i], run - 1)?;
         } else {
             for (j, frame) in frames.iter().enumerate().skip(i).take(run) {
-                writeln!(out, "  {j}: {frame}")?;
+                writeln!(out, "  {}: {frame}", trap.frame_number(j))?;
             }
         }
         i += run;

@@ -157,5 +157,5 @@ pub use table::{Table, MAX_TABLE_ELEMENTS};
 pub use tag::{Tag, TagType};
 pub use typed_func::{TypedFunc, WasmParams, WasmResults, WasmTy, WasmValues};
 pub use values::Val;
-pub use vm::traps::{FrameInfo, Trap};
+pub use vm::traps::{ElidedFrames, FrameInfo, FrameSymbol, Trap};
 pub use vm::{ExternRef, GcHeapStats, GcStats, UpdateDeadline, ACTIVATIONS_CHUNK_CAPACITY, HOST_STACK_RESERVE};

@@ -47,11 +47,8 @@ pub(crate) fn write_perf_map(code: &LoadedCode) -> Result<(), Error> {
     let info = code.info();
     for (index, function) in (0u32..).zip(&info.functions) {
         let (Some(range), Some(start)) = (function.code, code.func_code(index)) else { continue };
-        // The name section's name, else the export's, else the index.
-        let export = || {
-            info.exports.iter().find(|e| e.kind == kiln_format::ExternKind::Func && e.index == index).map(|e| &*e.name)
-        };
-        match code.func_name(index).or_else(export) {
+        // The name backtraces show (name section, else export), else the index.
+        match code.func_name(index) {
             Some(name) => line(start, range.len, format_args!("wasm[{module}]::{name}")),
             None => line(start, range.len, format_args!("wasm[{module}]::function[{index}]")),
         }

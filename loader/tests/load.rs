@@ -251,7 +251,11 @@ fn bad_inlined_frames_are_refused() {
         info.inlined.push(kiln_format::FunctionInlining {
             func_index: 0,
             frames: kiln_format::InlinedFrames {
-                sites: vec![kiln_format::InlineSite { callee: 7, parent: None }],
+                sites: vec![kiln_format::InlineSite {
+                    callee: 7,
+                    parent: None,
+                    call_offset: kiln_format::NO_WASM_OFFSET,
+                }],
                 ranges: vec![kiln_format::InlineRange { start: 0, end: 1, site: 0 }],
             },
         });
@@ -264,7 +268,11 @@ fn bad_inlined_frames_are_refused() {
         info.inlined.push(kiln_format::FunctionInlining {
             func_index: 0,
             frames: kiln_format::InlinedFrames {
-                sites: vec![kiln_format::InlineSite { callee: 0, parent: None }],
+                sites: vec![kiln_format::InlineSite {
+                    callee: 0,
+                    parent: None,
+                    call_offset: kiln_format::NO_WASM_OFFSET,
+                }],
                 ranges: vec![kiln_format::InlineRange { start: 0, end: 0x1000, site: 0 }],
             },
         });

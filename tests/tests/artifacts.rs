@@ -10,7 +10,7 @@ use kiln_compiler::{compile, CompileOptions};
 use kiln_format::header_offsets as at;
 use kiln_format::{
     Instrumentation, RelaxedSimd, FORMAT_VERSION, HEADER_SIZE, SECTION_DATA, SECTION_IMAGE, SECTION_META,
-    SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
+    SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS, SECTION_WASM_OFFSETS,
 };
 use kiln_loader::{Engine, Error, Extern, Func, Linker, Store, Val};
 use object::{Object, ObjectSection};
@@ -102,7 +102,7 @@ fn a_flipped_byte_in_any_checksummed_section_is_refused() {
     ];
     // multi.wat's one active segment is in its memory image, so .kiln.data
     // is empty.
-    for name in [SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA, SECTION_IMAGE, SECTION_TEXT] {
+    for name in [SECTION_TRAPS, SECTION_STACKMAPS, SECTION_WASM_OFFSETS, SECTION_DATA, SECTION_IMAGE, SECTION_TEXT] {
         let (offset, size) = section_range(&bytes, name);
         if (name == SECTION_STACKMAPS || name == SECTION_DATA) && size == 0 {
             continue;

@@ -103,7 +103,7 @@ fn a_trap_inside_an_inlined_callee_names_the_callee_and_its_callers() {
         let func = instance.get_typed_func::<i32, i32>(&mut store, "trap_in_callee").unwrap();
         let error = func.call(&mut store, 70_000).unwrap_err();
         let names: Vec<Option<&str>> = error.trap().unwrap().backtrace.iter().map(|f| f.func_name.as_deref()).collect();
-        assert_eq!(names, [Some("load"), Some("middle"), None], "{mode:?}");
+        assert_eq!(names, [Some("load"), Some("middle"), Some("trap_in_callee")], "{mode:?}");
         assert_eq!(func.call(&mut store, 0).unwrap(), 1, "{mode:?}");
     }
 }

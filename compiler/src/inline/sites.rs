@@ -6,18 +6,28 @@
 //! So the instructions created between two decisions are exactly those of
 //! the earlier inlined call: [`CallerInliner`] notes the arena's length at
 //! each decision, and [`CallerInliner::mark`] then gives every inlined
-//! instruction the source location "site N". Source locations survive
-//! optimization and lowering on every instruction that can trap or call,
-//! down to the machine buffer's ranges, which [`MarkedSites::into_frames`] turns into
-//! the artifact's table. The translator's source locations (Wasm offsets,
-//! shown in CLIF text) are dropped first from a function with inlined code.
+//! instruction a source location that names its site. Source locations
+//! survive optimization and lowering on every instruction that can trap or
+//! call, down to the machine buffer's ranges, which
+//! [`MarkedSites::into_frames`] turns into the artifact's tables.
+//!
+//! A location must also carry the Wasm offset of the instruction (SPEC
+//! 2.9), which for inlined code is the offset in the callee's body. The
+//! inliner copies no source locations, but it copies a callee's
+//! instructions in a known order (its blocks in depth-first pre-order, each
+//! block's instructions in layout order), so [`CallerInliner::mark`] pairs
+//! each copy with its original, checking that their opcodes agree, and
+//! takes the original's location. A location then stands for an entry of a
+//! table of (site, Wasm offset) pairs.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use cranelift_codegen::inline::{Inline, InlineCommand};
 use cranelift_codegen::ir::{self, RelSourceLoc, SourceLoc};
+use cranelift_codegen::traversals::Dfs;
 use cranelift_codegen::{Final, MachSrcLoc};
-use kiln_format::{InlineRange, InlineSite, InlinedFrames};
+use kiln_format::{InlineRange, InlineSite, InlinedFrames, WasmOffsetEntry, NO_WASM_OFFSET};
 
 use super::policy::{module_function, InlinePolicy, MAX_DEPTH};
 
@@ -39,6 +49,8 @@ pub(crate) struct CallerInliner<'a> {
     starts: Vec<(u32, u32)>,
     /// The inline sites so far.
     sites: Vec<InlineSite>,
+    /// For each site, the inlined body and the call it replaced.
+    inlined: Vec<(&'a ir::Function, ir::Inst)>,
 }
 
 impl<'a> CallerInliner<'a> {
@@ -60,6 +72,7 @@ impl<'a> CallerInliner<'a> {
             grown: 0,
             starts: Vec::new(),
             sites: Vec::new(),
+            inlined: Vec::new(),
         }
     }
 
@@ -84,30 +97,97 @@ impl<'a> CallerInliner<'a> {
         (recursive, depth)
     }
 
-    /// Gives every inlined instruction of `func` the source location of its
-    /// site, and returns the sites. Call after `Context::inline`.
-    pub(crate) fn mark(self, func: &mut ir::Function) -> MarkedSites {
-        func.stencil.srclocs.clear();
-        // Locations are stored relative to the function's base; a site is
-        // stored as its own index, which can never be the "no location"
-        // value, and comes out of the machine buffer as `base + site`.
-        let base = func.params.ensure_base_srcloc(SourceLoc::new(0));
-        let end = u32::try_from(func.dfg.num_insts()).unwrap_or(u32::MAX);
+    /// Gives every instruction of `func` the source location of its
+    /// (site, Wasm offset) pair, and returns the sites and the pairs. Call
+    /// after `Context::inline`.
+    pub(crate) fn mark(mut self, func: &mut ir::Function) -> MarkedSites {
+        let num_insts = u32::try_from(func.dfg.num_insts()).unwrap_or(u32::MAX);
+        // The translator's locations are the Wasm offsets of the caller's
+        // own instructions; copies take their originals'.
+        let mut offsets: Vec<Option<u32>> = (0..num_insts)
+            .map(|i| Some(func.srcloc(ir::Inst::from_u32(i))).filter(|l| !l.is_default()).map(SourceLoc::bits))
+            .collect();
         for (i, &(start, site)) in self.starts.iter().enumerate() {
-            let next = self.starts.get(i + 1).map_or(end, |&(next, _)| next);
-            for inst in start..next {
-                func.stencil.srclocs[ir::Inst::from_u32(inst)] = RelSourceLoc::new(site);
-            }
+            let next = self.starts.get(i + 1).map_or(num_insts, |&(next, _)| next);
+            let (body, _) = self.inlined[site as usize];
+            pair_copies(func, body, start..next, &mut offsets);
         }
-        MarkedSites { sites: self.sites, base }
+        // A site's call lies in the caller's own code or in its parent's
+        // copy, whose offsets are known now.
+        for (site, &(_, call)) in self.sites.iter_mut().zip(&self.inlined) {
+            site.call_offset = offsets.get(call.as_u32() as usize).copied().flatten().unwrap_or(NO_WASM_OFFSET);
+        }
+
+        func.stencil.srclocs.clear();
+        // Locations are stored relative to the function's base; a pair is
+        // stored as its index, which comes out of the machine buffer as
+        // `base + index`.
+        let base = func.params.ensure_base_srcloc(SourceLoc::new(0));
+        let mut pairs: Vec<(Option<u32>, u32)> = Vec::new();
+        let mut index_of: HashMap<(Option<u32>, u32), u32> = HashMap::new();
+        for inst in 0..num_insts {
+            let site = self.site_of(ir::Inst::from_u32(inst));
+            let offset = offsets[inst as usize];
+            if site.is_none() && offset.is_none() {
+                continue;
+            }
+            let pair = (site, offset.unwrap_or(NO_WASM_OFFSET));
+            let index = *index_of.entry(pair).or_insert_with(|| {
+                pairs.push(pair);
+                (pairs.len() - 1) as u32
+            });
+            func.stencil.srclocs[ir::Inst::from_u32(inst)] = RelSourceLoc::new(index);
+        }
+        MarkedSites { sites: self.sites, pairs, base }
     }
 }
 
-/// The inline sites of one compiled function, and how its source
-/// locations name them.
+/// Pairs the instructions `copies` of `func`, made by the inliner from
+/// `body`, with their originals, and sets their Wasm offsets to the
+/// originals' locations. The inliner makes one copy per instruction of
+/// `body` in its traversal order; a returning instruction becomes a jump
+/// (a `return_call` a call and a jump right after it), and a copied call
+/// inlined in turn a jump. Where the opcodes disagree, the copies keep no
+/// offset rather than a wrong one.
+fn pair_copies(func: &ir::Function, body: &ir::Function, copies: std::ops::Range<u32>, offsets: &mut [Option<u32>]) {
+    use ir::Opcode::{Call, CallIndirect, Jump, ReturnCall, ReturnCallIndirect};
+    let mut paired = Vec::with_capacity((copies.end - copies.start) as usize);
+    let mut next = copies.start;
+    let mut dfs = Dfs::new();
+    for block in dfs.pre_order_iter(body) {
+        for original in body.layout.block_insts(block) {
+            let opcode = |f: &ir::Function, inst: u32| f.dfg.insts[ir::Inst::from_u32(inst)].opcode();
+            if next >= copies.end {
+                return;
+            }
+            let (from, to) = (body.dfg.insts[original].opcode(), opcode(func, next));
+            let agrees = from == to
+                || to == Jump && (from.is_call() || from.is_return())
+                || (from, to) == (ReturnCall, Call)
+                || (from, to) == (ReturnCallIndirect, CallIndirect);
+            if !agrees {
+                return;
+            }
+            let location = Some(body.srcloc(original)).filter(|l| !l.is_default()).map(SourceLoc::bits);
+            paired.push((next, location));
+            next += 1;
+            if matches!(from, ReturnCall | ReturnCallIndirect) && next < copies.end && opcode(func, next) == Jump {
+                paired.push((next, location));
+                next += 1;
+            }
+        }
+    }
+    for (inst, location) in paired {
+        offsets[inst as usize] = location;
+    }
+}
+
+/// The inline sites of one compiled function, and the (site, Wasm offset)
+/// pairs that its source locations name.
 #[derive(Debug, Default)]
 pub(crate) struct MarkedSites {
     sites: Vec<InlineSite>,
+    pairs: Vec<(Option<u32>, u32)>,
     base: SourceLoc,
 }
 
@@ -117,23 +197,38 @@ impl MarkedSites {
         self.sites.is_empty()
     }
 
-    /// The artifact's table, from the machine buffer's source ranges.
-    pub(crate) fn into_frames(self, srclocs: &[MachSrcLoc<Final>]) -> InlinedFrames {
+    /// The artifact's tables (the inlined frames, and the Wasm offsets
+    /// relative to the function's start) from the machine buffer's source
+    /// ranges; code with no location gets Wasm offset `unlocated`.
+    pub(crate) fn into_frames(
+        self,
+        srclocs: &[MachSrcLoc<Final>],
+        unlocated: u32,
+    ) -> (InlinedFrames, Vec<WasmOffsetEntry>) {
         let mut ranges: Vec<InlineRange> = Vec::new();
+        let mut offsets: Vec<WasmOffsetEntry> = Vec::new();
+        let mut gap_at = None;
         for loc in srclocs {
             if loc.loc.is_default() || loc.end <= loc.start {
                 continue;
             }
-            let site = loc.loc.bits().wrapping_sub(self.base.bits());
-            if site as usize >= self.sites.len() {
+            let Some(&(site, wasm_offset)) = self.pairs.get(loc.loc.bits().wrapping_sub(self.base.bits()) as usize)
+            else {
                 continue;
+            };
+            match offsets.last_mut() {
+                Some(gap) if gap_at == Some(loc.start) => gap.wasm_offset = wasm_offset,
+                _ => offsets.push(WasmOffsetEntry { text_offset: loc.start, wasm_offset }),
             }
+            offsets.push(WasmOffsetEntry { text_offset: loc.end, wasm_offset: unlocated });
+            gap_at = Some(loc.end);
+            let Some(site) = site.filter(|&s| (s as usize) < self.sites.len()) else { continue };
             match ranges.last_mut() {
                 Some(last) if last.site == site && last.end == loc.start => last.end = loc.end,
                 _ => ranges.push(InlineRange { start: loc.start, end: loc.end, site }),
             }
         }
-        InlinedFrames { sites: self.sites, ranges }
+        (InlinedFrames { sites: self.sites, ranges }, offsets)
     }
 }
 
@@ -172,7 +267,8 @@ impl Inline for CallerInliner<'_> {
         };
         self.grown += size;
         self.starts.push((start, site));
-        self.sites.push(InlineSite { callee: callee_index, parent });
+        self.sites.push(InlineSite { callee: callee_index, parent, call_offset: NO_WASM_OFFSET });
+        self.inlined.push((body, call_inst));
         InlineCommand::Inline { callee: Cow::Borrowed(body), visit_callee: true }
     }
 }

@@ -89,6 +89,10 @@ impl FuncTranslator {
             )));
         }
         func.stack_limit = Some(stack_limit(func)?);
+        // Source locations are the module offsets of operators, relative
+        // to the body's: code before the first operator's (the prologue)
+        // then has the body's own offset, as Wasmtime gives it.
+        func.params.ensure_base_srcloc(ir::SourceLoc::new(body_offset as u32));
 
         let mut builder = FunctionBuilder::new(func, builder_context);
         // Spills across safepoints then keep what is known of every other

@@ -6,9 +6,9 @@ use std::ops::Range;
 
 use kiln_format::{
     file_digest, ArtifactHeader, CodeRange, FunctionNames, HandlerRecord, HandlerTag, MemoryImage, ModuleInfo,
-    StackMapTable, TrapTable, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE, MAGIC, SECTION_DATA, SECTION_HANDLERS,
-    SECTION_IMAGE, SECTION_META, SECTION_NAMES, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS, TEXT_PAGE_SIZE,
-    WASM_PAGE_SIZE,
+    SourceLines, StackMapTable, TrapTable, WasmOffsets, FORMAT_VERSION, HEADER_SIZE, IMAGE_PAGE_SIZE, MAGIC,
+    SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_LINES, SECTION_META, SECTION_NAMES, SECTION_STACKMAPS,
+    SECTION_TEXT, SECTION_TRAPS, SECTION_WASM_OFFSETS, TEXT_PAGE_SIZE, WASM_PAGE_SIZE,
 };
 
 use super::elf::ElfObject;
@@ -38,6 +38,8 @@ pub(crate) struct TableRanges {
     pub traps: Range<usize>,
     pub stack_maps: Range<usize>,
     pub names: Range<usize>,
+    pub wasm_offsets: Range<usize>,
+    pub lines: Range<usize>,
 }
 
 /// Where `part`, a slice of `bytes`, lies in them.
@@ -76,6 +78,8 @@ pub(crate) fn parse_artifact<'data>(bytes: &'data [u8], trust: Trust) -> Result<
     let stack_map_bytes = section_bytes(SECTION_STACKMAPS)?;
     let handler_bytes = section_bytes(SECTION_HANDLERS)?;
     let name_bytes = section_bytes(SECTION_NAMES)?;
+    let wasm_offset_bytes = section_bytes(SECTION_WASM_OFFSETS)?;
+    let line_bytes = section_bytes(SECTION_LINES)?;
     let data = section_bytes(SECTION_DATA)?;
     let image = section_bytes(SECTION_IMAGE)?;
     let image_offset = if image.is_empty() { 0 } else { image.as_ptr() as u64 - bytes.as_ptr() as u64 };
@@ -89,12 +93,18 @@ pub(crate) fn parse_artifact<'data>(bytes: &'data [u8], trust: Trust) -> Result<
     object.refuse_relocations()?;
 
     let sizes = SectionSizes { text: text_len, data: data.len(), image: image.len() };
-    let Contents { info, handlers, functions } =
-        check_contents(&header, meta, sizes, TableBytes { traps_bytes, stack_map_bytes, handler_bytes, name_bytes })?;
+    let Contents { info, handlers, functions } = check_contents(
+        &header,
+        meta,
+        sizes,
+        TableBytes { traps_bytes, stack_map_bytes, handler_bytes, name_bytes, wasm_offset_bytes, line_bytes },
+    )?;
     let tables = TableRanges {
         traps: range_in(bytes, traps_bytes),
         stack_maps: range_in(bytes, stack_map_bytes),
         names: range_in(bytes, name_bytes),
+        wasm_offsets: range_in(bytes, wasm_offset_bytes),
+        lines: range_in(bytes, line_bytes),
     };
     Ok(Artifact {
         header,
@@ -164,6 +174,8 @@ pub(crate) struct TableBytes<'a> {
     pub stack_map_bytes: &'a [u8],
     pub handler_bytes: &'a [u8],
     pub name_bytes: &'a [u8],
+    pub wasm_offset_bytes: &'a [u8],
+    pub line_bytes: &'a [u8],
 }
 
 /// Lengths of the sections that module-info offsets point into.
@@ -182,7 +194,7 @@ pub(crate) fn check_contents(
     sizes: SectionSizes,
     tables: TableBytes<'_>,
 ) -> Result<Contents, LoadError> {
-    let TableBytes { traps_bytes, stack_map_bytes, handler_bytes, name_bytes } = tables;
+    let TableBytes { traps_bytes, stack_map_bytes, handler_bytes, name_bytes, wasm_offset_bytes, line_bytes } = tables;
     let text_len = sizes.text;
     let info_bytes = &meta[HEADER_SIZE..];
     if header.info_len != info_bytes.len() as u64 {
@@ -201,6 +213,8 @@ pub(crate) fn check_contents(
     TrapTable::parse(traps_bytes)?;
     StackMapTable::parse(stack_map_bytes)?;
     FunctionNames::parse(name_bytes)?;
+    WasmOffsets::parse(wasm_offset_bytes)?;
+    SourceLines::parse(line_bytes)?;
 
     let handlers = HandlerRecord::decode_all(handler_bytes)?;
     check_handlers(&handlers, &functions, info.tags.len())?;

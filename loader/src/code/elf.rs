@@ -7,7 +7,10 @@ use object::read::elf::{FileHeader, Rela, SectionHeader, SectionTable};
 use object::{LittleEndian, SectionIndex};
 
 use super::LoadError;
-use kiln_format::{SECTION_DATA, SECTION_META, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS};
+use kiln_format::{
+    SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_LINES, SECTION_META, SECTION_NAMES, SECTION_STACKMAPS,
+    SECTION_TEXT, SECTION_TRAPS, SECTION_WASM_OFFSETS,
+};
 
 type Elf = FileHeader64<LittleEndian>;
 
@@ -23,7 +26,19 @@ pub(crate) struct ElfObject<'data> {
 /// The sections every load looks up. They are found in one pass over the
 /// section names at parse time: a lookup by name reads every name up to
 /// the match, and five such lookups were a quarter of loading a small module.
-const KNOWN_SECTIONS: [&str; 5] = [SECTION_TEXT, SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA];
+/// `.text` first, then every kiln section.
+const KNOWN_SECTIONS: [&str; 10] = [
+    SECTION_TEXT,
+    SECTION_META,
+    SECTION_TRAPS,
+    SECTION_STACKMAPS,
+    SECTION_HANDLERS,
+    SECTION_NAMES,
+    SECTION_WASM_OFFSETS,
+    SECTION_LINES,
+    SECTION_DATA,
+    SECTION_IMAGE,
+];
 
 /// One section found by name.
 #[derive(Clone, Copy)]
@@ -178,7 +193,7 @@ impl<'data> ElfObject<'data> {
     fn kiln_section_name(&self, index: SectionIndex) -> Option<&'static str> {
         let header = self.sections.section(index).ok()?;
         let name = self.sections.section_name(ENDIAN, header).ok()?;
-        [SECTION_META, SECTION_TRAPS, SECTION_STACKMAPS, SECTION_DATA].into_iter().find(|n| n.as_bytes() == name)
+        KNOWN_SECTIONS[1..].iter().copied().find(|n| n.as_bytes() == name)
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::Arc;
 #[cfg(feature = "verify")]
 use kiln_format::signature::TrustedKeys;
 use kiln_format::{
-    ArtifactHeader, CodeRange, FunctionNames, HandlerRecord, ModuleInfo, StackMap, StackMapTable, TrapCode, TrapTable,
+    ArtifactHeader, CodeRange, ExternKind, FunctionNames, HandlerRecord, ModuleInfo, SourceLines, StackMap,
+    StackMapTable, TrapCode, TrapTable, WasmOffsets, NO_WASM_OFFSET,
 };
 
 use super::artifact::{parse_artifact, range_in, Artifact, FunctionRange, TableRanges};
@@ -187,6 +188,8 @@ fn load_file_trusting(path: &Path, trust: Trust) -> Result<Arc<LoadedCode>, Load
         traps: range_in(bytes, image.traps_bytes()),
         stack_maps: range_in(bytes, image.stack_map_bytes()),
         names: range_in(bytes, image.name_bytes()),
+        wasm_offsets: range_in(bytes, image.wasm_offset_bytes()),
+        lines: range_in(bytes, image.line_bytes()),
     };
     let (header, contents) = (image.header, image.contents);
     let code = Arc::new(LoadedCode {
@@ -340,6 +343,27 @@ impl LoadedCode {
         })
     }
 
+    /// [`frames_at`](Self::frames_at), each frame with the module offset
+    /// of its Wasm instruction where it is known: the innermost frame's
+    /// from `.kiln.wasm_offsets` (SPEC 2.9), each caller of an inlined
+    /// frame at the offset of the call its inline site replaced.
+    pub fn wasm_frames_at(&self, pc: usize) -> impl Iterator<Item = (u32, Option<u32>)> + '_ {
+        let innermost = self.wasm_offset_at(pc);
+        self.function_containing(pc).into_iter().flat_map(move |(f, within)| {
+            let sites = self.info.inlined_frames(f.func_index).map(|frames| frames.sites_at(within));
+            let callees = sites.into_iter().flatten().map(|site| (site.callee, site.call_offset));
+            let own = std::iter::once((f.func_index, NO_WASM_OFFSET));
+            // Each frame's offset is the one its callee's site records;
+            // the innermost frame's is the table's.
+            let mut offset = innermost;
+            callees.chain(own).map(move |(func_index, call_offset)| {
+                let at = offset;
+                offset = (call_offset != NO_WASM_OFFSET).then_some(call_offset);
+                (func_index, at)
+            })
+        })
+    }
+
     /// The stack map of the call whose return address is exactly
     /// `return_pc`. Never a neighbour's: a function with no live externrefs
     /// at a call has no map there.
@@ -384,9 +408,34 @@ impl LoadedCode {
         self.info.name.as_deref()
     }
 
-    /// The name of function `func_index` from the name section.
+    /// The name of function `func_index` as reports show it: the name
+    /// section's, else the name of the first export of the function (as
+    /// Wasmtime names frames), else none.
     pub fn func_name(&self, func_index: u32) -> Option<&str> {
-        self.function_names().get(func_index)
+        self.function_names().get(func_index).or_else(|| {
+            let export = self.info.exports.iter().find(|e| e.kind == ExternKind::Func && e.index == func_index)?;
+            Some(&*export.name)
+        })
+    }
+
+    /// The Wasm offsets of the code (SPEC 2.9), where they lie in the
+    /// artifact.
+    pub fn wasm_offsets(&self) -> WasmOffsets<'_> {
+        // Its size was checked when loading, so this never falls back.
+        WasmOffsets::parse(&self.storage.table_bytes()[self.tables.wasm_offsets.clone()]).unwrap_or_default()
+    }
+
+    /// The source lines of the module's DWARF (SPEC 2.10), where they lie
+    /// in the artifact.
+    pub fn source_lines(&self) -> SourceLines<'_> {
+        // Its size was checked when loading, so this never falls back.
+        SourceLines::parse(&self.storage.table_bytes()[self.tables.lines.clone()]).unwrap_or_default()
+    }
+
+    /// The module offset of the Wasm instruction that the machine
+    /// instruction at `pc` was compiled from.
+    pub fn wasm_offset_at(&self, pc: usize) -> Option<u32> {
+        self.wasm_offsets().lookup(self.text_offset(pc)?)
     }
 
     /// The function names of the name section, where they lie in the

@@ -19,8 +19,8 @@ use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader, SectionTa
 use object::{LittleEndian, SectionIndex};
 
 use kiln_format::{
-    ArtifactHeader, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_META, SECTION_NAMES,
-    SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS,
+    ArtifactHeader, ROOT_SYMBOL, SECTION_DATA, SECTION_HANDLERS, SECTION_IMAGE, SECTION_LINES, SECTION_META,
+    SECTION_NAMES, SECTION_STACKMAPS, SECTION_TEXT, SECTION_TRAPS, SECTION_WASM_OFFSETS,
 };
 
 use super::artifact::{check_contents, check_digest, check_header, Contents, SectionSizes, TableBytes};
@@ -59,6 +59,8 @@ pub(crate) struct SharedImage<'data> {
     stack_maps: Placed<'data>,
     handlers: Placed<'data>,
     names: Placed<'data>,
+    wasm_offsets: Placed<'data>,
+    lines: Placed<'data>,
     data: Placed<'data>,
     /// `.kiln.image`, which instantiation maps from the file rather than
     /// from where `dlopen` put it.
@@ -125,6 +127,16 @@ impl<'data> SharedImage<'data> {
     pub fn name_bytes(&self) -> &'data [u8] {
         self.names.bytes
     }
+
+    /// `.kiln.wasm_offsets`, in the file's bytes.
+    pub fn wasm_offset_bytes(&self) -> &'data [u8] {
+        self.wasm_offsets.bytes
+    }
+
+    /// `.kiln.lines`, in the file's bytes.
+    pub fn line_bytes(&self) -> &'data [u8] {
+        self.lines.bytes
+    }
 }
 
 /// Whether `bytes` start like an ELF shared object (`ET_DYN`), the one
@@ -176,6 +188,8 @@ pub(crate) fn parse_shared<'data>(bytes: &'data [u8], trust: Trust) -> Result<Sh
     let stack_maps = optional(SECTION_STACKMAPS)?;
     let handlers = optional(SECTION_HANDLERS)?;
     let names = optional(SECTION_NAMES)?;
+    let wasm_offsets = optional(SECTION_WASM_OFFSETS)?;
+    let lines = optional(SECTION_LINES)?;
     let data = optional(SECTION_DATA)?;
     let image = optional(SECTION_IMAGE)?.bytes;
     let image_offset = if image.is_empty() { 0 } else { image.as_ptr() as u64 - bytes.as_ptr() as u64 };
@@ -189,6 +203,8 @@ pub(crate) fn parse_shared<'data>(bytes: &'data [u8], trust: Trust) -> Result<Sh
         stack_map_bytes: stack_maps.bytes,
         handler_bytes: handlers.bytes,
         name_bytes: names.bytes,
+        wasm_offset_bytes: wasm_offsets.bytes,
+        line_bytes: lines.bytes,
     };
     let contents = check_contents(&header, meta.bytes, sizes, tables)?;
     Ok(SharedImage {
@@ -199,6 +215,8 @@ pub(crate) fn parse_shared<'data>(bytes: &'data [u8], trust: Trust) -> Result<Sh
         stack_maps,
         handlers,
         names,
+        wasm_offsets,
+        lines,
         data,
         image,
         image_offset,
@@ -356,6 +374,8 @@ pub(crate) fn open(path: &Path, checked: &File, image: &SharedImage<'_>) -> Resu
         (SECTION_STACKMAPS, image.stack_maps),
         (SECTION_HANDLERS, image.handlers),
         (SECTION_NAMES, image.names),
+        (SECTION_WASM_OFFSETS, image.wasm_offsets),
+        (SECTION_LINES, image.lines),
         (SECTION_DATA, image.data),
     ] {
         if placed.bytes.is_empty() {

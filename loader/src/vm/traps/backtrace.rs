@@ -12,10 +12,31 @@ use std::mem::MaybeUninit;
 
 use crate::code::{with_code_ranges, CodeRanges};
 
+/// What [`capture`] found: how many return addresses it kept in its
+/// buffer, and how many frames the walk went through in all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Captured {
+    /// Entries written: the innermost [`inner_kept`] frames, then the
+    /// outermost ones, in order.
+    pub kept: usize,
+    /// Frames walked; `total - kept` were left out between the two parts.
+    pub total: usize,
+}
+
+/// How many of a full buffer's entries hold the innermost frames; the rest
+/// hold the outermost, so that a runaway recursion still shows both where
+/// it trapped and the export that started it.
+pub(crate) fn inner_kept(buffer_len: usize) -> usize {
+    buffer_len / 2
+}
+
 /// Records `pc`, then the return address of every caller whose return
 /// address lies in registered code, starting from the frame `fp`. Frame
-/// records must lie in `[lower, upper)`, strictly ascending. Returns the
-/// number of entries written to `out`.
+/// records must lie in `[lower, upper)`, strictly ascending. The walk has
+/// no depth limit; when it finds more frames than `out` holds, `out` keeps
+/// the innermost [`inner_kept`] and the outermost of the rest, and the
+/// count of those left out is `total - kept`. Allocates nothing: it runs in
+/// the signal handler.
 ///
 /// # Safety
 ///
@@ -27,14 +48,21 @@ pub(crate) unsafe fn capture(
     lower: usize,
     upper: usize,
     out: &mut [MaybeUninit<usize>],
-) -> usize {
-    let mut n = 0;
+) -> Captured {
     if out.is_empty() {
-        return 0;
+        return Captured::default();
     }
-    out[0] = MaybeUninit::new(pc);
-    n += 1;
-    while n < out.len() {
+    let inner = inner_kept(out.len());
+    let ring = out.len() - inner;
+    let mut total = 0;
+    let mut record = |return_pc: usize| {
+        // Past the buffer, the outer part is a ring of the latest frames.
+        let slot = if total < out.len() { total } else { inner + (total - inner) % ring };
+        out[slot] = MaybeUninit::new(return_pc);
+        total += 1;
+    };
+    record(pc);
+    loop {
         let in_bounds = fp >= lower && fp.is_multiple_of(8) && fp.checked_add(16).is_some_and(|end| end <= upper);
         if !in_bounds {
             break;
@@ -46,14 +74,18 @@ pub(crate) unsafe fn capture(
         if !ranges.contains(return_pc.wrapping_sub(1)) {
             break;
         }
-        out[n] = MaybeUninit::new(return_pc);
-        n += 1;
+        record(return_pc);
         if caller_fp <= fp {
             break;
         }
         fp = caller_fp;
     }
-    n
+    if total > out.len() {
+        // The oldest entry of the ring is the one the next frame would
+        // have overwritten: bring it to the front of the outer part.
+        out[inner..].rotate_left((total - inner) % ring);
+    }
+    Captured { kept: total.min(out.len()), total }
 }
 
 /// One Wasm frame found by [`walk_wasm_frames`].

@@ -18,8 +18,8 @@ use std::panic::{self, AssertUnwindSafe};
 
 use kiln_format::{runtime_limits, TrapCode};
 
-use super::backtrace::capture;
-use super::trap::{symbolize, Trap};
+use super::backtrace::{capture, inner_kept, Captured};
+use super::trap::{symbolize, ElidedFrames, Trap};
 use crate::code::with_code_ranges;
 
 extern "C" {
@@ -31,9 +31,11 @@ extern "C" {
     fn kiln_longjmp(jmp_buf: *mut c_void) -> !;
 }
 
-/// Most Wasm frames kept in a backtrace; deeper frames (a runaway
-/// recursion) are dropped, keeping the innermost ones.
-pub(crate) const MAX_FRAMES: usize = 128;
+/// Most machine frames kept in a backtrace. The walk itself has no limit:
+/// of a deeper stack (a runaway recursion) the innermost half and the
+/// outermost half are kept, and the backtrace says how many frames in
+/// between were left out. 8 KiB of each `catch_traps` frame.
+pub(crate) const MAX_FRAMES: usize = 1024;
 
 /// How the current activation ended early.
 pub(crate) enum Unwind {
@@ -59,7 +61,7 @@ pub(crate) struct RecoveryPoint {
     pub stack_top: usize,
     pub unwind: Unwind,
     pub frames: [MaybeUninit<usize>; MAX_FRAMES],
-    pub frame_count: usize,
+    pub captured: Captured,
     pub first_is_fault: bool,
 }
 
@@ -140,7 +142,7 @@ pub unsafe fn catch_traps_with_limits(limits: *const u8, f: &mut dyn FnMut()) ->
         stack_top: 0,
         unwind: Unwind::None,
         frames: [const { MaybeUninit::uninit() }; MAX_FRAMES],
-        frame_count: 0,
+        captured: Captured::default(),
         first_is_fault: false,
     };
     let rp: *mut RecoveryPoint = &mut point;
@@ -162,16 +164,15 @@ pub unsafe fn catch_traps_with_limits(limits: *const u8, f: &mut dyn FnMut()) ->
     if trapped == 0 {
         return Ok(());
     }
-    // SAFETY: the handler or raiser filled in `unwind` and `frame_count`
+    // SAFETY: the handler or raiser filled in `unwind` and `captured.kept`
     // initialised entries of `frames` before jumping here.
-    let (unwind, pcs, first_is_fault) = unsafe {
+    let (unwind, pcs, captured, first_is_fault) = unsafe {
         let unwind = std::mem::replace(&mut (*rp).unwind, Unwind::None);
-        let count = (*rp).frame_count.min(MAX_FRAMES);
+        let captured = (*rp).captured;
         let frames = &(*rp).frames;
-        let pcs: Vec<usize> = frames[..count].iter().map(|pc| pc.assume_init()).collect();
-        (unwind, pcs, (*rp).first_is_fault)
+        let pcs: Vec<usize> = frames[..captured.kept.min(MAX_FRAMES)].iter().map(|pc| pc.assume_init()).collect();
+        (unwind, pcs, captured, (*rp).first_is_fault)
     };
-    let backtrace = symbolize(&pcs, first_is_fault);
     let mut trap = match unwind {
         Unwind::Trap(code) | Unwind::Fault { code: Some(code), .. } => Trap::from_code(code),
         Unwind::Fault { code: None, signal, pc, address } => Trap::from_message(format!(
@@ -181,7 +182,16 @@ pub unsafe fn catch_traps_with_limits(limits: *const u8, f: &mut dyn FnMut()) ->
         Unwind::HostError(error) => Trap::from_message(error.to_string()),
         Unwind::None => Trap::from_message("wasm call unwound without a reason"),
     };
-    trap.backtrace = backtrace;
+    if captured.total > captured.kept {
+        // The kept entries are the innermost ones, a gap, then the
+        // outermost ones (see `capture`).
+        let (inner, outer) = pcs.split_at(inner_kept(MAX_FRAMES).min(pcs.len()));
+        trap.backtrace = symbolize(inner, first_is_fault);
+        trap.elided = Some(ElidedFrames { after: trap.backtrace.len(), count: captured.total - captured.kept });
+        trap.backtrace.extend(symbolize(outer, false));
+    } else {
+        trap.backtrace = symbolize(&pcs, first_is_fault);
+    }
     Err(Box::new(trap))
 }
 
@@ -205,7 +215,7 @@ unsafe fn capture_from_exit_record(rp: *mut RecoveryPoint) {
     // SAFETY: `rp` is live (contract); `limits` was promised readable for
     // the whole `catch_traps_with_limits` call.
     unsafe {
-        (*rp).frame_count = 0;
+        (*rp).captured = Captured::default();
         (*rp).first_is_fault = false;
         let limits = (*rp).limits;
         if limits.is_null() {
@@ -221,8 +231,8 @@ unsafe fn capture_from_exit_record(rp: *mut RecoveryPoint) {
             return;
         }
         let upper = (*rp).stack_top;
-        let count = with_code_ranges(|ranges| capture(ranges, exit_pc, exit_fp, exit_fp, upper, &mut (*rp).frames));
-        (*rp).frame_count = count;
+        (*rp).captured =
+            with_code_ranges(|ranges| capture(ranges, exit_pc, exit_fp, exit_fp, upper, &mut (*rp).frames));
     }
 }
 

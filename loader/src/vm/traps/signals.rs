@@ -150,7 +150,7 @@ unsafe fn claim_wasm_trap(
         // `catch_traps`.
         unsafe {
             let upper = (*rp).stack_top;
-            (*rp).frame_count = capture(ranges, regs.pc, regs.fp, regs.sp, upper, &mut (*rp).frames);
+            (*rp).captured = capture(ranges, regs.pc, regs.fp, regs.sp, upper, &mut (*rp).frames);
             (*rp).first_is_fault = true;
             std::ptr::write(&raw mut (*rp).unwind, Unwind::Fault { code: trap, signal, pc: regs.pc, address });
         }
