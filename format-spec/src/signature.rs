@@ -23,6 +23,7 @@
 //! side) and `sign` (kilnc's and `kiln sign`'s); the layout facts here are
 //! always available.
 
+#[cfg(any(feature = "sign", feature = "verify"))]
 use crate::header_offsets::{SIGNATURE_FIELDS_OFFSET, SIGNATURE_FIELDS_WIDTH, SIGNATURE_OFFSET, SIGNER_OFFSET};
 
 /// The Ed25519ph context string of kiln artifact signatures.
@@ -98,6 +99,7 @@ pub fn decode_key_file(label: &str, text: &str) -> Result<[u8; 32], KeyError> {
 
 /// Where the signature fields of `file` lie, whose `.kiln.meta` starts at
 /// `meta_offset`.
+#[cfg(any(feature = "sign", feature = "verify"))]
 fn signature_fields(file: &[u8], meta_offset: usize) -> Result<std::ops::Range<usize>, SignatureError> {
     let start = meta_offset.checked_add(SIGNATURE_FIELDS_OFFSET).ok_or(SignatureError::NoHeader)?;
     let end = start.checked_add(SIGNATURE_FIELDS_WIDTH).ok_or(SignatureError::NoHeader)?;

@@ -51,9 +51,6 @@ pub fn keygen(name: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `kiln sign FILE --key KEY [-o OUT]`: signs the artifact, in place (by a
-/// rename, so the file is never half-written) or into OUT.
-#[cfg(feature = "sign")]
 /// Where the header of the artifact `file` lies; a WebAssembly module is
 /// refused with the commands that compile it and then `subcommand` it.
 fn meta_offset(bytes: &[u8], file: &Path, subcommand: &str) -> Result<usize> {
@@ -63,6 +60,9 @@ fn meta_offset(bytes: &[u8], file: &Path, subcommand: &str) -> Result<usize> {
     })
 }
 
+/// `kiln sign FILE --key KEY [-o OUT]`: signs the artifact, in place (by a
+/// rename, so the file is never half-written) or into OUT.
+#[cfg(feature = "sign")]
 pub fn sign(file: &Path, key: &Path, output: Option<&Path>) -> Result<()> {
     let text = fs::read_to_string(key).with_context(|| format!("cannot read secret key {}", key.display()))?;
     let signer = ArtifactSigner::from_key_file_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
