@@ -2,11 +2,11 @@
 
 use std::ffi::c_char;
 
-use kiln_loader::{Module, TrustedKeys};
+use kiln_loader::{Engine, Module, TrustedKeys};
 
 use crate::engine::kiln_engine_t;
 use crate::error::kiln_error_t;
-use crate::ffi::{self, catch};
+use crate::ffi::{self, catch, ApiResult};
 
 /// A loaded artifact.
 pub struct kiln_module_t {
@@ -25,19 +25,16 @@ pub unsafe extern "C" fn kiln_module_from_file(
     path: *const c_char,
     out: *mut *mut kiln_module_t,
 ) -> *mut kiln_error_t {
-    catch(|| {
-        let out = ffi::out_pointer(out)?;
-        // SAFETY: NULL or live (# Safety).
-        let engine = unsafe { ffi::required(engine, "engine") }?;
-        // SAFETY: NULL or NUL-terminated (# Safety).
-        let path = unsafe { ffi::os_str(path, "path") }?;
-        // SAFETY: the caller of this unverified entry point vouches for the
-        // artifact (# Safety), as the header says.
-        let module = unsafe { Module::from_file(&engine.engine, path) }?;
-        // SAFETY: `out` was checked non-NULL and is writable (# Safety).
-        unsafe { ffi::hand_out(out, kiln_module_t { module }) };
-        Ok(())
-    })
+    // SAFETY: `engine` and `out` as `# Safety` says.
+    unsafe {
+        load_into(engine, out, |engine| {
+            // SAFETY: NULL or NUL-terminated (# Safety).
+            let path = ffi::os_str(path, "path")?;
+            // SAFETY: the caller of this unverified entry point vouches for
+            // the artifact (# Safety), as the header says.
+            Ok(Module::from_file(engine, path)?)
+        })
+    }
 }
 
 /// Loads an artifact from bytes, unverified.
@@ -53,22 +50,16 @@ pub unsafe extern "C" fn kiln_module_from_bytes(
     len: usize,
     out: *mut *mut kiln_module_t,
 ) -> *mut kiln_error_t {
-    catch(|| {
-        let out = ffi::out_pointer(out)?;
-        // SAFETY: NULL or live (# Safety).
-        let engine = unsafe { ffi::required(engine, "engine") }?;
-        if bytes.is_null() {
-            return Err(kiln_error_t::msg("bytes is NULL"));
-        }
-        // SAFETY: `bytes` is non-NULL with `len` readable bytes (# Safety).
-        let bytes = unsafe { ffi::slice(bytes, len, "bytes") }?;
-        // SAFETY: the caller of this unverified entry point vouches for the
-        // artifact (# Safety), as the header says.
-        let module = unsafe { Module::from_bytes(&engine.engine, bytes) }?;
-        // SAFETY: `out` was checked non-NULL and is writable (# Safety).
-        unsafe { ffi::hand_out(out, kiln_module_t { module }) };
-        Ok(())
-    })
+    // SAFETY: `engine` and `out` as `# Safety` says.
+    unsafe {
+        load_into(engine, out, |engine| {
+            // SAFETY: `bytes` as `# Safety` says.
+            let bytes = artifact_bytes(bytes, len)?;
+            // SAFETY: the caller of this unverified entry point vouches for
+            // the artifact (# Safety), as the header says.
+            Ok(Module::from_bytes(engine, bytes)?)
+        })
+    }
 }
 
 /// Public keys whose signatures the verified loads accept.
@@ -144,19 +135,16 @@ pub unsafe extern "C" fn kiln_module_from_file_verified(
     keys: *const kiln_trusted_keys_t,
     out: *mut *mut kiln_module_t,
 ) -> *mut kiln_error_t {
-    catch(|| {
-        let out = ffi::out_pointer(out)?;
-        // SAFETY: NULL or live (# Safety).
-        let engine = unsafe { ffi::required(engine, "engine") }?;
-        // SAFETY: NULL or live (# Safety).
-        let keys = unsafe { ffi::required(keys, "keys") }?;
-        // SAFETY: NULL or NUL-terminated (# Safety).
-        let path = unsafe { ffi::os_str(path, "path") }?;
-        let module = Module::from_file_verified(&engine.engine, path, &keys.keys)?;
-        // SAFETY: `out` was checked non-NULL and is writable (# Safety).
-        unsafe { ffi::hand_out(out, kiln_module_t { module }) };
-        Ok(())
-    })
+    // SAFETY: `engine` and `out` as `# Safety` says.
+    unsafe {
+        load_into(engine, out, |engine| {
+            // SAFETY: NULL or live (# Safety).
+            let keys = ffi::required(keys, "keys")?;
+            // SAFETY: NULL or NUL-terminated (# Safety).
+            let path = ffi::os_str(path, "path")?;
+            Ok(Module::from_file_verified(engine, path, &keys.keys)?)
+        })
+    }
 }
 
 /// Loads an artifact from bytes once it is found signed by one of `keys`.
@@ -172,22 +160,50 @@ pub unsafe extern "C" fn kiln_module_from_bytes_verified(
     keys: *const kiln_trusted_keys_t,
     out: *mut *mut kiln_module_t,
 ) -> *mut kiln_error_t {
+    // SAFETY: `engine` and `out` as `# Safety` says.
+    unsafe {
+        load_into(engine, out, |engine| {
+            // SAFETY: NULL or live (# Safety).
+            let keys = ffi::required(keys, "keys")?;
+            // SAFETY: `bytes` as `# Safety` says.
+            let bytes = artifact_bytes(bytes, len)?;
+            Ok(Module::from_bytes_verified(engine, bytes, &keys.keys)?)
+        })
+    }
+}
+
+/// What every loading entry point does around its load: checks `out` and
+/// `engine`, loads, and hands the module out.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; `out` is NULL or writable.
+unsafe fn load_into(
+    engine: *const kiln_engine_t,
+    out: *mut *mut kiln_module_t,
+    load: impl FnOnce(&Engine) -> ApiResult<Module>,
+) -> *mut kiln_error_t {
     catch(|| {
         let out = ffi::out_pointer(out)?;
         // SAFETY: NULL or live (# Safety).
         let engine = unsafe { ffi::required(engine, "engine") }?;
-        // SAFETY: NULL or live (# Safety).
-        let keys = unsafe { ffi::required(keys, "keys") }?;
-        if bytes.is_null() {
-            return Err(kiln_error_t::msg("bytes is NULL"));
-        }
-        // SAFETY: `bytes` is non-NULL with `len` readable bytes (# Safety).
-        let bytes = unsafe { ffi::slice(bytes, len, "bytes") }?;
-        let module = Module::from_bytes_verified(&engine.engine, bytes, &keys.keys)?;
+        let module = load(&engine.engine)?;
         // SAFETY: `out` was checked non-NULL and is writable (# Safety).
         unsafe { ffi::hand_out(out, kiln_module_t { module }) };
         Ok(())
     })
+}
+
+/// The artifact bytes an entry point was given; NULL is an error even with
+/// a length of 0.
+///
+/// # Safety
+/// `bytes` is NULL or points to `len` readable bytes that live for `'a`.
+unsafe fn artifact_bytes<'a>(bytes: *const u8, len: usize) -> ApiResult<&'a [u8]> {
+    if bytes.is_null() {
+        return Err(kiln_error_t::msg("bytes is NULL"));
+    }
+    // SAFETY: `bytes` is non-NULL with `len` readable bytes (# Safety).
+    unsafe { ffi::slice(bytes, len, "bytes") }
 }
 
 /// Releases the caller's module.
