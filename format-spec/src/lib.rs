@@ -5,7 +5,8 @@
 //! header and its field offsets, the relaxed-SIMD semantics, the module
 //! info records, trap codes,
 //! stack-map records, Wasm offsets and source lines, builtin indices, the VMContext layout, and the page
-//! size and address-space reservation of linear memories. `SPEC.md` next to
+//! size and address-space reservation of linear memories, and the media types
+//! of kiln's OCI image layers. `SPEC.md` next to
 //! this crate is the normative, byte-by-byte description.
 //!
 //! ```
@@ -35,6 +36,7 @@ mod le_table;
 mod memory;
 mod module_info;
 mod names;
+mod oci;
 mod relaxed_simd;
 pub mod signature;
 mod source_lines;
@@ -58,6 +60,7 @@ pub use instrumentation::*;
 pub use memory::*;
 pub use module_info::*;
 pub use names::*;
+pub use oci::*;
 pub use relaxed_simd::*;
 pub use source_lines::*;
 pub use stackmap::*;
