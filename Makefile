@@ -20,20 +20,24 @@
 CARGO ?= cargo
 RELEASE := target/release
 
-.PHONY: all build run test spec valgrind valgrind-one bench-gc clean programs bench-programs bench-instrumentation bench-compare bench-base dist bench clis completions man
+.PHONY: all deps build run test spec valgrind valgrind-one bench-gc clean programs bench-programs bench-instrumentation bench-compare bench-base dist bench clis completions man
 
 all: build
 
 # The workspace includes kiln-runtime: target/release/libkiln_runtime.a,
 # beside kilnc, which `kilnc --emit exe` links executables with.
-build:
+build: deps
 	$(CARGO) build --release --workspace
+
+# Debian packages the build and tests need (the WASI toolchain, valgrind,
+# what the containerd shim builds with) and containerd for the shim's test.
+deps:
+	@bash tests/install-deps.sh
 
 run: build
 	$(RELEASE)/kilnc tests/examples/sieve.wat -o target/example.o
 	@printf 'primes below 1,000,000: '
 	@$(RELEASE)/kiln run target/example.o --invoke main
-	@bash tests/programs/install-deps.sh
 	@# Compiled, then linked without -O, so that clang never runs wasm-opt on it.
 	clang --target=wasm32-wasi --sysroot=/usr -O2 -c tests/examples/wc.c -o target/example-wc.wasm.o
 	clang --target=wasm32-wasi --sysroot=/usr target/example-wc.wasm.o -o target/example-wc.wasm
@@ -46,7 +50,6 @@ run: build
 # tests (tests/tests/programs.rs) need the C programs built for both sides,
 # and the C API's test (loader/capi/tests/c_api.rs) runs under valgrind.
 test: build programs completions man
-	@command -v valgrind >/dev/null || { apt-get update && apt-get install -y valgrind; }
 	$(CARGO) test --release --workspace --no-fail-fast
 
 # kilnc and kiln alone, for what needs only them.
@@ -82,8 +85,7 @@ man: clis
 
 # Real C programs for wasm32-wasi and natively, into target/programs/; the
 # install script adds the WASI toolchain when it is missing.
-programs:
-	bash tests/programs/install-deps.sh
+programs: deps
 	bash tests/programs/build.sh
 
 # Wall time of each program under `kiln run` against its native build.
@@ -120,7 +122,6 @@ spec: build
 VALGRIND_TEST := stress_random_operations_keep_drop_counts_exact
 
 valgrind:
-	@command -v valgrind >/dev/null || { apt-get update && apt-get install -y valgrind; }
 	$(MAKE) valgrind-one TEST=externref_gc CASE=$(VALGRIND_TEST)
 	$(MAKE) valgrind-one TEST=gc_leaks CASE=random_operations_under_valgrind
 

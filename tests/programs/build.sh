@@ -9,7 +9,7 @@
 #   wasm/NAME.wasm   native/NAME   gendata (the input generator, native)
 # A program is rebuilt only when one of its inputs is newer than its output.
 #
-# usage: tests/programs/build.sh            needs tests/programs/install-deps.sh first
+# usage: tests/programs/build.sh            needs tests/install-deps.sh first
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,7 +25,7 @@ die() {
 }
 
 missing_toolchain() {
-    die "$1; install the WASI toolchain with: bash tests/programs/install-deps.sh"
+    die "$1; install the WASI toolchain with: bash tests/install-deps.sh"
 }
 command -v clang >/dev/null || missing_toolchain "clang not found"
 [ -f /usr/lib/wasm32-wasi/libc.a ] || missing_toolchain "wasi-libc not found (/usr/lib/wasm32-wasi/libc.a)"

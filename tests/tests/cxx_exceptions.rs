@@ -3,7 +3,7 @@
 //! which gives legacy Wasm exceptions and only WASI imports), compiled by
 //! `kilnc` and run by `kiln run`, prints exactly what its native build
 //! (`g++ -O2`) prints. The toolchains come from
-//! tests/programs/install-deps.sh; a missing one fails the test with that
+//! tests/install-deps.sh; a missing one fails the test with that
 //! command.
 
 mod common;
@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 fn run(command: &mut Command) -> Output {
     let description = format!("{command:?}");
     let output = command.output().unwrap_or_else(|e| {
-        panic!("cannot run {description}: {e} (install the toolchains with tests/programs/install-deps.sh)")
+        panic!("cannot run {description}: {e} (install the toolchains with tests/install-deps.sh)")
     });
     assert!(
         output.status.success(),

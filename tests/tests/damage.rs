@@ -46,7 +46,7 @@ fn wasi_program(dir: &Path) -> PathBuf {
             .args(args)
             .status()
             .unwrap_or_else(|e| panic!("clang for wasm32-wasi not found ({e}): run `make programs` first"));
-        assert!(status.success(), "clang could not build {}: run tests/programs/install-deps.sh", source.display());
+        assert!(status.success(), "clang could not build {}: run tests/install-deps.sh", source.display());
     }
     wasm
 }

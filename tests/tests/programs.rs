@@ -34,7 +34,7 @@ fn built(path: PathBuf) -> PathBuf {
     assert!(
         path.is_file(),
         "{} not found: build the programs with `make programs` \
-         (tests/programs/install-deps.sh, then tests/programs/build.sh)",
+         (tests/install-deps.sh, then tests/programs/build.sh)",
         path.display()
     );
     path

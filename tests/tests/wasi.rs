@@ -1,7 +1,7 @@
 //! WASI commands as users run them: C programs built by clang for
 //! wasm32-wasi (tests/wasi/*.c), compiled by `kilnc`, run by `kiln run`.
 //!
-//! The toolchain comes from `tests/programs/install-deps.sh`, which `make
+//! The toolchain comes from `tests/install-deps.sh`, which `make
 //! test` runs first. Without it these tests fail and say so; they never pass
 //! by skipping.
 

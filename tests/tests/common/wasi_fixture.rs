@@ -15,7 +15,7 @@ pub fn require_toolchain() {
     assert!(
         clang.is_ok_and(|o| o.status.success()) && sysroot.is_file(),
         "clang for wasm32-wasi (clang, lld, wasi-libc, libclang-rt-14-dev-wasm32) is missing: \
-         run `bash tests/programs/install-deps.sh` (`make test` does)"
+         run `bash tests/install-deps.sh` (`make test` does)"
     );
 }
 
