@@ -35,9 +35,10 @@ const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
 #[derive(clap::Subcommand)]
 pub enum OciCommand {
     /// Write an OCI image archive (an image layout in a tar file) of a
-    /// WebAssembly module, its kiln artifact, or both, for `ctr image
-    /// import` and containerd-shim-kiln-v1. The same inputs always give
-    /// the same bytes.
+    /// WebAssembly module, its kiln artifact, or both, for
+    /// containerd-shim-kiln-v1: `ctr image import --all-platforms
+    /// --no-unpack APP.tar` (no layer is a file system to unpack). The
+    /// same inputs always give the same bytes.
     Build(BuildArgs),
 }
 
