@@ -136,7 +136,8 @@ valgrind-one:
 
 # The shipped loader, built for size (see [profile.dist] in Cargo.toml),
 # without `kiln completion` and `kiln man` (feature docs): ship the files of
-# `make completions man` beside it instead.
+# `make completions man` beside it instead. Nor `kiln oci build` (feature
+# oci): images are built where the release build is, not on the nodes.
 dist:
 	$(CARGO) build --profile dist -p kiln-cli --bin kiln --no-default-features --features wasi,verify,sign
 	@ls -l target/dist/kiln

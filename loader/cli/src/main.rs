@@ -11,6 +11,7 @@
 //! kiln sign app.o --key release.key   # signs app.o in place
 //! kiln verify app.o --trust release.pub
 //! kiln run app.o --trust release.pub  # runs it only if release.key signed it
+//! kiln oci build app.wasm --artifact app.o -o app.tar   # an image for containerd
 //! ```
 
 /// `println!` that never panics: a write to a closed stdout ends `kiln`
@@ -21,6 +22,8 @@ macro_rules! outln {
     };
 }
 
+#[cfg(feature = "oci")]
+mod oci;
 #[cfg(feature = "verify")]
 mod signing;
 
@@ -191,6 +194,12 @@ enum Command {
         #[arg(long = "trust", value_name = "PUBLIC_KEY", required = true)]
         trust: Vec<PathBuf>,
     },
+    /// Package a workload as an OCI image for containerd and Kubernetes.
+    #[cfg(feature = "oci")]
+    Oci {
+        #[command(subcommand)]
+        command: oci::OciCommand,
+    },
     /// Print the completion script of kiln for SHELL:
     /// `source <(kiln completion bash)`.
     #[cfg(feature = "docs")]
@@ -308,6 +317,8 @@ fn main() -> ExitCode {
         Command::Sign { file, key, output } => signing::sign(&file, &key, output.as_deref()),
         #[cfg(feature = "verify")]
         Command::Verify { file, trust } => signing::verify(&file, &trust),
+        #[cfg(feature = "oci")]
+        Command::Oci { command: oci::OciCommand::Build(args) } => oci::build(&args),
         #[cfg(feature = "docs")]
         Command::Completion { shell } => {
             kiln_cli_docs::print_completion(shell, Cli::command(), "kiln").map_err(Into::into)
