@@ -17,6 +17,8 @@
 //! This crate is the only part of kiln that depends on runwasi, tokio and
 //! containerd's client; `kiln` and `kilnc` build without it.
 
+#![deny(unsafe_code)]
+
 pub mod node_trust;
 mod precompiler;
 mod preopens;
