@@ -10,7 +10,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,20 @@ fn containerd_runs_kiln_images() {
     let trap = containerd.run(wasm_image, "trap", &[], &["greeter.wasm", "trap"]);
     assert_eq!(status_of(&trap), Some(134));
     assert!(text(&trap.stderr).contains("wasm trap: unreachable"), "{}", text(&trap.stderr));
+
+    // Standard input is containerd's too.
+    let mut reader = containerd
+        .ctr_command(&["run", "--rm", "--runtime", RUNTIME, wasm_image, "stdin", "greeter.wasm", "stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = reader.stdin.take().unwrap();
+    input.write_all(b"a line of input\n").unwrap();
+    let echoed = reader.wait_with_output().unwrap();
+    drop(input);
+    assert_eq!((status_of(&echoed), text(&echoed.stdout)), (Some(0), "a line of input\n".into()), "{}", text(&echoed.stderr));
 
     // A mounted directory is preopened at its path; a read-only one stays so.
     let volume = work.path().join("volume");

@@ -4,6 +4,7 @@
  *   greeter                 "hello from kiln", then $GREETING if set
  *   greeter args A B ...    its arguments, one a line, argv[0] first
  *   greeter cat FILE        FILE's contents (a volume's file)
+ *   greeter stdin           the first line of its standard input
  *   greeter write FILE TEXT writes TEXT to FILE, then reads it back
  *   greeter exit N          exits with status N
  *   greeter sleep           "sleeping", then sleeps until stopped
@@ -42,6 +43,15 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "args")) {
         for (int i = 0; i < argc; i++)
             printf("%s\n", argv[i]);
+        return 0;
+    }
+    if (!strcmp(mode, "stdin")) {
+        /* One line, not all of it: ctr does not pass on the end of its
+         * own input. */
+        char line[4096];
+        if (!fgets(line, sizeof line, stdin))
+            return 1;
+        fputs(line, stdout);
         return 0;
     }
     if (!strcmp(mode, "cat") && argc == 3)

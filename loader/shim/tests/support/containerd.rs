@@ -6,7 +6,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const RUNTIME: &str = "io.containerd.kiln.v1";
-const NAMESPACE: &str = "kiln-test";
+/// The containerd namespace of this process's containers: the shim keeps
+/// their state under /run/containerd/kiln/NAMESPACE, which another test
+/// process's containerd may be using at the same time.
+fn namespace() -> String {
+    format!("kiln-test-{}", std::process::id())
+}
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
@@ -95,7 +100,7 @@ impl Containerd {
 
     pub fn ctr_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(self.bin.join("ctr"));
-        command.arg("--address").arg(self.dir.path().join("containerd.sock")).args(["--namespace", NAMESPACE]);
+        command.arg("--address").arg(self.dir.path().join("containerd.sock")).arg("--namespace").arg(namespace());
         command.args(args);
         command
     }
