@@ -80,7 +80,14 @@ fn main() {
         kiln_run.args(["run", &path("greeter.o")]);
         loader.push(first_output(kiln_run));
         let id = format!("cached{round}");
-        cached.push(first_output(containerd.ctr_command(&["run", "--rm", "--runtime", RUNTIME, "kiln.local/bench:cached", &id])));
+        cached.push(first_output(containerd.ctr_command(&[
+            "run",
+            "--rm",
+            "--runtime",
+            RUNTIME,
+            "kiln.local/bench:cached",
+            &id,
+        ])));
         let (image, id) = (format!("kiln.local/bench:r{round}"), format!("first{round}"));
         first.push(first_output(containerd.ctr_command(&["run", "--rm", "--runtime", RUNTIME, &image, &id])));
     }

@@ -58,7 +58,10 @@ impl Compiler for Precompiler {
         if let Some(artifact) = modules.artifact {
             match workload::load_image_artifact(&Engine::default(), artifact, self.node_keys) {
                 Ok(_) => {
-                    log::info!("kiln: the image's artifact layer {} will run; nothing to compile", artifact.config.digest());
+                    log::info!(
+                        "kiln: the image's artifact layer {} will run; nothing to compile",
+                        artifact.config.digest()
+                    );
                     return Ok(vec![None; layers.len()]);
                 }
                 Err(error) => log::warn!("kiln: {error:#}; compiling the image's Wasm layer instead"),

@@ -68,7 +68,12 @@ fn containerd_runs_kiln_images() {
     input.write_all(b"a line of input\n").unwrap();
     let echoed = reader.wait_with_output().unwrap();
     drop(input);
-    assert_eq!((status_of(&echoed), text(&echoed.stdout)), (Some(0), "a line of input\n".into()), "{}", text(&echoed.stderr));
+    assert_eq!(
+        (status_of(&echoed), text(&echoed.stdout)),
+        (Some(0), "a line of input\n".into()),
+        "{}",
+        text(&echoed.stderr)
+    );
 
     // A mounted directory is preopened at its path; a read-only one stays so.
     let volume = work.path().join("volume");
@@ -119,7 +124,12 @@ fn containerd_runs_kiln_images() {
     kiln(&["oci", "build", &w("signed.o"), "--name", signed_image, "-o", &w("signed.tar")]);
     containerd.import(&work.path().join("signed.tar"));
     let signed = containerd.run(signed_image, "signed", &[], &["greeter.wasm", "exit", "3"]);
-    assert_eq!((status_of(&signed), text(&signed.stdout)), (Some(3), "exiting with 3\n".into()), "{}", text(&signed.stderr));
+    assert_eq!(
+        (status_of(&signed), text(&signed.stdout)),
+        (Some(3), "exiting with 3\n".into()),
+        "{}",
+        text(&signed.stderr)
+    );
     assert_eq!(containerd.compilations(), 1, "a trusted artifact is not compiled again");
     assert!(containerd.log().contains("kiln: running ImageArtifact"), "{}", containerd.log());
 
@@ -132,14 +142,24 @@ fn containerd_runs_kiln_images() {
     let refused = containerd.run(stranger_image, "stranger", &[], &[]);
     assert_ne!(status_of(&refused), Some(0));
     assert_eq!(text(&refused.stdout), "");
-    assert!(text(&refused.stderr).contains("not trusted") || containerd.log().contains("not trusted"), "{}\n{}", text(&refused.stderr), containerd.log());
+    assert!(
+        text(&refused.stderr).contains("not trusted") || containerd.log().contains("not trusted"),
+        "{}\n{}",
+        text(&refused.stderr),
+        containerd.log()
+    );
 
     let both_image = "kiln.local/greeter:both";
     let wasm_path = wasm.to_str().unwrap();
     kiln(&["oci", "build", wasm_path, "--artifact", &w("stranger.o"), "--name", both_image, "-o", &w("both.tar")]);
     containerd.import(&work.path().join("both.tar"));
     let fallback = containerd.run(both_image, "both", &[], &[]);
-    assert_eq!((status_of(&fallback), text(&fallback.stdout)), (Some(0), "hello from kiln\n".into()), "{}", text(&fallback.stderr));
+    assert_eq!(
+        (status_of(&fallback), text(&fallback.stdout)),
+        (Some(0), "hello from kiln\n".into()),
+        "{}",
+        text(&fallback.stderr)
+    );
     assert!(containerd.log().contains("not running the image's artifact layer"), "{}", containerd.log());
     // The Wasm layer is the first image's, whose artifact the node has.
     assert_eq!(containerd.compilations(), 1, "a layer compiled for one image is not compiled again for another");

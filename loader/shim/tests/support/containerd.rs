@@ -173,4 +173,3 @@ pub fn kilnc(args: &[&str]) {
     let out = Command::new(release_binary("kilnc")).args(args).output().unwrap();
     assert!(out.status.success(), "kilnc {args:?}: {}", text(&out.stderr));
 }
-
